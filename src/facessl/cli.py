@@ -1,0 +1,63 @@
+"""The `facessl` command: each verb lives in facessl.commands.<verb> with add_arguments(parser) and run(args)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from facessl.errors import FacesslError
+
+VERBS = {
+    "synth": "generate the embedded synthetic face-video dataset in the real benchmarks' formats",
+    "pretrain": "self-supervised pretraining (SimCLR, PCL, FAb-Net) from a YAML config",
+    "eval": "linear-probe evaluation of a checkpoint on downstream tasks",
+    "embed": "write features of a folder of images to .npy or .csv",
+    "demo": "the whole study end to end on the embedded data",
+    "ablate": "the PCL ablation and feature-choice tables",
+    "report": "rebuild the report of a demo run from its saved results",
+    "bench": "throughput and evaluation-speed benchmarks",
+}
+
+
+def _load_verb(verb):
+    try:
+        return importlib.import_module(f"facessl.commands.{verb}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"facessl.commands.{verb}":
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facessl", description="Self-supervised facial representation learning.")
+    parser.add_argument("--version", action="version", version=f"facessl {__import__('facessl').__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb, help_text in VERBS.items():
+        module = _load_verb(verb)
+        if module is None:
+            continue
+        p = sub.add_parser(verb, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args._run(args)
+    except FacesslError as exc:
+        print(f"facessl {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"facessl {args.verb}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The internal forms every format reader returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class ImageSet:
+    """Images with labels, one row per image.
+
+    images: list of image file paths (decoded lazily) or a uint8 array (N,H,W,3) already in memory
+            (e.g. FER-2013 CSV rows, converted to RGB).
+    labels: name -> array with N rows. Names used across facessl:
+        'expression' (N,) int, internal order (facessl.data.labels.EXPRESSIONS)
+        'pose'       (N,3) float degrees, (yaw, pitch, roll)
+        'landmarks'  (N,K,2) float pixel coordinates (x, y) in the stored image
+        'aus'        (N,8) float intensities 0..5 in facessl.data.labels.AUS order
+        'identity'   (N,) str or int; 'subject' (N,) for subject-exclusive folds
+    split: (N,) array of str ('train', 'test', 'PublicTest', ...) or None when the set is one split.
+    """
+
+    images: list | np.ndarray
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+    split: np.ndarray | None = None
+    source: str = ""  # the file or directory read, for messages and cache keys
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, index) -> "ImageSet":
+        index = np.asarray(index)
+        images = self.images[index] if isinstance(self.images, np.ndarray) else [self.images[i] for i in index]
+        labels = {k: v[index] for k, v in self.labels.items()}
+        split = None if self.split is None else self.split[index]
+        return ImageSet(images, labels, split, self.source)
+
+
+@dataclass
+class PairSet:
+    """Verification pairs (LFW / CPLFW pairs.txt): indices into `images`, same-identity flags, folds."""
+
+    images: ImageSet
+    pairs: np.ndarray  # (P,2) int
+    same: np.ndarray  # (P,) bool
+    fold: np.ndarray  # (P,) int 0..n_folds-1
+    source: str = ""
+
+
+def load_image(path) -> np.ndarray:
+    """Decode an image file to uint8 RGB (H,W,3)."""
+    from PIL import Image
+
+    with Image.open(Path(path)) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)

@@ -1,0 +1,14 @@
+"""User-facing errors: one clear line that names the file, line or key and what was expected."""
+
+
+class FacesslError(Exception):
+    """An error caused by the user's input or environment; the CLI prints it on one line, no traceback."""
+
+
+class DataFormatError(FacesslError):
+    """A benchmark or dataset file does not follow its format."""
+
+    def __init__(self, path, message, line=None):
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {message}")
+        self.path, self.line = str(path), line
