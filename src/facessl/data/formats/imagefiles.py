@@ -1,0 +1,95 @@
+"""Small file helpers shared by the format writers and readers.
+
+Writers save images deterministically (same array -> same bytes with the same Pillow), so a
+synthetic build is a pure function of its seed. Readers report a malformed file with one
+DataFormatError naming file and line, and count what they skip in `ImageSet.dropped`.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from facessl.errors import DataFormatError
+
+JPEG_QUALITY = 90
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def save_image(path, image: np.ndarray, quality: int = JPEG_QUALITY) -> None:
+    """Write a uint8 (H,W,3) RGB or (H,W) grey array; JPEG for .jpg (fixed quality, no metadata), else PNG."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"save_image expects uint8, got {image.dtype}")
+    path = Path(path)
+    pil = Image.fromarray(np.ascontiguousarray(image))
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        pil.save(path, format="JPEG", quality=quality, optimize=False, progressive=False)
+    else:
+        pil.save(path, format="PNG", compress_level=6)
+
+
+def read_lines(path, what: str) -> list[str]:
+    """Lines of a text file without their line ends; a missing file is one clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, f"{what} not found")
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, f"{what} is not UTF-8 text ({exc.reason})") from None
+
+
+def parse_number(text: str, path, line: int, what: str, kind=float):
+    try:
+        return kind(text)
+    except ValueError:
+        raise DataFormatError(path, f"expected {what}, got {text!r}", line) from None
+
+
+class MissingImages:
+    """Checks that images named by a list file exist; raises or, with skip_missing, skips and counts."""
+
+    def __init__(self, skip_missing: bool):
+        self.skip_missing = skip_missing
+        self.dropped: Counter = Counter()
+
+    def ok(self, image_path, list_path, line: int | None = None) -> bool:
+        if Path(image_path).is_file():
+            return True
+        if self.skip_missing:
+            self.dropped["missing_image"] += 1
+            return False
+        raise DataFormatError(list_path, f"image {image_path} named here does not exist (pass skip_missing=True to skip)", line)
+
+
+def with_dropped(imageset, dropped) -> object:
+    """Attach the per-reason count of skipped samples (dict reason -> count) to a reader's result."""
+    imageset.dropped = dict(dropped)
+    return imageset
+
+
+def mirror_landmarks_68(landmarks: np.ndarray, width: int) -> np.ndarray:
+    """Landmarks (..., 68, 2) of the horizontally flipped image: x -> width-1-x and left/right points swapped."""
+    out = landmarks[..., FLIP_68, :].copy()
+    out[..., 0] = (width - 1) - out[..., 0]
+    return out
+
+
+def _flip_permutation_68() -> list[int]:
+    pairs = [(i, 16 - i) for i in range(8)]  # jaw
+    pairs += [(17 + i, 26 - i) for i in range(5)]  # eyebrows
+    pairs += [(31, 35), (32, 34)]  # nostrils
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]  # outer lips
+    pairs += [(60, 64), (61, 63), (65, 67)]  # inner lips
+    perm = list(range(68))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+FLIP_68 = _flip_permutation_68()
