@@ -1,2 +1,50 @@
 """One module per real benchmark format: a writer (used by the synthetic generator) and a reader
-(used by evaluation, for real and synthetic data alike). Readers return the shared forms below."""
+(used by evaluation, for real and synthetic data alike). Readers return the shared forms below.
+
+    from facessl.data import formats
+    images = formats.read("rafdb", "data/rafdb")          # -> ImageSet
+    pairs = formats.read("lfw", "data/lfw")               # -> PairSet
+Every reader raises DataFormatError(path, message, line) on a malformed file; where a list names an
+image that is missing, `skip_missing=True` skips it and counts it in `result.dropped`.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from facessl.data.formats.common import ImageSet, PairSet, load_image
+from facessl.errors import FacesslError
+
+# name -> (module, reader, what it holds)
+READERS = {
+    "voxceleb": ("voxceleb", "read_voxceleb", "VoxCeleb face-track tree id#####/<video>/<track>/<frame>.jpg (unlabelled)"),
+    "rafdb": ("rafdb", "read_rafdb", "RAF-DB basic: Image/aligned + EmoLabel/list_patition_label.txt (7 expressions)"),
+    "fer2013": ("fer2013", "read_fer2013", "FER-2013 fer2013.csv (48x48 grey, 7 expressions)"),
+    "lfw": ("lfw", "read_lfw_pairs", "LFW <Name>/<Name>_0001.jpg + pairs.txt (verification)"),
+    "cplfw": ("lfw", "read_lfw_pairs", "cross-pose LFW-style set, same format as lfw"),
+    "aflw2000": ("aflw2000", "read_aflw2000", "AFLW2000-3D imageXXXXX.jpg + .mat (Pose_Para, pt3d_68)"),
+    "300wlp": ("aflw2000", "read_300wlp", "300W-LP AFW/HELEN/IBUG/LFPW(+_Flip) .jpg + .mat"),
+    "bu3dfe": ("bu3dfe", "read_bu3dfe", "BU-3DFE-style discrete yaw classes <subject>/<subject>_HA03WH_yaw+30.jpg"),
+    "disfa": ("disfa", "read_disfa", "DISFA ActionUnit_Labels/SN001/SN001_au1.txt + Images/SN001/00001.jpg"),
+    "300w": ("w300", "read_300w", "300-W images with 68-point .pts files"),
+    "mafl": ("mafl", "read_mafl", "MAFL/CelebA img_align_celeba + list_landmarks_align_celeba.txt + training/testing.txt"),
+}
+FORMAT_NAMES = tuple(READERS)
+
+
+def reader(format_name: str):
+    """The reader function of a format name; an unknown name is one clear error with the nearest names."""
+    if format_name not in READERS:
+        close = difflib.get_close_matches(format_name, FORMAT_NAMES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise FacesslError(f"unknown dataset format {format_name!r}{hint}; known: {', '.join(FORMAT_NAMES)}")
+    module, function, _ = READERS[format_name]
+    return getattr(importlib.import_module(f"facessl.data.formats.{module}"), function)
+
+
+def read(format_name: str, path, **kw):
+    """Read a benchmark in `format_name` (see FORMAT_NAMES) from `path`; keyword options go to its reader."""
+    return reader(format_name)(path, **kw)
+
+
+__all__ = ["FORMAT_NAMES", "READERS", "ImageSet", "PairSet", "load_image", "read", "reader"]

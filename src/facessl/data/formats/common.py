@@ -26,6 +26,7 @@ class ImageSet:
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     split: np.ndarray | None = None
     source: str = ""  # the file or directory read, for messages and cache keys
+    dropped: dict = field(default_factory=dict)  # reason -> count of rows a reader skipped (missing file, |angle|>99 ...)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -35,7 +36,7 @@ class ImageSet:
         images = self.images[index] if isinstance(self.images, np.ndarray) else [self.images[i] for i in index]
         labels = {k: v[index] for k, v in self.labels.items()}
         split = None if self.split is None else self.split[index]
-        return ImageSet(images, labels, split, self.source)
+        return ImageSet(images, labels, split, self.source, dict(self.dropped))
 
 
 @dataclass
@@ -47,6 +48,7 @@ class PairSet:
     same: np.ndarray  # (P,) bool
     fold: np.ndarray  # (P,) int 0..n_folds-1
     source: str = ""
+    dropped: dict = field(default_factory=dict)
 
 
 def load_image(path) -> np.ndarray:

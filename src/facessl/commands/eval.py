@@ -1,0 +1,125 @@
+"""`facessl eval`: linear-probe evaluation of a checkpoint -> results.json and results.md in --out.
+
+    facessl eval --checkpoint runs/pcl --task expression --dataset rafdb:data/rafdb --out eval/pcl
+    facessl eval --checkpoint runs/pcl --suite configs/eval_synth.yaml --data-root synth --out eval/pcl
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from facessl.errors import FacesslError
+from facessl.evaluate.cache import FeatureCache, default_cache_dir
+from facessl.evaluate.protocol import EvalOptions
+from facessl.evaluate.suite import TASK_NAMES, TaskSpec, load_suite, parse_dataset
+from facessl.io import write_json_atomic, write_text_atomic
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--checkpoint", required=True, help="run directory or checkpoint directory")
+    p.add_argument("--out", required=True, help="output directory for results.json and results.md")
+    what = p.add_argument_group("what to evaluate (either --dataset or --suite)")
+    what.add_argument("--task", choices=TASK_NAMES, help="task; the dataset format implies a default")
+    what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: rafdb, fer2013, lfw, cplfw, "
+                                        "aflw2000, 300wlp, bu3dfe, disfa, 300w, mafl)")
+    what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP")
+    what.add_argument("--suite", help="YAML file listing tasks (see configs/eval_synth.yaml)")
+    what.add_argument("--data-root", help="value of ${root} in the suite file")
+    proto = p.add_argument_group("protocol")
+    proto.add_argument("--features", default=None, help="comma list of feature choices: fs,ff,fp,ff+fp,embedding "
+                                                        "(default: the encoder's first feature)")
+    proto.add_argument("--seeds", type=int, default=3, help="probe seeds (validation carve + init); mean ± std")
+    proto.add_argument("--size", type=int, default=None, help="input size in pixels (default: the training size)")
+    proto.add_argument("--epochs", type=int, default=100, help="probe epochs (Adam, cosine schedule)")
+    proto.add_argument("--paper-protocol", action="store_true",
+                       help="the reference code's protocol: best epoch chosen on the TEST set (marked in outputs)")
+    proto.add_argument("--baselines", default="random,supervised", help="comma list of random,supervised or 'none'")
+    proto.add_argument("--verification", choices=("10fold", "fixed"), default="10fold")
+    proto.add_argument("--threshold", type=float, default=None, help="cosine threshold of --verification fixed")
+    proto.add_argument("--au-positive", type=float, default=2.0, help="DISFA: AU present when intensity >= this")
+    proto.add_argument("--supervised-epochs", type=int, default=10)
+    run = p.add_argument_group("running")
+    run.add_argument("--skip-missing", action="store_true", help="skip images a dataset lists but lacks")
+    run.add_argument("--cache", default=None, help="feature cache directory (default: <out>/../.facessl_cache)")
+    run.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    run.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
+    run.add_argument("--amp", action="store_true", help="bf16 autocast during feature extraction")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _csv(text) -> list[str]:
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def specs_from_args(args) -> list[TaskSpec]:
+    if bool(args.suite) == bool(args.dataset):
+        raise FacesslError("give exactly one of --dataset FORMAT:PATH or --suite SUITE.yaml")
+    if args.suite:
+        if args.task or args.train_dataset:
+            raise FacesslError("--task and --train-dataset belong in the suite file when --suite is given")
+        return load_suite(args.suite, args.data_root)
+    return [TaskSpec(args.task or "", args.dataset, args.train_dataset)]
+
+
+def options_from_args(args) -> EvalOptions:
+    for name in ("seeds", "epochs"):
+        if getattr(args, name) < 1:
+            raise FacesslError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.size is not None and args.size < 8:
+        raise FacesslError(f"--size must be >= 8 pixels, got {args.size}")
+    return EvalOptions(seeds=args.seeds, size=args.size, paper_protocol=args.paper_protocol, epochs=args.epochs,
+                       au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
+                       supervised_epochs=args.supervised_epochs, device=args.device, amp=args.amp, quiet=args.quiet)
+
+
+def checkpoint_info(path, encoder) -> dict:
+    """Where the checkpoint is and a hash of the training config it was made with."""
+    info = {"path": str(getattr(encoder, "checkpoint", path))}
+    here = Path(info["path"])
+    for candidate in (here / "config.yaml", here.parent.parent / "config.yaml", Path(path) / "config.yaml"):
+        if candidate.is_file():
+            info["config_hash"] = hashlib.sha256(candidate.read_bytes()).hexdigest()[:16]
+            info["config_file"] = str(candidate)
+            break
+    return info
+
+
+def random_builder(encoder):
+    """Fresh encoder of the checkpoint's config via the methods registry, or None (then a re-initialised copy)."""
+    cfg = getattr(encoder, "config", None)
+    if cfg is None:
+        return None
+    from facessl.methods import build_method
+
+    return lambda: build_method(cfg).encoder()
+
+
+def run(args) -> int:
+    import facessl
+    from facessl.evaluate import runner, tables
+
+    specs = specs_from_args(args)
+    options = options_from_args(args)
+    baselines = [] if args.baselines.strip().lower() == "none" else _csv(args.baselines)
+    features = _csv(args.features) if args.features else None
+    cache = FeatureCache(None if args.no_cache else (args.cache or default_cache_dir(args.out)))
+    for spec in specs:  # every path checked before the (slow) checkpoint load and extraction
+        for dataset in filter(None, (spec.dataset, spec.train_dataset)):
+            path = Path(parse_dataset(dataset)[1])
+            if not path.exists():
+                raise FacesslError(f"{path}: dataset path does not exist (from {dataset!r})")
+    encoder = facessl.load(args.checkpoint)
+    results = runner.evaluate(encoder, specs, options, features=features, baselines=baselines, cache=cache,
+                              build_random=random_builder(encoder), checkpoint=checkpoint_info(args.checkpoint, encoder),
+                              skip_missing=args.skip_missing, keep_going=bool(args.suite))
+    out = Path(args.out)
+    write_json_atomic(out / "results.json", results)
+    write_text_atomic(out / "results.md", tables.render(results))
+    if not args.quiet:
+        print(tables.render(results))
+        print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    failed = [t for t in results["tasks"] if t.get("error")]
+    if failed:
+        raise FacesslError(f"{len(failed)} of {len(results['tasks'])} tasks failed (details in {out / 'results.json'}); "
+                           f"first: {failed[0]['name']}: {failed[0]['error']}")
+    return 0

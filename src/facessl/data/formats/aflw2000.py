@@ -1,0 +1,137 @@
+"""AFLW2000-3D and 300W-LP head-pose sets: `<name>.jpg` beside `<name>.mat`.
+
+AFLW2000-3D: `<root>/image00002.jpg` + `image00002.mat` (numbers with gaps, as released).
+300W-LP: subfolders AFW, HELEN, IBUG, LFPW and their mirrored copies AFW_Flip, ... holding
+`AFW_134212_1_0.jpg` (source set, source image id, face number, profiling step).
+
+The .mat holds `Pose_Para` (1x7: pitch, yaw, roll in radians, then tx, ty, tz, scale) and the 68
+landmarks: `pt3d_68` (3x68; AFLW2000-3D) or `pt2d` (2x68; 300W-LP). Landmark rows are x, y in
+0-based pixels of the stored image (z is 0 in synthetic files: the renderer exports no depth).
+
+Sign convention (the 3DDFA/Hopenet one, kept unchanged as facessl's internal pose): degrees,
+yaw > 0 = face turned towards the image's left (the subject's right), pitch > 0 = looking up,
+roll > 0 = face rotated clockwise in the image. Mirroring an image negates yaw and roll.
+The reader drops samples with any |angle| > 99 degrees, as the PCL evaluation does (AFLW2000-3D
+has 31 such samples), and counts them in `dropped['angle_over_99']`.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, JPEG_QUALITY, save_image, with_dropped
+from facessl.errors import DataFormatError
+
+W300LP_SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
+MAT_HEADER = b"MATLAB 5.0 MAT-file, written by facessl"
+
+
+def pose_para(pose_deg, landmarks=None) -> np.ndarray:
+    """(1,7) Pose_Para from internal (yaw, pitch, roll) degrees; tx, ty = landmark centre, tz = 0, scale = face width/100."""
+    yaw, pitch, roll = np.deg2rad(np.asarray(pose_deg, dtype=np.float64))
+    tx = ty = 0.0
+    scale = 1.0
+    if landmarks is not None:
+        tx, ty = np.asarray(landmarks, dtype=np.float64).mean(axis=0)
+        scale = float(np.ptp(np.asarray(landmarks)[:, 0])) / 100.0
+    return np.array([[pitch, yaw, roll, tx, ty, 0.0, scale]])
+
+
+def savemat_deterministic(path, fields: dict) -> None:
+    """scipy.io.savemat with a fixed header text (scipy stamps the creation time, which breaks byte-identical builds)."""
+    from scipy.io import savemat
+
+    buffer = io.BytesIO()
+    savemat(buffer, fields, do_compression=False)
+    data = bytearray(buffer.getvalue())
+    data[:116] = MAT_HEADER.ljust(116, b" ")
+    Path(path).write_bytes(bytes(data))
+
+
+class PoseMatWriter:
+    """Writes image + .mat pairs under a root; `stem` may contain a subfolder (300W-LP)."""
+
+    def __init__(self, root, landmark_field: str = "pt3d_68", quality: int = JPEG_QUALITY):
+        if landmark_field not in ("pt3d_68", "pt2d"):
+            raise ValueError("landmark_field must be 'pt3d_68' (AFLW2000-3D) or 'pt2d' (300W-LP)")
+        self.root = Path(root)
+        self.landmark_field = landmark_field
+        self.quality = quality
+
+    def add(self, stem: str, image: np.ndarray, pose_deg, landmarks: np.ndarray) -> Path:
+        """pose_deg: internal (yaw, pitch, roll); landmarks (68,2) 0-based pixel x, y."""
+        path = self.root / f"{stem}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(path, image, self.quality)
+        xy = np.asarray(landmarks, dtype=np.float64).T
+        points = np.vstack([xy, np.zeros((1, xy.shape[1]))]) if self.landmark_field == "pt3d_68" else xy
+        savemat_deterministic(path.with_suffix(".mat"), {"Pose_Para": pose_para(pose_deg, landmarks), self.landmark_field: points})
+        return path
+
+
+def _load_mat(path: Path) -> dict:
+    from scipy.io import loadmat
+
+    try:
+        return loadmat(path)
+    except Exception as exc:  # scipy raises several types for a damaged file
+        raise DataFormatError(path, f"not a readable MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+
+
+def _landmarks(mat: dict):
+    for field in ("pt3d_68", "pt2d"):
+        if field in mat and np.shape(mat[field])[0] in (2, 3) and np.shape(mat[field])[1] == 68:
+            return np.asarray(mat[field][:2].T, dtype=np.float32)
+    return None
+
+
+def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> ImageSet:
+    """Every `.mat` under root (recursively, sorted) with its image.
+
+    labels: 'pose' (N,3) internal (yaw, pitch, roll) degrees; 'landmarks' (N,68,2) when every file
+    has them; 'subset' (N,) the subfolder ('' at the root; AFW, AFW_Flip, ... for 300W-LP).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataFormatError(root, "pose dataset folder not found")
+    mats = sorted(root.rglob("*.mat"))
+    if not mats:
+        raise DataFormatError(root, "no .mat files found; expected imageXXXXX.jpg + imageXXXXX.mat pairs")
+    dropped = {"angle_over_99": 0, "missing_image": 0}
+    images, poses, marks, subsets = [], [], [], []
+    for mat_path in mats:
+        image = next((mat_path.with_suffix(s) for s in IMAGE_SUFFIXES if mat_path.with_suffix(s).is_file()), None)
+        if image is None:
+            if skip_missing:
+                dropped["missing_image"] += 1
+                continue
+            raise DataFormatError(mat_path, "no image beside this .mat (expected the same name with .jpg); pass skip_missing=True to skip")
+        mat = _load_mat(mat_path)
+        if "Pose_Para" not in mat:
+            raise DataFormatError(mat_path, "missing field Pose_Para (expected 1x7: pitch, yaw, roll [radians], tx, ty, tz, scale)")
+        para = np.asarray(mat["Pose_Para"], dtype=np.float64).ravel()
+        if para.size < 3:
+            raise DataFormatError(mat_path, f"Pose_Para has {para.size} values, expected 7 (pitch, yaw, roll, tx, ty, tz, scale)")
+        pitch, yaw, roll = np.rad2deg(para[:3])
+        if max(abs(yaw), abs(pitch), abs(roll)) > max_angle:
+            dropped["angle_over_99"] += 1
+            continue
+        images.append(str(image))
+        poses.append((yaw, pitch, roll))
+        marks.append(_landmarks(mat))
+        subset = mat_path.parent.relative_to(root).as_posix()
+        subsets.append("" if subset == "." else subset)
+    labels = {"pose": np.array(poses, dtype=np.float32).reshape(-1, 3), "subset": np.array(subsets)}
+    have = [m is not None for m in marks]
+    if all(have) and marks:
+        labels["landmarks"] = np.stack(marks)
+    elif any(have):
+        first = images[have.index(False)]
+        raise DataFormatError(Path(first).with_suffix(".mat"), "missing field pt3d_68 (3x68) or pt2d (2x68) that the other files have")
+    return with_dropped(ImageSet(images, labels, None, str(root)), dropped)
+
+
+read_300wlp = read_aflw2000  # same files, organised in subfolders

@@ -1,0 +1,140 @@
+"""DISFA action-unit intensities.
+
+Labels (as released): `<root>/ActionUnit_Labels/SN001/SN001_au1.txt`, one file per AU, lines
+`frame,intensity` with 1-based frame numbers and integer intensities 0..5. Subjects SN001, SN002, ...
+Frames: the release ships videos; facessl uses an extracted frame folder per subject,
+`<root>/Images/SN001/00001.jpg` (5-digit 1-based frame number = the label's frame). The reader also
+accepts a video per subject instead (`Videos_LeftCamera/LeftVideoSN001_comp.avi`, `Videos/SN001.avi`
+or `SN001.avi`; decoded with OpenCV, frame k = the k-th decoded frame).
+Only the AUs of facessl.data.labels.AUS (1, 2, 4, 6, 9, 12, 25, 26) are read or written.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet, load_image
+from facessl.data.formats.imagefiles import JPEG_QUALITY, parse_number, read_lines, save_image, with_dropped
+from facessl.data.labels import AUS
+from facessl.errors import DataFormatError
+
+SUBJECT_PATTERN = re.compile(r"SN\d{3}")
+# The 27 subject numbers of the real release (SN014, SN015, SN019, ... do not exist); more are numbered on.
+REAL_SUBJECTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32)
+
+
+def subject_name(index: int) -> str:
+    number = REAL_SUBJECTS[index] if index < len(REAL_SUBJECTS) else REAL_SUBJECTS[-1] + 1 + index - len(REAL_SUBJECTS)
+    return f"SN{number:03d}"
+
+
+class DisfaWriter:
+    """One call per subject: its frames and their integer AU intensities."""
+
+    def __init__(self, root, quality: int = JPEG_QUALITY):
+        self.root = Path(root)
+        self.quality = quality
+
+    def add_subject(self, subject: str, frames: np.ndarray, aus: np.ndarray, first_frame: int = 1) -> list[Path]:
+        """frames (T,H,W,3) uint8; aus (T,8) intensities (rounded to integers 0..5 as DISFA stores them)."""
+        if not SUBJECT_PATTERN.fullmatch(subject):
+            raise ValueError(f"DISFA subjects are named like SN001, got {subject!r}")
+        image_dir = self.root / "Images" / subject
+        label_dir = self.root / "ActionUnit_Labels" / subject
+        image_dir.mkdir(parents=True, exist_ok=True)
+        label_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for t, frame in enumerate(frames):
+            path = image_dir / f"{first_frame + t:05d}.jpg"
+            save_image(path, frame, self.quality)
+            paths.append(path)
+        levels = np.clip(np.rint(np.asarray(aus, dtype=np.float64)), 0, 5).astype(int)
+        for k, au in enumerate(AUS):
+            lines = [f"{first_frame + t},{levels[t, k]}" for t in range(len(frames))]
+            (label_dir / f"{subject}_au{au}.txt").write_text("".join(line + "\n" for line in lines))
+        return paths
+
+
+def _read_au_file(path: Path) -> dict[int, int]:
+    out = {}
+    for number, line in enumerate(read_lines(path, f"AU label file for AU{path.stem.split('_au')[-1]}"), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != 2:
+            raise DataFormatError(path, f"expected 'frame,intensity', got {line!r}", number)
+        frame = parse_number(fields[0].strip(), path, number, "an integer frame number", int)
+        value = parse_number(fields[1].strip(), path, number, "an intensity 0..5", float)
+        if not 0 <= value <= 5:
+            raise DataFormatError(path, f"expected an intensity 0..5, got {value:g}", number)
+        out[frame] = int(value) if value == int(value) else value
+    return out
+
+
+def _video_path(root: Path, subject: str):
+    for path in (root / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi", root / "Videos" / f"{subject}.avi", root / f"{subject}.avi"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _decode_video(path: Path) -> list[np.ndarray]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    if not frames:
+        raise DataFormatError(path, "OpenCV could not decode any frame of this video")
+    return frames
+
+
+def read_disfa(root, skip_missing: bool = False) -> ImageSet:
+    """labels: 'aus' (N,8) float in AUS order; 'subject' (N,) e.g. 'SN001'; 'frame' (N,) 1-based."""
+    root = Path(root)
+    label_root = root / "ActionUnit_Labels"
+    if not label_root.is_dir():
+        raise DataFormatError(label_root, "DISFA label folder not found (expected ActionUnit_Labels/SN001/SN001_au1.txt ...)")
+    subjects = sorted(p.name for p in label_root.iterdir() if p.is_dir() and SUBJECT_PATTERN.fullmatch(p.name))
+    if not subjects:
+        raise DataFormatError(label_root, "no subject folders named like SN001")
+    dropped = {"missing_image": 0}
+    images, aus, subject_col, frame_col, any_video = [], [], [], [], False
+    for subject in subjects:
+        per_au = [_read_au_file(label_root / subject / f"{subject}_au{au}.txt") for au in AUS]
+        frames = sorted(per_au[0])
+        for au, table in zip(AUS[1:], per_au[1:]):
+            if sorted(table) != frames:
+                odd = sorted(set(table) ^ set(frames))[0]
+                raise DataFormatError(label_root / subject / f"{subject}_au{au}.txt",
+                                      f"frame {odd} is labelled in only one of {subject}_au{AUS[0]}.txt and this file")
+        video = None if (root / "Images" / subject).is_dir() else _video_path(root, subject)
+        decoded = _decode_video(video) if video is not None else None
+        any_video |= decoded is not None
+        for frame in frames:
+            if decoded is not None:
+                image = decoded[frame - 1] if 1 <= frame <= len(decoded) else None
+            else:
+                path = root / "Images" / subject / f"{frame:05d}.jpg"
+                image = str(path) if path.is_file() else None
+            if image is None:
+                if not skip_missing:
+                    where = video or root / "Images" / subject / f"{frame:05d}.jpg"
+                    raise DataFormatError(where, f"frame {frame} labelled in {subject}_au{AUS[0]}.txt has no image (pass skip_missing=True to skip)")
+                dropped["missing_image"] += 1
+                continue
+            images.append(image)
+            aus.append([table[frame] for table in per_au])
+            subject_col.append(subject)
+            frame_col.append(frame)
+    if any_video:  # one in-memory array when any subject came from a video
+        images = np.stack([load_image(x) if isinstance(x, str) else x for x in images])
+    labels = {"aus": np.array(aus, dtype=np.float32), "subject": np.array(subject_col), "frame": np.array(frame_col, dtype=np.int64)}
+    return with_dropped(ImageSet(images, labels, None, str(root)), dropped)

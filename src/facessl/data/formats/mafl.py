@@ -1,0 +1,105 @@
+"""MAFL: CelebA aligned images with 5 landmarks, and the MAFL train/test lists.
+
+    <root>/img_align_celeba/000001.jpg
+    <root>/list_landmarks_align_celeba.txt   line 1: number of images; line 2: the header below;
+                                             then `000001.jpg  69  109  106  113 ...` (integer pixels)
+    <root>/training.txt, <root>/testing.txt  one image name per line (MAFL split)
+CelebA does not say whether its integer coordinates are 0- or 1-based; facessl reads them as 0-based
+pixel positions, and the writer rounds 0-based positions to integers (so labels round-trip exactly
+when they are integers). Point order: left eye, right eye, nose, left mouth corner, right mouth
+corner, where "left" is the image's left (facessl.data.labels.MAFL_FROM_68 gives them from 68 points).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.data.formats.imagefiles import JPEG_QUALITY, MissingImages, parse_number, read_lines, save_image, with_dropped
+from facessl.errors import DataFormatError
+
+LANDMARK_FILE = "list_landmarks_align_celeba.txt"
+HEADER = "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y"
+SPLIT_FILES = {"train": "training.txt", "test": "testing.txt"}
+
+
+def five_from_68(landmarks68: np.ndarray) -> np.ndarray:
+    """(...,68,2) iBUG points -> (...,5,2) MAFL points (eye centres, nose tip, mouth corners)."""
+    from facessl.data.labels import MAFL_FROM_68
+
+    return np.stack([np.asarray(landmarks68)[..., list(ix), :].mean(axis=-2) for ix in MAFL_FROM_68.values()], axis=-2)
+
+
+class MaflWriter:
+    """Numbers images 000001, 000002, ... in the order added; `close()` writes the landmark and split lists."""
+
+    def __init__(self, root, quality: int = JPEG_QUALITY):
+        self.root = Path(root)
+        self.quality = quality
+        self.rows: list[str] = []
+        self.splits = {"train": [], "test": []}
+        (self.root / "img_align_celeba").mkdir(parents=True, exist_ok=True)
+
+    def add(self, image: np.ndarray, landmarks5: np.ndarray, split: str) -> Path:
+        """landmarks5 (5,2) 0-based pixel x, y (rounded to integers); split 'train' or 'test'."""
+        if split not in self.splits:
+            raise ValueError(f"MAFL split must be 'train' or 'test', got {split!r}")
+        name = f"{len(self.rows) + 1:06d}.jpg"
+        path = self.root / "img_align_celeba" / name
+        save_image(path, image, self.quality)
+        values = np.rint(np.asarray(landmarks5, dtype=np.float64)).astype(int).ravel()
+        self.rows.append(name + " " + " ".join(f"{v:4d}" for v in values))
+        self.splits[split].append(name)
+        return path
+
+    def close(self) -> None:
+        text = f"{len(self.rows)}\n{HEADER}\n" + "".join(row + "\n" for row in self.rows)
+        (self.root / LANDMARK_FILE).write_text(text)
+        for split, file_name in SPLIT_FILES.items():
+            (self.root / file_name).write_text("".join(name + "\n" for name in self.splits[split]))
+
+
+def read_landmark_list(path) -> dict[str, np.ndarray]:
+    """list_landmarks_align_celeba.txt -> image name -> (5,2) float32."""
+    lines = read_lines(path, "CelebA landmark list")
+    count = parse_number(lines[0].strip() if lines else "", path, 1, "the number of images on the first line", int)
+    if len(lines) < 2 or lines[1].split() != HEADER.split():
+        raise DataFormatError(path, f"expected the header {HEADER!r}", 2)
+    table = {}
+    for number, line in enumerate(lines[2:], start=3):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != 11:
+            raise DataFormatError(path, f"expected an image name and 10 coordinates, got {len(fields)} fields", number)
+        values = [parse_number(v, path, number, "an integer coordinate", float) for v in fields[1:]]
+        table[fields[0]] = np.array(values, dtype=np.float32).reshape(5, 2)
+    if len(table) != count:
+        raise DataFormatError(path, f"first line says {count} images, found {len(table)}", 1)
+    return table
+
+
+def read_mafl(root, skip_missing: bool = False) -> ImageSet:
+    """Images of training.txt (split 'train') then testing.txt ('test'); labels 'landmarks' (N,5,2) 0-based."""
+    root = Path(root)
+    table = read_landmark_list(root / LANDMARK_FILE)
+    missing = MissingImages(skip_missing)
+    images, marks, split = [], [], []
+    for name_of_split, file_name in SPLIT_FILES.items():
+        list_path = root / file_name
+        for number, line in enumerate(read_lines(list_path, f"MAFL {name_of_split} list"), start=1):
+            name = line.strip()
+            if not name:
+                continue
+            if name not in table:
+                raise DataFormatError(list_path, f"image {name} has no row in {LANDMARK_FILE}", number)
+            path = root / "img_align_celeba" / name
+            if not missing.ok(path, list_path, number):
+                continue
+            images.append(str(path))
+            marks.append(table[name])
+            split.append(name_of_split)
+    if not images:
+        raise DataFormatError(root, "training.txt and testing.txt list no images")
+    return with_dropped(ImageSet(images, {"landmarks": np.stack(marks)}, np.array(split), str(root)), missing.dropped)

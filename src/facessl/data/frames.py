@@ -1,0 +1,242 @@
+"""Pretraining datasets: uint8 frames (3,H,W) or track tuples (K,3,H,W); no augmentation here.
+
+Sampling is a pure function of (seed, epoch): `epoch_keys(seed, epoch)` lists the items of an
+epoch in order, and `StreamSampler` lays the epochs end to end into one infinite stream cut into
+global batches. Batch b is stream[b*G:(b+1)*G] whatever the number of processes (rank r reads
+its slice of it), so resuming at step s only needs s, and K processes see the same global batch
+as one.
+
+A file that cannot be decoded is replaced by the next readable file of the list and counted in
+the item's 'skipped' field (the trainer sums and reports them per epoch).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from facessl.errors import DataFormatError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def list_images(root: Path) -> list[str]:
+    """Image files under root as sorted POSIX paths relative to root."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        rel = Path(dirpath).relative_to(root)
+        out += [(rel / f).as_posix() for f in sorted(filenames) if f.lower().endswith(IMAGE_EXTENSIONS)]
+    return out
+
+
+def decode_image(path, size: int | None) -> torch.Tensor | None:
+    """uint8 (3,size,size) RGB, or None when the file cannot be read or decoded."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if size and im.size != (size, size):
+                im = im.resize((size, size), Image.BILINEAR)
+            arr = np.asarray(im, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
+class FrameFiles(Dataset):
+    """Base: a sorted list of image files under `root`, decoded at `size`."""
+
+    def __init__(self, root, size: int | None = 64):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataFormatError(self.root, "dataset directory not found")
+        self.size = size
+        self.files = np.array(self._scan())  # a numpy array, not a list: no refcount copies in workers
+        if len(self.files) == 0:
+            raise DataFormatError(self.root, f"no images found ({self.layout_hint})")
+        self._check_one_readable()
+
+    layout_hint = "expected image files"
+
+    def _scan(self) -> list[str]:
+        return list_images(self.root)
+
+    def _check_one_readable(self):
+        for rel in self.files:
+            if decode_image(self.root / rel, self.size) is not None:
+                return
+        raise DataFormatError(self.root, f"none of the {len(self.files)} image files could be decoded")
+
+    def load_or_next(self, index: int) -> tuple[torch.Tensor, int, str]:
+        """Frame `index`, or the next readable one; returns (image, files skipped, first skipped path)."""
+        n = len(self.files)
+        first_bad = ""
+        for tries in range(n):
+            rel = self.files[(index + tries) % n]
+            img = decode_image(self.root / rel, self.size)
+            if img is not None:
+                return img, tries, first_bad
+            first_bad = first_bad or str(rel)
+        raise DataFormatError(self.root, "no readable image left in the dataset")
+
+    def epoch_keys(self, seed: int, epoch: int) -> list:  # every image, shuffled
+        return np.random.default_rng([seed, epoch]).permutation(len(self.files)).tolist()
+
+    def __len__(self) -> int:  # items per epoch
+        return len(self.epoch_keys(0, 0))
+
+    def __getitem__(self, key) -> dict:
+        img, skipped, bad = self.load_or_next(int(key))
+        return {"images": img, "skipped": skipped, "skipped_path": bad}
+
+
+class ImageFolderFrames(FrameFiles):
+    """Every image under `root` (any folder structure), each once per epoch."""
+
+
+class VoxCelebFrames(FrameFiles):
+    """Frames of a face-track tree `<root>/<identity>/<video>/<track>/<frame>.jpg` (VoxCeleb layout).
+
+    sampling='per_identity': an epoch takes, for every identity, one random frame of one random
+    video (as the PCL reference); 'all_frames': every frame once per epoch.
+    """
+
+    layout_hint = "expected <root>/<identity>/<video>/<track>/<frame>.jpg; use data.layout=folder for plain folders"
+
+    def __init__(self, root, sampling: str = "per_identity", size: int | None = 64):
+        if sampling not in ("per_identity", "all_frames"):
+            raise ValueError(f"sampling must be 'per_identity' or 'all_frames', got {sampling!r}")
+        self.sampling = sampling
+        super().__init__(root, size)
+        parts = [f.split("/") for f in self.files]
+        self.identity = np.array([p[0] for p in parts])
+        self.video = np.array(["/".join(p[:2]) for p in parts])
+        self.track = np.array(["/".join(p[:-1]) for p in parts])
+        self.identities = sorted(set(self.identity.tolist()))
+        # frames of each video of each identity, as index arrays into self.files
+        self._videos = []
+        for ident in self.identities:
+            rows = np.flatnonzero(self.identity == ident)
+            vids = self.video[rows]
+            self._videos.append([rows[vids == v] for v in sorted(set(vids.tolist()))])
+
+    def _scan(self):
+        return [f for f in list_images(self.root) if f.count("/") >= 3]
+
+    def epoch_keys(self, seed: int, epoch: int) -> list:
+        rng = np.random.default_rng([seed, epoch])
+        if self.sampling == "all_frames":
+            return rng.permutation(len(self.files)).tolist()
+        keys = []
+        for i in rng.permutation(len(self.identities)):
+            videos = self._videos[i]
+            frames = videos[rng.integers(len(videos))]
+            keys.append(int(frames[rng.integers(len(frames))]))
+        return keys
+
+
+class TrackTuples(VoxCelebFrames):
+    """k frames of one face track per item (FAb-Net): uint8 (k,3,H,W), frames in random order.
+
+    sampling='per_identity': one random track per identity per epoch; 'all_frames': every track
+    (with at least k frames) once per epoch. An unreadable frame is replaced by another of its track.
+    """
+
+    def __init__(self, root, k: int = 2, sampling: str = "per_identity", size: int | None = 64):
+        super().__init__(root, sampling, size)
+        self.k = int(k)
+        # a track's frames are contiguous in the (walk-ordered) file list
+        starts = np.concatenate([[0], np.flatnonzero(self.track[1:] != self.track[:-1]) + 1])
+        counts = np.diff(np.append(starts, len(self.files)))
+        self._range = np.repeat(np.stack([starts, counts], 1), counts, axis=0)  # per file: (track start, count)
+        keep = counts >= self.k
+        if not keep.any():
+            raise DataFormatError(self.root, f"no face track has at least {self.k} frames (data.frames_per_tuple)")
+        self.tracks = [(int(s), int(c)) for s, c, ok in zip(starts, counts, keep) if ok]
+        track_ident = np.array([self.identity[s] for s, _ in self.tracks])
+        self._tracks_of = [np.flatnonzero(track_ident == ident) for ident in self.identities]
+        self._tracks_of = [t for t in self._tracks_of if len(t)]
+
+    def epoch_keys(self, seed: int, epoch: int) -> list:
+        rng = np.random.default_rng([seed, epoch])
+        if self.sampling == "all_frames":
+            chosen = rng.permutation(len(self.tracks))
+        else:
+            chosen = [tr[rng.integers(len(tr))] for tr in (self._tracks_of[i] for i in rng.permutation(len(self._tracks_of)))]
+        keys = []
+        for t in chosen:
+            start, count = self.tracks[int(t)]
+            keys.append(tuple(int(start + f) for f in rng.choice(count, size=self.k, replace=False)))
+        return keys
+
+    def __getitem__(self, key) -> dict:
+        frames, skipped, first_bad = [], 0, ""
+        for index in key:
+            img = decode_image(self.root / self.files[index], self.size)
+            if img is None:
+                skipped, first_bad = skipped + 1, first_bad or str(self.files[index])
+                start, count = self._range[index]
+                for other in range(start, start + count):  # another frame of the same track
+                    img = decode_image(self.root / self.files[other], self.size)
+                    if img is not None:
+                        break
+                if img is None:  # the whole track is unreadable
+                    img, more, _ = self.load_or_next(index)
+                    skipped += more
+            frames.append(img)
+        return {"images": torch.stack(frames), "skipped": skipped, "skipped_path": first_bad}
+
+
+class StreamSampler(Sampler):
+    """Infinite, deterministic stream of dataset keys for one rank.
+
+    Epochs e = 0, 1, ... of `dataset.epoch_keys(seed, e)` are laid end to end; global batch b is
+    stream[b*G:(b+1)*G] (G = global_batch) and this rank yields its contiguous slice of it,
+    starting at global batch `start_batch` (the resume position).
+    """
+
+    def __init__(self, dataset, seed: int, global_batch: int, rank: int = 0, world_size: int = 1, start_batch: int = 0):
+        if global_batch % world_size:
+            raise ValueError(f"global batch {global_batch} is not divisible by {world_size} processes")
+        self.dataset, self.seed, self.global_batch = dataset, int(seed), int(global_batch)
+        self.rank, self.world_size, self.start_batch = rank, world_size, int(start_batch)
+        self.epoch_length = len(dataset.epoch_keys(self.seed, 0))
+
+    def epoch_of_batch(self, batch_index: int) -> int:
+        return (batch_index * self.global_batch) // self.epoch_length
+
+    def __iter__(self):
+        local = self.global_batch // self.world_size
+        lo, hi = self.rank * local, (self.rank + 1) * local
+        pos = self.start_batch * self.global_batch
+        epoch, offset = divmod(pos, self.epoch_length)
+        keys = self.dataset.epoch_keys(self.seed, epoch)
+        chunk = []
+        while True:
+            take = keys[offset:offset + self.global_batch - len(chunk)]
+            chunk += take
+            offset += len(take)
+            if offset >= len(keys):
+                epoch, offset = epoch + 1, 0
+                keys = self.dataset.epoch_keys(self.seed, epoch)
+            if len(chunk) == self.global_batch:
+                yield from chunk[lo:hi]
+                chunk = []
+
+
+def build_dataset(data_cfg, data_kind: str):
+    """The dataset a method needs: frames ('frames') or track tuples ('tuples'), from facessl.config.DataConfig."""
+    if data_cfg.path is None:
+        raise DataFormatError("data.path", "no pretraining data given (use --data DIR or data.path=DIR)")
+    if data_kind == "tuples":
+        if data_cfg.layout != "voxceleb":
+            raise DataFormatError(data_cfg.path, "track tuples need data.layout=voxceleb (frames grouped in tracks)")
+        return TrackTuples(data_cfg.path, data_cfg.frames_per_tuple, data_cfg.sampling, data_cfg.size)
+    if data_cfg.layout == "folder":
+        return ImageFolderFrames(data_cfg.path, data_cfg.size)
+    return VoxCelebFrames(data_cfg.path, data_cfg.sampling, data_cfg.size)

@@ -1,0 +1,63 @@
+"""Action units on DISFA: subject-exclusive 3-fold cross-validation, multi-label linear + sigmoid.
+
+Labels: 'aus' intensities (N, 8) in facessl.data.labels.AUS order; an AU is present when its
+intensity >= options.au_positive (2, the usual DISFA convention). Each fold's probe is fitted on the
+other folds' subjects (validation carved by subject), with positives weighted by the negative /
+positive ratio of the training part. Every image is tested exactly once; F1 (probability >=
+options.au_threshold) and AUC are computed per AU over all folds' test outputs, with their means
+(F1: the PCL table; AUC: the FAb-Net table). Selection score: mean F1 on the validation part.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.data.labels import AU_NAMES
+from facessl.errors import FacesslError
+from facessl.evaluate import metrics
+from facessl.evaluate.expression import require_label
+from facessl.evaluate.protocol import EvalOptions, Fold, Part, ProbeTask
+from facessl.evaluate.splits import group_labels, subject_folds
+
+
+def au_names(n: int) -> tuple[str, ...]:
+    return AU_NAMES if n == len(AU_NAMES) else tuple(f"AU_{i}" for i in range(n))
+
+
+def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) -> ProbeTask:
+    if train_set is not None and train_set is not test_set:
+        raise FacesslError("task 'au' uses subject-exclusive cross-validation on one dataset; drop --train-dataset")
+    intensities = require_label(test_set, "aus", "au").astype(np.float64)
+    present = (intensities >= options.au_positive).astype(np.float32)
+    subjects = group_labels(test_set)
+    if subjects is None:
+        raise FacesslError(f"{test_set.source or 'dataset'}: task 'au' needs a 'subject' label for subject-exclusive folds")
+    folds = []
+    try:
+        test_rows_per_fold = subject_folds(subjects, options.cv_folds)
+    except FacesslError as exc:
+        raise FacesslError(f"{test_set.source or 'dataset'}: {exc}") from None
+    for test_rows in test_rows_per_fold:
+        train_rows = np.setdiff1d(np.arange(len(test_set)), test_rows)
+        folds.append(Fold(Part(test_set, train_rows), present[train_rows], Part(test_set, test_rows),
+                          present[test_rows], groups=subjects[train_rows]))
+    names = au_names(present.shape[1])
+    threshold = options.au_threshold
+
+    def au_metrics(outputs, y, meta) -> dict:
+        f1, f1_mean = metrics.au_f1(outputs, y, threshold)
+        auc, auc_mean = metrics.au_auc(outputs, y)
+        out = {f"f1_{n}": float(v) for n, v in zip(names, f1)}
+        out["f1_mean"] = f1_mean
+        out.update({f"auc_{n}": float(v) for n, v in zip(names, auc)})
+        out["auc_mean"] = auc_mean
+        return out
+
+    def score(outputs, y) -> float:
+        return metrics.au_f1(outputs, y, threshold)[1]
+
+    probe = options.probe("sigmoid", pos_weight="balanced")
+    info = {"folds": options.cv_folds, "subjects": int(len(np.unique(subjects))), "aus": list(names),
+            "positive": f"intensity >= {options.au_positive}", "f1_threshold": threshold,
+            "base_rates": {n: float(r) for n, r in zip(names, present.mean(0))}}
+    return ProbeTask("au", probe, folds, au_metrics, score=score, info=info)

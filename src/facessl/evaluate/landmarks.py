@@ -1,0 +1,50 @@
+"""Facial landmarks (300-W, 68 points; MAFL, 5 points): linear regression of the coordinates.
+
+Targets are the (x, y) pixel coordinates divided by the stored image's width and height, so they
+lie in [0, 1] whatever the crop size; predictions are mapped back to pixels and scored by NME in %
+of the inter-ocular distance (68 points: outer eye corners 36 and 45; 5 points: the eye centres).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.evaluate import metrics
+from facessl.evaluate.expression import require_label, train_test_parts
+from facessl.evaluate.images import image_sizes
+from facessl.evaluate.protocol import EvalOptions, Fold, Part, ProbeTask
+from facessl.evaluate.splits import part_groups
+
+
+def normalised_targets(part: Part) -> tuple[np.ndarray, np.ndarray]:
+    """((n, K*2) coordinates in [0, 1], (n, 2) image width/height) for the rows of a Part."""
+    points = require_label(part.images, "landmarks", "landmarks")[part.index].astype(np.float64)
+    sizes = image_sizes(part.images)[part.index]
+    return (points / sizes[:, None, :]).reshape(len(points), -1), sizes
+
+
+def landmark_metrics(outputs, y, meta) -> dict:
+    sizes = meta["sizes"][:, None, :]
+    n = len(outputs)
+    pred = outputs.reshape(n, -1, 2) * sizes
+    true = y.reshape(n, -1, 2) * sizes
+    return {"nme": metrics.nme(pred, true)}
+
+
+def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) -> ProbeTask:
+    train, val, test = train_test_parts(test_set, train_set, "landmarks")
+    y_train, _ = normalised_targets(train)
+    y_test, test_sizes = normalised_targets(test)
+    y_val = None if val is None else normalised_targets(val)[0]
+    n_points = y_train.shape[1] // 2
+    metrics.interocular_indices(n_points)  # fail early on a point count with no convention
+    fold = Fold(train, y_train, test, y_test, val, y_val, groups=part_groups(train), test_meta={"sizes": test_sizes})
+
+    def score(outputs, y) -> float:  # minus the mean error in crop-normalised units (no sizes needed)
+        return -float(np.mean(np.linalg.norm(outputs.reshape(len(y), -1, 2) - y.reshape(len(y), -1, 2), axis=2)))
+
+    probe = options.probe("regression", loss=options.landmark_loss)
+    info = {"train_rows": len(train), "test_rows": len(test), "points": n_points,
+            "normaliser": "outer eye corners (36, 45)" if n_points == 68 else "eye centres (0, 1)",
+            "targets": "coordinates / (image width, height)"}
+    return ProbeTask("landmarks", probe, [fold], landmark_metrics, score=score, info=info)

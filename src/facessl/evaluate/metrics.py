@@ -1,0 +1,166 @@
+"""Evaluation metrics, numpy in and out (public API).
+
+    accuracy(pred, true)                         fraction of equal labels
+    mean_class_accuracy(pred, true)              mean over the classes present in `true` of their recall
+    verification_accuracy(scores, same, n_folds=10, folds=None) -> (mean, std, thresholds)
+    verification_accuracy_fixed(scores, same, threshold=None) -> (accuracy, threshold)
+    roc_auc(scores, positive)                    area under the ROC curve (ties count one half)
+    mae_degrees(pred, true, wrap=True) -> (per_column, mean)
+    au_f1(probs, labels, threshold=0.5) -> (per_au, mean)
+    au_auc(probs, labels) -> (per_au, mean)
+    nme(pred, true, normaliser="interocular") -> mean normalised mean error in %
+
+Accuracies and F1/AUC are fractions in [0, 1]; tables multiply by 100 for display.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+from facessl.data.labels import OUTER_EYE_CORNERS
+
+
+def accuracy(pred, true) -> float:
+    pred, true = np.asarray(pred), np.asarray(true)
+    _check_same_length(pred, true)
+    return float(np.mean(pred == true))
+
+
+def mean_class_accuracy(pred, true) -> float:
+    """Mean over the classes present in `true` of the per-class recall (robust to class imbalance)."""
+    pred, true = np.asarray(pred), np.asarray(true)
+    _check_same_length(pred, true)
+    recalls = [np.mean(pred[true == c] == c) for c in np.unique(true)]
+    return float(np.mean(recalls))
+
+
+def best_threshold(scores, same) -> tuple[float, float]:
+    """The threshold t maximising the accuracy of `score > t` on (scores, same), and that accuracy.
+
+    Candidates lie below all scores, between consecutive distinct scores (midpoints) and above all
+    scores; among equally good thresholds the smallest wins.
+    """
+    scores, same = np.asarray(scores, dtype=np.float64), np.asarray(same, dtype=bool)
+    values, inverse = np.unique(scores, return_inverse=True)
+    pos = np.bincount(inverse, weights=same, minlength=len(values))
+    neg = np.bincount(inverse, weights=~same, minlength=len(values))
+    # threshold just below values[j]: positives predicted for values[j:], negatives for values[:j]
+    pos_at_or_above = np.concatenate([np.cumsum(pos[::-1])[::-1], [0.0]])
+    neg_below = np.concatenate([[0.0], np.cumsum(neg)])
+    correct = pos_at_or_above + neg_below
+    j = int(np.argmax(correct))
+    if j == 0:
+        threshold = values[0] - 1.0
+    elif j == len(values):
+        threshold = values[-1] + 1.0
+    else:
+        threshold = (values[j - 1] + values[j]) / 2.0
+    return float(threshold), float(correct[j] / len(scores))
+
+
+def verification_accuracy(scores, same, n_folds: int = 10, folds=None):
+    """The LFW protocol: for each fold, pick the threshold maximising accuracy on the other folds and
+    measure accuracy on this fold. Returns (mean, std, thresholds) over folds.
+
+    folds: (P,) fold index of each pair; by default P pairs are cut into n_folds consecutive blocks
+    (the layout of LFW's pairs.txt).
+    """
+    scores, same = np.asarray(scores, dtype=np.float64), np.asarray(same, dtype=bool)
+    _check_same_length(scores, same)
+    if folds is None:
+        folds = np.arange(len(scores)) * n_folds // max(len(scores), 1)
+    folds = np.asarray(folds)
+    accs, thresholds = [], []
+    for k in np.unique(folds):
+        test = folds == k
+        threshold, _ = best_threshold(scores[~test], same[~test])
+        accs.append(np.mean((scores[test] > threshold) == same[test]))
+        thresholds.append(threshold)
+    return float(np.mean(accs)), float(np.std(accs)), np.asarray(thresholds)
+
+
+def verification_accuracy_fixed(scores, same, threshold=None):
+    """One threshold for all pairs: the given one, or (threshold=None) the best on all pairs, which
+    is optimistic because the threshold is chosen on the pairs it is scored on. Returns (acc, threshold)."""
+    scores, same = np.asarray(scores, dtype=np.float64), np.asarray(same, dtype=bool)
+    if threshold is None:
+        threshold, _ = best_threshold(scores, same)
+    return float(np.mean((scores > threshold) == same)), float(threshold)
+
+
+def roc_auc(scores, positive) -> float:
+    """ROC AUC via the Mann-Whitney statistic; NaN when only one class is present."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    _check_same_length(scores, positive)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def mae_degrees(pred, true, wrap: bool = True):
+    """Mean absolute error per column (e.g. yaw, pitch, roll) and their mean, in degrees.
+
+    wrap=True measures the shorter way round the circle (179° vs -179° is 2° apart).
+    """
+    pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    if pred.shape != true.shape:
+        raise ValueError(f"prediction shape {pred.shape} != target shape {true.shape}")
+    diff = pred - true
+    if wrap:
+        diff = (diff + 180.0) % 360.0 - 180.0
+    per_column = np.abs(diff).reshape(len(diff), -1).mean(axis=0)
+    return per_column, float(per_column.mean())
+
+
+def au_f1(probs, labels, threshold: float = 0.5):
+    """Per-AU F1 of `probs >= threshold` against binary labels (N, A), and their mean.
+    An AU with no positive label and no positive prediction scores 0 (as scikit-learn does)."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels).astype(bool)
+    if probs.shape != labels.shape:
+        raise ValueError(f"probability shape {probs.shape} != label shape {labels.shape}")
+    pred = probs >= threshold
+    tp = (pred & labels).sum(axis=0)
+    denom = pred.sum(axis=0) + labels.sum(axis=0)
+    per_au = np.where(denom > 0, 2.0 * tp / np.maximum(denom, 1), 0.0)
+    return per_au, float(per_au.mean())
+
+
+def au_auc(probs, labels):
+    """Per-AU ROC AUC (N, A) and their mean over the AUs where both classes occur."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels).astype(bool)
+    if probs.shape != labels.shape:
+        raise ValueError(f"probability shape {probs.shape} != label shape {labels.shape}")
+    per_au = np.array([roc_auc(probs[:, a], labels[:, a]) for a in range(probs.shape[1])])
+    valid = ~np.isnan(per_au)
+    return per_au, float(per_au[valid].mean()) if valid.any() else float("nan")
+
+
+def interocular_indices(n_points: int) -> tuple[int, int]:
+    """Normalising point pair: outer eye corners for 68 points, the eye centres (0, 1) for MAFL's 5."""
+    if n_points == 68:
+        return OUTER_EYE_CORNERS
+    if n_points == 5:
+        return (0, 1)
+    raise ValueError(f"no inter-ocular convention for {n_points} landmarks; pass normaliser=(i, j)")
+
+
+def nme(pred, true, normaliser="interocular", per_image: bool = False):
+    """Normalised mean error in %: the mean point-to-point distance of each image divided by the
+    distance between two reference points of the ground truth, averaged over images.
+
+    pred, true: (N, K, 2). normaliser: "interocular" (see interocular_indices) or an index pair (i, j).
+    """
+    pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    if pred.shape != true.shape or pred.ndim != 3 or pred.shape[2] != 2:
+        raise ValueError(f"expected two (N, K, 2) arrays, got {pred.shape} and {true.shape}")
+    i, j = interocular_indices(true.shape[1]) if normaliser == "interocular" else normaliser
+    norm = np.linalg.norm(true[:, i] - true[:, j], axis=1)
+    errors = np.linalg.norm(pred - true, axis=2).mean(axis=1) / np.maximum(norm, 1e-12) * 100.0
+    return errors if per_image else float(errors.mean())
+
+
+def _check_same_length(a, b) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"length mismatch: {len(a)} predictions vs {len(b)} targets")

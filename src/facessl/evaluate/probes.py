@@ -1,0 +1,237 @@
+"""Linear probes on cached features, with model selection on a validation split of the training data.
+
+    result = fit_predict(x_train, y_train, x_test, ProbeConfig(kind="softmax"), seed=0, groups=subjects)
+    result.predictions      # test outputs: class probabilities, AU probabilities or regression values
+    result.weight_decay, result.epochs, result.selected_on
+
+Selection: the weight-decay grid is trained as one batched model (G independent linear maps, one
+Adam), scored on the validation part after every epoch; the best (weight decay, epoch) is then
+refitted on all training data (same schedule, stopped at that epoch). The test set never enters
+selection unless `paper_protocol=True`, the reference code's best-epoch-on-test protocol, which
+every output marks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from facessl.errors import FacesslError
+from facessl.evaluate.features import fastest_device
+from facessl.evaluate.splits import carve_validation
+
+SELECTED_ON_VALIDATION = "validation split of the training data"
+SELECTED_ON_TEST = "TEST SET (paper protocol: best epoch chosen on test, optimistic)"
+
+
+@dataclass
+class ProbeConfig:
+    kind: str = "softmax"  # softmax (classes), sigmoid (multi-label), regression
+    loss: str = "l2"  # regression loss: l1 or l2 (targets are standardised)
+    weight_decays: tuple = (0.0, 1e-4, 1e-3, 1e-2)
+    epochs: int = 100
+    lr: float = 1e-2  # Adam, cosine schedule (the reference's probe optimiser)
+    batch_size: int | None = 512  # None: full batch
+    val_fraction: float = 0.15
+    pos_weight: str | None = None  # sigmoid: 'balanced' weighs positives by negatives/positives
+    refit: bool = True  # refit the chosen setting on train + carved validation
+    paper_protocol: bool = False
+
+
+@dataclass
+class ProbeResult:
+    predictions: np.ndarray
+    weight_decay: float
+    epochs: int
+    val_score: float
+    seed: int
+    selected_on: str
+    grid_scores: dict = field(default_factory=dict)  # weight decay -> best validation score
+
+    def summary(self) -> dict:
+        return {"seed": self.seed, "weight_decay": self.weight_decay, "epochs": self.epochs,
+                "val_score": self.val_score, "selected_on": self.selected_on,
+                "grid_scores": {str(k): v for k, v in self.grid_scores.items()}}
+
+
+def default_score(kind: str):
+    """Higher is better: accuracy (ties broken by a 1e-3 share of the cross-entropy), minus mean BCE,
+    minus mean absolute error."""
+    if kind == "softmax":
+        return lambda out, y: float(np.mean(out.argmax(1) == y)
+                                    + 1e-3 * np.mean(np.log(np.clip(out[np.arange(len(y)), y], 1e-7, 1))))
+    if kind == "sigmoid":
+        return lambda out, y: float(-np.mean(-(y * np.log(np.clip(out, 1e-7, 1)) +
+                                                (1 - y) * np.log(np.clip(1 - out, 1e-7, 1)))))
+    return lambda out, y: float(-np.mean(np.abs(out - y.reshape(out.shape))))
+
+
+class _Standardiser:
+    def __init__(self, x: torch.Tensor):
+        self.mean = x.mean(0, keepdim=True)
+        self.std = x.std(0, keepdim=True, unbiased=False).clamp_min(1e-6)
+
+    def __call__(self, x):
+        return (x - self.mean) / self.std
+
+
+class _BatchedLinear:
+    """G linear maps trained side by side, one per weight decay."""
+
+    def __init__(self, dim_in, dim_out, weight_decays, seed, device):
+        gen = torch.Generator().manual_seed(seed)
+        bound = 1.0 / math.sqrt(dim_in)
+        g = len(weight_decays)
+        self.weight = ((torch.rand(g, dim_in, dim_out, generator=gen) * 2 - 1) * bound).to(device).requires_grad_()
+        self.bias = torch.zeros(g, 1, dim_out, device=device, requires_grad=True)
+        self.decay = torch.tensor(weight_decays, dtype=torch.float32, device=device)
+
+    def __call__(self, x):  # (N, D) -> (G, N, C)
+        return torch.einsum("nd,gdc->gnc", x, self.weight) + self.bias
+
+    def penalty(self):
+        return (self.decay * self.weight.pow(2).sum((1, 2))).sum()
+
+    def state(self):
+        return self.weight.detach().clone(), self.bias.detach().clone()
+
+
+def _loss(out, y, config, pos_weight):
+    """Sum over the grid of the mean per-sample loss; out (G,N,C)."""
+    g = out.shape[0]
+    if config.kind == "softmax":
+        return F.cross_entropy(out.reshape(-1, out.shape[2]), y.repeat(g), reduction="sum") / out.shape[1]
+    target = y.expand_as(out)
+    if config.kind == "sigmoid":
+        return F.binary_cross_entropy_with_logits(out, target, pos_weight=pos_weight, reduction="mean") * g
+    diff = out - target
+    per = diff.abs() if config.loss == "l1" else diff.pow(2)
+    return per.mean() * g
+
+
+class _Task:
+    """Tensors and target transforms for one probe fit."""
+
+    def __init__(self, x, y, config, device):
+        self.config, self.device = config, device
+        self.x = torch.as_tensor(np.asarray(x, np.float32), device=device)
+        self.scaler = _Standardiser(self.x)
+        y = np.asarray(y)
+        if config.kind == "softmax":
+            self.y = torch.as_tensor(y.astype(np.int64), device=device)
+            self.dim_out = int(y.max()) + 1
+        else:
+            yt = torch.as_tensor(y.reshape(len(y), -1).astype(np.float32), device=device)
+            if config.kind == "regression":
+                self.y_mean, self.y_std = yt.mean(0, keepdim=True), yt.std(0, keepdim=True, unbiased=False).clamp_min(1e-6)
+                yt = (yt - self.y_mean) / self.y_std
+            self.y = yt
+            self.dim_out = yt.shape[1]
+        self.pos_weight = None
+        if config.kind == "sigmoid" and config.pos_weight == "balanced":
+            pos = self.y.sum(0)
+            self.pos_weight = ((len(self.y) - pos) / pos.clamp_min(1)).clamp(1.0, 50.0)
+
+    def prepare(self, x) -> torch.Tensor:
+        """Rows to score, on the device, standardised with the training statistics."""
+        return self.scaler(torch.as_tensor(np.asarray(x, np.float32), device=self.device))
+
+    def outputs(self, model, x) -> np.ndarray:
+        """(G, N, C) in target space: probabilities or de-standardised values. x: numpy or prepare(x)."""
+        with torch.no_grad():
+            out = model(x if isinstance(x, torch.Tensor) else self.prepare(x))
+            if self.config.kind == "softmax":
+                out = out.softmax(-1)
+            elif self.config.kind == "sigmoid":
+                out = out.sigmoid()
+            else:
+                out = out * self.y_std + self.y_mean
+        return out.float().cpu().numpy()
+
+
+def _train(task: _Task, weight_decays, config: ProbeConfig, seed: int, stop_epoch=None, eval_set=None, score=None):
+    """Adam with a cosine schedule over config.epochs; stops after stop_epoch. With eval_set, returns the
+    best (score, epoch, state) per grid entry."""
+    model = _BatchedLinear(task.x.shape[1], task.dim_out, weight_decays, seed, task.device)
+    n = len(task.x)
+    # at least 8 steps per epoch so that small training sets still get enough updates
+    batch = n if not config.batch_size else max(1, min(config.batch_size, math.ceil(n / 8)))
+    steps_per_epoch = math.ceil(n / batch)
+    total = config.epochs * steps_per_epoch
+    opt = torch.optim.Adam([model.weight, model.bias], lr=config.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    gen = torch.Generator(device="cpu").manual_seed(seed + 1)
+    xs = task.scaler(task.x)
+    best = [(-math.inf, 0, None) for _ in weight_decays]
+    eval_x = None if eval_set is None else task.prepare(eval_set[0])
+    for epoch in range(1, (stop_epoch or config.epochs) + 1):
+        order = torch.randperm(n, generator=gen).to(task.device)
+        for start in range(0, n, batch):
+            idx = order[start:start + batch]
+            loss = _loss(model(xs[idx]), task.y[idx], config, task.pos_weight) + model.penalty()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        if eval_set is not None:
+            outs = task.outputs(model, eval_x)
+            for g in range(len(weight_decays)):
+                s = score(outs[g], eval_set[1])
+                s = -math.inf if math.isnan(s) else s
+                if best[g][2] is None or s > best[g][0] + 1e-12:  # ties keep the earlier epoch
+                    best[g] = (s, epoch, (model.weight[g].detach().clone(), model.bias[g].detach().clone()))
+    return model, best
+
+
+def _pick(best, weight_decays):
+    """Best validation score; ties go to the larger weight decay (simpler model), then the earlier epoch."""
+    order = sorted(range(len(weight_decays)), key=lambda g: (-best[g][0], -weight_decays[g], best[g][1]))
+    return order[0]
+
+
+def fit_predict(x_train, y_train, x_test, config: ProbeConfig, seed: int = 0, groups=None, val=None,
+                y_test=None, score=None, device=None) -> ProbeResult:
+    """Train a linear probe with model selection and return its outputs on x_test.
+
+    groups: (N,) subject/identity of each training row; the validation part is carved by group.
+    val: (x_val, y_val) an explicit validation set (e.g. FER-2013 PublicTest); nothing is carved then.
+    y_test: only read with config.paper_protocol (selection on the test set).
+    score: f(outputs, y) -> float, higher is better (default: accuracy / -BCE / -MAE).
+    """
+    device = torch.device(device) if device is not None else fastest_device()
+    score = score or default_score(config.kind)
+    torch.manual_seed(seed)
+    x_train, y_train = np.asarray(x_train, np.float32), np.asarray(y_train)
+    wds = tuple(float(w) for w in config.weight_decays)
+    if config.paper_protocol:
+        if y_test is None:
+            raise FacesslError("the paper protocol selects on the test set and needs the test labels")
+        fit_x, fit_y, eval_set, selected_on, carved = x_train, y_train, (x_test, np.asarray(y_test)), SELECTED_ON_TEST, False
+    elif val is not None:
+        fit_x, fit_y, eval_set, selected_on, carved = x_train, y_train, (val[0], np.asarray(val[1])), "validation split given by the dataset", False
+    else:
+        rng = np.random.default_rng(seed)
+        stratify = y_train if config.kind == "softmax" else None
+        tr, va = carve_validation(len(x_train), config.val_fraction, rng, groups=groups, stratify=stratify)
+        fit_x, fit_y, eval_set = x_train[tr], y_train[tr], (x_train[va], y_train[va])
+        selected_on, carved = SELECTED_ON_VALIDATION, True
+    task = _Task(fit_x, fit_y, config, device)
+    if config.kind == "softmax":
+        task.dim_out = max(task.dim_out, int(np.max(y_train)) + 1)
+    _, best = _train(task, wds, config, seed, eval_set=eval_set, score=score)
+    g = _pick(best, wds)
+    val_score, epoch, (weight, bias) = best[g]
+    grid = {w: best[i][0] for i, w in enumerate(wds)}
+    if carved and config.refit:
+        full = _Task(x_train, y_train, config, device)
+        full.dim_out = task.dim_out
+        model, _ = _train(full, (wds[g],), config, seed, stop_epoch=epoch)
+        predictions = full.outputs(model, x_test)[0]
+    else:
+        model = _BatchedLinear(task.x.shape[1], task.dim_out, (wds[g],), seed, device)
+        model.weight, model.bias = weight[None], bias[None]
+        predictions = task.outputs(model, x_test)[0]
+    return ProbeResult(predictions, wds[g], epoch, float(val_score), seed, selected_on, grid)

@@ -1,0 +1,137 @@
+"""What every probe task shares: options, folds of (ImageSet, rows), and the seed loop.
+
+A task builder (expression.build, pose.build, au.build, landmarks.build) turns datasets into a
+ProbeTask: folds with probe targets, a ProbeConfig, a selection score and a metrics function.
+`run_probe_task` then fits one probe per (seed, fold) on cached features and reports every metric
+per seed with mean and std. Each seed changes the validation carve and the probe's initialisation.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.evaluate.cache import array_hash, cache_key
+from facessl.evaluate.probes import ProbeConfig, fit_predict
+
+PROBE_VERSION = 1  # bump when the probe's training changes, to invalidate cached probe outputs
+
+
+@dataclass
+class EvalOptions:
+    seeds: int = 3
+    size: int | None = None  # input size; None: encoder.input_size or 64
+    paper_protocol: bool = False  # reference protocol: best epoch chosen on the TEST set
+    epochs: int = 100
+    lr: float = 1e-2
+    weight_decays: tuple = (0.0, 1e-4, 1e-3, 1e-2)
+    batch_size: int = 512
+    val_fraction: float = 0.15
+    au_positive: float = 2.0  # DISFA: an AU is present when its intensity >= this
+    cv_folds: int = 3  # subject-exclusive folds (DISFA AUs; BU-3DFE pose classes without a split file)
+    au_threshold: float = 0.5  # probability threshold of the F1 score
+    pose_loss: str = "l1"  # the reference's pose probe loss
+    landmark_loss: str = "l2"
+    verification: str = "10fold"  # or "fixed": one threshold for all pairs
+    fixed_threshold: float | None = None  # "fixed" mode; None = best on all pairs (optimistic)
+    supervised_epochs: int = 10
+    supervised_lr: float = 1e-3
+    device: str | None = None
+    amp: bool = False
+    quiet: bool = False
+
+    def probe(self, kind: str, **kw) -> ProbeConfig:
+        base = ProbeConfig(kind=kind, weight_decays=tuple(self.weight_decays), epochs=self.epochs, lr=self.lr,
+                           batch_size=self.batch_size, val_fraction=self.val_fraction,
+                           paper_protocol=self.paper_protocol)
+        return replace(base, **kw)
+
+
+@dataclass
+class Part:
+    """Rows `index` of an ImageSet (features are extracted once per ImageSet, then indexed)."""
+
+    images: ImageSet
+    index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class Fold:
+    train: Part
+    y_train: np.ndarray
+    test: Part
+    y_test: np.ndarray  # probe-space targets of the test rows
+    val: Part | None = None  # explicit validation rows (else carved from train)
+    y_val: np.ndarray | None = None
+    groups: np.ndarray | None = None  # person of each train row, for carving validation
+    test_meta: dict = field(default_factory=dict)  # extra per-test-row arrays the metrics need
+
+
+@dataclass
+class ProbeTask:
+    task: str
+    probe: ProbeConfig
+    folds: list[Fold]
+    metrics: Callable[[np.ndarray, np.ndarray, dict], dict]  # (outputs, y_test, test_meta) of all folds
+    score: Callable | None = None  # selection score on validation outputs, higher is better
+    info: dict = field(default_factory=dict)  # sizes, label conventions, notes for results.json
+
+
+def aggregate(per_seed: list[dict]) -> dict:
+    """name -> {per_seed, mean, std} (std over seeds, population std; 0 for one seed)."""
+    out = {}
+    for name in per_seed[0]:
+        values = [float(m[name]) for m in per_seed]
+        out[name] = {"per_seed": values, "mean": float(np.mean(values)), "std": float(np.std(values))}
+    return out
+
+
+def concat_meta(folds: list[Fold]) -> dict:
+    keys = folds[0].test_meta.keys()
+    return {k: np.concatenate([f.test_meta[k] for f in folds]) for k in keys}
+
+
+def probe_key(task: ProbeTask, fold: Fold, seed: int, part_id: Callable[[Part], str]) -> str:
+    """Cache key of one probe fit: everything its outputs depend on."""
+    parts = {"kind": "probe", "version": PROBE_VERSION, "task": task.task, "seed": seed,
+             "probe": asdict(task.probe), "info": json.dumps(task.info, sort_keys=True, default=str),
+             "train": part_id(fold.train), "test": part_id(fold.test),
+             "val": None if fold.val is None else part_id(fold.val),
+             "y_train": array_hash(fold.y_train), "y_val": array_hash(fold.y_val), "groups": array_hash(fold.groups),
+             "y_test": array_hash(fold.y_test) if task.probe.paper_protocol else None}
+    return cache_key(parts)
+
+
+def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seeds: int, device=None,
+                   cache=None, part_id: Callable[[Part], str] | None = None) -> dict:
+    """Fit a probe per (seed, fold) on features(part) and score the concatenated test outputs.
+    With a cache and part_id (a key of a Part's features), probe outputs are cached too."""
+    per_seed, selection = [], []
+    for seed in range(seeds):
+        outputs, targets = [], []
+        for k, fold in enumerate(task.folds):
+            key = probe_key(task, fold, seed, part_id) if cache is not None and part_id is not None else None
+            hit = cache.load_probe(key) if key else None
+            if hit is not None:
+                predictions, summary = hit
+            else:
+                val = None if fold.val is None else (features(fold.val), fold.y_val)
+                result = fit_predict(features(fold.train), fold.y_train, features(fold.test), task.probe, seed=seed,
+                                     groups=fold.groups, val=val,
+                                     y_test=fold.y_test if task.probe.paper_protocol else None,
+                                     score=task.score, device=device)
+                predictions, summary = result.predictions, result.summary()
+                if key:
+                    cache.save_probe(key, predictions, summary)
+            outputs.append(predictions)
+            targets.append(fold.y_test)
+            selection.append({"fold": k, **summary})
+        per_seed.append(task.metrics(np.concatenate(outputs), np.concatenate(targets), concat_meta(task.folds)))
+    return {"metrics": aggregate(per_seed), "selection": selection,
+            "selected_on": selection[0]["selected_on"], "paper_protocol": task.probe.paper_protocol}

@@ -1,0 +1,160 @@
+"""Evaluate an encoder (and its baseline rows) on a list of task specifications -> one results dict.
+
+    results = evaluate(encoder, specs, options, features=("fs",), baselines=("random", "supervised"),
+                       cache=FeatureCache(dir), datasets=None)
+
+`datasets` maps 'FORMAT:PATH' strings to already-read ImageSets/PairSets (tests, notebooks);
+anything missing is read with facessl.data.formats.read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import asdict
+
+import facessl
+from facessl.data.formats.common import PairSet
+from facessl.errors import FacesslError
+from facessl.evaluate import au, expression, landmarks, pose, verification
+from facessl.evaluate.baselines import random_encoder, run_supervised_task
+from facessl.evaluate.cache import FeatureCache, array_hash
+from facessl.evaluate.features import FeatureSource, available_choices
+from facessl.evaluate.probes import SELECTED_ON_TEST
+from facessl.evaluate.protocol import EvalOptions, run_probe_task
+from facessl.evaluate.suite import TaskSpec, read_dataset
+
+BUILDERS = {"expression": expression.build, "pose": pose.build, "pose_classes": pose.build_classes,
+            "au": au.build, "landmarks": landmarks.build}
+BASELINES = ("random", "supervised")
+RANDOM_SEED = 1234  # initialisation seed of the random-weights row
+
+
+def input_size(encoder, options: EvalOptions) -> int:
+    """--size, else the encoder's input_size, else its training config's data.size, else 64."""
+    trained = getattr(getattr(getattr(encoder, "config", None), "data", None), "size", None)
+    return int(options.size or getattr(encoder, "input_size", None) or trained or 64)
+
+
+def options_hash(options: EvalOptions, features, baselines) -> str:
+    text = json.dumps({"options": asdict(options), "features": list(features), "baselines": list(baselines)},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _say(options, text):
+    if not options.quiet:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _row(task, dataset, source: FeatureSource, choice, options, seeds):
+    if task is None:  # verification
+        return verification.evaluate(dataset, source.choice(dataset.images, choice), options)
+    features = lambda part: source.choice(part.images, choice)[part.index]
+    part_id = lambda part: f"{source.key(part.images)}|{choice}|{array_hash(part.index)}"
+    return run_probe_task(task, features, seeds, options.device, cache=source.cache, part_id=part_id)
+
+
+def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions, choices, baselines,
+                  datasets: dict, build_random=None, skip_missing=False) -> dict:
+    """One task: every feature choice for every row (checkpoint, random), plus the supervised row."""
+    start = time.perf_counter()
+    read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing)
+    test_set = read(spec.dataset)
+    train_set = read(spec.train_dataset) if spec.train_dataset else None
+    if spec.task != "verification" and any(isinstance(d, PairSet) for d in (test_set, train_set)):
+        raise FacesslError(f"{spec.dataset}: a pairs dataset only serves task 'verification', not {spec.task!r}")
+    task = None if spec.task == "verification" else BUILDERS[spec.task](test_set, train_set, options)
+    rows = {}
+    for label, source in sources.items():
+        rows[label] = {}
+        for choice in choices:
+            _say(options, f"[{spec.name}] {spec.task}: {label} {choice}")
+            rows[label][choice] = _row(task, test_set, source, choice, options, options.seeds)
+    if "supervised" in baselines:
+        if task is None:
+            rows["supervised"] = {"unavailable": "a pairs protocol has no training labels"}
+        else:
+            _say(options, f"[{spec.name}] {spec.task}: supervised {choices[0]}")
+            try:
+                rows["supervised"] = {choices[0]: run_supervised_task(
+                    template, task, choices[0], input_size(template, options), options, 1, build_random,
+                    cache=sources["checkpoint"].cache)}
+            except FacesslError as exc:
+                rows["supervised"] = {"unavailable": str(exc)}
+    info = {} if task is None else dict(task.info)
+    for key, data in (("dropped", test_set), ("train_dropped", train_set)):
+        if getattr(data, "dropped", None):
+            info[key] = data.dropped  # rows a reader skipped (missing images, |angle| > 99 ...)
+    return {"name": spec.name, "task": spec.task, "dataset": spec.dataset, "train_dataset": spec.train_dataset,
+            "info": info, "rows": rows,
+            "seconds": round(time.perf_counter() - start, 3)}
+
+
+def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None, baselines=BASELINES,
+             cache: FeatureCache | None = None, datasets: dict | None = None, build_random=None,
+             checkpoint: dict | None = None, skip_missing: bool = False, keep_going: bool = False) -> dict:
+    """Every spec for the checkpoint and the requested baselines. keep_going: a task that fails with a
+    FacesslError is recorded with its 'error' and the others still run (suites)."""
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise FacesslError(f"unknown baseline {unknown[0]!r}; expected {', '.join(BASELINES)}")
+    names = tuple(getattr(encoder, "feature_names", ("fs",)))
+    requested = list(features or names[:1])
+    choices, lacking = available_choices(encoder, requested)
+    if not choices:
+        raise FacesslError(f"none of the features {', '.join(requested)} exist; this encoder has {', '.join(names)}")
+    for choice in lacking:
+        _say(options, f"note: feature {choice!r} skipped (this encoder has {', '.join(names)})")
+    size = input_size(encoder, options)
+    common = dict(size=size, cache=cache, device=options.device, amp=options.amp, quiet=options.quiet)
+    sources = {"checkpoint": FeatureSource(encoder, label="checkpoint", **common)}
+    if "random" in baselines:
+        sources["random"] = FeatureSource(random_encoder(encoder, RANDOM_SEED, build_random), label="random", **common)
+    start = time.perf_counter()
+    tasks = []
+    for spec in specs:
+        try:
+            tasks.append(evaluate_spec(spec, sources, encoder, options, choices, baselines, datasets or {},
+                                       build_random, skip_missing))
+        except FacesslError as exc:
+            if not keep_going:
+                raise
+            _say(options, f"[{spec.name}] {spec.task}: FAILED: {exc}")
+            tasks.append({"name": spec.name, "task": spec.task, "dataset": spec.dataset,
+                          "train_dataset": spec.train_dataset, "error": str(exc), "rows": {}})
+    for source in sources.values():
+        source.verify_unchanged()
+    protocol = SELECTED_ON_TEST if options.paper_protocol else "model selection on a validation split of the training data"
+    return json_safe({
+        "facessl_version": facessl.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "checkpoint": {**(checkpoint or {}), "weights_hash": sources["checkpoint"].weights},
+        "eval_config": {**asdict(options), "features": choices, "skipped_features": lacking,
+                        "baselines": list(baselines), "input_size": size},
+        "eval_config_hash": options_hash(options, choices, baselines),
+        "paper_protocol": options.paper_protocol,
+        "protocol": protocol,
+        "tasks": tasks,
+        "timing": {"total_seconds": round(time.perf_counter() - start, 3),
+                   "extract_seconds": round(sum(s.extract_seconds for s in sources.values()), 3)},
+        "cache": {"dir": None if cache is None or cache.root is None else str(cache.root),
+                  "hits": 0 if cache is None else cache.hits, "misses": 0 if cache is None else cache.misses,
+                  "probe_hits": 0 if cache is None else cache.probe_hits,
+                  "probe_misses": 0 if cache is None else cache.probe_misses},
+    })
+
+
+def json_safe(obj):
+    """NaN/inf -> None (strict JSON), numpy scalars -> Python numbers, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

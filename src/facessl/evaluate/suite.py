@@ -1,0 +1,120 @@
+"""Task specifications: one from the command line or a list from a suite YAML file.
+
+A suite file::
+
+    tasks:
+      - name: RAF-DB            # optional; defaults to the dataset's format
+        task: expression        # optional; the format implies it (see FORMAT_TASK)
+        dataset: rafdb:${root}/rafdb
+      - task: pose
+        dataset: aflw2000:${root}/aflw2000
+        train_dataset: 300wlp:${root}/300wlp
+
+`${root}` is replaced by --data-root; any other ${...} is an error naming it.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from facessl.errors import FacesslError
+
+TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "landmarks")
+FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification",
+               "aflw2000": "pose", "300wlp": "pose", "bu3dfe": "pose_classes", "disfa": "au",
+               "300w": "landmarks", "mafl": "landmarks"}
+# test format -> the training set's format, looked up beside the test set's path when not given
+DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp"}
+SPEC_KEYS = {"name", "task", "dataset", "train_dataset"}
+
+
+@dataclass
+class TaskSpec:
+    task: str
+    dataset: str  # FORMAT:PATH
+    train_dataset: str | None = None
+    name: str = ""
+
+    def __post_init__(self):
+        fmt, _ = parse_dataset(self.dataset)
+        if not self.task:
+            if fmt not in FORMAT_TASK:
+                raise FacesslError(f"no default task for format {fmt!r}; give --task ({', '.join(TASK_NAMES)})")
+            self.task = FORMAT_TASK[fmt]
+        if self.task not in TASK_NAMES:
+            raise FacesslError(f"unknown task {self.task!r}; expected one of {', '.join(TASK_NAMES)}")
+        if self.train_dataset is None and fmt in DEFAULT_TRAIN_FORMAT and self.task in ("pose", "pose_classes"):
+            sibling = Path(parse_dataset(self.dataset)[1]).parent / DEFAULT_TRAIN_FORMAT[fmt]
+            if not sibling.exists():
+                raise FacesslError(f"task {self.task!r} on {fmt} needs a training set: give "
+                                   f"--train-dataset {DEFAULT_TRAIN_FORMAT[fmt]}:PATH (looked for {sibling})")
+            self.train_dataset = f"{DEFAULT_TRAIN_FORMAT[fmt]}:{sibling}"
+        self.name = self.name or fmt
+
+
+def parse_dataset(text: str) -> tuple[str, str]:
+    """'FORMAT:PATH' -> (format, path)."""
+    fmt, sep, path = str(text).partition(":")
+    if not sep or not fmt or not path:
+        raise FacesslError(f"dataset {text!r}: expected FORMAT:PATH, e.g. rafdb:/data/RAF-DB")
+    return fmt.lower(), path
+
+
+def read_dataset(text: str, skip_missing: bool = False):
+    """Read FORMAT:PATH with the format readers' registry (ImageSet or PairSet)."""
+    import facessl.data.formats as formats
+
+    fmt, path = parse_dataset(text)
+    if not Path(path).exists():
+        raise FacesslError(f"{path}: dataset path does not exist (from {text!r})")
+    if getattr(formats, "read", None) is None:
+        raise FacesslError("no format readers installed (facessl.data.formats.read is missing)")
+    kw = {}
+    if skip_missing:  # only readers of file lists take it (fer2013.csv and bu3dfe have no list to miss)
+        function = formats.reader(fmt) if hasattr(formats, "reader") else None
+        if function is None or "skip_missing" in inspect.signature(function).parameters:
+            kw["skip_missing"] = True
+    return formats.read(fmt, path, **kw)
+
+
+def substitute(text: str, variables: dict, where: str) -> str:
+    def replace(match):
+        name = match.group(1)
+        if name not in variables or variables[name] is None:
+            hint = " (give --data-root DIR)" if name == "root" else ""
+            raise FacesslError(f"{where}: unknown variable ${{{name}}}{hint}")
+        return str(variables[name])
+
+    return re.sub(r"\$\{(\w+)\}", replace, text)
+
+
+def load_suite(path, root=None) -> list[TaskSpec]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise FacesslError(f"{path}: cannot read suite file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise FacesslError(f"{path}{'' if line is None else f':{line + 1}'}: invalid YAML") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list) or not data["tasks"]:
+        raise FacesslError(f"{path}: expected a mapping with a non-empty 'tasks' list")
+    specs = []
+    for i, entry in enumerate(data["tasks"]):
+        where = f"{path}: tasks[{i}]"
+        if not isinstance(entry, dict) or "dataset" not in entry:
+            raise FacesslError(f"{where}: expected a mapping with at least 'dataset: FORMAT:PATH'")
+        unknown = set(entry) - SPEC_KEYS
+        if unknown:
+            raise FacesslError(f"{where}: unknown key {sorted(unknown)[0]!r}; expected {', '.join(sorted(SPEC_KEYS))}")
+        values = {k: substitute(str(v), {"root": root}, where) if v is not None else None for k, v in entry.items()}
+        try:
+            specs.append(TaskSpec(values.get("task", ""), values["dataset"], values.get("train_dataset"),
+                                  values.get("name", "")))
+        except FacesslError as exc:
+            raise FacesslError(f"{where}: {exc}") from None
+    return specs

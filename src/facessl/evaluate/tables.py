@@ -1,0 +1,98 @@
+"""results.md: the results dict as tables in the layout of the papers, one table per kind of task.
+
+Rows are (model row, feature): the checkpoint's feature choices, then the random-weights and the
+supervised baselines. Cells are mean ± std over seeds (verification: ± std over the 10 folds).
+"""
+from __future__ import annotations
+
+import math
+
+from facessl.data.labels import AU_NAMES
+
+# task -> (title, [(metric key, column label, scale to display)])
+LAYOUT = {
+    "expression": ("Expression recognition (accuracy %)",
+                   [("accuracy", "acc", 100), ("mean_class_accuracy", "mean-class acc", 100)]),
+    "verification": ("Face verification (accuracy %, cosine similarity)",
+                     [("accuracy", "acc", 100), ("roc_auc", "AUC", 100)]),
+    "pose": ("Head pose (MAE in degrees, lower is better)",
+             [("yaw_mae", "yaw", 1), ("pitch_mae", "pitch", 1), ("roll_mae", "roll", 1), ("mae", "MAE", 1)]),
+    "pose_classes": ("Discrete head pose (accuracy %)", [("accuracy", "acc", 100)]),
+    "au_f1": ("Action units (F1 %)", [(f"f1_{n}", n, 100) for n in AU_NAMES] + [("f1_mean", "mean", 100)]),
+    "au_auc": ("Action units (AUC %)", [(f"auc_{n}", n, 100) for n in AU_NAMES] + [("auc_mean", "mean", 100)]),
+    "landmarks": ("Landmarks (NME % of inter-ocular distance, lower is better)", [("nme", "NME", 1)]),
+}
+ORDER = ("expression", "verification", "pose", "pose_classes", "au_f1", "au_auc", "landmarks")
+
+
+def cell(result: dict, key: str, scale: float) -> str:
+    if "metrics" not in result or key not in result["metrics"]:
+        return "—"
+    m = result["metrics"][key]
+    if m.get("mean") is None or math.isnan(m["mean"]):
+        return "n/a"
+    mean, std = m["mean"] * scale, m.get("std") or 0.0
+    if key == "accuracy" and "accuracy_fold_std" in result["metrics"]:
+        std = result["metrics"]["accuracy_fold_std"]["mean"]
+    return f"{mean:.2f} ± {std * scale:.2f}"
+
+
+def _row_keys(tasks: list[dict]) -> list[tuple[str, str]]:
+    keys = []
+    for t in tasks:
+        for label, by_feature in t["rows"].items():
+            for feature in by_feature:
+                if feature != "unavailable" and (label, feature) not in keys:
+                    keys.append((label, feature))
+    rank = {"checkpoint": 0, "random": 1, "supervised": 2}
+    return sorted(keys, key=lambda k: rank.get(k[0], 3))
+
+
+def table(kind: str, tasks: list[dict]) -> str:
+    title, columns = LAYOUT[kind]
+    if kind.startswith("au"):
+        aus = tasks[0].get("info", {}).get("aus")  # the dataset's AU list, if not the default 8
+        if aus and list(aus) != list(AU_NAMES):
+            prefix = kind[3:]
+            columns = [(f"{prefix}_{n}", n, 100) for n in aus] + [(f"{prefix}_mean", "mean", 100)]
+    multi = len(tasks) > 1
+    header = ["model", "feature"] + [f"{t['name']} {c}" if multi else c for t in tasks for _, c, _ in columns]
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, feature in _row_keys(tasks):
+        cells = []
+        for t in tasks:
+            result = t["rows"].get(label, {}).get(feature, {})
+            cells += [cell(result, key, scale) for key, _, scale in columns]
+        lines.append("| " + " | ".join([label, feature] + cells) + " |")
+    notes = [f"{t['name']}: {label} — {r['unavailable']}" for t in tasks
+             for label, r in t["rows"].items() if "unavailable" in r]
+    lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
+    return "\n".join(lines)
+
+
+def render(results: dict) -> str:
+    ck = results.get("checkpoint", {})
+    lines = ["# facessl linear evaluation", "",
+             f"- checkpoint: `{ck.get('path', '?')}` (weights {ck.get('weights_hash', '?')})",
+             f"- facessl {results.get('facessl_version', '?')}, eval config {results.get('eval_config_hash', '?')}, "
+             f"input {results.get('eval_config', {}).get('input_size', '?')} px, "
+             f"{results.get('eval_config', {}).get('seeds', '?')} seed(s)",
+             f"- model selection: {results.get('protocol', '?')}"]
+    if results.get("paper_protocol"):
+        lines += ["", "**PAPER PROTOCOL: hyper-parameters and epoch chosen on the TEST set. These numbers are "
+                      "optimistic and not comparable with validation-selected ones.**"]
+    lines.append("")
+    by_kind: dict[str, list] = {}
+    for t in results.get("tasks", []):
+        if t.get("error"):
+            continue
+        kinds = ["au_f1", "au_auc"] if t["task"] == "au" else [t["task"]]
+        for kind in kinds:
+            by_kind.setdefault(kind, []).append(t)
+    for kind in ORDER:
+        if kind in by_kind:
+            lines += [table(kind, by_kind[kind]), ""]
+    failed = [t for t in results.get("tasks", []) if t.get("error")]
+    if failed:
+        lines += ["### Failed tasks", ""] + [f"- {t['name']} ({t['task']}): {t['error']}" for t in failed] + [""]
+    return "\n".join(lines).rstrip() + "\n"

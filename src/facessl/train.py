@@ -1,0 +1,329 @@
+"""The training loop: any Method, one process or many (torchrun), exact resume, NaN guard.
+
+Per iteration, for each phase in method.phases: out = model(batch, phase); backward(out['loss']);
+clip; optimiser step; zero_grad. One optimiser over all parameters; the lr scheduler steps once
+per iteration. Batches reach the method on the device with images still uint8.
+
+train.batch_size is the GLOBAL batch: under torchrun each of K processes takes batch_size / K
+samples of the same global batch one process would take (see facessl.data.frames.StreamSampler).
+Model initialisation uses `seed` on every rank (DDP broadcasts rank 0's weights anyway);
+augmentation then uses `seed + rank`. Only rank 0 writes logs, checkpoints and images.
+
+Resume: constructing a Trainer on a run directory holding checkpoints restores the newest one:
+weights, optimiser, scheduler, GradScaler, every rank's Python/NumPy/torch RNG states, the data
+position (= the step) and method.extra_state(); training on gives the weights an uninterrupted
+run would have (bit-identical on CPU).
+"""
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facessl import checkpoint as ckpt
+from facessl import distributed as dist
+from facessl.config import Config, diff_configs, dump_config, load_config, save_config
+from facessl.errors import FacesslError
+from facessl.optim import build_optimizer, build_scheduler
+from facessl.runlog import MetricsLog, progress_bar, save_image_grid
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def select_device(name: str) -> torch.device:
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise FacesslError("train.device: cuda requested but no CUDA device is available (use train.device=auto)")
+    if torch.cuda.is_available():
+        return torch.device("cuda", dist.local_rank())
+    return torch.device("cpu")
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'auto' -> 'bf16' on hardware with native bf16, else 'fp32' (bf16 is ~10x slower than fp32 on AVX2 CPUs)."""
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    try:
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    except (AttributeError, RuntimeError):
+        return "fp32"
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)  # decoding workers must not fight the training threads
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir, quiet: bool = False):
+        from facessl.data.frames import StreamSampler, build_dataset
+        from facessl.methods import build_method
+
+        self.cfg, self.run_dir, self.quiet = cfg, Path(run_dir), quiet
+        self._owns_group = dist.init_from_env()
+        self.rank, self.world, self.main = dist.rank(), dist.world_size(), dist.is_main()
+        if cfg.train.batch_size % self.world:
+            raise FacesslError(f"train.batch_size {cfg.train.batch_size} must be divisible by the {self.world} processes")
+        self.local_batch = cfg.train.batch_size // self.world
+        self.device = select_device(cfg.train.device)
+
+        seed_everything(cfg.seed)  # the same initial weights on every rank
+        self.method = build_method(cfg).to(self.device)
+        if cfg.train.channels_last:
+            self.method = self.method.to(memory_format=torch.channels_last)
+        self.model = self.method
+        if dist.is_distributed():
+            if cfg.train.sync_bn:
+                from facessl.sync_bn import convert_sync_batchnorm
+
+                self.method = self.model = convert_sync_batchnorm(self.method, self.device.type)
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.method, device_ids=ids,
+                                                 find_unused_parameters=cfg.train.find_unused_parameters)
+        if cfg.train.compile:
+            self.model = torch.compile(self.model)
+
+        self.optimizer = build_optimizer(self.method.parameters(), cfg.optim)
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.steps)
+        self.precision = resolve_precision(cfg.train.precision, self.device)
+        self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+
+        self.dataset = build_dataset(cfg.data, self.method.data_kind)
+        self._sampler_args = (self.dataset, cfg.seed, cfg.train.batch_size, self.rank, self.world)
+        self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
+        self.knn = self._build_knn()
+
+        self.step, self.elapsed_before = 0, 0.0
+        seed_everything(cfg.seed + self.rank)  # augmentation differs per rank
+        self.resumed_from = self._resume()
+        if self.main:
+            self._write_config()
+            self.log = MetricsLog(self.run_dir, cfg.log.tensorboard, self.step if self.resumed_from else None)
+
+    # ---- setup helpers -----------------------------------------------------------------------------
+    def _build_knn(self):
+        k = self.cfg.train.knn
+        if k.every <= 0 or not self.main:
+            return None
+        if not k.path:
+            raise FacesslError("train.knn.every > 0 needs train.knn.path (a labelled folder root/<class>/*.jpg)")
+        from facessl.monitor import KnnMonitor
+
+        return KnnMonitor.from_folder(k.path, self.cfg.data.size, k.k, k.train_fraction, k.max_images, self.cfg.seed)
+
+    def _write_config(self):
+        path = self.run_dir / "config.yaml"
+        if self.resumed_from and path.is_file():
+            changed = diff_configs(load_config(path), self.cfg)
+            if changed and not self.quiet:
+                print(f"note: resuming with changed settings: {', '.join(changed)}")
+        save_config(self.cfg, path)
+
+    def _resume(self):
+        latest = ckpt.latest_checkpoint(self.run_dir)
+        if latest is None:
+            return None
+        state, optim = ckpt.read_state(latest)
+        ckpt.load_weights(self.method, latest / "model.safetensors")
+        self.optimizer.load_state_dict(optim["optimizer"])
+        self.scheduler.load_state_dict(optim["scheduler"])
+        if optim.get("scaler"):
+            self.scaler.load_state_dict(optim["scaler"])
+        rngs = state.get("rng", [])
+        if len(rngs) == self.world:
+            ckpt.restore_rng(rngs[self.rank])
+        elif self.main:
+            print(f"note: {latest} was written by {len(rngs)} processes, now {self.world}: RNG streams restart")
+        self.method.load_extra_state(state.get("method", {}))
+        self.step, self.elapsed_before = int(state["step"]), float(state.get("elapsed", 0.0))
+        if self.main and not self.quiet:
+            print(f"resuming {self.run_dir} from step {self.step} ({latest.name})")
+        return latest
+
+    def _loader(self):
+        from facessl.data.frames import StreamSampler
+
+        sampler = StreamSampler(*self._sampler_args, start_batch=self.step)
+        workers = self.cfg.data.workers
+        return torch.utils.data.DataLoader(
+            self.dataset, batch_size=self.local_batch, sampler=sampler, num_workers=workers,
+            pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init if workers else None,
+            # our own generator: creating the iterator must not draw from the global RNG (exact resume)
+            generator=torch.Generator().manual_seed(self.cfg.seed + self.rank),
+            persistent_workers=False, prefetch_factor=4 if workers else None)
+
+    def _to_device(self, batch):
+        out = {}
+        for k, v in batch.items():
+            v = v.to(self.device, non_blocking=True)
+            if self.cfg.train.channels_last and v.dim() == 4:
+                v = v.contiguous(memory_format=torch.channels_last)
+            out[k] = v
+        return out
+
+    # ---- one iteration ----------------------------------------------------------------------------
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def train_step(self, batch) -> dict[str, torch.Tensor]:
+        """All phases of one iteration; returns detached loss terms (per phase when several)."""
+        terms, phases = {}, self.method.phases
+        self.lr_used = self.optimizer.param_groups[0]["lr"]
+        for phase in phases:
+            with self._autocast():
+                out = self.model(batch, phase)
+            loss = out["loss"]
+            self.scaler.scale(loss).backward()
+            if self.cfg.optim.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.cfg.optim.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            for name, value in out.items():
+                key = name if len(phases) == 1 else (f"loss_{phase}" if name == "loss" else name)
+                if key in terms:
+                    key = f"{name}_{phase}"
+                terms[key] = torch.as_tensor(value).detach().float().reshape(())
+        if len(phases) > 1:
+            terms["loss"] = sum(terms[f"loss_{p}"] for p in phases)
+        self.scheduler.step()
+        return terms
+
+    def _check_finite(self, names, values):
+        for name, v in zip(names, values):
+            if not np.isfinite(v):
+                where = ckpt.latest_checkpoint(self.run_dir)
+                kept = f"; the last good checkpoint {where} is kept" if where else "; no checkpoint was written yet"
+                raise FacesslError(f"non-finite loss at step {self.step}: term '{name}' = {v}; training stopped{kept}")
+
+    # ---- the loop ---------------------------------------------------------------------------------
+    def train(self, until: int | None = None) -> dict:
+        """Train to train.steps (or stop early after step `until`, with a checkpoint there, as if interrupted)."""
+        cfg = self.cfg.train
+        total, t0 = cfg.steps, time.time()
+        stop = min(total, until) if until is not None else total
+        bar = progress_bar(total, self.step, self.quiet, self.main)
+        sums, count, skipped_epoch, skipped_total, first_bad = {}, 0, 0.0, 0.0, ""
+        t_log, step_log = time.time(), self.step
+        epoch = self.step * cfg.batch_size // self.epoch_length
+        last = {}
+        loader_iter = iter(self._loader()) if self.step < stop else None
+        try:
+            while self.step < stop:
+                batch = next(loader_iter)
+                skipped_local = float(batch.pop("skipped").sum())
+                bad = [p for p in batch.pop("skipped_path", []) if p]
+                first_bad = first_bad or (bad[0] if bad else "")
+                batch = self._to_device(batch)
+                terms = self.train_step(batch)
+                self.step += 1
+                names = list(terms) + ["_skipped"]
+                vec = torch.stack(list(terms.values()) + [torch.tensor(skipped_local, device=self.device)])
+                values = (dist.all_reduce_mean(vec) if dist.is_distributed() else vec).tolist()  # one sync per step
+                self._check_finite(names[:-1], values[:-1])
+                logs = dict(zip(names[:-1], values[:-1]))
+                skipped_epoch += values[-1] * self.world
+                self.method.on_step_end(self.step, logs)
+                for k, v in logs.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                bar.update(1)
+
+                new_epoch = self.step * cfg.batch_size // self.epoch_length
+                if new_epoch != epoch or self.step == total:
+                    if skipped_epoch and self.main:
+                        print(f"epoch {epoch}: skipped {int(skipped_epoch)} unreadable image file(s), e.g. {first_bad}")
+                    skipped_total += skipped_epoch
+                    skipped_epoch, epoch = 0.0, new_epoch
+
+                extra = self._periodic(batch)
+                if extra or self.step % cfg.log_every == 0 or self.step == total:
+                    now = time.time()
+                    rate = (self.step - step_log) * cfg.batch_size / max(now - t_log, 1e-9)
+                    last = {k: v / count for k, v in sums.items()}
+                    record = {"step": self.step, "epoch": epoch, **last, **extra,
+                              "lr": self.lr_used, "samples_per_s": rate,
+                              "elapsed": self.elapsed_before + now - t0}
+                    if self.main:
+                        self.log.write(record)
+                        bar.set_postfix(loss=f"{last['loss']:.4f}", samples_s=f"{rate:.0f}")
+                    sums, count, t_log, step_log = {}, 0, now, self.step
+                if self.step % cfg.checkpoint_every == 0 or self.step in (total, stop):
+                    self.save(self.elapsed_before + time.time() - t0)
+        finally:
+            bar.close()
+            if self.main:
+                self.log.close()
+            del loader_iter
+        if self.main and not self.quiet and last:
+            print(f"trained to step {self.step}: loss {last['loss']:.4f}; checkpoint {ckpt.latest_checkpoint(self.run_dir)}")
+        return {"step": self.step, "loss": last.get("loss"), "skipped_files": int(skipped_total),
+                "checkpoint": str(ckpt.latest_checkpoint(self.run_dir) or "")}
+
+    def _periodic(self, batch) -> dict:
+        """Image grids and the kNN monitor (rank 0, on forked RNG so training randomness is unchanged)."""
+        cfg, extra = self.cfg.train, {}
+        do_images = cfg.image_every > 0 and self.step % cfg.image_every == 0
+        do_knn = self.knn is not None and self.step % cfg.knn.every == 0
+        if not self.main or not (do_images or do_knn):
+            return extra
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            if do_images:
+                for name, images in self.method.images_for_logging(batch).items():
+                    grid = save_image_grid(images, self.run_dir / "images" / f"{name}_{self.step:08d}.png")
+                    self.log.add_images(name, grid, self.step)
+            if do_knn:
+                self.method.eval()
+                try:
+                    extra["knn_acc"] = self.knn.evaluate(self.method.encoder(), self.device, cfg.knn.feature)
+                finally:
+                    self.method.train()
+        return extra
+
+    def save(self, elapsed: float) -> None:
+        """Checkpoint (rank 0 writes; every rank contributes its RNG state)."""
+        rng = ckpt.capture_rng()
+        rngs = [rng]
+        if dist.is_distributed():
+            rngs = [None] * self.world
+            torch.distributed.all_gather_object(rngs, rng)
+        if self.main:
+            state = {"step": self.step, "epoch": self.step * self.cfg.train.batch_size // self.epoch_length,
+                     "data": {"samples_seen": self.step * self.cfg.train.batch_size, "epoch_length": self.epoch_length},
+                     "rng": rngs, "method": self.method.extra_state(), "elapsed": elapsed}
+            optim = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                     "scaler": self.scaler.state_dict()}
+            ckpt.save_checkpoint(ckpt.checkpoint_dir(self.run_dir, self.step), self.method.state_dict(), optim,
+                                 state, dump_config(self.cfg))
+            ckpt.prune_checkpoints(self.run_dir, self.cfg.train.keep_checkpoints)
+        dist.barrier()
+
+    def close(self) -> None:
+        if self._owns_group and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def train(cfg: Config, run_dir, quiet: bool = False, until: int | None = None) -> dict:
+    """Train (or resume) a run; returns a summary (final step, loss, skipped files, checkpoint path)."""
+    trainer = Trainer(cfg, run_dir, quiet=quiet)
+    try:
+        return trainer.train(until=until)
+    finally:
+        trainer.close()

@@ -1,0 +1,98 @@
+"""Checkpoints: safetensors + JSON round trips, RNG states, facessl.load, clear key/shape errors."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import facessl
+from facessl import checkpoint as ckpt
+from facessl.config import dump_config, load_config
+from facessl.errors import FacesslError
+from facessl.methods import build_method
+from train_helpers import tiny_config
+
+
+def _save_method(run_dir, cfg, step=5):
+    torch.manual_seed(0)
+    method = build_method(cfg)
+    with torch.no_grad():  # make BN statistics non-trivial so that they are checked too
+        method.train()(({"images": torch.randint(0, 255, (4, 3, 32, 32), dtype=torch.uint8)}))
+    opt = torch.optim.Adam(method.parameters())
+    path = ckpt.checkpoint_dir(run_dir, step)
+    ckpt.save_checkpoint(path, method.state_dict(), {"optimizer": opt.state_dict()}, {"step": step}, dump_config(cfg))
+    return method, path
+
+
+def test_split_join_round_trip():
+    state = {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(2, 3)}},
+             "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0], "name": None}]}
+    tensors = {}
+    js = ckpt.split_tensors(state, "optimizer", tensors)
+    import json
+
+    back = ckpt.join_tensors(json.loads(json.dumps(js)), tensors)
+    assert back["param_groups"] == state["param_groups"] and list(back["state"]) == [0]
+    assert torch.equal(back["state"][0]["exp_avg"], state["state"][0]["exp_avg"])
+
+
+def test_rng_round_trip():
+    state = ckpt.capture_rng()
+    a = (random.random(), np.random.rand(), torch.rand(3))
+    ckpt.restore_rng(state)
+    b = (random.random(), np.random.rand(), torch.rand(3))
+    assert a[:2] == b[:2] and torch.equal(a[2], b[2])
+
+
+def test_load_encoder_gives_identical_features(tmp_path):
+    cfg = tiny_config(tmp_path)
+    method, path = _save_method(tmp_path / "run", cfg)
+    method.eval()
+    x = torch.rand(3, 3, 32, 32)
+    expected = method.encoder().features(x)["fs"]
+    for where in (tmp_path / "run", path):  # run directory or checkpoint directory
+        enc = facessl.load(where)
+        assert not enc.training and not any(p.requires_grad for p in enc.parameters())
+        assert enc.feature_names == ("fs",)
+        assert torch.equal(enc.features(x)["fs"], expected)
+    assert (path / "state.json").is_file() and (path / "optimizer.safetensors").is_file()
+    assert load_config(path / "config.yaml") == cfg
+
+
+def test_missing_unexpected_and_shape_errors_name_keys_and_file(tmp_path):
+    cfg = tiny_config(tmp_path)
+    _, path = _save_method(tmp_path / "run", cfg)
+    weights = load_file(str(path / "model.safetensors"))
+    weights.pop("projector.net.0.bias")
+    weights["extra.weight"] = torch.zeros(1)
+    save_file(weights, str(path / "model.safetensors"))
+    with pytest.raises(FacesslError) as err:
+        facessl.load(path)
+    message = str(err.value)
+    assert str(path / "model.safetensors") in message
+    assert "1 missing keys: projector.net.0.bias" in message and "1 unexpected keys: extra.weight" in message
+
+    other = tiny_config(tmp_path, "method.proj_dim=16")
+    (path / "config.yaml").write_text(dump_config(other))
+    with pytest.raises(FacesslError, match=r"shape mismatches: projector.net.2.weight \(file \(32, 64\), model \(16, 64\)\)"):
+        facessl.load(path)
+
+
+def test_not_a_checkpoint(tmp_path):
+    with pytest.raises(FacesslError, match="no such checkpoint"):
+        facessl.load(tmp_path / "nothing")
+    with pytest.raises(FacesslError, match="not a checkpoint"):
+        facessl.load(tmp_path)
+
+
+def test_latest_and_pruning(tmp_path):
+    cfg = tiny_config(tmp_path)
+    for step in (1, 20, 3):
+        _save_method(tmp_path, cfg, step)
+    assert ckpt.latest_checkpoint(tmp_path).name == "step_00000020"
+    ckpt.prune_checkpoints(tmp_path, keep=2)
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["step_00000003", "step_00000020"]
+    assert not list((tmp_path / "checkpoints").glob(".*"))  # no temporary directories left behind

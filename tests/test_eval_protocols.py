@@ -1,0 +1,127 @@
+"""Task protocols on tiny in-memory datasets: splits, labels, metrics, baselines, tables."""
+import numpy as np
+import pytest
+import torch
+
+from eval_toys import ToyEncoder, au_set, expression_set, landmark_set, pair_set, pose_set
+from facessl.errors import FacesslError
+from facessl.evaluate import au, expression, landmarks, pose, runner, tables
+from facessl.evaluate.baselines import random_encoder
+from facessl.evaluate.cache import weights_hash
+from facessl.evaluate.protocol import EvalOptions
+from facessl.evaluate.suite import TaskSpec
+
+torch.set_num_threads(1)
+FAST = EvalOptions(seeds=1, epochs=8, weight_decays=(0.0, 1e-3), supervised_epochs=1, device="cpu", quiet=True)
+
+
+def test_expression_splits_and_fer_validation():
+    task = expression.build(expression_set(), None, FAST)
+    assert task.info["train_rows"] == 112 and task.info["test_rows"] == 48 and task.folds[0].val is None
+    fer = expression_set(n=90)
+    fer.split = np.array(["Training", "PublicTest", "PrivateTest"] * 30, dtype=object)
+    task = expression.build(fer, None, FAST)
+    assert (len(task.folds[0].train), len(task.folds[0].val), len(task.folds[0].test)) == (30, 30, 30)
+    no_split = expression_set()
+    no_split.split = None
+    with pytest.raises(FacesslError, match="train.*test"):
+        expression.build(no_split, None, FAST)
+    with pytest.raises(FacesslError, match="'pose'"):
+        pose.build(expression_set(), None, FAST)
+
+
+def test_pose_classes_from_yaw_bins():
+    assert pose.yaw_classes(np.array([[-80, 0, 0], [-20, 0, 0], [0, 0, 0], [14.9, 0, 0], [50, 0, 0], [99, 0, 0]])).tolist() \
+        == [0, 2, 3, 3, 5, 6]
+    task = pose.build_classes(pose_set(seed=1), pose_set(seed=2), FAST)
+    assert "derived" in task.info["classes_from"] and task.probe.kind == "softmax"
+
+
+def test_cv_folds_are_subject_exclusive_and_thresholded():
+    data = au_set()
+    task = au.build(data, None, EvalOptions(au_positive=3))
+    subjects = data.labels["subject"]
+    assert len(task.folds) == 3
+    for fold in task.folds:
+        assert not set(subjects[fold.train.index]) & set(subjects[fold.test.index])
+        np.testing.assert_array_equal(fold.y_test, data.labels["aus"][fold.test.index] >= 3)
+    assert sorted(np.concatenate([f.test.index for f in task.folds]).tolist()) == list(range(len(data)))
+    no_subject = au_set()
+    del no_subject.labels["subject"]
+    with pytest.raises(FacesslError, match="subject"):
+        au.build(no_subject, None, FAST)
+
+
+def test_landmark_targets_are_crop_normalised_and_scored_in_pixels():
+    data = landmark_set(width=24, height=20)
+    task = landmarks.build(data, None, FAST)
+    fold = task.folds[0]
+    assert fold.y_train.max() <= 1 and fold.y_train.shape[1] == 10
+    meta = fold.test_meta
+    assert task.metrics(fold.y_test, fold.y_test, meta)["nme"] == 0.0
+    shifted = fold.y_test.reshape(len(fold.y_test), -1, 2) + np.array([1 / 24, 0])  # one pixel to the right
+    true_px = data.labels["landmarks"][fold.test.index]
+    expected = np.mean(1 / np.linalg.norm(true_px[:, 0] - true_px[:, 1], axis=1)) * 100
+    assert task.metrics(shifted.reshape(len(shifted), -1), fold.y_test, meta)["nme"] == pytest.approx(expected)
+
+
+def test_random_baseline_has_same_architecture_new_weights():
+    enc = ToyEncoder()
+    fresh = random_encoder(enc, seed=5)
+    assert weights_hash(fresh) != weights_hash(enc)
+    assert [k for k in fresh.state_dict()] == [k for k in enc.state_dict()]
+    assert weights_hash(random_encoder(enc, seed=5)) == weights_hash(fresh)
+
+
+def test_all_tasks_end_to_end_with_baselines_and_tables():
+    datasets = {"rafdb:/r": expression_set(), "lfw:/l": pair_set(), "aflw2000:/a": pose_set(seed=1),
+                "300wlp:/w": pose_set(seed=2), "disfa:/d": au_set(), "mafl:/m": landmark_set()}
+    specs = [TaskSpec("", "rafdb:/r"), TaskSpec("", "lfw:/l"), TaskSpec("pose", "aflw2000:/a", "300wlp:/w"),
+             TaskSpec("", "disfa:/d"), TaskSpec("", "mafl:/m")]
+    enc = ToyEncoder()
+    results = runner.evaluate(enc, specs, FAST, features=["fs", "ff+fp"], baselines=("random", "supervised"),
+                              datasets=datasets)
+    by_name = {t["name"]: t for t in results["tasks"]}
+    expr = by_name["rafdb"]["rows"]
+    assert set(expr) == {"checkpoint", "random", "supervised"} and set(expr["checkpoint"]) == {"fs", "ff+fp"}
+    assert expr["checkpoint"]["fs"]["metrics"]["accuracy"]["mean"] > 0.9  # toy classes are colours
+    assert by_name["lfw"]["rows"]["checkpoint"]["fs"]["metrics"]["accuracy"]["mean"] > 0.8
+    assert "unavailable" in by_name["lfw"]["rows"]["supervised"]
+    assert by_name["aflw2000"]["rows"]["checkpoint"]["fs"]["metrics"]["yaw_mae"]["mean"] < 15
+    assert set(by_name["disfa"]["rows"]["checkpoint"]["fs"]["metrics"]) >= {"f1_AU1", "f1_mean", "auc_AU26", "auc_mean"}
+    assert "nme" in by_name["mafl"]["rows"]["supervised"]["fs"]["metrics"]
+    assert results["checkpoint"]["weights_hash"] == weights_hash(enc)
+    md = tables.render(results)
+    for heading in ("Expression", "verification", "Head pose", "Action units (F1", "Action units (AUC", "Landmarks"):
+        assert heading in md
+    assert "| random | fs |" in md and "| supervised | fs |" in md and "PAPER PROTOCOL" not in md
+
+
+def test_verification_fixed_threshold_mode():
+    options = EvalOptions(verification="fixed", fixed_threshold=0.999, device="cpu", quiet=True)
+    results = runner.evaluate(ToyEncoder(), [TaskSpec("", "lfw:/l")], options, baselines=(),
+                              datasets={"lfw:/l": pair_set()})
+    row = results["tasks"][0]["rows"]["checkpoint"]["fs"]
+    assert row["selected_on"] == "fixed threshold 0.9990" and row["thresholds"] == [0.999]
+
+
+def test_paper_protocol_is_marked_everywhere():
+    options = EvalOptions(seeds=1, epochs=4, paper_protocol=True, device="cpu", quiet=True)
+    results = runner.evaluate(ToyEncoder(), [TaskSpec("", "rafdb:/r")], options, baselines=(),
+                              datasets={"rafdb:/r": expression_set()})
+    assert results["paper_protocol"] and "TEST" in results["protocol"]
+    assert "TEST" in results["tasks"][0]["rows"]["checkpoint"]["fs"]["selected_on"]
+    assert "PAPER PROTOCOL" in tables.render(results)
+
+
+def test_unknown_baseline_and_missing_features_are_errors():
+    with pytest.raises(FacesslError, match="baseline"):
+        runner.evaluate(ToyEncoder(), [], FAST, baselines=("imagenet",))
+    with pytest.raises(FacesslError, match="embedding"):
+        runner.evaluate(ToyEncoder(), [], FAST, features=["embedding"], baselines=())
+
+
+def test_pairs_dataset_only_serves_verification():
+    with pytest.raises(FacesslError, match="only serves task 'verification'"):
+        runner.evaluate(ToyEncoder(), [TaskSpec("expression", "lfw:/l")], FAST, baselines=(),
+                        datasets={"lfw:/l": pair_set()})

@@ -1,0 +1,121 @@
+"""Linear probes: they recover known linear maps, select on validation only, standardise on train only."""
+import numpy as np
+import pytest
+import torch
+
+from facessl.errors import FacesslError
+from facessl.evaluate.probes import SELECTED_ON_TEST, SELECTED_ON_VALIDATION, ProbeConfig, fit_predict
+from facessl.evaluate.protocol import Fold, Part, ProbeTask, run_probe_task
+from facessl.evaluate.splits import carve_validation, subject_folds
+
+torch.set_num_threads(1)
+
+
+def linear_data(n=400, d=20, out=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32) * rng.uniform(0.5, 20, d) + rng.normal(0, 50, d)  # unscaled
+    w = rng.normal(size=(d, out))
+    return x, w, rng
+
+
+def test_softmax_probe_recovers_linear_classes():
+    x, w, _ = linear_data(n=700)
+    z = (x - x.mean(0)) / x.std(0)
+    y = (z @ w).argmax(1)
+    r = fit_predict(x[:600], y[:600], x[600:], ProbeConfig(kind="softmax", epochs=30), device="cpu")
+    assert r.predictions.shape == (100, 3)
+    np.testing.assert_allclose(r.predictions.sum(1), 1.0, atol=1e-5)
+    assert np.mean(r.predictions.argmax(1) == y[600:]) > 0.9
+    assert r.selected_on == SELECTED_ON_VALIDATION
+
+
+@pytest.mark.parametrize("loss", ["l1", "l2"])
+def test_regression_probe_recovers_linear_map(loss):
+    x, w, rng = linear_data(out=2)
+    y = ((x - x.mean(0)) / x.std(0)) @ w * 10 + 5 + rng.normal(0, 0.05, (len(x), 2))
+    r = fit_predict(x[:300], y[:300], x[300:], ProbeConfig(kind="regression", loss=loss, epochs=40), device="cpu")
+    error = np.abs(r.predictions - y[300:]).mean()
+    assert error < 0.05 * np.abs(y[300:] - y[300:].mean(0)).mean()
+
+
+def test_sigmoid_probe_learns_multilabel():
+    x, w, _ = linear_data(out=4)
+    labels = (((x - x.mean(0)) / x.std(0)) @ w > 0.5).astype(np.float32)
+    r = fit_predict(x[:300], labels[:300], x[300:], ProbeConfig(kind="sigmoid", epochs=30, pos_weight="balanced"),
+                    device="cpu")
+    assert r.predictions.min() >= 0 and r.predictions.max() <= 1
+    assert np.mean((r.predictions > 0.5) == labels[300:]) > 0.85
+
+
+def test_predictions_use_training_statistics_only():
+    """Standardisation comes from the training rows: a test row's output ignores the other test rows."""
+    x, w, _ = linear_data()
+    y = (x @ w).argmax(1)
+    cfg = ProbeConfig(kind="softmax", epochs=5)
+    full = fit_predict(x[:300], y[:300], x[300:], cfg, seed=3, device="cpu").predictions
+    part = fit_predict(x[:300], y[:300], x[300:310] * 1.0, cfg, seed=3, device="cpu").predictions
+    np.testing.assert_allclose(full[:10], part, rtol=1e-5, atol=1e-6)
+
+
+def _task(x, y, paper):
+    from facessl.data.formats.common import ImageSet
+
+    images = ImageSet(np.zeros((len(x), 1, 1, 3), np.uint8))
+    fold = Fold(Part(images, np.arange(300)), y[:300], Part(images, np.arange(300, len(x))), y[300:])
+    metric = lambda out, t, meta: {"accuracy": float(np.mean(out.argmax(1) == t))}
+    cfg = ProbeConfig(kind="softmax", epochs=12, weight_decays=(0.0, 1e-3, 1e-1), paper_protocol=paper)
+    return ProbeTask("toy", cfg, [fold], metric), (lambda part: x[part.index])
+
+
+def test_selection_ignores_test_labels():
+    x, w, rng = linear_data()
+    y = (((x - x.mean(0)) / x.std(0)) @ w).argmax(1)
+    task, feats = _task(x, y, paper=False)
+    first = run_probe_task(task, feats, seeds=2, device="cpu")
+    task.folds[0].y_test = rng.permutation(task.folds[0].y_test)
+    second = run_probe_task(task, feats, seeds=2, device="cpu")
+    keys = ("weight_decay", "epochs", "val_score", "grid_scores")
+    assert [{k: s[k] for k in keys} for s in first["selection"]] == [{k: s[k] for k in keys} for s in second["selection"]]
+    assert first["metrics"]["accuracy"]["mean"] > second["metrics"]["accuracy"]["mean"]
+
+
+def test_paper_protocol_selects_on_test_and_says_so():
+    x, w, rng = linear_data()
+    y = (x @ w).argmax(1)
+    task, feats = _task(x, y, paper=True)
+    result = run_probe_task(task, feats, seeds=1, device="cpu")
+    assert result["paper_protocol"] and result["selected_on"] == SELECTED_ON_TEST
+    with pytest.raises(FacesslError, match="test labels"):
+        fit_predict(x[:300], y[:300], x[300:], ProbeConfig(paper_protocol=True), device="cpu")
+
+
+def test_explicit_validation_set_is_used():
+    x, w, _ = linear_data()
+    y = (x @ w).argmax(1)
+    r = fit_predict(x[:250], y[:250], x[300:], ProbeConfig(kind="softmax", epochs=5), val=(x[250:300], y[250:300]),
+                    device="cpu")
+    assert r.selected_on == "validation split given by the dataset"
+
+
+def test_carve_validation_groups_and_strata():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(20), 10)
+    train, val = carve_validation(200, 0.15, rng, groups=groups)
+    assert not set(groups[train]) & set(groups[val])
+    assert 20 <= len(val) <= 40 and len(train) + len(val) == 200
+    labels = np.repeat([0, 1, 2, 3], [100, 50, 30, 20])
+    train, val = carve_validation(200, 0.2, rng, stratify=labels)
+    assert np.bincount(labels[val]).tolist() == [20, 10, 6, 4]
+    train, val = carve_validation(10, 0.2, rng)
+    assert len(val) == 2 and sorted(np.concatenate([train, val]).tolist()) == list(range(10))
+
+
+def test_subject_folds_are_exclusive_and_cover():
+    subjects = np.array([f"SN{i % 7:03d}" for i in range(70)])
+    folds = subject_folds(subjects, 3)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(70))
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert not set(subjects[folds[a]]) & set(subjects[folds[b]])
+    with pytest.raises(FacesslError, match="subjects"):
+        subject_folds(["a", "b"], 3)

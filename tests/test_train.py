@@ -1,0 +1,129 @@
+"""The trainer: exact resume, NaN guard, learning, logs/images/kNN, the `facessl pretrain` CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from facessl import checkpoint as ckpt
+from facessl.cli import main
+from facessl.errors import FacesslError
+from facessl.methods.simclr import SimCLR
+from facessl.train import Trainer, train
+from train_helpers import make_track_tree, tiny_config
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_track_tree(tmp_path_factory.mktemp("vox"), identities=4, videos=2, tracks=1, frames=3, size=32)
+
+
+def _metrics(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _same_checkpoints(a, b):
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    oa, ob = load_file(str(a / "optimizer.safetensors")), load_file(str(b / "optimizer.safetensors"))
+    return (wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+            and oa.keys() == ob.keys() and all(torch.equal(oa[k], ob[k]) for k in oa))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_is_exact(tmp_path, data, workers):
+    # real random views, channels_last, per-identity sampling crossing epochs, warm-up + cosine
+    cfg = tiny_config(data, f"data.workers={workers}", "train.checkpoint_every=2", steps=4)
+    train(cfg, tmp_path / "straight", quiet=True)
+    train(cfg, tmp_path / "resumed", quiet=True, until=2)
+    assert ckpt.latest_checkpoint(tmp_path / "resumed").name == "step_00000002"
+    train(cfg, tmp_path / "resumed", quiet=True)
+    final = "checkpoints/step_00000004"
+    assert _same_checkpoints(tmp_path / "straight" / final, tmp_path / "resumed" / final)
+    straight, resumed = _metrics(tmp_path / "straight"), _metrics(tmp_path / "resumed")
+    assert [m["step"] for m in resumed] == [1, 2, 3, 4]
+    assert [m["loss"] for m in resumed] == [m["loss"] for m in straight]
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data, monkeypatch):
+    calls = {"n": 0}
+    forward = SimCLR.forward
+
+    def poisoned(self, batch, phase="joint"):
+        out = forward(self, batch, phase)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            out["nt_xent"] = out["nt_xent"] * float("nan")
+        return out
+
+    monkeypatch.setattr(SimCLR, "forward", poisoned)
+    cfg = tiny_config(data, "train.checkpoint_every=2", steps=6)
+    with pytest.raises(FacesslError, match=r"non-finite loss at step 3: term 'nt_xent' = nan.*step_00000002 is kept"):
+        train(cfg, tmp_path / "run", quiet=True)
+    kept = ckpt.list_checkpoints(tmp_path / "run")
+    assert [p.name for p in kept] == ["step_00000002"]
+    weights = load_file(str(kept[0] / "model.safetensors"))
+    assert all(torch.isfinite(w.float()).all() for w in weights.values())
+
+
+def test_simclr_loss_goes_down(tmp_path, data):
+    cfg = tiny_config(data, "optim.lr=0.003", "optim.warmup_steps=3", "method.temperature=0.2", steps=30, batch=8)
+    train(cfg, tmp_path / "run", quiet=True)
+    losses = [m["loss"] for m in _metrics(tmp_path / "run")]
+    assert len(losses) == 30
+    first, last = sum(losses[:6]) / 6, sum(losses[-6:]) / 6
+    assert last < first - 0.3, (first, last)
+
+
+def test_logs_images_knn_and_skipped_files(tmp_path, data):
+    data2 = tmp_path / "data"
+    shutil.copytree(data, data2)
+    (data2 / "id00000" / "vid00" / "00000" / "0001.jpg").write_bytes(b"broken")
+    labelled = tmp_path / "labelled"
+    for p in sorted(data.glob("id*/*/*/*.jpg")):
+        (labelled / p.parts[-4]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, labelled / p.parts[-4] / f"{p.parts[-3]}_{p.name}")
+    cfg = tiny_config(data2, "data.sampling=all_frames", "train.image_every=3", "train.log_every=2",
+                      "train.knn.every=3", f"train.knn.path={labelled}", "train.knn.k=3", steps=3)
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    assert summary["skipped_files"] >= 1  # 24 frames, 3 batches of 8: the broken one was met
+    records = _metrics(tmp_path / "run")
+    assert [r["step"] for r in records] == [2, 3]
+    for key in ("loss", "nt_xent", "lr", "samples_per_s", "elapsed", "epoch"):
+        assert key in records[-1]
+    assert 0.0 <= records[-1]["knn_acc"] <= 1.0
+    from PIL import Image
+
+    with Image.open(tmp_path / "run" / "images" / "views_00000003.png") as im:
+        assert im.size[0] > im.size[1] > 0
+    assert (tmp_path / "run" / "config.yaml").is_file()
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(FacesslError, match="log.tensorboard: true needs the 'tensorboard' package"):
+        Trainer(tiny_config(data, "log.tensorboard=true"), tmp_path / "run", quiet=True)
+
+
+def test_cli_pretrain_end_to_end_and_resume(tmp_path, data, capsys):
+    args = ["pretrain", "--config", "simclr_synth", "--data", str(data), "--out", str(tmp_path / "run"),
+            "--quiet", "backbone.width=0.25", "data.size=32", "data.workers=0", "train.batch_size=8",
+            "method.proj_hidden=32", "method.proj_dim=16", "train.log_every=1", "train.precision=fp32"]
+    assert main(args + ["--steps", "2"]) == 0
+    assert main(args + ["--steps", "3"]) == 0  # resumes at step 2
+    assert [r["step"] for r in _metrics(tmp_path / "run")] == [1, 2, 3]
+    assert ckpt.latest_checkpoint(tmp_path / "run").name == "step_00000003"
+
+    import facessl
+
+    enc = facessl.load(tmp_path / "run")
+    assert enc.features(torch.rand(2, 3, 32, 32))["fs"].shape[0] == 2
+
+    assert main(args + ["train.stpes=3"]) == 2
+    assert "unknown config key 'train.stpes'; did you mean 'train.steps'?" in capsys.readouterr().err
+    assert main(["pretrain", "--config", "simclr_synth", "--data", str(tmp_path / "nowhere"),
+                 "--out", str(tmp_path / "r2"), "--quiet"]) == 2
+    assert "dataset directory not found" in capsys.readouterr().err
