@@ -221,7 +221,7 @@ def test_gaussian_noise_without_clamp_keeps_the_noise():
     assert y.min() < 0 and y.max() > 1
 
 
-@pytest.mark.parametrize("name", ["simclr", "pcl_face", "rotate"])
+@pytest.mark.parametrize("name", ["simclr", "pcl_face", "rotate", "blur"])
 def test_autocast_does_not_change_the_result(name):
     x = images(4)
     torch.manual_seed(0)
@@ -230,6 +230,16 @@ def test_autocast_does_not_change_the_result(name):
         torch.manual_seed(0)
         out = run(TRANSFORMS[name](), x)
     assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref)
+
+
+@pytest.mark.parametrize("name", ["simclr", "pose", "pcl_face"])
+def test_channels_last_input_gives_the_same_result(name):
+    x = images(4)
+    torch.manual_seed(0)
+    ref = run(TRANSFORMS[name](), x)
+    torch.manual_seed(0)
+    out = run(TRANSFORMS[name](), x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(out, ref)
 
 

@@ -107,6 +107,12 @@ def test_nme_matches_loop_implementation(k, pair):
     assert metrics.nme(pred, true, per_image=True).shape == (20,)
 
 
+def test_nme_box_normaliser():
+    true = np.array([[[0.0, 0.0], [4.0, 0.0], [4.0, 9.0]]])  # box 4 x 9 -> normaliser 6
+    pred = true + np.array([3.0, 0.0])
+    assert metrics.nme(pred, true, normaliser="box") == pytest.approx(50.0)
+
+
 def test_nme_rejects_unknown_point_count():
     with pytest.raises(ValueError, match="inter-ocular"):
         metrics.nme(np.zeros((2, 7, 2)), np.ones((2, 7, 2)))

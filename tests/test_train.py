@@ -70,15 +70,41 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data, mo
 
 
 def test_simclr_loss_goes_down(tmp_path, data):
-    cfg = tiny_config(data, "optim.lr=0.003", "optim.warmup_steps=3", "method.temperature=0.2", steps=30, batch=8)
+    # deterministic views (x, mirrored x): a clear signal in 30 steps; real views learn too, but
+    # slowly at this scale (see the slow test below)
+    cfg = tiny_config(data, "method.views=deterministic", "data.sampling=all_frames", "optim.lr=0.003",
+                      "optim.warmup_steps=3", "method.temperature=0.2", steps=30, batch=8)
     train(cfg, tmp_path / "run", quiet=True)
     losses = [m["loss"] for m in _metrics(tmp_path / "run")]
     assert len(losses) == 30
-    first, last = sum(losses[:6]) / 6, sum(losses[-6:]) / 6
-    assert last < first - 0.3, (first, last)
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < first - 1.0, (first, last)
 
 
-def test_logs_images_knn_and_skipped_files(tmp_path, data):
+@pytest.mark.slow
+def test_simclr_with_real_views_learns(tmp_path, data):
+    from facessl.checkpoint import load_method
+    from facessl.data.frames import VoxCelebFrames
+    from facessl.methods import build_method
+
+    cfg = tiny_config(data, "data.sampling=all_frames", "optim.lr=0.003", "optim.warmup_steps=3",
+                      "method.temperature=0.2", steps=150, batch=8)
+    frames = VoxCelebFrames(data, "all_frames", 32)
+    images = torch.stack([frames[i]["images"] for i in range(len(frames.files))])
+
+    def fixed_views_loss(method):  # the same views of the same 24 frames before and after
+        with torch.random.fork_rng(), torch.no_grad():
+            torch.manual_seed(123)
+            return sum(method({"images": images})["loss"].item() for _ in range(4)) / 4
+
+    torch.manual_seed(cfg.seed)
+    before = fixed_views_loss(build_method(cfg))
+    train(cfg, tmp_path / "run", quiet=True)
+    after = fixed_views_loss(load_method(tmp_path / "run")[0])
+    assert after < before - 0.4, (before, after)
+
+
+def test_logs_images_knn_and_skipped_files(tmp_path, data, capsys):
     data2 = tmp_path / "data"
     shutil.copytree(data, data2)
     (data2 / "id00000" / "vid00" / "00000" / "0001.jpg").write_bytes(b"broken")
@@ -88,9 +114,11 @@ def test_logs_images_knn_and_skipped_files(tmp_path, data):
         shutil.copy(p, labelled / p.parts[-4] / f"{p.parts[-3]}_{p.name}")
     cfg = tiny_config(data2, "data.sampling=all_frames", "train.image_every=3", "train.log_every=2",
                       "train.knn.every=3", f"train.knn.path={labelled}", "train.knn.k=3", steps=3)
-    summary = train(cfg, tmp_path / "run", quiet=True)
+    summary = train(cfg, tmp_path / "run")
+    assert "unreadable image file(s), e.g. id00000/vid00/00000/0001.jpg" in capsys.readouterr().err
     assert summary["skipped_files"] >= 1  # 24 frames, 3 batches of 8: the broken one was met
     records = _metrics(tmp_path / "run")
+    assert records[-1]["skipped_files"] == summary["skipped_files"]
     assert [r["step"] for r in records] == [2, 3]
     for key in ("loss", "nt_xent", "lr", "samples_per_s", "elapsed", "epoch"):
         assert key in records[-1]
@@ -100,6 +128,32 @@ def test_logs_images_knn_and_skipped_files(tmp_path, data):
     with Image.open(tmp_path / "run" / "images" / "views_00000003.png") as im:
         assert im.size[0] > im.size[1] > 0
     assert (tmp_path / "run" / "config.yaml").is_file()
+
+
+def test_knn_monitor_accuracy_and_truth_sidecar(tmp_path, data):
+    from facessl.monitor import KnnMonitor
+
+    images = torch.zeros(40, 3, 8, 8, dtype=torch.uint8)
+    labels = torch.arange(40) % 2
+    images[labels == 1, 0] = 255  # class 1 is red: the identity encoder separates the classes
+    monitor = KnnMonitor(images, labels, k=5)
+
+    class Pixels(torch.nn.Module):
+        def features(self, x):
+            return {"fs": x.flatten(1) + 0.01}
+
+    assert monitor.evaluate(Pixels()) == 1.0
+    from facessl.monitor import load_truth_labelled
+
+    tree = tmp_path / "withtruth"  # a synthetic-style tree with its ground-truth sidecar
+    shutil.copytree(data, tree)
+    files = sorted(p.relative_to(tree).as_posix() for p in tree.glob("id*/*/*/*.jpg"))
+    lines = [json.dumps({"file": f, "identity": f.split("/")[0], "expression": 3}) for f in files]
+    (tree / "_truth.jsonl").write_text("\n".join(lines) + "\n")
+    imgs, labs, classes = load_truth_labelled(tree, "identity", 16)
+    assert imgs.shape == (24, 3, 16, 16) and len(classes) == 4 and labs.bincount().tolist() == [6, 6, 6, 6]
+    with pytest.raises(FacesslError, match="'expression' has a single class"):
+        load_truth_labelled(tree, "expression", 16)
 
 
 def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, data, monkeypatch):

@@ -62,7 +62,8 @@ class KnnConfig:
     """Online kNN monitor: k-NN accuracy of detached encoder features on a small labelled set."""
 
     every: int = 0  # steps between evaluations; 0 disables
-    path: str | None = None  # labelled folder root/<class>/*.jpg
+    path: str | None = None  # labelled folder root/<class>/*.jpg, or a synthetic tree with _truth.jsonl (see label)
+    label: str = ""  # read class labels from <path>/_truth.jsonl (e.g. 'expression', 'identity')
     k: int = 20
     feature: str = "fs"  # which Encoder.features() key
     train_fraction: float = 0.5  # share of each class used as the memory bank, the rest are queries

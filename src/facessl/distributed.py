@@ -68,7 +68,7 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad = grad.contiguous()
+        grad = grad.contiguous().clone()                   # the collectives below work in place
         if dist.get_backend() == "nccl":
             out = torch.empty((ctx.rows, *grad.shape[1:]), device=grad.device, dtype=grad.dtype)
             dist.reduce_scatter_tensor(out, grad, op=dist.ReduceOp.SUM)

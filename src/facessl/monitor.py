@@ -39,6 +39,36 @@ def load_labelled_folder(root, size: int, max_images: int | None = None, seed: i
     return torch.stack(images), torch.tensor(labels), classes
 
 
+def load_truth_labelled(root, label: str, size: int, max_images: int | None = None, seed: int = 0):
+    """Frames listed in a synthetic build's `<root>/_truth.jsonl`, labelled by one of its class keys
+    (e.g. 'expression', 'identity') -> (uint8 images, int labels, class values)."""
+    from facessl.data.formats.truth import read_truth
+
+    root = Path(root)
+    truth = read_truth(root)
+    files = sorted(f for f, rec in truth.items() if label in rec)
+    if not files:
+        raise DataFormatError(root / "_truth.jsonl", f"no record has the label '{label}' (train.knn.label)")
+    values = [truth[f][label] for f in files]
+    if not all(isinstance(v, (int, str)) for v in values):
+        raise DataFormatError(root / "_truth.jsonl", f"label '{label}' is not a class (int or str) label")
+    if max_images and len(files) > max_images:
+        keep = np.sort(np.random.default_rng(seed).choice(len(files), max_images, replace=False))
+        files, values = [files[i] for i in keep], [values[i] for i in keep]
+    classes = sorted(set(values))
+    if len(classes) < 2:
+        raise DataFormatError(root / "_truth.jsonl", f"label '{label}' has a single class: the kNN monitor needs two or more")
+    images, labels = [], []
+    for f, v in zip(files, values):
+        img = decode_image(root / f, size)
+        if img is not None:
+            images.append(img)
+            labels.append(classes.index(v))
+    if not images:
+        raise DataFormatError(root, "no readable image for the kNN monitor")
+    return torch.stack(images), torch.tensor(labels), classes
+
+
 class KnnMonitor:
     """k-NN accuracy of `encoder.features(images)[feature]` on a fixed labelled split."""
 
@@ -58,8 +88,12 @@ class KnnMonitor:
 
     @classmethod
     def from_folder(cls, root, size: int, k: int = 20, train_fraction: float = 0.5, max_images: int | None = 2000,
-                    seed: int = 0) -> "KnnMonitor":
-        images, labels, _ = load_labelled_folder(root, size, max_images, seed)
+                    seed: int = 0, label: str = "") -> "KnnMonitor":
+        """From a labelled folder root/<class>/*.jpg, or (label set) a tree with a `_truth.jsonl` sidecar."""
+        if label:
+            images, labels, _ = load_truth_labelled(root, label, size, max_images, seed)
+        else:
+            images, labels, _ = load_labelled_folder(root, size, max_images, seed)
         return cls(images, labels, k, train_fraction, seed)
 
     @torch.no_grad()

@@ -90,4 +90,4 @@ def progress_bar(total: int, initial: int, quiet: bool, main: bool):
     from tqdm.auto import tqdm
 
     disable = quiet or not main or not sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, disable=disable, unit="step", dynamic_ncols=True, desc="pretrain")
+    return tqdm(total=total, initial=initial, disable=disable, unit="step", desc="pretrain")

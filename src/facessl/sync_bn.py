@@ -12,6 +12,22 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
+class _SumOverRanks(torch.autograd.Function):
+    """all_reduce(SUM) whose backward is all_reduce(SUM) of the gradient (each rank's loss counts)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 class GlobalBatchNorm(_BatchNorm):
     """BatchNorm whose training statistics are summed over all processes (same keys as BatchNorm*d)."""
 
@@ -22,13 +38,11 @@ class GlobalBatchNorm(_BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         dims = [0] + list(range(2, x.dim()))
         xf = x.float()
         count = torch.tensor([x.numel() / x.shape[1]], device=x.device, dtype=torch.float32)
         stats = torch.cat([xf.sum(dims), (xf * xf).sum(dims), count])
-        stats = all_reduce(stats)  # sum over ranks, gradient summed back
+        stats = _SumOverRanks.apply(stats)
         c = x.shape[1]
         n = stats[-1]
         mean = stats[:c] / n

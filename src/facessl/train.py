@@ -2,7 +2,10 @@
 
 Per iteration, for each phase in method.phases: out = model(batch, phase); backward(out['loss']);
 clip; optimiser step; zero_grad. One optimiser over all parameters; the lr scheduler steps once
-per iteration. Batches reach the method on the device with images still uint8.
+per iteration. Batches reach the method on the device with images still uint8 (the method
+converts them to float [0,1]). After the phases, every loss term is averaged over ranks in one
+all-reduce; the NaN guard and method.on_step_end(step, logs) see those global values, so all
+ranks agree (e.g. on DWA weights) and stop together on a non-finite loss.
 
 train.batch_size is the GLOBAL batch: under torchrun each of K processes takes batch_size / K
 samples of the same global batch one process would take (see facessl.data.frames.StreamSampler).
@@ -17,7 +20,7 @@ run would have (bit-identical on CPU).
 from __future__ import annotations
 
 import contextlib
-import random
+import sys
 import time
 from pathlib import Path
 
@@ -30,38 +33,7 @@ from facessl.config import Config, diff_configs, dump_config, load_config, save_
 from facessl.errors import FacesslError
 from facessl.optim import build_optimizer, build_scheduler
 from facessl.runlog import MetricsLog, progress_bar, save_image_grid
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def select_device(name: str) -> torch.device:
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise FacesslError("train.device: cuda requested but no CUDA device is available (use train.device=auto)")
-    if torch.cuda.is_available():
-        return torch.device("cuda", dist.local_rank())
-    return torch.device("cpu")
-
-
-def resolve_precision(name: str, device: torch.device) -> str:
-    """'auto' -> 'bf16' on hardware with native bf16, else 'fp32' (bf16 is ~10x slower than fp32 on AVX2 CPUs)."""
-    if name != "auto":
-        return name
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    try:
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    except (AttributeError, RuntimeError):
-        return "fp32"
-
-
-def _worker_init(_):
-    torch.set_num_threads(1)  # decoding workers must not fight the training threads
+from facessl.runtime import resolve_precision, seed_everything, select_device, worker_init
 
 
 class Trainer:
@@ -118,11 +90,14 @@ class Trainer:
         k = self.cfg.train.knn
         if k.every <= 0 or not self.main:
             return None
-        if not k.path:
-            raise FacesslError("train.knn.every > 0 needs train.knn.path (a labelled folder root/<class>/*.jpg)")
+        path = k.path or (self.cfg.data.path if k.label else None)  # a label alone: the pretraining tree's sidecar
+        if not path:
+            raise FacesslError("train.knn.every > 0 needs train.knn.path (a labelled folder root/<class>/*.jpg) "
+                               "or train.knn.label (a class key of the data's _truth.jsonl)")
         from facessl.monitor import KnnMonitor
 
-        return KnnMonitor.from_folder(k.path, self.cfg.data.size, k.k, k.train_fraction, k.max_images, self.cfg.seed)
+        return KnnMonitor.from_folder(path, self.cfg.data.size, k.k, k.train_fraction, k.max_images, self.cfg.seed,
+                                      k.label)
 
     def _write_config(self):
         path = self.run_dir / "config.yaml"
@@ -160,7 +135,7 @@ class Trainer:
         workers = self.cfg.data.workers
         return torch.utils.data.DataLoader(
             self.dataset, batch_size=self.local_batch, sampler=sampler, num_workers=workers,
-            pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init if workers else None,
+            pin_memory=self.device.type == "cuda", worker_init_fn=worker_init if workers else None,
             # our own generator: creating the iterator must not draw from the global RNG (exact resume)
             generator=torch.Generator().manual_seed(self.cfg.seed + self.rank),
             persistent_workers=False, prefetch_factor=4 if workers else None)
@@ -247,8 +222,9 @@ class Trainer:
 
                 new_epoch = self.step * cfg.batch_size // self.epoch_length
                 if new_epoch != epoch or self.step == total:
-                    if skipped_epoch and self.main:
-                        print(f"epoch {epoch}: skipped {int(skipped_epoch)} unreadable image file(s), e.g. {first_bad}")
+                    if skipped_epoch and self.main and not self.quiet:
+                        print(f"epoch {epoch}: skipped {int(skipped_epoch)} unreadable image file(s), e.g. {first_bad}",
+                              file=sys.stderr)
                     skipped_total += skipped_epoch
                     skipped_epoch, epoch = 0.0, new_epoch
 
@@ -257,6 +233,8 @@ class Trainer:
                     now = time.time()
                     rate = (self.step - step_log) * cfg.batch_size / max(now - t_log, 1e-9)
                     last = {k: v / count for k, v in sums.items()}
+                    if skipped_total + skipped_epoch:
+                        extra["skipped_files"] = int(skipped_total + skipped_epoch)
                     record = {"step": self.step, "epoch": epoch, **last, **extra,
                               "lr": self.lr_used, "samples_per_s": rate,
                               "elapsed": self.elapsed_before + now - t0}

@@ -13,8 +13,6 @@ s'(x, y) = s(x + δx, y + δy).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
@@ -103,7 +101,3 @@ def random_jitter(images: torch.Tensor, translate: float = 0.05, scale: float = 
     theta[:, 1, 2] = ty
     grid = F.affine_grid(theta, list(images.shape), align_corners=ALIGN_CORNERS)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=ALIGN_CORNERS)
-
-
-def is_power_of_two(n: int) -> bool:
-    return n > 0 and 2 ** int(round(math.log2(n))) == n

@@ -34,14 +34,16 @@ def add_arguments(p) -> None:
     proto.add_argument("--paper-protocol", action="store_true",
                        help="the reference code's protocol: best epoch chosen on the TEST set (marked in outputs)")
     proto.add_argument("--baselines", default="random,supervised", help="comma list of random,supervised or 'none'")
-    proto.add_argument("--verification", choices=("10fold", "fixed"), default="10fold")
+    proto.add_argument("--verification", choices=("10fold", "fixed"), default="10fold",
+                       help="LFW protocol (threshold from the other 9 folds) or one threshold for all pairs")
     proto.add_argument("--threshold", type=float, default=None, help="cosine threshold of --verification fixed")
     proto.add_argument("--au-positive", type=float, default=2.0, help="DISFA: AU present when intensity >= this")
-    proto.add_argument("--supervised-epochs", type=int, default=10)
+    proto.add_argument("--supervised-epochs", type=int, default=10, help="epochs of the supervised baseline")
     run = p.add_argument_group("running")
     run.add_argument("--skip-missing", action="store_true", help="skip images a dataset lists but lacks")
     run.add_argument("--cache", default=None, help="feature cache directory (default: <out>/../.facessl_cache)")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    run.add_argument("--refit-probes", action="store_true", help="refit probes even when their outputs are cached")
     run.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
     run.add_argument("--amp", action="store_true", help="bf16 autocast during feature extraction")
     run.add_argument("--quiet", action="store_true", help="no progress output")
@@ -102,7 +104,8 @@ def run(args) -> int:
     options = options_from_args(args)
     baselines = [] if args.baselines.strip().lower() == "none" else _csv(args.baselines)
     features = _csv(args.features) if args.features else None
-    cache = FeatureCache(None if args.no_cache else (args.cache or default_cache_dir(args.out)))
+    cache = FeatureCache(None if args.no_cache else (args.cache or default_cache_dir(args.out)),
+                         probes=not args.refit_probes)
     for spec in specs:  # every path checked before the (slow) checkpoint load and extraction
         for dataset in filter(None, (spec.dataset, spec.train_dataset)):
             path = Path(parse_dataset(dataset)[1])

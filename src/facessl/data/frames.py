@@ -48,6 +48,12 @@ def decode_image(path, size: int | None) -> torch.Tensor | None:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
+def runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, counts) of the runs of equal consecutive values."""
+    starts = np.concatenate([[0], np.flatnonzero(labels[1:] != labels[:-1]) + 1]).astype(np.int64)
+    return starts, np.diff(np.append(starts, len(labels)))
+
+
 class FrameFiles(Dataset):
     """Base: a sorted list of image files under `root`, decoded at `size`."""
 
@@ -117,16 +123,17 @@ class VoxCelebFrames(FrameFiles):
         self.identity = np.array([p[0] for p in parts])
         self.video = np.array(["/".join(p[:2]) for p in parts])
         self.track = np.array(["/".join(p[:-1]) for p in parts])
-        self.identities = sorted(set(self.identity.tolist()))
-        # frames of each video of each identity, as index arrays into self.files
-        self._videos = []
-        for ident in self.identities:
-            rows = np.flatnonzero(self.identity == ident)
-            vids = self.video[rows]
-            self._videos.append([rows[vids == v] for v in sorted(set(vids.tolist()))])
+        # the walk lists each identity, video and track contiguously: index them by runs, in O(files)
+        id_starts, _ = runs(self.identity)
+        self.identities = self.identity[id_starts].tolist()
+        v_starts, v_counts = runs(self.video)
+        owner = np.searchsorted(id_starts, v_starts, side="right") - 1
+        ranges = np.stack([v_starts, v_counts], 1)
+        self._videos = np.split(ranges, np.flatnonzero(np.diff(owner)) + 1)  # per identity: (start, count) of its videos
+        self._id_starts = id_starts
 
-    def _scan(self):
-        return [f for f in list_images(self.root) if f.count("/") >= 3]
+    def _scan(self):  # root entries starting with '_' or '.' (e.g. a synthetic build's sidecars) are not data
+        return [f for f in list_images(self.root) if f.count("/") >= 3 and not f.startswith(("_", "."))]
 
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])
@@ -134,9 +141,8 @@ class VoxCelebFrames(FrameFiles):
             return rng.permutation(len(self.files)).tolist()
         keys = []
         for i in rng.permutation(len(self.identities)):
-            videos = self._videos[i]
-            frames = videos[rng.integers(len(videos))]
-            keys.append(int(frames[rng.integers(len(frames))]))
+            start, count = self._videos[i][rng.integers(len(self._videos[i]))]
+            keys.append(int(start + rng.integers(count)))
         return keys
 
 
@@ -150,17 +156,14 @@ class TrackTuples(VoxCelebFrames):
     def __init__(self, root, k: int = 2, sampling: str = "per_identity", size: int | None = 64):
         super().__init__(root, sampling, size)
         self.k = int(k)
-        # a track's frames are contiguous in the (walk-ordered) file list
-        starts = np.concatenate([[0], np.flatnonzero(self.track[1:] != self.track[:-1]) + 1])
-        counts = np.diff(np.append(starts, len(self.files)))
+        starts, counts = runs(self.track)
         self._range = np.repeat(np.stack([starts, counts], 1), counts, axis=0)  # per file: (track start, count)
         keep = counts >= self.k
         if not keep.any():
             raise DataFormatError(self.root, f"no face track has at least {self.k} frames (data.frames_per_tuple)")
-        self.tracks = [(int(s), int(c)) for s, c, ok in zip(starts, counts, keep) if ok]
-        track_ident = np.array([self.identity[s] for s, _ in self.tracks])
-        self._tracks_of = [np.flatnonzero(track_ident == ident) for ident in self.identities]
-        self._tracks_of = [t for t in self._tracks_of if len(t)]
+        self.tracks = [(int(s), int(c)) for s, c in zip(starts[keep], counts[keep])]
+        owner = np.searchsorted(self._id_starts, starts[keep], side="right") - 1
+        self._tracks_of = np.split(np.arange(len(self.tracks)), np.flatnonzero(np.diff(owner)) + 1)
 
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])

@@ -88,8 +88,9 @@ class FeatureCache:
     probe's every input: the feature cache keys, the rows, the targets, the probe settings, the seed.
     """
 
-    def __init__(self, root):
+    def __init__(self, root, probes: bool = True):
         self.root = None if root is None else Path(root)
+        self.probes = probes  # False: features only, every probe is refitted
         self.hits = 0
         self.misses = 0
         self.probe_hits = 0
@@ -97,7 +98,7 @@ class FeatureCache:
 
     def load_probe(self, key: str):
         """(predictions, summary) of a cached probe fit, or None."""
-        if self.root is None:
+        if self.root is None or not self.probes:
             return None
         entry = self.root / "probes" / key[:2] / key
         try:
@@ -110,7 +111,7 @@ class FeatureCache:
         return predictions, summary
 
     def save_probe(self, key: str, predictions: np.ndarray, summary: dict) -> None:
-        if self.root is None:
+        if self.root is None or not self.probes:
             return
         with atomic_path(self.root / "probes" / key[:2] / key) as tmp:
             tmp.mkdir()

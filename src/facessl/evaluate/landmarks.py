@@ -24,11 +24,12 @@ def normalised_targets(part: Part) -> tuple[np.ndarray, np.ndarray]:
 
 
 def landmark_metrics(outputs, y, meta) -> dict:
+    """NME (inter-ocular, the papers' tables) and NME_box (bounding-box normalised, robust to profiles)."""
     sizes = meta["sizes"][:, None, :]
     n = len(outputs)
     pred = outputs.reshape(n, -1, 2) * sizes
     true = y.reshape(n, -1, 2) * sizes
-    return {"nme": metrics.nme(pred, true)}
+    return {"nme": metrics.nme(pred, true), "nme_box": metrics.nme(pred, true, normaliser="box")}
 
 
 def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) -> ProbeTask:

@@ -8,7 +8,7 @@
     mae_degrees(pred, true, wrap=True) -> (per_column, mean)
     au_f1(probs, labels, threshold=0.5) -> (per_au, mean)
     au_auc(probs, labels) -> (per_au, mean)
-    nme(pred, true, normaliser="interocular") -> mean normalised mean error in %
+    nme(pred, true, normaliser="interocular") -> mean normalised mean error in % ("box" also offered)
 
 Accuracies and F1/AUC are fractions in [0, 1]; tables multiply by 100 for display.
 """
@@ -150,13 +150,19 @@ def nme(pred, true, normaliser="interocular", per_image: bool = False):
     """Normalised mean error in %: the mean point-to-point distance of each image divided by the
     distance between two reference points of the ground truth, averaged over images.
 
-    pred, true: (N, K, 2). normaliser: "interocular" (see interocular_indices) or an index pair (i, j).
+    pred, true: (N, K, 2). normaliser: "interocular" (see interocular_indices), "box" (sqrt of the
+    ground-truth landmarks' bounding-box area, the AFLW2000-3D convention, robust to profile faces
+    whose eye corners coincide) or an index pair (i, j).
     """
     pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
     if pred.shape != true.shape or pred.ndim != 3 or pred.shape[2] != 2:
         raise ValueError(f"expected two (N, K, 2) arrays, got {pred.shape} and {true.shape}")
-    i, j = interocular_indices(true.shape[1]) if normaliser == "interocular" else normaliser
-    norm = np.linalg.norm(true[:, i] - true[:, j], axis=1)
+    if normaliser == "box":
+        extent = true.max(axis=1) - true.min(axis=1)
+        norm = np.sqrt(extent[:, 0] * extent[:, 1])
+    else:
+        i, j = interocular_indices(true.shape[1]) if normaliser == "interocular" else normaliser
+        norm = np.linalg.norm(true[:, i] - true[:, j], axis=1)
     errors = np.linalg.norm(pred - true, axis=2).mean(axis=1) / np.maximum(norm, 1e-12) * 100.0
     return errors if per_image else float(errors.mean())
 

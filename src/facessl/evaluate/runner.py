@@ -39,7 +39,8 @@ def input_size(encoder, options: EvalOptions) -> int:
 
 
 def options_hash(options: EvalOptions, features, baselines) -> str:
-    text = json.dumps({"options": asdict(options), "features": list(features), "baselines": list(baselines)},
+    settings = {k: v for k, v in asdict(options).items() if k not in ("quiet", "device")}  # not protocol
+    text = json.dumps({"options": settings, "features": list(features), "baselines": list(baselines)},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

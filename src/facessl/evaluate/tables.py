@@ -20,7 +20,8 @@ LAYOUT = {
     "pose_classes": ("Discrete head pose (accuracy %)", [("accuracy", "acc", 100)]),
     "au_f1": ("Action units (F1 %)", [(f"f1_{n}", n, 100) for n in AU_NAMES] + [("f1_mean", "mean", 100)]),
     "au_auc": ("Action units (AUC %)", [(f"auc_{n}", n, 100) for n in AU_NAMES] + [("auc_mean", "mean", 100)]),
-    "landmarks": ("Landmarks (NME % of inter-ocular distance, lower is better)", [("nme", "NME", 1)]),
+    "landmarks": ("Landmarks (NME %: of the inter-ocular distance, and of the box size; lower is better)",
+                  [("nme", "NME", 1), ("nme_box", "NME box", 1)]),
 }
 ORDER = ("expression", "verification", "pose", "pose_classes", "au_f1", "au_auc", "landmarks")
 

@@ -73,7 +73,9 @@ def paint_brows(c: Canvas) -> None:
     yb, th = brow_line(ub, r)
     vb = y - yb
     brow = edge(th / 2 - (vb - th / 2).abs(), px) * edge(ub * span, px) * edge((1 - ub) * span, px) * front
-    r.mix(c.f["hair"].index_select(0, r.b) * 0.6, brow * 0.9)
+    # Brows take the hair colour but always stay darker than the skin, so they read on dark skin too.
+    colour = torch.minimum(c.f["hair"].index_select(0, r.b) * 0.6, c.f["skin"].index_select(0, r.b) * 0.35)
+    r.mix(colour, brow * 0.9)
     h = 0.03 * bump(0, vb, 1, 0.12) * edge((ub + 0.2) * span, 0.1) * edge((1.1 - ub) * span, 0.1) * front
     h = h - 0.03 * r["au4"] * bump(ax - 0.06, y - 0.2, 0.02, 0.1) * front
     fore = (0.6 * r["au1"] + 0.6 * r["au2"] + 0.1 * r["age"]) * bump(0, y - 0.75, 0.6, 0.25)
@@ -119,7 +121,7 @@ def paint_extras(c: Canvas) -> None:
                  & (c.parts != PART_MOUTH), front=False)
     if r.idx.numel():
         ax, y, z = r.ax, r.y, r.z
-        zone = (r["my"] + 0.12 + 0.9 * ax * ax - y).clamp(0, 0.05) / 0.05
+        zone = (r["my"] + 0.12 + 0.9 * ax * ax - y).clamp(0, 0.2) / 0.2
         moustache = edge(r["ny"] - 0.05 - y, 0.03) * edge(r["mw"] + 0.08 - ax, 0.03)
         cheek_side = edge(ax - r["mw"] - 0.12, 0.08)
         zone = torch.where(y > r["my"], zone * torch.maximum(moustache.clamp(0, 1), cheek_side), zone)

@@ -67,7 +67,7 @@ def build_head(identity: torch.Tensor, aus: torch.Tensor, extra: torch.Tensor) -
     put("jaw", (z, z - 0.72 - drop, z - 0.02 - 0.08 * drop), (jaw_rx, jaw_ry, z + 0.92), -0.10 - 0.5 * drop)
     # Nose: a tip ball and a thin bridge running from between the eyes down to it.
     length = lerp(0.40, 0.52, p["nose_length"])
-    proj = lerp(0.26, 0.36, p["nose_projection"])
+    proj = lerp(0.30, 0.40, p["nose_projection"])
     nose_rx = lerp(0.11, 0.16, p["nose_width"]) * (1 + 0.12 * a[9])
     tip_y, tip_z = 0.12 - length + 0.03 * a[9], 0.70 + proj
     put("nose", (z, tip_y, tip_z), (nose_rx, z + 0.12, z + 0.12))
@@ -99,8 +99,8 @@ def build_head(identity: torch.Tensor, aus: torch.Tensor, extra: torch.Tensor) -
     f["ex"] = lerp(0.40, 0.50, p["eye_spacing"])
     f["ew"] = lerp(0.19, 0.24, p["eye_size"])
     f["ey"] = z + 0.03 * a[6]
-    f["eu"] = f["ew"] * (0.42 + 0.30 * a[5] - 0.12 * a[6] - 0.12 * a[7] - 0.08 * a[4] - 0.05 * a[9])
-    f["el"] = f["ew"] * (0.26 - 0.20 * a[6] - 0.10 * a[7] + 0.05 * a[5] - 0.05 * a[9])
+    f["eu"] = f["ew"] * (0.42 + 0.30 * a[5] - 0.16 * a[6] - 0.12 * a[7] - 0.08 * a[4] - 0.05 * a[9])
+    f["el"] = f["ew"] * (0.26 - 0.24 * a[6] - 0.10 * a[7] + 0.05 * a[5] - 0.05 * a[9])
     # Brows: inner/outer heights above the eye line, thickness, arch, x span.
     base = lerp(0.22, 0.32, p["brow_height"])
     f["b_in"] = base + 0.24 * a[1] - 0.15 * a[4] - 0.05 * a[9]
@@ -122,7 +122,7 @@ def build_head(identity: torch.Tensor, aus: torch.Tensor, extra: torch.Tensor) -
     f["tl"] = thick_lip * 1.15 * (1 - 0.2 * a[12])
     f["cheek"] = 0.8 * a[6] + 0.3 * a[12]
     f["fold"] = 0.2 * p["age"] + 0.6 * a[12] + 0.5 * a[9] + 0.3 * a[6]
-    f["beard"], f["glasses"], f["age"] = p["beard"], p["glasses"], p["age"]
+    f["beard"], f["glasses"], f["age"], f["ear"] = p["beard"], p["glasses"], p["age"], ear
     return dict(centre=centre, radii=radii, tilt=tilt, enabled=enabled, hair_line=hair_line, f=f)
 
 

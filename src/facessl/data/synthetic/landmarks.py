@@ -15,7 +15,7 @@ import torch
 
 from .curves import brow_line, brow_x, eye_lids, mouth_lines, nose_tip
 from .head import FACE_PRIMS, PIVOT, PRIM
-from .raycast import DISTANCE, FRAME, cast
+from .raycast import DISTANCE, FRAME, cast, tilt_x
 
 # Mirror permutation: landmark i of a horizontally flipped face is landmark FLIP_68[i] of the original.
 FLIP_68 = (list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
@@ -23,8 +23,8 @@ FLIP_68 = (list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] 
            + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
 _FACE_PRIMS = FACE_PRIMS
 _JAW_ANGLES = torch.linspace(-1.0, 1.0, 17) * math.radians(104)
-_JAW_RADII = torch.linspace(0.5, 1.9, 29)
 _JAW_CENTRE_Y = -0.42
+_JAW_CENTRE = torch.tensor([0.0, _JAW_CENTRE_Y])
 
 
 def _layout(head: dict) -> torch.Tensor:
@@ -77,17 +77,27 @@ def _drop(cam: dict, xy: torch.Tensor):
     return origins + torch.where(hit, t, torch.full_like(t, 4.0)).unsqueeze(-1) * dirs, hit
 
 
-def _jaw_xy(cam: dict) -> torch.Tensor:
-    """(n, 17, 2) head-local jaw contour points: 96% of the way to the frontal silhouette of the face."""
-    n, dev = cam["R"].shape[0], cam["R"].device
-    ang, rad = _JAW_ANGLES.to(dev), _JAW_RADII.to(dev)
-    dx, dy = ang.sin().view(17, 1) * rad, -ang.cos().view(17, 1) * rad
-    xy = torch.stack([dx, dy + _JAW_CENTRE_Y], -1).view(1, -1, 2).expand(n, -1, -1)
-    _, hit = _drop(cam, xy)
-    hit = hit.view(n, 17, -1).float()
-    last = (hit * torch.arange(1, rad.numel() + 1, device=dev)).argmax(-1)    # outermost hit radius
-    reach = rad[last] * 0.96
-    return torch.stack([ang.sin() * reach, -ang.cos() * reach + _JAW_CENTRE_Y], -1)
+def _jaw_xy(head: dict) -> torch.Tensor:
+    """(n, 17, 2) head-local jaw contour points: 96% of the way from a centre below the nose to the
+    frontal silhouette of cranium + jaw. The silhouette of an ellipsoid seen along z is the ellipse
+    given by the Schur complement of its quadric, so the reach along each direction is a quadratic root."""
+    dev = head["centre"].device
+    ang = _JAW_ANGLES.to(dev)
+    u = torch.stack([ang.sin(), -ang.cos()], -1)                              # (17, 2)
+    reach = None
+    for k in (PRIM["cranium"], PRIM["jaw"]):
+        rot = tilt_x(head["tilt"][:, k])                                        # (n, 3, 3)
+        a = (rot * head["radii"][:, k].pow(-2).unsqueeze(1)) @ rot.transpose(1, 2)
+        s = a[:, :2, :2] - a[:, :2, 2:] @ a[:, 2:, :2] / a[:, 2:, 2:]          # (n, 2, 2)
+        w = torch.stack([-head["centre"][:, k, 0], _JAW_CENTRE_Y - head["centre"][:, k, 1]], -1)
+        su = u @ s                                                               # (n, 17, 2)
+        qa = (su * u).sum(-1)
+        qb = (su * w.unsqueeze(1)).sum(-1)
+        qc = ((w.unsqueeze(1) @ s) * w.unsqueeze(1)).sum(-1) - 1
+        disc = qb * qb - qa * qc
+        root = torch.where(disc > 0, (disc.clamp_min(0).sqrt() - qb) / qa, torch.zeros_like(qa))
+        reach = root if reach is None else torch.maximum(reach, root)
+    return _JAW_CENTRE.to(dev) + 0.96 * reach.unsqueeze(-1) * u
 
 
 def project(world: torch.Tensor, size: int) -> torch.Tensor:
@@ -99,7 +109,7 @@ def project(world: torch.Tensor, size: int) -> torch.Tensor:
 
 def project_landmarks(head: dict, cam: dict, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, 68, 2) pixel coordinates and (n, 68) self-occlusion visibility."""
-    xy = torch.cat([_jaw_xy(cam), _layout(head)], 1)
+    xy = torch.cat([_jaw_xy(head), _layout(head)], 1)
     world, _ = _drop(cam, xy)
     origin = cam["origin"].view(1, 1, 3)
     t, _, _ = cast(cam, origin.expand_as(world), world - origin)

@@ -31,9 +31,16 @@ def occluder_mask(occluder: torch.Tensor, size: int) -> torch.Tensor:
     """(n, 5) occluder rows (kind, cx, cy, size, angle) -> (n, size, size) coverage in [0, 1].
     Kind 1 is a hand-like blob (palm and four fingers), kind 2 a bar across the frame."""
     n, dev = occluder.shape[0], occluder.device
+    some = (occluder[:, 0] > 0).nonzero().squeeze(1)
+    mask = torch.zeros(n, size, size, device=dev)
+    if some.numel():
+        mask[some] = _occluder_shapes(occluder[some], size)
+    return mask
+
+
+def _occluder_shapes(occluder: torch.Tensor, size: int) -> torch.Tensor:
+    n, dev = occluder.shape[0], occluder.device
     kind = occluder[:, 0].view(n, 1, 1)
-    if not bool((kind > 0).any()):
-        return torch.zeros(n, size, size, device=dev)
     lin = (torch.arange(size, device=dev, dtype=torch.float32) + 0.5) / size
     v, u = torch.meshgrid(lin, lin, indexing="ij")
     cx, cy, s, ang = (occluder[:, i].view(n, 1, 1) for i in range(1, 5))

@@ -2,7 +2,6 @@
 each AU alone at 0 / 2.5 / 5, landmarks (green visible, red occluded) and random scenes."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
@@ -79,8 +78,3 @@ def preview_sheet(path, size: int = 64, seed: int = 0) -> None:
     sheet = _grid(tiles, tile)
     with atomic_path(path) as tmp:
         sheet.save(tmp, format="PNG")
-
-
-def sheet_array(path) -> np.ndarray:
-    """The sheet as an array (for tests)."""
-    return np.asarray(Image.open(path))

@@ -72,19 +72,15 @@ def solve(a, b, cc, enabled, hair_ok):
     bool says whether the hair primitive's hit at ray parameter t lies inside the hair region.
     Returns t (n,R) (inf = miss), primitive index (n,R), inside (n,R) (seen from inside the hair shell)."""
     disc = b * b - a * cc
-    root = disc.clamp_min(0).sqrt()
-    t = (-b - root) / a
     hit = (disc > 0) & enabled.unsqueeze(-1)
+    root = disc.clamp_min_(0).sqrt_()
     k = PRIM["hair"]
     t_far = (root[:, k] - b[:, k]) / a[:, k]
+    t = root.add_(b).neg_().div_(a)                                  # near roots, in place
+    t.masked_fill_(~hit, float("inf"))
     near_ok = hair_ok(t[:, k])
-    far_ok = hair_ok(t_far)
-    t_hair = torch.where(near_ok, t[:, k], t_far)
-    keep = hit[:, k] & (near_ok | far_ok)
-    inf = torch.full_like(t_hair, float("inf"))
-    t = torch.cat([t[:, :k], t_hair.unsqueeze(1), t[:, k + 1:]], 1)
-    t = torch.where(hit & torch.cat([torch.ones_like(hit[:, :k]), keep.unsqueeze(1), torch.ones_like(hit[:, k + 1:])], 1),
-                    t, inf.unsqueeze(1))
+    far_ok = hit[:, k] & hair_ok(t_far)
+    t[:, k] = torch.where(near_ok, t[:, k], torch.where(far_ok, t_far, torch.full_like(t_far, float("inf"))))
     t_min, index = t.min(dim=1)
     inside = (index == k) & ~near_ok
     return t_min, index, inside

@@ -9,6 +9,7 @@ Pixel coordinates: x right, y down, pixel (i, j) covers [j, j+1) x [i, i+1), so 
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +23,7 @@ from .scene import check_scene
 from .texture import PART_OCCLUDER, Canvas, paint
 
 SUPPORTED_SIZES = (48, 64, 96, 112, 128, 160, 192, 224, 256)
-CHUNK_PIXELS = 16 * 64 * 64  # pixels rendered together
+CHUNK_PIXELS = 64 * 64 * 64  # pixels rendered together
 
 
 @dataclass
@@ -55,9 +56,9 @@ def _intersect_pixels(cam: dict, basis: torch.Tensor):
     m = cam["R"].transpose(1, 2) / cam["scale"].view(n, 1, 1)
     z1 = torch.zeros_like(m[:, :, 0])
     dir_coef = torch.stack([z1, z1, z1, m[:, :, 0], m[:, :, 1], -m[:, :, 2]], -1)
-    rows = torch.cat([a_coef, b_coef, dir_coef], 1) @ basis           # (n, 2K+3, P)
+    rows = torch.cat([a_coef, b_coef], 1) @ basis                      # (n, 2K, P)
     k = q.shape[1]
-    d_local = rows[:, 2 * k:].transpose(1, 2)                            # (n, P, 3)
+    d_local = basis.t() @ dir_coef.transpose(1, 2)                       # (n, P, 3)
     o_local = to_local(cam, cam["origin"].view(1, 1, 3).expand(n, 1, 3))
     t, prim, inside = solve(rows[:, :k], rows[:, k:2 * k], cc, cam["enabled"], hair_test(cam, o_local, d_local))
     return t, prim, inside, o_local, d_local
@@ -79,8 +80,24 @@ def render(identity: torch.Tensor, pose: torch.Tensor, aus: torch.Tensor, scene:
     identity = identity.float()
     # Chunks of a few frames keep the per-pixel arrays in cache; results do not depend on the chunking.
     step = max(1, CHUNK_PIXELS // (size * size))
-    outs = [_render_chunk(identity[i:i + step], pose[i:i + step], aus[i:i + step], extra[i:i + step],
-                          {k: v[i:i + step] for k, v in scene.items()}, size, return_parts) for i in range(0, n, step)]
+    def chunk(i):
+        return _render_chunk(identity[i:i + step], pose[i:i + step], aus[i:i + step], extra[i:i + step],
+                             {k: v[i:i + step] for k, v in scene.items()}, size, return_parts)
+
+    starts = list(range(0, n, step))
+    workers = min(torch.get_num_threads(), len(starts))
+    if workers > 1 and dev.type == "cpu":
+        # Chunks in parallel threads, each op single-threaded: small per-op work parallelises badly
+        # inside torch (and collapses on a busy machine); whole chunks scale with the cores.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                outs = list(pool.map(chunk, starts))
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        outs = [chunk(i) for i in starts]
     image, landmarks, visible, parts = (torch.cat(x, 0) if x[0] is not None else None for x in zip(*outs))
     return Render(finish(image, scene, generator), landmarks, visible, parts)
 
@@ -106,7 +123,7 @@ def _render_chunk(identity, pose, aus, extra, scene, size, return_parts):
         normal[sel] = _blended_normal(cam, head, world.index_select(0, sel), b.index_select(0, sel), pair)
     local = o_local.view(n, 3).index_select(0, b) + t.unsqueeze(-1) * d_local.reshape(n * n_pix, 3).index_select(0, hit_flat)
     px = FRAME / size / cam["scale"]
-    canvas = paint(Canvas(local[:, 0], local[:, 1], local[:, 2], prim, b, head["f"], px), scene["clothes"])
+    canvas = paint(Canvas(local[:, 0], local[:, 1], local[:, 2], prim, b, head["f"], px))
     # Screen-space bump mapping: slopes of the painted height in head units per head unit.
     h = torch.zeros(n * n_pix, device=dev).index_put_((hit_flat,), canvas.height).view(n, size, size)
     gx = torch.zeros_like(h)
@@ -159,7 +176,7 @@ def _blended_normal(cam: dict, head: dict, world: torch.Tensor, b: torch.Tensor,
         g = _matvec(q, rel)
         f = (g * rel).sum(-1) - 1
         dist = f.clamp_min(0) * head["radii"][:, k].mean(-1).index_select(0, b) / 2
-        width = 0.06 if k in (PRIM["cranium"], PRIM["jaw"]) else 0.015
+        width = 0.15 if k in (PRIM["cranium"], PRIM["jaw"]) else 0.015
         total = total + torch.exp(-dist / width).unsqueeze(-1) * g / g.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     return total
 

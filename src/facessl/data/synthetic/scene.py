@@ -11,7 +11,7 @@ import torch
 
 SCENE_KEYS = (
     "light", "light_colour", "ambient", "specular", "background", "bg_gradient", "bg_texture",
-    "offset", "noise", "blur", "occluder", "occluder_colour", "clothes",
+    "offset", "noise", "blur", "occluder", "occluder_colour",
 )
 
 
@@ -27,7 +27,7 @@ def sample_scene(n: int, generator: torch.Generator, occluder_rate: float = 0.08
     direction; 'bg_texture' (n,4) weight, frequency, angle, phase; 'offset' (n,3) dx, dy (fraction of the
     frame) and log-scale of the face; 'noise' (n,) pixel noise std in [0,1] units; 'blur' (n,) blur
     mix in [0,1]; 'occluder' (n,5) kind (0 none, 1 hand-like blob, 2 bar), centre x, y (fraction),
-    size (fraction), angle; 'occluder_colour' (n,3); 'clothes' (n,3) colour of the shirt.
+    size (fraction), angle; 'occluder_colour' (n,3).
     """
     g = generator
     r = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
@@ -55,11 +55,10 @@ def sample_scene(n: int, generator: torch.Generator, occluder_rate: float = 0.08
     occluder = torch.stack([occ_kind, 0.2 + 0.6 * r(n), 0.45 + 0.5 * r(n), 0.15 + 0.2 * r(n),
                             (r(n) * 2 - 1) * math.pi / 3], 1)
     occluder_colour = r(n, 3) * 0.8 + 0.1
-    clothes = r(n, 3) ** 1.5 * 0.9
     return {"light": _unit(light), "light_colour": light_colour, "ambient": ambient, "specular": specular,
             "background": background, "bg_gradient": bg_gradient, "bg_texture": bg_texture,
             "offset": offset, "noise": noise, "blur": blur, "occluder": occluder,
-            "occluder_colour": occluder_colour, "clothes": clothes}
+            "occluder_colour": occluder_colour}
 
 
 def plain_scene(n: int, colour=(0.5, 0.5, 0.5), light=(0.0, 0.3, 1.0)) -> dict[str, torch.Tensor]:
@@ -69,7 +68,7 @@ def plain_scene(n: int, colour=(0.5, 0.5, 0.5), light=(0.0, 0.3, 1.0)) -> dict[s
             "specular": torch.full((n,), 0.15), "background": rows(colour).unsqueeze(1).repeat(1, 2, 1),
             "bg_gradient": torch.zeros(n, 3), "bg_texture": torch.zeros(n, 4), "offset": torch.zeros(n, 3),
             "noise": torch.zeros(n), "blur": torch.zeros(n), "occluder": torch.zeros(n, 5),
-            "occluder_colour": torch.zeros(n, 3), "clothes": rows((0.25, 0.3, 0.4))}
+            "occluder_colour": torch.zeros(n, 3)}
 
 
 def check_scene(scene: dict, n: int) -> None:

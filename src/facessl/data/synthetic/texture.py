@@ -102,7 +102,7 @@ class Canvas:
         return Region(self, mask & (self.front > 0) if front else mask & self.face)
 
 
-def paint(canvas: Canvas, clothes: torch.Tensor) -> Canvas:
+def paint(canvas: Canvas) -> Canvas:
     from .features import paint_brows, paint_eyes, paint_extras, paint_mouth, paint_nose_cheeks
     c = canvas
     f = c.f
@@ -113,7 +113,7 @@ def paint(canvas: Canvas, clothes: torch.Tensor) -> Canvas:
     paint_brows(c)
     paint_mouth(c)
     paint_extras(c)
-    # Hair strands, ears, the neck (shadowed below the jaw) and clothes.
+    # Hair strands, ears and the neck (shadowed below the jaw).
     hair = (c.prim == PRIM["hair"]) | (c.prim == PRIM["hair_back"])
     if bool(hair.any()):
         i = hair.nonzero().squeeze(1)
@@ -124,7 +124,14 @@ def paint(canvas: Canvas, clothes: torch.Tensor) -> Canvas:
         c.spec[i] = 0.4
         c.parts[i] = PART_HAIR
     ear = (c.prim == PRIM["ear_r"]) | (c.prim == PRIM["ear_l"])
-    c.albedo = torch.where(ear.unsqueeze(-1), c.albedo * _rgb([1.0, 0.9, 0.88], c.x), c.albedo)
+    if bool(ear.any()):
+        # A darker bowl (concha) inside a lighter rim reads as an ear even at low resolution.
+        i = ear.nonzero().squeeze(1)
+        size = f["ear"].index_select(0, c.b[i])
+        r2 = ((c.y[i] + 0.22) / (0.2 * size)) ** 2 + ((c.z[i] + 0.13) / (0.11 * size)) ** 2
+        bowl = (1 - r2).clamp(0, 1) ** 0.5
+        c.albedo[i] = c.albedo[i] * _rgb([1.0, 0.9, 0.88], c.x) * (1 - 0.45 * bowl).unsqueeze(-1)
+        c.height[i] = -0.03 * bowl
     neck = c.prim == PRIM["neck"]
     if bool(neck.any()):
         i = neck.nonzero().squeeze(1)

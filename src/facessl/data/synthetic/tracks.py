@@ -32,7 +32,7 @@ def _envelope(n_frames: int, generator: torch.Generator) -> torch.Tensor:
     u = torch.rand(4, generator=generator)
     t = torch.arange(n_frames, dtype=torch.float32)
     onset = u[0] * 0.4 * n_frames
-    rise = 3 + u[1] * 0.25 * n_frames
+    rise = 8 + u[1] * 0.25 * n_frames  # onsets take a third of a second or more
     fade = torch.where(u[2] < 0.5, onset + rise + (0.3 + 0.5 * u[3]) * n_frames, torch.tensor(1e9))
     up = ((t - onset) / rise).clamp(0, 1)
     down = 1 - ((t - fade) / rise).clamp(0, 1)
