@@ -242,3 +242,32 @@ def test_a_few_joint_steps_lower_every_term():
     for k, v in hist.items():
         first, last = sum(v[:3]) / 3, sum(v[-3:]) / 3
         assert last < 0.8 * first, f"{k}: {first:.4f} -> {last:.4f}"
+
+
+@pytest.mark.slow
+def test_pretrain_end_to_end_with_the_trainer(tmp_path):
+    """The trainer on a tiny VoxCeleb-layout tree: metrics, reconstruction PNGs, DWA state, facessl.load."""
+    from PIL import Image
+
+    from facessl.train import train
+
+    imgs = batch(12, seed=2)["images"]
+    for i in range(12):
+        d = tmp_path / "vox" / f"id{10001 + i:05d}" / "abcdefghijk" / "00001"
+        d.mkdir(parents=True)
+        Image.fromarray(imgs[i].permute(1, 2, 0).numpy()).save(d / "0001.jpg")
+    cfg = load_config("configs/pcl_synth.yaml", ["train.steps=4", "train.batch_size=8", "train.log_every=2",
+                                                   "train.image_every=4", "train.checkpoint_every=4",
+                                                   "data.workers=0", "data.size=32", "method.dwa_period_steps=1",
+                                                   "backbone.width=0.25", "method.decoder_channels=32"])
+    cfg.data.path = str(tmp_path / "vox")
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    assert summary["step"] == 4
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert {"loss", "dis", "orth", "face", "pose", "w_face", "w_pose"} <= set(records[-1])
+    assert records[-1]["w_face"] != 1.0  # DWA moved after two one-step periods
+    assert (tmp_path / "run" / "images" / "reconstructions_00000004.png").is_file()
+    state = json.loads((tmp_path / "run" / "checkpoints" / "step_00000004" / "state.json").read_text())
+    assert len(state["method"]["dwa"]["history"]) == 2
+    enc = facessl.load(tmp_path / "run")
+    assert set(enc.features(torch.rand(2, 3, 32, 32))) == {"fs", "ff", "fp"}

@@ -28,22 +28,26 @@ def _load_verb(verb):
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verbs=None) -> argparse.ArgumentParser:
+    """The parser; only the verbs in `verbs` (default: all) are imported, so one verb's imports
+    (torch, sklearn ...) never slow down or break another."""
     parser = argparse.ArgumentParser(prog="facessl", description="Self-supervised facial representation learning.")
     parser.add_argument("--version", action="version", version=f"facessl {__import__('facessl').__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb, help_text in VERBS.items():
-        module = _load_verb(verb)
-        if module is None:
-            continue
         p = sub.add_parser(verb, help=help_text, description=help_text)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        if verbs is None or verb in verbs:
+            module = _load_verb(verb)
+            if module is not None:
+                module.add_arguments(p)
+                p.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = [a for a in argv if a in VERBS][:1]
+    parser = build_parser(chosen or ())
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

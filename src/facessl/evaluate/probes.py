@@ -13,6 +13,7 @@ every output marks.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,9 +153,28 @@ class _Task:
         return out.float().cpu().numpy()
 
 
+@contextmanager
+def _single_thread_on_cpu(device: torch.device):
+    """A probe is thousands of tiny ops; on a busy CPU, extra intra-op threads only add waiting."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _train(task: _Task, weight_decays, config: ProbeConfig, seed: int, stop_epoch=None, eval_set=None, score=None):
     """Adam with a cosine schedule over config.epochs; stops after stop_epoch. With eval_set, returns the
     best (score, epoch, state) per grid entry."""
+    with _single_thread_on_cpu(task.device):
+        return _train_loop(task, weight_decays, config, seed, stop_epoch, eval_set, score)
+
+
+def _train_loop(task, weight_decays, config, seed, stop_epoch, eval_set, score):
     model = _BatchedLinear(task.x.shape[1], task.dim_out, weight_decays, seed, task.device)
     n = len(task.x)
     # at least 8 steps per epoch so that small training sets still get enough updates

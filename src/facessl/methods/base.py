@@ -28,6 +28,10 @@ class Encoder(nn.Module):
 class Method(nn.Module):
     """Base class of every self-supervised method.
 
+    Batches arrive on the device with images still uint8; the method converts them to float [0,1]
+    (`images.float() / 255`) and applies its own views. `on_step_end` receives the iteration's logged
+    values averaged over processes, so every rank takes the same decisions (DWA, curriculum).
+
     Subclasses set:
       name        registry name ('simclr', 'pcl', 'fabnet')
       data_kind   'frames' (batch['images'] uint8 (B,3,H,W)) or 'tuples' (uint8 (B,K,3,H,W), frames of one track)

@@ -23,9 +23,8 @@ PARTS = {
     "mafl": ("build_faces", "build_mafl", "needs_mafl"),
 }
 
-# Rendered faces per preset: tiny ~150, small ~1.3k, default ~3.3k, large ~7.7k, full ~136k (real
-# test-set sizes where they fit; 300W-LP mirror copies cost no render). The ray-cast renderer does about
-# 11 faces per CPU-second at 64 px, so `default` takes ~2.5 minutes on 2 free cores.
+# Rendered faces per preset: tiny ~150, small ~1.3k, default ~22k, large ~60k, full ~136k (real
+# test-set sizes where they fit; 300W-LP mirror copies cost no render). `default` is what the demo uses.
 PRESETS = {
     "tiny": {
         "voxceleb": {"identities": 3, "videos": 1, "tracks": 2, "frames": 4},
@@ -46,22 +45,22 @@ PRESETS = {
         "mafl": {"train": 60, "test": 20},
     },
     "default": {
-        "voxceleb": {"identities": 20, "videos": 2, "tracks": 2, "frames": 10},
-        "rafdb": {"train": 400, "test": 120}, "fer2013": {"train": 300, "public": 50, "private": 50},
-        "lfw": {"folds": 10, "pairs": 6}, "cplfw": {"folds": 10, "pairs": 6},
-        "300wlp": {"sources": 60, "profiles": 3}, "aflw2000": {"images": 200},
-        "bu3dfe": {"subjects": 8, "test_subjects": 3, "expressions": 2},
-        "disfa": {"subjects": 4, "frames": 75}, "300w": {"train": 160, "common": 32, "challenging": 8},
-        "mafl": {"train": 160, "test": 40},
+        "voxceleb": {"identities": 300, "videos": 2, "tracks": 2, "frames": 8},
+        "rafdb": {"train": 2000, "test": 600}, "fer2013": {"train": 1500, "public": 300, "private": 300},
+        "lfw": {"folds": 10, "pairs": 30}, "cplfw": {"folds": 10, "pairs": 30},
+        "300wlp": {"sources": 600, "profiles": 3}, "aflw2000": {"images": 600},
+        "bu3dfe": {"subjects": 20, "test_subjects": 6, "expressions": 3},
+        "disfa": {"subjects": 9, "frames": 150}, "300w": {"train": 800, "common": 200, "challenging": 50},
+        "mafl": {"train": 800, "test": 200},
     },
     "large": {
-        "voxceleb": {"identities": 32, "videos": 2, "tracks": 2, "frames": 10},
-        "rafdb": {"train": 1000, "test": 300}, "fer2013": {"train": 1000, "public": 150, "private": 150},
-        "lfw": {"folds": 10, "pairs": 15}, "cplfw": {"folds": 10, "pairs": 15},
-        "300wlp": {"sources": 150, "profiles": 3}, "aflw2000": {"images": 500},
-        "bu3dfe": {"subjects": 12, "test_subjects": 4, "expressions": 3},
-        "disfa": {"subjects": 6, "frames": 120}, "300w": {"train": 400, "common": 80, "challenging": 20},
-        "mafl": {"train": 400, "test": 100},
+        "voxceleb": {"identities": 1000, "videos": 3, "tracks": 2, "frames": 12},
+        "rafdb": {"train": 6000, "test": 1500}, "fer2013": {"train": 5000, "public": 800, "private": 800},
+        "lfw": {"folds": 10, "pairs": 100}, "cplfw": {"folds": 10, "pairs": 100},
+        "300wlp": {"sources": 1500, "profiles": 4}, "aflw2000": {"images": 2000},
+        "bu3dfe": {"subjects": 50, "test_subjects": 15, "expressions": 5},
+        "disfa": {"subjects": 18, "frames": 400}, "300w": {"train": 2000, "common": 400, "challenging": 100},
+        "mafl": {"train": 2000, "test": 500},
     },
     "full": {
         "voxceleb": {"identities": 200, "videos": 4, "tracks": 3, "frames": 16},

@@ -1,0 +1,49 @@
+"""`facessl ablate`: the PCL ablation table (SimCLR -> + L_dis -> + L_orth -> + L_pose -> + DWA) and the
+feature-choice table (F_f, F_p, F_s, F_f + F_p), with seeds, on the embedded data.
+
+    facessl ablate [--scale tiny|small|paper] [--out DIR] [--seeds N] [--steps N]
+
+Shares its directory layout with `facessl demo` (same --out reuses the data, the full PCL run and
+every finished ablation run).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from facessl.demo import pipeline
+from facessl.demo.ablation import ablation_rows, run_ablation
+from facessl.demo.plan import PLANS, get_plan
+from facessl.demo.report import main_rows
+from facessl.demo.stages import StageRunner
+from facessl.io import write_json_atomic, write_text_atomic
+from facessl.report.markdown import table_markdown
+from facessl.report.tables import ablation_table, feature_choice_table
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--scale", default="small", choices=tuple(PLANS))
+    p.add_argument("--out", default="demo", help="output directory (shared with `facessl demo`)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=None, help="pretraining seeds per ablation row (default: the scale's)")
+    p.add_argument("--steps", type=int, default=None, help="pretraining steps per ablation run (default: the scale's)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def run(args) -> int:
+    plan = get_plan(args.scale)
+    changes = {k: v for k, v in (("ablation_seeds", args.seeds), ("ablation_steps", args.steps)) if v}
+    plan = dataclasses.replace(plan, **changes)
+    out = Path(args.out)
+    stages = StageRunner(out, 3)
+    stages.run("data", pipeline.build_data, out, plan, args.seed, args.quiet)
+    stages.run("pretrain-pcl", pipeline.pretrain, out, plan, "pcl", args.seed, args.quiet)
+    stages.run("eval-pcl", pipeline.evaluate_run, out, plan, "pcl", args.quiet, ())
+    run_ablation(out, plan, args.seed, args.quiet)
+    rows = ablation_rows(out)
+    _, features = main_rows(out, dataclasses.replace(plan, methods=("pcl",)))
+    write_json_atomic(out / "results" / "ablation.json", {"ablation": rows, "feature_choice": features})
+    text = table_markdown(ablation_table(rows)) + "\n\n" + table_markdown(feature_choice_table(features)) + "\n"
+    write_text_atomic(out / "results" / "ablation.md", text)
+    print(text)
+    return 0

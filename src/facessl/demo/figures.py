@@ -1,0 +1,115 @@
+"""The demo's analysis and figures: training curves, t-SNE, PCL reconstructions and swap test,
+FAb-Net flows and retrieval, and the disentanglement table (what each feature knows).
+
+Analysis images are held-out synthetic identities (the RAF-DB-format test and train parts), whose true
+pose and identity come from the generator's ground-truth sidecar — never read by training.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facessl.checkpoint import load_method
+from facessl.data.formats import read
+from facessl.data.formats.common import load_image
+from facessl.data.formats.truth import read_truth
+from facessl.data.labels import EXPRESSIONS
+from facessl.evaluate.features import extract
+
+
+def labelled_faces(data: Path, split: str, limit: int | None = None) -> dict:
+    """RAF-DB-format images of one split with expression, true pose (yaw, pitch, roll) and identity."""
+    root = data / "rafdb"
+    imageset = read("rafdb", root)
+    index = np.flatnonzero(imageset.split == split)[:limit]
+    subset = imageset.subset(index)
+    truth = read_truth(root)
+    rel = [Path(p).relative_to(root).as_posix() for p in subset.images]
+    pose = np.array([[truth[r]["yaw"], truth[r]["pitch"], truth[r]["roll"]] for r in rel], dtype=np.float64)
+    identity = np.array([truth[r]["identity"] for r in rel])
+    return {"images": subset, "expression": subset.labels["expression"], "pose": pose, "identity": identity}
+
+
+def uint8_batch(imageset) -> torch.Tensor:
+    return torch.from_numpy(np.stack([load_image(p) for p in imageset.images])).permute(0, 3, 1, 2).contiguous()
+
+
+def features_of(out: Path, runs: dict[str, str], faces: dict, size: int = 64) -> dict[str, np.ndarray]:
+    """{'SimCLR F_s', 'PCL F_s', 'PCL F_f', 'PCL F_p', 'FAb-Net'} features of `faces` (those that exist)."""
+    import facessl
+
+    names = {"fs": "F_s", "ff": "F_f", "fp": "F_p", "embedding": "embedding"}
+    feats = {}
+    for label, run in runs.items():
+        if not (out / "runs" / run).is_dir():
+            continue
+        encoder = facessl.load(out / "runs" / run)
+        for key, value in extract(encoder, faces["images"], size, quiet=True).items():
+            feats[f"{label} {names.get(key, key)}"] = value
+    return feats
+
+
+def tsne_figures(figures: Path, feats: dict, faces: dict) -> list[str]:
+    from facessl.viz.tsne import tsne_plot
+
+    panels = {k: feats[k] for k in ("SimCLR F_s", "PCL F_s", "PCL F_f", "PCL F_p") if k in feats}
+    colour = {"*": faces["expression"], "PCL F_p": faces["pose"][:, 0]}
+    categorical = {"*": True, "PCL F_p": False}
+    path = figures / "tsne.png"
+    tsne_plot(panels, colour, path, title="t-SNE of frozen features (held-out identities)", categorical=categorical,
+              class_names=list(EXPRESSIONS), colour_label={"*": "expression", "PCL F_p": "yaw (°)"})
+    return [str(path)]
+
+
+def pcl_figures(out: Path, figures: Path, faces: dict) -> dict:
+    from facessl.methods.pcl_analysis import GRID_ROWS, reconstruction_grid, swap_test
+    from facessl.viz.grids import image_grid
+
+    method = load_method(out / "runs" / "pcl")
+    images = uint8_batch(faces["images"])
+    grid = reconstruction_grid(method, images[:8], columns=8)
+    image_grid(grid, nrow=8, path=figures / "recon_pcl.png")
+    return {"swap_test": swap_test(method, images), "grid_rows": [r for r in GRID_ROWS][: grid.shape[0] // 8]}
+
+
+def fabnet_figures(out: Path, figures: Path, faces: dict, feats: dict) -> dict:
+    from facessl.viz.retrieval import retrieval_pose_error, retrieval_sheet
+
+    result = {}
+    if "FAb-Net embedding" in feats:
+        emb = feats["FAb-Net embedding"]
+        result["retrieval"] = retrieval_pose_error(emb, faces["pose"][:, 0], faces["identity"], k=5)
+        retrieval_sheet(emb, uint8_batch(faces["images"]).numpy(), faces["identity"], figures / "retrieval_fabnet.png")
+    if "PCL F_p" in feats:
+        result["retrieval_pcl_fp"] = retrieval_pose_error(feats["PCL F_p"], faces["pose"][:, 0], faces["identity"])
+    if (out / "runs" / "fabnet").is_dir():
+        from facessl.viz.flow import fabnet_figure
+
+        method = load_method(out / "runs" / "fabnet")
+        tuples = track_tuples(out / "data" / "voxceleb", method.data_frames if hasattr(method, "data_frames") else 2)
+        fabnet_figure(method, tuples, figures / "flow_fabnet.png", n=6, title="FAb-Net: source, target, warped source, flow")
+    return result
+
+
+def track_tuples(root: Path, k: int, n: int = 6) -> torch.Tensor:
+    """(n,k,3,H,W) uint8: the first and last frames of n tracks (for figures)."""
+    tracks = sorted({p.parent for p in root.glob("id*/*/*/*.jpg")})[:: max(1, len(list(root.glob("id*"))) // n)][:n]
+    out = []
+    for track in tracks:
+        frames = sorted(track.glob("*.jpg"))
+        pick = np.linspace(len(frames) - 1, 0, k).round().astype(int)  # sources first, target last
+        out.append(np.stack([load_image(frames[i]) for i in pick]))
+    return torch.from_numpy(np.stack(out)).permute(0, 1, 4, 2, 3).contiguous()
+
+
+def disentanglement(figures: Path, train_feats: dict, test_feats: dict, train: dict, test: dict) -> dict:
+    from facessl.analysis import disentanglement_heatmap, disentanglement_table
+
+    keep = [k for k in ("SimCLR F_s", "PCL F_s", "PCL F_f", "PCL F_p", "FAb-Net embedding") if k in test_feats]
+    labels = lambda d: {"pose": d["pose"], "expression": d["expression"], "identity": d["identity"]}  # noqa: E731
+    table = disentanglement_table({k: train_feats[k] for k in keep}, {k: test_feats[k] for k in keep},
+                                  labels(train), labels(test))
+    disentanglement_heatmap(table, figures / "disentanglement.png")
+    return table

@@ -1,0 +1,119 @@
+"""The demo's stages: data, pretraining and evaluation (analysis and figures live in demo/figures.py).
+
+Layout of a demo directory (what `facessl report` reads is documented in facessl.commands.report):
+  data/            the synthetic benchmark (facessl synth)
+  runs/<method>/   pretraining runs (checkpoints, metrics.jsonl, images/)
+  eval/<method>/   results.json + results.md of each method's evaluation
+  cache/           feature cache shared by every evaluation
+  results/         tables.json (normalised tables) and analysis.json
+  figures/         PNGs of the report; stages/ markers of finished stages
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import facessl
+from facessl.config import load_config
+from facessl.demo.plan import CONFIG_DIR, DemoPlan, config_path
+from facessl.evaluate.cache import FeatureCache
+from facessl.evaluate.protocol import EvalOptions
+from facessl.evaluate.runner import evaluate
+from facessl.evaluate.suite import load_suite
+from facessl.evaluate.tables import render as render_results
+from facessl.io import write_json_atomic, write_text_atomic
+from facessl.train import train
+
+PCL_FEATURES = ("fs", "ff", "fp", "ff+fp")
+
+
+def build_data(out: Path, plan: DemoPlan, seed: int, quiet: bool) -> dict:
+    from facessl.data.synthetic.build import build_benchmark
+
+    result = build_benchmark(out / "data", size=64, seed=seed, scale=plan.data_scale, quiet=quiet)
+    return {"built": list(result.built), "cached": list(result.cached), "seconds": result.seconds}
+
+
+def preview(out: Path, seed: int) -> str:
+    from facessl.data.synthetic import preview_sheet
+
+    path = out / "figures" / "preview.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    preview_sheet(path, size=64, seed=seed)
+    return str(path)
+
+
+def pretrain_config(method: str, plan: DemoPlan, out: Path, seed: int, steps: int | None = None, extra=()):
+    overrides = [f"seed={seed}", f"data.path={out / 'data' / 'voxceleb'}", f"backbone.name={plan.backbone}",
+                 f"train.steps={steps or plan.steps}", f"train.batch_size={plan.batch_size}",
+                 *plan.overrides.get(method, ()), *extra]
+    return load_config(config_path(method, plan), overrides=overrides)
+
+
+def pretrain(out: Path, plan: DemoPlan, method: str, seed: int, quiet: bool, run_name: str | None = None,
+             steps: int | None = None, extra=()) -> dict:
+    cfg = pretrain_config(method, plan, out, seed, steps, extra)
+    summary = train(cfg, out / "runs" / (run_name or method), quiet=quiet)
+    return {k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}
+
+
+def eval_options(plan: DemoPlan, quiet: bool) -> EvalOptions:
+    return EvalOptions(seeds=plan.eval_seeds, epochs=plan.eval_epochs, supervised_epochs=plan.supervised_epochs,
+                       quiet=quiet)
+
+
+def evaluate_run(out: Path, plan: DemoPlan, name: str, quiet: bool, baselines=(), suite: str = "eval_synth.yaml",
+                 features=None, task_names=None) -> str:
+    """Evaluate runs/<name> on the synthetic suite; writes eval/<name>/results.{json,md}."""
+    encoder = facessl.load(out / "runs" / name)
+    specs = load_suite(CONFIG_DIR / suite, root=str(out / "data"))
+    if task_names is not None:
+        specs = [s for s in specs if s.name in task_names]
+    if features is None:
+        names = tuple(encoder.feature_names)
+        features = list(PCL_FEATURES) if {"ff", "fp"} <= set(names) else [names[0]]
+    results = evaluate(encoder, specs, eval_options(plan, quiet), features=features, baselines=tuple(baselines),
+                       cache=FeatureCache(out / "cache"), checkpoint={"path": str(out / "runs" / name)},
+                       keep_going=True)
+    target = out / "eval" / name
+    write_json_atomic(target / "results.json", results)
+    write_text_atomic(target / "results.md", render_results(results))
+    return str(target / "results.json")
+
+
+# --- results.json -> the report's normalised rows ---------------------------------------------------
+DATASET_KEYS = {"RAF-DB": "rafdb", "FER-2013": "fer2013", "LFW": "lfw", "CPLFW": "cplfw", "AFLW2000": "aflw2000",
+                "BU-3DFE": "bu3dfe", "DISFA": "disfa", "300-W": "300w", "MAFL": "mafl"}
+PERCENT = ("accuracy", "mean_class_accuracy", "roc_auc", "f1_", "auc_")
+
+
+def _scaled(metric: str, value: dict):
+    scale = 100.0 if metric.startswith(PERCENT) else 1.0
+    mean, std = value.get("mean"), value.get("std")
+    return [None if mean is None else mean * scale, None if std is None else std * scale]
+
+
+def rows_from_results(results: dict, row: str = "checkpoint", feature: str | None = None) -> dict:
+    """{metric_key: [mean, std]} of one row/feature of an evaluation, in the papers' units."""
+    metrics = {}
+    for task in results["tasks"]:
+        key = DATASET_KEYS.get(task["name"])
+        by_feature = task.get("rows", {}).get(row, {})
+        if key is None or not by_feature:
+            continue
+        chosen = feature if feature in by_feature else next(iter(by_feature))
+        entry = by_feature.get(chosen)
+        if not isinstance(entry, dict):
+            continue
+        for metric, value in entry.get("metrics", {}).items():
+            if isinstance(value, dict) and "mean" in value:
+                metrics[f"{key}/{metric}"] = _scaled(metric, value)
+        fold_std = entry.get("metrics", {}).get("accuracy_fold_std")
+        if task["task"] == "verification" and fold_std:
+            metrics[f"{key}/accuracy"][1] = fold_std["mean"] * 100
+    return metrics
+
+
+def read_results(out: Path, name: str) -> dict | None:
+    path = out / "eval" / name / "results.json"
+    return json.loads(path.read_text()) if path.is_file() else None

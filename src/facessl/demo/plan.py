@@ -1,0 +1,51 @@
+"""What each demo scale runs: the same study, sized for 2 CPU cores (tiny, small) or a GPU (paper)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facessl.errors import FacesslError
+
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"  # the repository's configs/ (editable install)
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    data_scale: str  # facessl synth --scale
+    backbone: str  # one backbone for every method ("same backbone and budget")
+    steps: int  # optimiser iterations per method
+    batch_size: int
+    config_suffix: str = "synth"  # configs/<method>_<suffix>.yaml
+    eval_seeds: int = 3
+    eval_epochs: int = 100
+    supervised_epochs: int = 10
+    ablation_steps: int = 0  # steps of each PCL ablation run; 0 = ablation left out of the demo
+    ablation_seeds: int = 1
+    methods: tuple = ("simclr", "pcl", "fabnet")
+    overrides: dict = field(default_factory=dict)  # method -> extra key=value overrides
+
+
+PLANS = {
+    # A smoke run of the whole pipeline (tests, a first look): a couple of minutes on 2 cores.
+    "tiny": DemoPlan(data_scale="small", backbone="small", steps=6, batch_size=16, eval_seeds=1, eval_epochs=20,
+                     supervised_epochs=1, ablation_steps=3),
+    # `make demo`: the study on 2 CPU cores in about 20 minutes.
+    "small": DemoPlan(data_scale="default", backbone="small", steps=300, batch_size=64, eval_seeds=3,
+                      ablation_steps=150),
+    # The same study at the papers' settings on a GPU (facecycle backbone, paper configs, larger data).
+    "paper": DemoPlan(data_scale="large", backbone="facecycle", steps=20000, batch_size=256, config_suffix="voxceleb",
+                      eval_seeds=3, eval_epochs=300, supervised_epochs=30, ablation_steps=10000, ablation_seeds=3),
+}
+
+
+def get_plan(scale: str) -> DemoPlan:
+    if scale not in PLANS:
+        raise FacesslError(f"unknown --scale {scale!r}; expected one of {', '.join(PLANS)}")
+    return PLANS[scale]
+
+
+def config_path(method: str, plan: DemoPlan) -> Path:
+    path = CONFIG_DIR / f"{method}_{plan.config_suffix}.yaml"
+    if not path.is_file():
+        raise FacesslError(f"{path}: config not found (run facessl from a checkout of the repository)")
+    return path

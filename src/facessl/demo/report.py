@@ -1,0 +1,86 @@
+"""The demo's last stages: the analysis (disentanglement, swap test, retrieval, figures) and the report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from facessl.demo import figures as fig
+from facessl.demo import pipeline
+from facessl.demo.plan import DemoPlan
+from facessl.io import write_json_atomic
+
+RUNS = {"SimCLR": "simclr", "PCL": "pcl", "FAb-Net": "fabnet"}
+
+
+def analysis_stage(out: Path, plan: DemoPlan) -> dict:
+    """Figures and analysis numbers on held-out identities; results/analysis.json."""
+    from facessl.viz.curves import training_curves
+
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    runs = {label: out / "runs" / run for label, run in RUNS.items() if (out / "runs" / run).is_dir()}
+    training_curves(runs, figures / "curves.png")
+    test = fig.labelled_faces(out / "data", "test")
+    train = fig.labelled_faces(out / "data", "train")
+    test_feats = fig.features_of(out, RUNS, test)
+    train_feats = fig.features_of(out, RUNS, train)
+    result = {"tsne": fig.tsne_figures(figures, test_feats, test)}
+    if "pcl" in plan.methods:
+        result["pcl"] = fig.pcl_figures(out, figures, test)
+    result["fabnet"] = fig.fabnet_figures(out, figures, test, test_feats)
+    result["disentanglement"] = fig.disentanglement(figures, train_feats, test_feats, train, test)
+    write_json_atomic(out / "results" / "analysis.json", result)
+    return {"figures": sorted(p.name for p in figures.glob("*.png"))}
+
+
+def main_rows(out: Path, plan: DemoPlan) -> tuple[dict, dict]:
+    """Main table rows (random, methods, supervised) and PCL's feature-choice rows."""
+    main, features = {}, {}
+    for i, method in enumerate(plan.methods):
+        results = pipeline.read_results(out, method)
+        if results is None:
+            continue
+        main[method] = pipeline.rows_from_results(results, "checkpoint", "fs")
+        if i == 0:
+            main["random"] = pipeline.rows_from_results(results, "random")
+            main["supervised"] = pipeline.rows_from_results(results, "supervised")
+        if method == "pcl":
+            for choice in ("ff", "fp", "fs", "ff+fp"):
+                features[choice] = pipeline.rows_from_results(results, "checkpoint", choice)
+    return {k: v for k, v in main.items() if v}, features
+
+
+def summary_text(out: Path, plan: DemoPlan) -> str:
+    analysis = json.loads((out / "results" / "analysis.json").read_text())
+    lines = [f"Scale: backbone `{plan.backbone}`, {plan.steps} steps of batch {plan.batch_size} per method, "
+             f"synthetic data preset `{plan.data_scale}`; probes: {plan.eval_seeds} seeds, selection on a "
+             "validation split of the training data (never the test set)."]
+    swap = analysis.get("pcl", {}).get("swap_test")
+    if swap:
+        lines.append(f"PCL swap test (held-out faces, mean L1): D(F_f(s), F_p(ŝ)) is {swap['fp_swap_to_target']:.4f} from ŝ "
+                     f"and {swap['fp_swap_to_source']:.4f} from s; D(F_f(ŝ), F_p(s)) is {swap['ff_swap_to_target']:.4f} "
+                     f"from s and {swap['ff_swap_to_source']:.4f} from ŝ.")
+    ret = analysis.get("fabnet", {}).get("retrieval")
+    if ret:
+        lines.append(f"FAb-Net retrieval: mean |yaw difference| of the top-5 cross-identity neighbours "
+                     f"{ret['neighbour_yaw_error']:.1f}° vs {ret['random_yaw_error']:.1f}° for random pairs.")
+    return "\n\n".join(lines)
+
+
+def write_report(out: Path, plan: DemoPlan, timings: dict, ablation: dict | None) -> None:
+    from facessl.commands.report import report_sections
+    from facessl.report import build_report
+    from facessl.report.hardware import hardware_info
+
+    main, features = main_rows(out, plan)
+    analysis = json.loads((out / "results" / "analysis.json").read_text())
+    tables = {"main": main, "feature_choice": features, "disentanglement": analysis.get("disentanglement", {}),
+              "units": "percent"}
+    if ablation:
+        tables["ablation"] = ablation
+    write_json_atomic(out / "results" / "tables.json", tables)
+    write_json_atomic(out / "hardware.json", hardware_info())
+    write_json_atomic(out / "timings.json", timings)
+    (out / "summary.md").write_text(summary_text(out, plan) + "\n")
+    sections, intro = report_sections(out)
+    build_report(out, sections, title="facessl demo: PCL, SimCLR and FAb-Net on the embedded data", intro=intro)
