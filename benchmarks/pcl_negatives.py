@@ -22,6 +22,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from facessl.methods.pcl import PCL
+from facessl.models import count_flops
 from facessl.methods.pcl_config import PCLConfig
 
 ENCODER_PARTS = ("backbone", "face_branch", "pose_branch")
@@ -34,37 +35,35 @@ def build(args, scheme: str) -> PCL:
     return PCL(cfg, backbone=SimpleNamespace(name=args.backbone, width=args.width), image_size=args.size)
 
 
-def encoder_flops(method: PCL, batch: dict) -> float:
-    """Forward FLOPs of the trunk and branch heads over all images one iteration encodes."""
-    totals = {"flops": 0.0}
-    hooks = []
-    for name in ENCODER_PARTS:
-        module = getattr(method.net, name)
+def per_image_flops(method: PCL, size: int) -> dict[str, float]:
+    """Forward FLOPs of one image through the trunk and through each branch head."""
+    net = method.net
+    with torch.no_grad():
+        fmap = net.backbone(torch.rand(1, 3, size, size))
+        out = {"backbone": count_flops(net.backbone, size)}
+        for name in ("face_branch", "pose_branch"):
+            with FlopCounterMode(display=False) as counter:
+                getattr(net, name)(fmap)
+            out[name] = counter.get_total_flops()
+    return out
 
-        def pre(mod, inputs):
-            mod._counter = FlopCounterMode(display=False)
-            mod._counter.__enter__()
 
-        def post(mod, inputs, output):
-            mod._counter.__exit__(None, None, None)
-            totals["flops"] += mod._counter.get_total_flops()
-
-        hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+def step_flops(method: PCL, batch: dict, size: int) -> tuple[float, float]:
+    """(encoder FLOPs, all FLOPs) of one iteration's forward passes: the encoder part counts every image
+    through the trunk and branch heads (per-image cost x images seen by forward hooks)."""
+    per_image = per_image_flops(method, size)
+    seen = dict.fromkeys(ENCODER_PARTS, 0)
+    hooks = [getattr(method.net, name).register_forward_pre_hook(
+        lambda mod, inputs, name=name: seen.__setitem__(name, seen[name] + inputs[0].shape[0]))
+        for name in ENCODER_PARTS]
     try:
-        with torch.no_grad():
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
             for phase in method.phases:
                 method(batch, phase)
     finally:
         for h in hooks:
             h.remove()
-    return totals["flops"]
-
-
-def step_flops(method: PCL, batch: dict) -> float:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        for phase in method.phases:
-            method(batch, phase)
-    return counter.get_total_flops()
+    return sum(seen[n] * per_image[n] for n in ENCODER_PARTS), counter.get_total_flops()
 
 
 def time_step(method: PCL, batch: dict, repeats: int) -> float:
@@ -108,7 +107,7 @@ def main() -> None:
     results = {}
     for scheme in ("reference", "batch"):
         m = build(args, scheme)
-        enc, total = encoder_flops(m, batch) / args.batch, step_flops(m, batch) / args.batch
+        enc, total = (f / args.batch for f in step_flops(m, batch, args.size))
         sec = time_step(m, batch, args.repeats)
         results[scheme] = (args.batch / sec, enc, total)
         what = (f"{args.negatives} negatives per row for {k} rows" if scheme == "reference"

@@ -111,7 +111,8 @@ def test_paper_protocol_is_marked_everywhere():
                               datasets={"rafdb:/r": expression_set()})
     assert results["paper_protocol"] and "TEST" in results["protocol"]
     assert "TEST" in results["tasks"][0]["rows"]["checkpoint"]["fs"]["selected_on"]
-    assert "PAPER PROTOCOL" in tables.render(results)
+    md = tables.render(results)
+    assert "PAPER PROTOCOL" in md and "accuracy %) — PAPER PROTOCOL, selected on test" in md
 
 
 def test_unknown_baseline_and_missing_features_are_errors():

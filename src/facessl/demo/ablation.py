@@ -5,10 +5,14 @@ budget and seed, evaluated by a linear probe on RAF-DB-format expression data (t
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import numpy as np
 
 from facessl.demo import pipeline
 from facessl.demo.plan import DemoPlan
+from facessl.io import write_json_atomic
 
 STEPS = {  # row key (facessl.report.tables.ABLATION_STEPS) -> switches
     "simclr": dict(use_dis=False, use_orth=False, use_pose=False, use_dwa=False),
@@ -18,37 +22,43 @@ STEPS = {  # row key (facessl.report.tables.ABLATION_STEPS) -> switches
     "+dwa": dict(use_dis=True, use_orth=True, use_pose=True, use_dwa=True),
 }
 TASKS = ("RAF-DB",)
+DATASET_PREFIXES = ("rafdb/",)  # the paper's ablation column
 
 
-def run_name(step: str, seed: int) -> str:
+def run_name(step: str, seed: int, plan: DemoPlan, main_seed: int) -> str:
+    """The run of one ablation row; the full-PCL row of the main seed is the demo's own PCL run
+    when the budgets match (same config, seed and steps: retraining it would give the same weights)."""
+    if step == "+dwa" and seed == main_seed and plan.ablation_steps == plan.steps:
+        return "pcl"
     return f"ablation/{step.lstrip('+')}_seed{seed}"
 
 
 def run_ablation(out: Path, plan: DemoPlan, seed: int, quiet: bool, steps=tuple(STEPS)) -> dict:
-    """Pretrain and evaluate every ablation row for plan.ablation_seeds seeds (each resumable)."""
-    done = {}
+    """Pretrain and evaluate every ablation row for plan.ablation_seeds seeds (each resumable).
+    Returns {row: [run names]} (also saved as results/ablation_runs.json)."""
+    runs = {step: [] for step in steps}
     for s in range(seed, seed + plan.ablation_seeds):
         for step in steps:
-            name = run_name(step, s)
+            name = run_name(step, s, plan, seed)
             if pipeline.read_results(out, name) is None:
                 extra = [f"method.{k}={str(v).lower()}" for k, v in STEPS[step].items()]
                 pipeline.pretrain(out, plan, "pcl", s, quiet, run_name=name, steps=plan.ablation_steps, extra=extra)
                 pipeline.evaluate_run(out, plan, name, quiet, features=["fs"], task_names=TASKS)
-            done[name] = str(out / "eval" / name / "results.json")
-    return done
+            runs[step].append(name)
+    write_json_atomic(out / "results" / "ablation_runs.json", runs)
+    return runs
 
 
 def ablation_rows(out: Path) -> dict:
-    """{step: {metric: [mean, std]}}: mean and std over ablation seeds of the probe accuracy."""
-    import numpy as np
-
+    """{row: {metric: [mean, std]}}: mean and std over the ablation seeds of the probe accuracy on F_s."""
+    runs = json.loads((out / "results" / "ablation_runs.json").read_text())
     rows = {}
-    for step in STEPS:
+    for step, names in runs.items():
         values = {}
-        for path in sorted((out / "eval" / "ablation").glob(f"{step.lstrip('+')}_seed*/results.json")):
-            name = f"ablation/{path.parent.name}"
+        for name in names:
             for metric, (mean, _std) in pipeline.rows_from_results(pipeline.read_results(out, name), "checkpoint", "fs").items():
-                values.setdefault(metric, []).append(mean)
+                if metric.startswith(tuple(DATASET_PREFIXES)):
+                    values.setdefault(metric, []).append(mean)
         if values:
             rows[step] = {m: [float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None] for m, v in values.items()}
     return rows

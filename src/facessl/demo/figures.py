@@ -27,7 +27,7 @@ def labelled_faces(data: Path, split: str, limit: int | None = None) -> dict:
     subset = imageset.subset(index)
     truth = read_truth(root)
     rel = [Path(p).relative_to(root).as_posix() for p in subset.images]
-    pose = np.array([[truth[r]["yaw"], truth[r]["pitch"], truth[r]["roll"]] for r in rel], dtype=np.float64)
+    pose = np.array([truth[r]["pose"] for r in rel], dtype=np.float64)  # yaw, pitch, roll (degrees)
     identity = np.array([truth[r]["identity"] for r in rel])
     return {"images": subset, "expression": subset.labels["expression"], "pose": pose, "identity": identity}
 
@@ -67,11 +67,13 @@ def pcl_figures(out: Path, figures: Path, faces: dict) -> dict:
     from facessl.methods.pcl_analysis import GRID_ROWS, reconstruction_grid, swap_test
     from facessl.viz.grids import image_grid
 
-    method = load_method(out / "runs" / "pcl")
+    method, _ = load_method(out / "runs" / "pcl")
     images = uint8_batch(faces["images"])
     grid = reconstruction_grid(method, images[:8], columns=8)
-    image_grid(grid, nrow=8, path=figures / "recon_pcl.png")
-    return {"swap_test": swap_test(method, images), "grid_rows": [r for r in GRID_ROWS][: grid.shape[0] // 8]}
+    rows = list(GRID_ROWS)[: grid.shape[0] // 8]
+    labels = [name if i % 8 == 0 else "" for i, name in enumerate(r for r in rows for _ in range(8))]
+    image_grid(grid, nrow=8, path=figures / "recon_pcl.png", labels=labels)
+    return {"swap_test": swap_test(method, images), "grid_rows": rows}
 
 
 def fabnet_figures(out: Path, figures: Path, faces: dict, feats: dict) -> dict:
@@ -87,19 +89,19 @@ def fabnet_figures(out: Path, figures: Path, faces: dict, feats: dict) -> dict:
     if (out / "runs" / "fabnet").is_dir():
         from facessl.viz.flow import fabnet_figure
 
-        method = load_method(out / "runs" / "fabnet")
-        tuples = track_tuples(out / "data" / "voxceleb", method.data_frames if hasattr(method, "data_frames") else 2)
+        method, _ = load_method(out / "runs" / "fabnet")
+        tuples = track_tuples(out / "data" / "voxceleb", method.cfg.n_sources + 1)
         fabnet_figure(method, tuples, figures / "flow_fabnet.png", n=6, title="FAb-Net: source, target, warped source, flow")
     return result
 
 
 def track_tuples(root: Path, k: int, n: int = 6) -> torch.Tensor:
-    """(n,k,3,H,W) uint8: the first and last frames of n tracks (for figures)."""
+    """(n,k,3,H,W) uint8: k frames spread over each of n tracks (frame 0 is FAb-Net's target)."""
     tracks = sorted({p.parent for p in root.glob("id*/*/*/*.jpg")})[:: max(1, len(list(root.glob("id*"))) // n)][:n]
     out = []
     for track in tracks:
         frames = sorted(track.glob("*.jpg"))
-        pick = np.linspace(len(frames) - 1, 0, k).round().astype(int)  # sources first, target last
+        pick = np.linspace(len(frames) - 1, 0, k).round().astype(int)
         out.append(np.stack([load_image(frames[i]) for i in pick]))
     return torch.from_numpy(np.stack(out)).permute(0, 1, 4, 2, 3).contiguous()
 

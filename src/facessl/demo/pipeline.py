@@ -45,7 +45,7 @@ def preview(out: Path, seed: int) -> str:
 
 def pretrain_config(method: str, plan: DemoPlan, out: Path, seed: int, steps: int | None = None, extra=()):
     overrides = [f"seed={seed}", f"data.path={out / 'data' / 'voxceleb'}", f"backbone.name={plan.backbone}",
-                 f"train.steps={steps or plan.steps}", f"train.batch_size={plan.batch_size}",
+                 f"train.steps={steps or plan.steps}", f"train.batch_size={plan.batch_size}", f"data.size={plan.size}",
                  *plan.overrides.get(method, ()), *extra]
     return load_config(config_path(method, plan), overrides=overrides)
 

@@ -15,6 +15,7 @@ class DemoPlan:
     backbone: str  # one backbone for every method ("same backbone and budget")
     steps: int  # optimiser iterations per method
     batch_size: int
+    size: int = 64  # training and probing input size (the data is written at 64 px and resized on load)
     config_suffix: str = "synth"  # configs/<method>_<suffix>.yaml
     eval_seeds: int = 3
     eval_epochs: int = 100
@@ -27,11 +28,11 @@ class DemoPlan:
 
 PLANS = {
     # A smoke run of the whole pipeline (tests, a first look): a couple of minutes on 2 cores.
-    "tiny": DemoPlan(data_scale="small", backbone="small", steps=6, batch_size=16, eval_seeds=1, eval_epochs=20,
+    "tiny": DemoPlan(data_scale="small", backbone="small", steps=6, batch_size=16, size=32, eval_seeds=1, eval_epochs=20,
                      supervised_epochs=1, ablation_steps=3),
     # `make demo`: the study on 2 CPU cores in about 20 minutes.
-    "small": DemoPlan(data_scale="default", backbone="small", steps=300, batch_size=64, eval_seeds=3,
-                      ablation_steps=150),
+    "small": DemoPlan(data_scale="default", backbone="small", steps=100, batch_size=64, size=32, eval_seeds=3,
+                      ablation_steps=100),
     # The same study at the papers' settings on a GPU (facecycle backbone, paper configs, larger data).
     "paper": DemoPlan(data_scale="large", backbone="facecycle", steps=20000, batch_size=256, config_suffix="voxceleb",
                       eval_seeds=3, eval_epochs=300, supervised_epochs=30, ablation_steps=10000, ablation_seeds=3),

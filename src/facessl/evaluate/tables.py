@@ -49,8 +49,10 @@ def _row_keys(tasks: list[dict]) -> list[tuple[str, str]]:
     return sorted(keys, key=lambda k: rank.get(k[0], 3))
 
 
-def table(kind: str, tasks: list[dict]) -> str:
+def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     title, columns = LAYOUT[kind]
+    if paper_protocol and kind != "verification":
+        title += " — PAPER PROTOCOL, selected on test"
     if kind.startswith("au"):
         aus = tasks[0].get("info", {}).get("aus")  # the dataset's AU list, if not the default 8
         if aus and list(aus) != list(AU_NAMES):
@@ -92,7 +94,7 @@ def render(results: dict) -> str:
             by_kind.setdefault(kind, []).append(t)
     for kind in ORDER:
         if kind in by_kind:
-            lines += [table(kind, by_kind[kind]), ""]
+            lines += [table(kind, by_kind[kind], bool(results.get("paper_protocol"))), ""]
     failed = [t for t in results.get("tasks", []) if t.get("error")]
     if failed:
         lines += ["### Failed tasks", ""] + [f"- {t['name']} ({t['task']}): {t['error']}" for t in failed] + [""]

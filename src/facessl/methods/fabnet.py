@@ -58,6 +58,8 @@ class FAbNetConfig(MethodConfig):
     curriculum_check_steps: int = 200   # iterations per check
     jitter_translate: float = 0.05      # max shift, fraction of the image size
     jitter_scale: float = 0.1           # max zoom-in, fraction of the image size
+    flow_init_std: float = -1.0         # std of the flow decoder's last conv at init; < 0: PyTorch default
+    flow_scale: float = 1.0             # flow = flow_scale * tanh(decoder), normalised units (1 = half the image)
     log_images: int = 6                 # rows in the training figure
 
     def __post_init__(self):
@@ -97,7 +99,8 @@ class FAbNet(Method):
         self.embedder = Embedder(bb_name, bb_width, self.image_size, cfg.embedding_dim)
         depth = n_halvings(self.image_size)
         nf = make_divisible(32 * (cfg.decoder_width or bb_width))
-        self.flow_decoder = FlowDecoder(cfg.embedding_dim, depth, nf, out_channels=2)
+        self.flow_decoder = FlowDecoder(cfg.embedding_dim, depth, nf, out_channels=2,
+                                        last_init_std=cfg.flow_init_std if cfg.flow_init_std >= 0 else None)
         self.multi = cfg.stage == "multi"
         if self.multi:  # only built when used: DDP rejects parameters that never get gradients
             self.confidence_decoder = FlowDecoder(cfg.embedding_dim, depth, nf, out_channels=1,
@@ -147,7 +150,7 @@ class FAbNet(Method):
         emb = self.embedder(frames.flatten(0, 1)).view(b, k, -1)
         v_t, v_s = emb[:, :1], emb[:, 1:]
         code = torch.cat((v_s, v_t.expand(-1, n, -1)), dim=-1).flatten(0, 1)  # (B*n, 2D): source first
-        flow = self._full_size(self.flow_decoder(code), h, w)
+        flow = self._full_size(self.flow_decoder(code) * self.cfg.flow_scale, h, w)
         warped = warp(frames[:, 1:].flatten(0, 1), flow).view(b, n, 3, h, w)
         out = {"flow": flow.view(b, n, 2, h, w), "warped": warped, "prediction": warped[:, 0]}
         if self.multi:

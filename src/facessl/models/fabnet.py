@@ -84,7 +84,7 @@ class FlowDecoder(nn.Module):
     """concat(v_source, v_target) (N, 2D) -> (N, out_channels, 2^depth, 2^depth) in [-1, 1] (tanh)."""
 
     def __init__(self, embedding_dim: int, depth: int, base_filters: int = 32, out_channels: int = 2,
-                 final_tanh: bool = True):
+                 final_tanh: bool = True, last_init_std: float | None = None):
         super().__init__()
         chans = list(reversed(_channel_plan(depth, base_filters)))  # 8nf ... 4nf, 2nf, nf
         layers: list[nn.Module] = []
@@ -95,6 +95,9 @@ class FlowDecoder(nn.Module):
             if i < len(chans):  # no BatchNorm on the output conv
                 layers.append(nn.BatchNorm2d(cout))
             cin = cout
+        if last_init_std is not None:  # e.g. ~0: the flow starts as the identity warp
+            nn.init.normal_(layers[-1].weight, std=last_init_std)
+            nn.init.zeros_(layers[-1].bias)
         if final_tanh:
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
