@@ -12,7 +12,10 @@ their ratio (MFU), and the share of the step spent in the method's augmentation.
 from __future__ import annotations
 
 import argparse
+import os
 import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP (see facessl.cli)
 from contextlib import nullcontext
 
 import torch

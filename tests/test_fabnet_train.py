@@ -12,7 +12,8 @@ from fabnet_toydata import write_toy_voxceleb
 
 TINY = ["train.batch_size=4", "data.size=32", "data.workers=0", "backbone.width=0.25", "method.embedding_dim=32",
         "train.checkpoint_every=2", "train.image_every=2", "train.log_every=1", "train.precision=fp32",
-        "method.curriculum_check_steps=1", "method.curriculum_patience=1"]
+        "method.curriculum_check_steps=1", "method.curriculum_patience=1",
+        "method.curriculum=true", "optim.schedule=constant"]  # a cosine decay would depend on --steps (resume test)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,15 @@ TINY_BB = SimpleNamespace(name="small", width=0.25)
 TINY = dict(decoder_channels=32, proj_hidden=64, proj_dim=32, num_negatives=3, pose_batch=4, dwa_period_steps=2)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These models are tiny: one thread is faster than two and immune to OpenMP contention on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def make(**kw):
     torch.manual_seed(0)
     return PCL(PCLConfig(**{**TINY, **kw}), backbone=TINY_BB, image_size=SIZE)
@@ -221,7 +230,6 @@ def test_logging_grid_and_swap_test():
 
 def test_a_few_joint_steps_lower_every_term():
     """Mild views (a little pixel noise) so that 15 steps suffice; the real recipes are tested above."""
-    torch.set_num_threads(2)
     m = make(schedule="joint", negatives="batch", use_dwa=False, noise_sigma=0.1, orth_mode="sample")
 
     def jitter(x):
@@ -244,7 +252,6 @@ def test_a_few_joint_steps_lower_every_term():
         assert last < 0.8 * first, f"{k}: {first:.4f} -> {last:.4f}"
 
 
-@pytest.mark.slow
 def test_pretrain_end_to_end_with_the_trainer(tmp_path):
     """The trainer on a tiny VoxCeleb-layout tree: metrics, reconstruction PNGs, DWA state, facessl.load."""
     from PIL import Image

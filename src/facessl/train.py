@@ -214,7 +214,8 @@ class Trainer:
                 self._check_finite(names[:-1], values[:-1])
                 logs = dict(zip(names[:-1], values[:-1]))
                 skipped_epoch += values[-1] * self.world
-                self.method.on_step_end(self.step, logs)
+                # the epoch of the finished iteration rides along (not logged) for per-epoch schedules (DWA)
+                self.method.on_step_end(self.step, {**logs, "epoch": (self.step - 1) * cfg.batch_size // self.epoch_length})
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1

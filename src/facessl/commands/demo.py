@@ -8,7 +8,6 @@ and supervised rows) -> PCL ablation -> analysis and figures -> report.md / repo
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -35,7 +34,6 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise FacesslError(f"--out {out}: exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     ablation = plan.ablation_steps > 0 and not args.no_ablation
     methods = plan.methods
     total = 3 + 2 * len(methods) + (1 if ablation else 0) + 1

@@ -13,6 +13,11 @@ Stages (config `stage`):
           start this stage from a single-stage run with `init_from` (its weights and curriculum
           window carry over, as in the reference).
 
+Flow output: flow = flow_scale * tanh(decoder), in normalised grid units (facessl.warp); the
+decoder's last conv starts near zero (flow_init_std), so training starts from the identity warp
+(copying the source) instead of a random, often large, constant flow. Check a trained model with
+facessl.methods.fabnet_eval.heldout_photometric (warp vs copy-the-source L1 on held-out faces).
+
 Curriculum (config `curriculum`): per-sample losses are sorted and only a percentile window is
 back-propagated (facessl.curriculum). The reference moves the window when a held-out validation
 loss stalls; the trainer has no validation hook, so here the monitored value is the mean L1 over
@@ -58,7 +63,9 @@ class FAbNetConfig(MethodConfig):
     curriculum_check_steps: int = 200   # iterations per check
     jitter_translate: float = 0.05      # max shift, fraction of the image size
     jitter_scale: float = 0.1           # max zoom-in, fraction of the image size
-    flow_init_std: float = -1.0         # std of the flow decoder's last conv at init; < 0: PyTorch default
+    flow_init_std: float = 1e-3         # std of the flow decoder's last conv at init: ~0 starts from the identity
+                                        # warp (our default; exactly 0 would stop gradients to the encoder at
+                                        # the first step); < 0: PyTorch's default init (the reference)
     flow_scale: float = 1.0             # flow = flow_scale * tanh(decoder), normalised units (1 = half the image)
     log_images: int = 6                 # rows in the training figure
 
