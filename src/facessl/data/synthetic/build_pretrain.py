@@ -8,6 +8,10 @@ from facessl.data.formats.voxceleb import VoxCelebWriter, identity_folder, video
 from facessl.data.synthetic.build_context import RENDER_BATCH, RENDER_POSE_SIGN, PartContext, identity_params
 
 COUNT_KEYS = ("identities", "videos", "tracks", "frames")
+# Written frames are every FRAME_STRIDE-th frame of a 25 fps track, so a track of 8 frames spans about
+# 2.5 s of head motion and expression change, like frames sampled across a VoxCeleb track (consecutive
+# frames 40 ms apart barely differ: FAb-Net then has nothing to learn from).
+FRAME_STRIDE = 8
 
 
 def needs(counts: dict) -> dict:
@@ -48,12 +52,26 @@ def build_voxceleb(ctx: PartContext) -> dict:
         for _ in range(c["videos"]):
             video = video_id(ctx.rng)
             for track_no in range(1, c["tracks"] + 1):
-                pending.append((identity_folder(local), video, track_no, gid, sample_track(params, c["frames"], ctx.generator)))
+                track = subsample(sample_track(params, c["frames"] * FRAME_STRIDE, ctx.generator), FRAME_STRIDE)
+                pending.append((identity_folder(local), video, track_no, gid, track))
                 if sum(len(t["pose"]) for *_, t in pending) >= RENDER_BATCH:
                     flush()
     flush()
     writer.close()
     return {"images": image_count(c), "identities": c["identities"]}
+
+
+def subsample(track: dict, stride: int) -> dict:
+    """Every stride-th frame of a sample_track() result (per-frame tensors and the scene's)."""
+    out = {}
+    for key, value in track.items():
+        if isinstance(value, dict):
+            out[key] = subsample(value, stride)
+        elif isinstance(value, torch.Tensor) and value.dim() > 0:
+            out[key] = value[::stride].contiguous()
+        else:
+            out[key] = value
+    return out
 
 
 def _expression(track: dict, n: int):
