@@ -148,3 +148,15 @@ def test_real_renderer_tiny_build_twice(tmp_path):
     _tiny(tmp_path / "a")
     _tiny(tmp_path / "b")
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+def test_truth_names_are_relative_to_the_part_even_for_a_relative_output_dir(tmp_path, monkeypatch):
+    from facessl.data.formats.truth import TruthWriter, read_truth
+
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "out" / "part"
+    root.mkdir(parents=True)
+    writer = TruthWriter(root)
+    writer.add("out/part/Image/a.jpg", identity=3)  # relative to the working directory, not to the part
+    writer.close()
+    assert read_truth(root) == {"Image/a.jpg": {"identity": 3}}

@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     plan = get_plan(args.scale)
-    out = Path(args.out)
+    out = Path(args.out).resolve()
     if out.exists() and not out.is_dir():
         raise FacesslError(f"--out {out}: exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)

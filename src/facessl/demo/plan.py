@@ -31,8 +31,8 @@ PLANS = {
     "tiny": DemoPlan(data_scale="small", backbone="small", steps=6, batch_size=16, size=32, eval_seeds=1, eval_epochs=20,
                      supervised_epochs=1, ablation_steps=3),
     # `make demo`: the study on 2 CPU cores in about 20 minutes.
-    "small": DemoPlan(data_scale="default", backbone="small", steps=400, batch_size=64, size=32, eval_seeds=3,
-                      ablation_steps=400),
+    "small": DemoPlan(data_scale="default", backbone="small", steps=320, batch_size=64, size=32, eval_seeds=3,
+                      ablation_steps=320),
     # The same study at the papers' settings on a GPU (facecycle backbone, paper configs, larger data).
     "paper": DemoPlan(data_scale="large", backbone="facecycle", steps=20000, batch_size=256, config_suffix="voxceleb",
                       eval_seeds=3, eval_epochs=300, supervised_epochs=30, ablation_steps=10000, ablation_seeds=3),

@@ -36,7 +36,10 @@ class TruthWriter:
         self.records: dict[str, dict] = {}
 
     def add(self, file, **labels) -> None:
-        rel = Path(file).relative_to(self.root).as_posix() if Path(file).is_absolute() else str(file)
+        try:  # resolve both sides: a relative output directory must not leak into the stored names
+            rel = Path(file).resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            rel = Path(file).as_posix()
         self.records[rel] = {k: _plain(v) for k, v in labels.items()}
 
     def close(self) -> None:
