@@ -22,8 +22,8 @@ def analysis_stage(out: Path, plan: DemoPlan) -> dict:
     training_curves(runs, figures / "curves.png")
     test = fig.labelled_faces(out / "data", "test")
     train = fig.labelled_faces(out / "data", "train")
-    test_feats = fig.features_of(out, RUNS, test)
-    train_feats = fig.features_of(out, RUNS, train)
+    test_feats = fig.features_of(out, RUNS, test, plan.size)  # the size the encoders were trained at
+    train_feats = fig.features_of(out, RUNS, train, plan.size)
     result = {"tsne": fig.tsne_figures(figures, test_feats, test)}
     if "pcl" in plan.methods:
         result["pcl"] = fig.pcl_figures(out, figures, test)
