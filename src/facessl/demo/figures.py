@@ -32,8 +32,20 @@ def labelled_faces(data: Path, split: str, limit: int | None = None) -> dict:
     return {"images": subset, "expression": subset.labels["expression"], "pose": pose, "identity": identity}
 
 
-def uint8_batch(imageset) -> torch.Tensor:
-    return torch.from_numpy(np.stack([load_image(p) for p in imageset.images])).permute(0, 3, 1, 2).contiguous()
+def uint8_batch(imageset, size: int | None = None) -> torch.Tensor:
+    """(N,3,H,W) uint8 images of an ImageSet, resized to size x size when given (the training size)."""
+    x = torch.from_numpy(np.stack([load_image(p) for p in imageset.images])).permute(0, 3, 1, 2).contiguous()
+    return resized(x, size)
+
+
+def resized(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """uint8 (..., 3, H, W) -> uint8 (..., 3, size, size) (antialiased bilinear); unchanged if size is None."""
+    if size is None or x.shape[-1] == size:
+        return x
+    lead = x.shape[:-3]
+    y = torch.nn.functional.interpolate(x.reshape(-1, *x.shape[-3:]).float() / 255, size=(size, size),
+                                        mode="bilinear", antialias=True, align_corners=False)
+    return (y.clamp(0, 1) * 255).round().to(torch.uint8).reshape(*lead, 3, size, size)
 
 
 def features_of(out: Path, runs: dict[str, str], faces: dict, size: int = 64) -> dict[str, np.ndarray]:
@@ -63,12 +75,12 @@ def tsne_figures(figures: Path, feats: dict, faces: dict) -> list[str]:
     return [str(path)]
 
 
-def pcl_figures(out: Path, figures: Path, faces: dict) -> dict:
+def pcl_figures(out: Path, figures: Path, faces: dict, size: int) -> dict:
     from facessl.methods.pcl_analysis import GRID_ROWS, reconstruction_grid, swap_test
     from facessl.viz.grids import image_grid
 
     method, _ = load_method(out / "runs" / "pcl")
-    images = uint8_batch(faces["images"])
+    images = uint8_batch(faces["images"], size)
     grid = reconstruction_grid(method, images[:8], columns=8)
     rows = list(GRID_ROWS)[: grid.shape[0] // 8]
     labels = [name if i % 8 == 0 else "" for i, name in enumerate(r for r in rows for _ in range(8))]
@@ -76,7 +88,7 @@ def pcl_figures(out: Path, figures: Path, faces: dict) -> dict:
     return {"swap_test": swap_test(method, images), "grid_rows": rows}
 
 
-def fabnet_figures(out: Path, figures: Path, faces: dict, feats: dict) -> dict:
+def fabnet_figures(out: Path, figures: Path, faces: dict, feats: dict, size: int) -> dict:
     from facessl.viz.retrieval import retrieval_pose_error, retrieval_sheet
 
     result = {}
@@ -90,7 +102,7 @@ def fabnet_figures(out: Path, figures: Path, faces: dict, feats: dict) -> dict:
         from facessl.viz.flow import fabnet_figure
 
         method, _ = load_method(out / "runs" / "fabnet")
-        tuples = track_tuples(out / "data" / "voxceleb", method.cfg.n_sources + 1)
+        tuples = resized(track_tuples(out / "data" / "voxceleb", method.cfg.n_sources + 1), size)
         fabnet_figure(method, tuples, figures / "flow_fabnet.png", n=6, title="FAb-Net: source, target, warped source, flow")
     return result
 

@@ -26,8 +26,8 @@ def analysis_stage(out: Path, plan: DemoPlan) -> dict:
     train_feats = fig.features_of(out, RUNS, train, plan.size)
     result = {"tsne": fig.tsne_figures(figures, test_feats, test)}
     if "pcl" in plan.methods:
-        result["pcl"] = fig.pcl_figures(out, figures, test)
-    result["fabnet"] = fig.fabnet_figures(out, figures, test, test_feats)
+        result["pcl"] = fig.pcl_figures(out, figures, test, plan.size)
+    result["fabnet"] = fig.fabnet_figures(out, figures, test, test_feats, plan.size)
     result["disentanglement"] = fig.disentanglement(figures, train_feats, test_feats, train, test)
     write_json_atomic(out / "results" / "analysis.json", result)
     return {"figures": sorted(p.name for p in figures.glob("*.png"))}
