@@ -14,7 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS = [  # (script, arguments, quick arguments)
     ("synth_speed.py", ["--sizes", "64", "128"], ["--sizes", "64", "--repeats", "1"]),
-    ("throughput.py", ["--backbones", "facecycle,small,resnet18,resnet50", "--precisions", "fp32,bf16"],
+    ("throughput.py", ["--backbones", "facecycle,small,resnet18,resnet50", "--batch", "32", "--steps", "1"],
      ["--backbones", "small", "--precisions", "fp32", "--size", "32"]),
     ("pcl_negatives.py", ["--backbone", "small"], ["--backbone", "small", "--size", "32", "--repeats", "1"]),
     ("aug_speed.py", [], ["--batch", "64", "--repeats", "1"]),
