@@ -17,7 +17,8 @@ from facessl.errors import DataFormatError, FacesslError
 from facessl.viz.figure import new_figure, save_png
 
 NOT_LOSS_PREFIXES = ("step", "epoch", "lr", "samples_per", "time", "wall", "elapsed", "alpha", "weight",
-                     "dwa", "grad", "mem", "throughput", "phase", "iter", "eta", "scale")
+                     "dwa", "grad", "mem", "throughput", "phase", "iter", "eta", "scale", "knn", "w_",
+                     "skipped", "curriculum")
 
 
 def read_metrics(path) -> list[dict]:
