@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import facessl
@@ -11,7 +10,6 @@ import facessl.data.formats as formats
 from eval_toys import ToyEncoder, expression_set, pair_set, pose_set
 from facessl.cli import main
 
-torch.set_num_threads(1)
 FAST = ["--seeds", "1", "--epochs", "4", "--supervised-epochs", "1", "--device", "cpu", "--quiet"]
 
 

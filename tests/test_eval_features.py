@@ -10,7 +10,6 @@ from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache, dataset_fingerprint, weights_hash
 from facessl.evaluate.features import FeatureSource, available_choices, combine, extract
 
-torch.set_num_threads(1)
 
 
 def test_cache_hit_returns_identical_features(tmp_path):

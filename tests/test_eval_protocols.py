@@ -1,7 +1,6 @@
 """Task protocols on tiny in-memory datasets: splits, labels, metrics, baselines, tables."""
 import numpy as np
 import pytest
-import torch
 
 from eval_toys import ToyEncoder, au_set, expression_set, landmark_set, pair_set, pose_set
 from facessl.errors import FacesslError
@@ -11,7 +10,6 @@ from facessl.evaluate.cache import weights_hash
 from facessl.evaluate.protocol import EvalOptions
 from facessl.evaluate.suite import TaskSpec
 
-torch.set_num_threads(1)
 FAST = EvalOptions(seeds=1, epochs=8, weight_decays=(0.0, 1e-3), supervised_epochs=1, device="cpu", quiet=True)
 
 

@@ -15,14 +15,6 @@ SIZE = 32
 TINY = SimpleNamespace(name="fabnet", width=0.25)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions run fastest on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def make(stage="single", n_sources=1, **kw):
     kw.setdefault("embedding_dim", 32)

@@ -16,13 +16,6 @@ TINY = ["train.batch_size=16", "data.size=32", "data.workers=0", "backbone.width
         "train.checkpoint_every=1000", "train.image_every=1000", "train.log_every=50", "train.precision=fp32"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_tuples_and_copy_baseline(tmp_path):
     root = write_toy_voxceleb(tmp_path / "vox", ids=2, tracks=1, frames=4, size=32)

@@ -22,13 +22,8 @@ def vox(tmp_path_factory):
 
 
 def pretrain(vox, out, steps, *extra):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return main(["pretrain", "--config", "fabnet_synth", "--data", str(vox), "--out", str(out),
-                     "--steps", str(steps), "--quiet", *TINY, *extra])
-    finally:
-        torch.set_num_threads(before)
+    return main(["pretrain", "--config", "fabnet_synth", "--data", str(vox), "--out", str(out),
+                 "--steps", str(steps), "--quiet", *TINY, *extra])
 
 
 def test_pretrain_end_to_end(vox, tmp_path):

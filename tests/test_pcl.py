@@ -20,14 +20,6 @@ TINY_BB = SimpleNamespace(name="small", width=0.25)
 TINY = dict(decoder_channels=32, proj_hidden=64, proj_dim=32, num_negatives=3, pose_batch=4, dwa_period_steps=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: one thread is faster than two and immune to OpenMP contention on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def make(**kw):
     torch.manual_seed(0)

@@ -1,14 +1,12 @@
 """Linear probes: they recover known linear maps, select on validation only, standardise on train only."""
 import numpy as np
 import pytest
-import torch
 
 from facessl.errors import FacesslError
 from facessl.evaluate.probes import SELECTED_ON_TEST, SELECTED_ON_VALIDATION, ProbeConfig, fit_predict
 from facessl.evaluate.protocol import Fold, Part, ProbeTask, run_probe_task
 from facessl.evaluate.splits import carve_validation, subject_folds
 
-torch.set_num_threads(1)
 
 
 def linear_data(n=400, d=20, out=3, seed=0):

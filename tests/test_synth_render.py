@@ -9,7 +9,6 @@ from facessl.data.synthetic import (N_ID_PARAMS, SUPPORTED_SIZES, expression_aus
 from facessl.data.synthetic.landmarks import FLIP_68
 from facessl.data.synthetic.texture import PART_EYE, PART_MOUTH
 
-torch.set_num_threads(1)
 AU = {1: 0, 2: 1, 4: 2, 6: 3, 9: 4, 12: 5, 25: 6, 26: 7}
 
 
