@@ -101,10 +101,31 @@ def fabnet_figures(out: Path, figures: Path, faces: dict, feats: dict, size: int
     if (out / "runs" / "fabnet").is_dir():
         from facessl.viz.flow import fabnet_figure
 
-        method, _ = load_method(out / "runs" / "fabnet")
+        method, run_cfg = load_method(out / "runs" / "fabnet")
         tuples = resized(track_tuples(out / "data" / "voxceleb", method.cfg.n_sources + 1), size)
         fabnet_figure(method, tuples, figures / "flow_fabnet.png", n=6, title="FAb-Net: source, target, warped source, flow")
+        result["heldout_photometric"] = fabnet_heldout(out, method, size, run_cfg.seed)
     return result
+
+
+HELDOUT_IDENTITIES = 20
+HELDOUT_SEED_OFFSET = 1000  # another seed renders other people in the same VoxCeleb layout
+
+
+def fabnet_heldout(out: Path, method, size: int, seed: int = 0) -> dict:
+    """FAb-Net's reconstruction of held-out tracks (people it never saw) against copying the source:
+    consecutive stored frames as they are, and re-cropped as the training tuples are (jittered)."""
+    from facessl.data.synthetic.build import build_benchmark
+    from facessl.methods.fabnet_eval import crop_jitter, heldout_photometric
+    from facessl.methods.fabnet_eval import track_tuples as heldout_tuples
+
+    seed = seed + HELDOUT_SEED_OFFSET
+    root = out / "data" / "heldout"
+    build_benchmark(root, identities=HELDOUT_IDENTITIES, size=64, seed=seed, parts=["voxceleb"], quiet=True)
+    ids = sorted(p.name for p in (root / "voxceleb").glob("id*") if p.is_dir())
+    tuples = heldout_tuples(root / "voxceleb", ids, gap=1, size=size)
+    return {"identities": len(ids), "seed": seed, "gap_frames": 1,
+            "as_is": heldout_photometric(method, tuples), "jittered": heldout_photometric(method, crop_jitter(tuples))}
 
 
 def track_tuples(root: Path, k: int, n: int = 6) -> torch.Tensor:

@@ -64,6 +64,12 @@ def summary_text(out: Path, plan: DemoPlan) -> str:
     if ret:
         lines.append(f"FAb-Net retrieval: mean |yaw difference| of the top-5 cross-identity neighbours "
                      f"{ret['neighbour_yaw_error']:.1f}° vs {ret['random_yaw_error']:.1f}° for random pairs.")
+    held = analysis.get("fabnet", {}).get("heldout_photometric")
+    if held:
+        lines.append(f"FAb-Net on {held['identities']} held-out identities' tracks (mean L1, warped source vs target, "
+                     f"against copying the source): consecutive frames as stored {held['as_is']['model_l1']:.4f} vs "
+                     f"{held['as_is']['copy_l1']:.4f}; re-cropped like the training tuples "
+                     f"{held['jittered']['model_l1']:.4f} vs {held['jittered']['copy_l1']:.4f}.")
     return "\n\n".join(lines)
 
 

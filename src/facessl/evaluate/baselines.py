@@ -4,8 +4,10 @@ random:      the checkpoint's architecture, freshly initialised (build_random(),
              `lambda: facessl.methods.build_method(cfg).encoder()`, or a copy of the encoder with
              every submodule's reset_parameters() called), then probed exactly like the checkpoint.
 supervised:  the same architecture from random weights trained end to end with a linear head on the
-             task's training split (Adam, a few epochs, best epoch on the validation part; the test
-             set only under the paper protocol), scored with the task's own metrics.
+             task's training split (Adam with a cosine decay, best epoch on the validation part; the
+             test set only under the paper protocol), scored with the task's own metrics. Training
+             images are shifted by up to 1/16 of their side, and mirrored for the tasks whose labels
+             a mirror leaves unchanged (expression, AUs): the rows are only as strong as their training.
 """
 from __future__ import annotations
 
@@ -43,6 +45,25 @@ def random_encoder(encoder: nn.Module, seed: int = 0, build_random=None) -> nn.M
             if id(p) not in covered:
                 p.normal_(0.0, 0.02)
     return fresh
+
+
+FLIP_INVARIANT_TASKS = ("expression", "au")  # a mirrored face keeps its label (not pose, landmarks)
+SHIFTED_TASKS = ("expression", "au", "pose", "pose_classes", "verification")  # landmarks would move
+
+
+def augment_batch(x: torch.Tensor, task: str, generator: torch.Generator) -> torch.Tensor:
+    """Label-preserving augmentation of a float batch (B, C, H, W) for the supervised baseline."""
+    n = len(x)
+    if task in FLIP_INVARIANT_TASKS:
+        flip = torch.rand(n, generator=generator) < 0.5
+        x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
+    if task in SHIFTED_TASKS:
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+        theta[:, :, 2] = (torch.rand(n, 2, generator=generator) * 2 - 1) / 8  # 1/16 of the side, in [-1, 1] units
+        grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return x
 
 
 def _features(encoder, images, choice):
@@ -116,6 +137,8 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
         pos = targets.y.sum(0)
         pos_weight = ((len(targets.y) - pos) / pos.clamp_min(1)).clamp(1.0, 50.0)
     opt = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=options.supervised_lr)
+    steps_per_epoch = -(-len(fit) // 64)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=options.supervised_epochs * steps_per_epoch)
     gen = torch.Generator().manual_seed(seed)
     best = (-np.inf, 0, None)
     for epoch in range(1, options.supervised_epochs + 1):
@@ -123,7 +146,7 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
         order = torch.randperm(len(fit), generator=gen).numpy()
         for s in range(0, len(fit), 64):
             rows = order[s:s + 64]
-            x = to_float_images(images[fit[rows]], device)
+            x = augment_batch(to_float_images(images[fit[rows]], device), task.task, gen)
             logits = head(_features(encoder, x, choice))
             if not logits.requires_grad:
                 raise FacesslError("encoder.features() runs without gradients; the supervised baseline cannot train it")
@@ -131,6 +154,7 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            schedule.step()
         value = score(_predict(encoder, head, val_images, choice, targets, device), np.asarray(y_val))
         if best[2] is None or value > best[0]:
             best = (float(value), epoch, copy.deepcopy((encoder.state_dict(), head.state_dict())))
@@ -175,5 +199,6 @@ def run_supervised_task(template, task: ProbeTask, choice: str, size: int, optio
         per_seed.append(task.metrics(np.concatenate(outputs), np.concatenate(targets), concat_meta(task.folds)))
     return {"metrics": aggregate(per_seed), "selection": selection, "selected_on": selection[0]["selected_on"],
             "paper_protocol": task.probe.paper_protocol, "feature": choice,
-            "training": f"end to end from random weights, Adam lr {options.supervised_lr}, "
-                        f"{options.supervised_epochs} epochs, batch 64"}
+            "training": f"end to end from random weights, Adam lr {options.supervised_lr} with cosine decay, "
+                        f"{options.supervised_epochs} epochs, batch 64, shifts"
+                        + (" and mirrors" if task.task in FLIP_INVARIANT_TASKS else "")}

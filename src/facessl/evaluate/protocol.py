@@ -17,7 +17,7 @@ from facessl.data.formats.common import ImageSet
 from facessl.evaluate.cache import array_hash, cache_key
 from facessl.evaluate.probes import ProbeConfig, fit_predict
 
-PROBE_VERSION = 1  # bump when the probe's training changes, to invalidate cached probe outputs
+PROBE_VERSION = 2  # bump when the probe's training changes, to invalidate cached probe outputs
 
 
 @dataclass

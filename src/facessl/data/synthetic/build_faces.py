@@ -1,8 +1,9 @@
 """Action-unit and landmark parts: DISFA (AU videos), 300-W (68 points) and MAFL (5 points).
 
 DISFA: one near-frontal video per subject in a fixed scene; the AU course is a chain of
-expression episodes (about one per 60 frames, like the real set's responses to a sequence of
-clips); labels are the AU intensities rounded to DISFA's integer levels.
+expression episodes, every subject going through all six emotions in a shuffled order (the real
+subjects all watch the same emotive clips), so every AU reaches high intensity in every subject and
+every cross-validation fold; labels are the AU intensities rounded to DISFA's integer levels.
 300-W: train from afw / helen / lfpw trainsets, test = common (helen, lfpw testsets) + challenging
 (ibug: wide poses, always a strong expression), with the real set's subset proportions.
 MAFL: CelebA-style near-frontal faces, two per identity, numbered in one shuffled sequence.
@@ -20,7 +21,7 @@ from facessl.data.formats.w300 import W300Writer
 from facessl.data.synthetic.build_context import RENDER_POSE_SIGN, PartContext, identity_params, sample_expressions
 from facessl.data.synthetic.build_expression import RAFDB_COUNTS
 
-EPISODE_FRAMES = 60
+EMOTIONS = (0, 1, 2, 3, 4, 5)  # every internal expression but neutral (index 6)
 W300_SHARE = {"train": {"afw": 337, "helen/trainset": 2000, "lfpw/trainset": 811},
               "common": {"helen/testset": 330, "lfpw/testset": 224}, "challenging": {"ibug": 135}}
 
@@ -48,9 +49,8 @@ def build_disfa(ctx: PartContext) -> dict:
         track = sample_track(params, frames, ctx.generator)  # smooth head motion and the subject's fixed scene
         scene = {k: v[:1].repeat_interleave(frames, dim=0) for k, v in track["scene"].items()}
         scene["occluder"][:, 0] = 0  # a lab recording: nothing in front of the face
-        episodes = max(1, round(frames / EPISODE_FRAMES))
-        bounds = np.linspace(0, frames, episodes + 1).round().astype(int)
-        expr = sample_expressions(episodes, np.sqrt(RAFDB_COUNTS), ctx.rng)
+        expr = ctx.rng.permutation(EMOTIONS)[: max(1, min(len(EMOTIONS), frames // 12))]
+        bounds = np.linspace(0, frames, len(expr) + 1).round().astype(int)
         aus = torch.cat([sample_track(params, int(b - a), ctx.generator, expression=int(e))["aus"]
                          for a, b, e in zip(bounds[:-1], bounds[1:], expr)])
         pose = track["pose"] * RENDER_POSE_SIGN * 0.5  # to internal signs; DISFA subjects face the camera

@@ -3,7 +3,9 @@
 300W-LP: each source face (a 300-W photo) is "profiled" to larger yaw in `profiles` steps
 (`<SUBSET>_<source>_<step>.jpg`, step 0 = the source pose, the last step at 60-90 deg), with the
 same scene and expression, and every image has a mirrored copy in `<SUBSET>_Flip/` (yaw and roll
-negated, landmarks mirrored). Subsets are drawn with the real set's proportions.
+negated, landmarks mirrored). Subsets are drawn with the real set's proportions. Source yaws are
+VoxCeleb-like (300-W photos are mostly frontal) but pitch and roll span AFLW2000's range, as the
+real 300W-LP's fitted poses do, so a pose model trained on it is not asked to extrapolate.
 AFLW2000-3D: `image%05d` numbers with gaps; about 31 in 2000 samples get an annotation failure
 (|pitch| > 99 deg stored while the face is rendered at its true pose), like the real set's outliers
 that the evaluation drops.
@@ -71,6 +73,7 @@ def build_300wlp(ctx: PartContext) -> dict:
     ids = ctx.identities("train")
     names = _source_names(ctx.rng, n_src)
     base = sample_poses(n_src, ctx.generator, "voxceleb")
+    base[:, 1:] = sample_poses(n_src, ctx.generator, "uniform")[:, 1:]
     side = torch.where(base[:, 0] >= 0, 1.0, -1.0)
     target = 60 + 30 * torch.rand(n_src, generator=ctx.generator)
     step = ((target - base[:, 0].abs()).clamp_min(0) / max(steps - 1, 1)).repeat_interleave(steps)

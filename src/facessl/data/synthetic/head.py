@@ -61,15 +61,15 @@ def build_head(identity: torch.Tensor, aus: torch.Tensor, extra: torch.Tensor) -
 
     cr_rx, cr_ry = lerp(0.90, 1.02, p["head_width"]), lerp(1.25, 1.40, p["head_height"])
     put("cranium", (z, z + 0.30, z - 0.20), (cr_rx, cr_ry, z + 1.18))
-    drop = 0.20 * a[26] + 0.03 * a[25]  # jaw opening (AU26 mostly, a little with lips parting)
+    drop = 0.30 * a[26] + 0.05 * a[25]  # jaw opening (AU26 mostly, a little with lips parting)
     jaw_rx = lerp(0.66, 0.84, p["jaw_width"]) + 0.04 * p["cheek_fullness"]
     jaw_ry = lerp(0.88, 1.00, p["face_length"])
     put("jaw", (z, z - 0.72 - drop, z - 0.02 - 0.08 * drop), (jaw_rx, jaw_ry, z + 0.92), -0.10 - 0.5 * drop)
     # Nose: a tip ball and a thin bridge running from between the eyes down to it.
     length = lerp(0.40, 0.52, p["nose_length"])
     proj = lerp(0.30, 0.40, p["nose_projection"])
-    nose_rx = lerp(0.11, 0.16, p["nose_width"]) * (1 + 0.12 * a[9])
-    tip_y, tip_z = 0.12 - length + 0.03 * a[9], 0.70 + proj
+    nose_rx = lerp(0.11, 0.16, p["nose_width"]) * (1 + 0.20 * a[9])
+    tip_y, tip_z = 0.12 - length + 0.05 * a[9], 0.70 + proj
     put("nose", (z, tip_y, tip_z), (nose_rx, z + 0.12, z + 0.12))
     top_y, top_z, bot_z = z + 0.02, z + 0.90, tip_z + 0.09
     half = (top_y - tip_y) / 2
@@ -99,24 +99,24 @@ def build_head(identity: torch.Tensor, aus: torch.Tensor, extra: torch.Tensor) -
     f["ex"] = lerp(0.40, 0.50, p["eye_spacing"])
     f["ew"] = lerp(0.19, 0.24, p["eye_size"])
     f["ey"] = z + 0.03 * a[6]
-    f["eu"] = f["ew"] * (0.42 + 0.30 * a[5] - 0.16 * a[6] - 0.12 * a[7] - 0.08 * a[4] - 0.05 * a[9])
+    f["eu"] = f["ew"] * (0.42 + 0.45 * a[5] - 0.22 * a[6] - 0.16 * a[7] - 0.08 * a[4] - 0.05 * a[9])
     f["el"] = f["ew"] * (0.26 - 0.24 * a[6] - 0.10 * a[7] + 0.05 * a[5] - 0.05 * a[9])
     # Brows: inner/outer heights above the eye line, thickness, arch, x span.
     base = lerp(0.22, 0.32, p["brow_height"])
-    f["b_in"] = base + 0.24 * a[1] - 0.15 * a[4] - 0.05 * a[9]
-    f["b_out"] = base + 0.02 + 0.22 * a[2] + 0.02 * a[1] - 0.04 * a[4] - 0.02 * a[9]
+    f["b_in"] = base + 0.36 * a[1] - 0.19 * a[4] - 0.05 * a[9]
+    f["b_out"] = base + 0.02 + 0.34 * a[2] + 0.02 * a[1] - 0.04 * a[4] - 0.02 * a[9]
     f["b_arch"] = lerp(0.0, 0.07, p["brow_arch"]) + 0.03 * a[1] * (1 - a[2])
     f["b_th"] = lerp(0.035, 0.085, p["brow_thickness"])
-    f["b_x0"] = f["ex"] - lerp(0.30, 0.24, p["eye_spacing"]) - 0.09 * a[4]
+    f["b_x0"] = f["ex"] - lerp(0.30, 0.24, p["eye_spacing"]) - 0.13 * a[4]
     f["b_x1"] = f["ex"] + 0.26
     # Nose (bottom of the nose ellipsoid, nostril half-spacing).
     f["ny"] = tip_y - 0.07
     f["nx"] = nose_rx * 0.62
     # Mouth: centre height, half width, corner lift, opening and lip thickness.
-    f["my"] = tip_y - 0.12 - lerp(0.26, 0.32, p["face_length"]) + 0.04 * a[9]
-    f["mw"] = lerp(0.30, 0.40, p["mouth_width"]) * (1 + 0.15 * a[12] + 0.18 * a[20] - 0.10 * a[23])
-    f["lift"] = 0.13 * a[12] - 0.11 * a[15] - 0.01 * a[20]
-    f["gap"] = 0.06 * a[25] + 0.10 * a[26] * (a[25] > 0.02).float() + 0.04 * a[26]
+    f["my"] = tip_y - 0.12 - lerp(0.26, 0.32, p["face_length"]) + 0.06 * a[9]
+    f["mw"] = lerp(0.30, 0.40, p["mouth_width"]) * (1 + 0.22 * a[12] + 0.18 * a[20] - 0.10 * a[23])
+    f["lift"] = 0.20 * a[12] - 0.17 * a[15] - 0.01 * a[20]
+    f["gap"] = 0.09 * a[25] + 0.16 * a[26] * (a[25] > 0.02).float() + 0.06 * a[26]
     thick_lip = lerp(0.040, 0.075, p["lip_thickness"]) * (1 - 0.45 * a[23])
     f["tu"] = thick_lip * 0.85 * (1 - 0.2 * a[12]) + 0.03 * a[9]
     f["tl"] = thick_lip * 1.15 * (1 - 0.2 * a[12])
