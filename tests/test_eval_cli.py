@@ -61,6 +61,17 @@ def test_suite_with_data_root(toys):
     assert "Face verification" in md and "Head pose" in md
 
 
+def test_suite_task_features_limit_the_choices(toys):
+    suite = toys / "suite.yaml"
+    suite.write_text("tasks:\n  - dataset: rafdb:${root}/rafdb\n    features: fs\n"
+                     "  - name: LFW\n    dataset: lfw:${root}/lfw\n")
+    out = toys / "limited"
+    assert main(["eval", "--checkpoint", str(toys / "run"), "--suite", str(suite), "--data-root", str(toys / "bench"),
+                 "--out", str(out), "--features", "fs,ff+fp", "--baselines", "none", *FAST]) == 0
+    rows = [t["rows"]["checkpoint"] for t in json.loads((out / "results.json").read_text())["tasks"]]
+    assert list(rows[0]) == ["fs"] and sorted(rows[1]) == ["ff+fp", "fs"]
+
+
 def test_suite_keeps_going_past_a_failed_task(toys, capsys):
     suite = toys / "suite.yaml"
     suite.write_text("tasks:\n  - dataset: rafdb:${root}/rafdb\n  - task: au\n    dataset: rafdb:${root}/rafdb\n")

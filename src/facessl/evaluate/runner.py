@@ -68,6 +68,8 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
     if spec.task != "verification" and any(isinstance(d, PairSet) for d in (test_set, train_set)):
         raise FacesslError(f"{spec.dataset}: a pairs dataset only serves task 'verification', not {spec.task!r}")
     task = None if spec.task == "verification" else BUILDERS[spec.task](test_set, train_set, options)
+    if spec.features is not None:  # the suite limits this task to some of the requested choices
+        choices = [c for c in choices if c in spec.features] or list(choices[:1])
     rows = {}
     for label, source in sources.items():
         rows[label] = {}

@@ -9,6 +9,7 @@ A suite file::
       - task: pose
         dataset: aflw2000:${root}/aflw2000
         train_dataset: 300wlp:${root}/300wlp
+        features: fs            # optional; this task's feature choices (those of --features it keeps)
 
 `${root}` is replaced by --data-root; any other ${...} is an error naming it.
 """
@@ -29,7 +30,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "300w": "landmarks", "mafl": "landmarks"}
 # test format -> the training set's format, looked up beside the test set's path when not given
 DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp"}
-SPEC_KEYS = {"name", "task", "dataset", "train_dataset"}
+SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features"}
 
 
 @dataclass
@@ -38,6 +39,7 @@ class TaskSpec:
     dataset: str  # FORMAT:PATH
     train_dataset: str | None = None
     name: str = ""
+    features: tuple | None = None  # None: every requested feature choice; else only these of them
 
     def __post_init__(self):
         fmt, _ = parse_dataset(self.dataset)
@@ -54,6 +56,8 @@ class TaskSpec:
                                    f"--train-dataset {DEFAULT_TRAIN_FORMAT[fmt]}:PATH (looked for {sibling})")
             self.train_dataset = f"{DEFAULT_TRAIN_FORMAT[fmt]}:{sibling}"
         self.name = self.name or fmt
+        if isinstance(self.features, str):
+            self.features = tuple(f.strip() for f in self.features.split(",") if f.strip())
 
 
 def parse_dataset(text: str) -> tuple[str, str]:
@@ -114,7 +118,7 @@ def load_suite(path, root=None) -> list[TaskSpec]:
         values = {k: substitute(str(v), {"root": root}, where) if v is not None else None for k, v in entry.items()}
         try:
             specs.append(TaskSpec(values.get("task", ""), values["dataset"], values.get("train_dataset"),
-                                  values.get("name", "")))
+                                  values.get("name", ""), values.get("features")))
         except FacesslError as exc:
             raise FacesslError(f"{where}: {exc}") from None
     return specs

@@ -159,7 +159,7 @@ def ablation_table(rows: dict, metrics=("rafdb/accuracy",), digits: int = 2) -> 
                         names=ABLATION_STEPS, first_column="configuration", keep_empty_rows=True, digits=digits)
 
 
-def feature_choice_table(rows: dict, metrics=("rafdb/accuracy", "lfw/accuracy", "disfa/f1_mean"),
+def feature_choice_table(rows: dict, metrics=("rafdb/accuracy", "lfw/accuracy", "disfa/f1_mean", "aflw2000/mae"),
                          digits: int = 2) -> Table:
     """Which PCL feature to probe: F_f, F_p, F_s, F_f+F_p (row keys 'ff', 'fp', 'fs', 'ff+fp')."""
     return metric_table(rows, list(metrics), caption="PCL feature choice: which feature the linear probe reads.",
