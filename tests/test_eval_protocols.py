@@ -124,3 +124,21 @@ def test_pairs_dataset_only_serves_verification():
     with pytest.raises(FacesslError, match="only serves task 'verification'"):
         runner.evaluate(ToyEncoder(), [TaskSpec("expression", "lfw:/l")], FAST, baselines=(),
                         datasets={"lfw:/l": pair_set()})
+
+
+def test_probe_fits_in_threads_equal_fits_one_after_another(monkeypatch):
+    import torch
+
+    from facessl.evaluate import protocol
+
+    task = au.build(au_set(), None, EvalOptions(au_positive=3, epochs=4))  # 3 folds x 2 seeds = 6 fits
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(len(au_set()), 12)).astype(np.float32)
+    features = lambda part: table[part.index]  # noqa: E731
+    monkeypatch.setattr(protocol, "probe_workers", lambda device: 1)
+    one = protocol.run_probe_task(task, features, seeds=2, device="cpu")
+    monkeypatch.setattr(protocol, "probe_workers", lambda device: 2)
+    threads_before = torch.get_num_threads()
+    two = protocol.run_probe_task(task, features, seeds=2, device="cpu")
+    assert torch.get_num_threads() == threads_before
+    assert one["selection"] == two["selection"] and one["metrics"] == two["metrics"]

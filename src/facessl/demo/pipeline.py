@@ -96,6 +96,8 @@ PERCENT = ("accuracy", "mean_class_accuracy", "roc_auc", "f1_", "auc_")
 def _scaled(metric: str, value: dict):
     scale = 100.0 if metric.startswith(PERCENT) else 1.0
     mean, std = value.get("mean"), value.get("std")
+    if len(value.get("per_seed", ())) == 1:
+        std = None  # one seed (the supervised row): no spread, not a spread of zero
     return [None if mean is None else mean * scale, None if std is None else std * scale]
 
 

@@ -8,13 +8,17 @@ per seed with mean and std. Each seed changes the validation carve and the probe
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import numpy as np
+import torch
 
 from facessl.data.formats.common import ImageSet
 from facessl.evaluate.cache import array_hash, cache_key
+from facessl.evaluate.features import fastest_device
 from facessl.evaluate.probes import ProbeConfig, fit_predict
 
 PROBE_VERSION = 2  # bump when the probe's training changes, to invalidate cached probe outputs
@@ -108,27 +112,60 @@ def probe_key(task: ProbeTask, fold: Fold, seed: int, part_id: Callable[[Part], 
     return cache_key(parts)
 
 
+def probe_workers(device) -> int:
+    """Probe fits that run side by side: one per CPU core (each fit is single-threaded, see
+    probes._single_thread_on_cpu), capped at 4; one on an accelerator, where a fit is already fast."""
+    device = torch.device(device) if device is not None else fastest_device()
+    return max(1, min(4, torch.get_num_threads())) if device.type == "cpu" else 1
+
+
+@contextmanager
+def _one_thread_each():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seeds: int, device=None,
                    cache=None, part_id: Callable[[Part], str] | None = None) -> dict:
     """Fit a probe per (seed, fold) on features(part) and score the concatenated test outputs.
-    With a cache and part_id (a key of a Part's features), probe outputs are cached too."""
+    With a cache and part_id (a key of a Part's features), probe outputs are cached too. Fits are
+    independent (own generators, own data), so on a CPU they run in threads, one per core; results
+    are the same as one after another."""
+    jobs = [(seed, k, fold) for seed in range(seeds) for k, fold in enumerate(task.folds)]
+    keys = [probe_key(task, fold, seed, part_id) if cache is not None and part_id is not None else None
+            for seed, _, fold in jobs]
+    done = {i: cache.load_probe(key) for i, key in enumerate(keys) if key}  # in this thread: counters stay exact
+    todo = [i for i in range(len(jobs)) if done.get(i) is None]
+
+    def fit(i):
+        seed, _, fold = jobs[i]
+        val = None if fold.val is None else (features(fold.val), fold.y_val)
+        result = fit_predict(features(fold.train), fold.y_train, features(fold.test), task.probe, seed=seed,
+                             groups=fold.groups, val=val, y_test=fold.y_test if task.probe.paper_protocol else None,
+                             score=task.score, device=device)
+        return result.predictions, result.summary()
+
+    workers = min(probe_workers(device), len(todo))
+    if workers > 1:
+        with _one_thread_each(), ThreadPoolExecutor(workers) as pool:
+            fitted = list(pool.map(fit, todo))
+    else:
+        fitted = [fit(i) for i in todo]
+    for i, result in zip(todo, fitted):
+        done[i] = result
+        if keys[i]:
+            cache.save_probe(keys[i], *result)
     per_seed, selection = [], []
     for seed in range(seeds):
         outputs, targets = [], []
-        for k, fold in enumerate(task.folds):
-            key = probe_key(task, fold, seed, part_id) if cache is not None and part_id is not None else None
-            hit = cache.load_probe(key) if key else None
-            if hit is not None:
-                predictions, summary = hit
-            else:
-                val = None if fold.val is None else (features(fold.val), fold.y_val)
-                result = fit_predict(features(fold.train), fold.y_train, features(fold.test), task.probe, seed=seed,
-                                     groups=fold.groups, val=val,
-                                     y_test=fold.y_test if task.probe.paper_protocol else None,
-                                     score=task.score, device=device)
-                predictions, summary = result.predictions, result.summary()
-                if key:
-                    cache.save_probe(key, predictions, summary)
+        for i, (job_seed, k, fold) in enumerate(jobs):
+            if job_seed != seed:
+                continue
+            predictions, summary = done[i]
             outputs.append(predictions)
             targets.append(fold.y_test)
             selection.append({"fold": k, **summary})

@@ -35,6 +35,8 @@ def cell(result: dict, key: str, scale: float) -> str:
     mean, std = m["mean"] * scale, m.get("std") or 0.0
     if key == "accuracy" and "accuracy_fold_std" in result["metrics"]:
         std = result["metrics"]["accuracy_fold_std"]["mean"]
+    elif len(m.get("per_seed", ())) == 1:
+        return f"{mean:.2f}"  # one seed: no spread to show (the supervised row)
     return f"{mean:.2f} ± {std * scale:.2f}"
 
 
