@@ -154,7 +154,7 @@ class _Task:
 
 
 @contextmanager
-def _single_thread_on_cpu(device: torch.device):
+def single_thread_on_cpu(device: torch.device):
     """A probe is thousands of tiny ops; on a busy CPU, extra intra-op threads only add waiting."""
     if device.type != "cpu":
         yield
@@ -170,7 +170,7 @@ def _single_thread_on_cpu(device: torch.device):
 def _train(task: _Task, weight_decays, config: ProbeConfig, seed: int, stop_epoch=None, eval_set=None, score=None):
     """Adam with a cosine schedule over config.epochs; stops after stop_epoch. With eval_set, returns the
     best (score, epoch, state) per grid entry."""
-    with _single_thread_on_cpu(task.device):
+    with single_thread_on_cpu(task.device):
         return _train_loop(task, weight_decays, config, seed, stop_epoch, eval_set, score)
 
 

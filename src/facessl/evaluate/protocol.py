@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
@@ -19,7 +18,7 @@ import torch
 from facessl.data.formats.common import ImageSet
 from facessl.evaluate.cache import array_hash, cache_key
 from facessl.evaluate.features import fastest_device
-from facessl.evaluate.probes import ProbeConfig, fit_predict
+from facessl.evaluate.probes import ProbeConfig, fit_predict, single_thread_on_cpu
 
 PROBE_VERSION = 2  # bump when the probe's training changes, to invalidate cached probe outputs
 
@@ -114,19 +113,9 @@ def probe_key(task: ProbeTask, fold: Fold, seed: int, part_id: Callable[[Part], 
 
 def probe_workers(device) -> int:
     """Probe fits that run side by side: one per CPU core (each fit is single-threaded, see
-    probes._single_thread_on_cpu), capped at 4; one on an accelerator, where a fit is already fast."""
+    probes.single_thread_on_cpu), capped at 4; one on an accelerator, where a fit is already fast."""
     device = torch.device(device) if device is not None else fastest_device()
     return max(1, min(4, torch.get_num_threads())) if device.type == "cpu" else 1
-
-
-@contextmanager
-def _one_thread_each():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seeds: int, device=None,
@@ -151,7 +140,7 @@ def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seed
 
     workers = min(probe_workers(device), len(todo))
     if workers > 1:
-        with _one_thread_each(), ThreadPoolExecutor(workers) as pool:
+        with single_thread_on_cpu(torch.device("cpu")), ThreadPoolExecutor(workers) as pool:
             fitted = list(pool.map(fit, todo))
     else:
         fitted = [fit(i) for i in todo]
