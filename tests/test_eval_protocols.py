@@ -134,7 +134,11 @@ def test_probe_fits_in_threads_equal_fits_one_after_another(monkeypatch):
     task = au.build(au_set(), None, EvalOptions(au_positive=3, epochs=4))  # 3 folds x 2 seeds = 6 fits
     rng = np.random.default_rng(0)
     table = rng.normal(size=(len(au_set()), 12)).astype(np.float32)
-    features = lambda part: table[part.index]  # noqa: E731
+    import threading
+
+    def features(part):  # extraction fills the feature cache: it must stay in the calling thread
+        assert threading.current_thread() is threading.main_thread()
+        return table[part.index]
     monkeypatch.setattr(protocol, "probe_workers", lambda device: 1)
     one = protocol.run_probe_task(task, features, seeds=2, device="cpu")
     monkeypatch.setattr(protocol, "probe_workers", lambda device: 2)

@@ -130,12 +130,16 @@ def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seed
     done = {i: cache.load_probe(key) for i, key in enumerate(keys) if key}  # in this thread: counters stay exact
     todo = [i for i in range(len(jobs)) if done.get(i) is None]
 
+    # Features are read here, in this thread: extracting them fills (and writes) the feature cache.
+    arrays = {k: (features(fold.train), features(fold.test), None if fold.val is None else features(fold.val))
+              for k, fold in enumerate(task.folds) if any(jobs[i][1] == k for i in todo)}
+
     def fit(i):
-        seed, _, fold = jobs[i]
-        val = None if fold.val is None else (features(fold.val), fold.y_val)
-        result = fit_predict(features(fold.train), fold.y_train, features(fold.test), task.probe, seed=seed,
-                             groups=fold.groups, val=val, y_test=fold.y_test if task.probe.paper_protocol else None,
-                             score=task.score, device=device)
+        seed, k, fold = jobs[i]
+        x_train, x_test, x_val = arrays[k]
+        result = fit_predict(x_train, fold.y_train, x_test, task.probe, seed=seed, groups=fold.groups,
+                             val=None if x_val is None else (x_val, fold.y_val),
+                             y_test=fold.y_test if task.probe.paper_protocol else None, score=task.score, device=device)
         return result.predictions, result.summary()
 
     workers = min(probe_workers(device), len(todo))
