@@ -48,7 +48,7 @@ class PCL(Method):
         validate(cfg)
         self.cfg, self.image_size = cfg, int(image_size)
         self.net = PCLNetwork(cfg, backbone.name, backbone.width, image_size)
-        self.views = PCLViews(image_size, cfg.pose_augment, cfg.rotate_degrees)
+        self.views = PCLViews(image_size, cfg.pose_augment, cfg.rotate_degrees, cfg.face_views)
         self.phases = phases_for(cfg)
         self.dwa = PeriodDWA(("pose", "face") if cfg.use_pose else ("face",), cfg.dwa_temperature, cfg.dwa_period_steps)
 

@@ -33,6 +33,9 @@ class PCLConfig(MethodConfig):
     # pose-disentangled decoder step
     pose_augment: Literal["flip", "rotate", "flip_rotate"] = "flip"  # how s-hat is made from s
     rotate_degrees: float = 40.0  # max |angle| for the rotate options
+    # face step views: the reference's 'distance_crop' (two quadrant crops + colour recipe) or SimCLR's
+    # random resized crop + flip + colour (to compare the PCL family with the SimCLR baseline view for view)
+    face_views: Literal["distance_crop", "simclr"] = "distance_crop"
     combine: Literal["sum_normalize", "concat"] = "sum_normalize"
     noise_sigma: float = 0.4  # Gaussian noise on both PDD inputs (images in [0,1]); 0 disables
     dis_weight: float = 1.0

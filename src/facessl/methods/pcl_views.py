@@ -49,12 +49,17 @@ class PCLViews:
     """All of PCL's view recipes for one image size. A plain object, not a registered submodule:
     views hold no trained state and must not enter checkpoints (as SimCLR's views)."""
 
-    def __init__(self, image_size: int, pose_augment: str = "flip", rotate_degrees: float = 40.0):
-        from facessl.augment import pcl_face_views, pose_preserving
+    def __init__(self, image_size: int, pose_augment: str = "flip", rotate_degrees: float = 40.0,
+                 face_views: str = "distance_crop"):
+        from facessl.augment import pcl_face_views, pose_preserving, simclr_views
 
         self.pose_augment = PoseAugment(pose_augment, rotate_degrees)
         self.preserve = pose_preserving(image_size)
-        self._face_views = pcl_face_views(image_size)
+        if face_views == "simclr":
+            first, second = simclr_views(image_size)
+            self._face_views = lambda x: (first(x), second(x))
+        else:
+            self._face_views = pcl_face_views(image_size)
 
     def pdd(self, s: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(s, s-hat, noisy s, noisy s-hat)."""
