@@ -86,14 +86,9 @@ def parallel_probe_seconds(feats, data: ImageSet, epochs: int, seeds: int = 3) -
     workers = protocol.probe_workers("cpu")
     times = []
     for count in (1, workers):
-        original = protocol.probe_workers
-        protocol.probe_workers = lambda device, count=count: count
-        try:
-            start = time.perf_counter()
-            protocol.run_probe_task(task, features, seeds, device="cpu")
-            times.append(time.perf_counter() - start)
-        finally:
-            protocol.probe_workers = original
+        start = time.perf_counter()
+        protocol.run_probe_task(task, features, seeds, device="cpu", workers=count)
+        times.append(time.perf_counter() - start)
     return times[0], times[1], workers
 
 

@@ -126,7 +126,7 @@ def test_pairs_dataset_only_serves_verification():
                         datasets={"lfw:/l": pair_set()})
 
 
-def test_probe_fits_in_threads_equal_fits_one_after_another(monkeypatch):
+def test_probe_fits_in_threads_equal_fits_one_after_another():
     import torch
 
     from facessl.evaluate import protocol
@@ -139,10 +139,8 @@ def test_probe_fits_in_threads_equal_fits_one_after_another(monkeypatch):
     def features(part):  # extraction fills the feature cache: it must stay in the calling thread
         assert threading.current_thread() is threading.main_thread()
         return table[part.index]
-    monkeypatch.setattr(protocol, "probe_workers", lambda device: 1)
-    one = protocol.run_probe_task(task, features, seeds=2, device="cpu")
-    monkeypatch.setattr(protocol, "probe_workers", lambda device: 2)
+    one = protocol.run_probe_task(task, features, seeds=2, device="cpu", workers=1)
     threads_before = torch.get_num_threads()
-    two = protocol.run_probe_task(task, features, seeds=2, device="cpu")
+    two = protocol.run_probe_task(task, features, seeds=2, device="cpu", workers=2)
     assert torch.get_num_threads() == threads_before
     assert one["selection"] == two["selection"] and one["metrics"] == two["metrics"]

@@ -17,7 +17,7 @@ import facessl
 from facessl.config import load_config
 from facessl.demo.plan import CONFIG_DIR, DemoPlan, config_path
 from facessl.evaluate.cache import FeatureCache
-from facessl.evaluate.protocol import EvalOptions
+from facessl.evaluate.protocol import EvalOptions, seed_spread
 from facessl.evaluate.runner import evaluate
 from facessl.evaluate.suite import load_suite
 from facessl.evaluate.tables import render as render_results
@@ -95,9 +95,7 @@ PERCENT = ("accuracy", "mean_class_accuracy", "roc_auc", "f1_", "auc_")
 
 def _scaled(metric: str, value: dict):
     scale = 100.0 if metric.startswith(PERCENT) else 1.0
-    mean, std = value.get("mean"), value.get("std")
-    if len(value.get("per_seed", ())) == 1:
-        std = None  # one seed (the supervised row): no spread, not a spread of zero
+    mean, std = value.get("mean"), seed_spread(value)
     return [None if mean is None else mean * scale, None if std is None else std * scale]
 
 

@@ -95,6 +95,11 @@ def aggregate(per_seed: list[dict]) -> dict:
     return out
 
 
+def seed_spread(metric: dict):
+    """The std a table shows for an aggregated metric: None for a single seed (no spread, not zero)."""
+    return None if len(metric.get("per_seed", ())) == 1 else metric.get("std")
+
+
 def concat_meta(folds: list[Fold]) -> dict:
     keys = folds[0].test_meta.keys()
     return {k: np.concatenate([f.test_meta[k] for f in folds]) for k in keys}
@@ -119,11 +124,11 @@ def probe_workers(device) -> int:
 
 
 def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seeds: int, device=None,
-                   cache=None, part_id: Callable[[Part], str] | None = None) -> dict:
+                   cache=None, part_id: Callable[[Part], str] | None = None, workers: int | None = None) -> dict:
     """Fit a probe per (seed, fold) on features(part) and score the concatenated test outputs.
     With a cache and part_id (a key of a Part's features), probe outputs are cached too. Fits are
-    independent (own generators, own data), so on a CPU they run in threads, one per core; results
-    are the same as one after another."""
+    independent (own generators, own data), so they run in `workers` threads (default probe_workers);
+    results are the same as one after another."""
     jobs = [(seed, k, fold) for seed in range(seeds) for k, fold in enumerate(task.folds)]
     keys = [probe_key(task, fold, seed, part_id) if cache is not None and part_id is not None else None
             for seed, _, fold in jobs]
@@ -131,8 +136,9 @@ def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seed
     todo = [i for i in range(len(jobs)) if done.get(i) is None]
 
     # Features are read here, in this thread: extracting them fills (and writes) the feature cache.
+    needed = {jobs[i][1] for i in todo}
     arrays = {k: (features(fold.train), features(fold.test), None if fold.val is None else features(fold.val))
-              for k, fold in enumerate(task.folds) if any(jobs[i][1] == k for i in todo)}
+              for k, fold in enumerate(task.folds) if k in needed}
 
     def fit(i):
         seed, k, fold = jobs[i]
@@ -142,7 +148,7 @@ def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seed
                              y_test=fold.y_test if task.probe.paper_protocol else None, score=task.score, device=device)
         return result.predictions, result.summary()
 
-    workers = min(probe_workers(device), len(todo))
+    workers = min(probe_workers(device) if workers is None else workers, len(todo))
     if workers > 1:
         with single_thread_on_cpu(torch.device("cpu")), ThreadPoolExecutor(workers) as pool:
             fitted = list(pool.map(fit, todo))
@@ -153,15 +159,11 @@ def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seed
         if keys[i]:
             cache.save_probe(keys[i], *result)
     per_seed, selection = [], []
-    for seed in range(seeds):
-        outputs, targets = [], []
-        for i, (job_seed, k, fold) in enumerate(jobs):
-            if job_seed != seed:
-                continue
-            predictions, summary = done[i]
-            outputs.append(predictions)
-            targets.append(fold.y_test)
-            selection.append({"fold": k, **summary})
-        per_seed.append(task.metrics(np.concatenate(outputs), np.concatenate(targets), concat_meta(task.folds)))
+    n_folds = len(task.folds)
+    for seed in range(seeds):  # jobs are seed-major: this seed's folds are one contiguous run
+        fits = [done[seed * n_folds + k] for k in range(n_folds)]
+        selection += [{"fold": k, **summary} for k, (_, summary) in enumerate(fits)]
+        per_seed.append(task.metrics(np.concatenate([predictions for predictions, _ in fits]),
+                                     np.concatenate([fold.y_test for fold in task.folds]), concat_meta(task.folds)))
     return {"metrics": aggregate(per_seed), "selection": selection,
             "selected_on": selection[0]["selected_on"], "paper_protocol": task.probe.paper_protocol}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from facessl.data.labels import AU_NAMES
+from facessl.evaluate.protocol import seed_spread
 
 # task -> (title, [(metric key, column label, scale to display)])
 LAYOUT = {
@@ -32,11 +33,11 @@ def cell(result: dict, key: str, scale: float) -> str:
     m = result["metrics"][key]
     if m.get("mean") is None or math.isnan(m["mean"]):
         return "n/a"
-    mean, std = m["mean"] * scale, m.get("std") or 0.0
+    mean, std = m["mean"] * scale, seed_spread(m)
     if key == "accuracy" and "accuracy_fold_std" in result["metrics"]:
         std = result["metrics"]["accuracy_fold_std"]["mean"]
-    elif len(m.get("per_seed", ())) == 1:
-        return f"{mean:.2f}"  # one seed: no spread to show (the supervised row)
+    if std is None:
+        return f"{mean:.2f}"  # one seed (the supervised row): no spread to show
     return f"{mean:.2f} ± {std * scale:.2f}"
 
 
