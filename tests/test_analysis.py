@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facessl.analysis import (_Basis, disentanglement_heatmap, disentanglement_table, make_pairs, pose_r2,
+from facessl.demo.analysis import (_Basis, disentanglement_heatmap, disentanglement_table, make_pairs, pose_r2,
                               to_markdown, verification_accuracy)
 from facessl.errors import FacesslError
 

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import facessl
-from facessl import checkpoint as ckpt
+from facessl.engine import checkpoint as ckpt
 from facessl.config import dump_config, load_config
 from facessl.errors import FacesslError
 from facessl.methods import build_method

@@ -1,11 +1,11 @@
-"""facessl.curriculum: the window, its moves on stalls only, its ceiling, and its state."""
+"""facessl.methods.fabnet_curriculum: the window, its moves on stalls only, its ceiling, and its state."""
 import json
 import math
 
 import pytest
 import torch
 
-from facessl.curriculum import Curriculum
+from facessl.methods.fabnet_curriculum import Curriculum
 from facessl.errors import FacesslError
 
 

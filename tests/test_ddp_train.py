@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from facessl.train import train
+from facessl.engine.train import train
 from train_helpers import make_track_tree, tiny_config
 
 pytestmark = pytest.mark.distributed

@@ -13,7 +13,7 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from facessl import distributed as D
+from facessl.engine import distributed as D
 from facessl import losses as L
 
 pytestmark = pytest.mark.distributed

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from facessl.checkpoint import load_method
+from facessl.engine.checkpoint import load_method
 from facessl.cli import main
 from facessl.errors import FacesslError
 from facessl.methods.fabnet import FAbNet, FAbNetConfig

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from facessl import losses as L
-from facessl.negative_mixing import sample_beta
+from facessl.methods.pcl_negatives import sample_beta
 
 torch.set_num_threads(2)
 

@@ -181,7 +181,7 @@ def test_extra_state_round_trip_continues_identically():
 
 
 def test_features_and_facessl_load(tmp_path):
-    from facessl.checkpoint import save_checkpoint
+    from facessl.engine.checkpoint import save_checkpoint
 
     cfg = load_config(raw={"method": {"name": "pcl", **TINY}, "backbone": {"name": "small", "width": 0.25},
                            "data": {"size": SIZE}})
@@ -248,7 +248,7 @@ def test_pretrain_end_to_end_with_the_trainer(tmp_path):
     """The trainer on a tiny VoxCeleb-layout tree: metrics, reconstruction PNGs, DWA state, facessl.load."""
     from PIL import Image
 
-    from facessl.train import train
+    from facessl.engine.train import train
 
     imgs = batch(12, seed=2)["images"]
     for i in range(12):

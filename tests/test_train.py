@@ -9,11 +9,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from facessl import checkpoint as ckpt
+from facessl.engine import checkpoint as ckpt
 from facessl.cli import main
 from facessl.errors import FacesslError
 from facessl.methods.simclr import SimCLR
-from facessl.train import Trainer, train
+from facessl.engine.train import Trainer, train
 from train_helpers import make_track_tree, tiny_config
 
 
@@ -83,7 +83,7 @@ def test_simclr_loss_goes_down(tmp_path, data):
 
 @pytest.mark.slow
 def test_simclr_with_real_views_learns(tmp_path, data):
-    from facessl.checkpoint import load_method
+    from facessl.engine.checkpoint import load_method
     from facessl.data.frames import VoxCelebFrames
     from facessl.methods import build_method
 
@@ -131,7 +131,7 @@ def test_logs_images_knn_and_skipped_files(tmp_path, data, capsys):
 
 
 def test_knn_monitor_accuracy_and_truth_sidecar(tmp_path, data):
-    from facessl.monitor import KnnMonitor
+    from facessl.engine.monitor import KnnMonitor
 
     images = torch.zeros(40, 3, 8, 8, dtype=torch.uint8)
     labels = torch.arange(40) % 2
@@ -143,7 +143,7 @@ def test_knn_monitor_accuracy_and_truth_sidecar(tmp_path, data):
             return {"fs": x.flatten(1) + 0.01}
 
     assert monitor.evaluate(Pixels()) == 1.0
-    from facessl.monitor import load_truth_labelled
+    from facessl.engine.monitor import load_truth_labelled
 
     tree = tmp_path / "withtruth"  # a synthetic-style tree with its ground-truth sidecar
     shutil.copytree(data, tree)

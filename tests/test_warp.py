@@ -1,8 +1,8 @@
-"""facessl.warp: exact identity, exact integer shifts, softmax blending, jitter."""
+"""facessl.methods.fabnet_warp: exact identity, exact integer shifts, softmax blending, jitter."""
 import pytest
 import torch
 
-from facessl.warp import (combine_sources, flow_in_pixels, flow_to_grid, identity_grid, pixels_to_flow,
+from facessl.methods.fabnet_warp import (combine_sources, flow_in_pixels, flow_to_grid, identity_grid, pixels_to_flow,
                           random_jitter, warp)
 
 

@@ -13,6 +13,6 @@ __all__ = ["load", "FacesslError", "__version__"]
 
 def load(path, device="cpu"):
     """Load a checkpoint (run directory or checkpoint directory) as a frozen Encoder in eval mode."""
-    from facessl.checkpoint import load_encoder
+    from facessl.engine.checkpoint import load_encoder
 
     return load_encoder(path, device=device)

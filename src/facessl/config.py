@@ -231,7 +231,7 @@ def dump_config(cfg) -> str:
 
 
 def save_config(cfg, path) -> None:
-    from facessl.io import write_text_atomic
+    from facessl.engine.io import write_text_atomic
 
     write_text_atomic(path, dump_config(cfg))
 

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facessl import distributed as dist
-from facessl.negative_mixing import mix_negatives, mixed_negative_logits
+from facessl.engine import distributed as dist
+from facessl.methods.pcl_negatives import mix_negatives, mixed_negative_logits
 
 def _accurate(x: torch.Tensor) -> torch.Tensor:
     """Half-precision inputs (autocast) are computed in float32; float32/float64 are kept."""

@@ -16,7 +16,7 @@ from facessl.demo.ablation import ablation_rows, run_ablation
 from facessl.demo.plan import PLANS, get_plan
 from facessl.demo.report import main_rows
 from facessl.demo.stages import StageRunner
-from facessl.io import write_json_atomic, write_text_atomic
+from facessl.engine.io import write_json_atomic, write_text_atomic
 from facessl.report.markdown import table_markdown
 from facessl.report.tables import ablation_table, feature_choice_table
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.errors import FacesslError
-from facessl.io import atomic_path, write_text_atomic
+from facessl.engine.io import atomic_path, write_text_atomic
 
 
 def add_arguments(p) -> None:

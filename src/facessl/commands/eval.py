@@ -12,7 +12,7 @@ from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache, default_cache_dir
 from facessl.evaluate.protocol import EvalOptions
 from facessl.evaluate.suite import TASK_NAMES, TaskSpec, load_suite, parse_dataset
-from facessl.io import write_json_atomic, write_text_atomic
+from facessl.engine.io import write_json_atomic, write_text_atomic
 
 
 def add_arguments(p) -> None:

@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from facessl.config import load_config
-    from facessl.train import train
+    from facessl.engine.train import train
 
     overrides = list(args.overrides)
     if args.steps is not None:

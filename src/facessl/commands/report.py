@@ -6,7 +6,7 @@ Run-directory layout the demo writes (and this command reads):
       {"main":           {method: {metric_key: [mean, std]}},   # random, simclr, pcl, fabnet, supervised
        "ablation":       {step:   {metric_key: [mean, std]}},   # simclr, +l_dis, +l_orth, +l_pose, +dwa
        "feature_choice": {feature: {metric_key: [mean, std]}},  # ff, fp, fs, ff+fp
-       "disentanglement": {feature: {factor: value}},           # facessl.analysis.disentanglement_table
+       "disentanglement": {feature: {factor: value}},           # facessl.demo.analysis.disentanglement_table
        "units": "percent" | "fraction",  # of accuracies and F1 (NME always %); default "percent"
        "notes": {"main" | "ablation" | "feature_choice" | "disentanglement": "markdown text"}}
       Every key except "main" is optional.
@@ -85,7 +85,7 @@ def _figures(run_dir: Path) -> dict[str, list[Figure]]:
 
 
 def _disentanglement_table(table: dict, path: Path) -> Table:
-    from facessl.analysis import FACTOR_HEADERS, FACTORS
+    from facessl.demo.analysis import FACTOR_HEADERS, FACTORS
 
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
         raise DataFormatError(path, "'disentanglement' must map features to {factor: value} objects")

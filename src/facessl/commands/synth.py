@@ -51,7 +51,7 @@ def _counts(items) -> dict:
 
 def _preview(path: str, size: int, seed: int) -> None:
     from facessl.data.synthetic import SUPPORTED_SIZES, preview_sheet
-    from facessl.io import atomic_path
+    from facessl.engine.io import atomic_path
 
     target = Path(path)
     if target.suffix.lower() not in (".png", ".jpg", ".jpeg"):

@@ -12,7 +12,7 @@ import numpy as np
 
 from facessl.demo import pipeline
 from facessl.demo.plan import DemoPlan
-from facessl.io import write_json_atomic
+from facessl.engine.io import write_json_atomic
 
 STEPS = {  # row key (facessl.report.tables.ABLATION_STEPS) -> switches
     "simclr": dict(use_dis=False, use_orth=False, use_pose=False, use_dwa=False),

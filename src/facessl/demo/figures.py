@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facessl.checkpoint import load_method
+from facessl.engine.checkpoint import load_method
 from facessl.data.formats import read
 from facessl.data.formats.common import load_image
 from facessl.data.formats.truth import read_truth
@@ -140,7 +140,7 @@ def track_tuples(root: Path, k: int, n: int = 6) -> torch.Tensor:
 
 
 def disentanglement(figures: Path, train_feats: dict, test_feats: dict, train: dict, test: dict) -> dict:
-    from facessl.analysis import disentanglement_heatmap, disentanglement_table
+    from facessl.demo.analysis import disentanglement_heatmap, disentanglement_table
 
     keep = [k for k in ("SimCLR F_s", "PCL F_s", "PCL F_f", "PCL F_p", "FAb-Net embedding") if k in test_feats]
     labels = lambda d: {"pose": d["pose"], "expression": d["expression"], "identity": d["identity"]}  # noqa: E731

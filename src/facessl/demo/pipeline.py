@@ -21,8 +21,8 @@ from facessl.evaluate.protocol import EvalOptions, seed_spread
 from facessl.evaluate.runner import evaluate
 from facessl.evaluate.suite import load_suite
 from facessl.evaluate.tables import render as render_results
-from facessl.io import write_json_atomic, write_text_atomic
-from facessl.train import train
+from facessl.engine.io import write_json_atomic, write_text_atomic
+from facessl.engine.train import train
 
 PCL_FEATURES = ("fs", "ff", "fp", "ff+fp")
 # PCL's feature-choice table: the paper's tasks (RAF-DB / LFW / DISFA) and head pose (does F_p hold

@@ -7,7 +7,7 @@ from pathlib import Path
 from facessl.demo import figures as fig
 from facessl.demo import pipeline
 from facessl.demo.plan import DemoPlan
-from facessl.io import write_json_atomic
+from facessl.engine.io import write_json_atomic
 
 RUNS = {"SimCLR": "simclr", "PCL": "pcl", "FAb-Net": "fabnet"}
 

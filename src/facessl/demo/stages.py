@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from facessl.io import write_json_atomic
+from facessl.engine.io import write_json_atomic
 
 
 class StageRunner:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from facessl.data.formats.common import ImageSet
-from facessl.io import atomic_path
+from facessl.engine.io import atomic_path
 
 CACHE_VERSION = 1
 

@@ -13,13 +13,13 @@ Stages (config `stage`):
           start this stage from a single-stage run with `init_from` (its weights and curriculum
           window carry over, as in the reference).
 
-Flow output: flow = flow_scale * tanh(decoder), in normalised grid units (facessl.warp); the
+Flow output: flow = flow_scale * tanh(decoder), in normalised grid units (facessl.methods.fabnet_warp); the
 decoder's last conv starts near zero (flow_init_std), so training starts from the identity warp
 (copying the source) instead of a random, often large, constant flow. Check a trained model with
 facessl.methods.fabnet_eval.heldout_photometric (warp vs copy-the-source L1 on held-out faces).
 
 Curriculum (config `curriculum`): per-sample losses are sorted and only a percentile window is
-back-propagated (facessl.curriculum). The reference moves the window when a held-out validation
+back-propagated (facessl.methods.fabnet_curriculum). The reference moves the window when a held-out validation
 loss stalls; the trainer has no validation hook, so here the monitored value is the mean L1 over
 ALL samples of every training batch (not only the window), averaged over periods of
 `curriculum_check_steps` iterations (and across processes); a stall is `curriculum_patience`
@@ -35,12 +35,12 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from facessl.config import MethodConfig
-from facessl.curriculum import Curriculum
+from facessl.methods.fabnet_curriculum import Curriculum
 from facessl.errors import FacesslError
 from facessl.methods.base import Encoder, Method
 from facessl.models.fabnet import Embedder, FlowDecoder, n_halvings
 from facessl.models.registry import make_divisible
-from facessl.warp import ALIGN_CORNERS, combine_sources, random_jitter, warp
+from facessl.methods.fabnet_warp import ALIGN_CORNERS, combine_sources, random_jitter, warp
 
 
 @dataclass
@@ -240,7 +240,7 @@ def load_initial_weights(method: FAbNet, path: str) -> None:
 
     from safetensors.torch import load_file
 
-    from facessl.checkpoint import resolve_checkpoint
+    from facessl.engine.checkpoint import resolve_checkpoint
 
     ckpt = resolve_checkpoint(path)
     file = ckpt / "model.safetensors"

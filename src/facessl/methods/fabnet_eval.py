@@ -75,7 +75,7 @@ def crop_jitter(tuples: torch.Tensor, translate: float = 0.05, scale: float = 0.
     """The same tuples with every frame independently re-cropped (a seeded random_jitter), as the
     reference loader crops each frame of a track (its validation tuples included): the flow then has
     to register the crops. uint8 in, uint8 out."""
-    from facessl.warp import random_jitter
+    from facessl.methods.fabnet_warp import random_jitter
 
     g = torch.Generator().manual_seed(seed)
     flat = tuples.flatten(0, 1).float() / 255.0

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from facessl import distributed
+from facessl.engine import distributed
 from facessl.errors import FacesslError
 
 

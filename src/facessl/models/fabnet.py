@@ -10,7 +10,7 @@ model, embedding 256).
 Decoder: input concat(source embedding, target embedding) as a (2D,1,1) map; log2(size) stages of
 [ReLU, x2 bilinear upsample, conv 3x3] with BatchNorm after all but the last conv; channels 8nf
 while the map is small, then 4nf, 2nf, nf (as in the reference), then `out_channels`, then tanh.
-Flow: 2 channels, offsets in normalised grid units (see facessl.warp). Confidence: a second,
+Flow: 2 channels, offsets in normalised grid units (see facessl.methods.fabnet_warp). Confidence: a second,
 separate stack of the same shape with 1 output channel (as in the reference, whose mask decoder is
 its own network), so the flow decoder can be frozen alone in the multi-source stage.
 The reference feeds [0,1] pixels; here the Backbone base normalises (ImageNet mean/std) first, like

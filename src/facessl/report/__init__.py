@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from facessl.io import write_text_atomic
+from facessl.engine.io import write_text_atomic
 from facessl.report.hardware import hardware_info, hardware_section
 from facessl.report.html import render_html
 from facessl.report.markdown import render_markdown, table_markdown

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from facessl.io import atomic_path
+from facessl.engine.io import atomic_path
 
 DPI = 100
 

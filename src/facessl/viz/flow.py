@@ -13,7 +13,7 @@ import torch
 from kornia.color import hsv_to_rgb
 
 from facessl.viz.figure import new_figure, save_png
-from facessl.warp import flow_in_pixels
+from facessl.methods.fabnet_warp import flow_in_pixels
 
 
 def flow_to_color(flow: torch.Tensor, max_magnitude: float | None = None) -> torch.Tensor:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from facessl.errors import FacesslError
-from facessl.io import atomic_path
+from facessl.engine.io import atomic_path
 
 BACKGROUND = (255, 255, 255)
 

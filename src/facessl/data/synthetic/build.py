@@ -19,7 +19,7 @@ from pathlib import Path
 
 from facessl.data.synthetic.build_presets import PARTS, check_counts, resolve_counts
 from facessl.errors import FacesslError
-from facessl.io import atomic_path, write_json_atomic
+from facessl.engine.io import atomic_path, write_json_atomic
 
 STAMP = ".facessl_part.json"
 FORMAT_VERSION = 1

@@ -6,7 +6,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from facessl.data.labels import AU_NAMES, EXPRESSIONS
-from facessl.io import atomic_path
+from facessl.engine.io import atomic_path
 
 from .params import EXPRESSION_PROTOTYPES, sample_identities, sample_poses, expression_aus
 from .render import render

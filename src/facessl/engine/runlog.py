@@ -73,7 +73,7 @@ def save_image_grid(images: torch.Tensor, path, nrow: int = 8, min_side: int = 2
     """Write a PNG grid (upscaled with nearest neighbours when tiny, so 64-px faces stay visible)."""
     from PIL import Image
 
-    from facessl.io import atomic_path
+    from facessl.engine.io import atomic_path
 
     grid = image_grid(images, nrow)
     im = Image.fromarray(grid)

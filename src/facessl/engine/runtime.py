@@ -6,7 +6,7 @@ import random
 import numpy as np
 import torch
 
-from facessl import distributed as dist
+from facessl.engine import distributed as dist
 from facessl.errors import FacesslError
 
 

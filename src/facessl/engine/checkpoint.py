@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from facessl.errors import FacesslError
-from facessl.io import atomic_path
+from facessl.engine.io import atomic_path
 
 CHECKPOINT_PREFIX = "step_"
 

@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facessl import checkpoint as ckpt
-from facessl import distributed as dist
+from facessl.engine import checkpoint as ckpt
+from facessl.engine import distributed as dist
 from facessl.config import Config, diff_configs, dump_config, load_config, save_config
 from facessl.errors import FacesslError
-from facessl.optim import build_optimizer, build_scheduler
-from facessl.runlog import MetricsLog, progress_bar, save_image_grid
-from facessl.runtime import resolve_precision, seed_everything, select_device, worker_init
+from facessl.engine.optim import build_optimizer, build_scheduler
+from facessl.engine.runlog import MetricsLog, progress_bar, save_image_grid
+from facessl.engine.runtime import resolve_precision, seed_everything, select_device, worker_init
 
 
 class Trainer:
@@ -56,7 +56,7 @@ class Trainer:
         self.model = self.method
         if dist.is_distributed():
             if cfg.train.sync_bn:
-                from facessl.sync_bn import convert_sync_batchnorm
+                from facessl.engine.sync_bn import convert_sync_batchnorm
 
                 self.method = self.model = convert_sync_batchnorm(self.method, self.device.type)
             from torch.nn.parallel import DistributedDataParallel
@@ -94,7 +94,7 @@ class Trainer:
         if not path:
             raise FacesslError("train.knn.every > 0 needs train.knn.path (a labelled folder root/<class>/*.jpg) "
                                "or train.knn.label (a class key of the data's _truth.jsonl)")
-        from facessl.monitor import KnnMonitor
+        from facessl.engine.monitor import KnnMonitor
 
         return KnnMonitor.from_folder(path, self.cfg.data.size, k.k, k.train_fraction, k.max_images, self.cfg.seed,
                                       k.label)
