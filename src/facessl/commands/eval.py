@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from facessl.commands.options import output_dir
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache, default_cache_dir
 from facessl.evaluate.protocol import EvalOptions
@@ -100,6 +101,7 @@ def run(args) -> int:
     import facessl
     from facessl.evaluate import runner, tables
 
+    output_dir(args.out, "--out")
     specs = specs_from_args(args)
     options = options_from_args(args)
     baselines = [] if args.baselines.strip().lower() == "none" else _csv(args.baselines)

@@ -1,0 +1,30 @@
+"""Print the corpus results: `PYTHONPATH=src:tests python -m bad_inputs [NAME-SUBSTRING]`."""
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+from bad_inputs import CASES, Shared, check, run_case  # noqa: E402
+from bad_inputs import cases  # noqa: E402,F401  (registers the cases)
+
+wanted = sys.argv[1] if len(sys.argv) > 1 else ""
+root = Path(tempfile.mkdtemp(prefix="facessl-corpus-"))
+shared = Shared(root / "_shared")
+tracebacks = failing = 0
+start = time.perf_counter()
+chosen = [c for c in CASES if wanted in c.name]
+for c in chosen:
+    work = root / c.name.replace("/", "_")
+    result = run_case(c, work, shared)
+    problems = check(c, result, work, shared)
+    tracebacks += bool(result.traceback)
+    failing += bool(problems)
+    status = "ok" if not problems else "; ".join(problems)
+    message = (result.err.strip().splitlines() or [""])[-1][:110]
+    print(f"{c.name:42s} rc={result.rc} {status}  | {message}")
+print(f"{len(chosen)} cases, {tracebacks} tracebacks, {failing} not as expected, {time.perf_counter() - start:.1f} s")

@@ -1,0 +1,2 @@
+"""Importing this package registers every corpus case (one module per area)."""
+from bad_inputs.cases import checkpoints, embed, eval_cli, formats, pretrain, synth_report  # noqa: F401
