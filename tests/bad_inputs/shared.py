@@ -74,6 +74,23 @@ class Shared:
             Image.fromarray(img).save(folder / f"p{i}.jpg")
         return folder
 
+    @cached_property
+    def odd_images(self) -> Path:
+        """Photos in the modes real files carry: L, LA, P, RGBA, CMYK, 16-bit grey, and a PNG."""
+        from PIL import Image
+
+        folder = self.root / "odd"
+        folder.mkdir()
+        rgb = Image.fromarray(faces(1, 40)[0])
+        rgb.convert("L").save(folder / "grey.jpg")
+        rgb.convert("LA").save(folder / "grey_alpha.png")
+        rgb.convert("P").save(folder / "palette.png")
+        rgb.convert("RGBA").save(folder / "rgba.png")
+        rgb.convert("CMYK").save(folder / "cmyk.jpg")
+        Image.fromarray((np.asarray(rgb.convert("L"), np.uint16) * 257)).save(folder / "grey16.png")
+        rgb.save(folder / "plain.bmp")
+        return folder
+
     # ---- benchmark formats (written fresh into the case's folder: cases damage them) -------------
     def rafdb(self, root: Path) -> Path:
         from facessl.data.formats.rafdb import RafdbWriter

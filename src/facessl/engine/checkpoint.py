@@ -181,7 +181,7 @@ def _state_json(file: Path) -> dict:
 def resolve_checkpoint(path) -> Path:
     """A checkpoint directory from itself or from a run directory (its newest checkpoint)."""
     path = Path(path)
-    if (path / "model.safetensors").is_file():
+    if (path / "model.safetensors").is_file() or (path / "state.json").is_file():  # (a damaged one too: named on load)
         return path
     if path.is_dir():
         latest = latest_checkpoint(path)

@@ -128,3 +128,37 @@ def _old_checkpoints_survive(w, s):
 def _(w, s):
     run = s.run_copy(w / "ck")
     return ["pretrain", "--config", s.config, "--data", s.tree, "--out", run, "--steps", "3"]
+
+
+# ---- a checkpoint whose weights diverged (written before the guard existed, or by another tool) ----
+def diverged_run(w, s):
+    from safetensors.torch import load_file, save_file
+
+    def damage(ckpt):
+        weights = load_file(str(ckpt / "model.safetensors"))
+        save_file({k: v * 1e30 if v.is_floating_point() else v for k, v in weights.items()},
+                  str(ckpt / "model.safetensors"), metadata={"format": "pt"})
+    return damaged_run(w, s, damage)
+
+
+@case("embed/checkpoint-diverged-weights", 2, "non-finite", "earlier checkpoint")
+def _(w, s):
+    return embed(w, s, checkpoint=diverged_run(w, s))
+
+
+@case("eval/checkpoint-diverged-weights", 2, "non-finite", "earlier checkpoint")
+def _(w, s):
+    return evaluate(w, s, f"rafdb:{s.rafdb(w / 'raf')}", checkpoint=diverged_run(w, s))
+
+
+@case("eval/run-without-checkpoints", 2, "not a checkpoint")
+def _(w, s):
+    (w / "run").mkdir()
+    (w / "run" / "config.yaml").write_text("seed: 0\n")
+    return evaluate(w, s, f"rafdb:{s.rafdb(w / 'raf')}", checkpoint=w / "run")
+
+
+@case("embed/checkpoint-state-json-only", 2, "model.safetensors")
+def _(w, s):
+    run = damaged_run(w, s, remove("model.safetensors"))
+    return embed(w, s, checkpoint=run / "checkpoints" / "step_00000002")

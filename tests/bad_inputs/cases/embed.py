@@ -75,3 +75,22 @@ def _(w, s):
 @case("embed/csv-ok", 0)
 def _(w, s):
     return embed(w, s, out=w / "f.csv")
+
+
+@case("embed/odd-image-modes", 0, "7 images")
+def _(w, s):
+    args = embed(w, s, images=s.odd_images)
+    args.remove("--quiet")
+    return args
+
+
+@case("embed/png-with-jpg-name", 0)
+def _(w, s):
+    import shutil
+
+    folder = w / "imgs"
+    shutil.copytree(s.images, folder)
+    from PIL import Image
+
+    Image.new("RGBA", (20, 24), (10, 200, 30, 128)).save(folder / "actually_png.jpg", format="PNG")
+    return embed(w, s, images=folder)

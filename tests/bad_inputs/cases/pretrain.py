@@ -3,6 +3,7 @@ import yaml
 
 from bad_inputs.cases.common import pretrain
 from bad_inputs.corpus import case
+from bad_inputs.faults import weights_blow_up_at
 from bad_inputs.shared import TINY, write_yaml
 
 # ---- config values out of range (one validation layer: facessl.config) -------------------------
@@ -170,33 +171,6 @@ def _(w, s):
     return pretrain(w, s, "optim.lr=1e30", "--steps", "4")
 
 
-def blow_up_at_step(step: int):
-    """A patch: the update of training step `step` leaves weights of ~1e30 (finite) though its loss was
-    finite, as a too-large learning rate or an fp16 overflow does; the loss turns NaN one step later."""
-    def patch(w, s):
-        import contextlib
-
-        import torch
-
-        from facessl.engine.train import Trainer
-
-        original = Trainer.train_step
-
-        def train_step(self, batch):
-            terms = original(self, batch)
-            if self.step + 1 == step:
-                with torch.no_grad():
-                    for p in self.method.parameters():
-                        p.mul_(1e30)
-            return terms
-
-        stack = contextlib.ExitStack()
-        Trainer.train_step = train_step
-        stack.callback(setattr, Trainer, "train_step", original)
-        return stack
-    return patch
-
-
 def _kept_checkpoint_is_finite(w, s):
     import numpy as np
     import torch
@@ -212,7 +186,7 @@ def _kept_checkpoint_is_finite(w, s):
 
 
 @case("pretrain/nan-guard-keeps-a-good-checkpoint", 2, "non-finite", "after step 3", "step_00000002",
-      after=_kept_checkpoint_is_finite, patch=blow_up_at_step(3))
+      after=_kept_checkpoint_is_finite, patch=lambda w, s: weights_blow_up_at(3))
 def _(w, s):
     return pretrain(w, s, "--steps", "6")
 
@@ -249,3 +223,25 @@ def _truncate_metrics(w, s):
 @case("pretrain/resume-truncated-metrics-line", 0, patch=_truncate_metrics)
 def _(w, s):
     return pretrain(w, s, "--steps", "3")
+
+
+# ---- settings that need something the machine or the data lacks --------------------------------
+@case("pretrain/knn-without-labels", 2, "train.knn.path")
+def _(w, s):
+    return pretrain(w, s, "train.knn.every=1")
+
+
+@case("pretrain/fabnet-on-flat-folder", 2, "data.layout")
+def _(w, s):
+    config = write_yaml(w / "fabnet.yaml", {**TINY, "method": {"name": "fabnet"}})
+    return ["pretrain", "--config", config, "--data", s.images, "--out", w / "run", "data.layout=folder"]
+
+
+@case("pretrain/temperature-zero", 2, "temperature")
+def _(w, s):
+    return pretrain(w, s, "method.temperature=0")
+
+
+@case("pretrain/odd-image-modes", 0)
+def _(w, s):
+    return pretrain(w, s, "data.layout=folder", data=s.odd_images)
