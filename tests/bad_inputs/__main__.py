@@ -1,5 +1,6 @@
 """Print the corpus results: `PYTHONPATH=src:tests python -m bad_inputs [NAME-SUBSTRING]`."""
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ for c in chosen:
     tracebacks += bool(result.traceback)
     failing += bool(problems)
     status = "ok" if not problems else "; ".join(problems)
-    message = (result.err.strip().splitlines() or [""])[-1][:110]
+    message = (result.err.strip().splitlines() or [""])[-1][:400]
     print(f"{c.name:42s} rc={result.rc} {status}  | {message}")
+shutil.rmtree(root, ignore_errors=True)
 print(f"{len(chosen)} cases, {tracebacks} tracebacks, {failing} not as expected, {time.perf_counter() - start:.1f} s")

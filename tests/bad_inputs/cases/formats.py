@@ -293,3 +293,10 @@ def _(w, s):
 @case("formats/voxceleb-without-task", 2, "no default task", "--task")
 def _(w, s):
     return evaluate(w, s, f"voxceleb:{s.tree}")
+
+
+@case("formats/disfa-missing-image", 2, "has no image", "--skip-missing")
+def _(w, s):
+    root = s.disfa(w / "disfa")
+    sorted((root / "Images").rglob("*.jpg"))[0].unlink()
+    return evaluate(w, s, f"disfa:{root}")

@@ -127,7 +127,7 @@ def read_disfa(root, skip_missing: bool = False) -> ImageSet:
             if image is None:
                 if not skip_missing:
                     where = video or root / "Images" / subject / f"{frame:05d}.jpg"
-                    raise DataFormatError(where, f"frame {frame} labelled in {subject}_au{AUS[0]}.txt has no image ({SKIP_MISSING_HINT})")
+                    raise DataFormatError(where, f"frame {frame} labelled in {subject}_au{AUS[0]}.txt has no image; {SKIP_MISSING_HINT}")
                 dropped["missing_image"] += 1
                 continue
             images.append(image)
