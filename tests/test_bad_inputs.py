@@ -26,7 +26,7 @@ def test_bad_input(case, shared, tmp_path):
 
 def test_corpus_covers_every_verb_and_format_reader():
     verbs = {c.name.split("/")[0] for c in CASES}
-    assert {"pretrain", "eval", "embed", "synth", "report", "formats", "cli"} <= verbs
+    assert {"pretrain", "eval", "embed", "synth", "report", "demo", "ablate", "formats", "cli"} <= verbs
     readers = {"rafdb", "fer2013", "lfw", "aflw2000", "disfa", "300w", "mafl", "bu3dfe", "voxceleb"}
     assert readers <= set(FORMAT_NAMES)
     covered = {r for r in readers if any(c.name.startswith(f"formats/{r}-") for c in CASES)}
