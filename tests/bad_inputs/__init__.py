@@ -7,5 +7,5 @@ and states the exit status and the words the message must contain.
 `python tests/bad_inputs` prints one line per case and the totals (cases, tracebacks, mismatches);
 run it with another PYTHONPATH to count the tracebacks of an older facessl.
 """
-from bad_inputs.corpus import CASES, Case, Result, check, run_case  # noqa: F401
+from bad_inputs.corpus import CASES, PENDING, Case, Result, check, run_case  # noqa: F401
 from bad_inputs.shared import Shared  # noqa: F401
