@@ -90,18 +90,23 @@ def _rewrite(path, bom=True, crlf=True):
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
-@case("pending/rafdb-bom-crlf", 0, pending=True)
-def _(w, s):
-    root = s.rafdb(w / "raf")
-    _rewrite(root / "EmoLabel/list_patition_label.txt")
-    return evaluate(w, s, f"rafdb:{root}")
+# format, Shared builder, the text files it reads (globs under the dataset root)
+BOM_CRLF = [("rafdb", "rafdb", ["EmoLabel/list_patition_label.txt"]), ("fer2013", "fer2013", ["fer2013.csv"]),
+            ("lfw", "lfw", ["pairs.txt"]), ("300w", "w300", ["**/*.pts"]), ("disfa", "disfa", ["**/*_au*.txt"]),
+            ("mafl", "mafl", ["**/list_landmarks_align_celeba.txt", "**/training.txt", "**/testing.txt"])]
 
 
-@case("pending/fer2013-bom-crlf", 0, pending=True)
-def _(w, s):
-    root = s.fer2013(w / "fer")
-    _rewrite(root / "fer2013.csv")
-    return evaluate(w, s, f"fer2013:{root}")
+def _bom_crlf_dataset(w, s, fmt, builder, globs):
+    root = getattr(s, builder)(w / fmt)
+    for pattern in globs:
+        for path in root.glob(pattern):
+            _rewrite(path)
+    return evaluate(w, s, f"{fmt}:{root}")
+
+
+for fmt, builder, globs in BOM_CRLF:
+    case(f"pending/{fmt}-bom-crlf", 0, pending=True)(
+        lambda w, s, f=fmt, b=builder, g=globs: _bom_crlf_dataset(w, s, f, b, g))
 
 
 @case("pending/fer2013-quoted-pixels", 0, pending=True)
@@ -111,35 +116,3 @@ def _(w, s):
     quoted = [lines[0]] + [f'{a},"{b}",{c}' for a, b, c in (line.split(",") for line in lines[1:])]
     (root / "fer2013.csv").write_text("\n".join(quoted) + "\n")
     return evaluate(w, s, f"fer2013:{root}")
-
-
-@case("pending/lfw-pairs-bom-crlf", 0, pending=True)
-def _(w, s):
-    root = s.lfw(w / "lfw")
-    _rewrite(root / "pairs.txt")
-    return evaluate(w, s, f"lfw:{root}")
-
-
-@case("pending/300w-pts-bom-crlf", 0, pending=True)
-def _(w, s):
-    root = s.w300(w / "w300")
-    for pts in root.rglob("*.pts"):
-        _rewrite(pts)
-    return evaluate(w, s, f"300w:{root}")
-
-
-@case("pending/mafl-lists-bom-crlf", 0, pending=True)
-def _(w, s):
-    root = s.mafl(w / "mafl")
-    for name in ("list_landmarks_align_celeba.txt", "training.txt", "testing.txt"):
-        for path in root.rglob(name):
-            _rewrite(path)
-    return evaluate(w, s, f"mafl:{root}")
-
-
-@case("pending/disfa-au-files-bom-crlf", 0, pending=True)
-def _(w, s):
-    root = s.disfa(w / "disfa")
-    for path in root.rglob("*_au*.txt"):
-        _rewrite(path)
-    return evaluate(w, s, f"disfa:{root}")
