@@ -195,3 +195,35 @@ def test_aflw2000_counts_poses_that_are_not_numbers(tmp_path):
         savemat_deterministic(tmp_path / f"image{i:05d}.mat", {"Pose_Para": np.full((1, 7), np.inf)})
     with pytest.raises(DataFormatError, match="Pose_Para is not numbers in all 4 files"):
         read("aflw2000", tmp_path)
+
+
+def _count_worker(rank, world, port, data, run_dir):
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    cfg = tiny_config(data, "data.layout=folder", "data.sampling=all_frames", "train.channels_last=false", steps=2, batch=8)
+    summary = train(cfg, run_dir, quiet=True)
+    Path(run_dir, f"summary{rank}.json").write_text(json.dumps(summary))
+
+
+@pytest.mark.distributed
+def test_two_processes_count_each_unreadable_file_once(tmp_path):
+    import socket
+
+    from PIL import Image
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(5):
+        Image.fromarray(np.full((32, 32, 3), 40 * i, np.uint8)).save(data / f"a{i}.jpg")
+    for i in range(3):
+        (data / f"b{i}.jpg").write_bytes(b"broken")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    torch.multiprocessing.start_processes(_count_worker, args=(2, port, str(data), str(tmp_path / "run")),
+                                          nprocs=2, start_method="fork")
+    summaries = [json.loads((tmp_path / "run" / f"summary{r}.json").read_text()) for r in range(2)]
+    assert [s["skipped_files"] for s in summaries] == [3, 3] and summaries[0]["step"] == 2
