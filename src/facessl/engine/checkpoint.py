@@ -239,9 +239,14 @@ def load_method(path, device="cpu"):
     config_file = ckpt / "config.yaml"
     if not config_file.is_file():
         config_file = ckpt.parent.parent / "config.yaml"
-    cfg = read_file(config_file, "config", load_config)
-    method = build_method(cfg)
-    load_weights(method, ckpt / "model.safetensors")
+    try:
+        cfg = read_file(config_file, "config", load_config)
+        method = build_method(cfg)
+        load_weights(method, ckpt / "model.safetensors")
+    except CheckpointError as exc:
+        older = [c for c in list_checkpoints(ckpt.parent.parent) if c != ckpt] if ckpt != Path(path) else []
+        hint = f"; the run also has {older[-1]} (pass it as the checkpoint)" if older else ""
+        raise CheckpointError(f"{exc}{hint}") from None
     return method.to(device), cfg
 
 

@@ -30,18 +30,18 @@ def remove(name):
 
 
 DAMAGES = {
-    "truncated-weights": (truncate("model.safetensors", 400), "model.safetensors"),
+    "truncated-weights": (truncate("model.safetensors", 400), "model.safetensors", "step_00000001"),
     "empty-weights": (replace("model.safetensors", b""), "model.safetensors"),
     "garbage-weights": (replace("model.safetensors", b"\x80\x04K\x01." * 20), "model.safetensors"),
     "config-not-yaml": (replace("config.yaml", b"method: [\n"), "config.yaml"),
     "config-unknown-key": (replace("config.yaml", b"method:\n  name: simclr\nbogus: 1\n"), "config.yaml"),
 }
-for name, (damage, words) in DAMAGES.items():
-    case(f"embed/checkpoint-{name}", 2, words)(
+for name, (damage, *words) in DAMAGES.items():
+    case(f"embed/checkpoint-{name}", 2, *words)(
         lambda w, s, d=damage: embed(w, s, checkpoint=damaged_run(w, s, d)))
 for name in ("truncated-weights", "garbage-weights"):
-    damage, words = DAMAGES[name]
-    case(f"eval/checkpoint-{name}", 2, words)(
+    damage, *words = DAMAGES[name]
+    case(f"eval/checkpoint-{name}", 2, *words)(
         lambda w, s, d=damage: evaluate(w, s, f"rafdb:{s.rafdb(w / 'raf')}", checkpoint=damaged_run(w, s, d)))
 
 
