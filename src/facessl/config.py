@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import types
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +89,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the method
     device: Literal["auto", "cpu", "cuda"] = "auto"
     checkpoint_every: int = 500  # plus one at the end
-    keep_checkpoints: int = 3  # newest K checkpoint directories kept
+    keep_checkpoints: int = 3  # newest K checkpoint directories kept (0: all)
     log_every: int = 10
     image_every: int = 0  # PNG grids of method.images_for_logging(); 0 disables
     sync_bn: bool = True  # under DDP, BatchNorm statistics over the global batch
