@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facessl.commands.options import output_file, positive_int
+from facessl.commands.options import device, output_file, positive_int
 from facessl.errors import FacesslError
 from facessl.engine.io import atomic_path, write_text_atomic
 
@@ -23,7 +23,7 @@ def add_arguments(p) -> None:
                                                     "(default: the encoder's first feature)")
     p.add_argument("--size", type=int, default=None, help="input size in pixels (default: the training size)")
     p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
+    p.add_argument("--device", type=device, default=None, help="cpu, cuda, mps (default: the fastest available)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--quiet", action="store_true")
 

@@ -4,6 +4,7 @@ line naming the option and what was expected, before any slow work starts."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from facessl.errors import FacesslError
@@ -29,6 +30,35 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
     return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (NaN would silently turn every score into garbage)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def device(text: str) -> str:
+    """argparse type: a torch device name this machine has (cpu, cuda, cuda:1, mps)."""
+    import torch
+
+    try:
+        chosen = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if not available.get(chosen.type, False):
+        raise argparse.ArgumentTypeError(f"{text}: no such device on this machine (cpu is; leave --device out "
+                                         "for the fastest available)")
+    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return text
 
 
 def _blocking_file(path: Path) -> Path | None:

@@ -94,3 +94,13 @@ def _(w, s):
 
     Image.new("RGBA", (20, 24), (10, 200, 30, 128)).save(folder / "actually_png.jpg", format="PNG")
     return embed(w, s, images=folder)
+
+
+@case("embed/device-unknown", 2, "--device")
+def _(w, s):
+    return embed(w, s, "--device", "tpu")
+
+
+@case("embed/device-index-out-of-range", 2, "--device")
+def _(w, s):
+    return embed(w, s, "--device", "cuda:99")

@@ -113,3 +113,13 @@ def _(w, s):
 @case("eval/suite-unknown-format", 2, "unknown", "format")
 def _(w, s):
     return suite(w, s, "tasks:\n  - dataset: affectnet:${root}\n")
+
+
+for name, extra, words in [
+    ("device-unknown", ("--device", "tpu"), "--device"),
+    ("device-index-out-of-range", ("--device", "cuda:99"), "--device"),
+    ("threshold-nan", ("--verification", "fixed", "--threshold", "nan"), "--threshold"),
+    ("au-positive-not-a-number", ("--au-positive", "high"), "--au-positive"),
+    ("supervised-epochs-zero", ("--supervised-epochs", "0"), "--supervised-epochs"),
+]:
+    case(f"eval/{name}", 2, words)(lambda w, s, e=extra: evaluate(w, s, raf(w, s), *e))
