@@ -2,25 +2,17 @@
 from bad_inputs.cases.common import embed
 from bad_inputs.corpus import case
 
-
-@case("embed/batch-size-zero", 2, "--batch-size")
-def _(w, s):
-    return embed(w, s, "--batch-size", "0")
-
-
-@case("embed/batch-size-negative", 2, "--batch-size")
-def _(w, s):
-    return embed(w, s, "--batch-size", "-4")
-
-
-@case("embed/size-too-small", 2, "--size")
-def _(w, s):
-    return embed(w, s, "--size", "4")
-
-
-@case("embed/size-not-a-number", 2, "invalid int value")
-def _(w, s):
-    return embed(w, s, "--size", "big")
+OPTIONS = [  # name, option, value, a word the message must hold
+    ("batch-size-zero", "--batch-size", "0", "--batch-size"),
+    ("batch-size-negative", "--batch-size", "-4", "--batch-size"),
+    ("size-too-small", "--size", "4", "--size"),
+    ("size-not-a-number", "--size", "big", "invalid int value"),
+    ("features-unknown", "--features", "ff+fp", "this encoder has"),
+    ("device-unknown", "--device", "tpu", "--device"),
+    ("device-index-out-of-range", "--device", "cuda:99", "--device"),
+]
+for name, option, value, word in OPTIONS:
+    case(f"embed/{name}", 2, word)(lambda w, s, o=option, v=value: embed(w, s, o, v))
 
 
 @case("embed/out-wrong-suffix", 2, ".npy or .csv")
@@ -67,11 +59,6 @@ def _(w, s):
     return embed(w, s, images=folder)
 
 
-@case("embed/features-unknown", 2, "this encoder has")
-def _(w, s):
-    return embed(w, s, "--features", "ff+fp")
-
-
 @case("embed/csv-ok", 0)
 def _(w, s):
     return embed(w, s, out=w / "f.csv")
@@ -94,13 +81,3 @@ def _(w, s):
 
     Image.new("RGBA", (20, 24), (10, 200, 30, 128)).save(folder / "actually_png.jpg", format="PNG")
     return embed(w, s, images=folder)
-
-
-@case("embed/device-unknown", 2, "--device")
-def _(w, s):
-    return embed(w, s, "--device", "tpu")
-
-
-@case("embed/device-index-out-of-range", 2, "--device")
-def _(w, s):
-    return embed(w, s, "--device", "cuda:99")
