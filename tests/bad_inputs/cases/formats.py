@@ -300,3 +300,19 @@ def _(w, s):
     root = s.disfa(w / "disfa")
     sorted((root / "Images").rglob("*.jpg"))[0].unlink()
     return evaluate(w, s, f"disfa:{root}")
+
+
+@case("formats/lfw-one-fold", 2, "one fold", "--verification fixed")
+def _(w, s):
+    root = s.lfw(w / "lfw")
+    lines = (root / "pairs.txt").read_text().splitlines()
+    (root / "pairs.txt").write_text("\n".join(["1\t1"] + lines[1:3]) + "\n")  # a pairsDevTest-style single fold
+    return evaluate(w, s, f"lfw:{root}")
+
+
+@case("formats/lfw-one-fold-fixed-threshold", 0)
+def _(w, s):
+    root = s.lfw(w / "lfw")
+    lines = (root / "pairs.txt").read_text().splitlines()
+    (root / "pairs.txt").write_text("\n".join(["1\t1"] + lines[1:3]) + "\n")
+    return evaluate(w, s, f"lfw:{root}", "--verification", "fixed", "--threshold", "0.5")
