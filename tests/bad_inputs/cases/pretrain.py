@@ -245,3 +245,17 @@ def _(w, s):
 @case("pretrain/odd-image-modes", 0)
 def _(w, s):
     return pretrain(w, s, "data.layout=folder", data=s.odd_images)
+
+
+@case("pretrain/fabnet-skipped-count", 0, "skipped 2 unreadable image file")
+def _(w, s):
+    import shutil
+
+    data = w / "data"
+    shutil.copytree(s.tree, data)
+    frames = sorted(data.rglob("*.jpg"))
+    for f in frames[:2]:  # two frames of one track: a tuple drawn there passes over both
+        f.write_bytes(b"broken")
+    config = write_yaml(w / "fabnet.yaml", {**TINY, "method": {"name": "fabnet"}})
+    return ["pretrain", "--config", config, "--data", data, "--out", w / "run", "data.sampling=all_frames",
+            "train.steps=2"]
