@@ -3,7 +3,7 @@ import contextlib
 import errno
 import json
 
-from bad_inputs.cases.common import embed, evaluate, pretrain
+from bad_inputs.cases.common import embed, evaluate
 from bad_inputs.corpus import case
 
 
