@@ -139,15 +139,20 @@ def test_full_disk_is_one_error_and_the_old_file_survives(tmp_path, monkeypatch)
 
 
 def test_stale_temporaries_are_removed_and_an_orphaned_old_version_restored(tmp_path):
-    (tmp_path / ".step_00000004.x1.tmp" / "step_00000004").mkdir(parents=True)
+    import tempfile
+
+    killed = Path(tempfile.mkdtemp(prefix=".step_00000004.", suffix=".tmp", dir=tmp_path))  # as atomic_path names them
+    (killed / "step_00000004").mkdir()
     (tmp_path / ".part.old").mkdir()  # its replacement was renamed in: the old copy is garbage
     (tmp_path / "part").mkdir()
     (tmp_path / ".rafdb.old").mkdir()  # killed between the two renames: the only copy
     (tmp_path / ".rafdb.old" / "x").write_text("kept")
-    (tmp_path / ".hidden_user_folder").mkdir()
-    removed = remove_stale_temporaries(tmp_path)
-    assert sorted(p.name for p in removed) == [".part.old", ".step_00000004.x1.tmp"]
-    assert (tmp_path / "rafdb" / "x").read_text() == "kept" and (tmp_path / ".hidden_user_folder").is_dir()
+    (tmp_path / ".cache.tmp").mkdir()  # not a name atomic_path makes: a user's folder
+    assert remove_stale_temporaries(tmp_path) == [killed]  # without old_versions .old folders are left alone
+    assert (tmp_path / ".rafdb.old").is_dir() and (tmp_path / ".part.old").is_dir()
+    removed = remove_stale_temporaries(tmp_path, old_versions=True)
+    assert [p.name for p in removed] == [".part.old"]
+    assert (tmp_path / "rafdb" / "x").read_text() == "kept" and (tmp_path / ".cache.tmp").is_dir()
 
 
 # ---- 10. overrides anywhere, counted skips, a half-written metrics line --------------------------

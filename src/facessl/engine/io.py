@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from facessl.errors import FacesslError
 
 NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 TMP_SUFFIX = ".tmp"
+TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # what tempfile.mkdtemp(prefix=".<name>.", suffix=".tmp") makes
 
 
 @contextmanager
@@ -58,21 +60,27 @@ def _file_above(path: Path) -> Path:
     return path
 
 
-def remove_stale_temporaries(folder) -> list[Path]:
-    """Delete the temporary folders (`.<name>.*.tmp`) atomic writes killed midway left in `folder`; a
-    `.<name>.old` (the previous version of a replaced folder) is put back if `<name>` is gone, else deleted."""
+def remove_stale_temporaries(folder, old_versions: bool = False) -> list[Path]:
+    """Delete the temporary folders (`.<name>.<8 random characters>.tmp`) that atomic writes killed midway
+    left in `folder`. old_versions (folders whose sub-folders facessl replaces, e.g. checkpoints/): a
+    `.<name>.old` is put back if `<name>` is gone (killed between the two renames), else deleted."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
     stale = []
     for p in sorted(folder.iterdir()):
-        if not p.name.startswith(".") or not p.is_dir() or p.is_symlink():
+        if not p.is_dir() or p.is_symlink():
             continue
-        if p.name.endswith(".old") and not (folder / p.name[1:-4]).exists():
-            os.replace(p, folder / p.name[1:-4])  # killed between the two renames: the old version is the only one
-        elif p.name.endswith((TMP_SUFFIX, ".old")):
+        if TEMPORARY.fullmatch(p.name):
             shutil.rmtree(p, ignore_errors=True)
             stale.append(p)
+        elif old_versions and p.name.startswith(".") and p.name.endswith(".old") and len(p.name) > 5:
+            current = folder / p.name[1:-4]
+            if current.exists():
+                shutil.rmtree(p, ignore_errors=True)
+                stale.append(p)
+            else:
+                os.replace(p, current)
     return stale
 
 

@@ -112,7 +112,7 @@ class Trainer:
         from facessl.engine.io import remove_stale_temporaries
 
         if self.main:  # hidden temporaries of writes a kill interrupted (checkpoints, config, outputs)
-            remove_stale_temporaries(self.run_dir / "checkpoints")
+            remove_stale_temporaries(self.run_dir / "checkpoints", old_versions=True)
             remove_stale_temporaries(self.run_dir)
         dist.barrier()
         unreadable = []

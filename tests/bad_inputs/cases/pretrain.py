@@ -193,11 +193,14 @@ def _(w, s):
 
 def _write_tmp_leftovers(w, s):
     import contextlib
+    import tempfile
+    from pathlib import Path
 
     run = s.run_copy(w / "run")
-    (run / "checkpoints" / ".step_00000003.abc123.tmp" / "step_00000003").mkdir(parents=True)
-    (run / "checkpoints" / ".step_00000003.abc123.tmp" / "step_00000003" / "model.safetensors").write_bytes(b"half")
-    (run / ".config.yaml.xyz.tmp").mkdir()
+    killed = Path(tempfile.mkdtemp(prefix=".step_00000003.", suffix=".tmp", dir=run / "checkpoints"))
+    (killed / "step_00000003").mkdir()
+    (killed / "step_00000003" / "model.safetensors").write_bytes(b"half")
+    tempfile.mkdtemp(prefix=".config.yaml.", suffix=".tmp", dir=run)
     return contextlib.nullcontext()
 
 

@@ -104,7 +104,12 @@ def _(w, s):
 def _stale_part(w, s):
     import contextlib
 
-    (w / "synth" / ".rafdb.k2j3.tmp" / "rafdb" / "Image").mkdir(parents=True)
+    import tempfile
+    from pathlib import Path
+
+    (w / "synth").mkdir()
+    killed = Path(tempfile.mkdtemp(prefix=".rafdb.", suffix=".tmp", dir=w / "synth"))
+    (killed / "rafdb" / "Image").mkdir(parents=True)
     return contextlib.nullcontext()
 
 

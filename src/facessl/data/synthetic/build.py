@@ -116,7 +116,7 @@ def build_benchmark(out_dir, identities: int | None = None, size: int = 64, seed
     all_counts = resolve_counts(scale, counts, identities)
     check_counts(all_counts)
     out = Path(out_dir)
-    remove_stale_temporaries(out)  # hidden part folders of a build that was killed midway
+    remove_stale_temporaries(out, old_versions=True)  # hidden part folders of a build that was killed midway
     result = BuildResult({})
     todo = []
     for name in parts:
