@@ -35,24 +35,26 @@ class MethodConfig:
 
 @dataclass
 class BackboneConfig:
+    LIMITS: ClassVar[dict] = {"width": (0, None, "open")}
     name: str = "facecycle"  # facecycle | resnet18 | resnet50 | small (facessl.models)
     width: float = 1.0
-    LIMITS: ClassVar[dict] = {"width": (0, None, "open")}
 
 
 @dataclass
 class DataConfig:
+    LIMITS: ClassVar[dict] = {"size": (8, None), "frames_per_tuple": (1, None), "workers": (0, None)}
     path: str | None = None  # root of the pretraining data (`facessl pretrain --data` sets it)
     layout: Literal["voxceleb", "folder"] = "voxceleb"  # id*/video/track/frame.jpg, or any folders of images
     size: int = 64  # images are resized to size x size if stored otherwise
     sampling: Literal["per_identity", "all_frames"] = "per_identity"  # one frame (track) per identity per epoch, or all
     frames_per_tuple: int = 2  # frames per item for track-tuple methods (FAb-Net)
     workers: int = 2  # DataLoader worker processes (0: decode in the main process)
-    LIMITS: ClassVar[dict] = {"size": (8, None), "frames_per_tuple": (1, None), "workers": (0, None)}
 
 
 @dataclass
 class OptimConfig:
+    LIMITS: ClassVar[dict] = {"lr": (0, None), "weight_decay": (0, None), "momentum": (0, 1), "warmup_steps": (0, None),
+                              "grad_clip": (0, None)}
     name: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = 1e-4
     weight_decay: float = 1e-3
@@ -60,14 +62,14 @@ class OptimConfig:
     warmup_steps: int = 0  # linear warm-up from 0 to lr
     schedule: Literal["cosine", "constant"] = "cosine"  # cosine decays to 0 at train.steps
     grad_clip: float = 0.0  # max global gradient norm; 0 disables
-    LIMITS: ClassVar[dict] = {"lr": (0, None), "weight_decay": (0, None), "momentum": (0, 1), "warmup_steps": (0, None),
-                              "grad_clip": (0, None)}
 
 
 @dataclass
 class KnnConfig:
     """Online kNN monitor: k-NN accuracy of detached encoder features on a small labelled set."""
 
+    LIMITS: ClassVar[dict] = {"every": (0, None), "k": (1, None), "train_fraction": (0, 1, "open"),
+                              "max_images": (2, None)}
     every: int = 0  # steps between evaluations; 0 disables
     path: str | None = None  # labelled folder root/<class>/*.jpg, or a synthetic tree with _truth.jsonl (see label)
     label: str = ""  # read class labels from <path>/_truth.jsonl (e.g. 'expression', 'identity')
@@ -75,12 +77,12 @@ class KnnConfig:
     feature: str = "fs"  # which Encoder.features() key
     train_fraction: float = 0.5  # share of each class used as the memory bank, the rest are queries
     max_images: int = 2000
-    LIMITS: ClassVar[dict] = {"every": (0, None), "k": (1, None), "train_fraction": (0, 1, "open"),
-                              "max_images": (2, None)}
 
 
 @dataclass
 class TrainConfig:
+    LIMITS: ClassVar[dict] = {"steps": (1, None), "batch_size": (1, None), "checkpoint_every": (1, None),
+                              "keep_checkpoints": (0, None), "log_every": (1, None), "image_every": (0, None)}
     steps: int = 1000
     batch_size: int = 256  # global batch, split over processes
     # autocast dtype; fp16 adds a GradScaler; auto = bf16 where the hardware has it (CUDA, AVX512-BF16/AMX CPUs), else fp32
@@ -95,8 +97,6 @@ class TrainConfig:
     sync_bn: bool = True  # under DDP, BatchNorm statistics over the global batch
     find_unused_parameters: bool = False  # DDP option; true when phases use different sub-networks
     knn: KnnConfig = field(default_factory=KnnConfig)
-    LIMITS: ClassVar[dict] = {"steps": (1, None), "batch_size": (1, None), "checkpoint_every": (1, None),
-                              "keep_checkpoints": (0, None), "log_every": (1, None), "image_every": (0, None)}
 
 
 @dataclass
@@ -106,6 +106,7 @@ class LogConfig:
 
 @dataclass
 class Config:
+    LIMITS: ClassVar[dict] = {"seed": (0, 2**32 - 1)}
     seed: int = 0
     method: MethodConfig = field(default_factory=MethodConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -113,7 +114,6 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
-    LIMITS: ClassVar[dict] = {"seed": (0, 2**32 - 1)}
 
 
 # ---- YAML files ---------------------------------------------------------------------------------

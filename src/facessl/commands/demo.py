@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from facessl.commands.options import non_negative_int
 from facessl.demo import pipeline
 from facessl.demo.ablation import ablation_rows, run_ablation
 from facessl.demo.plan import PLANS, get_plan
@@ -24,7 +23,7 @@ def add_arguments(p) -> None:
     p.add_argument("--scale", default="small", choices=tuple(PLANS),
                    help="tiny: smoke run; small: the study on 2 CPU cores (~20 min); paper: GPU-sized")
     p.add_argument("--out", default="demo", help="output directory (rerun to resume)")
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ablation", action="store_true", help="leave the PCL ablation runs out")
     p.add_argument("--quiet", action="store_true", help="no progress bars (stage lines still print)")
 

@@ -5,10 +5,12 @@ the words to the wording the fix chose. `python -m bad_inputs --pending` runs th
   item 2 (issues 12/13): symlinked sub-folders are followed (or named) and pretraining says what it found
   item 3 (issue 13): non-UTF-8 file names do not crash embed/eval (the dataset fingerprint)
   item 4 (issue 13): a UTF-8 BOM, CRLF line ends and a quoted CSV field are accepted by every text reader
+  demo --seed -1 (issue 14 rewrites that option): refused before any stage starts (commands.options.non_negative_int)
 """
 import os
 
 from bad_inputs.cases.common import embed, evaluate, pretrain
+from bad_inputs.cases.demo import no_stage_may_start
 from bad_inputs.corpus import case
 
 
@@ -116,3 +118,8 @@ def _(w, s):
     quoted = [lines[0]] + [f'{a},"{b}",{c}' for a, b, c in (line.split(",") for line in lines[1:])]
     (root / "fer2013.csv").write_text("\n".join(quoted) + "\n")
     return evaluate(w, s, f"fer2013:{root}")
+
+
+@case("pending/demo-seed-negative", 2, "--seed", patch=no_stage_may_start, pending=True)
+def _(w, s):
+    return ["demo", "--seed", "-1", "--out", w / "demo"]
