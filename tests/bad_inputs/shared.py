@@ -106,8 +106,8 @@ class Shared:
 
         root.mkdir(parents=True, exist_ok=True)
         with Fer2013Writer(root / "fer2013.csv") as w:
-            for i, img in enumerate(faces(6)):
-                w.add(img, i % 7, "Training" if i < 4 else "PublicTest")
+            for i, img in enumerate(faces(9)):
+                w.add(img, i % 7, ("Training", "PublicTest", "PrivateTest")[i // 4] if i < 8 else "PrivateTest")
         return root
 
     def lfw(self, root: Path) -> Path:
@@ -146,7 +146,7 @@ class Shared:
         from facessl.data.formats.disfa import DisfaWriter
 
         w = DisfaWriter(root)
-        for s in range(2):
+        for s in range(3):  # the protocol's 3 subject-exclusive folds need 3 subjects
             w.add_subject(f"SN00{s + 1}", faces(4, seed=s), np.random.default_rng(s).integers(0, 4, (4, 8)))
         return root
 
@@ -155,8 +155,8 @@ class Shared:
 
         w = W300Writer(root)
         marks = np.random.default_rng(4).uniform(4, 28, (68, 2))
-        for i, img in enumerate(faces(4)):
-            w.add("afw", f"img{i}.jpg", img, marks)
+        for i, img in enumerate(faces(6)):
+            w.add("afw" if i < 4 else "ibug", f"img{i}.jpg", img, marks + i)
         return root
 
     def mafl(self, root: Path) -> Path:
@@ -174,6 +174,6 @@ class Shared:
 
         w = Bu3dfeWriter(root)
         for i, img in enumerate(faces(6)):
-            w.add(subject_name(i % 2, i % 2 == 0), i % 7, 1 + i % 4, "WH", YAW_CLASSES[i % len(YAW_CLASSES)], img, i >= 4)
+            w.add(subject_name(i % 2, i % 2 == 0), i % 7, 1 + i % 4, "WH", YAW_CLASSES[i % len(YAW_CLASSES)], img, i % 2 == 1)
         w.close()
         return root

@@ -222,3 +222,9 @@ def _(w, s):
     lines = (root / "pairs.txt").read_text().splitlines()
     (root / "pairs.txt").write_text("\n".join(["1\t1"] + lines[1:3]) + "\n")
     return evaluate(w, s, f"lfw:{root}", "--verification", "fixed", "--threshold", "0.5")
+
+
+# ---- the same fixtures undamaged: each reader and its protocol accept them (exit 0) ------------------
+for fmt, builder in [("fer2013", "fer2013"), ("lfw", "lfw"), ("disfa", "disfa"), ("300w", "w300"), ("mafl", "mafl"),
+                     ("bu3dfe", "bu3dfe")]:
+    case(f"formats/{fmt}-valid", 0)(lambda w, s, f=fmt, b=builder: evaluate(w, s, f"{f}:{getattr(s, b)(w / f)}"))
