@@ -71,7 +71,7 @@ def _(w, s):
     return evaluate(w, s, f"fer2013:{root}")
 
 
-@case("formats/fer2013-bad-header", 2, "fer2013.csv:1", "header")
+@case("formats/fer2013-bad-header", 2, "fer2013.csv:", "expected")
 def _(w, s):
     root = s.fer2013(w / "fer")
     edit(root / "fer2013.csv", "emotion,pixels,Usage", "label;pixels;usage")
