@@ -80,7 +80,8 @@ class FrameFiles(Dataset):
 
     def load_or_next(self, index: int) -> tuple[torch.Tensor, int, str]:
         """Frame `index`, or the next readable one; returns (image, files skipped, the skipped paths joined by
-        newlines: the trainer counts each unreadable file once, however many items passed over it)."""
+        newlines). Items carry the first as 'skipped_path' and all as 'skipped_paths': the trainer counts
+        each unreadable file once, however many items passed over it."""
         n = len(self.files)
         bad = []
         for tries in range(n):
@@ -99,7 +100,7 @@ class FrameFiles(Dataset):
 
     def __getitem__(self, key) -> dict:
         img, skipped, bad = self.load_or_next(int(key))
-        return {"images": img, "skipped": skipped, "skipped_path": bad}
+        return {"images": img, "skipped": skipped, "skipped_path": bad.split("\n")[0], "skipped_paths": bad}
 
 
 class ImageFolderFrames(FrameFiles):
@@ -193,7 +194,8 @@ class TrackTuples(VoxCelebFrames):
                     img, more, paths = self.load_or_next(index)
                     skipped, bad = skipped + more, bad + paths.split("\n")
             frames.append(img)
-        return {"images": torch.stack(frames), "skipped": skipped, "skipped_path": "\n".join(bad)}
+        return {"images": torch.stack(frames), "skipped": skipped, "skipped_path": bad[0] if bad else "",
+                "skipped_paths": "\n".join(bad)}
 
 
 class StreamSampler(Sampler):

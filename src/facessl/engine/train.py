@@ -260,7 +260,9 @@ class Trainer:
             while self.step < stop:
                 batch = next(loader_iter)
                 skipped_local = float(batch.pop("skipped").sum())
-                bad_epoch.update(p for joined in batch.pop("skipped_path", []) for p in joined.split("\n") if p)
+                first = batch.pop("skipped_path", [])
+                every = batch.pop("skipped_paths", first)  # a dataset naming only the first skipped file: that one
+                bad_epoch.update(p for joined in every for p in joined.split("\n") if p)
                 batch = self._to_device(batch)
                 terms = self.train_step(batch)
                 self.step += 1
