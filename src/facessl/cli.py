@@ -45,6 +45,18 @@ def build_parser(verbs=None) -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser, argv):
+    """parse_args, except that `key.sub=value` overrides may stand anywhere among a verb's options
+    (argparse takes only the first run of them; the runs after an option come back unrecognised)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and isinstance(getattr(args, "overrides", None), list) \
+            and all("=" in a and not a.startswith("-") for a in extra):
+        args.overrides = args.overrides + extra
+    elif extra:
+        parser.parse_args(argv)  # argparse's own one-line error for what it does not know
+    return args
+
+
 def main(argv=None) -> int:
     # Before torch loads OpenMP: idle threads sleep instead of spinning. On a shared or oversubscribed
     # CPU (DataLoader workers, other jobs) spinning made training steps up to 15x slower (measured).
@@ -52,7 +64,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     chosen = [a for a in argv if a in VERBS][:1]
     parser = build_parser(chosen or ())
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

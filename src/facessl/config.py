@@ -1,7 +1,9 @@
 """Run configuration: dataclasses filled from YAML plus `key.sub=value` command-line overrides.
 
 Every key is checked: an unknown key is an error naming its dotted path and the nearest valid key,
-a value of the wrong type an error naming the key and the expected type. The `method` section is
+a value of the wrong type an error naming the key and the expected type, a number outside its
+section's LIMITS (or NaN/inf) an error naming the key and the allowed range, and a key written
+twice in one YAML mapping an error naming the key and both lines (`load_yaml`). The `method` section is
 special: its `name` picks the method class (facessl.methods registry) and that class's nested
 `Config` dataclass (a subclass of MethodConfig) validates the section's other keys.
 
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import yaml
 
@@ -32,12 +35,14 @@ class MethodConfig:
 
 @dataclass
 class BackboneConfig:
+    LIMITS: ClassVar[dict] = {"width": (0, None, "open")}
     name: str = "facecycle"  # facecycle | resnet18 | resnet50 | small (facessl.models)
     width: float = 1.0
 
 
 @dataclass
 class DataConfig:
+    LIMITS: ClassVar[dict] = {"size": (8, None), "frames_per_tuple": (1, None), "workers": (0, None)}
     path: str | None = None  # root of the pretraining data (`facessl pretrain --data` sets it)
     layout: Literal["voxceleb", "folder"] = "voxceleb"  # id*/video/track/frame.jpg, or any folders of images
     size: int = 64  # images are resized to size x size if stored otherwise
@@ -48,6 +53,8 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
+    LIMITS: ClassVar[dict] = {"lr": (0, None), "weight_decay": (0, None), "momentum": (0, 1), "warmup_steps": (0, None),
+                              "grad_clip": (0, None)}
     name: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = 1e-4
     weight_decay: float = 1e-3
@@ -61,6 +68,8 @@ class OptimConfig:
 class KnnConfig:
     """Online kNN monitor: k-NN accuracy of detached encoder features on a small labelled set."""
 
+    LIMITS: ClassVar[dict] = {"every": (0, None), "k": (1, None), "train_fraction": (0, 1, "open"),
+                              "max_images": (2, None)}
     every: int = 0  # steps between evaluations; 0 disables
     path: str | None = None  # labelled folder root/<class>/*.jpg, or a synthetic tree with _truth.jsonl (see label)
     label: str = ""  # read class labels from <path>/_truth.jsonl (e.g. 'expression', 'identity')
@@ -72,6 +81,8 @@ class KnnConfig:
 
 @dataclass
 class TrainConfig:
+    LIMITS: ClassVar[dict] = {"steps": (1, None), "batch_size": (1, None), "checkpoint_every": (1, None),
+                              "keep_checkpoints": (0, None), "log_every": (1, None), "image_every": (0, None)}
     steps: int = 1000
     batch_size: int = 256  # global batch, split over processes
     # autocast dtype; fp16 adds a GradScaler; auto = bf16 where the hardware has it (CUDA, AVX512-BF16/AMX CPUs), else fp32
@@ -80,7 +91,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the method
     device: Literal["auto", "cpu", "cuda"] = "auto"
     checkpoint_every: int = 500  # plus one at the end
-    keep_checkpoints: int = 3  # newest K checkpoint directories kept
+    keep_checkpoints: int = 3  # newest K checkpoint directories kept (0: all)
     log_every: int = 10
     image_every: int = 0  # PNG grids of method.images_for_logging(); 0 disables
     sync_bn: bool = True  # under DDP, BatchNorm statistics over the global batch
@@ -95,6 +106,7 @@ class LogConfig:
 
 @dataclass
 class Config:
+    LIMITS: ClassVar[dict] = {"seed": (0, 2**32 - 1)}
     seed: int = 0
     method: MethodConfig = field(default_factory=MethodConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -102,6 +114,43 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
+
+
+# ---- YAML files ---------------------------------------------------------------------------------
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key written twice in one mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise FacesslError(f"duplicate key {key!r} on line {line} (first on line {seen[key]}); "
+                                   "keep one of them") from None
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(path, what: str = "YAML file"):
+    """The contents of a YAML file; missing, unreadable, not UTF-8, invalid or with a duplicate key: one error naming it."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise FacesslError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise FacesslError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise FacesslError(f"{path}: {what} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except FacesslError as exc:
+        raise FacesslError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise FacesslError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -139,10 +188,7 @@ def load_config(path=None, overrides=(), raw: dict | None = None) -> Config:
         path = Path(path)
         if not path.is_file():
             raise FacesslError(f"{path}: config file not found")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise FacesslError(f"{path}: not valid YAML ({exc})") from None
+        loaded = load_yaml(path, "config file") or {}
         if not isinstance(loaded, dict):
             raise FacesslError(f"{path}: expected a mapping of sections at the top level")
         data.update(loaded)
@@ -172,7 +218,25 @@ def from_dict(cls, data, prefix: str):
             hint = f"; did you mean '{prefix}{near[0]}'?" if near else f"; valid keys: {', '.join(names)}"
             raise FacesslError(f"unknown config key '{dotted}'{hint}")
         kwargs[key] = _convert(hints[key], value, dotted)
+        _check_limit(getattr(cls, "LIMITS", {}).get(key), kwargs[key], dotted)
     return cls(**kwargs)
+
+
+def _check_limit(limit, value, dotted) -> None:
+    """The one range check of every numeric key. LIMITS maps a field to (low, high) inclusive, or to
+    (low, high, "open") for bounds the value must not reach; None leaves a side unbounded."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FacesslError(f"config key '{dotted}': expected a finite number, got {value}")
+    if limit is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    low, high, *kind = limit
+    open_ = kind == ["open"]
+    bad_low = low is not None and (value <= low if open_ else value < low)
+    bad_high = high is not None and (value >= high if open_ else value > high)
+    if bad_low or bad_high:
+        sides = [f"{'>' if open_ else '>='} {low}" if low is not None else "",
+                 f"{'<' if open_ else '<='} {high}" if high is not None else ""]
+        raise FacesslError(f"config key '{dotted}': expected {' and '.join(t for t in sides if t)}, got {value}")
 
 
 def _method_config_class(name, prefix):

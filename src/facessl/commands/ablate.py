@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from facessl.commands.options import non_negative_int, positive_int
 from facessl.demo import pipeline
 from facessl.demo.ablation import ablation_rows, run_ablation
 from facessl.demo.plan import PLANS, get_plan
@@ -24,9 +25,9 @@ from facessl.report.tables import ablation_table, feature_choice_table
 def add_arguments(p) -> None:
     p.add_argument("--scale", default="small", choices=tuple(PLANS))
     p.add_argument("--out", default="demo", help="output directory (shared with `facessl demo`)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=None, help="pretraining seeds per ablation row (default: the scale's)")
-    p.add_argument("--steps", type=int, default=None, help="pretraining steps per ablation run (default: the scale's)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--seeds", type=positive_int, default=None, help="pretraining seeds per ablation row (default: the scale's)")
+    p.add_argument("--steps", type=positive_int, default=None, help="pretraining steps per ablation run (default: the scale's)")
     p.add_argument("--quiet", action="store_true")
 
 

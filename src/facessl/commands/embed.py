@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.commands.options import device, output_file, positive_int
 from facessl.errors import FacesslError
 from facessl.engine.io import atomic_path, write_text_atomic
 
@@ -21,8 +22,8 @@ def add_arguments(p) -> None:
     p.add_argument("--features", default=None, help="feature choice: fs, ff, fp, ff+fp, embedding "
                                                     "(default: the encoder's first feature)")
     p.add_argument("--size", type=int, default=None, help="input size in pixels (default: the training size)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--device", type=device, default=None, help="cpu, cuda, mps (default: the fastest available)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--quiet", action="store_true")
 
@@ -53,7 +54,7 @@ def run(args) -> int:
     from facessl.evaluate.protocol import EvalOptions
     from facessl.evaluate.runner import input_size
 
-    out = Path(args.out)
+    out = output_file(args.out, "--out")
     if out.suffix not in (".npy", ".csv"):
         raise FacesslError(f"{out}: --out must end in .npy or .csv")
     if args.size is not None and args.size < 8:

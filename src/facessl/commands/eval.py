@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from facessl.commands.options import device, finite_float, output_dir, positive_int
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache, default_cache_dir
 from facessl.evaluate.protocol import EvalOptions
@@ -36,15 +37,15 @@ def add_arguments(p) -> None:
     proto.add_argument("--baselines", default="random,supervised", help="comma list of random,supervised or 'none'")
     proto.add_argument("--verification", choices=("10fold", "fixed"), default="10fold",
                        help="LFW protocol (threshold from the other 9 folds) or one threshold for all pairs")
-    proto.add_argument("--threshold", type=float, default=None, help="cosine threshold of --verification fixed")
-    proto.add_argument("--au-positive", type=float, default=2.0, help="DISFA: AU present when intensity >= this")
-    proto.add_argument("--supervised-epochs", type=int, default=10, help="epochs of the supervised baseline")
+    proto.add_argument("--threshold", type=finite_float, default=None, help="cosine threshold of --verification fixed")
+    proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
+    proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
     run = p.add_argument_group("running")
     run.add_argument("--skip-missing", action="store_true", help="skip images a dataset lists but lacks")
     run.add_argument("--cache", default=None, help="feature cache directory (default: <out>/../.facessl_cache)")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     run.add_argument("--refit-probes", action="store_true", help="refit probes even when their outputs are cached")
-    run.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
+    run.add_argument("--device", type=device, default=None, help="cpu, cuda, mps (default: the fastest available)")
     run.add_argument("--amp", action="store_true", help="bf16 autocast during feature extraction")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -100,6 +101,7 @@ def run(args) -> int:
     import facessl
     from facessl.evaluate import runner, tables
 
+    output_dir(args.out, "--out")
     specs = specs_from_args(args)
     options = options_from_args(args)
     baselines = [] if args.baselines.strip().lower() == "none" else _csv(args.baselines)

@@ -35,6 +35,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from facessl.commands.options import output_dir
     from facessl.config import load_config
     from facessl.engine.train import train
 
@@ -44,6 +45,7 @@ def run(args) -> int:
     bad = [o for o in overrides if "=" not in o]
     if bad:
         raise FacesslError(f"override {bad[0]!r}: expected key.sub=value")
+    output_dir(args.out, "--out")
     cfg = load_config(resolve_config(args.config), overrides)
     if args.data:  # set directly: a path is not always a clean YAML scalar
         cfg.data.path = str(Path(args.data).resolve())

@@ -79,15 +79,17 @@ class FrameFiles(Dataset):
         raise DataFormatError(self.root, f"none of the {len(self.files)} image files could be decoded")
 
     def load_or_next(self, index: int) -> tuple[torch.Tensor, int, str]:
-        """Frame `index`, or the next readable one; returns (image, files skipped, first skipped path)."""
+        """Frame `index`, or the next readable one; returns (image, files skipped, the skipped paths joined by
+        newlines). Items carry the first as 'skipped_path' and all as 'skipped_paths': the trainer counts
+        each unreadable file once, however many items passed over it."""
         n = len(self.files)
-        first_bad = ""
+        bad = []
         for tries in range(n):
             rel = self.files[(index + tries) % n]
             img = decode_image(self.root / rel, self.size)
             if img is not None:
-                return img, tries, first_bad
-            first_bad = first_bad or str(rel)
+                return img, tries, "\n".join(bad)
+            bad.append(str(rel))
         raise DataFormatError(self.root, "no readable image left in the dataset")
 
     def epoch_keys(self, seed: int, epoch: int) -> list:  # every image, shuffled
@@ -98,7 +100,7 @@ class FrameFiles(Dataset):
 
     def __getitem__(self, key) -> dict:
         img, skipped, bad = self.load_or_next(int(key))
-        return {"images": img, "skipped": skipped, "skipped_path": bad}
+        return {"images": img, "skipped": skipped, "skipped_path": bad.split("\n")[0], "skipped_paths": bad}
 
 
 class ImageFolderFrames(FrameFiles):
@@ -178,21 +180,22 @@ class TrackTuples(VoxCelebFrames):
         return keys
 
     def __getitem__(self, key) -> dict:
-        frames, skipped, first_bad = [], 0, ""
+        frames, skipped, bad = [], 0, []
         for index in key:
             img = decode_image(self.root / self.files[index], self.size)
             if img is None:
-                skipped, first_bad = skipped + 1, first_bad or str(self.files[index])
+                skipped, bad = skipped + 1, bad + [str(self.files[index])]
                 start, count = self._range[index]
                 for other in range(start, start + count):  # another frame of the same track
                     img = decode_image(self.root / self.files[other], self.size)
                     if img is not None:
                         break
                 if img is None:  # the whole track is unreadable
-                    img, more, _ = self.load_or_next(index)
-                    skipped += more
+                    img, more, paths = self.load_or_next(index)
+                    skipped, bad = skipped + more, bad + paths.split("\n")
             frames.append(img)
-        return {"images": torch.stack(frames), "skipped": skipped, "skipped_path": first_bad}
+        return {"images": torch.stack(frames), "skipped": skipped, "skipped_path": bad[0] if bad else "",
+                "skipped_paths": "\n".join(bad)}
 
 
 class StreamSampler(Sampler):

@@ -8,6 +8,9 @@
         config.yaml            the resolved run config (enough to rebuild the method)
 
 `load_encoder(path)` accepts a run directory (its newest checkpoint) or a checkpoint directory.
+Every file is read through `read_file`, the one place that turns any unreadable file (truncated,
+empty, not the format, missing) into a CheckpointError naming it; resume catches that error to fall
+back to the checkpoint before (facessl.engine.train).
 """
 from __future__ import annotations
 
@@ -26,6 +29,11 @@ from facessl.errors import FacesslError
 from facessl.engine.io import atomic_path
 
 CHECKPOINT_PREFIX = "step_"
+SET_ASIDE_PREFIX = "unreadable_"
+
+
+class CheckpointError(FacesslError):
+    """A checkpoint file is missing or unreadable (the message names it); an older checkpoint may still be good."""
 
 
 # ---- nested state <-> (JSON, flat tensors) --------------------------------------------------------
@@ -144,10 +152,36 @@ def prune_checkpoints(run_dir, keep: int) -> None:
 
 
 # ---- reading --------------------------------------------------------------------------------------
+def read_file(file, what: str, parse):
+    """parse(file), with a missing or unreadable file (of any kind of damage) turned into one CheckpointError."""
+    file = Path(file)
+    if not file.is_file():
+        raise CheckpointError(f"{file}: {what} file missing")
+    try:
+        return parse(file)
+    except FacesslError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors, json and the OS raise many types for a damaged file
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{file}: unreadable {what} ({detail})") from None
+
+
+def _state_json(file: Path) -> dict:
+    state = json.loads(file.read_text(encoding="utf-8"))
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int) or state["step"] < 0:
+        raise CheckpointError(f"{file}: expected a JSON object with an integer 'step' >= 0")
+    optim = state.get("optim", {})
+    if not isinstance(optim, dict) or not {"optimizer", "scheduler"} <= set(optim):
+        raise CheckpointError(f"{file}: expected 'optim' with the 'optimizer' and 'scheduler' states")
+    if not isinstance(state.get("rng", []), list) or not isinstance(state.get("method", {}), dict):
+        raise CheckpointError(f"{file}: expected 'rng' to be a list and 'method' an object")
+    return state
+
+
 def resolve_checkpoint(path) -> Path:
     """A checkpoint directory from itself or from a run directory (its newest checkpoint)."""
     path = Path(path)
-    if (path / "model.safetensors").is_file():
+    if (path / "model.safetensors").is_file() or (path / "state.json").is_file():  # (a damaged one too: named on load)
         return path
     if path.is_dir():
         latest = latest_checkpoint(path)
@@ -160,18 +194,24 @@ def resolve_checkpoint(path) -> Path:
 
 def read_state(ckpt: Path) -> tuple[dict, dict]:
     """(state.json contents, optimiser/scheduler/scaler states with their tensors restored)."""
-    state = json.loads((ckpt / "state.json").read_text())
-    tensors = load_file(str(ckpt / "optimizer.safetensors"))
-    optim = {name: join_tensors(s, tensors) for name, s in state.pop("optim", {}).items()}
+    state = read_file(ckpt / "state.json", "training state", _state_json)
+    optim_json = state.pop("optim")
+    optim = read_file(ckpt / "optimizer.safetensors", "optimizer state",
+                      lambda f: {name: join_tensors(s, load_file(str(f))) for name, s in optim_json.items()})
     return state, optim
+
+
+def set_aside(ckpt: Path) -> Path:
+    """Rename an unreadable checkpoint so no reader picks it again (kept for inspection, not deleted)."""
+    target = ckpt.with_name(SET_ASIDE_PREFIX + ckpt.name)
+    shutil.rmtree(target, ignore_errors=True)
+    ckpt.rename(target)
+    return target
 
 
 def load_weights(module: torch.nn.Module, file) -> None:
     """Load model.safetensors into `module`, saying exactly which keys or shapes do not match."""
-    file = Path(file)
-    if not file.is_file():
-        raise FacesslError(f"{file}: weights file not found")
-    state = load_file(str(file))
+    state = read_file(file, "weights", lambda f: load_file(str(f)))
     for prefix in ("module.", "_orig_mod."):  # tolerate wrappers' prefixes from other tools
         if state and all(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items()}
@@ -199,9 +239,14 @@ def load_method(path, device="cpu"):
     config_file = ckpt / "config.yaml"
     if not config_file.is_file():
         config_file = ckpt.parent.parent / "config.yaml"
-    cfg = load_config(config_file)
-    method = build_method(cfg)
-    load_weights(method, ckpt / "model.safetensors")
+    try:
+        cfg = read_file(config_file, "config", load_config)
+        method = build_method(cfg)
+        load_weights(method, ckpt / "model.safetensors")
+    except CheckpointError as exc:
+        older = [c for c in list_checkpoints(ckpt.parent.parent) if c != ckpt] if ckpt != Path(path) else []
+        hint = f"; the run also has {older[-1]} (pass it as the checkpoint)" if older else ""
+        raise CheckpointError(f"{exc}{hint}") from None
     return method.to(device), cfg
 
 

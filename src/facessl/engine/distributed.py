@@ -124,3 +124,12 @@ def broadcast_object(obj, src: int = 0):
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def union_of_sets(items: set) -> set:
+    """The union of every rank's set (e.g. the unreadable files each one met). Identity when single."""
+    if not is_distributed():
+        return set(items)
+    parts = [None] * world_size()
+    dist.all_gather_object(parts, set(items))
+    return set().union(*parts)

@@ -12,6 +12,15 @@ import torch
 from facessl.errors import FacesslError
 
 
+def _step_of(line: str):
+    """The step of a metrics line; None for a blank or damaged one (a kill mid-write leaves half a line)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record.get("step", 0) if isinstance(record, dict) else None
+
+
 class MetricsLog:
     """Appends one JSON object per logged step to metrics.jsonl, mirrored to TensorBoard if asked.
 
@@ -24,8 +33,8 @@ class MetricsLog:
         if resume_step is None:
             self.path.unlink(missing_ok=True)
         elif self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            kept = [line for line in self.path.read_text(errors="replace").splitlines()
+                    if _step_of(line) is not None and _step_of(line) <= resume_step]
             self.path.write_text("".join(line + "\n" for line in kept))
         self.writer = None
         if tensorboard:

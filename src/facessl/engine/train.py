@@ -108,15 +108,41 @@ class Trainer:
         save_config(self.cfg, path)
 
     def _resume(self):
-        latest = ckpt.latest_checkpoint(self.run_dir)
-        if latest is None:
-            return None
-        state, optim = ckpt.read_state(latest)
-        ckpt.load_weights(self.method, latest / "model.safetensors")
-        self.optimizer.load_state_dict(optim["optimizer"])
-        self.scheduler.load_state_dict(optim["scheduler"])
-        if optim.get("scaler"):
-            self.scaler.load_state_dict(optim["scaler"])
+        """Restore the newest readable checkpoint; an unreadable one is set aside and the one before it tried."""
+        from facessl.engine.io import remove_stale_temporaries
+
+        if self.main:  # hidden temporaries of writes a kill interrupted (checkpoints, config, outputs)
+            remove_stale_temporaries(self.run_dir / "checkpoints", old_versions=True)
+            remove_stale_temporaries(self.run_dir)
+        dist.barrier()
+        unreadable = []
+        for candidate in reversed(ckpt.list_checkpoints(self.run_dir)):
+            try:
+                state, optim = ckpt.read_state(candidate)
+                ckpt.load_weights(self.method, candidate / "model.safetensors")
+            except ckpt.CheckpointError as exc:
+                unreadable.append(str(exc))
+                if self.main:
+                    moved = ckpt.set_aside(candidate)
+                    print(f"note: checkpoint {candidate.name} is unreadable: {exc}; set aside as {moved.name}, "
+                          "trying the one before", file=sys.stderr)
+                continue
+            self._restore(candidate, state, optim)
+            return candidate
+        if unreadable:
+            raise FacesslError(f"{self.run_dir}: no readable checkpoint left to resume from (newest: {unreadable[0]}); "
+                               "start a new run with another --out")
+        return None
+
+    def _restore(self, latest, state, optim):
+        try:
+            self.optimizer.load_state_dict(optim["optimizer"])
+            self.scheduler.load_state_dict(optim["scheduler"])
+            if optim.get("scaler"):
+                self.scaler.load_state_dict(optim["scaler"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise FacesslError(f"{latest / 'optimizer.safetensors'}: the optimiser state does not fit this run's "
+                               f"optim settings ({exc}); resume with the settings it was trained with") from None
         rngs = state.get("rng", [])
         if len(rngs) == self.world:
             ckpt.restore_rng(rngs[self.rank])
@@ -126,7 +152,6 @@ class Trainer:
         self.step, self.elapsed_before = int(state["step"]), float(state.get("elapsed", 0.0))
         if self.main and not self.quiet:
             print(f"resuming {self.run_dir} from step {self.step} ({latest.name})")
-        return latest
 
     def _loader(self):
         from facessl.data.frames import StreamSampler
@@ -180,12 +205,43 @@ class Trainer:
         self.scheduler.step()
         return terms
 
+    def _kept(self) -> str:
+        where = ckpt.latest_checkpoint(self.run_dir)
+        return f"the last good checkpoint {where} is kept" if where else "no checkpoint was written yet"
+
     def _check_finite(self, names, values):
         for name, v in zip(names, values):
             if not np.isfinite(v):
-                where = ckpt.latest_checkpoint(self.run_dir)
-                kept = f"; the last good checkpoint {where} is kept" if where else "; no checkpoint was written yet"
-                raise FacesslError(f"non-finite loss at step {self.step}: term '{name}' = {v}; training stopped{kept}")
+                raise FacesslError(f"non-finite loss at step {self.step}: term '{name}' = {v}; training stopped; {self._kept()}")
+
+    def _check_before_save(self, batch) -> None:
+        """The NaN guard's second half. A loss is only seen one step after the update that produced its
+        weights, so before a checkpoint is written its weights must be finite and give finite features on
+        (a few images of) this batch: the checkpoint the guard keeps is always one that `embed` can use."""
+        problem = self._weights_problem(batch)
+        flag = torch.tensor(float(bool(problem)), device=self.device)
+        if dist.is_distributed():  # every rank stops together
+            flag = dist.all_reduce_mean(flag)
+        if float(flag) > 0:
+            raise FacesslError(f"non-finite weights after step {self.step} ({problem or 'on another process'}); "
+                               f"training stopped without writing its checkpoint; {self._kept()}")
+
+    def _weights_problem(self, batch) -> str:
+        for name, value in self.method.state_dict().items():  # parameters and buffers (BatchNorm statistics)
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                return f"{name} is not finite"
+        images = batch["images"]
+        images = (images[:, 0] if images.dim() == 5 else images)[:8]  # track tuples: their first frames
+        images = images.float().div(255.0) if images.dtype == torch.uint8 else images.float()
+        devices = [self.device] if self.device.type == "cuda" else []
+        self.method.eval()
+        try:
+            with torch.random.fork_rng(devices=devices), torch.no_grad():
+                features = self.method.encoder().features(images)
+        finally:
+            self.method.train()
+        bad = [k for k, v in features.items() if not torch.isfinite(v).all()]
+        return f"features {', '.join(bad)} are NaN or infinite" if bad else ""
 
     # ---- the loop ---------------------------------------------------------------------------------
     def train(self, until: int | None = None) -> dict:
@@ -194,7 +250,8 @@ class Trainer:
         total, t0 = cfg.steps, time.time()
         stop = min(total, until) if until is not None else total
         bar = progress_bar(total, self.step, self.quiet, self.main)
-        sums, count, skipped_epoch, skipped_total, first_bad = {}, 0, 0.0, 0.0, ""
+        sums, count, skipped_epoch = {}, 0, 0.0
+        bad_epoch, bad_run = set(), set()  # unreadable files, each counted once however many items passed over it
         t_log, step_log = time.time(), self.step
         epoch = self.step * cfg.batch_size // self.epoch_length
         last = {}
@@ -203,8 +260,9 @@ class Trainer:
             while self.step < stop:
                 batch = next(loader_iter)
                 skipped_local = float(batch.pop("skipped").sum())
-                bad = [p for p in batch.pop("skipped_path", []) if p]
-                first_bad = first_bad or (bad[0] if bad else "")
+                first = batch.pop("skipped_path", [])
+                every = batch.pop("skipped_paths", first)  # a dataset naming only the first skipped file: that one
+                bad_epoch.update(p for joined in every for p in joined.split("\n") if p)
                 batch = self._to_device(batch)
                 terms = self.train_step(batch)
                 self.step += 1
@@ -223,19 +281,21 @@ class Trainer:
 
                 new_epoch = self.step * cfg.batch_size // self.epoch_length
                 if new_epoch != epoch or self.step == total:
-                    if skipped_epoch and self.main and not self.quiet:
-                        print(f"epoch {epoch}: skipped {int(skipped_epoch)} unreadable image file(s), e.g. {first_bad}",
-                              file=sys.stderr)
-                    skipped_total += skipped_epoch
-                    skipped_epoch, epoch = 0.0, new_epoch
+                    if skipped_epoch:  # all ranks agree (a reduced count)
+                        files = dist.union_of_sets(bad_epoch)
+                        bad_run |= files
+                        if self.main and not self.quiet:
+                            print(f"epoch {epoch}: skipped {len(files)} unreadable image file(s), e.g. {min(files)}",
+                                  file=sys.stderr)
+                    bad_epoch, skipped_epoch, epoch = set(), 0.0, new_epoch
 
                 extra = self._periodic(batch)
                 if extra or self.step % cfg.log_every == 0 or self.step == total:
                     now = time.time()
                     rate = (self.step - step_log) * cfg.batch_size / max(now - t_log, 1e-9)
                     last = {k: v / count for k, v in sums.items()}
-                    if skipped_total + skipped_epoch:
-                        extra["skipped_files"] = int(skipped_total + skipped_epoch)
+                    if bad_run or bad_epoch:
+                        extra["skipped_files"] = len(bad_run | bad_epoch)
                     record = {"step": self.step, "epoch": epoch, **last, **extra,
                               "lr": self.lr_used, "samples_per_s": rate,
                               "elapsed": self.elapsed_before + now - t0}
@@ -244,6 +304,7 @@ class Trainer:
                         bar.set_postfix(loss=f"{last['loss']:.4f}", samples_s=f"{rate:.0f}")
                     sums, count, t_log, step_log = {}, 0, now, self.step
                 if self.step % cfg.checkpoint_every == 0 or self.step in (total, stop):
+                    self._check_before_save(batch)
                     self.save(self.elapsed_before + time.time() - t0)
         finally:
             bar.close()
@@ -252,7 +313,7 @@ class Trainer:
             del loader_iter
         if self.main and not self.quiet and last:
             print(f"trained to step {self.step}: loss {last['loss']:.4f}; checkpoint {ckpt.latest_checkpoint(self.run_dir)}")
-        return {"step": self.step, "loss": last.get("loss"), "skipped_files": int(skipped_total),
+        return {"step": self.step, "loss": last.get("loss"), "skipped_files": len(bad_run),
                 "checkpoint": str(ckpt.latest_checkpoint(self.run_dir) or "")}
 
     def _periodic(self, batch) -> dict:

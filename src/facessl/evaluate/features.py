@@ -121,9 +121,21 @@ class FeatureSource:
                             self.quiet, desc=f"{self.label} features")
             self.extract_seconds += time.perf_counter() - start
             self.verify_unchanged()
+            self._refuse_non_finite(feats, imageset)
             self.cache.save(key, feats, parts)
         self._memory[key] = feats
         return feats
+
+    def _refuse_non_finite(self, feats: dict, imageset: ImageSet) -> None:
+        """NaN/inf features (weights that diverged in training) would give garbage files and scores: stop."""
+        for name, values in feats.items():
+            bad = ~np.isfinite(values).all(axis=1) if values.size else np.zeros(0, bool)
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                example = imageset.images[first] if not isinstance(imageset.images, np.ndarray) else f"row {first}"
+                where = getattr(self.encoder, "checkpoint", f"the {self.label} encoder")
+                raise FacesslError(f"{where}: non-finite (NaN/inf) '{name}' features for {int(bad.sum())} of {len(bad)} "
+                                   f"images (e.g. {example}); its weights diverged in training: use an earlier checkpoint")
 
     def choice(self, imageset: ImageSet, choice: str) -> np.ndarray:
         return combine(self.features(imageset), choice)

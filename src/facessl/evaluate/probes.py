@@ -239,8 +239,9 @@ def fit_predict(x_train, y_train, x_test, config: ProbeConfig, seed: int = 0, gr
         fit_x, fit_y, eval_set = x_train[tr], y_train[tr], (x_train[va], y_train[va])
         selected_on, carved = SELECTED_ON_VALIDATION, True
     task = _Task(fit_x, fit_y, config, device)
-    if config.kind == "softmax":
-        task.dim_out = max(task.dim_out, int(np.max(y_train)) + 1)
+    if config.kind == "softmax":  # a class may occur only in the validation rows (e.g. a small FER PublicTest)
+        seen = np.concatenate([np.asarray(y_train).ravel(), np.asarray(eval_set[1]).ravel()])
+        task.dim_out = max(task.dim_out, int(np.max(seen)) + 1)
     _, best = _train(task, wds, config, seed, eval_set=eval_set, score=score)
     g = _pick(best, wds)
     val_score, epoch, (weight, bias) = best[g]

@@ -65,6 +65,10 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
     read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing)
     test_set = read(spec.dataset)
     train_set = read(spec.train_dataset) if spec.train_dataset else None
+    for data in filter(None, (test_set, train_set)):  # say what the readers skipped before the (slow) work
+        skipped = ", ".join(f"{n} {why}" for why, n in getattr(data, "dropped", {}).items() if n)
+        if skipped:
+            _say(options, f"[{spec.name}] {data.source}: skipped {skipped}")
     if spec.task != "verification" and any(isinstance(d, PairSet) for d in (test_set, train_set)):
         raise FacesslError(f"{spec.dataset}: a pairs dataset only serves task 'verification', not {spec.task!r}")
     task = None if spec.task == "verification" else BUILDERS[spec.task](test_set, train_set, options)

@@ -20,8 +20,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from facessl.errors import FacesslError
 
 TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "landmarks")
@@ -44,6 +42,9 @@ class TaskSpec:
     def __post_init__(self):
         fmt, _ = parse_dataset(self.dataset)
         if not self.task:
+            from facessl.data.formats import reader
+
+            reader(fmt)  # an unknown format is reported as such, with the known ones
             if fmt not in FORMAT_TASK:
                 raise FacesslError(f"no default task for format {fmt!r}; give --task ({', '.join(TASK_NAMES)})")
             self.task = FORMAT_TASK[fmt]
@@ -97,14 +98,10 @@ def substitute(text: str, variables: dict, where: str) -> str:
 
 
 def load_suite(path, root=None) -> list[TaskSpec]:
+    from facessl.config import load_yaml
+
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise FacesslError(f"{path}: cannot read suite file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise FacesslError(f"{path}{'' if line is None else f':{line + 1}'}: invalid YAML") from None
+    data = load_yaml(path, "suite file")  # names the file (and line) when missing, invalid or with a duplicate key
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), list) or not data["tasks"]:
         raise FacesslError(f"{path}: expected a mapping with a non-empty 'tasks' list")
     specs = []

@@ -39,6 +39,9 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
         thresholds = [threshold]
     elif options.verification == "10fold":
         fold = getattr(pairset, "fold", None)
+        if fold is not None and len(np.unique(fold)) < 2:  # e.g. pairsDevTest.txt: no other fold to choose a threshold on
+            raise FacesslError(f"{pairset.source}: the pairs form one fold; the k-fold protocol needs >= 2 "
+                               "(give --verification fixed --threshold T, or a pairs file with folds)")
         mean, std, thresholds = metrics.verification_accuracy(scores, same, folds=fold)
         protocol = f"{len(np.unique(fold)) if fold is not None else 10}-fold, threshold chosen on the other folds"
         values = {"accuracy": mean, "accuracy_fold_std": std, "roc_auc": auc}

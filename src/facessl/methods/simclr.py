@@ -7,7 +7,7 @@ The probed feature is the flattened trunk 'fs'.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
@@ -61,6 +61,7 @@ class SimCLR(Method):
         proj_dim: int = 512
         proj_last_bn: bool = True
         views: Literal["simclr", "deterministic"] = "simclr"  # 'deterministic': (x, flipped x), no randomness
+        LIMITS: ClassVar[dict] = {"temperature": (0, None, "open"), "proj_hidden": (1, None), "proj_dim": (1, None)}
 
     def __init__(self, cfg: "SimCLR.Config", backbone, image_size: int = 64):
         super().__init__()

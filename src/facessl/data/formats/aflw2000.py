@@ -12,7 +12,8 @@ Sign convention (the 3DDFA/Hopenet one, kept unchanged as facessl's internal pos
 yaw > 0 = face turned towards the image's left (the subject's right), pitch > 0 = looking up,
 roll > 0 = face rotated clockwise in the image. Mirroring an image negates yaw and roll.
 The reader drops samples with any |angle| > 99 degrees, as the PCL evaluation does (AFLW2000-3D
-has 31 such samples), and counts them in `dropped['angle_over_99']`.
+has 31 such samples), and counts them in `dropped['angle_over_99']`; a Pose_Para holding NaN, inf or
+text is skipped and counted in `dropped['invalid_pose']` (an error when no sample is left).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, JPEG_QUALITY, save_image, with_dropped
+from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, JPEG_QUALITY, SKIP_MISSING_HINT, save_image, with_dropped
 from facessl.errors import DataFormatError
 
 W300LP_SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
@@ -88,6 +89,20 @@ def _landmarks(mat: dict):
     return None
 
 
+def _pose_angles(value, mat_path):
+    """(pitch, yaw, roll) degrees from a Pose_Para field; None when it holds NaN, inf or text (counted as
+    'invalid_pose' by the reader); fewer than 3 values is a format error."""
+    try:
+        para = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        return None
+    if para.size < 3:
+        raise DataFormatError(mat_path, f"Pose_Para has {para.size} values, expected 7 (pitch, yaw, roll, tx, ty, tz, scale)")
+    if not np.isfinite(para[:3]).all():
+        return None
+    return np.rad2deg(para[:3])
+
+
 def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> ImageSet:
     """Every `.mat` under root (recursively, sorted) with its image.
 
@@ -100,7 +115,8 @@ def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> 
     mats = sorted(root.rglob("*.mat"))
     if not mats:
         raise DataFormatError(root, "no .mat files found; expected imageXXXXX.jpg + imageXXXXX.mat pairs")
-    dropped = {"angle_over_99": 0, "missing_image": 0}
+    dropped = {"angle_over_99": 0, "missing_image": 0, "invalid_pose": 0}
+    invalid = None
     images, poses, marks, subsets = [], [], [], []
     for mat_path in mats:
         image = next((mat_path.with_suffix(s) for s in IMAGE_SUFFIXES if mat_path.with_suffix(s).is_file()), None)
@@ -108,14 +124,16 @@ def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> 
             if skip_missing:
                 dropped["missing_image"] += 1
                 continue
-            raise DataFormatError(mat_path, "no image beside this .mat (expected the same name with .jpg); pass skip_missing=True to skip")
+            raise DataFormatError(mat_path, f"no image beside this .mat (expected the same name with .jpg); {SKIP_MISSING_HINT}")
         mat = _load_mat(mat_path)
         if "Pose_Para" not in mat:
             raise DataFormatError(mat_path, "missing field Pose_Para (expected 1x7: pitch, yaw, roll [radians], tx, ty, tz, scale)")
-        para = np.asarray(mat["Pose_Para"], dtype=np.float64).ravel()
-        if para.size < 3:
-            raise DataFormatError(mat_path, f"Pose_Para has {para.size} values, expected 7 (pitch, yaw, roll, tx, ty, tz, scale)")
-        pitch, yaw, roll = np.rad2deg(para[:3])
+        angles = _pose_angles(mat["Pose_Para"], mat_path)
+        if angles is None:  # NaN, inf or text in a real file: skip the sample and count it
+            dropped["invalid_pose"] += 1
+            invalid = invalid or mat_path
+            continue
+        pitch, yaw, roll = angles
         if max(abs(yaw), abs(pitch), abs(roll)) > max_angle:
             dropped["angle_over_99"] += 1
             continue
@@ -124,6 +142,9 @@ def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> 
         marks.append(_landmarks(mat))
         subset = mat_path.parent.relative_to(root).as_posix()
         subsets.append("" if subset == "." else subset)
+    if invalid is not None and not images:
+        raise DataFormatError(invalid, f"Pose_Para is not numbers in all {dropped['invalid_pose']} files that have an image "
+                                       "(expected 1x7 finite values: pitch, yaw, roll [radians], tx, ty, tz, scale)")
     labels = {"pose": np.array(poses, dtype=np.float32).reshape(-1, 3), "subset": np.array(subsets)}
     have = [m is not None for m in marks]
     if all(have) and marks:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, load_image
-from facessl.data.formats.imagefiles import JPEG_QUALITY, parse_number, read_lines, save_image, with_dropped
+from facessl.data.formats.imagefiles import JPEG_QUALITY, SKIP_MISSING_HINT, parse_number, read_lines, save_image, with_dropped
 from facessl.data.labels import AUS
 from facessl.errors import DataFormatError
 
@@ -127,7 +127,7 @@ def read_disfa(root, skip_missing: bool = False) -> ImageSet:
             if image is None:
                 if not skip_missing:
                     where = video or root / "Images" / subject / f"{frame:05d}.jpg"
-                    raise DataFormatError(where, f"frame {frame} labelled in {subject}_au{AUS[0]}.txt has no image (pass skip_missing=True to skip)")
+                    raise DataFormatError(where, f"frame {frame} labelled in {subject}_au{AUS[0]}.txt has no image; {SKIP_MISSING_HINT}")
                 dropped["missing_image"] += 1
                 continue
             images.append(image)

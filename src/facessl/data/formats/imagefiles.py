@@ -32,6 +32,9 @@ def save_image(path, image: np.ndarray, quality: int = JPEG_QUALITY) -> None:
         pil.save(path, format="PNG", compress_level=6)
 
 
+SKIP_MISSING_HINT = "pass --skip-missing (Python: skip_missing=True) to skip and count such images"
+
+
 def read_lines(path, what: str) -> list[str]:
     """Lines of a text file without their line ends; a missing file is one clear error."""
     path = Path(path)
@@ -63,7 +66,7 @@ class MissingImages:
         if self.skip_missing:
             self.dropped["missing_image"] += 1
             return False
-        raise DataFormatError(list_path, f"image {image_path} named here does not exist (pass skip_missing=True to skip)", line)
+        raise DataFormatError(list_path, f"image {image_path} named here does not exist; {SKIP_MISSING_HINT}", line)
 
 
 def with_dropped(imageset, dropped) -> object:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, JPEG_QUALITY, parse_number, read_lines, save_image, with_dropped
+from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, JPEG_QUALITY, SKIP_MISSING_HINT, parse_number, read_lines, save_image, with_dropped
 from facessl.errors import DataFormatError
 
 SUBSETS = {"afw": "train", "helen/trainset": "train", "lfpw/trainset": "train",
@@ -91,7 +91,7 @@ def read_300w(root, skip_missing: bool = False) -> ImageSet:
             if skip_missing:
                 dropped["missing_image"] += 1
                 continue
-            raise DataFormatError(pts, "no image beside this .pts (expected the same name with .jpg or .png); pass skip_missing=True to skip")
+            raise DataFormatError(pts, f"no image beside this .pts (expected the same name with .jpg or .png); {SKIP_MISSING_HINT}")
         images.append(str(image))
         marks.append(parse_pts(pts))
         subsets.append(subset)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from facessl.data.synthetic.build_presets import PARTS, check_counts, resolve_counts
 from facessl.errors import FacesslError
-from facessl.engine.io import atomic_path, write_json_atomic
+from facessl.engine.io import atomic_path, remove_stale_temporaries, write_json_atomic
 
 STAMP = ".facessl_part.json"
 FORMAT_VERSION = 1
@@ -116,6 +116,7 @@ def build_benchmark(out_dir, identities: int | None = None, size: int = 64, seed
     all_counts = resolve_counts(scale, counts, identities)
     check_counts(all_counts)
     out = Path(out_dir)
+    remove_stale_temporaries(out, old_versions=True)  # hidden part folders of a build that was killed midway
     result = BuildResult({})
     todo = []
     for name in parts:
