@@ -5,7 +5,8 @@ has that time: adding, removing or renaming a file or folder changes its parent 
 checking costs one stat per folder (about 1 per 100 frames for face tracks), not one listing per
 folder. Kept at `<root>/.facessl/file_index.json` (that folder is never listed; it is made before the
 walk, so writing into it changes no recorded time), or under ~/.cache/facessl/ when root is read-only.
-Folders changed in the last 2 s are not cached (coarse file-system clocks could hide a change).
+On a file system with whole-second times, a tree changed in the last 2 s is not cached (a change
+in the same second could go unseen).
 """
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def cached_walk(root: Path) -> list[str]:
         if _valid(root, cached):
             return cached["files"]
     files, folders = _walk(root)
-    if folders and max(folders.values()) < (time.time() - 2) * 1e9:
+    coarse = all(t % 1_000_000_000 == 0 for t in folders.values())  # a file system with 1 s clocks
+    if folders and (not coarse or max(folders.values()) < (time.time() - 2) * 1e9):
         text = json.dumps({"version": VERSION, "folders": folders, "files": files})
         for path in _cache_paths(root):
             try:

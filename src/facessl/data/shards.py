@@ -10,8 +10,9 @@ needs the index's offsets for exact resume, which webdataset's sequential pipeli
 
 Reading (`ShardFrames`, `ShardTuples`). The shards are dealt to S streams (S = the largest divisor
 of the global batch that is at most min(#shards, 64): it depends on the data and the batch, never
-on the number of processes). Epoch e deals a permutation of the shards round robin to the streams,
-and each shard's units (frames, or tracks for tuples) are shuffled, all from (seed, e). Global
+on the number of processes). The shards are split once into S balanced groups; epoch e of a stream
+reads its group's shards in a shuffled order, each shard's units (frames, or tracks for tuples)
+shuffled, all from (seed, e). Global
 batch b takes items [b*G/S, (b+1)*G/S) of every stream, streams in order. Rank r of W reads only
 streams [r*S/W, (r+1)*S/W) -- disjoint shards -- and DataLoader worker w of K builds the batches
 b = w mod K, so any W and K give one process's global batches, and resuming at step s only needs s.
@@ -37,8 +38,10 @@ FORMAT = "facessl-shards-1"
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> int:
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = len(data), 0, 0o644, 0, 0, "", ""
+    header = len(info.tobuf(tar.format, tar.encoding, tar.errors))
+    start = tar.offset
     tar.addfile(info, io.BytesIO(data))
-    return info.offset_data
+    return start + header  # where the member's bytes begin
 
 
 def write_part(path: Path, tmp_dir: Path, tracks: list) -> None:
@@ -152,28 +155,42 @@ class ShardFrames:
         return sum(len(u) for u in self.units)
 
     # ---- the streams ------------------------------------------------------------------------------
-    def _epoch_plan(self, seed: int, epoch: int, streams: int) -> list[list[int]]:
-        order = np.random.default_rng([seed, epoch]).permutation(len(self.files))
-        return [order[j::streams].tolist() for j in range(streams)]
+    def _streams_of(self, seed: int, streams: int) -> list[list[int]]:
+        """A fixed partition of the shards into streams, balanced by item count (largest shard to the
+        emptiest stream): a stream, and so a rank, reads the same shards in every epoch."""
+        key = ("partition", seed, streams)
+        if key not in self._cache:
+            order = np.random.default_rng([seed]).permutation(len(self.files))
+            order = sorted(order.tolist(), key=lambda s: -len(self.units[s]))  # stable: ties keep the seeded order
+            parts, load = [[] for _ in range(streams)], [0] * streams
+            for s in order:
+                j = min(range(streams), key=lambda j: (load[j], j))
+                parts[j].append(s)
+                load[j] += len(self.units[s])
+            self._cache[key] = parts
+        return self._cache[key]
+
+    def _epoch_plan(self, seed: int, epoch: int, streams: int, stream: int) -> list[int]:
+        shards = self._streams_of(seed, streams)[stream]
+        return [shards[i] for i in np.random.default_rng([seed, epoch, stream]).permutation(len(shards))]
 
     def _epoch_items(self, seed: int, stream: int, streams: int, epoch: int) -> list[tuple[int, int]]:
         key = (seed, stream, streams, epoch)
         if key not in self._cache:
-            if len(self._cache) > 8:
-                self._cache.clear()
+            if len(self._cache) > 16:
+                self._cache = {k: v for k, v in self._cache.items() if k[0] == "partition"}
             items = []
-            for s in self._epoch_plan(seed, epoch, streams)[stream]:
+            for s in self._epoch_plan(seed, epoch, streams, stream):
                 items += [(s, int(u)) for u in np.random.default_rng([seed, epoch, s]).permutation(len(self.units[s]))]
             self._cache[key] = items
         return self._cache[key]
 
     def _stream_items(self, seed: int, stream: int, streams: int, start: int, count: int) -> list[tuple]:
         """Items [start, start+count) of one stream, as (shard, unit index, epoch)."""
-        out, epoch, pos, empty = [], 0, 0, 0
+        out, epoch, pos = [], 0, 0
         while len(out) < count:
-            length = sum(len(self.units[s]) for s in self._epoch_plan(seed, epoch, streams)[stream])
-            empty = empty + 1 if length == 0 else 0
-            if empty > 4 * len(self.files):
+            length = sum(len(self.units[s]) for s in self._streams_of(seed, streams)[stream])
+            if length == 0:
                 raise DataFormatError(self.folder, f"the shards hold too few {self.kind} for {streams} streams")
             if pos + length > start:
                 lo = max(start - pos, 0)
@@ -218,7 +235,9 @@ class ShardFrames:
     def loader(self, seed: int, global_batch: int, rank: int, world: int, start_batch: int, workers: int,
                pin_memory: bool = False):
         stream = BatchStream(self, seed, global_batch, rank, world, start_batch)
+        # our own generator: creating the iterator must not draw from the global RNG (exact resume)
         return torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
+                                           generator=torch.Generator().manual_seed(seed + rank),
                                            prefetch_factor=4 if workers else None)
 
 
