@@ -3,7 +3,7 @@
 A detector maps an RGB uint8 frame (H,W,3) to a list of `Face`s in that frame's pixel
 coordinates. `refine(frame, box)` re-detects a face near a known box (cheap tracking between full
 detections; detectors without such a stage return None). Adding a detector = one module in this
-package that calls `register(name, factory)`.
+package that calls `register(name, factory)`, and its name in BUILTIN.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class Detector:
 
 
 _REGISTRY: dict = {}
+BUILTIN = {"mtcnn": "facessl.data.video.mtcnn", "haar": "facessl.data.video.haar"}  # imported on first use
 
 
 def register(name: str, factory) -> None:
@@ -41,19 +42,17 @@ def register(name: str, factory) -> None:
 
 
 def detector_names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(BUILTIN))
 
 
 def build_detector(name: str, **options) -> Detector:
-    _load_builtin()
+    if name not in _REGISTRY and name in BUILTIN:
+        import importlib
+
+        importlib.import_module(BUILTIN[name])  # registers itself
     if name not in _REGISTRY:
-        raise FacesslError(f"--detector {name!r}: unknown face detector; choose one of {', '.join(sorted(_REGISTRY))}")
+        raise FacesslError(f"--detector {name!r}: unknown face detector; choose one of {', '.join(detector_names())}")
     return _REGISTRY[name](**options)
-
-
-def _load_builtin() -> None:
-    from facessl.data.video import haar, mtcnn  # noqa: F401  (each registers itself)
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
