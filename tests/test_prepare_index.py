@@ -11,6 +11,7 @@ from facessl.data.frames import TrackTuples, VoxCelebFrames, walk_files
 from facessl.data.shards import ShardTuples
 from facessl.data.video import runner
 from facessl.data.video.pipeline import Options
+from facessl.errors import FacesslError
 from prepare_fixtures import write_video
 from train_helpers import make_track_tree
 
@@ -64,3 +65,11 @@ def test_prepare_shards_end_to_end(tmp_path):
     assert not list((out / ".prepare" / "parts").glob("*.tar"))  # parts are gone once assembled
     batch = ShardTuples(out, k=2, size=32).batch(0, 0, 2, 0, 1, {})
     assert batch["images"].shape == (2, 2, 3, 32, 32) and int(batch["skipped"].sum()) == 0
+    before = (out / "shards" / "shard-000001.tar").read_bytes()
+    runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
+                   quiet=True, shard_frames=8)  # finished: a rerun changes nothing
+    assert (out / "shards" / "shard-000001.tar").read_bytes() == before
+    write_video(videos / "id00003" / "new" / "00001.mp4", frames=5, seed=6)
+    with pytest.raises(FacesslError, match="already assembled without 1 input"):
+        runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
+                       quiet=True, shard_frames=8)

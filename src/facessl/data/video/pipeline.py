@@ -51,8 +51,8 @@ class VideoResult:
 
 
 def process_video(path, opts: Options, detector) -> VideoResult:
-    """Tracks kept (>= min_track crops), each a list of (frame index, time, box, landmarks, jpeg)."""
-    result, s = VideoResult(), None
+    """Tracks kept (>= min_track crops), each a list of (frame index, time, smoothed Face, jpeg bytes)."""
+    result = VideoResult()
     s = result.summary
     tracker, cuts = Tracker(max_faces=opts.max_faces), ShotCuts()
     frames, at, lost = {}, {}, True

@@ -8,7 +8,6 @@ is a pure function of the input and the options; `prepare.json` (written last) s
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,10 +16,11 @@ import time
 from pathlib import Path
 
 from facessl.data.video.pipeline import Options
+from facessl.data.video import writers
+from facessl.data.video.writers import STATE
 from facessl.engine.io import write_json_atomic
 from facessl.errors import FacesslError
 
-STATE = ".prepare"
 _WORKER: dict = {}
 
 
@@ -34,13 +34,7 @@ def _init_worker(opts: Options) -> None:
     _WORKER["opts"] = opts
 
 
-def _job_id(key: str) -> str:
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
-
-
 def _run_job(job: tuple) -> dict:
-    from facessl.data.video import writers
-
     kind, root, out, fmt, payload = job
     try:
         if kind == "videos":
@@ -93,8 +87,6 @@ def _check_options(state: Path, settings: dict) -> None:
 
 def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int | None = None,
             quiet: bool = False, chunk: int = 256, shard_frames: int = 2000) -> dict:
-    from facessl.data.video import writers
-
     root, out = Path(root), Path(out)
     inputs = writers.list_inputs(kind, root)
     state = out / STATE
@@ -111,6 +103,10 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
         chunks = [inputs[i:i + chunk] for i in range(0, len(inputs), chunk)]
         keys = {f"photos[{c[0]}]": c for c in chunks}
         jobs = [("photos", str(root), str(out), fmt, c) for k, c in keys.items() if k not in done.records]
+    assembled = fmt == "shards" and (out / "shards" / "index.json").is_file()
+    if assembled and jobs:
+        raise FacesslError(f"{out / 'shards'}: shards were already assembled without {len(jobs)} input(s) now found; "
+                           "prepare them into another --out")
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     bar = _progress(len(keys), len(keys) - len(jobs), quiet, "videos" if kind == "videos" else "photo chunks")
     frames, t0 = 0, time.time()
@@ -125,7 +121,7 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
         done.close()
     elapsed = time.time() - t0
     records = [done.records[k] for k in sorted(keys) if k in done.records]
-    if fmt == "shards":
+    if fmt == "shards" and not assembled:
         writers.assemble_shards(out, records, shard_frames)
     summary = writers.summarise(kind, root, opts, fmt, records)
     write_json_atomic(out / "prepare.json", summary)

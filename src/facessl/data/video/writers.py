@@ -3,6 +3,7 @@ of photos as aligned crops; and the run's summary. Each track folder or photo ap
 atomic rename (from `<out>/.prepare/tmp/`)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +16,11 @@ from facessl.data.video.naming import photo_place, track_name, video_place
 from facessl.errors import FacesslError
 
 STATE = ".prepare"
+
+
+def job_id(key: str) -> str:
+    """A file-name-safe id of one input (its temporary folder and shard part are named by it)."""
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 def list_inputs(kind: str, root: Path) -> list[str]:
@@ -60,7 +66,6 @@ def track_record(rel: str, crops: list) -> dict:
 
 def video_job(root: Path, out: Path, fmt: str, rel: str, opts, detector) -> dict:
     from facessl.data.video.pipeline import process_video
-    from facessl.data.video.runner import _job_id
 
     try:
         result = process_video(root / rel, opts, detector)
@@ -71,12 +76,12 @@ def video_job(root: Path, out: Path, fmt: str, rel: str, opts, detector) -> dict
     if fmt == "shards":
         from facessl.data.shards import write_part
 
-        write_part(out / STATE / "parts" / f"{_job_id(rel)}.tar", out / STATE / "tmp" / _job_id(rel),
+        write_part(out / STATE / "parts" / f"{job_id(rel)}.tar", out / STATE / "tmp" / job_id(rel),
                    [(f"{identity}/{video}/{name}", crops, track_record(rel, crops))
                     for name, crops in zip(names, result.tracks)])
     else:
         for name, crops in zip(names, result.tracks):
-            tmp = _tmp_dir(out, f"{_job_id(rel)}-{name}")
+            tmp = _tmp_dir(out, f"{job_id(rel)}-{name}")
             for i, (*_, jpeg) in enumerate(crops):
                 (tmp / f"{i + 1:04d}.jpg").write_bytes(jpeg)
             (tmp / "track.json").write_text(json.dumps(track_record(rel, crops), indent=1) + "\n")
@@ -111,10 +116,9 @@ def best_face(faces):
 def photo_job(root: Path, out: Path, rels: list[str], opts, detector) -> dict:
     from facessl.data.video.align import align
     from facessl.data.video.pipeline import encode_jpeg
-    from facessl.data.video.runner import _job_id
 
     rec = {"key": f"photos[{rels[0]}]", "images": len(rels), "written": 0, "no_face": [], "unreadable": []}
-    tmp = _tmp_dir(out, _job_id(rec["key"]))
+    tmp = _tmp_dir(out, job_id(rec["key"]))
     for rel in rels:
         image = read_photo(root / rel)
         if image is None:
@@ -136,9 +140,8 @@ def photo_job(root: Path, out: Path, rels: list[str], opts, detector) -> dict:
 
 def assemble_shards(out: Path, records: list[dict], shard_frames: int) -> None:
     from facessl.data.shards import assemble
-    from facessl.data.video.runner import _job_id
 
-    parts = [out / STATE / "parts" / f"{_job_id(r['key'])}.tar" for r in records if r.get("tracks")]
+    parts = [out / STATE / "parts" / f"{job_id(r['key'])}.tar" for r in records if r.get("tracks")]
     assemble(out / "shards", parts, shard_frames)
 
 
