@@ -29,7 +29,7 @@ def list_images(root: Path) -> list[str]:
 
 
 def walk_files(root, cache: bool = False) -> list[str]:
-    """Every file under root as sorted POSIX paths relative to root. Symlinked folders are followed
+    """Every file under root as POSIX paths relative to root, in walk order with sorted names. Symlinked folders are followed
     (each real folder once: a link cycle cannot loop). cache=True keeps the listing in a file index
     (facessl.data.file_index), so a million-file tree is not walked again while it is unchanged."""
     if cache:
@@ -55,7 +55,7 @@ def _walk(root: Path) -> tuple[list[str], dict[str, int]]:
         folders[rel.as_posix()] = os.stat(dirpath).st_mtime_ns
         dirnames[:] = sorted(d for d in dirnames if not (rel == Path(".") and d in STATE_FOLDERS))
         files += [(rel / f).as_posix() for f in sorted(filenames)]
-    return sorted(files), folders
+    return files, folders  # walk order (folders sorted, files sorted per folder), as before the cache
 
 
 def decode_image(path, size: int | None) -> torch.Tensor | None:

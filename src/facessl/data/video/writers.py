@@ -64,6 +64,12 @@ def track_record(rel: str, crops: list) -> dict:
         for i, (index, time_s, face, _) in enumerate(crops)]}
 
 
+def sidecar_text(record: dict) -> str:
+    """The track sidecar as JSON with one frame per line (readable, and small for long tracks)."""
+    frames = ",\n  ".join(json.dumps(f) for f in record["frames"])
+    return f'{{"source": {json.dumps(record["source"])},\n "frames": [\n  {frames}\n ]}}\n'
+
+
 def video_job(root: Path, out: Path, fmt: str, rel: str, opts, detector) -> dict:
     from facessl.data.video.pipeline import process_video
 
@@ -84,7 +90,7 @@ def video_job(root: Path, out: Path, fmt: str, rel: str, opts, detector) -> dict
             tmp = _tmp_dir(out, f"{job_id(rel)}-{name}")
             for i, (*_, jpeg) in enumerate(crops):
                 (tmp / f"{i + 1:04d}.jpg").write_bytes(jpeg)
-            (tmp / "track.json").write_text(json.dumps(track_record(rel, crops), indent=1) + "\n")
+            (tmp / "track.json").write_text(sidecar_text(track_record(rel, crops)))
             target = out / identity / video / name
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():  # left by an interrupted earlier attempt at this same input
