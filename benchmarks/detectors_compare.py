@@ -4,7 +4,7 @@
     # mediapipe (BlazeFace inside the 0.10.14 wheel) needs numpy<2 and protobuf<5, so it is measured
     # from a separate venv:  /tmp/cmpvenv/bin/python benchmarks/detectors_compare.py --detector mediapipe
 
-Every 5th frame of every clip, and the first --photos photos (sorted names). Both sets are face-centred
+Every --stride-th frame (default 10) of every clip, and the first --photos photos (default 300, sorted names). Both sets are face-centred
 with one person: a frame counts as detected when a box covers its centre, every other box is false.
 Speed: detection alone on decoded frames (shrunk so the longer side is <= 320 px), one thread.
 """
@@ -51,7 +51,7 @@ def build(name):
     return type("Boxes", (), {"detect": lambda self, f: [x.box for x in det.detect(f)]})()
 
 
-def video_frames(root: Path, every: int = 5):
+def video_frames(root: Path, every: int):
     import av
 
     for path in sorted(root.rglob("*.mp4")):
@@ -90,7 +90,8 @@ def main():
     p.add_argument("--detector", required=True)
     p.add_argument("--videos", default="/work/shared/realfaces/videos")
     p.add_argument("--images", default="/work/shared/realfaces/expressions/images")
-    p.add_argument("--photos", type=int, default=600)
+    p.add_argument("--photos", type=int, default=300)
+    p.add_argument("--stride", type=int, default=10, help="every k-th video frame")
     args = p.parse_args()
     try:
         import torch
@@ -100,7 +101,7 @@ def main():
         pass
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     det = build(args.detector)
-    result = {"detector": args.detector, "videos": score(det, video_frames(Path(args.videos))),
+    result = {"detector": args.detector, "videos": score(det, video_frames(Path(args.videos), args.stride)),
               "photos": score(det, photos(Path(args.images), args.photos))}
     print(json.dumps(result))
 
