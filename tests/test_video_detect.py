@@ -98,3 +98,20 @@ def test_names_keep_voxceleb2_and_make_safe_identities():
 def test_unknown_detector_is_a_clear_error():
     with pytest.raises(FacesslError, match="unknown face detector.*mtcnn"):
         build_detector("retina")
+
+
+def test_a_photo_filled_by_its_face_is_searched_again_with_a_border_and_mapped_back():
+    from facessl.data.video.writers import detect_photo
+
+    class OnlyWithContext:  # finds the face only when there is room around it, as MTCNN does
+        def detect(self, image):
+            if image.shape[0] == 100:
+                return []
+            pad = (image.shape[0] - 100) // 2
+            assert (image[:pad] == 127).all()  # a grey border
+            return [Face(np.array([pad + 10, pad + 20, pad + 90, pad + 95], float), 0.99,
+                         np.full((5, 2), pad + 50.0))]
+
+    (face,) = detect_photo(OnlyWithContext(), np.zeros((100, 100, 3), np.uint8))
+    np.testing.assert_allclose(face.box, [10, 20, 90, 95])
+    np.testing.assert_allclose(face.landmarks, 50.0)
