@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH) || $(BIN)/pip install -q torch
 	@$(BIN)/pip install -q -e ".[test]"
+	@# MTCNN weights for `facessl prepare` ship in this wheel; --no-deps: its pins (old torch, torchvision) are not ours
+	@$(BIN)/pip install -q --no-deps facenet-pytorch==2.6.0
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -10,6 +10,7 @@ from facessl.errors import FacesslError
 
 VERBS = {
     "synth": "generate the embedded synthetic face-video dataset in the real benchmarks' formats",
+    "prepare": "turn raw videos or photos into aligned face tracks / crops (frame tree or tar shards)",
     "pretrain": "self-supervised pretraining (SimCLR, PCL, FAb-Net) from a YAML config",
     "eval": "linear-probe evaluation of a checkpoint on downstream tasks",
     "embed": "write features of a folder of images to .npy or .csv",

@@ -24,13 +24,38 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def list_images(root: Path) -> list[str]:
-    """Image files under root as sorted POSIX paths relative to root."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+    """Image files under root as sorted POSIX paths relative to root (symlinked folders followed)."""
+    return [f for f in walk_files(root) if f.lower().endswith(IMAGE_EXTENSIONS)]
+
+
+def walk_files(root, cache: bool = False) -> list[str]:
+    """Every file under root as POSIX paths relative to root, in walk order with sorted names. Symlinked folders are followed
+    (each real folder once: a link cycle cannot loop). cache=True keeps the listing in a file index
+    (facessl.data.file_index), so a million-file tree is not walked again while it is unchanged."""
+    if cache:
+        from facessl.data.file_index import cached_walk
+
+        return cached_walk(Path(root))
+    return _walk(Path(root))[0]
+
+
+STATE_FOLDERS = (".facessl", ".prepare")  # facessl's own bookkeeping at a data root, never data
+
+
+def _walk(root: Path) -> tuple[list[str], dict[str, int]]:
+    """(files, {folder: mtime_ns}) under root."""
+    files, folders, seen = [], {}, set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         rel = Path(dirpath).relative_to(root)
-        out += [(rel / f).as_posix() for f in sorted(filenames) if f.lower().endswith(IMAGE_EXTENSIONS)]
-    return out
+        folders[rel.as_posix()] = os.stat(dirpath).st_mtime_ns
+        dirnames[:] = sorted(d for d in dirnames if not (rel == Path(".") and d in STATE_FOLDERS))
+        files += [(rel / f).as_posix() for f in sorted(filenames)]
+    return files, folders  # walk order (folders sorted, files sorted per folder), as before the cache
 
 
 def decode_image(path, size: int | None) -> torch.Tensor | None:
@@ -62,6 +87,7 @@ class FrameFiles(Dataset):
         if not self.root.is_dir():
             raise DataFormatError(self.root, "dataset directory not found")
         self.size = size
+        self.skipped: dict[str, tuple[int, str]] = {}  # why -> (count, an example), for summary()
         self.files = np.array(self._scan())  # a numpy array, not a list: no refcount copies in workers
         if len(self.files) == 0:
             raise DataFormatError(self.root, f"no images found ({self.layout_hint})")
@@ -70,7 +96,19 @@ class FrameFiles(Dataset):
     layout_hint = "expected image files"
 
     def _scan(self) -> list[str]:
-        return list_images(self.root)
+        files = walk_files(self.root, cache=True)
+        images = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
+        self._skip("not an image file", [f for f in files if not f.lower().endswith(IMAGE_EXTENSIONS)])
+        return images
+
+    def _skip(self, why: str, files: list[str]) -> None:
+        if files:
+            self.skipped[why] = (len(files), files[0])
+
+    def summary(self) -> str:
+        """What was found and what was left out, printed before training."""
+        text = f"data: {len(self.files)} images under {self.root}"
+        return text + "".join(f"; skipped {n} {why} (e.g. {example})" for why, (n, example) in self.skipped.items())
 
     def _check_one_readable(self):
         for rel in self.files:
@@ -135,7 +173,17 @@ class VoxCelebFrames(FrameFiles):
         self._id_starts = id_starts
 
     def _scan(self):  # root entries starting with '_' or '.' (e.g. a synthetic build's sidecars) are not data
-        return [f for f in list_images(self.root) if f.count("/") >= 3 and not f.startswith(("_", "."))]
+        images = super()._scan()
+        hidden = [f for f in images if f.startswith(("_", "."))]
+        shallow = [f for f in images if f.count("/") < 3 and not f.startswith(("_", "."))]
+        self._skip("images under a root entry starting with _ or .", hidden)
+        self._skip("images not at <identity>/<video>/<track>/<frame>", shallow)
+        return [f for f in images if f.count("/") >= 3 and not f.startswith(("_", "."))]
+
+    def summary(self) -> str:
+        head = (f"data: {len(self.files)} images, {len(self.identities)} identities, {len(set(self.video.tolist()))} videos, "
+                f"{len(runs(self.track)[0])} tracks under {self.root}")
+        return head + FrameFiles.summary(self).split(str(self.root), 1)[1]
 
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])
@@ -161,6 +209,8 @@ class TrackTuples(VoxCelebFrames):
         starts, counts = runs(self.track)
         self._range = np.repeat(np.stack([starts, counts], 1), counts, axis=0)  # per file: (track start, count)
         keep = counts >= self.k
+        self._skip(f"tracks shorter than {self.k} frames (data.frames_per_tuple)",
+                   [self.track[s] for s in starts[~keep]])
         if not keep.any():
             raise DataFormatError(self.root, f"no face track has at least {self.k} frames (data.frames_per_tuple)")
         self.tracks = [(int(s), int(c)) for s, c in zip(starts[keep], counts[keep])]
@@ -236,9 +286,18 @@ class StreamSampler(Sampler):
 
 
 def build_dataset(data_cfg, data_kind: str):
-    """The dataset a method needs: frames ('frames') or track tuples ('tuples'), from facessl.config.DataConfig."""
+    """The dataset a method needs: frames ('frames') or track tuples ('tuples'), from facessl.config.DataConfig.
+
+    A folder holding tar shards (`index.json`, or `shards/index.json` as `facessl prepare --format
+    shards` writes) is streamed (facessl.data.shards): every frame / track per epoch."""
     if data_cfg.path is None:
         raise DataFormatError("data.path", "no pretraining data given (use --data DIR or data.path=DIR)")
+    from facessl.data import shards
+
+    if shards.find_index(data_cfg.path) is not None:
+        if data_kind == "tuples":
+            return shards.ShardTuples(data_cfg.path, data_cfg.frames_per_tuple, data_cfg.size)
+        return shards.ShardFrames(data_cfg.path, data_cfg.size)
     if data_kind == "tuples":
         if data_cfg.layout != "voxceleb":
             raise DataFormatError(data_cfg.path, "track tuples need data.layout=voxceleb (frames grouped in tracks)")

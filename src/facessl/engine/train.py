@@ -74,6 +74,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
 
         self.dataset = build_dataset(cfg.data, self.method.data_kind)
+        if self.main and not quiet and hasattr(self.dataset, "summary"):
+            print(self.dataset.summary())  # what was found and what was skipped, before any step
         self._sampler_args = (self.dataset, cfg.seed, cfg.train.batch_size, self.rank, self.world)
         self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
         self.knn = self._build_knn()
@@ -156,8 +158,11 @@ class Trainer:
     def _loader(self):
         from facessl.data.frames import StreamSampler
 
-        sampler = StreamSampler(*self._sampler_args, start_batch=self.step)
         workers = self.cfg.data.workers
+        if hasattr(self.dataset, "loader"):  # tar shards stream through their own loader (facessl.data.shards)
+            return self.dataset.loader(self.cfg.seed, self.cfg.train.batch_size, self.rank, self.world, self.step,
+                                       workers, self.device.type == "cuda")
+        sampler = StreamSampler(*self._sampler_args, start_batch=self.step)
         return torch.utils.data.DataLoader(
             self.dataset, batch_size=self.local_batch, sampler=sampler, num_workers=workers,
             pin_memory=self.device.type == "cuda", worker_init_fn=worker_init if workers else None,

@@ -1,0 +1,82 @@
+"""`facessl prepare`: raw videos or photos -> aligned face crops that `facessl pretrain` reads.
+
+    facessl prepare --videos DIR --out OUT [--size 128] [--margin 0.25] [--fps 10 | --every K]
+                    [--format tree|shards] [--workers N] [--detector mtcnn] [--quiet]
+    facessl prepare --images DIR --out OUT [--size 128] [--margin 0.25]
+
+Rerunning the same command continues a killed run; finished videos are not redone.
+"""
+from __future__ import annotations
+
+import os
+
+from facessl.errors import FacesslError
+
+
+def add_arguments(parser) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--videos", help="folder of videos (.mp4 .mov .avi .mkv .webm; any depth; VoxCeleb2 id/video/clip.mp4 keeps its names)")
+    src.add_argument("--images", help="folder of photos: one aligned crop of the largest face each, same relative paths")
+    parser.add_argument("--out", required=True, help="output folder (a rerun resumes)")
+    parser.add_argument("--size", type=int, default=128, help="crop side in pixels (default 128)")
+    parser.add_argument("--margin", type=float, default=0.25, help="extra context around the face, fraction of the tight crop per side (default 0.25)")
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--fps", type=float, help="sample this many frames per second (default 10)")
+    rate.add_argument("--every", type=int, help="sample every k-th frame instead")
+    parser.add_argument("--format", choices=("tree", "shards"), default="tree",
+                        help="tree: <identity>/<video>/<track>/<frame>.jpg; shards: tar shards + index (videos only)")
+    parser.add_argument("--detector", default="mtcnn", help="face detector (mtcnn; haar where OpenCV 4 is installed)")
+    parser.add_argument("--detect-every", type=int, default=5, help="full detection every k-th sampled frame, tracking between (default 5)")
+    parser.add_argument("--min-track", type=int, default=5, help="drop tracks shorter than this many sampled frames (default 5)")
+    parser.add_argument("--max-faces", type=int, default=4, help="at most this many faces per frame, the largest (default 4)")
+    parser.add_argument("--min-face", type=int, default=20, help="smallest face, pixels at detection resolution (default 20)")
+    parser.add_argument("--shard-frames", type=int, default=2000, help="frames per tar shard (default 2000)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: one per core)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+
+
+def _positive(name, value, kind=int):
+    if value is not None and not value > 0:
+        raise FacesslError(f"--{name} {value}: expected a positive {'integer' if kind is int else 'number'}")
+
+
+def options_from(args):
+    from facessl.data.video.pipeline import Options
+
+    for name in ("size", "every", "detect_every", "min_track", "max_faces", "min_face", "shard_frames", "workers"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    _positive("fps", args.fps, float)
+    if args.size < 16:
+        raise FacesslError(f"--size {args.size}: expected at least 16 pixels")
+    if not 0 <= args.margin <= 2:
+        raise FacesslError(f"--margin {args.margin}: expected a number from 0 to 2")
+    fps = None if args.every else (args.fps or 10.0)
+    return Options(size=args.size, margin=args.margin, fps=fps, every=args.every or 1, detector=args.detector,
+                   detect_every=args.detect_every, min_track=args.min_track, max_faces=args.max_faces,
+                   min_face=args.min_face)
+
+
+def run(args) -> int:
+    from facessl.data.video.detectors import detector_names
+    from facessl.data.video.runner import prepare
+
+    opts = options_from(args)
+    if args.detector not in detector_names():
+        raise FacesslError(f"--detector {args.detector!r}: unknown; choose one of {', '.join(detector_names())}")
+    kind, root = ("videos", args.videos) if args.videos else ("images", args.images)
+    if kind == "images" and args.format == "shards":
+        raise FacesslError("--format shards is for videos (face tracks); photos are written as a folder of crops")
+    s = prepare(kind, root, args.out, opts, args.format, args.workers, args.quiet, shard_frames=args.shard_frames)
+    if not args.quiet:
+        t, run_ = s["totals"], s["_run"]
+        if kind == "videos":
+            print(f"prepared {t['videos']} videos: {t['tracks_written']} tracks, {t['frames_written']} frames written "
+                  f"of {t['frames_sampled']} sampled; {t['videos_skipped']} skipped, {t['videos_without_track']} without a track")
+        else:
+            print(f"prepared {t['images']} photos: {t['written']} crops written; {t['no_face']} without a face, "
+                  f"{t['unreadable']} unreadable")
+        for item in s["skipped"][:10]:
+            print(f"  skipped {item['input']}: {item['reason']}")
+        print(f"{run_['frames_per_s']:.1f} frames/s this run ({run_['seconds']:.1f} s, {run_['workers']} workers); "
+              f"summary in {os.path.join(args.out, 'prepare.json')}")
+    return 0

@@ -1,0 +1,68 @@
+"""Frame sampling from video files with PyAV (its wheels bundle FFmpeg).
+
+`sample_frames` yields (frame_index, time_s, rgb uint8 (H,W,3)) for every k-th decoded frame or
+for the frames closest to a target rate (--fps), in presentation order. Times come from the
+stream's timestamps when present, else from the frame index and the average rate.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+
+
+class VideoError(Exception):
+    """A video that cannot be opened or decoded (the caller skips it and names it)."""
+
+
+def list_videos(root: Path) -> list[str]:
+    """Video files under root (any depth, symlinked folders followed once) as sorted POSIX paths relative to root."""
+    from facessl.data.frames import walk_files
+
+    return [f for f in walk_files(root) if f.lower().endswith(VIDEO_EXTENSIONS)]
+
+
+def sample_frames(path, fps: float | None = None, every: int = 1):
+    """Yield (index, time_s, rgb) of the sampled frames. Raises VideoError on an unreadable file."""
+    import av
+
+    if Path(path).stat().st_size == 0:
+        raise VideoError("empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise VideoError(f"cannot open: {_short(exc)}") from None
+    with container:
+        if not container.streams.video:
+            raise VideoError("no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "SLICE"  # one core per worker process: no frame threads (and deterministic order)
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        base = stream.time_base or Fraction(1, 1000)
+        next_time, count = 0.0, 0
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                t = float(frame.pts * base) if frame.pts is not None else index / rate
+                if fps:
+                    if t + 0.5 / rate < next_time:  # not yet the frame closest to the next sampling time
+                        continue
+                    next_time += 1.0 / fps
+                    while next_time <= t:
+                        next_time += 1.0 / fps
+                elif index % every:
+                    continue
+                count += 1
+                yield index, round(t, 4), frame.to_ndarray(format="rgb24")
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            # a truncated file: the caller keeps what was sampled before and records the error
+            raise VideoError(f"cannot decode after {count} sampled frames: {_short(exc)}") from None
+        if count == 0:
+            raise VideoError("no decodable frame")
+
+
+def _short(exc) -> str:
+    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+

@@ -1,0 +1,148 @@
+"""`facessl prepare` at scale: videos (or chunks of photos) in worker processes, resumable.
+
+State lives in `<out>/.prepare/`: `options.json` (a rerun with other options is refused) and
+`done.jsonl` (one line per finished input, appended and fsync'ed after its output is in place).
+A killed run continues where it stopped: unfinished inputs are redone from scratch, and each
+track folder appears by one atomic rename, so nothing half-written looks finished. The result
+is a pure function of the input and the options; `prepare.json` (written last) summarises it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from facessl.data.video.pipeline import Options
+from facessl.data.video import writers
+from facessl.data.video.writers import STATE
+from facessl.engine.io import write_json_atomic
+from facessl.errors import FacesslError
+
+_WORKER: dict = {}
+
+
+def _init_worker(opts: Options) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker; also keeps the float results independent of thread count
+    from facessl.data.video.detectors import build_detector
+
+    _WORKER["detector"] = build_detector(opts.detector, min_face=opts.min_face, max_side=opts.max_side)
+    _WORKER["opts"] = opts
+
+
+def _run_job(job: tuple) -> dict:
+    kind, root, out, fmt, payload = job
+    try:
+        if kind == "videos":
+            return writers.video_job(Path(root), Path(out), fmt, payload, _WORKER["opts"], _WORKER["detector"])
+        return writers.photo_job(Path(root), Path(out), payload, _WORKER["opts"], _WORKER["detector"])
+    except Exception as exc:  # one bad input must never stop a large run: counted and named instead
+        key = payload if kind == "videos" else f"photos[{payload[0]}]"
+        return {"key": key, "skipped": f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}"}
+
+
+class DoneLog:
+    """Finished inputs, one JSON line each; a torn last line (a kill mid-write) is dropped on reading."""
+
+    def __init__(self, path: Path):
+        self.path, self.records = path, {}
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                    self.records[rec["key"]] = rec
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records.values())
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        self.file = open(path, "a")
+
+    def add(self, rec: dict) -> None:
+        self.records[rec["key"]] = rec
+        self.file.write(json.dumps(rec, sort_keys=True) + "\n")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _check_options(state: Path, settings: dict) -> None:
+    path = state / "options.json"
+    if path.is_file():
+        before = json.loads(path.read_text())
+        if before != settings:
+            changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
+            raise FacesslError(f"{path.parent.parent}: already prepared with other settings ({', '.join(changed)}); "
+                               "use a new --out folder")
+    else:
+        write_json_atomic(path, settings)
+
+
+def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int | None = None,
+            quiet: bool = False, chunk: int = 256, shard_frames: int = 2000) -> dict:
+    root, out = Path(root), Path(out)
+    inputs = writers.list_inputs(kind, root)
+    state = out / STATE
+    state.mkdir(parents=True, exist_ok=True)
+    _check_options(state, {"input": kind, "format": fmt, **opts.as_dict()})
+    shutil.rmtree(state / "tmp", ignore_errors=True)  # leftovers of a killed run
+    done = DoneLog(state / "done.jsonl")
+    if kind == "videos":
+        keys = {rel: rel for rel in inputs}
+        sizes = {rel: (root / rel).stat().st_size for rel in inputs}
+        todo = sorted((r for r in inputs if r not in done.records), key=lambda r: (-sizes[r], r))  # big first
+        jobs = [("videos", str(root), str(out), fmt, rel) for rel in todo]
+    else:
+        chunks = [inputs[i:i + chunk] for i in range(0, len(inputs), chunk)]
+        keys = {f"photos[{c[0]}]": c for c in chunks}
+        jobs = [("photos", str(root), str(out), fmt, c) for k, c in keys.items() if k not in done.records]
+    assembled = fmt == "shards" and (out / "shards" / "index.json").is_file()
+    if assembled and jobs:
+        raise FacesslError(f"{out / 'shards'}: shards were already assembled without {len(jobs)} input(s) now found; "
+                           "prepare them into another --out")
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
+    bar = _progress(len(keys), len(keys) - len(jobs), quiet, "videos" if kind == "videos" else "photo chunks")
+    frames, t0 = 0, time.time()
+    try:
+        for rec in _results(jobs, opts, workers):
+            done.add(rec)
+            frames += rec.get("frames_sampled", rec.get("images", 0))
+            bar.set_postfix_str(f"{frames / max(time.time() - t0, 1e-9):.0f} frames/s", refresh=False)
+            bar.update(1)
+    finally:
+        bar.close()
+        done.close()
+    elapsed = time.time() - t0
+    records = [done.records[k] for k in sorted(keys) if k in done.records]
+    if fmt == "shards" and not assembled:
+        writers.assemble_shards(out, records, shard_frames)
+    summary = writers.summarise(kind, root, opts, fmt, records)
+    write_json_atomic(out / "prepare.json", summary)
+    summary["_run"] = {"seconds": elapsed, "frames_per_s": frames / max(elapsed, 1e-9), "workers": workers}
+    return summary
+
+
+def _results(jobs, opts, workers):
+    if workers == 1:
+        _init_worker(opts)
+        for job in jobs:
+            yield _run_job(job)
+        return
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(opts,)) as pool:
+        yield from pool.imap_unordered(_run_job, jobs)
+
+
+def _progress(total: int, initial: int, quiet: bool, unit: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit=unit.split()[-1], desc="prepare " + unit,
+                disable=quiet or not sys.stderr.isatty())

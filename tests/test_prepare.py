@@ -1,0 +1,125 @@
+"""`facessl prepare`: videos -> frame tree, resumable and deterministic; bad files skipped and named."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facessl.cli import main
+from facessl.data.frames import TrackTuples, VoxCelebFrames
+from facessl.data.video import runner, writers
+from facessl.data.video.pipeline import Options
+from prepare_fixtures import faces, tree_bytes, write_video
+
+OPTS = Options(size=32, fps=None, every=1, min_track=4)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    write_video(root / "id00012" / "21Uxsk56VDQ" / "00001.mp4", frames=12, seed=1)
+    write_video(root / "lab" / "session one.mp4", frames=10, seed=2)
+    (root / "lab" / "empty.mp4").write_bytes(b"")
+    (root / "broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3 not really a video" * 20)
+    (root / "notes.txt").write_text("not a video")
+    return root
+
+
+def test_videos_become_a_frame_tree_that_pretraining_reads(videos, tmp_path):
+    out = tmp_path / "out"
+    s = runner.prepare("videos", videos, out, OPTS, workers=1, quiet=True)
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*/*")) == [
+        "id00012/21Uxsk56VDQ/00001", "lab-session_one/session_one/00001"]
+    assert len(list((out / "id00012/21Uxsk56VDQ/00001").glob("*.jpg"))) == 12
+    side = json.loads((out / "lab-session_one/session_one/00001/track.json").read_text())
+    assert [f["frame_index"] for f in side["frames"]] == list(range(10)) and side["source"] == "lab/session one.mp4"
+    assert side["frames"][3]["time_s"] == pytest.approx(0.3) and len(side["frames"][0]["landmarks"]) == 5
+    # the face moved right 2 px a frame: the crops follow it, so the background edge stays put
+    first, last = (np.asarray(Image.open(out / "id00012/21Uxsk56VDQ/00001" / n)) for n in ("0001.jpg", "0012.jpg"))
+    assert first.shape == (32, 32, 3) and np.abs(first.astype(int) - last).mean() < 30
+    summary = json.loads((out / "prepare.json").read_text())
+    assert summary["totals"]["tracks_written"] == 2 and summary["totals"]["frames_written"] == 22
+    reasons = {item["input"]: item["reason"] for item in summary["skipped"]}
+    assert set(reasons) == {"lab/empty.mp4", "broken.mkv"} and "0 bytes" in reasons["lab/empty.mp4"]
+    assert summary["totals"]["videos_skipped"] == 2 and s["totals"]["videos"] == 4
+    frames = VoxCelebFrames(out, "all_frames", 32)
+    assert len(frames) == 22 and frames[0]["images"].shape == (3, 32, 32)
+    assert len(TrackTuples(out, k=2, sampling="all_frames", size=32).tracks) == 2
+
+
+def test_killed_run_resumes_to_byte_identical_output(videos, tmp_path, monkeypatch):
+    runner.prepare("videos", videos, tmp_path / "straight", OPTS, workers=1, quiet=True)
+
+    real_job, calls = writers.video_job, []
+
+    def dies_after_writing(*args, **kwargs):  # the second video's tracks land, then the process "dies"
+        result = real_job(*args, **kwargs)
+        calls.append(result["key"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(writers, "video_job", dies_after_writing)
+    with pytest.raises(KeyboardInterrupt):
+        runner.prepare("videos", videos, tmp_path / "killed", OPTS, workers=1, quiet=True)
+    monkeypatch.setattr(writers, "video_job", real_job)
+    state = tmp_path / "killed" / ".prepare"
+    assert not (tmp_path / "killed" / "prepare.json").exists()
+    assert len((state / "done.jsonl").read_text().splitlines()) == 1
+    with open(state / "done.jsonl", "a") as f:  # a torn line from a kill mid-write
+        f.write('{"key": "lab/sess')
+    (state / "tmp" / "junk").mkdir(parents=True)  # and a half-written temporary folder
+    runner.prepare("videos", videos, tmp_path / "killed", OPTS, workers=1, quiet=True)
+    straight, resumed = tree_bytes(tmp_path / "straight"), tree_bytes(tmp_path / "killed")
+    assert straight.keys() == resumed.keys() and len(straight) > 20
+    assert [k for k in straight if straight[k] != resumed[k]] == []
+    assert not (state / "tmp" / "junk").exists()
+
+
+def test_two_workers_write_the_same_bytes_as_one(videos, tmp_path):
+    runner.prepare("videos", videos, tmp_path / "one", OPTS, workers=1, quiet=True)
+    runner.prepare("videos", videos, tmp_path / "two", OPTS, workers=2, quiet=True)
+    assert tree_bytes(tmp_path / "one") == tree_bytes(tmp_path / "two")
+
+
+def test_photos_mirror_the_tree_and_odd_modes_are_read(tmp_path):
+    root = tmp_path / "photos"
+    (root / "happy").mkdir(parents=True)
+    heads = faces(3, seed=4, size=96)
+    Image.fromarray(heads[0]).save(root / "happy" / "a.jpg")
+    Image.fromarray(heads[1]).convert("RGBA").save(root / "happy" / "b.png")
+    Image.fromarray(heads[2]).convert("L").save(root / "c.png")
+    Image.fromarray(np.full((96, 96, 3), 120, np.uint8)).save(root / "blank.jpg")
+    (root / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    out = tmp_path / "out"
+    assert main(["prepare", "--images", str(root), "--out", str(out), "--size", "48", "--workers", "1", "--quiet"]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg")) == ["c.jpg", "happy/a.jpg", "happy/b.jpg"]
+    assert Image.open(out / "happy" / "b.jpg").size == (48, 48)
+    summary = json.loads((out / "prepare.json").read_text())
+    assert summary["no_face"] == ["blank.jpg"] and summary["unreadable"] == ["cut.jpg"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--videos", "{tmp}/nope"], "folder not found"),
+    (["--videos", "{tmp}/empty"], "no video files"),
+    (["--videos", "{tmp}/empty", "--size", "0"], "--size 0: expected a positive integer"),
+    (["--videos", "{tmp}/empty", "--fps", "-2"], "--fps -2.0: expected a positive number"),
+    (["--images", "{tmp}/empty", "--format", "shards"], "--format shards is for videos"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "empty").mkdir()
+    argv = ["prepare", *[a.format(tmp=tmp_path) for a in args], "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and err.startswith("facessl prepare: error:")
+
+
+def test_other_options_on_the_same_output_are_refused(videos, tmp_path, capsys):
+    args = ["prepare", "--videos", str(videos), "--out", str(tmp_path / "o"), "--size", "32", "--every", "1",
+            "--min-track", "4", "--workers", "1", "--quiet"]
+    assert main(args) == 0
+    assert main(args) == 0  # the same command again: nothing to do
+    assert main([*args, "--margin", "0.5"]) == 2
+    assert "already prepared with other settings (margin)" in capsys.readouterr().err

@@ -1,0 +1,75 @@
+"""Frame trees: the cached file index (invalidated when the tree changes), symlinked folders, the
+pre-training summary; and `prepare --format shards` end to end."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from facessl.data.frames import TrackTuples, VoxCelebFrames, walk_files
+from facessl.data.shards import ShardTuples
+from facessl.data.video import runner
+from facessl.data.video.pipeline import Options
+from facessl.errors import FacesslError
+from prepare_fixtures import write_video
+from train_helpers import make_track_tree
+
+
+def test_file_index_is_reused_and_invalidated_when_the_tree_changes(tmp_path, monkeypatch):
+    from facessl.data import frames
+
+    root = make_track_tree(tmp_path / "t", identities=2, videos=1, tracks=2, frames=2, size=16)
+    first = walk_files(root, cache=True)
+    assert (root / ".facessl" / "file_index.json").is_file() and ".facessl/file_index.json" not in first
+    walks = []
+    monkeypatch.setattr(frames, "_walk", lambda r, real=frames._walk: walks.append(r) or real(r))
+    assert walk_files(root, cache=True) == first and walks == []  # unchanged: no walk
+    (root / "id00001" / "vid00" / "00001" / "0009.jpg").write_bytes(b"x")  # a new frame in an old track
+    again = walk_files(root, cache=True)
+    assert len(walks) == 1 and "id00001/vid00/00001/0009.jpg" in again and len(again) == len(first) + 1
+    assert walk_files(root) == again  # equal to a plain walk
+
+
+def test_symlinked_folders_are_followed_once_and_the_summary_says_what_was_skipped(tmp_path, capsys):
+    data = make_track_tree(tmp_path / "a", identities=2, videos=1, tracks=1, frames=3, size=16)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for ident in ("id00000", "id00001"):
+        os.symlink(data / ident, tree / ident)
+    os.symlink(tree, tree / "id00001" / "loop")  # a cycle must not loop
+    (tree / "stray.jpg").write_bytes((data / "id00000/vid00/00000/0000.jpg").read_bytes())
+    (tree / "id00000" / "vid00" / "00000" / "track.json").write_text("{}")
+    (tree / "_truth.jsonl").write_text("")
+    frames = VoxCelebFrames(tree, "all_frames", 16)
+    assert len(frames) == 6
+    text = frames.summary()
+    assert text.startswith(f"data: 6 images, 2 identities, 2 videos, 2 tracks under {tree}")
+    assert "skipped 2 not an image file" in text and "skipped 1 images not at <identity>/<video>/<track>/<frame> (e.g. stray.jpg)" in text
+    short = TrackTuples(tree, k=3, sampling="all_frames", size=16)
+    assert "tracks shorter than" not in short.summary()
+    with pytest.raises(Exception, match="no face track has at least 4 frames"):
+        TrackTuples(tree, k=4, sampling="all_frames", size=16)
+
+
+def test_prepare_shards_end_to_end(tmp_path):
+    videos = tmp_path / "v"
+    write_video(videos / "id00001" / "abc" / "00001.mp4", frames=8, seed=3)
+    write_video(videos / "id00002" / "xyz" / "00007.mp4", frames=9, seed=5)
+    out = tmp_path / "out"
+    runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
+                   quiet=True, shard_frames=8)
+    index = json.loads((out / "shards" / "index.json").read_text())
+    assert [[t["key"] for t in s["tracks"]] for s in index["shards"]] == [["id00001/abc/00001"], ["id00002/xyz/00007"]]
+    assert [s["frames"] for s in index["shards"]] == [8, 9]
+    assert not list((out / ".prepare" / "parts").glob("*.tar"))  # parts are gone once assembled
+    batch = ShardTuples(out, k=2, size=32).batch(0, 0, 2, 0, 1, {})
+    assert batch["images"].shape == (2, 2, 3, 32, 32) and int(batch["skipped"].sum()) == 0
+    before = (out / "shards" / "shard-000001.tar").read_bytes()
+    runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
+                   quiet=True, shard_frames=8)  # finished: a rerun changes nothing
+    assert (out / "shards" / "shard-000001.tar").read_bytes() == before
+    write_video(videos / "id00003" / "new" / "00001.mp4", frames=5, seed=6)
+    with pytest.raises(FacesslError, match="already assembled without 1 input"):
+        runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
+                       quiet=True, shard_frames=8)
