@@ -2,7 +2,7 @@
 
     facessl eval --checkpoint runs/pcl --task expression --dataset rafdb:data/rafdb --out eval/pcl
     facessl eval --checkpoint runs/pcl --suite configs/eval_synth.yaml --data-root synth --out eval/pcl
-    facessl eval --checkpoint runs/pcl --dataset imagefolder:faces/ --group '^(S\d+)_' --out eval/mine
+    facessl eval --checkpoint runs/pcl --dataset imagefolder:faces/ --group '^(S\\d+)_' --out eval/mine
     facessl eval --checkpoint runs/pcl --dataset csv:legend.csv --images photos/ --label-column emotion --out eval/mine
 """
 from __future__ import annotations
@@ -53,16 +53,17 @@ def add_arguments(p) -> None:
 
 
 # CLI flag -> reader keyword (formats.imagefolder / formats.csvtable / formats.lfw / formats.rafdb)
-DATASET_OPTIONS = {"images": "images", "image_column": "image_column", "label_column": "label_column",
+DATASET_OPTIONS = {"csv_images": "images", "image_column": "image_column", "label_column": "label_column",
                    "target_columns": "target_columns", "point_columns": "point_columns", "group": "group",
                    "group_column": "group_column", "split_column": "split_column", "test_fraction": "test_fraction",
                    "pairs": "pairs_file", "variant": "variant"}
 
 
-def add_dataset_options(p) -> None:
-    """Reader options of --dataset (your own labelled faces, and the named sets' layout variants)."""
+def add_dataset_options(p, images_flag: bool = True) -> None:
+    """Reader options of --dataset (your own labelled faces, and the named sets' layout variants).
+    images_flag: `embed` has its own --images (a folder to embed); its CSV image folder is --image-root."""
     own = p.add_argument_group("dataset options (imagefolder:PATH, csv:FILE and layout variants)")
-    own.add_argument("--images", dest="images", default=None, metavar="DIR",
+    own.add_argument("--images" if images_flag else "--image-root", dest="csv_images", default=None, metavar="DIR",
                      help="csv: folder the image column is relative to (default: the CSV's folder)")
     own.add_argument("--image-column", help="csv: column of image paths (default: image, file, filename, path)")
     own.add_argument("--label-column", help="csv: class label column -> task classification (default: 'label')")

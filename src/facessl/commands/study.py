@@ -3,7 +3,8 @@
     facessl study --config configs/study_realfaces.yaml --out study [KEY=VALUE ...]
 
 Stages (resumable: a rerun skips finished ones): the label table's grouped split and the train
-photos -> pretrain each method for each seed (same backbone, steps and batch) -> probe each run
+photos -> time a few steps of each method to fit the wall-clock budget -> pretrain each method for
+each seed (same backbone, batch and minutes) -> probe each run
 (3 probe seeds; random-weights, supervised and majority-class rows once) -> report.md / .html.
 FAb-Net needs frame pairs from face tracks: give `videos=DIR` (a `facessl prepare` output);
 without it FAb-Net is left out and the report says so.
@@ -35,10 +36,13 @@ def run(args) -> int:
         missing.append("FAb-Net: needs frame pairs from face tracks; give videos=DIR, a `facessl prepare` output")
     plan.methods = methods
     runs = [(m, s) for s in plan.seeds for m in methods]
-    runner = StageRunner(out, 2 + 2 * len(runs))
+    runner = StageRunner(out, 2 + len(methods) + 2 * len(runs))
     data_info = runner.run("data", stages.prepare_data, out, plan)
+    budget = {m: runner.run(f"budget-{m}", stages.calibrate, out, plan, m, args.quiet) for m in methods}
+    data_info["budget"] = budget
     for method, seed in runs:
-        runner.run(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain, out, plan, method, seed, args.quiet)
+        runner.run(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain, out, plan, method, seed,
+                   budget[method]["steps"], args.quiet)
     for i, (method, seed) in enumerate(runs):
         baselines = ("random", "supervised") if i == 0 else ()
         runner.run(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run, out, plan,

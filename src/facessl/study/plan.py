@@ -24,7 +24,8 @@ class StudyPlan:
     seeds: list = field(default_factory=lambda: [0, 1])
     backbone: str = "small"
     size: int = 64
-    steps: int = 600
+    steps: int = 600  # used when budget_minutes is 0
+    budget_minutes: float = 0.0  # wall-clock pretraining budget per method and seed (steps calibrated)
     batch_size: int = 64
     probe_seeds: int = 3
     probe_epochs: int = 100

@@ -100,8 +100,12 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
     data_text = (f"Pretraining: {data_info['pretrain_photos']} photos of the label table's train split "
                  f"(FAb-Net: {plan.videos or 'no prepared clips given'}). Evaluation: {plan.labels}, "
                  f"{data_info['split']}; train {sum(counts['train'].values())} / test {sum(counts['test'].values())} rows. "
-                 f"Backbone `{plan.backbone}`, {plan.size} px, {plan.steps} steps of batch {plan.batch_size} per method "
-                 f"and seed (seeds {plan.seeds}); probes: {plan.probe_seeds} seeds, {plan.probe_epochs} epochs, weight "
+                 f"Backbone `{plan.backbone}`, {plan.size} px, batch {plan.batch_size}, "
+                 + (f"{plan.budget_minutes:g} minutes of pretraining per method and seed (steps: "
+                    + ", ".join(f"{LABELS[m]} {b['steps']} at {b['seconds_per_step']:.2f} s/step"
+                                for m, b in data_info.get("budget", {}).items()) + ")"
+                    if plan.budget_minutes else f"{plan.steps} steps per method and seed")
+                 + f" (seeds {plan.seeds}); probes: {plan.probe_seeds} seeds, {plan.probe_epochs} epochs, weight "
                  "decay and epoch chosen on a grouped validation carve of the train split.")
     lines = [f"- {label}: {v['gain']:+.2f} points mean-class accuracy over random weights; "
              f"{'beyond' if v['beyond_spread'] else 'NOT beyond'} the seed spread; target +{TARGET_GAIN:.0f}: "

@@ -1,16 +1,19 @@
 """The study's stages: the labelled table and the photos to pretrain on, pretraining runs, evaluations.
 
 Layout of a study directory:
-  data/pretrain_photos/   links to the photos of the label table's TRAIN split (no test photo is
-                          ever seen, not even unlabelled)
+  data/pretrain_photos/   the photos of the label table's TRAIN split at the training size (no
+                          test photo is ever seen, not even unlabelled)
+  calibration/<method>/   a few timed steps per method: steps = budget / seconds per step
   runs/<method>_seed<k>/  pretraining runs        eval/<run>/ results.json + results.md
   cache/                  feature cache           results/ tables.json     report.md / report.html
 """
 from __future__ import annotations
 
 import json
-import os
+import time
 from pathlib import Path
+
+from PIL import Image
 
 import facessl
 from facessl.config import load_config
@@ -46,10 +49,11 @@ def prepare_data(out: Path, plan: StudyPlan) -> dict:
     test = {p for p, s in zip(data.images, data.split) if s == "test"}
     if train and test and set(train) & test:
         raise FacesslError("study: a photo is on both sides of the split (check --group)")
-    for path in train:
-        link = folder / Path(path).name
-        if not link.exists():
-            os.symlink(Path(path).resolve(), link)
+    for path in train:  # stored at the training size once: decoding 128 px JPEGs per step would dominate
+        target = folder / (Path(path).stem + ".png")
+        if not target.exists():
+            with Image.open(path) as im:
+                im.convert("RGB").resize((plan.size, plan.size), Image.BILINEAR).save(target)
     names = data.meta["class_names"]
     counts = {s: {n: int(((data.split == s) & (data.labels["class"] == i)).sum()) for i, n in enumerate(names)}
               for s in ("train", "test")}
@@ -61,18 +65,45 @@ def run_name(method: str, seed: int) -> str:
     return f"{method}_seed{seed}"
 
 
-def pretrain(out: Path, plan: StudyPlan, method: str, seed: int, quiet: bool) -> dict:
-    from facessl.engine.train import train
-
+def method_config(out: Path, plan: StudyPlan, method: str, seed: int, steps: int, extra=()):
     if method == "fabnet":  # frame pairs of one face track: photos cannot serve
         data = [f"data.path={plan.videos}", "data.layout=voxceleb"]
     else:
         data = [f"data.path={out / 'data' / 'pretrain_photos'}", "data.layout=folder", "data.sampling=all_frames"]
-    overrides = [f"seed={seed}", f"backbone.name={plan.backbone}", f"train.steps={plan.steps}",
-                 f"train.batch_size={plan.batch_size}", f"data.size={plan.size}", *data]
-    cfg = load_config(CONFIG_DIR / f"{method}_synth.yaml", overrides=overrides)
-    summary = train(cfg, out / "runs" / run_name(method, seed), quiet=quiet)
-    return {k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}
+    overrides = [f"seed={seed}", f"backbone.name={plan.backbone}", f"train.steps={steps}",
+                 f"train.batch_size={plan.batch_size}", f"data.size={plan.size}", *data, *extra]
+    return load_config(CONFIG_DIR / f"{method}_synth.yaml", overrides=overrides)
+
+
+def calibrate(out: Path, plan: StudyPlan, method: str, quiet: bool) -> dict:
+    """Steps that fit the wall-clock budget: time CALIBRATION_STEPS steps (after the first, which pays
+    for start-up), then steps = budget / seconds per step. Without a budget: plan.steps."""
+    from facessl.engine.train import train
+
+    if not plan.budget_minutes:
+        return {"steps": plan.steps, "seconds_per_step": None}
+    extra = ["train.log_every=1", f"train.checkpoint_every={CALIBRATION_STEPS}", "train.image_every=0"]
+    cfg = method_config(out, plan, method, plan.seeds[0], CALIBRATION_STEPS, extra)
+    run = out / "calibration" / method
+    train(cfg, run, quiet=quiet)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    first, last = records[1], records[-1]
+    per_step = (last["elapsed"] - first["elapsed"]) / max(1, last["step"] - first["step"])
+    steps = max(MIN_STEPS, int(plan.budget_minutes * 60 / per_step))
+    return {"steps": steps, "seconds_per_step": per_step}
+
+
+CALIBRATION_STEPS = 12
+MIN_STEPS = 20
+
+
+def pretrain(out: Path, plan: StudyPlan, method: str, seed: int, steps: int, quiet: bool) -> dict:
+    from facessl.engine.train import train
+
+    t0 = time.perf_counter()
+    summary = train(method_config(out, plan, method, seed, steps), out / "runs" / run_name(method, seed), quiet=quiet)
+    result = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}
+    return {**result, "steps": steps, "seconds": time.perf_counter() - t0}
 
 
 def options(plan: StudyPlan, quiet: bool) -> EvalOptions:

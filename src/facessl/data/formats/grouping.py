@@ -62,7 +62,12 @@ def grouped_stratified_split(labels, groups, test_fraction: float = TEST_FRACTIO
     for g in order:
         seen += counts[g]
         deficit = test_counts - test_fraction * seen
-        if np.sum((deficit + counts[g]) ** 2 / total) < np.sum(deficit ** 2 / total):
+        if np.sum((deficit + counts[g]) ** 2 / total) <= np.sum(deficit ** 2 / total):
             test[g] = True
             test_counts += counts[g]
+    for c in np.flatnonzero(test_counts == 0):  # a class held by a few large groups still gets tested
+        holders = np.flatnonzero(counts[:, c] > 0)
+        if len(holders) >= 2:
+            smallest = holders[np.argmin(counts[holders].sum(1))]
+            test[smallest], test_counts = True, test_counts + counts[smallest]
     return np.where(test[inverse], "test", "train")
