@@ -81,7 +81,8 @@ def test_all_tasks_end_to_end_with_baselines_and_tables():
                               datasets=datasets)
     by_name = {t["name"]: t for t in results["tasks"]}
     expr = by_name["rafdb"]["rows"]
-    assert set(expr) == {"checkpoint", "random", "supervised"} and set(expr["checkpoint"]) == {"fs", "ff+fp"}
+    assert set(expr) == {"checkpoint", "random", "supervised", "floor"} and set(expr["checkpoint"]) == {"fs", "ff+fp"}
+    assert "lfw" not in by_name or "floor" not in by_name["lfw"]["rows"]  # pairs: no training labels, no floor
     assert expr["checkpoint"]["fs"]["metrics"]["accuracy"]["mean"] > 0.9  # toy classes are colours
     assert by_name["lfw"]["rows"]["checkpoint"]["fs"]["metrics"]["accuracy"]["mean"] > 0.8
     assert "unavailable" in by_name["lfw"]["rows"]["supervised"]

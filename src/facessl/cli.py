@@ -18,6 +18,7 @@ VERBS = {
     "ablate": "the PCL ablation and feature-choice tables",
     "report": "rebuild the report of a demo run from its saved results",
     "bench": "throughput and evaluation-speed benchmarks",
+    "study": "SimCLR, PCL and FAb-Net pretrained and probed on real labelled faces (one report)",
 }
 
 

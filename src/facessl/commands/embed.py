@@ -12,12 +12,14 @@ import numpy as np
 
 from facessl.commands.options import device, output_file, positive_int
 from facessl.errors import FacesslError
-from facessl.engine.io import atomic_path, write_text_atomic
+from facessl.engine.io import atomic_path
 
 
 def add_arguments(p) -> None:
     p.add_argument("--checkpoint", required=True, help="run directory or checkpoint directory")
-    p.add_argument("--images", required=True, help="folder of images (searched recursively)")
+    p.add_argument("--images", default=None, help="folder of images (searched recursively, symlinked folders too)")
+    p.add_argument("--dataset", default=None, help="instead of --images: FORMAT:PATH of a dataset, e.g. "
+                                                   "csv:labels.csv or imagefolder:faces/ (its images, in its order)")
     p.add_argument("--out", required=True, help="output file: .npy (with FILE.txt of names) or .csv")
     p.add_argument("--features", default=None, help="feature choice: fs, ff, fp, ff+fp, embedding "
                                                     "(default: the encoder's first feature)")
@@ -26,6 +28,10 @@ def add_arguments(p) -> None:
     p.add_argument("--device", type=device, default=None, help="cpu, cuda, mps (default: the fastest available)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--skip-missing", action="store_true", help="--dataset: skip images its list names but lacks")
+    from facessl.commands.eval import add_dataset_options
+
+    add_dataset_options(p, images_flag=False)
 
 
 def write_features(out: Path, names: list[str], features: np.ndarray) -> list[Path]:
@@ -35,10 +41,11 @@ def write_features(out: Path, names: list[str], features: np.ndarray) -> list[Pa
             with open(tmp, "wb") as fh:  # np.save on a path would append .npy to the temporary name
                 np.save(fh, features.astype(np.float32))
         sidecar = out.with_suffix(".txt")
-        write_text_atomic(sidecar, "".join(f"{n}\n" for n in names))
+        with atomic_path(sidecar) as tmp:  # names as the file system has them, even when not UTF-8
+            tmp.write_bytes("".join(f"{n}\n" for n in names).encode("utf-8", "surrogateescape"))
         return [out, sidecar]
     with atomic_path(out) as tmp:
-        with open(tmp, "w", newline="") as fh:
+        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
             writer = csv.writer(fh)
             writer.writerow(["file"] + [f"f{i}" for i in range(features.shape[1])])
             for name, row in zip(names, features):
@@ -46,11 +53,37 @@ def write_features(out: Path, names: list[str], features: np.ndarray) -> list[Pa
     return [out]
 
 
+def images_to_embed(args):
+    """(ImageSet, names to write) from --images FOLDER or --dataset FORMAT:PATH (+ reader options)."""
+    from facessl.commands.eval import reader_options
+    from facessl.data.formats.common import ImageSet, PairSet
+    from facessl.evaluate.images import list_image_files
+    from facessl.evaluate.suite import read_dataset
+
+    if bool(args.images) == bool(args.dataset):
+        raise FacesslError("give exactly one of --images FOLDER or --dataset FORMAT:PATH")
+    if args.images:
+        files, linked = list_image_files(args.images, count_linked=True)
+        if not args.quiet:
+            print(f"found {len(files)} images under {args.images}"
+                  + (f" ({linked} of them through symlinked folders)" if linked else ""))
+        root = Path(args.images)
+        return ImageSet([str(f) for f in files], source=str(args.images)), [str(f.relative_to(root)) for f in files]
+    data = read_dataset(args.dataset, getattr(args, "skip_missing", False), reader_options(args))
+    data = data.images if isinstance(data, PairSet) else data
+    if isinstance(data.images, np.ndarray):  # images held in memory (FER-2013 csv rows)
+        names = [f"row{i:06d}" for i in range(len(data))]
+    else:
+        names = [str(p) for p in data.images]
+    if not args.quiet:
+        dropped = ", ".join(f"{v} {k}" for k, v in data.dropped.items() if v)
+        print(f"found {len(data)} images in {args.dataset}" + (f" (skipped: {dropped})" if dropped else ""))
+    return data, names
+
+
 def run(args) -> int:
     import facessl
-    from facessl.data.formats.common import ImageSet
     from facessl.evaluate.features import FeatureSource, available_choices, combine, feature_names
-    from facessl.evaluate.images import list_image_files
     from facessl.evaluate.protocol import EvalOptions
     from facessl.evaluate.runner import input_size
 
@@ -59,7 +92,7 @@ def run(args) -> int:
         raise FacesslError(f"{out}: --out must end in .npy or .csv")
     if args.size is not None and args.size < 8:
         raise FacesslError(f"--size must be >= 8 pixels, got {args.size}")
-    files = list_image_files(args.images)
+    imageset, names = images_to_embed(args)
     encoder = facessl.load(args.checkpoint)
     choice = args.features or feature_names(encoder)[0]
     if available_choices(encoder, [choice])[1]:
@@ -67,10 +100,9 @@ def run(args) -> int:
     size = input_size(encoder, EvalOptions(size=args.size))
     source = FeatureSource(encoder, size=size, batch_size=args.batch_size, device=args.device, amp=args.amp,
                            quiet=args.quiet, label="embed")
-    feats = combine(source.features(ImageSet([str(f) for f in files], source=str(args.images))), choice)
-    root = Path(args.images)
-    written = write_features(out, [str(f.relative_to(root)) for f in files], feats)
+    feats = combine(source.features(imageset), choice)
+    written = write_features(out, names, feats)
     if not args.quiet:
-        print(f"{len(files)} images -> {feats.shape[1]}-d '{choice}' features at {size} px: "
+        print(f"{len(names)} images -> {feats.shape[1]}-d '{choice}' features at {size} px: "
               + ", ".join(str(w) for w in written))
     return 0

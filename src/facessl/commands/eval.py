@@ -2,6 +2,8 @@
 
     facessl eval --checkpoint runs/pcl --task expression --dataset rafdb:data/rafdb --out eval/pcl
     facessl eval --checkpoint runs/pcl --suite configs/eval_synth.yaml --data-root synth --out eval/pcl
+    facessl eval --checkpoint runs/pcl --dataset imagefolder:faces/ --group '^(S\\d+)_' --out eval/mine
+    facessl eval --checkpoint runs/pcl --dataset csv:legend.csv --images photos/ --label-column emotion --out eval/mine
 """
 from __future__ import annotations
 
@@ -22,10 +24,11 @@ def add_arguments(p) -> None:
     what = p.add_argument_group("what to evaluate (either --dataset or --suite)")
     what.add_argument("--task", choices=TASK_NAMES, help="task; the dataset format implies a default")
     what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: rafdb, fer2013, lfw, cplfw, "
-                                        "aflw2000, 300wlp, bu3dfe, disfa, 300w, mafl)")
+                                        "aflw2000, 300wlp, bu3dfe, disfa, 300w, mafl; your own: imagefolder, csv)")
     what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP")
     what.add_argument("--suite", help="YAML file listing tasks (see configs/eval_synth.yaml)")
     what.add_argument("--data-root", help="value of ${root} in the suite file")
+    add_dataset_options(p)
     proto = p.add_argument_group("protocol")
     proto.add_argument("--features", default=None, help="comma list of feature choices: fs,ff,fp,ff+fp,embedding "
                                                         "(default: the encoder's first feature)")
@@ -50,6 +53,38 @@ def add_arguments(p) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+# CLI flag -> reader keyword (formats.imagefolder / formats.csvtable / formats.lfw / formats.rafdb)
+DATASET_OPTIONS = {"csv_images": "images", "image_column": "image_column", "label_column": "label_column",
+                   "target_columns": "target_columns", "point_columns": "point_columns", "group": "group",
+                   "group_column": "group_column", "split_column": "split_column", "test_fraction": "test_fraction",
+                   "pairs": "pairs_file", "variant": "variant"}
+
+
+def add_dataset_options(p, images_flag: bool = True) -> None:
+    """Reader options of --dataset (your own labelled faces, and the named sets' layout variants).
+    images_flag: `embed` has its own --images (a folder to embed); its CSV image folder is --image-root."""
+    own = p.add_argument_group("dataset options (imagefolder:PATH, csv:FILE and layout variants)")
+    own.add_argument("--images" if images_flag else "--image-root", dest="csv_images", default=None, metavar="DIR",
+                     help="csv: folder the image column is relative to (default: the CSV's folder)")
+    own.add_argument("--image-column", help="csv: column of image paths (default: image, file, filename, path)")
+    own.add_argument("--label-column", help="csv: class label column -> task classification (default: 'label')")
+    own.add_argument("--target-columns", help="csv: comma list of numeric columns -> task regression, e.g. yaw,pitch,roll")
+    own.add_argument("--point-columns", help="csv: x,y columns in pairs -> task landmarks, e.g. 'x*,y*' or x1,y1,x2,y2")
+    own.add_argument("--group", metavar="REGEX", help="keep files whose names share this regex's first group "
+                                                     "(e.g. the subject, '^(S\\d+)_') on one side of the split")
+    own.add_argument("--group-column", help="csv: column of groups (subject, person) kept on one side of the split")
+    own.add_argument("--split-column", help="csv: column of train / val / test (default: a seeded split)")
+    own.add_argument("--test-fraction", type=float, default=None, help="share of the seeded split's test side (0.2)")
+    own.add_argument("--pairs", metavar="FILE", default=None, help="lfw/cplfw: the pairs file (default: pairs.txt)")
+    own.add_argument("--variant", default=None, help="rafdb: aligned (default) or original images; lfw: image folder "
+                                                     "name such as lfw_funneled (default: found)")
+
+
+def reader_options(args) -> dict:
+    """The reader keywords of the dataset options given on the command line."""
+    return {key: getattr(args, flag) for flag, key in DATASET_OPTIONS.items() if getattr(args, flag, None) is not None}
+
+
 def _csv(text) -> list[str]:
     return [t.strip() for t in str(text).split(",") if t.strip()]
 
@@ -58,10 +93,10 @@ def specs_from_args(args) -> list[TaskSpec]:
     if bool(args.suite) == bool(args.dataset):
         raise FacesslError("give exactly one of --dataset FORMAT:PATH or --suite SUITE.yaml")
     if args.suite:
-        if args.task or args.train_dataset:
-            raise FacesslError("--task and --train-dataset belong in the suite file when --suite is given")
+        if args.task or args.train_dataset or reader_options(args):
+            raise FacesslError("--task, --train-dataset and dataset options belong in the suite file when --suite is given")
         return load_suite(args.suite, args.data_root)
-    return [TaskSpec(args.task or "", args.dataset, args.train_dataset)]
+    return [TaskSpec(args.task or "", args.dataset, args.train_dataset, options=reader_options(args))]
 
 
 def options_from_args(args) -> EvalOptions:

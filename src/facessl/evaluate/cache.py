@@ -37,7 +37,7 @@ def weights_hash(module: torch.nn.Module) -> str:
 def dataset_fingerprint(imageset: ImageSet) -> str:
     """Hash of where the images come from and what they are (order matters: rows are features)."""
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(str(imageset.source).encode())
+    digest.update(_bytes(str(imageset.source)))
     images = imageset.images
     if isinstance(images, np.ndarray):
         digest.update(f"array{images.shape}{images.dtype}".encode())
@@ -52,8 +52,14 @@ def dataset_fingerprint(imageset: ImageSet) -> str:
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "missing"
-        digest.update(f"{item}|{stamp}\n".encode())
+        digest.update(_bytes(f"{item}|{stamp}\n"))
     return digest.hexdigest()
+
+
+def _bytes(text: str) -> bytes:
+    """A file name's bytes as the OS gave them: names that are not UTF-8 (Latin-1 from an old zip) reach
+    Python as surrogate escapes, which a plain .encode() refuses."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def cache_key(parts: dict) -> str:

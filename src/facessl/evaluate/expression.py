@@ -1,4 +1,4 @@
-"""Expression recognition (RAF-DB, FER-2013): linear softmax; accuracy and mean per-class accuracy.
+"""Expression recognition (RAF-DB, FER-2013): linear softmax; accuracy, mean per-class accuracy, macro F1.
 
 Splits: RAF-DB train / test; FER-2013 Training / PublicTest (validation) / PrivateTest (test).
 With a separate training dataset, its train rows (or all rows) train and the test set's test rows
@@ -42,7 +42,8 @@ def train_test_parts(test_set: ImageSet, train_set: ImageSet | None, task: str):
 
 def classification_metrics(outputs, y, meta) -> dict:
     pred = outputs.argmax(1)
-    return {"accuracy": metrics.accuracy(pred, y), "mean_class_accuracy": metrics.mean_class_accuracy(pred, y)}
+    return {"accuracy": metrics.accuracy(pred, y), "mean_class_accuracy": metrics.mean_class_accuracy(pred, y),
+            "macro_f1": metrics.macro_f1(pred, y)}
 
 
 def classification_task(task: str, train: Part, val: Part | None, test: Part, y_train, y_val, y_test,

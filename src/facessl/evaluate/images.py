@@ -70,13 +70,22 @@ def image_sizes(imageset: ImageSet) -> np.ndarray:
     return np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
 
 
-def list_image_files(folder) -> list[Path]:
-    """Image files under a folder (recursive), sorted, for `facessl embed`."""
+def list_image_files(folder, count_linked: bool = False):
+    """Image files under a folder (recursive, following symlinked folders), sorted, for `facessl embed`.
+    count_linked: also return how many were reached through a symlinked folder."""
+    from facessl.data.formats.imagefolder import walk_images
+
     folder = Path(folder)
     if not folder.is_dir():
         raise FacesslError(f"{folder}: not a directory of images")
-    suffixes = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+    files = walk_images(folder)
     if not files:
         raise FacesslError(f"{folder}: no image files (.jpg, .png, .bmp, .webp, .tif) found")
-    return files
+    if not count_linked:
+        return files
+    return files, sum(_through_link(folder, f) for f in files)
+
+
+def _through_link(folder: Path, file: Path) -> bool:
+    parent = file.relative_to(folder).parent
+    return any((folder / q).is_symlink() for q in (parent, *parent.parents) if q != Path("."))

@@ -2,7 +2,8 @@
 
 Targets are the (x, y) pixel coordinates divided by the stored image's width and height, so they
 lie in [0, 1] whatever the crop size; predictions are mapped back to pixels and scored by NME in %
-of the inter-ocular distance (68 points: outer eye corners 36 and 45; 5 points: the eye centres).
+of the inter-ocular distance (68 points: outer eye corners 36 and 45; 5 points: the eye centres) and
+of the true points' box size (any number of points, e.g. a user's CSV of x,y columns).
 """
 from __future__ import annotations
 
@@ -24,12 +25,19 @@ def normalised_targets(part: Part) -> tuple[np.ndarray, np.ndarray]:
 
 
 def landmark_metrics(outputs, y, meta) -> dict:
-    """NME (inter-ocular, the papers' tables) and NME_box (bounding-box normalised, robust to profiles)."""
+    """NME (inter-ocular, the papers' tables; 5 and 68 points only) and NME_box (bounding-box normalised,
+    robust to profiles, defined for any point set)."""
     sizes = meta["sizes"][:, None, :]
     n = len(outputs)
     pred = outputs.reshape(n, -1, 2) * sizes
     true = y.reshape(n, -1, 2) * sizes
-    return {"nme": metrics.nme(pred, true), "nme_box": metrics.nme(pred, true, normaliser="box")}
+    out = {"nme_box": metrics.nme(pred, true, normaliser="box")}
+    if pred.shape[1] in INTEROCULAR_POINTS:
+        out["nme"] = metrics.nme(pred, true)
+    return out
+
+
+INTEROCULAR_POINTS = {68: "outer eye corners (36, 45)", 5: "eye centres (0, 1)"}
 
 
 def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) -> ProbeTask:
@@ -38,7 +46,6 @@ def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) 
     y_test, test_sizes = normalised_targets(test)
     y_val = None if val is None else normalised_targets(val)[0]
     n_points = y_train.shape[1] // 2
-    metrics.interocular_indices(n_points)  # fail early on a point count with no convention
     fold = Fold(train, y_train, test, y_test, val, y_val, groups=part_groups(train), test_meta={"sizes": test_sizes})
 
     def score(outputs, y) -> float:  # minus the mean error in crop-normalised units (no sizes needed)
@@ -46,6 +53,7 @@ def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) 
 
     probe = options.probe("regression", loss=options.landmark_loss)
     info = {"train_rows": len(train), "test_rows": len(test), "points": n_points,
-            "normaliser": "outer eye corners (36, 45)" if n_points == 68 else "eye centres (0, 1)",
+            "normaliser": (f"NME: {INTEROCULAR_POINTS[n_points]}; " if n_points in INTEROCULAR_POINTS else
+                           f"{n_points} points have no inter-ocular convention: ") + "NME box: sqrt(box area) of the true points",
             "targets": "coordinates / (image width, height)"}
     return ProbeTask("landmarks", probe, [fold], landmark_metrics, score=score, info=info)

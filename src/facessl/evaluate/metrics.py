@@ -2,6 +2,7 @@
 
     accuracy(pred, true)                         fraction of equal labels
     mean_class_accuracy(pred, true)              mean over the classes present in `true` of their recall
+    macro_f1(pred, true)                         unweighted mean of the per-class F1 (classes in true or pred)
     verification_accuracy(scores, same, n_folds=10, folds=None) -> (mean, std, thresholds)
     verification_accuracy_fixed(scores, same, threshold=None) -> (accuracy, threshold)
     roc_auc(scores, positive)                    area under the ROC curve (ties count one half)
@@ -32,6 +33,18 @@ def mean_class_accuracy(pred, true) -> float:
     _check_same_length(pred, true)
     recalls = [np.mean(pred[true == c] == c) for c in np.unique(true)]
     return float(np.mean(recalls))
+
+
+def macro_f1(pred, true) -> float:
+    """Mean over the classes that occur in `true` or `pred` of 2TP / (2TP + FP + FN) (scikit-learn's
+    f1_score(average='macro'); a class predicted but never true scores 0 and counts)."""
+    pred, true = np.asarray(pred), np.asarray(true)
+    _check_same_length(pred, true)
+    scores = []
+    for c in np.union1d(np.unique(true), np.unique(pred)):
+        tp = np.sum((pred == c) & (true == c))
+        scores.append(2.0 * tp / (np.sum(pred == c) + np.sum(true == c)))
+    return float(np.mean(scores))
 
 
 def best_threshold(scores, same) -> tuple[float, float]:

@@ -105,6 +105,30 @@ def concat_meta(folds: list[Fold]) -> dict:
     return {k: np.concatenate([f.test_meta[k] for f in folds]) for k in keys}
 
 
+FLOOR_NAMES = {"softmax": "majority class", "sigmoid": "training prevalence", "regression": "mean prediction"}
+
+
+def floor_outputs(kind: str, y_train, n_test: int) -> np.ndarray:
+    """A constant prediction from the training labels alone: the majority class (one-hot scores), each
+    label's prevalence (multi-label probabilities) or the mean target (for landmarks: the mean shape)."""
+    y_train = np.asarray(y_train)
+    if kind == "softmax":
+        counts = np.bincount(y_train.astype(int))
+        out = np.zeros((n_test, len(counts)))
+        out[:, int(np.argmax(counts))] = 1.0
+        return out
+    flat = y_train.reshape(len(y_train), -1).astype(np.float64)
+    return np.repeat(flat.mean(0, keepdims=True), n_test, axis=0)
+
+
+def run_floor(task: ProbeTask) -> dict:
+    """The floor row: what a prediction that ignores the image scores (features play no part)."""
+    outputs = np.concatenate([floor_outputs(task.probe.kind, f.y_train, len(f.y_test)) for f in task.folds])
+    y_test = np.concatenate([f.y_test for f in task.folds])
+    return {"metrics": aggregate([task.metrics(outputs, y_test, concat_meta(task.folds))]),
+            "floor": FLOOR_NAMES[task.probe.kind]}
+
+
 def probe_key(task: ProbeTask, fold: Fold, seed: int, part_id: Callable[[Part], str]) -> str:
     """Cache key of one probe fit: everything its outputs depend on."""
     parts = {"kind": "probe", "version": PROBE_VERSION, "task": task.task, "seed": seed,

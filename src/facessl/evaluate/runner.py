@@ -18,16 +18,17 @@ from dataclasses import asdict
 import facessl
 from facessl.data.formats.common import PairSet
 from facessl.errors import FacesslError
-from facessl.evaluate import au, expression, landmarks, pose, verification
+from facessl.evaluate import au, expression, generic, landmarks, pose, verification
 from facessl.evaluate.baselines import random_encoder, run_supervised_task
 from facessl.evaluate.cache import FeatureCache, array_hash
 from facessl.evaluate.features import FeatureSource, available_choices
 from facessl.evaluate.probes import SELECTED_ON_TEST
-from facessl.evaluate.protocol import EvalOptions, run_probe_task
+from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, run_floor, run_probe_task
 from facessl.evaluate.suite import TaskSpec, read_dataset
 
 BUILDERS = {"expression": expression.build, "pose": pose.build, "pose_classes": pose.build_classes,
-            "au": au.build, "landmarks": landmarks.build}
+            "au": au.build, "landmarks": landmarks.build, "classification": generic.build_classification,
+            "regression": generic.build_regression}
 BASELINES = ("random", "supervised")
 RANDOM_SEED = 1234  # initialisation seed of the random-weights row
 
@@ -62,7 +63,7 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
                   datasets: dict, build_random=None, skip_missing=False) -> dict:
     """One task: every feature choice for every row (checkpoint, random), plus the supervised row."""
     start = time.perf_counter()
-    read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing)
+    read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing, spec.options)
     test_set = read(spec.dataset)
     train_set = read(spec.train_dataset) if spec.train_dataset else None
     for data in filter(None, (test_set, train_set)):  # say what the readers skipped before the (slow) work
@@ -91,6 +92,8 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
                     cache=sources["checkpoint"].cache)}
             except FacesslError as exc:
                 rows["supervised"] = {"unavailable": str(exc)}
+    if task is not None:  # what ignoring the image scores: every table's floor
+        rows["floor"] = {FLOOR_NAMES[task.probe.kind]: run_floor(task)}
     info = {} if task is None else dict(task.info)
     for key, data in (("dropped", test_set), ("train_dropped", train_set)):
         if getattr(data, "dropped", None):

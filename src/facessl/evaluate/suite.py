@@ -10,6 +10,9 @@ A suite file::
         dataset: aflw2000:${root}/aflw2000
         train_dataset: 300wlp:${root}/300wlp
         features: fs            # optional; this task's feature choices (those of --features it keeps)
+      - name: my faces
+        dataset: csv:${root}/faces/labels.csv
+        options: {label_column: emotion, images: "${root}/faces/images", group: "^(S\\d+)_"}
 
 `${root}` is replaced by --data-root; any other ${...} is an error naming it.
 """
@@ -17,18 +20,19 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from facessl.errors import FacesslError
 
-TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "landmarks")
+TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "landmarks", "classification", "regression")
 FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification",
                "aflw2000": "pose", "300wlp": "pose", "bu3dfe": "pose_classes", "disfa": "au",
-               "300w": "landmarks", "mafl": "landmarks"}
+               "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",
+               "rafdb-compound": "classification"}
 # test format -> the training set's format, looked up beside the test set's path when not given
 DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp"}
-SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features"}
+SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features", "options"}
 
 
 @dataclass
@@ -38,9 +42,14 @@ class TaskSpec:
     train_dataset: str | None = None
     name: str = ""
     features: tuple | None = None  # None: every requested feature choice; else only these of them
+    options: dict = field(default_factory=dict)  # reader keywords: label_column, images, group, pairs_file ...
 
     def __post_init__(self):
         fmt, _ = parse_dataset(self.dataset)
+        self.options = {k: v for k, v in (self.options or {}).items() if v is not None}
+        if not self.task and fmt == "csv":  # the chosen columns say what the table holds
+            self.task = ("regression" if self.options.get("target_columns") else
+                         "landmarks" if self.options.get("point_columns") else "classification")
         if not self.task:
             from facessl.data.formats import reader
 
@@ -69,8 +78,9 @@ def parse_dataset(text: str) -> tuple[str, str]:
     return fmt.lower(), path
 
 
-def read_dataset(text: str, skip_missing: bool = False):
-    """Read FORMAT:PATH with the format readers' registry (ImageSet or PairSet)."""
+def read_dataset(text: str, skip_missing: bool = False, options: dict | None = None):
+    """Read FORMAT:PATH with the format readers' registry (ImageSet or PairSet); `options` are keyword
+    arguments of its reader (an option the reader does not take is one error naming both)."""
     import facessl.data.formats as formats
 
     fmt, path = parse_dataset(text)
@@ -83,6 +93,14 @@ def read_dataset(text: str, skip_missing: bool = False):
         function = formats.reader(fmt) if hasattr(formats, "reader") else None
         if function is None or "skip_missing" in inspect.signature(function).parameters:
             kw["skip_missing"] = True
+    if options:
+        accepted = inspect.signature(formats.reader(fmt)).parameters
+        for key in options:
+            if key not in accepted:
+                flag = "--" + key.replace("_", "-").replace("-file", "")
+                raise FacesslError(f"{flag} does not apply to format {fmt!r} (it takes: "
+                                   f"{', '.join(p for p in accepted if p not in ('root', 'path', 'skip_missing')) or 'no options'})")
+        kw.update(options)
     return formats.read(fmt, path, **kw)
 
 
@@ -112,10 +130,14 @@ def load_suite(path, root=None) -> list[TaskSpec]:
         unknown = set(entry) - SPEC_KEYS
         if unknown:
             raise FacesslError(f"{where}: unknown key {sorted(unknown)[0]!r}; expected {', '.join(sorted(SPEC_KEYS))}")
+        options = entry.pop("options", None) or {}
+        if not isinstance(options, dict):
+            raise FacesslError(f"{where}: 'options' must be a mapping of reader options, e.g. label_column: emotion")
         values = {k: substitute(str(v), {"root": root}, where) if v is not None else None for k, v in entry.items()}
+        options = {k: substitute(v, {"root": root}, where) if isinstance(v, str) else v for k, v in options.items()}
         try:
             specs.append(TaskSpec(values.get("task", ""), values["dataset"], values.get("train_dataset"),
-                                  values.get("name", ""), values.get("features")))
+                                  values.get("name", ""), values.get("features"), options))
         except FacesslError as exc:
             raise FacesslError(f"{where}: {exc}") from None
     return specs

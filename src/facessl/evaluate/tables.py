@@ -13,18 +13,22 @@ from facessl.evaluate.protocol import seed_spread
 # task -> (title, [(metric key, column label, scale to display)])
 LAYOUT = {
     "expression": ("Expression recognition (accuracy %)",
-                   [("accuracy", "acc", 100), ("mean_class_accuracy", "mean-class acc", 100)]),
+                   [("accuracy", "acc", 100), ("mean_class_accuracy", "mean-class acc", 100), ("macro_f1", "macro F1", 100)]),
+    "classification": ("Classification (accuracy, mean-class accuracy, macro F1; %)",
+                       [("accuracy", "acc", 100), ("mean_class_accuracy", "mean-class acc", 100), ("macro_f1", "macro F1", 100)]),
     "verification": ("Face verification (accuracy %, cosine similarity)",
                      [("accuracy", "acc", 100), ("roc_auc", "AUC", 100)]),
     "pose": ("Head pose (MAE in degrees, lower is better)",
              [("yaw_mae", "yaw", 1), ("pitch_mae", "pitch", 1), ("roll_mae", "roll", 1), ("mae", "MAE", 1)]),
-    "pose_classes": ("Discrete head pose (accuracy %)", [("accuracy", "acc", 100)]),
+    "pose_classes": ("Discrete head pose (accuracy %)", [("accuracy", "acc", 100), ("mean_class_accuracy", "mean-class acc", 100)]),
+    "regression": ("Regression (MAE in the columns' units, lower is better)", [("mae", "MAE", 1)]),
     "au_f1": ("Action units (F1 %)", [(f"f1_{n}", n, 100) for n in AU_NAMES] + [("f1_mean", "mean", 100)]),
     "au_auc": ("Action units (AUC %)", [(f"auc_{n}", n, 100) for n in AU_NAMES] + [("auc_mean", "mean", 100)]),
     "landmarks": ("Landmarks (NME %: of the inter-ocular distance, and of the box size; lower is better)",
                   [("nme", "NME", 1), ("nme_box", "NME box", 1)]),
 }
-ORDER = ("expression", "verification", "pose", "pose_classes", "au_f1", "au_auc", "landmarks")
+ORDER = ("expression", "classification", "verification", "pose", "pose_classes", "regression", "au_f1", "au_auc",
+         "landmarks")
 
 
 def cell(result: dict, key: str, scale: float) -> str:
@@ -48,7 +52,7 @@ def _row_keys(tasks: list[dict]) -> list[tuple[str, str]]:
             for feature in by_feature:
                 if feature != "unavailable" and (label, feature) not in keys:
                     keys.append((label, feature))
-    rank = {"checkpoint": 0, "random": 1, "supervised": 2}
+    rank = {"checkpoint": 0, "random": 1, "supervised": 2, "floor": 3}
     return sorted(keys, key=lambda k: rank.get(k[0], 3))
 
 
@@ -56,7 +60,10 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     title, columns = LAYOUT[kind]
     if paper_protocol and kind != "verification":
         title += " — PAPER PROTOCOL, selected on test"
-    if kind.startswith("au"):
+    if kind == "regression":  # one MAE column per target column of the (first) dataset, then their mean
+        names = tasks[0].get("info", {}).get("columns") or []
+        columns = [(f"mae_{n}", n, 1) for n in names] + columns
+    elif kind.startswith("au"):
         aus = tasks[0].get("info", {}).get("aus")  # the dataset's AU list, if not the default 8
         if aus and list(aus) != list(AU_NAMES):
             prefix = kind[3:]

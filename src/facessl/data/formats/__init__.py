@@ -19,6 +19,7 @@ from facessl.errors import FacesslError
 READERS = {
     "voxceleb": ("voxceleb", "read_voxceleb", "VoxCeleb face-track tree id#####/<video>/<track>/<frame>.jpg (unlabelled)"),
     "rafdb": ("rafdb", "read_rafdb", "RAF-DB basic: Image/aligned + EmoLabel/list_patition_label.txt (7 expressions)"),
+    "rafdb-compound": ("rafdb", "read_rafdb_compound", "RAF-DB compound: compound/Image/aligned + compound/EmoLabel list (11 classes)"),
     "fer2013": ("fer2013", "read_fer2013", "FER-2013 fer2013.csv (48x48 grey, 7 expressions)"),
     "lfw": ("lfw", "read_lfw_pairs", "LFW <Name>/<Name>_0001.jpg + pairs.txt (verification)"),
     "cplfw": ("lfw", "read_lfw_pairs", "cross-pose LFW-style set, same format as lfw"),
@@ -28,6 +29,8 @@ READERS = {
     "disfa": ("disfa", "read_disfa", "DISFA ActionUnit_Labels/SN001/SN001_au1.txt + Images/SN001/00001.jpg"),
     "300w": ("w300", "read_300w", "300-W images with 68-point .pts files"),
     "mafl": ("mafl", "read_mafl", "MAFL/CelebA img_align_celeba + list_landmarks_align_celeba.txt + training/testing.txt"),
+    "imagefolder": ("imagefolder", "read_imagefolder", "your own class folders root/<label>/*.jpg (or root/train|val|test/<label>/)"),
+    "csv": ("csvtable", "read_csv_table", "your own CSV: image column + a label, numeric target or x,y point columns"),
 }
 FORMAT_NAMES = tuple(READERS)
 

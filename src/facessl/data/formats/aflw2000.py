@@ -4,6 +4,11 @@ AFLW2000-3D: `<root>/image00002.jpg` + `image00002.mat` (numbers with gaps, as r
 300W-LP: subfolders AFW, HELEN, IBUG, LFPW and their mirrored copies AFW_Flip, ... holding
 `AFW_134212_1_0.jpg` (source set, source image id, face number, profiling step).
 
+As released, 300W-LP also holds `landmarks/AFW/AFW_134212_1_0_pts.mat` (pts_2d / pts_3d, no image
+beside them) and `Code/`: `*_pts.mat` files are not samples and are skipped. AFLW2000-3D's .mat files
+carry more fields (Shape_Para, Exp_Para, Illum_Para, Color_Para, Tex_Para, roi, and a 2x21 `pt2d` of
+the original AFLW points): only Pose_Para and the 68-point field are read.
+
 The .mat holds `Pose_Para` (1x7: pitch, yaw, roll in radians, then tx, ty, tz, scale) and the 68
 landmarks: `pt3d_68` (3x68; AFLW2000-3D) or `pt2d` (2x68; 300W-LP). Landmark rows are x, y in
 0-based pixels of the stored image (z is 0 in synthetic files: the renderer exports no depth).
@@ -112,7 +117,7 @@ def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> 
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(root, "pose dataset folder not found")
-    mats = sorted(root.rglob("*.mat"))
+    mats = sorted(p for p in root.rglob("*.mat") if not p.stem.endswith("_pts"))  # 300W-LP's landmarks/ files
     if not mats:
         raise DataFormatError(root, "no .mat files found; expected imageXXXXX.jpg + imageXXXXX.mat pairs")
     dropped = {"angle_over_99": 0, "missing_image": 0, "invalid_pose": 0}

@@ -27,6 +27,7 @@ class ImageSet:
     split: np.ndarray | None = None
     source: str = ""  # the file or directory read, for messages and cache keys
     dropped: dict = field(default_factory=dict)  # reason -> count of rows a reader skipped (missing file, |angle|>99 ...)
+    meta: dict = field(default_factory=dict)  # generic sets: class_names, target_columns, split_from ...
 
     def __len__(self) -> int:
         return len(self.images)
@@ -36,7 +37,7 @@ class ImageSet:
         images = self.images[index] if isinstance(self.images, np.ndarray) else [self.images[i] for i in index]
         labels = {k: v[index] for k, v in self.labels.items()}
         split = None if self.split is None else self.split[index]
-        return ImageSet(images, labels, split, self.source, dict(self.dropped))
+        return ImageSet(images, labels, split, self.source, dict(self.dropped), dict(self.meta))
 
 
 @dataclass

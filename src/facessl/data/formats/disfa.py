@@ -6,6 +6,11 @@ Frames: the release ships videos; facessl uses an extracted frame folder per sub
 `<root>/Images/SN001/00001.jpg` (5-digit 1-based frame number = the label's frame). The reader also
 accepts a video per subject instead (`Videos_LeftCamera/LeftVideoSN001_comp.avi`, `Videos/SN001.avi`
 or `SN001.avi`; decoded with OpenCV, frame k = the k-th decoded frame).
+Extracted frame folders as common loaders write them are read too: `Images/SN001/`, `Images/LeftVideoSN001/`,
+`Images/LeftVideoSN001_comp/`, `Images_LeftCamera/SN001/`, `img/SN001/`, `frames/SN001/`, with frame files
+numbered 1-based (`00001.jpg`, `1.png`, `frame_00001.jpg`) or 0-based (`0.jpg`: a folder holding frame 0
+is read as 0-based, so label frame k = file k-1). The right camera's videos
+(`Videos_RightCamera/RightVideoSN001_comp.avi`) are used when the left camera's are absent.
 Only the AUs of facessl.data.labels.AUS (1, 2, 4, 6, 9, 12, 25, 26) are read or written.
 """
 from __future__ import annotations
@@ -73,8 +78,28 @@ def _read_au_file(path: Path) -> dict[int, int]:
     return out
 
 
+FRAME_FOLDERS = ("Images/{s}", "Images/LeftVideo{s}", "Images/LeftVideo{s}_comp", "Images_LeftCamera/{s}",
+                 "img/{s}", "img/LeftVideo{s}", "frames/{s}", "Frames/{s}")
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def frame_files(root: Path, subject: str):
+    """{1-based frame number: file} of the subject's frame folder, or None when there is none."""
+    folder = next((root / f.format(s=subject) for f in FRAME_FOLDERS if (root / f.format(s=subject)).is_dir()), None)
+    if folder is None:
+        return None
+    numbered = {}
+    for path in folder.iterdir():
+        digits = re.findall(r"\d+", path.stem)
+        if path.suffix.lower() in FRAME_SUFFIXES and digits:
+            numbered[int(digits[-1])] = path
+    offset = 1 if 0 in numbered else 0  # 0-based file names
+    return {k + offset: str(v) for k, v in numbered.items()}
+
+
 def _video_path(root: Path, subject: str):
-    for path in (root / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi", root / "Videos" / f"{subject}.avi", root / f"{subject}.avi"):
+    for path in (root / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi", root / "Videos" / f"{subject}.avi",
+                 root / f"{subject}.avi", root / "Videos_RightCamera" / f"RightVideo{subject}_comp.avi"):
         if path.is_file():
             return path
     return None
@@ -115,15 +140,15 @@ def read_disfa(root, skip_missing: bool = False) -> ImageSet:
                 odd = sorted(set(table) ^ set(frames))[0]
                 raise DataFormatError(label_root / subject / f"{subject}_au{au}.txt",
                                       f"frame {odd} is labelled in only one of {subject}_au{AUS[0]}.txt and this file")
-        video = None if (root / "Images" / subject).is_dir() else _video_path(root, subject)
+        files = frame_files(root, subject)
+        video = None if files is not None else _video_path(root, subject)
         decoded = _decode_video(video) if video is not None else None
         any_video |= decoded is not None
         for frame in frames:
             if decoded is not None:
                 image = decoded[frame - 1] if 1 <= frame <= len(decoded) else None
             else:
-                path = root / "Images" / subject / f"{frame:05d}.jpg"
-                image = str(path) if path.is_file() else None
+                image = (files or {}).get(frame)
             if image is None:
                 if not skip_missing:
                     where = video or root / "Images" / subject / f"{frame:05d}.jpg"

@@ -14,7 +14,8 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import parse_number
-from facessl.data.labels import FER_TO_INTERNAL, INTERNAL_TO_FER
+from facessl.data.formats.text import column_index, read_csv
+from facessl.data.labels import EXPRESSIONS, FER_TO_INTERNAL, INTERNAL_TO_FER
 from facessl.errors import DataFormatError
 
 HEADER = "emotion,pixels,Usage"
@@ -60,41 +61,63 @@ class Fer2013Writer:
         self.close()
 
 
+CSV_NAMES = ("fer2013.csv", "icml_face_data.csv", "train.csv")
+KAGGLE_CLASSES = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
+                  "surprise": "surprise", "neutral": "neutral"}  # the image release's folder names
+
+
+def find_csv(path: Path):
+    if path.is_file():
+        return path
+    return next((path / name for name in CSV_NAMES if (path / name).is_file()), None)
+
+
 def read_fer2013(path, usages=USAGES) -> ImageSet:
-    """path: fer2013.csv or its folder. images (N,48,48,3) uint8; labels 'expression' internal; split = Usage."""
+    """path: the CSV or its folder, or the image release's folder. images (N,48,48,3) uint8 (CSV) or
+    files (folders); labels 'expression' internal; split = Usage (CSV) or the train/test folder.
+
+    CSV variants: fer2013.csv (`emotion,pixels,Usage`), Kaggle's icml_face_data.csv (`emotion, Usage,
+    pixels`: any column order, spaces around names), train.csv (`emotion,pixels`: all Training);
+    a quoted pixels field, BOM and CRLF are read. Image release: train/<angry|disgust|...>/*.jpg and
+    test/<...>/*.jpg (PrivateTest is the usual test; here split 'test')."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "fer2013.csv"
-    if not path.is_file():
-        raise DataFormatError(path, "FER-2013 csv not found")
+    csv_path = find_csv(path)
+    if csv_path is None:
+        if path.is_dir() and (path / "train").is_dir():
+            return _read_image_release(path)
+        raise DataFormatError(path, f"FER-2013 csv not found (looked for {', '.join(CSV_NAMES)}, or train/<class>/ folders)")
+    header, rows = read_csv(csv_path, "FER-2013 csv")
+    emotion_i = column_index(header, "emotion", csv_path, "FER-2013 csv")
+    pixels_i = column_index(header, "pixels", csv_path, "FER-2013 csv")
+    usage_i = column_index(header, "Usage", csv_path, "FER-2013 csv") if any(h.lower() == "usage" for h in header) else None
     images, expression, split = [], [], []
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().strip()
-        if header != HEADER:
-            raise DataFormatError(path, f"expected the header {HEADER!r}, got {header!r}", 1)
-        for number, line in enumerate(f, start=2):
-            line = line.strip()
-            if not line:
-                continue
-            fields = line.split(",")
-            if len(fields) != 3:
-                raise DataFormatError(path, f"expected 3 comma-separated fields (emotion,pixels,Usage), got {len(fields)}", number)
-            label = parse_number(fields[0], path, number, "an emotion label 0..6", int)
-            if not 0 <= label <= 6:
-                raise DataFormatError(path, f"expected an emotion label 0..6, got {label}", number)
-            if fields[2] not in USAGES:
-                raise DataFormatError(path, f"expected Usage one of {', '.join(USAGES)}, got {fields[2]!r}", number)
-            pixels = _parse_pixels(fields[1], path, number)
-            if fields[2] not in usages:
-                continue
-            images.append(pixels.reshape(SIDE, SIDE))
-            expression.append(FER_TO_INTERNAL[label])
-            split.append(fields[2])
+    for number, fields in rows:
+        label = parse_number(fields[emotion_i], csv_path, number, "an emotion label 0..6", int)
+        if not 0 <= label <= 6:
+            raise DataFormatError(csv_path, f"expected an emotion label 0..6, got {label}", number)
+        usage = fields[usage_i] if usage_i is not None else "Training"
+        if usage not in USAGES:
+            raise DataFormatError(csv_path, f"expected Usage one of {', '.join(USAGES)}, got {usage!r}", number)
+        pixels = _parse_pixels(fields[pixels_i], csv_path, number)
+        if usage not in usages:
+            continue
+        images.append(pixels.reshape(SIDE, SIDE))
+        expression.append(FER_TO_INTERNAL[label])
+        split.append(usage)
     if not images:
-        raise DataFormatError(path, f"no rows with Usage in {list(usages)}")
+        raise DataFormatError(csv_path, f"no rows with Usage in {list(usages)}")
     grey = np.stack(images)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
-    return ImageSet(rgb, {"expression": np.array(expression, dtype=np.int64)}, np.array(split), str(path))
+    return ImageSet(rgb, {"expression": np.array(expression, dtype=np.int64)}, np.array(split), str(csv_path))
+
+
+def _read_image_release(root: Path) -> ImageSet:
+    from facessl.data.formats.imagefolder import read_imagefolder
+
+    data = read_imagefolder(root, class_names=list(KAGGLE_CLASSES))
+    internal = np.array([EXPRESSIONS.index(KAGGLE_CLASSES[n]) for n in data.meta["class_names"]])
+    data.labels = {"expression": internal[data.labels.pop("class")]}
+    return data
 
 
 def _parse_pixels(text: str, path, number: int) -> np.ndarray:

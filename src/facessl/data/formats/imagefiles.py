@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data.formats.text import read_lines as read_text_lines
 from facessl.errors import DataFormatError
 
 JPEG_QUALITY = 90
@@ -36,14 +37,8 @@ SKIP_MISSING_HINT = "pass --skip-missing (Python: skip_missing=True) to skip and
 
 
 def read_lines(path, what: str) -> list[str]:
-    """Lines of a text file without their line ends; a missing file is one clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, f"{what} not found")
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, f"{what} is not UTF-8 text ({exc.reason})") from None
+    """Lines of a text file without line ends or trailing spaces (BOM, CRLF accepted; see formats.text)."""
+    return read_text_lines(path, what)
 
 
 def parse_number(text: str, path, line: int, what: str, kind=float):

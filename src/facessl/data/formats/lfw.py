@@ -5,6 +5,14 @@ a header `10<TAB>300` (number of folds, pairs per class per fold), then for each
 `n` same-identity lines `Name<TAB>1<TAB>2` followed by `n` different-identity lines
 `Name1<TAB>1<TAB>Name2<TAB>3`. A one-number header (pairsDevTrain.txt) means one fold.
 LFW's folds are identity-disjoint; the synthetic builder keeps that.
+
+Layouts read (the path may be the image folder, the folder holding pairs.txt, or the pairs file):
+    data/pairs.txt + data/lfw/<Name>/...            pairs file beside the image folder (the usual unpacking)
+    data/lfw/pairs.txt + data/lfw/<Name>/...        pairs file inside it (facessl's writer)
+    lfw_funneled/, lfw-deepfunneled/, lfw-funneled/, lfw_deepfunneled/ (also nested twice, as Kaggle's copy)
+    pairs_file=PATH (--pairs FILE): any pairs file, e.g. pairsDevTest.txt, found as given or beside the images
+CPLFW as released: `pairs_CPLFW.txt` with one `Name_1.jpg 1` line per image, two consecutive lines a
+pair, label 1 same / 0 different, 10 folds of consecutive pairs; images in `images/` beside it.
 """
 from __future__ import annotations
 
@@ -13,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
-from facessl.data.formats.imagefiles import JPEG_QUALITY, MissingImages, parse_number, read_lines, save_image, with_dropped
+from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, JPEG_QUALITY, MissingImages, parse_number, read_lines, save_image, with_dropped
 from facessl.errors import DataFormatError
 
 FIRST_NAMES = ("Aaron Abigail Adam Adele Ahmed Aisha Alan Alice Amir Ana Andre Anna Arjun Astrid Ben Bianca Boris Carla "
@@ -66,11 +74,49 @@ class LfwWriter:
         (self.root / file_name).write_text("".join(line + "\n" for line in lines))
 
 
-def read_lfw_pairs(root, pairs_file: str = "pairs.txt", skip_missing: bool = False) -> PairSet:
-    """PairSet over the images named in pairs.txt; images.labels['identity'] holds each image's name."""
+IMAGE_FOLDERS = ("lfw", "lfw_funneled", "lfw-funneled", "lfw-deepfunneled", "lfw_deepfunneled", "images", "aligned images")
+PAIRS_FILES = ("pairs.txt", "pairs_CPLFW.txt", "pairs_CALFW.txt", "pairsDevTest.txt")
+
+
+def find_pairs_file(root: Path, pairs_file: str | None) -> Path:
+    """The pairs file: as given (absolute or relative to the working folder), else in root or beside it."""
+    if root.is_file():
+        return root
+    if pairs_file is not None and Path(pairs_file).is_file():
+        return Path(pairs_file)
+    names = [pairs_file] if pairs_file else list(PAIRS_FILES)
+    for folder in (root, root.parent):
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+    raise DataFormatError(root / names[0], f"pairs file not found here or in {root.parent} "
+                                           f"(looked for {', '.join(names)}; give --pairs FILE)")
+
+
+def find_image_folder(pairs_path: Path, root: Path, probe: str, variant: str | None = None) -> Path:
+    """The folder holding <probe>/ (a person's folder) or the file <probe> (CPLFW): root, the pairs file's
+    folder, or one of IMAGE_FOLDERS in either (also nested twice: lfw-deepfunneled/lfw-deepfunneled/)."""
+    bases = [root] if root.is_dir() else []
+    bases.append(pairs_path.parent)
+    names = [variant] if variant else list(IMAGE_FOLDERS)
+    candidates = [] if variant else list(bases)
+    for base in bases:
+        for name in names:
+            candidates += [base / name, base / name / name]
+    for folder in candidates:
+        if (folder / probe).exists():
+            return folder
+    return root if root.is_dir() and not variant else candidates[0]
+
+
+def read_lfw_pairs(root, pairs_file: str | None = None, skip_missing: bool = False, variant: str | None = None) -> PairSet:
+    """PairSet over the images named in the pairs file; images.labels['identity'] holds each image's name.
+    variant: the image folder's name (e.g. lfw_funneled) when several are unpacked side by side."""
     root = Path(root)
-    path = root / pairs_file
+    path = find_pairs_file(root, pairs_file)
     lines = [(k, line) for k, line in enumerate(read_lines(path, "pairs file"), start=1) if line.strip()]
+    if lines and len(lines[0][1].split()) == 2 and lines[0][1].split()[0].lower().endswith(IMAGE_SUFFIXES):
+        return _read_cplfw_pairs(path, root, lines, skip_missing, variant)
     if not lines:
         raise DataFormatError(path, "empty pairs file; expected a header such as '10<TAB>300'", 1)
     header = lines[0][1].split()
@@ -80,6 +126,7 @@ def read_lfw_pairs(root, pairs_file: str = "pairs.txt", skip_missing: bool = Fal
         header = ["1"] + header
     n_folds, n = (parse_number(h, path, lines[0][0], "an integer in the header", int) for h in header)
     body = lines[1:]
+    folder = find_image_folder(path, root, body[0][1].split()[0] if body else "", variant)
     if len(body) != 2 * n_folds * n:
         where = body[-1][0] if body else lines[0][0]
         raise DataFormatError(path, f"header promises {n_folds} folds x {2 * n} pairs = {2 * n_folds * n} lines, found {len(body)}", where)
@@ -99,7 +146,7 @@ def read_lfw_pairs(root, pairs_file: str = "pairs.txt", skip_missing: bool = Fal
         files = []
         for person, num in zip(people, numbers):
             num = parse_number(num, path, number, "an image number", int)
-            files.append(root / person / f"{person}_{num:04d}.jpg")
+            files.append(folder / person / f"{person}_{num:04d}.jpg")
         if not all(missing.ok(p, path, number) for p in files):
             continue
         for p, person in zip(files, people):
@@ -109,6 +156,39 @@ def read_lfw_pairs(root, pairs_file: str = "pairs.txt", skip_missing: bool = Fal
         pairs.append([index[str(p)] for p in files])
         same.append(is_same)
         fold.append(f)
-    images = ImageSet(list(index), {"identity": np.array(names)}, None, str(root))
+    return _pair_set(index, names, pairs, same, fold, folder, path, missing)
+
+
+def _pair_set(index, names, pairs, same, fold, folder, path, missing) -> PairSet:
+    images = ImageSet(list(index), {"identity": np.array(names)}, None, str(folder))
     result = PairSet(images, np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path))
     return with_dropped(result, {"missing_pair": missing.dropped["missing_image"]})
+
+
+def _read_cplfw_pairs(path: Path, root: Path, lines, skip_missing: bool, variant, n_folds: int = 10) -> PairSet:
+    """CPLFW / CALFW pairs: `Name_1.jpg <label>` per image, consecutive lines a pair, folds consecutive."""
+    if len(lines) % 2:
+        raise DataFormatError(path, f"expected pairs of lines (two images per pair), found {len(lines)} lines", lines[-1][0])
+    folder = find_image_folder(path, root, lines[0][1].split()[0], variant)
+    n_pairs = len(lines) // 2
+    missing = MissingImages(skip_missing)
+    index: dict[str, int] = {}
+    names, pairs, same, fold = [], [], [], []
+    for k in range(n_pairs):
+        (n1, a), (n2, b) = lines[2 * k], lines[2 * k + 1]
+        fields = [a.split(), b.split()]
+        for number, f in ((n1, fields[0]), (n2, fields[1])):
+            if len(f) != 2:
+                raise DataFormatError(path, f"expected 'Name_1.jpg <label 0/1>', got {' '.join(f)!r}", number)
+        label = parse_number(fields[0][1], path, n1, "a pair label 0 or 1", int)
+        files = [folder / f[0] for f in fields]
+        if not all(missing.ok(p, path, n) for p, n in zip(files, (n1, n2))):
+            continue
+        for p in files:
+            if str(p) not in index:
+                index[str(p)] = len(index)
+                names.append(p.stem.rsplit("_", 1)[0])
+        pairs.append([index[str(p)] for p in files])
+        same.append(label != 0)
+        fold.append(min(k * n_folds // n_pairs, n_folds - 1))
+    return _pair_set(index, names, pairs, same, fold, folder, path, missing)

@@ -4,6 +4,9 @@
     <root>/list_landmarks_align_celeba.txt   line 1: number of images; line 2: the header below;
                                              then `000001.jpg  69  109  106  113 ...` (integer pixels)
     <root>/training.txt, <root>/testing.txt  one image name per line (MAFL split)
+MAFL on the CelebA files as distributed is read too: `Img/img_align_celeba/`, `Anno/list_landmarks_align_celeba.txt`
+and the MAFL lists in `MAFL/` (or beside); Kaggle's CelebA copy (`img_align_celeba/img_align_celeba/`,
+`list_landmarks_align_celeba.csv` with `image_id,lefteye_x,...`).
 CelebA does not say whether its integer coordinates are 0- or 1-based; facessl reads them as 0-based
 pixel positions, and the writer rounds 0-based positions to integers (so labels round-trip exactly
 when they are integers). Point order: left eye, right eye, nose, left mouth corner, right mouth
@@ -17,6 +20,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import JPEG_QUALITY, MissingImages, parse_number, read_lines, save_image, with_dropped
+from facessl.data.formats.text import column_index, read_csv
 from facessl.errors import DataFormatError
 
 LANDMARK_FILE = "list_landmarks_align_celeba.txt"
@@ -80,21 +84,40 @@ def read_landmark_list(path) -> dict[str, np.ndarray]:
     return table
 
 
+def read_landmark_csv(path) -> dict[str, np.ndarray]:
+    """Kaggle's list_landmarks_align_celeba.csv: image_id + the 10 HEADER columns."""
+    header, rows = read_csv(path, "CelebA landmark table")
+    columns = [column_index(header, name, path, "CelebA landmark table") for name in ["image_id"] + HEADER.split()]
+    return {f[columns[0]]: np.array([parse_number(f[i], path, n, "a coordinate", float) for i in columns[1:]],
+                                    dtype=np.float32).reshape(5, 2) for n, f in rows}
+
+
+def _first(candidates, default):
+    return next((c for c in candidates if c.exists()), default)
+
+
 def read_mafl(root, skip_missing: bool = False) -> ImageSet:
     """Images of training.txt (split 'train') then testing.txt ('test'); labels 'landmarks' (N,5,2) 0-based."""
     root = Path(root)
-    table = read_landmark_list(root / LANDMARK_FILE)
+    marks_file = _first([root / LANDMARK_FILE, root / "Anno" / LANDMARK_FILE,
+                         root / LANDMARK_FILE.replace(".txt", ".csv")], root / LANDMARK_FILE)
+    table = read_landmark_csv(marks_file) if marks_file.suffix == ".csv" else read_landmark_list(marks_file)
+    image_dir = _first([root / "img_align_celeba" / "img_align_celeba", root / "img_align_celeba",
+                        root / "Img" / "img_align_celeba"], root / "img_align_celeba")
+    if image_dir.name == image_dir.parent.name and not any(image_dir.glob("*.jpg")):
+        image_dir = image_dir.parent
+    list_dir = _first([root / "MAFL"], root) if not (root / SPLIT_FILES["train"]).is_file() else root
     missing = MissingImages(skip_missing)
     images, marks, split = [], [], []
     for name_of_split, file_name in SPLIT_FILES.items():
-        list_path = root / file_name
+        list_path = list_dir / file_name
         for number, line in enumerate(read_lines(list_path, f"MAFL {name_of_split} list"), start=1):
             name = line.strip()
             if not name:
                 continue
             if name not in table:
-                raise DataFormatError(list_path, f"image {name} has no row in {LANDMARK_FILE}", number)
-            path = root / "img_align_celeba" / name
+                raise DataFormatError(list_path, f"image {name} has no row in {marks_file.name}", number)
+            path = image_dir / name
             if not missing.ok(path, list_path, number):
                 continue
             images.append(str(path))

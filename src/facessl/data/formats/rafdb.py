@@ -7,6 +7,12 @@ Layout (as released):
 with label lines `train_00001.jpg 5`: the name WITHOUT `_aligned` and the label 1..7 in RAF-DB
 order (surprise, fear, disgust, happiness, sadness, anger, neutral) = internal index + 1.
 `variant="original"` reads `Image/original/train_00001.jpg` instead.
+
+Other unpackings read the same way: the official `basic/` folder above these (root = the RAF-DB folder
+holding `basic/` and `compound/`); a flat `aligned/`, `original/` + `list_patition_label.txt`; and the
+Kaggle image-folder copy `DATASET/{train,test}/<1..7>/train_00001_aligned.jpg` (folder = RAF-DB label).
+The compound set (format `rafdb-compound`): `compound/EmoLabel/list_patition_label.txt` with labels 1..11
+(COMPOUND order) and `compound/Image/aligned/train_0001_aligned.jpg` (4-digit train numbers).
 """
 from __future__ import annotations
 
@@ -21,7 +27,10 @@ from facessl.data.labels import EXPRESSIONS
 from facessl.errors import DataFormatError
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"
-NAME_PATTERN = re.compile(r"(train_\d{5}|test_\d{4})\.jpg")
+NAME_PATTERN = re.compile(r"(train_\d{4,5}|test_\d{4})\.jpg")
+COMPOUND = ("happily surprised", "happily disgusted", "sadly fearful", "sadly angry", "sadly surprised",
+            "sadly disgusted", "fearfully angry", "fearfully surprised", "angrily surprised", "angrily disgusted",
+            "disgustedly surprised")  # RAF-DB compound labels 1..11
 DIGITS = {"train": 5, "test": 4}
 
 
@@ -56,17 +65,63 @@ class RafdbWriter:
 
 
 def image_path(root: Path, name: str, variant: str) -> Path:
+    folder = root / "Image" if (root / "Image").is_dir() else root  # flat copies: aligned/ beside the list
     if variant == "aligned":
-        return root / "Image" / "aligned" / f"{name[:-4]}_aligned.jpg"
-    return root / "Image" / "original" / name
+        return folder / "aligned" / f"{name[:-4]}_aligned.jpg"
+    return folder / "original" / name
+
+
+def find_root(root: Path, subset: str = "basic") -> Path:
+    """The folder holding EmoLabel/ (or the list itself): root, root/basic or root/compound."""
+    for folder in (root / subset, root):
+        if (folder / LABEL_FILE).is_file() or (folder / "list_patition_label.txt").is_file():
+            return folder
+    return root
+
+
+def _label_file(root: Path) -> Path:
+    flat = root / "list_patition_label.txt"
+    return flat if not (root / LABEL_FILE).is_file() and flat.is_file() else root / LABEL_FILE
+
+
+def _kaggle_folders(root: Path):
+    """DATASET/{train,test}/<1..7>/ (Kaggle's RAF-DB copy) or None."""
+    for base in (root / "DATASET", root):
+        if (base / "train").is_dir() and any(p.name in "1234567" and p.is_dir() for p in (base / "train").iterdir()):
+            return base
+    return None
 
 
 def read_rafdb(root, variant: str = "aligned", skip_missing: bool = False) -> ImageSet:
     """labels: 'expression' (N,) internal index; split: 'train' / 'test' from the file name."""
     if variant not in ("aligned", "original"):
         raise ValueError(f"variant must be 'aligned' or 'original', got {variant!r}")
-    root = Path(root)
-    label_path = root / LABEL_FILE
+    root = find_root(Path(root))
+    if not _label_file(root).is_file() and _kaggle_folders(root) is not None:
+        return _read_kaggle(_kaggle_folders(root))
+    images, labels, split, dropped = _read_list(root, variant, skip_missing, len(EXPRESSIONS))
+    result = ImageSet(images, {"expression": labels - 1}, split, str(root))
+    return with_dropped(result, dropped)
+
+
+def read_rafdb_compound(root, variant: str = "aligned", skip_missing: bool = False) -> ImageSet:
+    """The compound set: labels 'class' (N,) 0..10 in COMPOUND order (meta class_names); split train/test."""
+    root = find_root(Path(root), "compound")
+    images, labels, split, dropped = _read_list(root, variant, skip_missing, len(COMPOUND))
+    meta = {"class_names": list(COMPOUND), "split_from": "RAF-DB file names (train_/test_)"}
+    return with_dropped(ImageSet(images, {"class": labels - 1}, split, str(root), meta=meta), dropped)
+
+
+def _read_kaggle(base: Path) -> ImageSet:
+    from facessl.data.formats.imagefolder import read_imagefolder
+
+    data = read_imagefolder(base, class_names=[str(i) for i in range(1, len(EXPRESSIONS) + 1)])
+    data.labels = {"expression": data.labels.pop("class")}  # folder n = RAF-DB label n = internal n - 1
+    return data
+
+
+def _read_list(root: Path, variant: str, skip_missing: bool, n_labels: int):
+    label_path = _label_file(root)
     missing = MissingImages(skip_missing)
     images, expression, split = [], [], []
     for number, line in enumerate(read_lines(label_path, "RAF-DB label list"), start=1):
@@ -74,17 +129,16 @@ def read_rafdb(root, variant: str = "aligned", skip_missing: bool = False) -> Im
             continue
         fields = line.split()
         if len(fields) != 2 or not NAME_PATTERN.fullmatch(fields[0]):
-            raise DataFormatError(label_path, f"expected 'train_00001.jpg <label 1-7>' or 'test_0001.jpg <label>', got {line!r}", number)
-        label = parse_number(fields[1], label_path, number, "an integer label 1..7", int)
-        if not 1 <= label <= len(EXPRESSIONS):
-            raise DataFormatError(label_path, f"expected a label 1..7, got {label}", number)
+            raise DataFormatError(label_path, f"expected 'train_00001.jpg <label 1-{n_labels}>' or 'test_0001.jpg <label>', got {line!r}", number)
+        label = parse_number(fields[1], label_path, number, f"an integer label 1..{n_labels}", int)
+        if not 1 <= label <= n_labels:
+            raise DataFormatError(label_path, f"expected a label 1..{n_labels}, got {label}", number)
         path = image_path(root, fields[0], variant)
         if not missing.ok(path, label_path, number):
             continue
         images.append(str(path))
-        expression.append(label - 1)
+        expression.append(label)
         split.append(fields[0].split("_")[0])
     if not images:
         raise DataFormatError(label_path, "no images listed")
-    result = ImageSet(images, {"expression": np.array(expression, dtype=np.int64)}, np.array(split), str(root))
-    return with_dropped(result, missing.dropped)
+    return images, np.array(expression, dtype=np.int64), np.array(split), missing.dropped

@@ -6,9 +6,11 @@ Layout (the iBUG release):
     lfpw/trainset/image_0001.png    train      lfpw/testset/...    test (common)
     ibug/image_003_1.jpg          test (challenging)
 A plain `trainset/` + `testset/` tree is read too, and the competition test set
-(`01_Indoor/`, `02_Outdoor/`) as split 'private'. `.pts` files look like
+(`01_Indoor/`, `02_Outdoor/`, released as 300W/01_Indoor/indoor_001.png) as split 'private'. Folder
+names match case-insensitively and at any depth below the root (`300W/01_Indoor`, dlib's
+`ibug_300W_large_face_landmark_dataset/helen/trainset`); the deepest known folder decides. `.pts` files look like
     version: 1 / n_points:  68 / { / 68 lines `x y` / }
-with 1-BASED pixel coordinates (the centre of the top-left pixel is (1, 1)). The reader returns
+(CRLF, BOM and trailing spaces accepted) with 1-BASED pixel coordinates (the centre of the top-left pixel is (1, 1)). The reader returns
 0-based landmarks (x - 1, y - 1) as everywhere in facessl; the writer adds 1 and keeps 3 decimals.
 """
 from __future__ import annotations
@@ -74,6 +76,17 @@ class W300Writer:
         return path
 
 
+def subset_of(relative: str):
+    """The SUBSETS key a folder path (relative to the root) ends with, case-insensitively, or None."""
+    parts = relative.lower().split("/")
+    for n in (2, 1):
+        key = "/".join(parts[-n:])
+        match = next((k for k in SUBSETS if k.lower() == key), None)
+        if match is not None and len(parts) >= n:
+            return match
+    return None
+
+
 def read_300w(root, skip_missing: bool = False) -> ImageSet:
     """labels: 'landmarks' (N,68,2) 0-based; 'subset' (N,) folder such as 'helen/testset' (challenging = 'ibug');
     split: 'train' / 'test' (test = common + challenging, the 'full' set) / 'private' (01_Indoor, 02_Outdoor)."""
@@ -83,8 +96,8 @@ def read_300w(root, skip_missing: bool = False) -> ImageSet:
     dropped = {"missing_image": 0}
     images, marks, subsets, split = [], [], [], []
     for pts in sorted(root.rglob("*.pts")):
-        subset = pts.parent.relative_to(root).as_posix()
-        if subset not in SUBSETS:
+        subset = subset_of(pts.parent.relative_to(root).as_posix())
+        if subset is None:
             raise DataFormatError(pts, f"cannot tell train from test: expected the file under one of {', '.join(sorted(SUBSETS))}")
         image = next((pts.with_suffix(s) for s in IMAGE_SUFFIXES if pts.with_suffix(s).is_file()), None)
         if image is None:

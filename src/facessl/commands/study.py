@@ -1,0 +1,52 @@
+"""`facessl study`: SimCLR, PCL and FAb-Net pretrained on real faces, probed on real labels, one report.
+
+    facessl study --config configs/study_realfaces.yaml --out study [KEY=VALUE ...]
+
+Stages (resumable: a rerun skips finished ones): the label table's grouped split and the train
+photos -> time a few steps of each method to fit the wall-clock budget -> pretrain each method for
+each seed (same backbone, batch and minutes) -> probe each run
+(3 probe seeds; random-weights, supervised and majority-class rows once) -> report.md / .html.
+FAb-Net needs frame pairs from face tracks: give `videos=DIR` (a `facessl prepare` output);
+without it FAb-Net is left out and the report says so.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from facessl.demo.stages import StageRunner
+from facessl.study import stages
+from facessl.study.plan import load_plan
+from facessl.study.report import write_report
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--config", default=None, help="study YAML (e.g. configs/study_realfaces.yaml)")
+    p.add_argument("--out", default="study", help="output directory (rerun to resume)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (stage lines still print)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override a study setting, e.g. seeds=[0]")
+
+
+def run(args) -> int:
+    plan = load_plan(args.config, args.overrides)
+    out = Path(args.out).resolve()
+    missing = []
+    methods = list(plan.methods)
+    if "fabnet" in methods and not plan.videos:
+        methods.remove("fabnet")
+        missing.append("FAb-Net: needs frame pairs from face tracks; give videos=DIR, a `facessl prepare` output")
+    plan.methods = methods
+    runs = [(m, s) for s in plan.seeds for m in methods]
+    runner = StageRunner(out, 2 + len(methods) + 2 * len(runs))
+    data_info = runner.run("data", stages.prepare_data, out, plan)
+    budget = {m: runner.run(f"budget-{m}", stages.calibrate, out, plan, m, args.quiet) for m in methods}
+    data_info["budget"] = budget
+    for method, seed in runs:
+        runner.run(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain, out, plan, method, seed,
+                   budget[method]["steps"], args.quiet)
+    for i, (method, seed) in enumerate(runs):
+        baselines = ("random", "supervised") if i == 0 else ()
+        runner.run(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run, out, plan,
+                   stages.run_name(method, seed), args.quiet, baselines)
+    verdict = write_report(out, plan, data_info, runner.timings(), missing)
+    runner._say(f"report: {out / 'report.html'}; " + "; ".join(f"{k} {v['gain']:+.1f}" for k, v in verdict.items()))
+    return 0

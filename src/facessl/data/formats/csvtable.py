@@ -1,0 +1,144 @@
+"""A CSV table of images and their labels, e.g. `image,label` or the shared set's `user.id,image,emotion`.
+
+Columns are chosen by name (options of `facessl eval --dataset csv:FILE`):
+    image_column   path of the image, relative to `images` (default: the CSV's folder); default the
+                   first of image, file, filename, path, img
+    label_column   a class label (any text or integers)              -> labels 'class', task classification
+    target_columns numeric columns, e.g. yaw,pitch,roll                -> labels 'target' (N,k), task regression
+    point_columns  x,y columns in pairs (x1,y1,x2,y2,... or x*,y* wildcards interleaved) -> 'landmarks' (N,K,2)
+    group_column   rows sharing a value stay on one side of every split (else `group` regex on the file name)
+    split_column   train / val / test per row (else a seeded split, stratified for classes, grouped)
+Comma, tab or semicolon separated; quoted fields, BOM and CRLF accepted (formats.text).
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+from pathlib import Path
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split
+from facessl.data.formats.imagefiles import MissingImages, with_dropped
+from facessl.data.formats.text import column_index, read_csv
+from facessl.errors import DataFormatError, FacesslError
+
+IMAGE_COLUMNS = ("image", "file", "filename", "path", "img", "image_path")
+SPLIT_VALUES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                "test": "test", "testing": "test"}
+
+
+def _names(value) -> list[str]:
+    if value is None:
+        return []
+    return [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
+
+
+def _expand(patterns: list[str], header: list[str], path) -> list[str]:
+    """Column names, with shell wildcards expanded in header order; x*,y* pairs interleave."""
+    groups = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            hits = [h for h in header if fnmatch.fnmatchcase(h, pattern)]
+            if not hits:
+                raise DataFormatError(path, f"no column matches {pattern!r}; the header has {', '.join(header)}", 1)
+            groups.append(hits)
+        else:
+            column_index(header, pattern, path, "CSV")
+            groups.append([pattern])
+    if len(groups) == 2 and len(groups[0]) == len(groups[1]) > 1:  # x*,y* -> x1,y1,x2,y2,...
+        return [c for pair in zip(*groups) for c in pair]
+    return [c for g in groups for c in g]
+
+
+def read_csv_table(path, images=None, image_column=None, label_column=None, target_columns=None, point_columns=None,
+                   group_column=None, split_column=None, group: str | None = None,
+                   test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED, skip_missing: bool = False) -> ImageSet:
+    path = Path(path)
+    header, rows = read_csv(path, "image table")
+    if not rows:
+        raise DataFormatError(path, "no data rows below the header")
+    if image_column is None:
+        image_column = next((h for h in header if h.lower() in IMAGE_COLUMNS), None)
+        if image_column is None:
+            raise DataFormatError(path, f"no image column ({', '.join(IMAGE_COLUMNS)}); give --image-column "
+                                        f"(the header has {', '.join(header)})", 1)
+    targets, points = _names(target_columns), _names(point_columns)
+    if label_column is None and not targets and not points:
+        if not any(h.lower() == "label" for h in header):
+            raise DataFormatError(path, f"no label column 'label'; give --label-column, --target-columns or "
+                                        f"--point-columns (the header has {', '.join(header)})", 1)
+        label_column = "label"
+    if sum(map(bool, (label_column, targets, points))) > 1:
+        raise FacesslError("give one of --label-column, --target-columns, --point-columns (one task per table)")
+    col = lambda name: column_index(header, name, path, "CSV")
+    image_i = col(image_column)
+    label_i = col(label_column) if label_column else None
+    numeric = [col(c) for c in _expand(targets or points, header, path)]
+    if points and len(numeric) % 2:
+        raise DataFormatError(path, f"point columns come in x,y pairs; got {len(numeric)} columns", 1)
+    group_i = col(group_column) if group_column else None
+    split_i = col(split_column) if split_column else None
+    folder = Path(images) if images is not None else path.parent
+    if not folder.is_dir():
+        raise FacesslError(f"{folder}: image folder (--images) does not exist")
+    pattern = compile_group(group)
+    missing = MissingImages(skip_missing)
+    files, raw_labels, values, groups, split = [], [], [], [], []
+    for line, fields in rows:
+        name = fields[image_i]
+        if not name:
+            raise DataFormatError(path, f"empty {image_column!r} field", line)
+        file = folder / name
+        if not missing.ok(file, path, line):
+            continue
+        files.append(str(file))
+        if label_i is not None:
+            if not fields[label_i]:
+                raise DataFormatError(path, f"empty label in column {header[label_i]!r}", line)
+            raw_labels.append(fields[label_i])
+        if numeric:
+            values.append([_number(fields[i], header[i], path, line) for i in numeric])
+        groups.append(fields[group_i] if group_i is not None else group_of(name, pattern))
+        if split_i is not None:
+            value = fields[split_i].lower()
+            if value not in SPLIT_VALUES:
+                raise DataFormatError(path, f"split {fields[split_i]!r} in column {header[split_i]!r}: expected "
+                                            "train, val or test", line)
+            split.append(SPLIT_VALUES[value])
+    if not files:
+        raise DataFormatError(path, "every image this table names is missing")
+    labels, meta = {"group": np.array(groups)}, {"split_from": f"column {header[split_i]!r}" if split_i is not None else None}
+    if label_i is not None:
+        names = sorted(set(raw_labels), key=_natural)
+        labels["class"] = np.array([names.index(v) for v in raw_labels], dtype=np.int64)
+        meta.update(class_names=names, label_column=header[label_i])
+    elif targets:
+        labels["target"] = np.array(values, dtype=np.float64)
+        meta["target_columns"] = [header[i] for i in numeric]
+    else:
+        labels["landmarks"] = np.array(values, dtype=np.float64).reshape(len(files), -1, 2)
+        meta["point_columns"] = [header[i] for i in numeric]
+    if split_i is not None:
+        split = np.array(split)
+    else:
+        strata = labels["class"] if "class" in labels else np.zeros(len(files), dtype=np.int64)
+        split = grouped_stratified_split(strata, labels["group"], test_fraction, seed)
+        how = f"column {group_column!r}" if group_column else (f"--group {group!r}" if group else "file name")
+        meta["split_from"] = f"seeded ({seed}) {'stratified ' if 'class' in labels else ''}split, {test_fraction:.0%} test, grouped by {how}"
+    return with_dropped(ImageSet(files, labels, split, str(path), meta=meta), missing.dropped)
+
+
+def _number(text: str, column: str, path, line: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataFormatError(path, f"column {column!r}: expected a finite number, got {text!r}", line)
+    return value
+
+
+def _natural(text: str):
+    return (0, int(text), "") if text.lstrip("-").isdigit() else (1, 0, text)

@@ -1,0 +1,73 @@
+"""Groups and seeded splits for generic labelled sets (image folders, CSV tables).
+
+A group is what must never be on both sides of a split: a subject (`S005` in CK+'s
+`S005_001_00000011.png`), a person, or at least the image itself (a CSV that lists one photo
+twice). `--group REGEX` is searched in each file name; its first capture group (else the whole
+match) is the group. A name the pattern does not match is its own group, so a set that names
+only some people (LFW-style `George_W_Bush_0001.jpg` beside `facial-expressions_2868588k.jpg`)
+keeps those people together and every other photo apart.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+import numpy as np
+
+from facessl.errors import FacesslError
+
+TEST_FRACTION = 0.2
+SPLIT_SEED = 0
+
+
+def compile_group(pattern: str | None):
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise FacesslError(f"--group {pattern!r}: not a regular expression ({exc})") from None
+
+
+def group_of(name: str, pattern) -> str:
+    """The group of a file name under a compiled pattern (see module doc); the name itself when none."""
+    base = PurePath(name).name
+    if pattern is not None:
+        match = pattern.search(base)
+        if match:
+            return match.group(1) if match.groups() and match.group(1) is not None else match.group(0)
+    return base
+
+
+def grouped_stratified_split(labels, groups, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> np.ndarray:
+    """'train' / 'test' per row: whole groups per side, each class as close to `test_fraction` in test as
+    the groups allow.
+
+    Groups are placed largest first (ties in a seeded random order), each on the side that keeps
+    every class's test count nearest `test_fraction` of its rows placed so far (squared deficits,
+    divided by the class's size so that rare classes weigh as much as common ones), the idea of
+    scikit-learn's StratifiedGroupKFold for one train/test cut."""
+    labels, groups = np.asarray(labels), np.asarray(groups).astype(str)
+    if not 0.0 < test_fraction < 1.0:
+        raise FacesslError(f"test fraction must be in (0, 1), got {test_fraction}")
+    _, classes = np.unique(labels, return_inverse=True)
+    unique, inverse = np.unique(groups, return_inverse=True)
+    counts = np.zeros((len(unique), classes.max() + 1 if len(classes) else 1))
+    np.add.at(counts, (inverse, classes), 1.0)
+    total = counts.sum(0)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    order = order[np.argsort(-counts[order].sum(1), kind="stable")]
+    seen, test_counts = np.zeros_like(total), np.zeros_like(total)
+    test = np.zeros(len(unique), dtype=bool)
+    for g in order:
+        seen += counts[g]
+        deficit = test_counts - test_fraction * seen
+        if np.sum((deficit + counts[g]) ** 2 / total) <= np.sum(deficit ** 2 / total):
+            test[g] = True
+            test_counts += counts[g]
+    for c in np.flatnonzero(test_counts == 0):  # a class held by a few large groups still gets tested
+        holders = np.flatnonzero(counts[:, c] > 0)
+        if len(holders) >= 2:
+            smallest = holders[np.argmin(counts[holders].sum(1))]
+            test[smallest], test_counts = True, test_counts + counts[smallest]
+    return np.where(test[inverse], "test", "train")

@@ -1,0 +1,70 @@
+"""The one way every list, CSV, .pts and pairs reader reads text.
+
+Real files are not always what their format page shows: a UTF-8 byte-order mark (Excel, Notepad),
+Windows line ends (CRLF), spaces after the last field, a quoted CSV field (`"70 80 82 ..."`, as some
+FER-2013 copies quote `pixels`). All of those are read, not rejected. A file that is not UTF-8 at
+all is one DataFormatError naming the file and the byte offset.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from facessl.errors import DataFormatError
+
+
+def read_text(path, what: str) -> str:
+    """The whole file as text: UTF-8 with or without BOM; a missing or undecodable file is one clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, f"{what} not found")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_lines(path, what: str) -> list[str]:
+    """Lines without line ends (LF, CRLF or CR) and without trailing spaces/tabs; numbering starts at 1."""
+    return [line.rstrip() for line in read_text(path, what).splitlines()]
+
+
+def read_csv(path, what: str, delimiter: str | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line number, fields)]) of a CSV file; quoted fields, BOM and CRLF handled by the csv module.
+
+    Header names and fields are stripped of surrounding spaces (Kaggle's icml_face_data.csv has
+    ' Usage'); blank rows are skipped. delimiter None: ',' unless the header has tabs or semicolons
+    and no comma. A row with a different number of fields than the header is one clear error."""
+    text = read_text(path, what)
+    first = text.split("\n", 1)[0]
+    if delimiter is None:
+        delimiter = "," if "," in first else ("\t" if "\t" in first else (";" if ";" in first else ","))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise DataFormatError(path, f"{what} is empty; expected a header row", 1) from None
+    rows = []
+    try:
+        for fields in reader:
+            if not any(f.strip() for f in fields):
+                continue
+            line = reader.line_num
+            if len(fields) != len(header):
+                raise DataFormatError(path, f"expected {len(header)} fields ({', '.join(header)}), got {len(fields)}", line)
+            rows.append((line, [f.strip() for f in fields]))
+    except csv.Error as exc:
+        raise DataFormatError(path, f"malformed CSV ({exc})", reader.line_num) from None
+    return header, rows
+
+
+def column_index(header: list[str], name: str, path, what: str) -> int:
+    """Index of a column by name (exact, else case-insensitive); a missing column names the ones there are."""
+    if name in header:
+        return header.index(name)
+    lowered = [h.lower() for h in header]
+    if name.lower() in lowered:
+        return lowered.index(name.lower())
+    raise DataFormatError(path, f"{what}: no column {name!r}; the header has {', '.join(repr(h) for h in header)}", 1)

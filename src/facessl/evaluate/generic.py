@@ -1,0 +1,54 @@
+"""Task kinds for a user's own labelled faces (formats imagefolder and csv, or any ImageSet).
+
+classification  labels 'class' (N,) int, meta['class_names']; linear softmax; accuracy, mean-class
+                accuracy and macro F1 (class-imbalanced real sets need the latter two)
+regression      labels 'target' (N,k) float, meta['target_columns']; linear regression (L1); MAE per
+                column and their mean, in the columns' own units
+landmarks       labels 'landmarks' (N,K,2): evaluate.landmarks (NME; the normaliser is named)
+Splits come from the dataset (folders, a split column or the reader's seeded grouped split); the
+validation carve that selects the probe's settings is grouped by labels['group'] and never
+touches the test rows.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.errors import FacesslError
+from facessl.evaluate.expression import classification_task, require_label, train_test_parts
+from facessl.evaluate.protocol import EvalOptions, Fold, Part, ProbeTask
+from facessl.evaluate.splits import part_groups
+
+
+def build_classification(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) -> ProbeTask:
+    train, val, test = train_test_parts(test_set, train_set, "classification")
+    labels = lambda part: require_label(part.images, "class", "classification")[part.index].astype(int)
+    names = (train.images.meta or {}).get("class_names")
+    if train_set is not None and names != (test.images.meta or {}).get("class_names"):
+        raise FacesslError(f"{train.images.source} and {test.images.source}: different class names "
+                           f"({names} vs {(test.images.meta or {}).get('class_names')})")
+    info = {"class_names": names, "split": (test.images.meta or {}).get("split_from")}
+    return classification_task("classification", train, val, test, labels(train), None if val is None else labels(val),
+                               labels(test), options, info)
+
+
+def regression_metrics_for(columns: list[str]):
+    def regression_metrics(outputs, y, meta) -> dict:
+        per_column = np.abs(np.asarray(outputs, np.float64) - y).mean(0)
+        out = {f"mae_{c}": float(v) for c, v in zip(columns, per_column)}
+        out["mae"] = float(per_column.mean())
+        return out
+
+    return regression_metrics
+
+
+def build_regression(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) -> ProbeTask:
+    train, val, test = train_test_parts(test_set, train_set, "regression")
+    targets = lambda part: require_label(part.images, "target", "regression")[part.index].astype(np.float64)
+    y_train = targets(train)
+    columns = list((test.images.meta or {}).get("target_columns") or [f"y{i}" for i in range(y_train.shape[1])])
+    fold = Fold(train, y_train, test, targets(test), val, None if val is None else targets(val), groups=part_groups(train))
+    info = {"train_rows": len(train), "val_rows": len(val) if val is not None else 0, "test_rows": len(test),
+            "columns": columns, "loss": options.pose_loss, "split": (test.images.meta or {}).get("split_from")}
+    return ProbeTask("regression", options.probe("regression", loss=options.pose_loss), [fold],
+                     regression_metrics_for(columns), info=info)

@@ -1,0 +1,1 @@
+"""`facessl study`: the demo's comparison on real faces (plan, stages, report)."""

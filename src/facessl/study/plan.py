@@ -1,0 +1,69 @@
+"""What a study runs: read from a YAML file (configs/study_realfaces.yaml) plus key=value overrides."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from facessl.errors import FacesslError
+
+METHODS = ("simclr", "pcl", "fabnet")
+
+
+@dataclass
+class StudyPlan:
+    photos: str = ""
+    labels: str = ""
+    label_column: str = "label"
+    images: str | None = None  # folder the label table's image column is relative to (default: photos)
+    group: str | None = None
+    videos: str | None = None
+    methods: list = field(default_factory=lambda: list(METHODS))
+    seeds: list = field(default_factory=lambda: [0, 1])
+    backbone: str = "small"
+    size: int = 64
+    steps: int = 600  # used when budget_minutes is 0
+    budget_minutes: float = 0.0  # wall-clock pretraining budget per method and seed (steps calibrated)
+    batch_size: int = 64
+    probe_seeds: int = 3
+    probe_epochs: int = 100
+    supervised_epochs: int = 5
+    pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
+
+    def check(self) -> "StudyPlan":
+        for name in ("photos", "labels"):
+            if not getattr(self, name) or not Path(getattr(self, name)).exists():
+                raise FacesslError(f"study: {name} {getattr(self, name)!r} does not exist")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise FacesslError(f"study: unknown method {unknown[0]!r}; expected {', '.join(METHODS)}")
+        if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
+            raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
+        return self
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_plan(path, overrides=()) -> StudyPlan:
+    data = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as exc:
+            raise FacesslError(f"{path}: cannot read study config ({exc.strerror})") from None
+        if not isinstance(data, dict):
+            raise FacesslError(f"{path}: expected a mapping of study settings")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise FacesslError(f"override {item!r}: expected KEY=VALUE")
+        data[key.strip()] = yaml.safe_load(value)
+    names = [f.name for f in fields(StudyPlan)]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            raise FacesslError(f"study: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return StudyPlan(**data).check()

@@ -1,0 +1,119 @@
+"""The study's tables, verdicts and report (the demo's report writer: facessl.report.build_report).
+
+Cells are mean ± std over every (pretraining seed, probe seed) pair of a method; a method "beats
+random beyond the seed spread" when its lowest such value is above the random row's highest.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from facessl.engine.io import write_json_atomic
+from facessl.report.sections import Figure, Section, Table
+from facessl.study.plan import StudyPlan
+from facessl.study.stages import read_results, run_name
+
+METRICS = (("mean_class_accuracy", "mean-class acc. (%)"), ("macro_f1", "macro F1 (%)"), ("accuracy", "acc. (%)"))
+LABELS = {"simclr": "SimCLR", "pcl": "PCL", "fabnet": "FAb-Net"}
+FEATURE_NAMES = {"fs": "F_s", "ff": "F_f", "fp": "F_p", "embedding": "embedding"}
+TARGET_GAIN = 5.0  # points of mean-class accuracy over random weights
+
+
+def _values(result: dict, metric: str) -> list[float]:
+    m = result.get("metrics", {}).get(metric, {})
+    return [100.0 * v for v in m.get("per_seed", [])]
+
+
+def collect(out: Path, plan: StudyPlan) -> dict:
+    """row -> {metric: [values over (pretraining seed, probe seed)]}, plus per-seed means."""
+    rows: dict[str, dict] = {}
+    first = None
+    for method in plan.methods:
+        for seed in plan.seeds:
+            results = read_results(out, run_name(method, seed))
+            if results is None:
+                continue
+            task = results["tasks"][0]
+            first = first or task
+            for feature, result in task["rows"]["checkpoint"].items():
+                label = LABELS[method] + (f" ({FEATURE_NAMES.get(feature, feature)})" if method == "pcl" else "")
+                row = rows.setdefault(label, {"method": method, "seeds": {}})
+                for metric, _ in METRICS:
+                    row.setdefault(metric, []).extend(_values(result, metric))
+                row["seeds"][seed] = float(np.mean(_values(result, "mean_class_accuracy")))
+    if first is not None:
+        for label, key in (("Random weights", "random"), ("Supervised (fine-tuned)", "supervised"), ("Floor (majority class)", "floor")):
+            for result in first["rows"].get(key, {}).values():
+                if isinstance(result, dict) and "metrics" in result:
+                    rows[label] = {"method": key, **{m: _values(result, m) for m, _ in METRICS}}
+    return rows
+
+
+def verdicts(rows: dict) -> dict:
+    random = rows.get("Random weights", {}).get("mean_class_accuracy")
+    out = {}
+    for label, row in rows.items():
+        if row["method"] not in LABELS or not random or not row.get("mean_class_accuracy"):
+            continue
+        values = row["mean_class_accuracy"]
+        gain = float(np.mean(values) - np.mean(random))
+        out[label] = {"gain": gain, "beyond_spread": bool(min(values) > max(random)), "target_met": gain >= TARGET_GAIN}
+    return out
+
+
+def _cell(values) -> str:
+    if not values:
+        return "—"
+    return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+
+
+def main_table(rows: dict, timings: dict) -> Table:
+    header = ["model"] + [title for _, title in METRICS] + ["n", "pretraining (min)"]
+    body = []
+    for label, row in rows.items():
+        minutes = [s for k, s in timings.items() if k.startswith(f"pretrain-{row['method']}_")]
+        time_cell = f"{np.mean(minutes) / 60:.1f} per seed" if minutes and row["method"] in LABELS else ""
+        body.append([label] + [_cell(row.get(m, [])) for m, _ in METRICS] + [str(len(row.get("accuracy", []))), time_cell])
+    return Table(header, body, caption="Linear probes on frozen features (supervised: fine-tuned), real expression "
+                 "labels, test split never used for any choice; mean ± std over pretraining seeds × probe seeds.")
+
+
+def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, missing: list[str]) -> dict:
+    from facessl.report import build_report
+    from facessl.report.hardware import hardware_info, hardware_section
+    from facessl.viz.curves import training_curves
+
+    rows = collect(out, plan)
+    verdict = verdicts(rows)
+    write_json_atomic(out / "results" / "tables.json", {"rows": rows, "verdicts": verdict, "plan": plan.as_dict(),
+                                                        "data": data_info, "missing": missing})
+    write_json_atomic(out / "hardware.json", hardware_info())
+    write_json_atomic(out / "timings.json", timings)
+    figures = []
+    runs = {run_name(m, s): out / "runs" / run_name(m, s) for m in plan.methods for s in plan.seeds[:1]
+            if (out / "runs" / run_name(m, s) / "metrics.jsonl").is_file()}
+    if runs:
+        figures.append(Figure(training_curves(runs, out / "figures" / "curves.png"), "Loss terms of the first seed's runs."))
+    counts = data_info["counts"]
+    data_text = (f"Pretraining: {data_info['pretrain_photos']} photos of the label table's train split "
+                 f"(FAb-Net: {plan.videos or 'no prepared clips given'}). Evaluation: {plan.labels}, "
+                 f"{data_info['split']}; train {sum(counts['train'].values())} / test {sum(counts['test'].values())} rows. "
+                 f"Backbone `{plan.backbone}`, {plan.size} px, batch {plan.batch_size}, "
+                 + (f"{plan.budget_minutes:g} minutes of pretraining per method and seed (steps: "
+                    + ", ".join(f"{LABELS[m]} {b['steps']} at {b['seconds_per_step']:.2f} s/step"
+                                for m, b in data_info.get("budget", {}).items()) + ")"
+                    if plan.budget_minutes else f"{plan.steps} steps per method and seed")
+                 + f" (seeds {plan.seeds}); probes: {plan.probe_seeds} seeds, {plan.probe_epochs} epochs, weight "
+                 "decay and epoch chosen on a grouped validation carve of the train split.")
+    lines = [f"- {label}: {v['gain']:+.2f} points mean-class accuracy over random weights; "
+             f"{'beyond' if v['beyond_spread'] else 'NOT beyond'} the seed spread; target +{TARGET_GAIN:.0f}: "
+             f"{'met' if v['target_met'] else 'not met'}" for label, v in verdict.items()]
+    lines += [f"- missing: {m}" for m in missing]
+    sections = [Section("Data and budget", data_text),
+                Section("Real expressions", "\n".join(lines), [main_table(rows, timings)]),
+                Section("Pretraining", "", [], figures),
+                hardware_section(hardware_info(), timings)]
+    build_report(out, sections, title="facessl study: SSL methods on real faces")
+    return verdict

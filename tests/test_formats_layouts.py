@@ -1,0 +1,254 @@
+"""Each named benchmark read in the layouts it is distributed and commonly unpacked in (docs/data_formats.md).
+
+Every fixture is written here from the documented layout (tiny images), never from the real data.
+"""
+import shutil
+
+import numpy as np
+import pytest
+
+from facessl.data import formats
+from facessl.data.formats.aflw2000 import savemat_deterministic
+from facessl.data.formats.common import PairSet
+from facessl.data.formats.imagefiles import save_image as _save
+from facessl.data.formats.lfw import LfwWriter
+from facessl.data.formats.rafdb import COMPOUND
+from facessl.data.labels import EXPRESSIONS
+from facessl.errors import DataFormatError
+
+RNG = np.random.default_rng(1)
+
+
+def face(size=12):
+    return RNG.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
+
+
+def save_image(path, image, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(path, image, **kw)
+
+
+def write(path, text, crlf=False, bom=False):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = text.replace("\n", "\r\n") if crlf else text
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+
+
+# --- LFW / CPLFW -------------------------------------------------------------------------------------
+def lfw_images(folder, people=("Ann_Lee", "Bo_Chen")):
+    w = LfwWriter(folder)
+    for name in people:
+        w.add(name, face())
+        w.add(name, face())
+
+
+PAIRS = "1\t1\nAnn_Lee\t1\t2\nAnn_Lee\t1\tBo_Chen\t2\n"
+
+
+@pytest.mark.parametrize("folder", ["lfw", "lfw_funneled", "lfw-deepfunneled", "lfw-deepfunneled/lfw-deepfunneled"])
+def test_lfw_pairs_beside_the_image_folder(tmp_path, folder):
+    lfw_images(tmp_path / folder)
+    write(tmp_path / "pairs.txt", PAIRS, crlf=True, bom=True)
+    for path in (tmp_path, tmp_path / folder.split("/")[0], tmp_path / "pairs.txt"):
+        got = formats.read("lfw", path)
+        assert isinstance(got, PairSet) and list(got.same) == [True, False]
+        assert all(f"{folder}/Ann_Lee/Ann_Lee_0001.jpg" in got.images.images[0] for _ in [0])
+
+
+def test_lfw_pairs_inside_and_pairs_option_and_variant(tmp_path):
+    lfw_images(tmp_path / "lfw")
+    lfw_images(tmp_path / "lfw_funneled")
+    write(tmp_path / "lfw" / "pairs.txt", PAIRS)
+    assert formats.read("lfw", tmp_path / "lfw").images.images[0].startswith(str(tmp_path / "lfw" / "Ann_Lee"))
+    write(tmp_path / "lists" / "pairsDevTest.txt", "1\nAnn_Lee\t1\t2\nAnn_Lee\t2\tBo_Chen\t1\n")
+    got = formats.read("lfw", tmp_path, pairs_file=str(tmp_path / "lists" / "pairsDevTest.txt"), variant="lfw_funneled")
+    assert "lfw_funneled" in got.images.images[0] and list(got.same) == [True, False]
+
+
+def test_cplfw_as_released(tmp_path):
+    for name in ("Ann_Lee_1.jpg", "Ann_Lee_2.jpg", "Bo_Chen_1.jpg", "Cy_Diaz_3.jpg"):
+        save_image(tmp_path / "images" / name, face())
+    lines = ["Ann_Lee_1.jpg 1", "Ann_Lee_2.jpg 1", "Bo_Chen_1.jpg 0", "Cy_Diaz_3.jpg 0"] * 5  # 10 pairs
+    write(tmp_path / "pairs_CPLFW.txt", "\n".join(lines) + "\n", crlf=True)
+    got = formats.read("cplfw", tmp_path)
+    assert len(got.pairs) == 10 and list(got.same[:2]) == [True, False] and list(got.fold) == list(range(10))
+    assert list(got.images.labels["identity"]) == ["Ann_Lee", "Ann_Lee", "Bo_Chen", "Cy_Diaz"]
+
+
+def test_lfw_missing_pairs_file_names_where_it_looked(tmp_path):
+    lfw_images(tmp_path / "lfw")
+    with pytest.raises(DataFormatError, match="pairs file not found.*--pairs FILE"):
+        formats.read("lfw", tmp_path / "lfw")
+
+
+# --- RAF-DB -------------------------------------------------------------------------------------------
+def rafdb_files(root, names_labels, variant="aligned", flat=False):
+    for name, _ in names_labels:
+        stem = name[:-4]
+        image = f"{stem}_aligned.jpg" if variant == "aligned" else name
+        save_image((root if flat else root / "Image") / variant / image, face())
+    text = "".join(f"{n} {lab}\n" for n, lab in names_labels)
+    write(root / ("list_patition_label.txt" if flat else "EmoLabel/list_patition_label.txt"), text, crlf=True)
+
+
+def test_rafdb_basic_folder_original_images_and_flat_copy(tmp_path):
+    rows = [("train_00001.jpg", 4), ("test_0001.jpg", 7)]
+    rafdb_files(tmp_path / "RAF-DB" / "basic", rows, variant="original")
+    got = formats.read("rafdb", tmp_path / "RAF-DB", variant="original")
+    assert list(got.labels["expression"]) == [3, 6] and list(got.split) == ["train", "test"]
+    rafdb_files(tmp_path / "flat", rows, flat=True)
+    assert len(formats.read("rafdb", tmp_path / "flat")) == 2
+
+
+def test_rafdb_compound_list(tmp_path):
+    rafdb_files(tmp_path / "compound", [("train_0001.jpg", 1), ("train_0002.jpg", 11), ("test_0001.jpg", 5)])
+    got = formats.read("rafdb-compound", tmp_path)
+    assert list(got.labels["class"]) == [0, 10, 4] and got.meta["class_names"] == list(COMPOUND)
+
+
+def test_rafdb_kaggle_image_folders(tmp_path):
+    for split, label in (("train", "1"), ("train", "7"), ("test", "4")):
+        save_image(tmp_path / "DATASET" / split / label / f"{split}_00001_aligned.jpg", face())
+    got = formats.read("rafdb", tmp_path)
+    assert sorted(zip(got.split, got.labels["expression"])) == [("test", 3), ("train", 0), ("train", 6)]
+
+
+# --- FER-2013 -----------------------------------------------------------------------------------------
+def pixels(value):
+    return " ".join([str(value)] * 2304)
+
+
+def test_fer2013_csv_variants(tmp_path):
+    write(tmp_path / "a" / "fer2013.csv", f'emotion,pixels,Usage\n0,"{pixels(7)}",Training\n3,{pixels(9)},PrivateTest\n',
+          crlf=True, bom=True)
+    got = formats.read("fer2013", tmp_path / "a")
+    assert list(got.labels["expression"]) == [EXPRESSIONS.index("anger"), EXPRESSIONS.index("happiness")]
+    assert got.images[0, 0, 0, 0] == 7 and list(got.split) == ["Training", "PrivateTest"]
+    write(tmp_path / "b" / "icml_face_data.csv", f"emotion, Usage, pixels\n6, PublicTest, {pixels(1)} \n")
+    got = formats.read("fer2013", tmp_path / "b")
+    assert list(got.split) == ["PublicTest"] and got.labels["expression"][0] == EXPRESSIONS.index("neutral")
+    write(tmp_path / "c" / "train.csv", f"emotion,pixels\n5,{pixels(2)}\n")
+    assert list(formats.read("fer2013", tmp_path / "c").split) == ["Training"]
+
+
+def test_fer2013_kaggle_image_release(tmp_path):
+    for split, name in (("train", "angry"), ("train", "happy"), ("test", "surprise"), ("test", "angry")):
+        save_image(tmp_path / split / name / "im0.png", face(48)[:, :, 0])
+    got = formats.read("fer2013", tmp_path)
+    pairs = sorted(zip(got.split, (EXPRESSIONS[i] for i in got.labels["expression"])))
+    assert pairs == [("test", "anger"), ("test", "surprise"), ("train", "anger"), ("train", "happiness")]
+
+
+# --- AFLW2000-3D / 300W-LP ----------------------------------------------------------------------------
+def released_mat(path, pose_rad, landmarks_field):
+    save_image(path.with_suffix(".jpg"), face(20))
+    fields = {"Pose_Para": np.array([[*pose_rad, 10.0, 12.0, 0.0, 0.001]], dtype=np.float32),
+              "Shape_Para": np.zeros((199, 1)), "Exp_Para": np.zeros((29, 1)), "Illum_Para": np.zeros((1, 10)),
+              "Color_Para": np.zeros((1, 7)), "Tex_Para": np.zeros((199, 1)), "roi": np.array([[1, 1, 19, 19]])}
+    fields.update(landmarks_field)
+    savemat_deterministic(path.with_suffix(".mat"), fields)
+
+
+def test_aflw2000_mat_fields_as_released(tmp_path):
+    root = tmp_path / "AFLW2000"
+    pt3d = np.vstack([RNG.uniform(0, 19, (2, 68)), RNG.normal(size=(1, 68))])
+    released_mat(root / "image00002", (0.1, -0.2, 0.05), {"pt3d_68": pt3d, "pt2d": RNG.uniform(0, 19, (2, 21))})
+    got = formats.read("aflw2000", tmp_path)  # the folder above AFLW2000/ works too
+    np.testing.assert_allclose(got.labels["pose"][0], np.rad2deg([-0.2, 0.1, 0.05]), atol=1e-4)  # yaw, pitch, roll
+    np.testing.assert_allclose(got.labels["landmarks"][0], pt3d[:2].T, atol=1e-4)  # not the 21-point pt2d
+
+
+def test_300wlp_as_released_with_landmarks_folder(tmp_path):
+    root = tmp_path / "300W_LP"
+    for stem in ("AFW/AFW_134212_1_0", "AFW_Flip/AFW_134212_1_0"):
+        released_mat(root / stem, (0.0, 0.3, 0.0), {"pt2d": RNG.uniform(0, 19, (2, 68))})
+    (root / "landmarks" / "AFW").mkdir(parents=True)
+    savemat_deterministic(root / "landmarks" / "AFW" / "AFW_134212_1_0_pts.mat", {"pts_2d": np.zeros((68, 2))})
+    (root / "Code").mkdir()
+    (root / "Code" / "main.m").write_text("% matlab\n")
+    got = formats.read("300wlp", root)
+    assert len(got) == 2 and sorted(got.labels["subset"]) == ["AFW", "AFW_Flip"]
+
+
+# --- 300-W --------------------------------------------------------------------------------------------
+def pts_text(points):
+    rows = "".join(f"{x + 1:.3f} {y + 1:.3f}  \n" for x, y in points)
+    return f"version: 1\nn_points:  68\n{{\n{rows}}}\n"
+
+
+@pytest.mark.parametrize("layout", ["official", "ibug", "dlib"])
+def test_300w_layouts(tmp_path, layout):
+    folders = {"official": ["300W/01_Indoor", "300W/02_Outdoor"],
+               "ibug": ["afw", "helen/trainset", "helen/testset", "lfpw/testset", "ibug"],
+               "dlib": ["ibug_300W_large_face_landmark_dataset/afw", "ibug_300W_large_face_landmark_dataset/Helen/TestSet"]}[layout]
+    points = RNG.uniform(0, 19, (68, 2))
+    for i, folder in enumerate(folders):
+        save_image(tmp_path / folder / f"im_{i}.png", face(20))
+        write(tmp_path / folder / f"im_{i}.pts", pts_text(points), crlf=True, bom=(i == 0))
+    got = formats.read("300w", tmp_path)
+    assert len(got) == len(folders)
+    np.testing.assert_allclose(got.labels["landmarks"][0], points, atol=1e-3)
+    expected = {"official": {"private"}, "ibug": {"train", "test"}, "dlib": {"train", "test"}}[layout]
+    assert set(got.split) == expected
+
+
+# --- MAFL on CelebA ------------------------------------------------------------------------------------
+HEADER = "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y"
+
+
+def test_mafl_on_celeba_release_layout(tmp_path):
+    for name in ("000001.jpg", "000002.jpg"):
+        save_image(tmp_path / "Img" / "img_align_celeba" / name, face(20))
+    write(tmp_path / "Anno" / "list_landmarks_align_celeba.txt",
+          f"2\n{HEADER}\n000001.jpg 1 2 3 4 5 6 7 8 9 10\n000002.jpg 2 2 3 4 5 6 7 8 9 11 \n", crlf=True)
+    write(tmp_path / "MAFL" / "training.txt", "000001.jpg\n")
+    write(tmp_path / "MAFL" / "testing.txt", "000002.jpg\n")
+    got = formats.read("mafl", tmp_path)
+    assert list(got.split) == ["train", "test"] and got.labels["landmarks"][1, 4, 1] == 11
+
+
+def test_mafl_on_kaggle_celeba_csv(tmp_path):
+    save_image(tmp_path / "img_align_celeba" / "img_align_celeba" / "000001.jpg", face(20))
+    save_image(tmp_path / "img_align_celeba" / "img_align_celeba" / "000002.jpg", face(20))
+    write(tmp_path / "list_landmarks_align_celeba.csv", "image_id," + HEADER.replace(" ", ",") + "\n"
+          "000001.jpg,1,2,3,4,5,6,7,8,9,10\n000002.jpg,1,2,3,4,5,6,7,8,9,12\n")
+    write(tmp_path / "training.txt", "000001.jpg\n")
+    write(tmp_path / "testing.txt", "000002.jpg\n")
+    got = formats.read("mafl", tmp_path)
+    assert got.labels["landmarks"][1, 4, 1] == 12 and "img_align_celeba/img_align_celeba" in got.images[0]
+
+
+# --- DISFA --------------------------------------------------------------------------------------------
+def disfa_labels(root, subject="SN001", frames=3):
+    for au in (1, 2, 4, 6, 9, 12, 25, 26):
+        write(root / "ActionUnit_Labels" / subject / f"{subject}_au{au}.txt",
+              "".join(f"{k},{(k + au) % 6}\n" for k in range(1, frames + 1)), crlf=True)
+
+
+@pytest.mark.parametrize("folder,names", [("Images/SN001", ["00001.jpg", "00002.jpg", "00003.jpg"]),
+                                          ("img/LeftVideoSN001", ["0.png", "1.png", "2.png"]),
+                                          ("Images_LeftCamera/SN001", ["frame_1.jpg", "frame_2.jpg", "frame_3.jpg"])])
+def test_disfa_frame_folders(tmp_path, folder, names):
+    disfa_labels(tmp_path)
+    for i, name in enumerate(names):
+        image = np.full((8, 8, 3), 40 * (i + 1), dtype=np.uint8)
+        save_image(tmp_path / folder / name, image)
+    got = formats.read("disfa", tmp_path)
+    assert list(got.labels["frame"]) == [1, 2, 3]
+    from facessl.data.formats.common import load_image
+
+    assert [int(load_image(p)[0, 0, 0]) // 40 for p in got.images] == [1, 2, 3]  # frame k = k-th file
+
+
+def test_disfa_right_camera_video(tmp_path):
+    import cv2
+
+    disfa_labels(tmp_path, frames=2)
+    path = tmp_path / "Videos_RightCamera" / "RightVideoSN001_comp.avi"
+    path.parent.mkdir(parents=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (16, 16))
+    for value in (50, 200):
+        writer.write(np.full((16, 16, 3), value, dtype=np.uint8))
+    writer.release()
+    got = formats.read("disfa", tmp_path)
+    assert got.images.shape[0] == 2 and got.images[1].mean() > got.images[0].mean() + 100

@@ -1,0 +1,115 @@
+"""Your own labelled faces: class folders and CSV tables read into ImageSets, and one-line errors."""
+import numpy as np
+import pytest
+
+from facessl.data import formats
+from facessl.data.formats.grouping import group_of, grouped_stratified_split
+from facessl.data.formats.imagefiles import save_image as _save
+from facessl.errors import DataFormatError, FacesslError
+
+RNG = np.random.default_rng(3)
+
+
+def img(path, value=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(path, RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8) if value is None else np.full((8, 8, 3), value, np.uint8))
+
+
+def test_imagefolder_with_split_folders_symlinks_and_nesting(tmp_path):
+    for split in ("train", "val", "test"):
+        for label in ("happy", "sad"):
+            img(tmp_path / "data" / split / label / "deep" / f"{split}_{label}.png")
+    (tmp_path / "extra").mkdir()
+    img(tmp_path / "extra" / "more.jpg")
+    (tmp_path / "data" / "train" / "happy" / "linked").symlink_to(tmp_path / "extra", target_is_directory=True)
+    got = formats.read("imagefolder", tmp_path / "data")
+    assert got.meta["class_names"] == ["happy", "sad"]
+    assert sorted(got.split) == ["test"] * 2 + ["train"] * 3 + ["val"] * 2
+    assert any(p.endswith("linked/more.jpg") for p in got.images)  # through the symlinked folder
+
+
+def test_imagefolder_seeded_grouped_stratified_split(tmp_path):
+    for subject in range(10):
+        for label in ("a", "b"):
+            for k in range(3):
+                img(tmp_path / label / f"S{subject:03d}_{k:03d}_{label}.png")
+    got = formats.read("imagefolder", tmp_path, group=r"^(S\d+)_")
+    subjects = np.array([p.split("/")[-1][:4] for p in got.images])
+    train, test = set(subjects[got.split == "train"]), set(subjects[got.split == "test"])
+    assert not train & test and train and test  # no subject on both sides
+    for c in (0, 1):  # each class about 20 % in test
+        share = np.mean(got.split[got.labels["class"] == c] == "test")
+        assert 0.1 <= share <= 0.35
+    again = formats.read("imagefolder", tmp_path, group=r"^(S\d+)_")
+    assert list(again.split) == list(got.split)  # seeded
+
+
+def test_grouped_split_balances_rare_classes_held_by_few_groups():
+    # a rare class concentrated in two large groups: one must go to test, one stay in train
+    labels = np.array([0] * 800 + [1] * 60 + [1] * 40)
+    groups = np.array([f"g{i}" for i in range(800)] + ["big"] * 60 + ["other"] * 40)
+    split = grouped_stratified_split(labels, groups, 0.2, seed=0)
+    assert {split[800], split[860]} == {"train", "test"}
+    assert 0.15 <= np.mean(split[:800] == "test") <= 0.25
+
+
+def test_group_of_unmatched_names_are_their_own_group():
+    import re
+
+    pattern = re.compile(r"^([A-Za-z_]+?)_\d{1,4}\.")
+    assert group_of("x/George_W_Bush_0001.jpg", pattern) == "George_W_Bush"
+    assert group_of("facial-expressions_2868588k.jpg", pattern) == "facial-expressions_2868588k.jpg"
+
+
+def test_imagefolder_errors_name_the_folder(tmp_path):
+    img(tmp_path / "happy" / "1.png")
+    (tmp_path / "sad").mkdir()
+    with pytest.raises(DataFormatError, match=r"sad: class folder 'sad' holds no images"):
+        formats.read("imagefolder", tmp_path)
+    with pytest.raises(DataFormatError, match="no class folders"):
+        formats.read("imagefolder", tmp_path / "happy")
+
+
+def write_csv(path, text, bom=True, crlf=True):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (text.replace("\n", "\r\n") if crlf else text).encode())
+
+
+def test_csv_classification_with_images_folder_groups_and_split_column(tmp_path):
+    for i in range(6):
+        img(tmp_path / "photos" / f"p{i}.jpg")
+    rows = "".join(f"u{i % 2},p{i}.jpg,{'happy' if i % 2 else 'sad'},{'test' if i >= 4 else 'Train'}  \n" for i in range(6))
+    write_csv(tmp_path / "legend.csv", "user.id,image,emotion,split\n" + rows)
+    got = formats.read("csv", tmp_path / "legend.csv", images=tmp_path / "photos", label_column="emotion",
+                       split_column="split")
+    assert got.meta["class_names"] == ["happy", "sad"] and list(got.labels["class"]) == [1, 0, 1, 0, 1, 0]
+    assert list(got.split) == ["train"] * 4 + ["test"] * 2
+
+
+def test_csv_regression_and_points(tmp_path):
+    for i in range(5):
+        img(tmp_path / f"{i}.png")
+    write_csv(tmp_path / "pose.csv", "file,yaw,pitch,roll,lx,ly,rx,ry\n" +
+              "".join(f'{i}.png,{i},{-i},0.5,1,2,"3",4\n' for i in range(5)), bom=False)
+    reg = formats.read("csv", tmp_path / "pose.csv", target_columns="yaw,pitch,roll")
+    assert reg.labels["target"].shape == (5, 3) and reg.meta["target_columns"] == ["yaw", "pitch", "roll"]
+    pts = formats.read("csv", tmp_path / "pose.csv", point_columns="?x,?y")
+    assert pts.labels["landmarks"].shape == (5, 2, 2) and list(pts.labels["landmarks"][0].ravel()) == [1, 2, 3, 4]
+
+
+def test_csv_errors_are_one_line_and_name_the_problem(tmp_path):
+    img(tmp_path / "a.jpg")
+    write_csv(tmp_path / "t.csv", "image,label\na.jpg,x\nmissing.jpg,y\n")
+    with pytest.raises(DataFormatError, match=r"t.csv:3: image .*missing.jpg named here does not exist"):
+        formats.read("csv", tmp_path / "t.csv")
+    assert formats.read("csv", tmp_path / "t.csv", skip_missing=True).dropped == {"missing_image": 1}
+    with pytest.raises(DataFormatError, match=r"no column 'emotion'; the header has 'image', 'label'"):
+        formats.read("csv", tmp_path / "t.csv", label_column="emotion")
+    write_csv(tmp_path / "n.csv", "image,yaw\na.jpg,abc\n")
+    with pytest.raises(DataFormatError, match=r"n.csv:2: column 'yaw': expected a finite number, got 'abc'"):
+        formats.read("csv", tmp_path / "n.csv", target_columns="yaw")
+    write_csv(tmp_path / "s.csv", "image,label,split\na.jpg,x,holdout\n")
+    with pytest.raises(DataFormatError, match=r"split 'holdout'"):
+        formats.read("csv", tmp_path / "s.csv", split_column="split")
+    with pytest.raises(FacesslError, match="--group"):
+        formats.read("csv", tmp_path / "t.csv", group="([", skip_missing=True)

@@ -1,0 +1,71 @@
+"""`facessl embed` on real-world folders: symlinked sub-folders, counts, file names that are not UTF-8
+(also through `eval --no-cache` and the feature cache), and `--dataset` instead of a folder."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import facessl
+from eval_toys import ToyEncoder
+from facessl.cli import main
+from facessl.data.formats.common import ImageSet
+from facessl.evaluate.cache import dataset_fingerprint
+
+
+@pytest.fixture
+def toy_load(tmp_path, monkeypatch):
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    return tmp_path
+
+
+def png(path, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((10, 10, 3), value, np.uint8)).save(path)
+
+
+def test_embed_follows_symlinked_folders_and_prints_counts(toy_load, capsys):
+    png(toy_load / "elsewhere" / "b.png", 90)
+    png(toy_load / "imgs" / "a.png", 10)
+    os.symlink(toy_load / "elsewhere", toy_load / "imgs" / "linked")
+    os.symlink(toy_load / "imgs", toy_load / "imgs" / "linked" / "loop")  # a cycle must not hang
+    out = toy_load / "f.npy"
+    assert main(["embed", "--checkpoint", str(toy_load / "run"), "--images", str(toy_load / "imgs"), "--out", str(out),
+                 "--device", "cpu"]) == 0
+    assert out.with_suffix(".txt").read_text().split() == ["a.png", "linked/b.png"]
+    printed = capsys.readouterr().out
+    assert "found 2 images" in printed and "1 of them through symlinked folders" in printed
+
+
+def test_non_utf8_file_names_embed_and_fingerprint(toy_load):
+    folder = os.fsencode(toy_load / "imgs")
+    os.makedirs(folder)
+    raw = os.path.join(folder, "caf\xe9.png".encode("latin-1"))  # a Latin-1 name from an old zip
+    Image.fromarray(np.full((10, 10, 3), 50, np.uint8)).save(raw)
+    name = os.fsdecode(raw)
+    assert dataset_fingerprint(ImageSet([name], source=str(toy_load)))  # no UnicodeEncodeError
+    out = toy_load / "f.csv"
+    assert main(["embed", "--checkpoint", str(toy_load / "run"), "--images", str(toy_load / "imgs"), "--out", str(out),
+                 "--device", "cpu", "--quiet"]) == 0
+    assert out.read_bytes().splitlines()[1].startswith(b"caf\xe9.png,")  # the name's own bytes
+    (toy_load / "bad").mkdir()
+    for label in ("a", "b"):
+        for i in range(6):
+            path = os.path.join(os.fsencode(toy_load / "cls" / label), f"S{i}_\xe9{i}.png".encode("latin-1"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            Image.fromarray(np.full((10, 10, 3), 40 if label == "a" else 200, np.uint8)).save(path)
+    for cache in (["--no-cache"], []):
+        assert main(["eval", "--checkpoint", str(toy_load / "run"), "--dataset", f"imagefolder:{toy_load / 'cls'}",
+                     "--out", str(toy_load / "ev"), "--seeds", "1", "--epochs", "2", "--baselines", "none",
+                     "--device", "cpu", "--quiet", *cache]) == 0
+
+
+def test_embed_a_csv_dataset(toy_load):
+    png(toy_load / "photos" / "x.png", 10)
+    png(toy_load / "photos" / "y.png", 200)
+    (toy_load / "t.csv").write_text("image,label\nx.png,a\ny.png,b\n")
+    out = toy_load / "f.npy"
+    assert main(["embed", "--checkpoint", str(toy_load / "run"), "--dataset", f"csv:{toy_load / 't.csv'}",
+                 "--image-root", str(toy_load / "photos"), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    assert np.load(out).shape[0] == 2 and out.with_suffix(".txt").read_text().split()[1].endswith("y.png")

@@ -1,0 +1,139 @@
+"""Evaluation on a user's own labelled faces: classification / regression / landmarks task kinds, macro F1,
+floor rows, and `facessl eval --dataset imagefolder:... | csv:...` with its one-line errors."""
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+import facessl
+from eval_toys import ToyEncoder, landmark_set
+from facessl.cli import main
+from facessl.data.formats.common import ImageSet
+from facessl.data.formats.imagefiles import save_image
+from facessl.evaluate import metrics, runner, tables
+from facessl.evaluate.protocol import EvalOptions
+from facessl.evaluate.suite import TaskSpec
+
+FAST = EvalOptions(seeds=2, epochs=4, supervised_epochs=1, device="cpu", quiet=True)
+CLI_FAST = ["--seeds", "1", "--epochs", "3", "--baselines", "random", "--device", "cpu", "--quiet", "--no-cache"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_macro_f1_matches_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, 5, 60)
+    pred = np.where(rng.random(60) < 0.5, true, rng.integers(0, 6, 60))  # class 5 only ever predicted
+    assert metrics.macro_f1(pred, true) == pytest.approx(f1_score(true, pred, average="macro"))
+
+
+def imbalanced_set(n=200, size=16, seed=0):
+    """3 colour classes, 70 % of rows class 0; groups of 4 rows; a given train/test split."""
+    rng = np.random.default_rng(seed)
+    y = np.where(rng.random(n) < 0.7, 0, rng.integers(1, 3, n))
+    colours = np.array([[60, 60, 60], [200, 80, 80], [80, 80, 200]])
+    images = np.clip(colours[y][:, None, None, :] + rng.normal(0, 30, (n, size, size, 3)), 0, 255).astype(np.uint8)
+    split = np.where(np.arange(n) % 5 == 0, "test", "train")
+    meta = {"class_names": ["neutral", "angry", "sad"], "split_from": "toy"}
+    return ImageSet(images, {"class": y, "group": np.arange(n) // 4}, split, "toy-own", meta=meta)
+
+
+def test_classification_rows_metrics_and_majority_floor():
+    data = imbalanced_set()
+    results = runner.evaluate(ToyEncoder(), [TaskSpec("", "csv:/own")], FAST, baselines=("random",),
+                              datasets={"csv:/own": data})
+    rows = results["tasks"][0]["rows"]
+    fs = rows["checkpoint"]["fs"]["metrics"]
+    assert set(fs) == {"accuracy", "mean_class_accuracy", "macro_f1"} and len(fs["macro_f1"]["per_seed"]) == 2
+    floor = rows["floor"]["majority class"]["metrics"]
+    y_test = data.labels["class"][data.split == "test"]
+    assert floor["accuracy"]["mean"] == pytest.approx(np.mean(y_test == 0))
+    assert floor["mean_class_accuracy"]["mean"] == pytest.approx(1 / 3)
+    assert fs["mean_class_accuracy"]["mean"] > floor["mean_class_accuracy"]["mean"] + 0.3  # colours are linear
+    md = tables.render(results)
+    assert "Classification" in md and "macro F1" in md and "| floor | majority class |" in md
+
+
+def test_regression_mae_per_column_and_mean_floor():
+    data = imbalanced_set()
+    rng = np.random.default_rng(1)
+    target = np.stack([data.images[:, :, :, 0].mean((1, 2)) / 10, rng.normal(0, 1, len(data))], 1)
+    data = ImageSet(data.images, {"target": target, "group": data.labels["group"]}, data.split, "toy-reg",
+                    meta={"target_columns": ["redness", "noise"]})
+    results = runner.evaluate(ToyEncoder(), [TaskSpec("regression", "csv:/reg")], FAST, baselines=(),
+                              datasets={"csv:/reg": data})
+    rows = results["tasks"][0]["rows"]
+    train, test = target[data.split == "train"], target[data.split == "test"]
+    floor = rows["floor"]["mean prediction"]["metrics"]
+    np.testing.assert_allclose(floor["mae_noise"]["mean"], np.abs(test[:, 1] - train[:, 1].mean()).mean())
+    assert rows["checkpoint"]["fs"]["metrics"]["mae_redness"]["mean"] < 0.5 * floor["mae_redness"]["mean"]
+    assert "| redness | noise | MAE |" in tables.render(results)
+
+
+def test_landmarks_any_point_count_uses_box_nme_and_mean_shape_floor():
+    data = landmark_set(k=3)
+    results = runner.evaluate(ToyEncoder(), [TaskSpec("landmarks", "csv:/lm")], FAST, baselines=(),
+                              datasets={"csv:/lm": data})
+    task = results["tasks"][0]
+    assert "box" in task["info"]["normaliser"] and "nme" not in task["rows"]["floor"]["mean prediction"]["metrics"]
+    pts = data.labels["landmarks"]
+    train, test = pts[data.split == "train"], pts[data.split == "test"]
+    expected = metrics.nme(np.repeat(train.mean(0, keepdims=True), len(test), 0), test, normaliser="box")
+    assert task["rows"]["floor"]["mean prediction"]["metrics"]["nme_box"]["mean"] == pytest.approx(expected)
+
+
+@pytest.fixture
+def own_csv(tmp_path, monkeypatch):
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    rng = np.random.default_rng(0)
+    (tmp_path / "photos").mkdir()
+    lines = ["user.id,image,emotion"]
+    for i in range(60):
+        label = ("happy", "sad", "angry")[i % 3]
+        colour = {"happy": 200, "sad": 60, "angry": 130}[label]
+        save_image(tmp_path / "photos" / f"S{i % 12:02d}_{i:03d}.png",
+                   np.clip(colour + rng.normal(0, 20, (12, 12, 3)), 0, 255).astype(np.uint8))
+        lines.append(f"7,S{i % 12:02d}_{i:03d}.png,{label}")
+    (tmp_path / "legend.csv").write_text("\r\n".join(lines) + "\r\n")
+    return tmp_path
+
+
+def test_eval_cli_csv_and_imagefolder(own_csv):
+    out = own_csv / "out"
+    assert main(["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'legend.csv'}",
+                 "--images", str(own_csv / "photos"), "--label-column", "emotion", "--group", r"^(S\d+)_",
+                 "--out", str(out), *CLI_FAST]) == 0
+    task = json.loads((out / "results.json").read_text())["tasks"][0]
+    assert task["task"] == "classification" and task["info"]["class_names"] == ["angry", "happy", "sad"]
+    assert "grouped by --group" in task["info"]["split"]
+    assert task["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.55  # chance: 1/3
+    for i, path in enumerate(sorted((own_csv / "photos").iterdir())):  # the same faces as class folders
+        label = ("happy", "sad", "angry")[int(path.stem.split("_")[1]) % 3]
+        (own_csv / "folders" / label).mkdir(parents=True, exist_ok=True)
+        (own_csv / "folders" / label / path.name).symlink_to(path)
+    assert main(["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"imagefolder:{own_csv / 'folders'}",
+                 "--group", r"^(S\d+)_", "--out", str(own_csv / "out2"), *CLI_FAST]) == 0
+    md = (own_csv / "out2" / "results.md").read_text()
+    assert "| floor | majority class |" in md
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--label-column", "mood"], "no column 'mood'; the header has 'user.id', 'image', 'emotion'"),
+    (["--label-column", "emotion", "--images", "/nonexistent"], "/nonexistent: image folder (--images) does not exist"),
+    (["--label-column", "emotion", "--pairs", "x.txt"], "--pairs does not apply to format 'csv'"),
+])
+def test_eval_cli_errors_are_one_line(own_csv, capsys, extra, message):
+    images = [] if "--images" in extra else ["--images", str(own_csv / "photos")]
+    code = main(["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'legend.csv'}",
+                 *images, "--out", str(own_csv / "bad"), *CLI_FAST, *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0]
+
+
+def test_missing_image_in_a_users_csv_is_named(own_csv, capsys):
+    (own_csv / "photos" / "S00_000.png").unlink()
+    code = main(["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'legend.csv'}",
+                 "--images", str(own_csv / "photos"), "--label-column", "emotion", "--out", str(own_csv / "bad"), *CLI_FAST])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "legend.csv:2: image" in err[0] and "S00_000.png" in err[0]
