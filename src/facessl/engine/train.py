@@ -74,6 +74,10 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
 
         self.dataset = build_dataset(cfg.data, self.method.data_kind)
+        if cfg.data.in_memory:  # decoded once; batches are then indexing, no loader workers needed
+            from facessl.data.frame_cache import cached
+
+            self.dataset = cached(self.dataset)
         self._sampler_args = (self.dataset, cfg.seed, cfg.train.batch_size, self.rank, self.world)
         self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
         self.knn = self._build_knn()
@@ -132,7 +136,7 @@ class Trainer:
         from facessl.data.frames import StreamSampler
 
         sampler = StreamSampler(*self._sampler_args, start_batch=self.step)
-        workers = self.cfg.data.workers
+        workers = 0 if self.cfg.data.in_memory else self.cfg.data.workers
         return torch.utils.data.DataLoader(
             self.dataset, batch_size=self.local_batch, sampler=sampler, num_workers=workers,
             pin_memory=self.device.type == "cuda", worker_init_fn=worker_init if workers else None,
