@@ -35,8 +35,8 @@ PLANS = {
                      supervised_epochs=1, ablation_steps=3),
     # `make demo`: the study on 2 CPU cores in under 20 minutes; size, width, lr and steps chosen on a
     # separately generated validation build (docs/demo_study.md).
-    "small": DemoPlan(data_scale="default", backbone="small", steps=320, batch_size=64, size=32, eval_seeds=2,
-                      supervised_epochs=40, ablation_steps=320, ablation_seeds=2),
+    "small": DemoPlan(data_scale="default", backbone="small", steps=480, batch_size=64, size=32, eval_seeds=2,
+                      supervised_epochs=30, ablation_steps=480, ablation_seeds=2),
     # The same study at the papers' settings on a GPU (facecycle backbone, paper configs, larger data).
     "paper": DemoPlan(data_scale="large", backbone="facecycle", steps=20000, batch_size=256, config_suffix="voxceleb",
                       eval_seeds=3, eval_epochs=300, supervised_epochs=60, pretrain_seeds=3, ablation_steps=10000,
