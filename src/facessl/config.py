@@ -49,6 +49,7 @@ class DataConfig:
     sampling: Literal["per_identity", "all_frames"] = "per_identity"  # one frame (track) per identity per epoch, or all
     frames_per_tuple: int = 2  # frames per item for track-tuple methods (FAb-Net)
     workers: int = 2  # DataLoader worker processes (0: decode in the main process)
+    in_memory: bool = False  # decode every frame once into one uint8 tensor in RAM (facessl.data.frame_cache)
 
 
 @dataclass

@@ -10,6 +10,8 @@ Run-directory layout the demo writes (and this command reads):
        "units": "percent" | "fraction",  # of accuracies and F1 (NME always %); default "percent"
        "notes": {"main" | "ablation" | "feature_choice" | "disentanglement": "markdown text"}}
       Every key except "main" is optional.
+  RUN_DIR/results/verdicts.json optional. [{"claim", "verdict", "numbers", "rule"}] (facessl.demo.verdicts);
+  RUN_DIR/results/targets.json  optional. the demo's targets against random weights; both open the report.
   RUN_DIR/hardware.json         REQUIRED. facessl.report.hardware_info() at the end of the run.
   RUN_DIR/timings.json          REQUIRED. {stage: seconds | {sub_stage: seconds}}.
   RUN_DIR/figures/*.png         optional. Placed by file-name prefix (FIGURE_SECTIONS), e.g.
@@ -26,6 +28,7 @@ from facessl.errors import DataFormatError, FacesslError
 from facessl.report import build_report
 from facessl.report.hardware import hardware_section
 from facessl.report.sections import Figure, Section, Table
+from facessl.report.verdicts import targets_table, verdict_table
 from facessl.report.tables import (PAPER_ABLATION, PAPER_FEATURES, PAPER_RESULTS, ablation_table,
                                    feature_choice_table, fractions_to_percent, paper_tables)
 
@@ -122,6 +125,11 @@ def report_sections(run_dir) -> tuple[list[Section], str]:
         if figures.get(title) or extra_tables:
             sections.append(Section(title, text, list(extra_tables), figures.pop(title, [])))
 
+    opening = [(name, builder) for name, builder in (("verdicts", verdict_table), ("targets", targets_table))
+               if (run_dir / "results" / f"{name}.json").is_file()]
+    if opening:
+        sections.append(Section("Verdicts: the papers' claims at this budget", "",
+                                [builder(_read_json(run_dir / "results" / f"{name}.json")) for name, builder in opening]))
     figure_section("Data")
     figure_section("Pretraining")
     main = _rows(tables, "main", tables_path, percent)

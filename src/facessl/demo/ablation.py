@@ -28,8 +28,8 @@ DATASET_PREFIXES = ("rafdb/",)  # the paper's ablation column
 def run_name(step: str, seed: int, plan: DemoPlan, main_seed: int) -> str:
     """The run of one ablation row; the full-PCL row of the main seed is the demo's own PCL run
     when the budgets match (same config, seed and steps: retraining it would give the same weights)."""
-    if step == "+dwa" and seed == main_seed and plan.ablation_steps == plan.steps:
-        return "pcl"
+    if step == "+dwa" and seed - main_seed < plan.pretrain_seeds and plan.ablation_steps == plan.steps:
+        return pipeline.run_name("pcl", seed - main_seed)
     return f"ablation/{step.lstrip('+')}_seed{seed}"
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 import facessl
 from facessl.config import load_config
 from facessl.demo.plan import CONFIG_DIR, DemoPlan, config_path
@@ -46,9 +48,19 @@ def preview(out: Path, seed: int) -> str:
     return str(path)
 
 
+def run_name(method: str, seed_offset: int) -> str:
+    """runs/<name> of a method's pretraining seed: the first seed keeps the method's name."""
+    return method if seed_offset == 0 else f"{method}_seed{seed_offset}"
+
+
+def seed_runs(plan: DemoPlan, method: str) -> list[str]:
+    return [run_name(method, i) for i in range(plan.pretrain_seeds if method in plan.seeded_methods else 1)]
+
+
 def pretrain_config(method: str, plan: DemoPlan, out: Path, seed: int, steps: int | None = None, extra=()):
     overrides = [f"seed={seed}", f"data.path={out / 'data' / 'voxceleb'}", f"backbone.name={plan.backbone}",
-                 f"train.steps={steps or plan.steps}", f"train.batch_size={plan.batch_size}", f"data.size={plan.size}",
+                 f"backbone.width={plan.width}", f"train.steps={steps or plan.steps}",
+                 f"train.batch_size={plan.batch_size}", f"data.size={plan.size}", "data.in_memory=true",
                  *plan.overrides.get(method, ()), *extra]
     return load_config(config_path(method, plan), overrides=overrides)
 
@@ -62,7 +74,7 @@ def pretrain(out: Path, plan: DemoPlan, method: str, seed: int, quiet: bool, run
 
 def eval_options(plan: DemoPlan, quiet: bool) -> EvalOptions:
     return EvalOptions(seeds=plan.eval_seeds, epochs=plan.eval_epochs, supervised_epochs=plan.supervised_epochs,
-                       quiet=quiet)
+                       quiet=quiet, size=plan.size)
 
 
 def evaluate_run(out: Path, plan: DemoPlan, name: str, quiet: bool, baselines=(), suite: str = "eval_synth.yaml",
@@ -70,8 +82,8 @@ def evaluate_run(out: Path, plan: DemoPlan, name: str, quiet: bool, baselines=()
     """Evaluate runs/<name> on the synthetic suite; writes eval/<name>/results.{json,md}."""
     encoder = facessl.load(out / "runs" / name)
     specs = load_suite(CONFIG_DIR / suite, root=str(out / "data"))
-    if task_names is not None:
-        specs = [s for s in specs if s.name in task_names]
+    task_names = tuple(DATASET_KEYS) if task_names is None else task_names  # the report's columns only
+    specs = [s for s in specs if s.name in task_names]
     if features is None:
         names = tuple(encoder.feature_names)
         features = list(PCL_FEATURES) if {"ff", "fp"} <= set(names) else [names[0]]
@@ -118,6 +130,28 @@ def rows_from_results(results: dict, row: str = "checkpoint", feature: str | Non
         if task["task"] == "verification" and fold_std:
             metrics[f"{key}/accuracy"][1] = fold_std["mean"] * 100
     return metrics
+
+
+def pooled_rows(results_list: list[dict], row: str = "checkpoint", feature: str | None = None) -> dict:
+    """{metric_key: [mean, spread]} of one row over one or several runs (pretraining seeds) of a
+    method: the mean and population std of every (pretraining seed, probe seed) value, i.e. the
+    seed spread. (Verification has no probe to seed: its spread is the pretraining seeds'; the
+    spread of its 10 test folds stays available as '<dataset>/accuracy_fold_std'.)"""
+    values = {}
+    for results in results_list:
+        for task in results["tasks"]:
+            key = DATASET_KEYS.get(task["name"])
+            by_feature = task.get("rows", {}).get(row, {})
+            if key is None or not by_feature:
+                continue
+            entry = by_feature.get(feature if feature in by_feature else next(iter(by_feature)))
+            if not isinstance(entry, dict):
+                continue
+            for metric, value in entry.get("metrics", {}).items():
+                if isinstance(value, dict) and "per_seed" in value:
+                    scale = 100.0 if metric.startswith(PERCENT) else 1.0
+                    values.setdefault(f"{key}/{metric}", []).extend(v * scale for v in value["per_seed"])
+    return {k: [float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None] for k, v in values.items()}
 
 
 def read_results(out: Path, name: str) -> dict | None:

@@ -34,27 +34,41 @@ def analysis_stage(out: Path, plan: DemoPlan) -> dict:
 
 
 def main_rows(out: Path, plan: DemoPlan) -> tuple[dict, dict]:
-    """Main table rows (random, methods, supervised) and PCL's feature-choice rows."""
+    """Main table rows (random, methods, supervised) and PCL's feature-choice rows; a method with
+    several pretraining seeds is pooled over them (pipeline.pooled_rows)."""
     main, features = {}, {}
     for i, method in enumerate(plan.methods):
-        results = pipeline.read_results(out, method)
-        if results is None:
+        results = [r for r in (pipeline.read_results(out, name) for name in pipeline.seed_runs(plan, method)) if r]
+        if not results:
             continue
-        main[method] = pipeline.rows_from_results(results, "checkpoint", "fs")
+        main[method] = pipeline.pooled_rows(results, "checkpoint", "fs")
         if i == 0:
-            main["random"] = pipeline.rows_from_results(results, "random")
-            main["supervised"] = pipeline.rows_from_results(results, "supervised")
+            main["random"] = pipeline.pooled_rows(results[:1], "random")
+            main["supervised"] = pipeline.pooled_rows(results[:1], "supervised")
         if method == "pcl":
             for choice in ("ff", "fp", "fs", "ff+fp"):
-                features[choice] = pipeline.rows_from_results(results, "checkpoint", choice)
+                features[choice] = pipeline.pooled_rows(results, "checkpoint", choice)
     return {k: v for k, v in main.items() if v}, features
+
+
+def notes(plan: DemoPlan) -> dict:
+    seeds = f"{plan.pretrain_seeds} pretraining seeds x {plan.eval_seeds} probe seeds"
+    return {"main": f"SimCLR and PCL rows: mean ± std over {seeds}; random weights and FAb-Net: over "
+                    f"{plan.eval_seeds} probe seeds (verification has no probe: its spread is the pretraining seeds'; "
+                    "the std over its 10 test folds, ~4-6 points, is in tables.json as lfw/accuracy_fold_std). "
+                    "Supervised: one run, early stopping on a validation split.",
+            "feature_choice": f"Mean ± std over {seeds}.",
+            "ablation": "From `facessl ablate` (mean ± std over its pretraining seeds)."}
 
 
 def summary_text(out: Path, plan: DemoPlan) -> str:
     analysis = json.loads((out / "results" / "analysis.json").read_text())
-    lines = [f"Scale: backbone `{plan.backbone}`, {plan.steps} steps of batch {plan.batch_size} per method, "
-             f"synthetic data preset `{plan.data_scale}`; probes: {plan.eval_seeds} seeds, selection on a "
-             "validation split of the training data (never the test set)."]
+    lines = [f"Scale: backbone `{plan.backbone}` (width {plan.width:g}) at {plan.size} px, {plan.steps} steps of batch "
+             f"{plan.batch_size} per method ({plan.pretrain_seeds} pretraining seeds for "
+             f"{' and '.join(plan.seeded_methods)}), synthetic data preset `{plan.data_scale}`; probes: "
+             f"{plan.eval_seeds} seeds, selection on a validation split of the training data (never the test set). "
+             "The PCL ablation is not part of the demo: `facessl ablate --out <this directory>` runs it "
+             "and `facessl report <this directory>` adds it here."]
     swap = analysis.get("pcl", {}).get("swap_test")
     if swap:
         lines.append(f"PCL swap test (held-out faces, mean L1): D(F_f(s), F_p(ŝ)) is {swap['fp_swap_to_target']:.4f} from ŝ "
@@ -73,18 +87,23 @@ def summary_text(out: Path, plan: DemoPlan) -> str:
     return "\n\n".join(lines)
 
 
-def write_report(out: Path, plan: DemoPlan, timings: dict, ablation: dict | None) -> None:
+def write_report(out: Path, plan: DemoPlan, timings: dict) -> None:
     from facessl.commands.report import report_sections
+    from facessl.demo.ablation import ablation_rows
+    from facessl.demo.verdicts import paper_claims, targets
     from facessl.report import build_report
     from facessl.report.hardware import hardware_info
 
     main, features = main_rows(out, plan)
     analysis = json.loads((out / "results" / "analysis.json").read_text())
     tables = {"main": main, "feature_choice": features, "disentanglement": analysis.get("disentanglement", {}),
-              "units": "percent"}
-    if ablation:
+              "units": "percent", "notes": notes(plan)}
+    ablation = ablation_rows(out) if (out / "results" / "ablation_runs.json").is_file() else None
+    if ablation:  # written by `facessl ablate --out <this directory>`
         tables["ablation"] = ablation
     write_json_atomic(out / "results" / "tables.json", tables)
+    write_json_atomic(out / "results" / "verdicts.json", paper_claims(main, features, ablation, analysis))
+    write_json_atomic(out / "results" / "targets.json", targets(main))
     write_json_atomic(out / "hardware.json", hardware_info())
     write_json_atomic(out / "timings.json", timings)
     (out / "summary.md").write_text(summary_text(out, plan) + "\n")

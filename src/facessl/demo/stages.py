@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,10 +31,12 @@ class StageRunner:
             self._say(f"{prefix}: done earlier ({previous['seconds']:.0f} s), skipped")
             return previous.get("result")
         self._say(f"{prefix} ...")
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         result = fn(*args, **kwargs)
         seconds = time.perf_counter() - t0
-        write_json_atomic(self.dir / f"{name}.json", {"seconds": seconds, "result": result})
+        # CPU seconds of this process (all its threads): on a shared machine, wall time says little
+        write_json_atomic(self.dir / f"{name}.json", {"seconds": seconds, "cpu_seconds": time.process_time() - cpu0,
+                                                      "load": os.getloadavg()[0], "result": result})
         self._say(f"{prefix}: done in {seconds:.0f} s (total {time.perf_counter() - self.start:.0f} s)")
         return result
 

@@ -76,6 +76,13 @@ class Trainer:
         self.dataset = build_dataset(cfg.data, self.method.data_kind)
         if self.main and not quiet and hasattr(self.dataset, "summary"):
             print(self.dataset.summary())  # what was found and what was skipped, before any step
+        if cfg.data.in_memory:  # decoded once; batches are then indexing, no loader workers needed
+            if hasattr(self.dataset, "loader"):
+                raise FacesslError("data.in_memory=true decodes a frame tree once; tar shards stream instead "
+                                   "(set data.in_memory=false)")
+            from facessl.data.frame_cache import cached
+
+            self.dataset = cached(self.dataset)
         self._sampler_args = (self.dataset, cfg.seed, cfg.train.batch_size, self.rank, self.world)
         self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
         self.knn = self._build_knn()
@@ -158,7 +165,7 @@ class Trainer:
     def _loader(self):
         from facessl.data.frames import StreamSampler
 
-        workers = self.cfg.data.workers
+        workers = 0 if self.cfg.data.in_memory else self.cfg.data.workers
         if hasattr(self.dataset, "loader"):  # tar shards stream through their own loader (facessl.data.shards)
             return self.dataset.loader(self.cfg.seed, self.cfg.train.batch_size, self.rank, self.world, self.step,
                                        workers, self.device.type == "cuda")

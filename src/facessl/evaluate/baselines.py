@@ -4,8 +4,10 @@ random:      the checkpoint's architecture, freshly initialised (build_random(),
              `lambda: facessl.methods.build_method(cfg).encoder()`, or a copy of the encoder with
              every submodule's reset_parameters() called), then probed exactly like the checkpoint.
 supervised:  the same architecture from random weights trained end to end with a linear head on the
-             task's training split (Adam with a cosine decay, best epoch on the validation part; the
-             test set only under the paper protocol), scored with the task's own metrics. Training
+             task's training split (Adam with a cosine decay over at most supervised_epochs, early
+             stopping: training ends PATIENCE epochs after the best validation score and that epoch's
+             weights are kept; the test set picks the epoch only under the paper protocol), scored with
+             the task's own metrics. Training
              images are shifted by up to 1/16 of their side, and mirrored for the tasks whose labels
              a mirror leaves unchanged (expression, AUs): the rows are only as strong as their training.
 """
@@ -22,7 +24,6 @@ from torch import nn
 
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import array_hash, cache_key, dataset_fingerprint, weights_hash
-from facessl.evaluate.features import fastest_device, to_float_images
 from facessl.evaluate.images import load_batch
 from facessl.evaluate.probes import SELECTED_ON_TEST, SELECTED_ON_VALIDATION, default_score
 from facessl.evaluate.protocol import PROBE_VERSION, EvalOptions, ProbeTask, aggregate, concat_meta
@@ -66,102 +67,125 @@ def augment_batch(x: torch.Tensor, task: str, generator: torch.Generator) -> tor
     return x
 
 
-def _features(encoder, images, choice):
-    out = encoder.features(images)
-    return torch.cat([out[name].reshape(len(images), -1) for name in choice.split("+")], dim=1)
+def _to_float(images: np.ndarray, device) -> torch.Tensor:
+    """uint8 (N,H,W,3) -> float [0,1] (N,3,H,W): the input Encoder.features takes."""
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-class _Targets:
-    """Targets on the device in the loss's space, and outputs back in target space (as the probes)."""
-
-    def __init__(self, y, kind, device):
-        self.kind = kind
-        y = np.asarray(y)
-        if kind == "softmax":
-            self.y, self.dim = torch.as_tensor(y.astype(np.int64), device=device), int(y.max()) + 1
-            return
-        t = torch.as_tensor(y.reshape(len(y), -1).astype(np.float32), device=device)
-        self.mean, self.std = t.mean(0), t.std(0, unbiased=False).clamp_min(1e-6)
-        self.y = (t - self.mean) / self.std if kind == "regression" else t
-        self.dim = t.shape[1]
-
-    def output(self, logits):
-        if self.kind == "softmax":
-            return logits.softmax(-1)
-        return logits.sigmoid() if self.kind == "sigmoid" else logits * self.std + self.mean
+def _device(options: EvalOptions) -> torch.device:
+    if options.device:
+        return torch.device(options.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _loss(logits, y, probe, pos_weight):
-    if probe.kind == "softmax":
-        return F.cross_entropy(logits, y)
-    if probe.kind == "sigmoid":
-        return F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
-    return (logits - y).abs().mean() if probe.loss == "l1" else (logits - y).pow(2).mean()
-
-
-def _predict(encoder, head, images, choice, targets, device, batch=128):
-    encoder.eval()
-    outs = []
-    with torch.no_grad():
-        for s in range(0, len(images), batch):
-            outs.append(targets.output(head(_features(encoder, to_float_images(images[s:s + batch], device), choice))))
-    return torch.cat(outs).float().cpu().numpy()
+PATIENCE = 5  # epochs without a better validation score before training stops (early stopping)
+BATCH = 64
 
 
 def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOptions, seed, build_random=None):
-    """Train random-init backbone + linear head on one fold; return (test outputs, selection summary)."""
-    device = torch.device(options.device) if options.device else fastest_device()
+    """Train a random-init backbone + linear head on one fold, end to end; return (test outputs, summary).
+
+    Read top to bottom: images -> targets -> model -> training with early stopping on the
+    validation split -> predictions of the best epoch on the test rows.
+    """
+    device = _device(options)
     probe, score = task.probe, task.score or default_score(task.probe.kind)
+
+    # 1. Images (uint8, at the evaluation size) and the validation split that picks the epoch.
     images = load_batch(fold.train.images.images, fold.train.index, size)
     test_images = load_batch(fold.test.images.images, fold.test.index, size)
-    if probe.paper_protocol:
-        fit, (val_images, y_val), selected_on = np.arange(len(images)), (test_images, fold.y_test), SELECTED_ON_TEST
+    fit = np.arange(len(images))
+    if probe.paper_protocol:  # the reference protocol: the best epoch on the test set
+        val_images, y_val, selected_on = test_images, fold.y_test, SELECTED_ON_TEST
     elif fold.val is not None:
-        fit, selected_on = np.arange(len(images)), "validation split given by the dataset"
         val_images, y_val = load_batch(fold.val.images.images, fold.val.index, size), fold.y_val
+        selected_on = "validation split given by the dataset"
     else:
         stratify = fold.y_train if probe.kind == "softmax" else None
         fit, va = carve_validation(len(images), probe.val_fraction, np.random.default_rng(seed), fold.groups, stratify)
         val_images, y_val, selected_on = images[va], fold.y_train[va], SELECTED_ON_VALIDATION
-    encoder = random_encoder(template, seed, build_random).to(device).train()
-    for p in encoder.parameters():
-        p.requires_grad_(True)
-    targets = _Targets(fold.y_train[fit], probe.kind, device)
+
+    # 2. Targets in the loss's space: class ids, 0/1 labels, or standardised regression targets.
+    y = np.asarray(fold.y_train[fit])
     if probe.kind == "softmax":
-        targets.dim = max(targets.dim, int(np.max(fold.y_train)) + 1)
-    with torch.no_grad():
-        dim = _features(encoder.eval(), to_float_images(images[:2], device), choice).shape[1]
-    head = nn.Linear(dim, targets.dim).to(device)
+        targets = torch.as_tensor(y.astype(np.int64), device=device)
+        out_dim = int(np.max(fold.y_train)) + 1
+        to_output = lambda logits: logits.softmax(-1)
+    else:
+        t = torch.as_tensor(y.reshape(len(y), -1).astype(np.float32), device=device)
+        out_dim = t.shape[1]
+        if probe.kind == "sigmoid":
+            targets, to_output = t, lambda logits: logits.sigmoid()
+        else:
+            mean, std = t.mean(0), t.std(0, unbiased=False).clamp_min(1e-6)
+            targets, to_output = (t - mean) / std, lambda logits: logits * std + mean
     pos_weight = None
     if probe.kind == "sigmoid" and probe.pos_weight == "balanced":
-        pos = targets.y.sum(0)
-        pos_weight = ((len(targets.y) - pos) / pos.clamp_min(1)).clamp(1.0, 50.0)
-    opt = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=options.supervised_lr)
-    steps_per_epoch = -(-len(fit) // 64)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=options.supervised_epochs * steps_per_epoch)
+        pos = targets.sum(0)
+        pos_weight = ((len(targets) - pos) / pos.clamp_min(1)).clamp(1.0, 50.0)
+
+    # 3. Model: the checkpoint's architecture from random weights, every parameter trained, + a linear head.
+    encoder = random_encoder(template, seed, build_random).to(device)
+    for p in encoder.parameters():
+        p.requires_grad_(True)
+    parts = choice.split("+")
+
+    def features(x):
+        out = encoder.features(x)
+        return torch.cat([out[name].reshape(len(x), -1) for name in parts], dim=1)
+
+    encoder.eval()  # the feature width, without touching batch-norm statistics
+    with torch.no_grad():
+        dim = features(_to_float(images[:2], device)).shape[1]
+    head = nn.Linear(dim, out_dim).to(device)
+
+    def predict(rows_images):
+        encoder.eval()
+        with torch.no_grad():
+            outs = [to_output(head(features(_to_float(rows_images[s:s + 256], device))))
+                    for s in range(0, len(rows_images), 256)]
+        return torch.cat(outs).float().cpu().numpy()
+
+    def loss_of(logits, y_batch):
+        if probe.kind == "softmax":
+            return F.cross_entropy(logits, y_batch)
+        if probe.kind == "sigmoid":
+            return F.binary_cross_entropy_with_logits(logits, y_batch, pos_weight=pos_weight)
+        return (logits - y_batch).abs().mean() if probe.loss == "l1" else (logits - y_batch).pow(2).mean()
+
+    # 4. Training: Adam with a cosine decay over the epoch cap; stop PATIENCE epochs after the best
+    #    validation score and keep that epoch's weights.
+    params = list(encoder.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=options.supervised_lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=options.supervised_epochs * -(-len(fit) // BATCH))
     gen = torch.Generator().manual_seed(seed)
-    best = (-np.inf, 0, None)
+    best_score, best_epoch, best_state = -np.inf, 0, None
     for epoch in range(1, options.supervised_epochs + 1):
         encoder.train()
         order = torch.randperm(len(fit), generator=gen).numpy()
-        for s in range(0, len(fit), 64):
-            rows = order[s:s + 64]
-            x = augment_batch(to_float_images(images[fit[rows]], device), task.task, gen)
-            logits = head(_features(encoder, x, choice))
+        for s in range(0, len(fit), BATCH):
+            rows = order[s:s + BATCH]
+            x = augment_batch(_to_float(images[fit[rows]], device), task.task, gen)
+            logits = head(features(x))
             if not logits.requires_grad:
                 raise FacesslError("encoder.features() runs without gradients; the supervised baseline cannot train it")
-            loss = _loss(logits, targets.y[torch.as_tensor(rows, device=device)], probe, pos_weight)
+            loss = loss_of(logits, targets[torch.as_tensor(rows, device=device)])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             schedule.step()
-        value = score(_predict(encoder, head, val_images, choice, targets, device), np.asarray(y_val))
-        if best[2] is None or value > best[0]:
-            best = (float(value), epoch, copy.deepcopy((encoder.state_dict(), head.state_dict())))
-    encoder.load_state_dict(best[2][0])
-    head.load_state_dict(best[2][1])
-    outputs = _predict(encoder, head, test_images, choice, targets, device)
-    return outputs, {"seed": seed, "epochs": best[1], "val_score": best[0], "selected_on": selected_on}
+        value = float(score(predict(val_images), np.asarray(y_val)))
+        if best_state is None or value > best_score:
+            best_score, best_epoch = value, epoch
+            best_state = copy.deepcopy((encoder.state_dict(), head.state_dict()))
+        elif epoch - best_epoch >= PATIENCE:
+            break
+
+    # 5. Predictions of the best epoch on the test rows.
+    encoder.load_state_dict(best_state[0])
+    head.load_state_dict(best_state[1])
+    return predict(test_images), {"seed": seed, "epochs": best_epoch, "epochs_run": epoch, "val_score": best_score,
+                                  "selected_on": selected_on}
 
 
 def supervised_key(template, fold, task: ProbeTask, choice, size, options: EvalOptions, seed, build_random) -> str:
@@ -169,7 +193,7 @@ def supervised_key(template, fold, task: ProbeTask, choice, size, options: EvalO
     part = lambda p: None if p is None else f"{dataset_fingerprint(p.images)}|{array_hash(p.index)}"
     return cache_key({"kind": "supervised", "version": PROBE_VERSION, "task": task.task,
                       "init": weights_hash(random_encoder(template, seed, build_random)), "choice": choice,
-                      "size": size, "seed": seed, "epochs": options.supervised_epochs, "lr": options.supervised_lr,
+                      "size": size, "seed": seed, "epochs": options.supervised_epochs, "patience": PATIENCE, "lr": options.supervised_lr,
                       "probe": asdict(task.probe), "info": json.dumps(task.info, sort_keys=True, default=str),
                       "train": part(fold.train), "test": part(fold.test), "val": part(fold.val),
                       "y_train": array_hash(fold.y_train), "y_val": array_hash(fold.y_val),
@@ -200,5 +224,6 @@ def run_supervised_task(template, task: ProbeTask, choice: str, size: int, optio
     return {"metrics": aggregate(per_seed), "selection": selection, "selected_on": selection[0]["selected_on"],
             "paper_protocol": task.probe.paper_protocol, "feature": choice,
             "training": f"end to end from random weights, Adam lr {options.supervised_lr} with cosine decay, "
-                        f"{options.supervised_epochs} epochs, batch 64, shifts"
+                        f"at most {options.supervised_epochs} epochs, stopped {PATIENCE} epochs after the best validation "
+                        f"score (that epoch kept), batch {BATCH}, shifts"
                         + (" and mirrors" if task.task in FLIP_INVARIANT_TASKS else "")}

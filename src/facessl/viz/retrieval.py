@@ -43,7 +43,9 @@ def retrieval_pose_error(features, yaw, identities, k: int = 5, seed: int = 0) -
     ok = nb >= 0
     if not ok.any():
         raise FacesslError("retrieval_pose_error needs at least two identities")
-    nn_err = float(np.abs(yaw[:, None] - yaw[np.where(ok, nb, 0)])[ok].mean())
+    diffs = np.abs(yaw[:, None] - yaw[np.where(ok, nb, 0)])
+    nn_err = float(diffs[ok].mean())
+    per_query = [d[m].mean() for d, m in zip(diffs, ok) if m.any()]
     rng = np.random.default_rng(seed)
     rand_err = []
     for i in range(len(ids)):
@@ -52,8 +54,11 @@ def retrieval_pose_error(features, yaw, identities, k: int = 5, seed: int = 0) -
             pick = rng.choice(others, size=min(k, len(others)), replace=False)
             rand_err.append(np.abs(yaw[i] - yaw[pick]))
     rand = float(np.concatenate(rand_err).mean())
+    se = lambda v: float(np.std(v) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
     return {"neighbour_yaw_error": nn_err, "random_yaw_error": rand,
-            "ratio": nn_err / rand if rand > 0 else float("nan")}
+            "ratio": nn_err / rand if rand > 0 else float("nan"),
+            # standard errors of the two means over queries (for "beyond the spread" comparisons)
+            "neighbour_yaw_error_se": se(per_query), "random_yaw_error_se": se([r.mean() for r in rand_err])}
 
 
 def retrieval_sheet(features, images, identities, path, n_queries: int = 8, k: int = 5, seed: int = 0,

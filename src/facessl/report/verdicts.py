@@ -1,0 +1,30 @@
+"""The report's opening tables: the verdict on each paper claim (results/verdicts.json) and the
+demo's targets against random weights (results/targets.json); see facessl.demo.verdicts."""
+from __future__ import annotations
+
+from facessl.report.sections import Table
+from facessl.report.tables import format_mean_std
+
+
+def _number(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return format_mean_std(*(list(value) + [None])[:2])
+    return format_mean_std(value) if isinstance(value, (int, float)) else "—"
+
+
+def verdict_table(claims: list[dict]) -> Table:
+    rows = [[c["claim"], c["verdict"], "; ".join(f"{k} {_number(v)}" for k, v in c.get("numbers", {}).items()) or "—",
+             c.get("rule", "")] for c in claims]
+    return Table(["claim (PCL, CVPR 2023; FAb-Net, BMVC 2018)", "verdict at this budget", "numbers (mean ± spread)",
+                  "decided by"], rows, align=["left", "left", "left", "left"],
+                 emphasis={(i, 1) for i, c in enumerate(claims) if c["verdict"] == "reproduced"},
+                 caption="Reproduced: the paper's direction wins by more than the combined spread "
+                         "sqrt(s_A² + s_B²); not reproduced: the opposite direction does; inconclusive: level.")
+
+
+def targets_table(targets: list[dict]) -> Table:
+    rows = [[t["row"], t["metric"], t.get("target", ""), _number(t.get("value")), _number(t.get("random")),
+             {True: "met", False: "missed", None: "not measured"}[t.get("met")]] for t in targets]
+    return Table(["method", "metric", "target", "measured", "random weights", ""], rows,
+                 caption="A target is met when its threshold holds and the method beats random weights "
+                         "beyond the combined spread.")

@@ -1,0 +1,78 @@
+"""The demo's comparison rule, claim verdicts, targets, and the pooling of pretraining seeds."""
+import math
+
+import numpy as np
+
+from facessl.demo import pipeline
+from facessl.demo.verdicts import compare, paper_claims, targets
+
+
+def test_compare_needs_a_difference_beyond_the_combined_spread():
+    # combined spread of 3 and 4 is 5: a difference of 5.1 wins, 4.9 does not
+    assert compare([60.1, 3.0], [55.0, 4.0]) == "better"
+    assert compare([59.9, 3.0], [55.0, 4.0]) == "level"
+    assert compare([55.0, 4.0], [60.1, 3.0]) == "worse"
+    # lower is better (errors): the smaller mean wins
+    assert compare([10.0, 0.1], [12.0, 0.1], lower=True) == "better"
+    assert compare([10.0, 0.1], [12.0, 0.1], lower=False) == "worse"
+    assert compare([10.0, None], [10.5, None], lower=True) == "better"  # no spread: any difference
+    assert compare(None, [1.0, 0.0]) == "missing"
+
+
+def _main():
+    return {"random": {"aflw2000/mae": [18.0, 0.1], "lfw/accuracy": [50.0, 4.0], "300w/nme": [35.0, 0.1],
+                       "rafdb/accuracy": [20.0, 0.5], "mafl/nme": [18.0, 0.1], "disfa/f1_mean": [27.0, 1.0]},
+            "simclr": {"aflw2000/mae": [14.0, 0.3], "lfw/accuracy": [60.0, 4.0], "300w/nme": [30.0, 0.2],
+                       "rafdb/accuracy": [23.0, 0.5], "disfa/f1_mean": [28.0, 1.0]},
+            "pcl": {"aflw2000/mae": [13.0, 0.3], "lfw/accuracy": [59.0, 8.5], "300w/nme": [33.0, 0.2],
+                    "rafdb/accuracy": [26.0, 0.5], "disfa/f1_mean": [27.5, 0.2]},
+            "fabnet": {"aflw2000/mae": [15.0, 0.2], "300w/nme": [31.0, 0.2], "mafl/nme": [18.5, 0.1]}}
+
+
+def test_claims_follow_the_rule():
+    features = {"fp": {"aflw2000/mae": [15.0, 0.2]}, "ff": {"aflw2000/mae": [17.0, 0.2]}}
+    retrieval = {"neighbour_yaw_error": 10.0, "random_yaw_error": 25.0, "neighbour_yaw_error_se": 1.0,
+                 "random_yaw_error_se": 1.0}
+    claims = {c["claim"].split(" (")[0]: c["verdict"] for c in paper_claims(_main(), features, None,
+                                                                            {"fabnet": {"retrieval": retrieval}})}
+    assert claims["PCL beats SimCLR on head pose"] == "reproduced"  # 13 vs 14, spread 0.42
+    assert claims["PCL beats SimCLR on verification"] == "inconclusive"  # 59 vs 60, spread 9.4
+    assert claims["PCL beats SimCLR on expression"] == "reproduced"
+    assert claims["PCL beats SimCLR on action units"] == "inconclusive"  # SimCLR 0.5 ahead, spread 1.02
+    assert claims["F_p holds pose and F_f does not"] == "reproduced"
+    assert claims["The ablation is ordered: SimCLR < + L_dis < + L_orth < + L_pose < + DWA"] == "inconclusive"
+    assert claims["FAb-Net encodes pose and landmarks"] == "not reproduced"  # random beats it on MAFL (18.5 vs 18.0)
+    assert claims["FAb-Net retrieval finds the same pose across identities"] == "reproduced"
+
+
+def test_action_unit_claim_is_not_reproduced_when_simclr_wins_beyond_the_spread():
+    main = _main()
+    main["simclr"]["disfa/f1_mean"] = [30.0, 0.1]
+    claim = next(c for c in paper_claims(main, {}, None, {}) if "action units" in c["claim"])
+    assert claim["verdict"] == "not reproduced" and "SimCLR beats PCL F_s" in claim["rule"]
+
+
+def test_targets_need_threshold_and_spread():
+    by = {(t["row"], t["metric"]): t for t in targets(_main())}
+    assert by[("simclr", "aflw2000/mae")]["met"]  # 14.0 <= 0.8 * 18 = 14.4, beyond the spread
+    assert not by[("pcl", "300w/nme")]["met"]  # 33 > 0.9 * 35 = 31.5
+    assert not by[("pcl", "lfw/accuracy")]["met"]  # 59 >= 58 but 9 points are within the spread (9.4)
+    assert by[("fabnet", "300w/nme")]["met"] and not by[("fabnet", "mafl/nme")]["met"]
+
+
+def _results(per_seed_acc, fold_std):
+    metrics = {"accuracy": {"per_seed": per_seed_acc, "mean": float(np.mean(per_seed_acc))}}
+    verification = {"accuracy": {"per_seed": [0.6], "mean": 0.6}, "accuracy_fold_std": {"per_seed": [fold_std],
+                                                                                            "mean": fold_std}}
+    return {"tasks": [{"name": "RAF-DB", "task": "expression", "rows": {"checkpoint": {"fs": {"metrics": metrics}}}},
+                      {"name": "LFW", "task": "verification", "rows": {"checkpoint": {"fs": {"metrics": verification}}}}]}
+
+
+def test_pooled_rows_pool_every_pretraining_and_probe_seed():
+    rows = pipeline.pooled_rows([_results([0.20, 0.22], 0.01), _results([0.30, 0.32], 0.03)])
+    values = [20.0, 22.0, 30.0, 32.0]
+    assert np.allclose(rows["rafdb/accuracy"], [np.mean(values), math.sqrt(np.mean((np.array(values) - 26) ** 2))])
+    assert np.allclose(rows["lfw/accuracy"], [60.0, 0.0])  # the seed spread, not the 10-fold std
+    assert np.allclose(rows["lfw/accuracy_fold_std"], [2.0, 1.0])
+    single = pipeline.pooled_rows([_results([0.20], 0.01)])
+    assert single["rafdb/accuracy"] == [20.0, None]  # one value: no spread (not zero)
