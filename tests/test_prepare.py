@@ -123,3 +123,15 @@ def test_other_options_on_the_same_output_are_refused(videos, tmp_path, capsys):
     assert main(args) == 0  # the same command again: nothing to do
     assert main([*args, "--margin", "0.5"]) == 2
     assert "already prepared with other settings (margin)" in capsys.readouterr().err
+
+
+def test_a_detector_that_cannot_load_is_one_error_not_every_video_skipped(videos, tmp_path, capsys):
+    from facessl.data.video.detectors import register
+    from facessl.errors import FacesslError
+
+    def needs_something(**options):
+        raise FacesslError("the broken detector needs OpenCV 4")
+
+    register("broken", needs_something)
+    assert main(["prepare", "--videos", str(videos), "--out", str(tmp_path / "o"), "--detector", "broken", "--quiet"]) == 2
+    assert "the broken detector needs OpenCV 4" in capsys.readouterr().err

@@ -107,6 +107,8 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
     if assembled and jobs:
         raise FacesslError(f"{out / 'shards'}: shards were already assembled without {len(jobs)} input(s) now found; "
                            "prepare them into another --out")
+    if jobs:  # a detector that cannot load (weights missing, no OpenCV 4 ...) is one clear error, here
+        _init_worker(opts)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     bar = _progress(len(keys), len(keys) - len(jobs), quiet, "videos" if kind == "videos" else "photo chunks")
     frames, t0 = 0, time.time()
@@ -130,8 +132,7 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
 
 
 def _results(jobs, opts, workers):
-    if workers == 1:
-        _init_worker(opts)
+    if workers == 1:  # in this process, with the detector prepare() loaded
         for job in jobs:
             yield _run_job(job)
         return
