@@ -41,11 +41,13 @@ def test_symlinked_folders_are_followed_once_and_the_summary_says_what_was_skipp
     (tree / "stray.jpg").write_bytes((data / "id00000/vid00/00000/0000.jpg").read_bytes())
     (tree / "id00000" / "vid00" / "00000" / "track.json").write_text("{}")
     (tree / "_truth.jsonl").write_text("")
+    (tree / "notes.txt").write_text("")
     frames = VoxCelebFrames(tree, "all_frames", 16)
     assert len(frames) == 6
     text = frames.summary()
     assert text.startswith(f"data: 6 images, 2 identities, 2 videos, 2 tracks under {tree}")
-    assert "skipped 2 not an image file" in text and "skipped 1 images not at <identity>/<video>/<track>/<frame> (e.g. stray.jpg)" in text
+    # facessl's own .json/.jsonl sidecars are expected; other non-images are counted and named
+    assert "skipped 1 not an image file (e.g. notes.txt)" in text and "skipped 1 images not at <identity>/<video>/<track>/<frame> (e.g. stray.jpg)" in text
     short = TrackTuples(tree, k=3, sampling="all_frames", size=16)
     assert "tracks shorter than" not in short.summary()
     with pytest.raises(Exception, match="no face track has at least 4 frames"):

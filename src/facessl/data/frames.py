@@ -21,6 +21,8 @@ from torch.utils.data import Dataset, Sampler
 from facessl.errors import DataFormatError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# Sidecars that facessl itself writes beside frames (prepare.json, track.json, _truth.jsonl): expected, not "skipped".
+SIDECAR_EXTENSIONS = (".json", ".jsonl")
 
 
 def list_images(root: Path) -> list[str]:
@@ -98,7 +100,7 @@ class FrameFiles(Dataset):
     def _scan(self) -> list[str]:
         files = walk_files(self.root, cache=True)
         images = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
-        self._skip("not an image file", [f for f in files if not f.lower().endswith(IMAGE_EXTENSIONS)])
+        self._skip("not an image file", [f for f in files if not f.lower().endswith(IMAGE_EXTENSIONS + SIDECAR_EXTENSIONS)])
         return images
 
     def _skip(self, why: str, files: list[str]) -> None:
