@@ -1,9 +1,6 @@
-"""PENDING cases for new code on other branches (issue 12: `facessl prepare`, tar shards; issue 13: csv and
-imagefolder datasets), written against those branches' interfaces and checked on trial merges. Enable each
-(drop `pending=True`) once its branch is on main; `python -m bad_inputs --pending prepare/` runs them.
-Measured on trial merges of this branch with `prepare` and `owndata`: all pass except four that end in a
-traceback there: prepare/out-is-a-file (NotADirectoryError), shards/index-truncated (JSONDecodeError),
-shards/index-without-shards (KeyError), shards/index-names-a-missing-tar (FileNotFoundError)."""
+"""Bad inputs of the new code from issues 12 (`facessl prepare`, tar shards) and 13 (csv and imagefolder
+datasets): options checked before work starts, damaged files named in one line, unreadable inputs
+counted and named."""
 import json
 
 from bad_inputs.cases.common import evaluate
@@ -35,15 +32,15 @@ for name, make, words in [
                                         "--shard-frames", "0"], "--shard-frames"),
     ("out-is-a-file", lambda w, s: (w.joinpath("o").write_text("x"), ["--images", s.images, "--out", w / "o"])[1], "--out"),
 ]:
-    case(f"prepare/{name}", 2, words, pending=True)(lambda w, s, m=make: prepare(w, *m(w, s)))
+    case(f"prepare/{name}", 2, words)(lambda w, s, m=make: prepare(w, *m(w, s)))
 
 
-@case("prepare/videos-corrupt-counted", 0, "1 skipped", "cannot open", pending=True)
+@case("prepare/videos-corrupt-counted", 0, "1 skipped", "cannot open")
 def _(w, s):
     return [a for a in prepare(w, "--videos", _videos(w), "--out", w / "o") if a != "--quiet"]
 
 
-@case("prepare/photos-without-faces-counted", 0, "4 without a face", pending=True)
+@case("prepare/photos-without-faces-counted", 0, "4 without a face")
 def _(w, s):
     return [a for a in prepare(w, "--images", s.images, "--out", w / "o") if a != "--quiet"]
 
@@ -64,8 +61,7 @@ for name, text in [("index-truncated", '{"format": "facessl-shards-1", "shards":
         argv = _shards(w, t)
         argv[argv.index("unused")] = s.config
         return argv + ["data.layout=folder"]
-    case(f"shards/{name}", 2, "index.json" if name != "index-names-a-missing-tar" else "shard-000000.tar",
-         pending=True)(build)
+    case(f"shards/{name}", 2, "index.json" if name != "index-names-a-missing-tar" else "shard-000000.tar")(build)
 
 
 # ---- your own labelled data: csv and imagefolder --------------------------------------------------
@@ -94,7 +90,7 @@ for name, rows, header, extra, rc, words in [
     ("test-fraction-too-big", GOOD, "image,label", ("--test-fraction", "1.5"), 2, ("test fraction",)),
     ("group-not-a-regex", GOOD, "image,label", ("--group", "(["), 2, ("--group",)),
 ]:
-    case(f"csv/{name}", rc, *words, pending=True)(
+    case(f"csv/{name}", rc, *words)(
         lambda w, s, r=rows, h=header, e=extra: evaluate(w, s, f"csv:{_table(w, r, h)}", *e))
 
 
@@ -112,8 +108,8 @@ def _class_folders(w, extra_file=None):
     return root
 
 
-case("imagefolder/valid", 0, pending=True)(lambda w, s: evaluate(w, s, f"imagefolder:{_class_folders(w)}"))
-case("imagefolder/corrupt-image", 2, "bad.jpg", "cannot decode", pending=True)(
+case("imagefolder/valid", 0)(lambda w, s: evaluate(w, s, f"imagefolder:{_class_folders(w)}"))
+case("imagefolder/corrupt-image", 2, "bad.jpg", "cannot decode")(
     lambda w, s: evaluate(w, s, f"imagefolder:{_class_folders(w, 'bad.jpg')}"))
-case("imagefolder/no-class-folders", 2, "no class folders", pending=True)(
+case("imagefolder/no-class-folders", 2, "no class folders")(
     lambda w, s: (w.joinpath("e").mkdir(), evaluate(w, s, f"imagefolder:{w / 'e'}"))[1])
