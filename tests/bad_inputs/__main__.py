@@ -1,6 +1,6 @@
 """Print the corpus results: `PYTHONPATH=src:tests python -m bad_inputs [--pending] [NAME-SUBSTRING]`.
 
---pending runs the cases written ahead of other issues' fixes (bad_inputs/cases/pending.py) instead."""
+--pending runs the cases registered with case(..., pending=True) (written ahead of a fix) instead."""
 import os
 import shutil
 import sys
@@ -14,7 +14,6 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 from bad_inputs import CASES, PENDING, Shared, check, run_case  # noqa: E402
 from bad_inputs import cases  # noqa: E402,F401  (registers the cases)
-from bad_inputs.cases import pending  # noqa: E402,F401
 
 args = sys.argv[1:]
 chosen_list = PENDING if "--pending" in args else CASES

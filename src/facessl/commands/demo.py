@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from facessl.commands.options import non_negative_int
 from facessl.demo import pipeline
 from facessl.demo.plan import PLANS, get_plan
 from facessl.demo.report import analysis_stage, write_report
@@ -24,7 +25,7 @@ def add_arguments(p) -> None:
     p.add_argument("--scale", default="small", choices=tuple(PLANS),
                    help="tiny: smoke run; small: the study on 2 CPU cores (< 20 min); paper: GPU-sized")
     p.add_argument("--out", default="demo", help="output directory (rerun to resume)")
-    p.add_argument("--seed", type=int, default=0, help="first pretraining seed (further seeds: +1, +2, ...)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="first pretraining seed (further seeds: +1, +2, ...)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (stage lines still print)")
 
 

@@ -60,6 +60,9 @@ def run(args) -> int:
     from facessl.data.video.detectors import detector_names
     from facessl.data.video.runner import prepare
 
+    from facessl.commands.options import output_dir
+
+    output_dir(args.out, "--out")
     opts = options_from(args)
     if args.detector not in detector_names():
         raise FacesslError(f"--detector {args.detector!r}: unknown; choose one of {', '.join(detector_names())}")

@@ -116,6 +116,26 @@ def find_index(root) -> Path | None:
     return None
 
 
+def read_index(index_path: Path) -> dict:
+    """index.json, checked: a damaged or foreign index, or a shard it lists that is gone, is one DataFormatError."""
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(index_path, f"not a readable shard index ({exc})") from None
+    found = index.get("format") if isinstance(index, dict) else None
+    if found != FORMAT:
+        raise DataFormatError(index_path, f"expected a {FORMAT} index, got format {found!r}")
+    try:
+        shards = [(s["file"], s["frames"], [(t["offsets"], t["sizes"]) for t in s["tracks"]]) for s in index["shards"]]
+    except (KeyError, TypeError):
+        raise DataFormatError(index_path, "expected 'shards': a list of {file, frames, tracks: [{offsets, sizes}]}") from None
+    missing = [f for f, _, _ in shards if not (index_path.parent / str(f)).is_file()]
+    if missing:
+        raise DataFormatError(index_path.parent / str(missing[0]), f"listed in {INDEX} but not found "
+                                                                   f"({len(missing)} of {len(shards)} shards missing)")
+    return index
+
+
 def stream_count(global_batch: int, shards: int) -> int:
     limit = max(1, min(shards, 64))
     return max(d for d in range(1, limit + 1) if global_batch % d == 0)
@@ -130,9 +150,7 @@ class ShardFrames:
         index_path = find_index(root)
         if index_path is None:
             raise DataFormatError(root, f"no shard index ({INDEX}) found")
-        index = json.loads(index_path.read_text())
-        if index.get("format") != FORMAT:
-            raise DataFormatError(index_path, f"expected a {FORMAT} index, got format {index.get('format')!r}")
+        index = read_index(index_path)
         self.folder, self.size, self._cache = index_path.parent, size, {}
         self.files = [s["file"] for s in index["shards"]]
         self.units = [self._units(s) for s in index["shards"]]  # per shard: list of units

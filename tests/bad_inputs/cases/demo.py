@@ -23,6 +23,7 @@ for name, argv, words in [
     ("ablate/steps-zero", ["ablate", "--steps", "0"], "--steps"),
     ("ablate/steps-negative", ["ablate", "--steps", "-100"], "--steps"),
     ("ablate/scale-unknown", ["ablate", "--scale", "huge"], "invalid choice"),
+    ("demo/seed-negative", ["demo", "--seed", "-1"], "--seed"),
     ("demo/scale-unknown", ["demo", "--scale", "huge"], "invalid choice"),
 ]:
     case(name, 2, words, patch=no_stage_may_start)(lambda w, s, a=argv: [*a, "--out", w / "demo"])

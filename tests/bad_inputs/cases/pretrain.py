@@ -262,3 +262,10 @@ def _(w, s):
     config = write_yaml(w / "fabnet.yaml", {**TINY, "method": {"name": "fabnet"}})
     return ["pretrain", "--config", config, "--data", data, "--out", w / "run", "data.sampling=all_frames",
             "train.steps=2"]
+
+
+@case("pretrain/skipped-count-in-memory", 0, "skipped 3 unreadable image file")
+def _(w, s):
+    data = _tree_with_bad_files(w)
+    return ["pretrain", "--config", s.config, "--data", data, "--out", w / "run", "data.layout=folder",
+            "data.sampling=all_frames", "data.in_memory=true", "train.batch_size=8", "train.steps=1"]

@@ -1,16 +1,9 @@
-"""PENDING cases: expected behaviour for fixes other engineers are making (issue 15 items 2-4), written
-ahead so the lead can move each into the suite once its fix lands: change `pending=True` to nothing and
-the words to the wording the fix chose. `python -m bad_inputs --pending` runs them.
-
-  item 2 (issues 12/13): symlinked sub-folders are followed (or named) and pretraining says what it found
-  item 3 (issue 13): non-UTF-8 file names do not crash embed/eval (the dataset fingerprint)
-  item 4 (issue 13): a UTF-8 BOM, CRLF line ends and a quoted CSV field are accepted by every text reader
-  demo --seed -1 (issue 14 rewrites that option): refused before any stage starts (commands.options.non_negative_int)
-"""
+"""Issue 15 items 2-4, fixed by issues 12 and 13: symlinked sub-folders are followed and pretraining and
+embed say what they found; non-UTF-8 file names do not crash embed or eval (the dataset fingerprint); a
+UTF-8 BOM, CRLF line ends and a quoted CSV field are accepted by every text reader."""
 import os
 
 from bad_inputs.cases.common import embed, evaluate, pretrain
-from bad_inputs.cases.demo import no_stage_may_start
 from bad_inputs.corpus import case
 
 
@@ -30,26 +23,27 @@ def _tree_with_linked_identities(w, s):
     return real
 
 
-@case("pending/pretrain-symlinked-identities", 0, "3 identities", pending=True)
+@case("pretrain/symlinked-identities", 0, "3 identities")
 def _(w, s):
     args = pretrain(w, s, data=_tree_with_linked_identities(w, s))
     args.remove("--quiet")
     return args
 
 
-@case("pending/pretrain-folder-layout-symlinked-folder", 0, "18 images", pending=True)
+@case("pretrain/folder-layout-symlinked-folder", 0, "18 images")
 def _(w, s):
     args = pretrain(w, s, "data.layout=folder", data=_tree_with_linked_identities(w, s))
     args.remove("--quiet")
     return args
 
 
-@case("pending/embed-symlinked-folder", 0, "8 images", pending=True)
+@case("embed/symlinked-folder", 0, "8 images", "symlink")
 def _(w, s):
+    import shutil
+
     folder = w / "photos"
-    folder.mkdir()
-    os.symlink(s.images, folder / "linked")
-    os.symlink(s.images, folder / "again")
+    shutil.copytree(s.images, folder / "here")
+    os.symlink(s.images, folder / "linked")  # 4 more images through a symlinked folder
     args = embed(w, s, images=folder)
     args.remove("--quiet")
     return args
@@ -65,17 +59,17 @@ def _non_utf8_folder(w, s):
     return folder
 
 
-@case("pending/embed-non-utf8-name", 0, pending=True)
+@case("embed/non-utf8-name", 0)
 def _(w, s):
     return embed(w, s, images=_non_utf8_folder(w, s))
 
 
-@case("pending/embed-non-utf8-name-no-cache", 0, pending=True)
+@case("embed/non-utf8-name-csv", 0)
 def _(w, s):
     return embed(w, s, images=_non_utf8_folder(w, s), out=w / "f.csv")
 
 
-@case("pending/eval-non-utf8-name", 0, pending=True)
+@case("eval/non-utf8-name", 0)
 def _(w, s):
     root = s.aflw2000(w / "aflw2000")
     s.w300lp(w / "300wlp")
@@ -107,11 +101,11 @@ def _bom_crlf_dataset(w, s, fmt, builder, globs):
 
 
 for fmt, builder, globs in BOM_CRLF:
-    case(f"pending/{fmt}-bom-crlf", 0, pending=True)(
+    case(f"formats/{fmt}-bom-crlf", 0)(
         lambda w, s, f=fmt, b=builder, g=globs: _bom_crlf_dataset(w, s, f, b, g))
 
 
-@case("pending/fer2013-quoted-pixels", 0, pending=True)
+@case("formats/fer2013-quoted-pixels", 0)
 def _(w, s):
     root = s.fer2013(w / "fer")
     lines = (root / "fer2013.csv").read_text().splitlines()
@@ -119,7 +113,3 @@ def _(w, s):
     (root / "fer2013.csv").write_text("\n".join(quoted) + "\n")
     return evaluate(w, s, f"fer2013:{root}")
 
-
-@case("pending/demo-seed-negative", 2, "--seed", patch=no_stage_may_start, pending=True)
-def _(w, s):
-    return ["demo", "--seed", "-1", "--out", w / "demo"]
