@@ -2,9 +2,10 @@
 optimiser; with the JPEG loader (2 workers) and with the frames decoded once in
 memory (data.in_memory=true). Uses the real Trainer on a synthetic pretraining tree.
 
-    python benchmarks/step_profile.py --data DEMO/data/voxceleb [--methods simclr,pcl,fabnet]
+    python benchmarks/step_profile.py [--data DEMO/data/voxceleb] [--methods simclr,pcl,fabnet]
         [--size 32] [--batch 64] [--steps 12] [--caches off,memory] [--top 8]
 
+Without --data, a small synthetic pretraining tree (40 identities) is built in a temporary folder.
 Prints, per (method, cache): ms per step of each part (mean over --steps after 2 warm-up steps),
 and the top operators of the model's step by self CPU time (torch.profiler).
 """
@@ -14,6 +15,7 @@ import argparse
 import os
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -66,7 +68,7 @@ def profile(method: str, cache: str, args) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", default=None, help="a VoxCeleb-layout tree (default: a small synthetic one)")
     p.add_argument("--methods", default="simclr,pcl")
     p.add_argument("--caches", default="off,memory")
     p.add_argument("--size", type=int, default=32)
@@ -78,9 +80,15 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("THREADS", torch.get_num_threads())))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, size {args.size}, batch {args.batch}, "
           f"load {os.getloadavg()[0]:.2f}")
-    for method in args.methods.split(","):
-        for cache in args.caches.split(","):
-            profile(method, cache, args)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.data is None:
+            from facessl.data.synthetic.build import build_benchmark
+
+            build_benchmark(tmp, identities=40, scale="small", parts=["voxceleb"], quiet=True)
+            args.data = str(Path(tmp) / "voxceleb")
+        for method in args.methods.split(","):
+            for cache in args.caches.split(","):
+                profile(method, cache, args)
 
 
 if __name__ == "__main__":

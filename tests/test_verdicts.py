@@ -76,3 +76,25 @@ def test_pooled_rows_pool_every_pretraining_and_probe_seed():
     assert np.allclose(rows["lfw/accuracy_fold_std"], [2.0, 1.0])
     single = pipeline.pooled_rows([_results([0.20], 0.01)])
     assert single["rafdb/accuracy"] == [20.0, None]  # one value: no spread (not zero)
+
+
+def test_ablate_decides_the_ablation_claim_in_a_demo_directory(tmp_path):
+    import json
+
+    from facessl.commands.ablate import update_demo_report
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "tables.json").write_text(json.dumps({"main": _main(), "feature_choice": {}}))
+    (tmp_path / "results" / "analysis.json").write_text("{}")
+    (tmp_path / "hardware.json").write_text("{}")
+    (tmp_path / "timings.json").write_text("{}")
+    rows = {step: {"rafdb/accuracy": [20.0 + i, 0.1]}
+            for i, step in enumerate(("simclr", "+l_dis", "+l_orth", "+l_pose", "+dwa"))}
+    update_demo_report(tmp_path, rows)
+    claims = json.loads((tmp_path / "results" / "verdicts.json").read_text())
+    assert next(c for c in claims if "ablation" in c["claim"])["verdict"] == "reproduced"
+    rows["+l_orth"] = {"rafdb/accuracy": [18.0, 0.1]}  # a step that loses beyond the spread
+    update_demo_report(tmp_path, rows)
+    claims = json.loads((tmp_path / "results" / "verdicts.json").read_text())
+    assert next(c for c in claims if "ablation" in c["claim"])["verdict"] == "not reproduced"
+    assert "PCL ablation" in (tmp_path / "report.md").read_text()

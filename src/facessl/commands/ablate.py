@@ -47,4 +47,26 @@ def run(args) -> int:
     text = table_markdown(ablation_table(rows)) + "\n\n" + table_markdown(feature_choice_table(features)) + "\n"
     write_text_atomic(out / "results" / "ablation.md", text)
     print(text)
+    if (out / "results" / "tables.json").is_file() and (out / "results" / "analysis.json").is_file():
+        update_demo_report(out, rows)
     return 0
+
+
+def update_demo_report(out: Path, ablation: dict) -> None:
+    """In a `facessl demo` directory: the ablation joins tables.json, its claim's verdict is decided
+    from it (verdicts.json), and report.md / report.html are rebuilt."""
+    import json
+
+    from facessl.commands.report import report_sections
+    from facessl.demo.verdicts import paper_claims
+    from facessl.report import build_report
+
+    tables = json.loads((out / "results" / "tables.json").read_text())
+    analysis = json.loads((out / "results" / "analysis.json").read_text())
+    tables["ablation"] = ablation
+    write_json_atomic(out / "results" / "tables.json", tables)
+    write_json_atomic(out / "results" / "verdicts.json",
+                      paper_claims(tables["main"], tables.get("feature_choice", {}), ablation, analysis))
+    sections, intro = report_sections(out)
+    build_report(out, sections, title="facessl demo: PCL, SimCLR and FAb-Net on the embedded data", intro=intro)
+    print(f"updated {out / 'report.html'} (ablation table and verdict)")

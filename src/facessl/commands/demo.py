@@ -6,7 +6,7 @@ Stages (each resumable: a rerun skips finished stages): synthetic benchmark -> p
 SimCLR and PCL (plan.pretrain_seeds seeds each) and FAb-Net (same backbone and budget) -> evaluate
 each run on every task (+ random-weights and supervised rows) -> analysis and figures -> verdicts ->
 report.md / report.html. The PCL ablation is `facessl ablate --out DIR` (same directory: it reuses
-the data and the PCL runs; `facessl report DIR` then adds its table and verdict).
+the data and the PCL runs, then adds its table and its verdict to the report).
 """
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def summary_text(out: Path, plan: DemoPlan) -> str:
              f"{' and '.join(plan.seeded_methods)}), synthetic data preset `{plan.data_scale}`; probes: "
              f"{plan.eval_seeds} seeds, selection on a validation split of the training data (never the test set). "
              "The PCL ablation is not part of the demo: `facessl ablate --out <this directory>` runs it "
-             "and `facessl report <this directory>` adds it here."]
+             "and adds its table and its verdict here."]
     swap = analysis.get("pcl", {}).get("swap_test")
     if swap:
         lines.append(f"PCL swap test (held-out faces, mean L1): D(F_f(s), F_p(ŝ)) is {swap['fp_swap_to_target']:.4f} from ŝ "
