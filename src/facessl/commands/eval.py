@@ -24,7 +24,7 @@ def add_arguments(p) -> None:
     what = p.add_argument_group("what to evaluate (either --dataset or --suite)")
     what.add_argument("--task", choices=TASK_NAMES, help="task; the dataset format implies a default")
     what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: rafdb, fer2013, lfw, cplfw, "
-                                        "aflw2000, 300wlp, bu3dfe, disfa, 300w, mafl; your own: imagefolder, csv)")
+                                        "aflw2000, 300wlp, bu3dfe, disfa, 300w, mafl, rafdb-compound; your own: imagefolder, csv)")
     what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP")
     what.add_argument("--suite", help="YAML file listing tasks (see configs/eval_synth.yaml)")
     what.add_argument("--data-root", help="value of ${root} in the suite file")
