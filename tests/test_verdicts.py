@@ -98,3 +98,16 @@ def test_ablate_decides_the_ablation_claim_in_a_demo_directory(tmp_path):
     claims = json.loads((tmp_path / "results" / "verdicts.json").read_text())
     assert next(c for c in claims if "ablation" in c["claim"])["verdict"] == "not reproduced"
     assert "PCL ablation" in (tmp_path / "report.md").read_text()
+
+
+def test_a_win_between_chance_level_rows_is_inconclusive():
+    # PCL 22 vs SimCLR 18 on RAF-DB is beyond their spread, but random weights sit at 21.5 +- 1: PCL does
+    # not beat the floor, so the difference carries no evidence about what either method learned
+    main = _main()
+    main["random"]["rafdb/accuracy"] = [21.5, 1.0]
+    main["pcl"]["rafdb/accuracy"], main["simclr"]["rafdb/accuracy"] = [22.0, 0.5], [18.0, 0.5]
+    claim = next(c for c in paper_claims(main, {}, None, {}) if "expression" in c["claim"])
+    assert claim["verdict"] == "inconclusive" and "does not beat random weights" in claim["rule"]
+    main["random"]["rafdb/accuracy"] = [19.0, 1.0]  # now PCL carries signal: the win counts
+    claim = next(c for c in paper_claims(main, {}, None, {}) if "expression" in c["claim"])
+    assert claim["verdict"] == "reproduced"
