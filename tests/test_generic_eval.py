@@ -137,3 +137,14 @@ def test_missing_image_in_a_users_csv_is_named(own_csv, capsys):
                  "--images", str(own_csv / "photos"), "--label-column", "emotion", "--out", str(own_csv / "bad"), *CLI_FAST])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "legend.csv:2: image" in err[0] and "S00_000.png" in err[0]
+
+
+def test_a_single_class_dataset_is_an_error_not_a_perfect_score(own_csv, capsys):
+    lines = (own_csv / "legend.csv").read_text().splitlines()
+    single = [lines[0]] + [",".join(line.split(",")[:2] + ["happy"]) for line in lines[1:]]
+    (own_csv / "single.csv").write_text("\n".join(single) + "\n")
+    code = main(["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'single.csv'}",
+                 "--images", str(own_csv / "photos"), "--label-column", "emotion", "--out", str(own_csv / "bad"),
+                 *CLI_FAST])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "at least 2 classes" in err[0] and "'happy'" in err[0]

@@ -27,6 +27,11 @@ def build_classification(test_set: ImageSet, train_set: ImageSet | None, options
     if train_set is not None and names != (test.images.meta or {}).get("class_names"):
         raise FacesslError(f"{train.images.source} and {test.images.source}: different class names "
                            f"({names} vs {(test.images.meta or {}).get('class_names')})")
+    seen = np.unique(labels(train))
+    if len(seen) < 2:  # a probe over one class learns nothing and reports a perfect-looking accuracy
+        only = names[int(seen[0])] if names and len(seen) else "none"
+        raise FacesslError(f"{train.images.source}: classification needs at least 2 classes in the training "
+                           f"split; found {len(seen)} ({only!r})")
     info = {"class_names": names, "split": (test.images.meta or {}).get("split_from")}
     return classification_task("classification", train, val, test, labels(train), None if val is None else labels(val),
                                labels(test), options, info)
