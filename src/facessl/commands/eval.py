@@ -15,7 +15,6 @@ from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache, default_cache_dir
 from facessl.evaluate.protocol import EvalOptions
 from facessl.evaluate.suite import TASK_NAMES, TaskSpec, load_suite, parse_dataset
-from facessl.engine.io import write_json_atomic, write_text_atomic
 
 
 def add_arguments(p) -> None:
@@ -153,8 +152,7 @@ def run(args) -> int:
                               build_random=random_builder(encoder), checkpoint=checkpoint_info(args.checkpoint, encoder),
                               skip_missing=args.skip_missing, keep_going=bool(args.suite))
     out = Path(args.out)
-    write_json_atomic(out / "results.json", results)
-    write_text_atomic(out / "results.md", tables.render(results))
+    tables.save(out, results)
     if not args.quiet:
         print(tables.render(results))
         print(f"wrote {out / 'results.json'} and {out / 'results.md'}")

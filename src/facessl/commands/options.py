@@ -10,26 +10,23 @@ from pathlib import Path
 from facessl.errors import FacesslError
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (argparse prints 'argument --X: ...' on failure)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def _int_at_least(minimum: int, name: str):
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    check.__name__ = name  # argparse names the type in some messages
+    return check
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (seeds)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+# argparse types (argparse prints 'argument --X: ...' on failure)
+positive_int = _int_at_least(1, "positive_int")  # counts: steps, seeds, batch sizes, epochs
+non_negative_int = _int_at_least(0, "non_negative_int")  # seeds
 
 
 def finite_float(text: str) -> float:

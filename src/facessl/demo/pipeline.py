@@ -22,8 +22,7 @@ from facessl.evaluate.cache import FeatureCache
 from facessl.evaluate.protocol import EvalOptions, seed_spread
 from facessl.evaluate.runner import evaluate
 from facessl.evaluate.suite import load_suite
-from facessl.evaluate.tables import render as render_results
-from facessl.engine.io import write_json_atomic, write_text_atomic
+from facessl.evaluate.tables import save as save_results
 from facessl.engine.train import train
 
 PCL_FEATURES = ("fs", "ff", "fp", "ff+fp")
@@ -94,8 +93,7 @@ def evaluate_run(out: Path, plan: DemoPlan, name: str, quiet: bool, baselines=()
                        cache=FeatureCache(out / "cache"), checkpoint={"path": str(out / "runs" / name)},
                        keep_going=True)
     target = out / "eval" / name
-    write_json_atomic(target / "results.json", results)
-    write_text_atomic(target / "results.md", render_results(results))
+    save_results(target, results)
     return str(target / "results.json")
 
 

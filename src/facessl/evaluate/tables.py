@@ -109,3 +109,13 @@ def render(results: dict) -> str:
     if failed:
         lines += ["### Failed tasks", ""] + [f"- {t['name']} ({t['task']}): {t['error']}" for t in failed] + [""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def save(folder, results: dict) -> None:
+    """Write results.json and its tables results.md into `folder`, each atomically."""
+    from pathlib import Path
+
+    from facessl.engine.io import write_json_atomic, write_text_atomic
+
+    write_json_atomic(Path(folder) / "results.json", results)
+    write_text_atomic(Path(folder) / "results.md", render(results))

@@ -19,13 +19,12 @@ import facessl
 from facessl.config import load_config
 from facessl.data.formats.csvtable import read_csv_table
 from facessl.demo.plan import CONFIG_DIR
-from facessl.engine.io import write_json_atomic, write_text_atomic
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache
 from facessl.evaluate.protocol import EvalOptions
 from facessl.evaluate.runner import evaluate
 from facessl.evaluate.suite import TaskSpec
-from facessl.evaluate.tables import render
+from facessl.evaluate.tables import save as save_results
 from facessl.study.plan import StudyPlan
 
 TASK_NAME = "real expressions"
@@ -122,8 +121,7 @@ def evaluate_run(out: Path, plan: StudyPlan, name: str, quiet: bool, baselines=(
                        cache=FeatureCache(out / "cache"), checkpoint={"path": str(out / "runs" / name)},
                        skip_missing=True)
     target = out / "eval" / name
-    write_json_atomic(target / "results.json", results)
-    write_text_atomic(target / "results.md", render(results))
+    save_results(target, results)
     return str(target / "results.json")
 
 
