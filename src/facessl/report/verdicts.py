@@ -13,11 +13,12 @@ def _number(value) -> str:
 
 
 def verdict_table(claims: list[dict]) -> Table:
-    rows = [[c["claim"], c["verdict"], "; ".join(f"{k} {_number(v)}" for k, v in c.get("numbers", {}).items()) or "—",
+    # the verdict first: the claims are long, and a narrow window must still show the answer
+    rows = [[c["verdict"], c["claim"], "; ".join(f"{k} {_number(v)}" for k, v in c.get("numbers", {}).items()) or "—",
              c.get("rule", "")] for c in claims]
-    return Table(["claim (PCL, CVPR 2023; FAb-Net, BMVC 2018)", "verdict at this budget", "numbers (mean ± spread)",
+    return Table(["verdict at this budget", "claim (PCL, CVPR 2023; FAb-Net, BMVC 2018)", "numbers (mean ± spread)",
                   "decided by"], rows, align=["left", "left", "left", "left"],
-                 emphasis={(i, 1) for i, c in enumerate(claims) if c["verdict"] == "reproduced"},
+                 emphasis={(i, 0) for i, c in enumerate(claims) if c["verdict"] == "reproduced"},
                  caption="Reproduced: the paper's direction wins by more than the combined spread "
                          "sqrt(s_A² + s_B²); not reproduced: the opposite direction does; inconclusive: level.")
 
