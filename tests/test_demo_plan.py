@@ -1,7 +1,14 @@
 """The demo's plan: claims get pretraining seeds, the ablation is `facessl ablate`'s, not the demo's."""
 import argparse
+import json
+import os
+
+import pytest
+import torch
 
 from facessl.commands import demo
+from facessl.demo.stages import StageRunner
+from facessl.errors import FacesslError
 from facessl.demo import pipeline
 from facessl.demo.ablation import run_name
 from facessl.demo.plan import get_plan
@@ -17,15 +24,17 @@ def test_claimed_methods_get_two_pretraining_seeds():
 def test_demo_has_no_ablation_stage_and_no_ablation_flag(monkeypatch, tmp_path):
     stages = []
     monkeypatch.setattr(demo.StageRunner, "run", lambda self, name, fn, *a, **k: stages.append(name))
+    monkeypatch.setattr(demo.StageRunner, "run_parallel", lambda self, jobs, workers: stages.extend(j[0] for j in jobs))
     monkeypatch.setattr(demo, "write_report", lambda *a: None)
     parser = argparse.ArgumentParser()
     demo.add_arguments(parser)
     assert "--no-ablation" not in parser.format_help()
     demo.run(parser.parse_args(["--scale", "small", "--out", str(tmp_path / "d"), "--quiet"]))
     assert not any("ablation" in s for s in stages)
-    assert stages == ["data", "preview", "pretrain-simclr", "pretrain-simclr_seed1", "pretrain-pcl",
-                      "pretrain-pcl_seed1", "pretrain-fabnet", "eval-simclr", "eval-simclr_seed1", "eval-pcl",
-                      "eval-pcl_seed1", "eval-fabnet", "analysis"]
+    # side by side, longest first (a PCL step costs ~5x a SimCLR step); the baselines beside the runs
+    assert stages == ["data", "preview", "pretrain-pcl", "pretrain-pcl_seed1", "eval-baselines", "pretrain-simclr",
+                      "pretrain-simclr_seed1", "pretrain-fabnet", "eval-pcl", "eval-pcl_seed1",
+                      "eval-simclr", "eval-simclr_seed1", "eval-fabnet", "analysis"]
 
 
 def test_ablation_reuses_the_demos_pcl_runs_at_the_same_budget():
@@ -33,3 +42,29 @@ def test_ablation_reuses_the_demos_pcl_runs_at_the_same_budget():
     assert plan.ablation_steps == plan.steps
     assert run_name("+dwa", 0, plan, 0) == "pcl" and run_name("+dwa", 1, plan, 0) == "pcl_seed1"
     assert run_name("simclr", 1, plan, 0) == "ablation/simclr_seed1"
+
+
+def test_parallel_stages_run_in_worker_processes_with_their_share_of_threads(tmp_path, capsys):
+    stages = StageRunner(tmp_path, 3)
+    jobs = [(name, torch.get_num_threads, (), {}) for name in ("a", "b", "c")]
+    results = stages.run_parallel(jobs, workers=2)
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert results == {"a": share, "b": share, "c": share}
+    assert json.loads((tmp_path / "stages" / "b.json").read_text())["result"] == share
+    # a rerun skips every finished stage (nothing is started: the results are the saved ones)
+    again = StageRunner(tmp_path, 3).run_parallel([(n, _never_called, (), {}) for n in ("a", "b", "c")], workers=2)
+    assert again == results
+    assert "done earlier" in capsys.readouterr().err
+
+
+def test_a_failing_parallel_stage_is_raised_after_the_others_are_recorded(tmp_path):
+    from facessl.demo.plan import get_plan
+
+    jobs = [("bad", get_plan, ("huge",), {}), ("good", torch.get_num_threads, (), {})]
+    with pytest.raises(FacesslError, match="unknown --scale 'huge'"):
+        StageRunner(tmp_path, 2).run_parallel(jobs, workers=2)
+    assert (tmp_path / "stages" / "good.json").is_file() and not (tmp_path / "stages" / "bad.json").exists()
+
+
+def _never_called():
+    raise AssertionError("a finished stage ran again")

@@ -1,6 +1,7 @@
 """Task protocols on tiny in-memory datasets: splits, labels, metrics, baselines, tables."""
 import numpy as np
 import pytest
+import torch
 
 from eval_toys import ToyEncoder, au_set, expression_set, landmark_set, pair_set, pose_set
 from facessl.errors import FacesslError
@@ -94,6 +95,24 @@ def test_all_tasks_end_to_end_with_baselines_and_tables():
     for heading in ("Expression", "verification", "Head pose", "Action units (F1", "Action units (AUC", "Landmarks"):
         assert heading in md
     assert "| random | fs |" in md and "| supervised | fs |" in md and "PAPER PROTOCOL" not in md
+
+
+def test_baselines_alone_equal_the_baselines_beside_a_checkpoint():
+    # the demo trains the random-weights and supervised rows from the architecture while its runs train
+    datasets, specs = {"rafdb:/r": expression_set()}, [TaskSpec("", "rafdb:/r")]
+    trained, untrained = ToyEncoder(), ToyEncoder()
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(1.0)  # other weights: the rows below must not depend on them
+    beside = runner.evaluate(trained, specs, FAST, baselines=("random", "supervised"), datasets=datasets)
+    alone = runner.evaluate(untrained, specs, FAST, baselines=("random", "supervised"), datasets=datasets,
+                            checkpoint_row=False)
+    rows_beside, rows_alone = beside["tasks"][0]["rows"], alone["tasks"][0]["rows"]
+    assert set(rows_alone) == {"random", "supervised", "floor"} and alone["checkpoint"]["weights_hash"] is None
+    for row in ("random", "supervised", "floor"):
+        assert rows_alone[row] == rows_beside[row]
+    with pytest.raises(FacesslError, match="nothing to evaluate"):
+        runner.evaluate(untrained, specs, FAST, baselines=("supervised",), datasets=datasets, checkpoint_row=False)
 
 
 def test_verification_fixed_threshold_mode():

@@ -55,6 +55,22 @@ def test_predictions_use_training_statistics_only():
     np.testing.assert_allclose(full[:10], part, rtol=1e-5, atol=1e-6)
 
 
+def test_a_feature_constant_on_the_training_rows_cannot_blow_up_a_test_prediction():
+    # a ReLU unit that never fires on the training images but fires on a test image (seen on MAFL:
+    # standardised by its ~0 spread it reached ~2e5 and the probe's NME went from 16 to 90-160 %)
+    x, w, rng = linear_data(out=2)
+    y = ((x - x.mean(0)) / x.std(0)) @ w + rng.normal(0, 0.05, (len(x), 2))
+    dead = np.zeros((len(x), 1), np.float32)
+    dead[300:] = rng.uniform(0.1, 1.0, (len(x) - 300, 1))  # zero on every training row, alive on test
+    with_dead = np.concatenate([x, dead], 1)
+    cfg = ProbeConfig(kind="regression", epochs=20)
+    plain = fit_predict(x[:300], y[:300], x[300:], cfg, seed=0, device="cpu").predictions
+    robust = fit_predict(with_dead[:300], y[:300], with_dead[300:], cfg, seed=0, device="cpu").predictions
+    error = lambda p: float(np.abs(p - y[300:]).mean())  # noqa: E731
+    assert error(robust) < 1.2 * error(plain) + 0.02  # (the unit's extra input changes the init a little)
+    assert np.abs(robust).max() < 2 * np.abs(y).max()
+
+
 def _task(x, y, paper):
     from facessl.data.formats.common import ImageSet
 

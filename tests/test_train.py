@@ -48,6 +48,17 @@ def test_resume_is_exact(tmp_path, data, workers):
     assert [m["loss"] for m in resumed] == [m["loss"] for m in straight]
 
 
+def test_resume_uses_the_configured_lr_and_weight_decay(tmp_path, data):
+    # the optimiser state saved at step 2 carries lr 1e-3; the resumed run's config says 4e-3
+    run = tmp_path / "run"
+    flat = ["optim.schedule=constant", "optim.warmup_steps=0", "train.checkpoint_every=2"]
+    train(tiny_config(data, *flat, steps=4), run, quiet=True, until=2)
+    trainer = Trainer(tiny_config(data, *flat, "optim.lr=0.004", "optim.weight_decay=0.01", steps=4), run, quiet=True)
+    assert [(g["lr"], g["weight_decay"]) for g in trainer.optimizer.param_groups] == [(0.004, 0.01)]
+    trainer.train()
+    assert [round(m["lr"], 9) for m in _metrics(run)] == [0.001, 0.001, 0.004, 0.004]
+
+
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data, monkeypatch):
     calls = {"n": 0}
     forward = SimCLR.forward

@@ -3,9 +3,9 @@
     facessl demo [--scale tiny|small|paper] [--out DIR] [--quiet]
 
 Stages (each resumable: a rerun skips finished stages): synthetic benchmark -> preview -> pretrain
-SimCLR and PCL (plan.pretrain_seeds seeds each) and FAb-Net (same backbone and budget) -> evaluate
-each run on every task (+ random-weights and supervised rows) -> analysis and figures -> verdicts ->
-report.md / report.html. The PCL ablation is `facessl ablate --out DIR` (same directory: it reuses
+SimCLR and PCL (plan.pretrain_seeds seeds each) and FAb-Net (same backbone and budget), and beside
+them the random-weights and supervised rows -> evaluate each run on every task -> analysis and
+figures -> verdicts -> report.md / report.html. The PCL ablation is `facessl ablate --out DIR` (same directory: it reuses
 the data and the PCL runs, then adds its table and its verdict to the report).
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from facessl.commands.options import non_negative_int
+from facessl.commands.options import non_negative_int, positive_int
 from facessl.demo import pipeline
 from facessl.demo.plan import PLANS, get_plan
 from facessl.demo.report import analysis_stage, write_report
-from facessl.demo.stages import StageRunner
+from facessl.demo.stages import StageRunner, default_workers
 from facessl.errors import FacesslError
 
 
@@ -26,7 +26,22 @@ def add_arguments(p) -> None:
                    help="tiny: smoke run; small: the study on 2 CPU cores (< 20 min); paper: GPU-sized")
     p.add_argument("--out", default="demo", help="output directory (rerun to resume)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="first pretraining seed (further seeds: +1, +2, ...)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="stages run side by side, each in its own process with its share of the cores "
+                        "(default: 2 on a CPU with 2 or more cores, 1 on a GPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (stage lines still print)")
+
+
+# Seconds of a pretraining step (32 px, batch 64, one thread; benchmarks/step_profile.py) and of the
+# baselines stage: only their order matters, longest first, so that the two workers finish together.
+STEP_SECONDS = {"pcl": 0.40, "simclr": 0.086, "fabnet": 0.067}
+BASELINES_SECONDS = 300.0
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def run(args) -> int:
@@ -37,17 +52,22 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     runs = [(method, i, pipeline.run_name(method, i)) for method in plan.methods
             for i in range(len(pipeline.seed_runs(plan, method)))]
-    total = 2 + 2 * len(runs) + 2
+    total = 2 + 2 * len(runs) + 3
     stages = StageRunner(out, total)
     start = time.perf_counter()
     quiet = args.quiet
     stages.run("data", pipeline.build_data, out, plan, args.seed, quiet)
     stages.run("preview", pipeline.preview, out, args.seed)
-    for method, i, name in runs:
-        stages.run(f"pretrain-{name}", pipeline.pretrain, out, plan, method, args.seed + i, quiet, run_name=name)
-    for k, (method, i, name) in enumerate(runs):
-        baselines = ("random", "supervised") if k == 0 else ()
-        stages.run(f"eval-{name}", pipeline.evaluate_run, out, plan, name, quiet, baselines)
+    workers = args.workers or default_workers(_device())
+    quiet_job = quiet or workers > 1  # progress bars of two processes would garble each other
+    pretraining = [(STEP_SECONDS.get(method, 0.1) * plan.steps, (f"pretrain-{name}", pipeline.pretrain,
+                    (out, plan, method, args.seed + i, quiet_job), {"run_name": name})) for method, i, name in runs]
+    # the random-weights and supervised rows need no pretrained run: they run beside the pretraining
+    pretraining.append((BASELINES_SECONDS, ("eval-baselines", pipeline.evaluate_baselines, (out, plan, quiet_job), {})))
+    stages.run_parallel([job for _, job in sorted(pretraining, key=lambda c: -c[0])], workers)
+    evaluations = [(STEP_SECONDS.get(method, 0.1), (f"eval-{name}", pipeline.evaluate_run, (out, plan, name, quiet_job), {}))
+                   for method, i, name in runs]
+    stages.run_parallel([job for _, job in sorted(evaluations, key=lambda c: -c[0])], workers)
     stages.run("analysis", analysis_stage, out, plan)
     write_report(out, plan, stages.timings())
     stages._say(f"[{total}/{total}] report: {out / 'report.html'} (total {time.perf_counter() - start:.0f} s)")

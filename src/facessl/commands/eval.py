@@ -140,6 +140,8 @@ def run(args) -> int:
     options = options_from_args(args)
     baselines = [] if args.baselines.strip().lower() == "none" else _csv(args.baselines)
     features = _csv(args.features) if args.features else None
+    if args.cache and not args.no_cache:
+        output_dir(args.cache, "--cache")  # a file here used to turn caching off without a word
     cache = FeatureCache(None if args.no_cache else (args.cache or default_cache_dir(args.out)),
                          probes=not args.refit_probes)
     for spec in specs:  # every path checked before the (slow) checkpoint load and extraction

@@ -97,6 +97,24 @@ def evaluate_run(out: Path, plan: DemoPlan, name: str, quiet: bool, baselines=()
     return str(target / "results.json")
 
 
+BASELINES_RUN = "baselines"  # eval/baselines/: the random-weights and supervised rows
+
+
+def evaluate_baselines(out: Path, plan: DemoPlan, quiet: bool, architecture: str = "simclr") -> str:
+    """The random-weights and supervised rows on every task, from the architecture alone: they need no
+    pretrained run, so this stage runs beside the pretraining. Writes eval/baselines/results.{json,md}."""
+    from facessl.methods import build_method
+
+    encoder = build_method(pretrain_config(architecture, plan, out, seed=0)).encoder()
+    specs = load_suite(CONFIG_DIR / "eval_synth.yaml", root=str(out / "data"))
+    specs = [s for s in specs if s.name in DATASET_KEYS]
+    results = evaluate(encoder, specs, eval_options(plan, quiet), features=["fs"], baselines=("random", "supervised"),
+                       cache=FeatureCache(out / "cache"), keep_going=True, checkpoint_row=False)
+    target = out / "eval" / BASELINES_RUN
+    save_results(target, results)
+    return str(target / "results.json")
+
+
 # --- results.json -> the report's normalised rows ---------------------------------------------------
 DATASET_KEYS = {"RAF-DB": "rafdb", "FER-2013": "fer2013", "LFW": "lfw", "CPLFW": "cplfw", "AFLW2000": "aflw2000",
                 "BU-3DFE": "bu3dfe", "DISFA": "disfa", "300-W": "300w", "MAFL": "mafl"}

@@ -42,12 +42,16 @@ def main_rows(out: Path, plan: DemoPlan) -> tuple[dict, dict]:
         if not results:
             continue
         main[method] = pipeline.pooled_rows(results, "checkpoint", "fs")
-        if i == 0:
+        if i == 0:  # a demo directory written before the baselines had their own stage: the first run's
             main["random"] = pipeline.pooled_rows(results[:1], "random")
             main["supervised"] = pipeline.pooled_rows(results[:1], "supervised")
         if method == "pcl":
             for choice in ("ff", "fp", "fs", "ff+fp"):
                 features[choice] = pipeline.pooled_rows(results, "checkpoint", choice)
+    baselines = pipeline.read_results(out, pipeline.BASELINES_RUN)
+    if baselines:
+        main["random"] = pipeline.pooled_rows([baselines], "random")
+        main["supervised"] = pipeline.pooled_rows([baselines], "supervised")
     return {k: v for k, v in main.items() if v}, features
 
 

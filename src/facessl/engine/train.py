@@ -147,6 +147,7 @@ class Trainer:
         try:
             self.optimizer.load_state_dict(optim["optimizer"])
             self.scheduler.load_state_dict(optim["scheduler"])
+            self._apply_configured_hyperparameters()
             if optim.get("scaler"):
                 self.scaler.load_state_dict(optim["scaler"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
@@ -161,6 +162,16 @@ class Trainer:
         self.step, self.elapsed_before = int(state["step"]), float(state.get("elapsed", 0.0))
         if self.main and not self.quiet:
             print(f"resuming {self.run_dir} from step {self.step} ({latest.name})")
+
+    def _apply_configured_hyperparameters(self):
+        """A resumed optimiser keeps its moments and step counts, but lr and weight decay are this run's
+        config: the saved param groups carry the old values, which silently overrode a changed optim.lr."""
+        o = self.cfg.optim
+        self.scheduler.base_lrs = [o.lr for _ in self.optimizer.param_groups]
+        factor = self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"], group["lr"], group["weight_decay"] = o.lr, o.lr * factor, o.weight_decay
+        self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def _loader(self):
         from facessl.data.frames import StreamSampler

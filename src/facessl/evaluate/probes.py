@@ -71,12 +71,19 @@ def default_score(kind: str):
 
 
 class _Standardiser:
+    """Zero mean, unit variance with the training rows' statistics. A feature (nearly) constant on the
+    training rows, e.g. a ReLU unit that never fires there, carries nothing a probe can learn and is
+    dropped: divided by its ~0 spread it turned a test image on which it does fire into values of
+    ~1e5 (a MAFL probe's NME went from 16 to 90-160 % that way)."""
+
     def __init__(self, x: torch.Tensor):
         self.mean = x.mean(0, keepdim=True)
-        self.std = x.std(0, keepdim=True, unbiased=False).clamp_min(1e-6)
+        std = x.std(0, keepdim=True, unbiased=False)
+        alive = std > max(1e-6, 1e-3 * float(std.median())) if std.numel() else std > 0
+        self.scale = torch.where(alive, 1.0 / std.clamp_min(1e-12), torch.zeros_like(std))
 
     def __call__(self, x):
-        return (x - self.mean) / self.std
+        return (x - self.mean) * self.scale
 
 
 class _BatchedLinear:

@@ -89,7 +89,7 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
             try:
                 rows["supervised"] = {choices[0]: run_supervised_task(
                     template, task, choices[0], input_size(template, options), options, 1, build_random,
-                    cache=sources["checkpoint"].cache)}
+                    cache=next(iter(sources.values())).cache)}
             except FacesslError as exc:
                 rows["supervised"] = {"unavailable": str(exc)}
     if task is not None:  # what ignoring the image scores: every table's floor
@@ -105,9 +105,11 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
 
 def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None, baselines=BASELINES,
              cache: FeatureCache | None = None, datasets: dict | None = None, build_random=None,
-             checkpoint: dict | None = None, skip_missing: bool = False, keep_going: bool = False) -> dict:
+             checkpoint: dict | None = None, skip_missing: bool = False, keep_going: bool = False,
+             checkpoint_row: bool = True) -> dict:
     """Every spec for the checkpoint and the requested baselines. keep_going: a task that fails with a
-    FacesslError is recorded with its 'error' and the others still run (suites)."""
+    FacesslError is recorded with its 'error' and the others still run (suites). checkpoint_row=False:
+    the baselines alone (`encoder` then only gives the architecture), e.g. while the runs still train."""
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise FacesslError(f"unknown baseline {unknown[0]!r}; expected {', '.join(BASELINES)}")
@@ -120,7 +122,9 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
         _say(options, f"note: feature {choice!r} skipped (this encoder has {', '.join(names)})")
     size = input_size(encoder, options)
     common = dict(size=size, cache=cache, device=options.device, amp=options.amp, quiet=options.quiet)
-    sources = {"checkpoint": FeatureSource(encoder, label="checkpoint", **common)}
+    sources = {"checkpoint": FeatureSource(encoder, label="checkpoint", **common)} if checkpoint_row else {}
+    if not sources and "random" not in baselines:
+        raise FacesslError("nothing to evaluate: no checkpoint row and no random-weights row")
     if "random" in baselines:
         sources["random"] = FeatureSource(random_encoder(encoder, RANDOM_SEED, build_random), label="random", **common)
     start = time.perf_counter()
@@ -141,7 +145,7 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     return json_safe({
         "facessl_version": facessl.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "checkpoint": {**(checkpoint or {}), "weights_hash": sources["checkpoint"].weights},
+        "checkpoint": {**(checkpoint or {}), "weights_hash": sources["checkpoint"].weights if checkpoint_row else None},
         "eval_config": {**asdict(options), "features": choices, "skipped_features": lacking,
                         "baselines": list(baselines), "input_size": size},
         "eval_config_hash": options_hash(options, choices, baselines),

@@ -61,7 +61,9 @@ class SimCLR(Method):
         proj_dim: int = 512
         proj_last_bn: bool = True
         views: Literal["simclr", "deterministic"] = "simclr"  # 'deterministic': (x, flipped x), no randomness
-        LIMITS: ClassVar[dict] = {"temperature": (0, None, "open"), "proj_hidden": (1, None), "proj_dim": (1, None)}
+        crop_min_scale: float = 0.2  # random resized crop area in [crop_min_scale, 1] of the image (SimCLR: 0.08-0.2)
+        LIMITS: ClassVar[dict] = {"temperature": (0, None, "open"), "proj_hidden": (1, None), "proj_dim": (1, None),
+                                  "crop_min_scale": (0.01, 1)}
 
     def __init__(self, cfg: "SimCLR.Config", backbone, image_size: int = 64):
         super().__init__()
@@ -77,7 +79,7 @@ class SimCLR(Method):
         else:
             from facessl.augment import simclr_views
 
-            views = simclr_views(image_size)
+            views = simclr_views(image_size, scale=(cfg.crop_min_scale, 1.0))
         self._views = tuple(views)  # a tuple, not registered: views hold no trained state
 
     def make_views(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -65,6 +65,14 @@ def _(w, s):
     return evaluate(w, s, raf(w, s))
 
 
+@case("eval/cache-is-a-file", 2, "--cache", "file")
+def _(w, s):
+    (w / "cache").write_text("x")
+    args = evaluate(w, s, raf(w, s))
+    args.remove("--no-cache")
+    return args + ["--cache", w / "cache"]
+
+
 @case("eval/rafdb-ok", 0, "rafdb", "results.json")
 def _(w, s):
     args = evaluate(w, s, raf(w, s))
