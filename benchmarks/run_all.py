@@ -20,6 +20,7 @@ RUNS = [  # (script, arguments, quick arguments)
     ("aug_speed.py", [], ["--batch", "64", "--repeats", "1"]),
     ("eval_speed.py", [], ["--images", "200", "--ref-epochs", "1"]),
     ("step_profile.py", ["--methods", "simclr,pcl,fabnet", "--steps", "30"], ["--methods", "simclr", "--steps", "3"]),
+    ("parallel_stages.py", ["--steps", "30"], ["--methods", "simclr", "--steps", "3"]),
 ]
 
 

@@ -42,14 +42,21 @@ def fake_results(mca, with_baselines):
     return {"tasks": [{"name": "real expressions", "task": "classification", "rows": rows}]}
 
 
-def test_report_table_and_verdicts(tmp_path):
+@pytest.mark.parametrize("baselines_in", ["their own stage", "the first run's evaluation (older studies)"])
+def test_report_table_and_verdicts(tmp_path, baselines_in):
     plan = load_plan(plan_file(tmp_path), ["methods=[simclr, pcl]", "seeds=[0, 1]", "budget_minutes=1"])
     out = tmp_path / "study"
+    own_stage = baselines_in == "their own stage"
     scores = {("simclr", 0): [30, 31, 29], ("simclr", 1): [28, 30, 29], ("pcl", 0): [21, 25, 23], ("pcl", 1): [22, 20, 24]}
     for (method, seed), values in scores.items():
         path = out / "eval" / f"{method}_seed{seed}" / "results.json"
         path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(fake_results(values, (method, seed) == ("simclr", 0))))
+        path.write_text(json.dumps(fake_results(values, not own_stage and (method, seed) == ("simclr", 0))))
+    if own_stage:
+        results = fake_results([0], True)
+        del results["tasks"][0]["rows"]["checkpoint"]
+        (out / "eval" / "baselines").mkdir()
+        (out / "eval" / "baselines" / "results.json").write_text(json.dumps(results))
     data_info = {"pretrain_photos": 10, "counts": {"train": {"a": 8}, "test": {"a": 2}}, "split": "toy split",
                  "budget": {"simclr": {"steps": 60, "seconds_per_step": 1.0}, "pcl": {"steps": 20, "seconds_per_step": 3.0}}}
     timings = {"pretrain-simclr_seed0": 60.0, "pretrain-simclr_seed1": 62.0, "pretrain-pcl_seed0": 61.0}
@@ -70,3 +77,19 @@ def test_verdicts_need_the_random_row():
 def test_study_cli_rejects_bad_override(tmp_path, capsys):
     assert main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "steps"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_study_runs_the_baselines_beside_the_pretraining_two_at_a_time(tmp_path, monkeypatch):
+    from facessl.commands import study
+
+    calls = []
+    monkeypatch.setattr(study.StageRunner, "run", lambda self, name, fn, *a, **k: calls.append(([name], 1)) or {})
+    monkeypatch.setattr(study.StageRunner, "run_parallel", lambda self, jobs, workers: calls.append(
+        ([j[0] for j in jobs], workers)) or {j[0]: {"steps": 5, "seconds_per_step": 1.0} for j in jobs})
+    monkeypatch.setattr(study, "write_report", lambda *a: {})
+    monkeypatch.setattr(study, "default_workers", lambda device: 2)
+    main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "methods=[simclr, pcl]",
+          "seeds=[0]"])
+    assert calls == [(["data"], 1), (["budget-simclr", "budget-pcl"], 2),
+                     (["eval-baselines", "pretrain-simclr_seed0", "pretrain-pcl_seed0"], 2),
+                     (["eval-simclr_seed0", "eval-pcl_seed0"], 2)]

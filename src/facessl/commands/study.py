@@ -4,8 +4,9 @@
 
 Stages (resumable: a rerun skips finished ones): the label table's grouped split and the train
 photos -> time a few steps of each method to fit the wall-clock budget -> pretrain each method for
-each seed (same backbone, batch and minutes) -> probe each run
-(3 probe seeds; random-weights, supervised and majority-class rows once) -> report.md / .html.
+each seed (same backbone, batch and minutes), and beside them the random-weights, supervised and
+majority-class rows -> probe each run (3 probe seeds) -> report.md / .html. Independent stages run two
+at a time on a CPU, one thread each (`workers=1`: one at a time).
 FAb-Net needs frame pairs from face tracks: give `videos=DIR` (a `facessl prepare` output);
 without it FAb-Net is left out and the report says so.
 """
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facessl.demo.stages import StageRunner
+import torch
+
+from facessl.demo.stages import StageRunner, default_workers
 from facessl.study import stages
 from facessl.study.plan import load_plan
 from facessl.study.report import write_report
@@ -36,17 +39,22 @@ def run(args) -> int:
         missing.append("FAb-Net: needs frame pairs from face tracks; give videos=DIR, a `facessl prepare` output")
     plan.methods = methods
     runs = [(m, s) for s in plan.seeds for m in methods]
-    runner = StageRunner(out, 2 + len(methods) + 2 * len(runs))
+    runner = StageRunner(out, 3 + len(methods) + 2 * len(runs))
     data_info = runner.run("data", stages.prepare_data, out, plan)
-    budget = {m: runner.run(f"budget-{m}", stages.calibrate, out, plan, m, args.quiet) for m in methods}
+    workers = plan.workers or default_workers("cuda" if torch.cuda.is_available() else "cpu")
+    quiet = args.quiet or workers > 1  # progress bars of two processes would garble each other
+    # the budget is timed in the conditions the runs will have: a worker process each, side by side
+    budget = runner.run_parallel([(f"budget-{m}", stages.calibrate, (out, plan, m, quiet), {}) for m in methods],
+                                 workers)
+    budget = {m: budget[f"budget-{m}"] for m in methods}
     data_info["budget"] = budget
-    for method, seed in runs:
-        runner.run(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain, out, plan, method, seed,
-                   budget[method]["steps"], args.quiet)
-    for i, (method, seed) in enumerate(runs):
-        baselines = ("random", "supervised") if i == 0 else ()
-        runner.run(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run, out, plan,
-                   stages.run_name(method, seed), args.quiet, baselines)
+    # every run has the same wall-clock budget; the baselines (supervised: the longest) need no run
+    runner.run_parallel([("eval-baselines", stages.evaluate_baselines, (out, plan, quiet), {})]
+                        + [(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain,
+                            (out, plan, method, seed, budget[method]["steps"], quiet), {}) for method, seed in runs],
+                        workers)
+    runner.run_parallel([(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run,
+                          (out, plan, stages.run_name(method, seed), quiet, ()), {}) for method, seed in runs], workers)
     verdict = write_report(out, plan, data_info, runner.timings(), missing)
     runner._say(f"report: {out / 'report.html'}; " + "; ".join(f"{k} {v['gain']:+.1f}" for k, v in verdict.items()))
     return 0

@@ -31,6 +31,7 @@ class StudyPlan:
     probe_epochs: int = 100
     supervised_epochs: int = 5
     pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
+    workers: int = 0  # stages side by side, one process each (0: 2 on a CPU with 2+ cores, 1 on a GPU)
 
     def check(self) -> "StudyPlan":
         for name in ("photos", "labels"):
@@ -41,6 +42,8 @@ class StudyPlan:
             raise FacesslError(f"study: unknown method {unknown[0]!r}; expected {', '.join(METHODS)}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise FacesslError(f"study: workers must be 0 (automatic) or a positive number, got {self.workers!r}")
         return self
 
     def as_dict(self) -> dict:

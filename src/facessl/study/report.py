@@ -13,7 +13,7 @@ import numpy as np
 from facessl.engine.io import write_json_atomic
 from facessl.report.sections import Figure, Section, Table
 from facessl.study.plan import StudyPlan
-from facessl.study.stages import read_results, run_name
+from facessl.study.stages import BASELINES_RUN, read_results, run_name
 
 METRICS = (("mean_class_accuracy", "mean-class acc. (%)"), ("macro_f1", "macro F1 (%)"), ("accuracy", "acc. (%)"))
 LABELS = {"simclr": "SimCLR", "pcl": "PCL", "fabnet": "FAb-Net"}
@@ -43,6 +43,8 @@ def collect(out: Path, plan: StudyPlan) -> dict:
                 for metric, _ in METRICS:
                     row.setdefault(metric, []).extend(_values(result, metric))
                 row["seeds"][seed] = float(np.mean(_values(result, "mean_class_accuracy")))
+    baselines = read_results(out, BASELINES_RUN)  # a study written before the baselines had their own stage:
+    first = baselines["tasks"][0] if baselines else first  # the first run's evaluation holds them
     if first is not None:
         for label, key in (("Random weights", "random"), ("Supervised (fine-tuned)", "supervised"), ("Floor (majority class)", "floor")):
             for result in first["rows"].get(key, {}).values():

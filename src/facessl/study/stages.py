@@ -5,6 +5,7 @@ Layout of a study directory:
                           test photo is ever seen, not even unlabelled)
   calibration/<method>/   a few timed steps per method: steps = budget / seconds per step
   runs/<method>_seed<k>/  pretraining runs        eval/<run>/ results.json + results.md
+                          (eval/baselines/: random weights, supervised, majority class)
   cache/                  feature cache           results/ tables.json     report.md / report.html
 """
 from __future__ import annotations
@@ -121,6 +122,24 @@ def evaluate_run(out: Path, plan: StudyPlan, name: str, quiet: bool, baselines=(
                        cache=FeatureCache(out / "cache"), checkpoint={"path": str(out / "runs" / name)},
                        skip_missing=True)
     target = out / "eval" / name
+    save_results(target, results)
+    return str(target / "results.json")
+
+
+BASELINES_RUN = "baselines"  # eval/baselines/: the random-weights, supervised and floor rows
+
+
+def evaluate_baselines(out: Path, plan: StudyPlan, quiet: bool) -> str:
+    """The random-weights, supervised and majority-class rows from the architecture alone (they need no
+    pretrained run, so this stage runs beside the pretraining)."""
+    from facessl.methods import build_method
+
+    encoder = build_method(method_config(out, plan, "simclr", plan.seeds[0], plan.steps)).encoder()
+    opts = {k: v for k, v in reader_options(plan).items() if k != "skip_missing"}
+    spec = TaskSpec("classification", f"csv:{plan.labels}", name=TASK_NAME, options=opts)
+    results = evaluate(encoder, [spec], options(plan, quiet), features=["fs"], baselines=("random", "supervised"),
+                       cache=FeatureCache(out / "cache"), skip_missing=True, checkpoint_row=False)
+    target = out / "eval" / BASELINES_RUN
     save_results(target, results)
     return str(target / "results.json")
 
