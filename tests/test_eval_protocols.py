@@ -164,3 +164,16 @@ def test_probe_fits_in_threads_equal_fits_one_after_another():
     two = protocol.run_probe_task(task, features, seeds=2, device="cpu", workers=2)
     assert torch.get_num_threads() == threads_before
     assert one["selection"] == two["selection"] and one["metrics"] == two["metrics"]
+
+
+def test_balanced_option_reaches_the_probe_and_the_supervised_row():
+    from dataclasses import replace
+
+    options = replace(FAST, balanced=True)
+    results = runner.evaluate(ToyEncoder(), [TaskSpec("", "rafdb:/r")], options, baselines=("supervised",),
+                              datasets={"rafdb:/r": expression_set()})
+    rows = results["tasks"][0]["rows"]
+    assert results["eval_config"]["balanced"] is True
+    assert rows["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.9  # toy classes are colours
+    assert "mean_class_accuracy" in rows["supervised"]["fs"]["metrics"]
+    assert options.probe("softmax").class_weight == "balanced" and options.probe("regression").class_weight is None

@@ -133,3 +133,34 @@ def test_subject_folds_are_exclusive_and_cover():
             assert not set(subjects[folds[a]]) & set(subjects[folds[b]])
     with pytest.raises(FacesslError, match="subjects"):
         subject_folds(["a", "b"], 3)
+
+
+def test_balanced_class_weights_equal_scikit_learns():
+    import torch
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from facessl.evaluate.probes import balanced_class_weights
+
+    y = np.array([0] * 50 + [1] * 5 + [3] * 20)  # class 2 absent
+    ours = balanced_class_weights(torch.as_tensor(y), 4).numpy()
+    theirs = compute_class_weight("balanced", classes=np.array([0, 1, 3]), y=y)
+    np.testing.assert_allclose(ours[[0, 1, 3]], theirs, rtol=1e-6)
+    assert ours[2] == 0
+
+
+def test_balanced_probe_raises_mean_class_accuracy_on_imbalanced_classes():
+    from facessl.evaluate.metrics import mean_class_accuracy
+
+    rng = np.random.default_rng(0)
+    counts = [900, 60, 40]  # a majority class and two rare ones, overlapping
+    x = np.concatenate([rng.normal(c * 1.2, 1.0, (n, 8)) for c, n in enumerate(counts)]).astype(np.float32)
+    y = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
+    order = rng.permutation(len(y))
+    x, y = x[order], y[order]
+    train, test = slice(0, 700), slice(700, None)
+    scores = {}
+    for weight in (None, "balanced"):
+        cfg = ProbeConfig(kind="softmax", epochs=30, class_weight=weight)
+        pred = fit_predict(x[train], y[train], x[test], cfg, seed=0, device="cpu").predictions.argmax(1)
+        scores[weight] = mean_class_accuracy(pred, y[test])
+    assert scores["balanced"] > scores[None] + 0.05

@@ -42,6 +42,9 @@ def add_arguments(p) -> None:
     proto.add_argument("--threshold", type=finite_float, default=None, help="cosine threshold of --verification fixed")
     proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
     proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
+    proto.add_argument("--balanced", action="store_true",
+                       help="classification: class-balanced loss and selection on mean-class accuracy "
+                            "(for imbalanced sets, whose headline is mean-class accuracy or macro F1)")
     run = p.add_argument_group("running")
     run.add_argument("--skip-missing", action="store_true", help="skip images a dataset lists but lacks")
     run.add_argument("--cache", default=None, help="feature cache directory (default: <out>/../.facessl_cache)")
@@ -106,7 +109,8 @@ def options_from_args(args) -> EvalOptions:
         raise FacesslError(f"--size must be >= 8 pixels, got {args.size}")
     return EvalOptions(seeds=args.seeds, size=args.size, paper_protocol=args.paper_protocol, epochs=args.epochs,
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
-                       supervised_epochs=args.supervised_epochs, device=args.device, amp=args.amp, quiet=args.quiet)
+                       supervised_epochs=args.supervised_epochs, balanced=args.balanced, device=args.device,
+                       amp=args.amp, quiet=args.quiet)
 
 
 def checkpoint_info(path, encoder) -> dict:

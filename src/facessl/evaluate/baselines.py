@@ -25,7 +25,7 @@ from torch import nn
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import array_hash, cache_key, dataset_fingerprint, weights_hash
 from facessl.evaluate.images import load_batch
-from facessl.evaluate.probes import SELECTED_ON_TEST, SELECTED_ON_VALIDATION, default_score
+from facessl.evaluate.probes import SELECTED_ON_TEST, SELECTED_ON_VALIDATION, balanced_class_weights, default_score
 from facessl.evaluate.protocol import PROBE_VERSION, EvalOptions, ProbeTask, aggregate, concat_meta
 from facessl.evaluate.splits import carve_validation
 
@@ -89,7 +89,7 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
     validation split -> predictions of the best epoch on the test rows.
     """
     device = _device(options)
-    probe, score = task.probe, task.score or default_score(task.probe.kind)
+    probe, score = task.probe, task.score or default_score(task.probe.kind, task.probe.class_weight)
 
     # 1. Images (uint8, at the evaluation size) and the validation split that picks the epoch.
     images = load_batch(fold.train.images.images, fold.train.index, size)
@@ -119,7 +119,9 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
         else:
             mean, std = t.mean(0), t.std(0, unbiased=False).clamp_min(1e-6)
             targets, to_output = (t - mean) / std, lambda logits: logits * std + mean
-    pos_weight = None
+    pos_weight = class_weight = None
+    if probe.kind == "softmax" and probe.class_weight == "balanced":
+        class_weight = balanced_class_weights(targets, out_dim)
     if probe.kind == "sigmoid" and probe.pos_weight == "balanced":
         pos = targets.sum(0)
         pos_weight = ((len(targets) - pos) / pos.clamp_min(1)).clamp(1.0, 50.0)
@@ -148,7 +150,7 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
 
     def loss_of(logits, y_batch):
         if probe.kind == "softmax":
-            return F.cross_entropy(logits, y_batch)
+            return F.cross_entropy(logits, y_batch, weight=class_weight)
         if probe.kind == "sigmoid":
             return F.binary_cross_entropy_with_logits(logits, y_batch, pos_weight=pos_weight)
         return (logits - y_batch).abs().mean() if probe.loss == "l1" else (logits - y_batch).pow(2).mean()

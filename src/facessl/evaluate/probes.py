@@ -38,6 +38,8 @@ class ProbeConfig:
     batch_size: int | None = 512  # None: full batch
     val_fraction: float = 0.15
     pos_weight: str | None = None  # sigmoid: 'balanced' weighs positives by negatives/positives
+    class_weight: str | None = None  # softmax: 'balanced' weighs each class by n / (classes * its count)
+                                     # and selects on mean-class accuracy (imbalanced sets, e.g. real expressions)
     refit: bool = True  # refit the chosen setting on train + carved validation
     paper_protocol: bool = False
 
@@ -58,16 +60,26 @@ class ProbeResult:
                 "grid_scores": {str(k): v for k, v in self.grid_scores.items()}}
 
 
-def default_score(kind: str):
-    """Higher is better: accuracy (ties broken by a 1e-3 share of the cross-entropy), minus mean BCE,
-    minus mean absolute error."""
+def default_score(kind: str, class_weight: str | None = None):
+    """Higher is better: accuracy (mean-class accuracy with class_weight='balanced'; ties broken by a
+    1e-3 share of the cross-entropy), minus mean BCE, minus mean absolute error."""
     if kind == "softmax":
-        return lambda out, y: float(np.mean(out.argmax(1) == y)
-                                    + 1e-3 * np.mean(np.log(np.clip(out[np.arange(len(y)), y], 1e-7, 1))))
+        def score(out, y):
+            hit = out.argmax(1) == y
+            acc = np.mean([hit[y == c].mean() for c in np.unique(y)]) if class_weight == "balanced" else hit.mean()
+            return float(acc + 1e-3 * np.mean(np.log(np.clip(out[np.arange(len(y)), y], 1e-7, 1))))
+        return score
     if kind == "sigmoid":
         return lambda out, y: float(-np.mean(-(y * np.log(np.clip(out, 1e-7, 1)) +
                                                 (1 - y) * np.log(np.clip(1 - out, 1e-7, 1)))))
     return lambda out, y: float(-np.mean(np.abs(out - y.reshape(out.shape))))
+
+
+def balanced_class_weights(y: torch.Tensor, classes: int) -> torch.Tensor:
+    """n / (present classes * count) per class (0 for a class absent from y): every class weighs the same."""
+    counts = torch.bincount(y, minlength=classes).float()
+    present = (counts > 0).sum().clamp_min(1)
+    return torch.where(counts > 0, len(y) / (present * counts.clamp_min(1)), torch.zeros_like(counts))
 
 
 class _Standardiser:
@@ -107,11 +119,12 @@ class _BatchedLinear:
         return self.weight.detach().clone(), self.bias.detach().clone()
 
 
-def _loss(out, y, config, pos_weight):
+def _loss(out, y, config, pos_weight, class_weight=None):
     """Sum over the grid of the mean per-sample loss; out (G,N,C)."""
     g = out.shape[0]
     if config.kind == "softmax":
-        return F.cross_entropy(out.reshape(-1, out.shape[2]), y.repeat(g), reduction="sum") / out.shape[1]
+        return F.cross_entropy(out.reshape(-1, out.shape[2]), y.repeat(g), weight=class_weight,
+                               reduction="sum") / out.shape[1]
     target = y.expand_as(out)
     if config.kind == "sigmoid":
         return F.binary_cross_entropy_with_logits(out, target, pos_weight=pos_weight, reduction="mean") * g
@@ -192,13 +205,15 @@ def _train_loop(task, weight_decays, config, seed, stop_epoch, eval_set, score):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     gen = torch.Generator(device="cpu").manual_seed(seed + 1)
     xs = task.scaler(task.x)
+    balanced = config.kind == "softmax" and config.class_weight == "balanced"  # (dim_out is final only here)
+    class_weight = balanced_class_weights(task.y, task.dim_out) if balanced else None
     best = [(-math.inf, 0, None) for _ in weight_decays]
     eval_x = None if eval_set is None else task.prepare(eval_set[0])
     for epoch in range(1, (stop_epoch or config.epochs) + 1):
         order = torch.randperm(n, generator=gen).to(task.device)
         for start in range(0, n, batch):
             idx = order[start:start + batch]
-            loss = _loss(model(xs[idx]), task.y[idx], config, task.pos_weight) + model.penalty()
+            loss = _loss(model(xs[idx]), task.y[idx], config, task.pos_weight, class_weight) + model.penalty()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -229,7 +244,7 @@ def fit_predict(x_train, y_train, x_test, config: ProbeConfig, seed: int = 0, gr
     score: f(outputs, y) -> float, higher is better (default: accuracy / -BCE / -MAE).
     """
     device = torch.device(device) if device is not None else fastest_device()
-    score = score or default_score(config.kind)
+    score = score or default_score(config.kind, config.class_weight)
     torch.manual_seed(seed)
     x_train, y_train = np.asarray(x_train, np.float32), np.asarray(y_train)
     wds = tuple(float(w) for w in config.weight_decays)

@@ -20,7 +20,7 @@ from facessl.evaluate.cache import array_hash, cache_key
 from facessl.evaluate.features import fastest_device
 from facessl.evaluate.probes import ProbeConfig, fit_predict, single_thread_on_cpu
 
-PROBE_VERSION = 2  # bump when the probe's training changes, to invalidate cached probe outputs
+PROBE_VERSION = 3  # bump when the probe's training changes, to invalidate cached probe outputs (3: dead features dropped)
 
 
 @dataclass
@@ -40,6 +40,7 @@ class EvalOptions:
     landmark_loss: str = "l2"
     verification: str = "10fold"  # or "fixed": one threshold for all pairs
     fixed_threshold: float | None = None  # "fixed" mode; None = best on all pairs (optimistic)
+    balanced: bool = False  # classification: class-balanced loss, selection on mean-class accuracy
     supervised_epochs: int = 10
     supervised_lr: float = 1e-3
     device: str | None = None
@@ -49,7 +50,8 @@ class EvalOptions:
     def probe(self, kind: str, **kw) -> ProbeConfig:
         base = ProbeConfig(kind=kind, weight_decays=tuple(self.weight_decays), epochs=self.epochs, lr=self.lr,
                            batch_size=self.batch_size, val_fraction=self.val_fraction,
-                           paper_protocol=self.paper_protocol)
+                           paper_protocol=self.paper_protocol,
+                           class_weight="balanced" if self.balanced and kind == "softmax" else None)
         return replace(base, **kw)
 
 

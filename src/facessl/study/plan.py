@@ -30,6 +30,7 @@ class StudyPlan:
     probe_seeds: int = 3
     probe_epochs: int = 100
     supervised_epochs: int = 5
+    balanced: bool = True  # class-balanced probes selected on mean-class accuracy (the study's headline)
     pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
     workers: int = 0  # stages side by side, one process each (0: 2 on a CPU with 2+ cores, 1 on a GPU)
 

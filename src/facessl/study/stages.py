@@ -108,7 +108,7 @@ def pretrain(out: Path, plan: StudyPlan, method: str, seed: int, steps: int, qui
 
 def options(plan: StudyPlan, quiet: bool) -> EvalOptions:
     return EvalOptions(seeds=plan.probe_seeds, epochs=plan.probe_epochs, supervised_epochs=plan.supervised_epochs,
-                       size=plan.size, quiet=quiet)
+                       size=plan.size, balanced=plan.balanced, quiet=quiet)
 
 
 def evaluate_run(out: Path, plan: StudyPlan, name: str, quiet: bool, baselines=()) -> str:
