@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 CONFIGS = {"simclr": "configs/simclr_synth.yaml", "pcl": "configs/pcl_synth.yaml", "fabnet": "configs/fabnet_synth.yaml"}
 

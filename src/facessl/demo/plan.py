@@ -36,8 +36,8 @@ PLANS = {
     # `make demo`: the study on 2 CPU cores in under 20 minutes; size, width, lr and steps chosen on a
     # separately generated validation build (docs/demo_study.md).
     # A fresh-clone run at 480 steps, one stage at a time, took 20 min 53 s (400 steps: 18 min 16 s). A step
-    # of this model is as fast on one thread as on two, so the stages now run two at a time, one thread
-    # each (facessl.demo.stages), which buys 1,000 steps in the same time (docs/demo_study.md).
+    # of this model gains little from a second thread, so the stages now run two at a time, one thread
+    # each (facessl.demo.stages): 1,000 steps took 18 min 23 s (docs/demo_study.md).
     "small": DemoPlan(data_scale="default", backbone="small", steps=1000, batch_size=64, size=32, eval_seeds=2,
                       supervised_epochs=25, ablation_steps=1000, ablation_seeds=2),
     # The same study at the papers' settings on a GPU (facecycle backbone, paper configs, larger data).

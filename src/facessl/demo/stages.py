@@ -1,9 +1,8 @@
 """Resumable stages: each finished stage leaves <out>/stages/<name>.json; a rerun skips it.
 
 Independent stages (the pretraining runs, then the evaluations) can run side by side in worker
-processes: on a CPU the demo's small model gains little from a second thread (SimCLR at 32 px:
-89 ms a step on 2 threads, 112 ms on 1), so two one-thread runs at once do ~1.6x the work of
-one two-thread run (docs/demo_study.md).
+processes: on a CPU the demo's small model gains little from a second thread, so two one-thread
+runs at once do 1.45-1.73x the steps of one two-thread run (benchmarks/parallel_stages.py).
 """
 from __future__ import annotations
 
