@@ -192,3 +192,11 @@ def test_cli_pretrain_end_to_end_and_resume(tmp_path, data, capsys):
     assert main(["pretrain", "--config", "simclr_synth", "--data", str(tmp_path / "nowhere"),
                  "--out", str(tmp_path / "r2"), "--quiet"]) == 2
     assert "dataset directory not found" in capsys.readouterr().err
+
+
+def test_simclr_crop_scale_reaches_its_views(data):
+    from facessl.methods import build_method
+
+    method = build_method(tiny_config(data, "method.crop_min_scale=0.5"))
+    assert [view.transforms[0].scale for view in method._views] == [(0.5, 1.0), (0.5, 1.0)]
+    assert build_method(tiny_config(data))._views[0].transforms[0].scale == (0.2, 1.0)  # SimCLR's default
