@@ -68,3 +68,23 @@ def test_a_failing_parallel_stage_is_raised_after_the_others_are_recorded(tmp_pa
 
 def _never_called():
     raise AssertionError("a finished stage ran again")
+
+
+def test_ablation_runs_its_missing_rows_side_by_side(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from facessl.demo import ablation
+
+    plan = replace(get_plan("small"), ablation_seeds=2)
+    done = {"pcl", "ablation/simclr_seed0"}  # evaluated already: not run again
+    monkeypatch.setattr(ablation.pipeline, "read_results", lambda out, name: {} if name in done else None)
+    calls = []
+    monkeypatch.setattr(StageRunner, "run_parallel", lambda self, jobs, workers: calls.append((jobs, workers)))
+    runs = ablation.run_ablation(tmp_path, plan, 0, quiet=False, workers=2)
+    (jobs, workers), = calls
+    assert workers == 2 and [j[0] for j in jobs] == [
+        "run-ablation-l_dis_seed0", "run-ablation-l_orth_seed0", "run-ablation-l_pose_seed0",
+        "run-ablation-simclr_seed1", "run-ablation-l_dis_seed1", "run-ablation-l_orth_seed1",
+        "run-ablation-l_pose_seed1", "run-pcl_seed1"]
+    assert all(j[1] is ablation.ablation_run and j[2][-1] is True for j in jobs)  # quiet in worker processes
+    assert runs["+dwa"] == ["pcl", "pcl_seed1"] and runs["simclr"] == ["ablation/simclr_seed0", "ablation/simclr_seed1"]

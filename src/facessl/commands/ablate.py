@@ -1,22 +1,24 @@
 """`facessl ablate`: the PCL ablation table (SimCLR -> + L_dis -> + L_orth -> + L_pose -> + DWA) and the
 feature-choice table (F_f, F_p, F_s, F_f + F_p), with seeds, on the embedded data.
 
-    facessl ablate [--scale tiny|small|paper] [--out DIR] [--seeds N] [--steps N]
+    facessl ablate [--scale tiny|small|paper] [--out DIR] [--seeds N] [--steps N] [--workers N]
 
 Shares its directory layout with `facessl demo` (same --out reuses the data, the full PCL run and
-every finished ablation run).
+every finished ablation run). The runs go two at a time on a CPU, one thread each, like the demo.
 """
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
+import torch
+
 from facessl.commands.options import non_negative_int, positive_int
 from facessl.demo import pipeline
 from facessl.demo.ablation import ablation_rows, run_ablation
 from facessl.demo.plan import PLANS, get_plan
 from facessl.demo.report import main_rows
-from facessl.demo.stages import StageRunner
+from facessl.demo.stages import StageRunner, default_workers
 from facessl.engine.io import write_json_atomic, write_text_atomic
 from facessl.report.markdown import table_markdown
 from facessl.report.tables import ablation_table, feature_choice_table
@@ -28,6 +30,8 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--seeds", type=positive_int, default=None, help="pretraining seeds per ablation row (default: the scale's)")
     p.add_argument("--steps", type=positive_int, default=None, help="pretraining steps per ablation run (default: the scale's)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="runs side by side, one process each (default: 2 on a CPU with 2+ cores, 1 on a GPU)")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -40,7 +44,8 @@ def run(args) -> int:
     stages.run("data", pipeline.build_data, out, plan, args.seed, args.quiet)
     stages.run("pretrain-pcl", pipeline.pretrain, out, plan, "pcl", args.seed, args.quiet)
     stages.run("eval-pcl", pipeline.evaluate_run, out, plan, "pcl", args.quiet, ())
-    run_ablation(out, plan, args.seed, args.quiet)
+    workers = args.workers or default_workers("cuda" if torch.cuda.is_available() else "cpu")
+    run_ablation(out, plan, args.seed, args.quiet, workers=workers)
     rows = ablation_rows(out)
     _, features = main_rows(out, dataclasses.replace(plan, methods=("pcl",)))
     write_json_atomic(out / "results" / "ablation.json", {"ablation": rows, "feature_choice": features})

@@ -33,18 +33,27 @@ def run_name(step: str, seed: int, plan: DemoPlan, main_seed: int) -> str:
     return f"ablation/{step.lstrip('+')}_seed{seed}"
 
 
-def run_ablation(out: Path, plan: DemoPlan, seed: int, quiet: bool, steps=tuple(STEPS)) -> dict:
-    """Pretrain and evaluate every ablation row for plan.ablation_seeds seeds (each resumable).
-    Returns {row: [run names]} (also saved as results/ablation_runs.json)."""
-    runs = {step: [] for step in steps}
+def ablation_run(out: Path, plan: DemoPlan, step: str, seed: int, name: str, quiet: bool) -> str:
+    """Pretrain and evaluate one ablation row's run (a stage: module level, so a worker process can run it)."""
+    extra = [f"method.{k}={str(v).lower()}" for k, v in STEPS[step].items()]
+    pipeline.pretrain(out, plan, "pcl", seed, quiet, run_name=name, steps=plan.ablation_steps, extra=extra)
+    return pipeline.evaluate_run(out, plan, name, quiet, features=["fs"], task_names=TASKS)
+
+
+def run_ablation(out: Path, plan: DemoPlan, seed: int, quiet: bool, steps=tuple(STEPS), workers: int = 1) -> dict:
+    """Pretrain and evaluate every ablation row for plan.ablation_seeds seeds, `workers` runs at a time
+    (facessl.demo.stages; each resumable). Returns {row: [run names]} (also results/ablation_runs.json)."""
+    from facessl.demo.stages import StageRunner
+
+    runs, jobs = {step: [] for step in steps}, []
     for s in range(seed, seed + plan.ablation_seeds):
         for step in steps:
             name = run_name(step, s, plan, seed)
             if pipeline.read_results(out, name) is None:
-                extra = [f"method.{k}={str(v).lower()}" for k, v in STEPS[step].items()]
-                pipeline.pretrain(out, plan, "pcl", s, quiet, run_name=name, steps=plan.ablation_steps, extra=extra)
-                pipeline.evaluate_run(out, plan, name, quiet, features=["fs"], task_names=TASKS)
+                jobs.append((f"run-{name.replace('/', '-')}", ablation_run,
+                             (out, plan, step, s, name, quiet or workers > 1), {}))
             runs[step].append(name)
+    StageRunner(out, len(jobs)).run_parallel(jobs, workers)
     write_json_atomic(out / "results" / "ablation_runs.json", runs)
     return runs
 
