@@ -67,6 +67,7 @@ def test_report_table_and_verdicts(tmp_path, baselines_in):
     md = (out / "report.md").read_text()
     assert "| SimCLR | 29.50 ± 0.96 |" in md and "| Floor (majority class) | 12.50 |" in md
     assert "FAb-Net: no clips" in md and "SimCLR 60 at 1.00 s/step" in md and (out / "report.html").is_file()
+    assert "class-balanced cross-entropy" in md  # the study's default protocol is named
     assert json.loads((out / "results" / "tables.json").read_text())["verdicts"]["SimCLR"]["target_met"]
 
 
