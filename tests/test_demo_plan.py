@@ -37,6 +37,18 @@ def test_demo_has_no_ablation_stage_and_no_ablation_flag(monkeypatch, tmp_path):
                       "eval-simclr", "eval-simclr_seed1", "eval-fabnet", "analysis"]
 
 
+def test_a_rerun_with_every_run_trained_puts_the_baselines_beside_the_evaluations(monkeypatch, tmp_path):
+    groups = []
+    monkeypatch.setattr(demo.StageRunner, "done", lambda self, name: {"seconds": 1.0} if name.startswith("pretrain-") else None)
+    monkeypatch.setattr(demo.StageRunner, "run", lambda self, name, fn, *a, **k: None)
+    monkeypatch.setattr(demo.StageRunner, "run_parallel", lambda self, jobs, workers: groups.append([j[0] for j in jobs]))
+    monkeypatch.setattr(demo, "write_report", lambda *a: None)
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    demo.run(parser.parse_args(["--scale", "small", "--out", str(tmp_path / "d"), "--quiet"]))
+    assert "eval-baselines" not in groups[0] and groups[1][0] == "eval-baselines"
+
+
 def test_ablation_reuses_the_demos_pcl_runs_at_the_same_budget():
     plan = get_plan("small")
     assert plan.ablation_steps == plan.steps

@@ -94,3 +94,16 @@ def test_study_runs_the_baselines_beside_the_pretraining_two_at_a_time(tmp_path,
     assert calls == [(["data"], 1), (["budget-simclr", "budget-pcl"], 2),
                      (["eval-baselines", "pretrain-simclr_seed0", "pretrain-pcl_seed0"], 2),
                      (["eval-simclr_seed0", "eval-pcl_seed0"], 2)]
+
+
+def test_a_rerun_with_every_run_trained_puts_the_baselines_beside_the_evaluations(tmp_path, monkeypatch):
+    from facessl.commands import study
+
+    calls = []
+    monkeypatch.setattr(study.StageRunner, "done", lambda self, name: {"seconds": 1.0} if name.startswith("pretrain-") else None)
+    monkeypatch.setattr(study.StageRunner, "run", lambda self, name, fn, *a, **k: {})
+    monkeypatch.setattr(study.StageRunner, "run_parallel", lambda self, jobs, workers: calls.append(
+        [j[0] for j in jobs]) or {j[0]: {"steps": 5, "seconds_per_step": 1.0} for j in jobs})
+    monkeypatch.setattr(study, "write_report", lambda *a: {})
+    main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "methods=[simclr]", "seeds=[0]"])
+    assert calls[1:] == [["pretrain-simclr_seed0"], ["eval-baselines", "eval-simclr_seed0"]]

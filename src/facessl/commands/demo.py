@@ -62,11 +62,13 @@ def run(args) -> int:
     quiet_job = quiet or workers > 1  # progress bars of two processes would garble each other
     pretraining = [(STEP_SECONDS.get(method, 0.1) * plan.steps, (f"pretrain-{name}", pipeline.pretrain,
                     (out, plan, method, args.seed + i, quiet_job), {"run_name": name})) for method, i, name in runs]
-    # the random-weights and supervised rows need no pretrained run: they run beside the pretraining
-    pretraining.append((BASELINES_SECONDS, ("eval-baselines", pipeline.evaluate_baselines, (out, plan, quiet_job), {})))
-    stages.run_parallel([job for _, job in sorted(pretraining, key=lambda c: -c[0])], workers)
     evaluations = [(STEP_SECONDS.get(method, 0.1), (f"eval-{name}", pipeline.evaluate_run, (out, plan, name, quiet_job), {}))
                    for method, i, name in runs]
+    # the random-weights and supervised rows need no pretrained run: they go beside the pretraining, or
+    # beside the evaluations when a rerun finds every run trained
+    baselines = (BASELINES_SECONDS, ("eval-baselines", pipeline.evaluate_baselines, (out, plan, quiet_job), {}))
+    (evaluations if all(stages.done(job[0]) is not None for _, job in pretraining) else pretraining).append(baselines)
+    stages.run_parallel([job for _, job in sorted(pretraining, key=lambda c: -c[0])], workers)
     stages.run_parallel([job for _, job in sorted(evaluations, key=lambda c: -c[0])], workers)
     stages.run("analysis", analysis_stage, out, plan)
     write_report(out, plan, stages.timings())

@@ -48,13 +48,19 @@ def run(args) -> int:
                                  workers)
     budget = {m: budget[f"budget-{m}"] for m in methods}
     data_info["budget"] = budget
-    # every run has the same wall-clock budget; the baselines (supervised: the longest) need no run
-    runner.run_parallel([("eval-baselines", stages.evaluate_baselines, (out, plan, quiet), {})]
-                        + [(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain,
-                            (out, plan, method, seed, budget[method]["steps"], quiet), {}) for method, seed in runs],
-                        workers)
-    runner.run_parallel([(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run,
-                          (out, plan, stages.run_name(method, seed), quiet, ()), {}) for method, seed in runs], workers)
+    # every run has the same wall-clock budget; the baselines (supervised: the longest) need no run, so
+    # they go beside the pretraining, or beside the evaluations when a rerun finds every run trained
+    baselines = ("eval-baselines", stages.evaluate_baselines, (out, plan, quiet), {})
+    pretraining = [(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain,
+                    (out, plan, method, seed, budget[method]["steps"], quiet), {}) for method, seed in runs]
+    evaluations = [(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run,
+                    (out, plan, stages.run_name(method, seed), quiet, ()), {}) for method, seed in runs]
+    if all(runner.done(job[0]) is not None for job in pretraining):
+        evaluations.insert(0, baselines)
+    else:
+        pretraining.insert(0, baselines)
+    runner.run_parallel(pretraining, workers)
+    runner.run_parallel(evaluations, workers)
     verdict = write_report(out, plan, data_info, runner.timings(), missing)
     runner._say(f"report: {out / 'report.html'}; " + "; ".join(f"{k} {v['gain']:+.1f}" for k, v in verdict.items()))
     return 0
