@@ -88,7 +88,7 @@ def test_study_runs_the_baselines_beside_the_pretraining_two_at_a_time(tmp_path,
     monkeypatch.setattr(study.StageRunner, "run_parallel", lambda self, jobs, workers: calls.append(
         ([j[0] for j in jobs], workers)) or {j[0]: {"steps": 5, "seconds_per_step": 1.0} for j in jobs})
     monkeypatch.setattr(study, "write_report", lambda *a: {})
-    monkeypatch.setattr(study, "default_workers", lambda device: 2)
+    monkeypatch.setattr(study, "default_workers", lambda: 2)
     main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "methods=[simclr, pcl]",
           "seeds=[0]"])
     assert calls == [(["data"], 1), (["budget-simclr", "budget-pcl"], 2),

@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import torch
-
 from facessl.commands.options import non_negative_int, positive_int
 from facessl.demo import pipeline
 from facessl.demo.ablation import ablation_rows, run_ablation
@@ -43,8 +41,8 @@ def run(args) -> int:
     stages = StageRunner(out, 3)
     stages.run("data", pipeline.build_data, out, plan, args.seed, args.quiet)
     stages.run("pretrain-pcl", pipeline.pretrain, out, plan, "pcl", args.seed, args.quiet)
-    stages.run("eval-pcl", pipeline.evaluate_run, out, plan, "pcl", args.quiet, ())
-    workers = args.workers or default_workers("cuda" if torch.cuda.is_available() else "cpu")
+    stages.run("eval-pcl", pipeline.evaluate_run, out, plan, "pcl", args.quiet)
+    workers = args.workers or default_workers()
     run_ablation(out, plan, args.seed, args.quiet, workers=workers)
     rows = ablation_rows(out)
     _, features = main_rows(out, dataclasses.replace(plan, methods=("pcl",)))

@@ -38,12 +38,6 @@ STEP_SECONDS = {"pcl": 0.40, "simclr": 0.086, "fabnet": 0.067}
 BASELINES_SECONDS = 300.0
 
 
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def run(args) -> int:
     plan = get_plan(args.scale)
     out = Path(args.out).resolve()
@@ -58,7 +52,7 @@ def run(args) -> int:
     quiet = args.quiet
     stages.run("data", pipeline.build_data, out, plan, args.seed, quiet)
     stages.run("preview", pipeline.preview, out, args.seed)
-    workers = args.workers or default_workers(_device())
+    workers = args.workers or default_workers()
     quiet_job = quiet or workers > 1  # progress bars of two processes would garble each other
     pretraining = [(STEP_SECONDS.get(method, 0.1) * plan.steps, (f"pretrain-{name}", pipeline.pretrain,
                     (out, plan, method, args.seed + i, quiet_job), {"run_name": name})) for method, i, name in runs]

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from facessl.demo.stages import StageRunner, default_workers
 from facessl.study import stages
 from facessl.study.plan import load_plan
@@ -41,7 +39,7 @@ def run(args) -> int:
     runs = [(m, s) for s in plan.seeds for m in methods]
     runner = StageRunner(out, 3 + len(methods) + 2 * len(runs))
     data_info = runner.run("data", stages.prepare_data, out, plan)
-    workers = plan.workers or default_workers("cuda" if torch.cuda.is_available() else "cpu")
+    workers = plan.workers or default_workers()
     quiet = args.quiet or workers > 1  # progress bars of two processes would garble each other
     # the budget is timed in the conditions the runs will have: a worker process each, side by side
     budget = runner.run_parallel([(f"budget-{m}", stages.calibrate, (out, plan, m, quiet), {}) for m in methods],
@@ -54,7 +52,7 @@ def run(args) -> int:
     pretraining = [(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain,
                     (out, plan, method, seed, budget[method]["steps"], quiet), {}) for method, seed in runs]
     evaluations = [(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run,
-                    (out, plan, stages.run_name(method, seed), quiet, ()), {}) for method, seed in runs]
+                    (out, plan, stages.run_name(method, seed), quiet), {}) for method, seed in runs]
     if all(runner.done(job[0]) is not None for job in pretraining):
         evaluations.insert(0, baselines)
     else:

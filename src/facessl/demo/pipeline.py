@@ -76,25 +76,33 @@ def eval_options(plan: DemoPlan, quiet: bool) -> EvalOptions:
                        quiet=quiet, size=plan.size)
 
 
-def evaluate_run(out: Path, plan: DemoPlan, name: str, quiet: bool, baselines=(), suite: str = "eval_synth.yaml",
-                 features=None, task_names=None) -> str:
+def suite_specs(out: Path, task_names=None, suite: str = "eval_synth.yaml") -> list:
+    """The synthetic suite's tasks that are the report's columns (or those named)."""
+    task_names = tuple(DATASET_KEYS) if task_names is None else task_names
+    return [s for s in load_suite(CONFIG_DIR / suite, root=str(out / "data")) if s.name in task_names]
+
+
+def _evaluate_to(out: Path, name: str, encoder, specs, plan: DemoPlan, quiet: bool, **kwargs) -> str:
+    """Evaluate and write eval/<name>/results.{json,md}; returns the results.json path."""
+    results = evaluate(encoder, specs, eval_options(plan, quiet), cache=FeatureCache(out / "cache"), keep_going=True,
+                       **kwargs)
+    target = out / "eval" / name
+    save_results(target, results)
+    return str(target / "results.json")
+
+
+def evaluate_run(out: Path, plan: DemoPlan, name: str, quiet: bool, features=None, task_names=None) -> str:
     """Evaluate runs/<name> on the synthetic suite; writes eval/<name>/results.{json,md}."""
     encoder = facessl.load(out / "runs" / name)
-    specs = load_suite(CONFIG_DIR / suite, root=str(out / "data"))
-    task_names = tuple(DATASET_KEYS) if task_names is None else task_names  # the report's columns only
-    specs = [s for s in specs if s.name in task_names]
+    specs = suite_specs(out, task_names)
     if features is None:
         names = tuple(encoder.feature_names)
         features = list(PCL_FEATURES) if {"ff", "fp"} <= set(names) else [names[0]]
         for spec in specs:
             if spec.name not in FEATURE_CHOICE_TASKS:
                 spec.features = (features[0],)
-    results = evaluate(encoder, specs, eval_options(plan, quiet), features=features, baselines=tuple(baselines),
-                       cache=FeatureCache(out / "cache"), checkpoint={"path": str(out / "runs" / name)},
-                       keep_going=True)
-    target = out / "eval" / name
-    save_results(target, results)
-    return str(target / "results.json")
+    return _evaluate_to(out, name, encoder, specs, plan, quiet, features=features, baselines=(),
+                        checkpoint={"path": str(out / "runs" / name)})
 
 
 BASELINES_RUN = "baselines"  # eval/baselines/: the random-weights and supervised rows
@@ -106,13 +114,8 @@ def evaluate_baselines(out: Path, plan: DemoPlan, quiet: bool, architecture: str
     from facessl.methods import build_method
 
     encoder = build_method(pretrain_config(architecture, plan, out, seed=0)).encoder()
-    specs = load_suite(CONFIG_DIR / "eval_synth.yaml", root=str(out / "data"))
-    specs = [s for s in specs if s.name in DATASET_KEYS]
-    results = evaluate(encoder, specs, eval_options(plan, quiet), features=["fs"], baselines=("random", "supervised"),
-                       cache=FeatureCache(out / "cache"), keep_going=True, checkpoint_row=False)
-    target = out / "eval" / BASELINES_RUN
-    save_results(target, results)
-    return str(target / "results.json")
+    return _evaluate_to(out, BASELINES_RUN, encoder, suite_specs(out), plan, quiet, features=["fs"],
+                        baselines=("random", "supervised"), checkpoint_row=False)
 
 
 # --- results.json -> the report's normalised rows ---------------------------------------------------

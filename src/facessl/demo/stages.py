@@ -19,9 +19,9 @@ from facessl.engine.io import write_json_atomic
 
 def _limit_threads(threads: int) -> None:
     """Worker initialiser: each worker process gets its share of the cores."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch starts OpenMP (and for processes it forks)
     import torch
 
-    os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
 
 
@@ -31,10 +31,12 @@ def _timed(fn, args, kwargs):
     return result, time.perf_counter() - t0, time.process_time() - cpu0
 
 
-def default_workers(device: str = "cpu") -> int:
+def default_workers() -> int:
     """Side-by-side stages: 2 on a CPU with at least 2 cores (each stage then uses half of them);
     1 on a GPU, where one run already keeps the device busy."""
-    return 2 if device == "cpu" and (os.cpu_count() or 1) >= 2 else 1
+    import torch
+
+    return 1 if torch.cuda.is_available() or (os.cpu_count() or 1) < 2 else 2
 
 
 class StageRunner:

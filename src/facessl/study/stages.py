@@ -111,19 +111,25 @@ def options(plan: StudyPlan, quiet: bool) -> EvalOptions:
                        size=plan.size, balanced=plan.balanced, quiet=quiet)
 
 
-def evaluate_run(out: Path, plan: StudyPlan, name: str, quiet: bool, baselines=()) -> str:
-    """Probe runs/<name> on the labelled table (3 probe seeds; settings chosen on a validation carve of train)."""
-    encoder = facessl.load(out / "runs" / name)
-    names = tuple(encoder.feature_names)
-    features = [f for f in plan.pcl_features if f in names] if {"ff", "fp"} <= set(names) else [names[0]]
+def _evaluate_to(out: Path, plan: StudyPlan, name: str, encoder, quiet: bool, **kwargs) -> str:
+    """Probe `encoder` on the labelled table (settings chosen on a validation carve of train); writes
+    eval/<name>/results.{json,md} and returns the results.json path."""
     opts = {k: v for k, v in reader_options(plan).items() if k != "skip_missing"}
     spec = TaskSpec("classification", f"csv:{plan.labels}", name=TASK_NAME, options=opts)
-    results = evaluate(encoder, [spec], options(plan, quiet), features=features, baselines=tuple(baselines),
-                       cache=FeatureCache(out / "cache"), checkpoint={"path": str(out / "runs" / name)},
-                       skip_missing=True)
+    results = evaluate(encoder, [spec], options(plan, quiet), cache=FeatureCache(out / "cache"), skip_missing=True,
+                       **kwargs)
     target = out / "eval" / name
     save_results(target, results)
     return str(target / "results.json")
+
+
+def evaluate_run(out: Path, plan: StudyPlan, name: str, quiet: bool) -> str:
+    """Probe runs/<name> (PCL: every feature of plan.pcl_features)."""
+    encoder = facessl.load(out / "runs" / name)
+    names = tuple(encoder.feature_names)
+    features = [f for f in plan.pcl_features if f in names] if {"ff", "fp"} <= set(names) else [names[0]]
+    return _evaluate_to(out, plan, name, encoder, quiet, features=features, baselines=(),
+                        checkpoint={"path": str(out / "runs" / name)})
 
 
 BASELINES_RUN = "baselines"  # eval/baselines/: the random-weights, supervised and floor rows
@@ -135,13 +141,8 @@ def evaluate_baselines(out: Path, plan: StudyPlan, quiet: bool) -> str:
     from facessl.methods import build_method
 
     encoder = build_method(method_config(out, plan, "simclr", plan.seeds[0], plan.steps)).encoder()
-    opts = {k: v for k, v in reader_options(plan).items() if k != "skip_missing"}
-    spec = TaskSpec("classification", f"csv:{plan.labels}", name=TASK_NAME, options=opts)
-    results = evaluate(encoder, [spec], options(plan, quiet), features=["fs"], baselines=("random", "supervised"),
-                       cache=FeatureCache(out / "cache"), skip_missing=True, checkpoint_row=False)
-    target = out / "eval" / BASELINES_RUN
-    save_results(target, results)
-    return str(target / "results.json")
+    return _evaluate_to(out, plan, BASELINES_RUN, encoder, quiet, features=["fs"], baselines=("random", "supervised"),
+                        checkpoint_row=False)
 
 
 def read_results(out: Path, name: str) -> dict | None:
