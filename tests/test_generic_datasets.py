@@ -113,3 +113,23 @@ def test_csv_errors_are_one_line_and_name_the_problem(tmp_path):
         formats.read("csv", tmp_path / "s.csv", split_column="split")
     with pytest.raises(FacesslError, match="--group"):
         formats.read("csv", tmp_path / "t.csv", group="([", skip_missing=True)
+
+
+def test_min_class_count_leaves_rare_classes_out_before_the_split(tmp_path):
+    rows = []
+    for label, n in (("happy", 30), ("neutral", 40), ("contempt", 3)):
+        for i in range(n):
+            img(tmp_path / "faces" / label / f"{label}_{i}.png")
+            rows.append(f"{label}/{label}_{i}.png,{label}\n")
+    write_csv(tmp_path / "faces" / "legend.csv", "image,emotion\n" + "".join(rows))
+    kept = formats.read("csv", tmp_path / "faces" / "legend.csv", label_column="emotion", min_class_count=10)
+    folder = formats.read("imagefolder", tmp_path / "faces", min_class_count=10)
+    for got in (kept, folder):
+        assert got.meta["class_names"] == ["happy", "neutral"] and got.meta["left_out_classes"] == {"contempt": 3}
+        assert len(got) == 70 and sorted(set(got.labels["class"])) == [0, 1]
+        assert not any("contempt" in p for p in got.images)
+        assert got.dropped["class with fewer than 10 images"] == 3
+        assert {"train", "test"} == set(got.split)
+    assert formats.read("imagefolder", tmp_path / "faces").meta["class_names"] == ["contempt", "happy", "neutral"]
+    with pytest.raises(FacesslError, match="every class has fewer images"):
+        formats.read("imagefolder", tmp_path / "faces", min_class_count=1000)

@@ -148,3 +148,16 @@ def test_a_single_class_dataset_is_an_error_not_a_perfect_score(own_csv, capsys)
                  *CLI_FAST])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "at least 2 classes" in err[0] and "'happy'" in err[0]
+
+
+def test_eval_cli_min_class_count_names_the_classes_left_out(own_csv):
+    with (own_csv / "legend.csv").open("a") as f:  # a class of two photos
+        f.write("7,S00_000.png,contempt\r\n7,S01_001.png,contempt\r\n")
+    out = own_csv / "out"
+    assert main(["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'legend.csv'}",
+                 "--images", str(own_csv / "photos"), "--label-column", "emotion", "--group", r"^(S\d+)_",
+                 "--min-class-count", "5", "--out", str(out), *CLI_FAST]) == 0
+    task = json.loads((out / "results.json").read_text())["tasks"][0]
+    assert task["info"]["class_names"] == ["angry", "happy", "sad"]
+    assert task["info"]["left_out_classes"] == {"contempt": 2}
+    assert "classes left out (fewer images than --min-class-count): contempt (2)" in (out / "results.md").read_text()

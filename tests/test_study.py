@@ -27,6 +27,8 @@ def test_plan_overrides_and_unknown_keys(tmp_path):
         load_plan(path, ["methods=[moco]"])
     with pytest.raises(FacesslError, match="labels '/nope.csv' does not exist"):
         load_plan(path, ["labels=/nope.csv"])
+    with pytest.raises(FacesslError, match="min_class_count must be a whole number >= 0"):
+        load_plan(path, ["min_class_count=-3"])
 
 
 def per_seed(*values):
@@ -44,7 +46,8 @@ def fake_results(mca, with_baselines):
 
 @pytest.mark.parametrize("baselines_in", ["their own stage", "the first run's evaluation (older studies)"])
 def test_report_table_and_verdicts(tmp_path, baselines_in):
-    plan = load_plan(plan_file(tmp_path), ["methods=[simclr, pcl]", "seeds=[0, 1]", "budget_minutes=1"])
+    plan = load_plan(plan_file(tmp_path), ["methods=[simclr, pcl]", "seeds=[0, 1]", "budget_minutes=1",
+                                           "min_class_count=50"])
     out = tmp_path / "study"
     own_stage = baselines_in == "their own stage"
     scores = {("simclr", 0): [30, 31, 29], ("simclr", 1): [28, 30, 29], ("pcl", 0): [21, 25, 23], ("pcl", 1): [22, 20, 24]}
@@ -58,6 +61,7 @@ def test_report_table_and_verdicts(tmp_path, baselines_in):
         (out / "eval" / "baselines").mkdir()
         (out / "eval" / "baselines" / "results.json").write_text(json.dumps(results))
     data_info = {"pretrain_photos": 10, "counts": {"train": {"a": 8}, "test": {"a": 2}}, "split": "toy split",
+                 "left_out_classes": {"contempt": 9, "fear": 21},
                  "budget": {"simclr": {"steps": 60, "seconds_per_step": 1.0}, "pcl": {"steps": 20, "seconds_per_step": 3.0}}}
     timings = {"pretrain-simclr_seed0": 60.0, "pretrain-simclr_seed1": 62.0, "pretrain-pcl_seed0": 61.0}
     verdict = write_report(out, plan, data_info, timings, ["FAb-Net: no clips"])
@@ -68,6 +72,7 @@ def test_report_table_and_verdicts(tmp_path, baselines_in):
     assert "| SimCLR | 29.50 ± 0.96 |" in md and "| Floor (majority class) | 12.50 |" in md
     assert "FAb-Net: no clips" in md and "SimCLR 60 at 1.00 s/step" in md and (out / "report.html").is_file()
     assert "class-balanced cross-entropy" in md  # the study's default protocol is named
+    assert "left out (fewer than 50 images): contempt (9), fear (21)" in md
     assert json.loads((out / "results" / "tables.json").read_text())["verdicts"]["SimCLR"]["target_met"]
 
 

@@ -59,7 +59,7 @@ def add_arguments(p) -> None:
 DATASET_OPTIONS = {"csv_images": "images", "image_column": "image_column", "label_column": "label_column",
                    "target_columns": "target_columns", "point_columns": "point_columns", "group": "group",
                    "group_column": "group_column", "split_column": "split_column", "test_fraction": "test_fraction",
-                   "pairs": "pairs_file", "variant": "variant"}
+                   "min_class_count": "min_class_count", "pairs": "pairs_file", "variant": "variant"}
 
 
 def add_dataset_options(p, images_flag: bool = True) -> None:
@@ -77,6 +77,9 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
     own.add_argument("--group-column", help="csv: column of groups (subject, person) kept on one side of the split")
     own.add_argument("--split-column", help="csv: column of train / val / test (default: a seeded split)")
     own.add_argument("--test-fraction", type=float, default=None, help="share of the seeded split's test side (0.2)")
+    own.add_argument("--min-class-count", type=int, default=None, metavar="N",
+                     help="imagefolder/csv: leave out classes with fewer than N images (named in the results; "
+                          "a class of 9 images puts 1-2 in test yet weighs as much as any class in mean-class accuracy)")
     own.add_argument("--pairs", metavar="FILE", default=None, help="lfw/cplfw: the pairs file (default: pairs.txt)")
     own.add_argument("--variant", default=None, help="rafdb: aligned (default) or original images; lfw: image folder "
                                                      "name such as lfw_funneled (default: found)")

@@ -33,6 +33,8 @@ def build_classification(test_set: ImageSet, train_set: ImageSet | None, options
         raise FacesslError(f"{train.images.source}: classification needs at least 2 classes in the training "
                            f"split; found {len(seen)} ({only!r})")
     info = {"class_names": names, "split": (test.images.meta or {}).get("split_from")}
+    if (test.images.meta or {}).get("left_out_classes"):
+        info["left_out_classes"] = test.images.meta["left_out_classes"]  # class -> images (--min-class-count)
     return classification_task("classification", train, val, test, labels(train), None if val is None else labels(val),
                                labels(test), options, info)
 

@@ -79,6 +79,9 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
         lines.append("| " + " | ".join([label, feature] + cells) + " |")
     notes = [f"{t['name']}: {label} — {r['unavailable']}" for t in tasks
              for label, r in t["rows"].items() if "unavailable" in r]
+    notes += [f"{t['name']}: classes left out (fewer images than --min-class-count): "
+              + ", ".join(f"{name} ({n})" for name, n in t["info"]["left_out_classes"].items())
+              for t in tasks if t.get("info", {}).get("left_out_classes")]
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ class StudyPlan:
     label_column: str = "label"
     images: str | None = None  # folder the label table's image column is relative to (default: photos)
     group: str | None = None
+    min_class_count: int = 0  # classes with fewer labelled images are left out (named in the report); 0: keep all
     videos: str | None = None
     methods: list = field(default_factory=lambda: list(METHODS))
     seeds: list = field(default_factory=lambda: [0, 1])
@@ -41,6 +42,8 @@ class StudyPlan:
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
             raise FacesslError(f"study: unknown method {unknown[0]!r}; expected {', '.join(METHODS)}")
+        if not isinstance(self.min_class_count, int) or self.min_class_count < 0:
+            raise FacesslError(f"study: min_class_count must be a whole number >= 0, got {self.min_class_count!r}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
         if not isinstance(self.workers, int) or self.workers < 0:

@@ -101,7 +101,10 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
     counts = data_info["counts"]
     data_text = (f"Pretraining: {data_info['pretrain_photos']} photos of the label table's train split "
                  f"(FAb-Net: {plan.videos or 'no prepared clips given'}). Evaluation: {plan.labels}, "
-                 f"{data_info['split']}; train {sum(counts['train'].values())} / test {sum(counts['test'].values())} rows. "
+                 f"{data_info['split']}; train {sum(counts['train'].values())} / test {sum(counts['test'].values())} rows"
+                 + (f", {len(counts['train'])} classes; left out (fewer than {plan.min_class_count} images): "
+                    + ", ".join(f"{name} ({n})" for name, n in data_info["left_out_classes"].items())
+                    if data_info.get("left_out_classes") else f", {len(counts['train'])} classes") + ". "
                  f"Backbone `{plan.backbone}`, {plan.size} px, batch {plan.batch_size}, "
                  + (f"{plan.budget_minutes:g} minutes of pretraining per method and seed (steps: "
                     + ", ".join(f"{LABELS[m]} {b['steps']} at {b['seconds_per_step']:.2f} s/step"

@@ -33,7 +33,7 @@ TASK_NAME = "real expressions"
 
 def reader_options(plan: StudyPlan) -> dict:
     return {"images": plan.images or plan.photos, "label_column": plan.label_column, "group": plan.group,
-            "skip_missing": True}
+            "min_class_count": plan.min_class_count, "skip_missing": True}
 
 
 def labelled_set(plan: StudyPlan):
@@ -58,7 +58,8 @@ def prepare_data(out: Path, plan: StudyPlan) -> dict:
     counts = {s: {n: int(((data.split == s) & (data.labels["class"] == i)).sum()) for i, n in enumerate(names)}
               for s in ("train", "test")}
     return {"pretrain_photos": len(train), "test_photos": len(test), "rows": len(data), "counts": counts,
-            "dropped": data.dropped, "split": data.meta["split_from"]}
+            "dropped": data.dropped, "split": data.meta["split_from"],
+            "left_out_classes": data.meta.get("left_out_classes", {})}
 
 
 def run_name(method: str, seed: int) -> str:

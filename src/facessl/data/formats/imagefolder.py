@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, common_classes, compile_group, group_of,
+                                           grouped_stratified_split)
 from facessl.errors import DataFormatError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm")
@@ -43,8 +44,9 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED,
-                     class_names=None) -> ImageSet:
-    """ImageSet of class folders (see module doc). class_names: fixed label order (else sorted folder names)."""
+                     class_names=None, min_class_count: int = 0) -> ImageSet:
+    """ImageSet of class folders (see module doc). class_names: fixed label order (else sorted folder names).
+    min_class_count: classes with fewer images are left out (meta['left_out_classes'], dropped counts)."""
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(root, "image folder not found (expected root/<class>/*.jpg)")
@@ -70,6 +72,15 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
             labels += [index[folder.name]] * len(files)
             split += [split_name] * len(files)
     labels = np.array(labels, dtype=np.int64)
+    dropped, rare = {}, {}
+    if min_class_count:
+        keep, rare_ids = common_classes(labels, min_class_count)
+        if rare_ids:  # left out before the split, so the split is stratified over the classes measured
+            rare = {names[int(i)]: n for i, n in rare_ids.items()}
+            kept_names = [n for n in names if n not in rare]
+            remap = np.array([kept_names.index(n) if n in kept_names else -1 for n in names])
+            images, labels, split = [f for f, k in zip(images, keep) if k], remap[labels[keep]], [s for s, k in zip(split, keep) if k]
+            names, dropped = kept_names, {f"class with fewer than {min_class_count} images": int((~keep).sum())}
     groups = np.array([group_of(f, pattern) for f in images])
     if split_dirs:
         split, split_from = np.array(split), "folders " + ", ".join(f"{p.name}/" for p in split_dirs.values())
@@ -78,4 +89,6 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
         split_from = f"seeded ({seed}) stratified split, {test_fraction:.0%} test, grouped by " + (
             f"--group {group!r}" if group else "file name")
     meta = {"class_names": names, "split_from": split_from, "group_pattern": group}
-    return ImageSet(images, {"class": labels, "group": groups}, split, str(root), meta=meta)
+    if rare:
+        meta["left_out_classes"] = rare
+    return ImageSet(images, {"class": labels, "group": groups}, split, str(root), dropped=dropped, meta=meta)
