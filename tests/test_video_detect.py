@@ -55,6 +55,19 @@ def test_align_puts_landmarks_on_the_template():
         assert out[int(round(y)), int(round(x))].min() > 200
 
 
+@pytest.mark.parametrize("frame_side", [120, 900])  # the direct warp, and the area-shrunk path
+def test_a_rolled_face_at_the_frame_edge_gets_no_black_corners(frame_side):
+    frame = np.full((frame_side, frame_side, 3), 180, np.uint8)
+    frame[frame_side // 2:] = 90  # two tones: the repeated border must keep each side's own value
+    centre = np.array([frame_side * 0.5, frame_side * 0.5])
+    angle = np.deg2rad(35)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    lm = (template(1, 0.0) - 0.5) @ rot.T * frame_side * 0.8 + centre  # rolled 35 degrees, filling the frame
+    out = align(frame, None, lm, 64, 0.4)
+    assert out.min() >= 85  # nothing black: the crop reaches past the frame on every side
+    assert out[:8].mean() > 150 or out[-8:].mean() < 120  # the tones stay on their sides
+
+
 def test_nms_equals_brute_force():
     rng = np.random.default_rng(1)
     xy = rng.uniform(0, 100, (40, 2))

@@ -48,7 +48,8 @@ def box_transform(box: np.ndarray, size: int, margin: float) -> np.ndarray:
 
 
 def warp(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """The aligned size x size crop; strong shrinking goes through an area-filtered copy first (no aliasing)."""
+    """The aligned size x size crop; strong shrinking goes through an area-filtered copy first (no aliasing);
+    outside the frame the edge pixels are repeated."""
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     if scale < 0.5:  # cut the region the crop comes from, then area-shrink only that
         inverse = cv2.invertAffineTransform(matrix)
@@ -66,7 +67,9 @@ def warp(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
         matrix[:, 2] += matrix[:, 0] * x0 + matrix[:, 1] * y0  # the region's origin moved to (0, 0)
         matrix[:, 0] /= fx
         matrix[:, 1] /= fy
-    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    # Beyond the frame (a rolled head, a face at the edge) the border pixels are repeated: black corners
+    # would be sharp edges that move with the roll, a cue a network learns instead of the face.
+    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def align(frame: np.ndarray, box, landmarks, size: int, margin: float) -> np.ndarray:
