@@ -49,7 +49,7 @@ def box_transform(box: np.ndarray, size: int, margin: float) -> np.ndarray:
 
 def warp(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """The aligned size x size crop; strong shrinking goes through an area-filtered copy first (no aliasing);
-    outside the frame the edge pixels are repeated."""
+    outside the frame see fill_outside."""
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     if scale < 0.5:  # cut the region the crop comes from, then area-shrink only that
         inverse = cv2.invertAffineTransform(matrix)
@@ -67,9 +67,22 @@ def warp(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
         matrix[:, 2] += matrix[:, 0] * x0 + matrix[:, 1] * y0  # the region's origin moved to (0, 0)
         matrix[:, 0] /= fx
         matrix[:, 1] /= fy
-    # Beyond the frame (a rolled head, a face at the edge) the border pixels are repeated: black corners
-    # would be sharp edges that move with the roll, a cue a network learns instead of the face.
-    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return fill_outside(frame, matrix, size)
+
+
+def fill_outside(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The warp, with what lies beyond the frame (a rolled head, a face at the edge of a tight crop)
+    filled by the frame's edge pixels repeated and blurred (sigma a tenth of the crop). Black
+    corners are sharp edges that move with the roll (a cue a network learns instead of the face);
+    repeated pixels alone make streaks and mirrored ones a second, upside-down forehead."""
+    out = cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.warpAffine(np.ones(frame.shape[:2], np.float32), matrix, (size, size), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if inside.min() >= 1.0:
+        return out
+    soft = cv2.GaussianBlur(out, (0, 0), size / 10)
+    inside = inside[..., None]
+    return np.clip(inside * out + (1 - inside) * soft, 0, 255).astype(np.uint8)
 
 
 def align(frame: np.ndarray, box, landmarks, size: int, margin: float) -> np.ndarray:
