@@ -179,3 +179,13 @@ def test_photometric_loss_goes_down_in_a_few_steps():
     final = sum(losses[-5:]) / 5
     assert final < 0.6 * sum(losses[:5]) / 5, losses
     assert final < 0.6 * no_flow, (final, no_flow)  # it learned a real flow, not just the identity
+
+
+@pytest.mark.parametrize("backbone", ["fabnet", "small"])
+def test_embedding_at_another_input_size_is_the_embedding_of_the_resized_image(backbone):
+    torch.manual_seed(0)
+    emb = Embedder(backbone, 0.25, 32, 16).eval()
+    big = torch.rand(3, 3, 64, 64)
+    small = torch.nn.functional.interpolate(big, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
+    with torch.no_grad():
+        assert torch.allclose(emb(big), emb(small), atol=1e-6)  # no shape error: resized to its trained size

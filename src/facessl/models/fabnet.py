@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from facessl.errors import FacesslError
@@ -75,8 +76,15 @@ class Embedder(nn.Module):
             self.backbone = build_backbone(backbone, width=width, image_size=image_size)
             self.project = nn.Linear(self.backbone.feature_dim(image_size), embedding_dim)
         self.embedding_dim = embedding_dim
+        self.image_size = int(image_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-2:] != (self.image_size, self.image_size):
+            # the embedding is a linear map of the flattened map of one input size: another size is
+            # resized to it (evaluating at a larger size, as the other methods' probes may, then
+            # gives FAb-Net the image it was trained on instead of a shape error)
+            images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear",
+                                   align_corners=False, antialias=images.shape[-1] > self.image_size)
         return self.project(torch.flatten(self.backbone(images), 1))
 
 
