@@ -21,12 +21,18 @@ def test_plan_overrides_and_unknown_keys(tmp_path):
     path = plan_file(tmp_path, seeds="[0, 1]")
     plan = load_plan(path, ["seeds=[3]", "budget_minutes=2.5"])
     assert plan.seeds == [3] and plan.budget_minutes == 2.5 and plan.methods == ["simclr", "pcl", "fabnet"]
+    from facessl.study.stages import options
+
+    assert options(plan, True).size == plan.size == 64  # probes at the pretraining size unless eval_size says
+    assert options(load_plan(path, ["eval_size=96"]), True).size == 96
     with pytest.raises(FacesslError, match="unknown key 'budget_minute' \\(did you mean 'budget_minutes'\\?\\)"):
         load_plan(path, ["budget_minute=3"])
     with pytest.raises(FacesslError, match="unknown method 'moco'"):
         load_plan(path, ["methods=[moco]"])
     with pytest.raises(FacesslError, match="labels '/nope.csv' does not exist"):
         load_plan(path, ["labels=/nope.csv"])
+    with pytest.raises(FacesslError, match="eval_size must be a whole number of pixels"):
+        load_plan(path, ["eval_size=4"])
     with pytest.raises(FacesslError, match="min_class_count must be a whole number >= 0"):
         load_plan(path, ["min_class_count=-3"])
 
@@ -47,7 +53,7 @@ def fake_results(mca, with_baselines):
 @pytest.mark.parametrize("baselines_in", ["their own stage", "the first run's evaluation (older studies)"])
 def test_report_table_and_verdicts(tmp_path, baselines_in):
     plan = load_plan(plan_file(tmp_path), ["methods=[simclr, pcl]", "seeds=[0, 1]", "budget_minutes=1",
-                                           "min_class_count=50"])
+                                           "min_class_count=50", "eval_size=96"])
     out = tmp_path / "study"
     own_stage = baselines_in == "their own stage"
     scores = {("simclr", 0): [30, 31, 29], ("simclr", 1): [28, 30, 29], ("pcl", 0): [21, 25, 23], ("pcl", 1): [22, 20, 24]}
@@ -72,7 +78,7 @@ def test_report_table_and_verdicts(tmp_path, baselines_in):
     assert "| SimCLR | 29.50 ± 0.96 |" in md and "| Floor (majority class) | 12.50 |" in md
     assert "FAb-Net: no clips" in md and "SimCLR 60 at 1.00 s/step" in md and (out / "report.html").is_file()
     assert "class-balanced cross-entropy" in md  # the study's default protocol is named
-    assert "left out (fewer than 50 images): contempt (9), fear (21)" in md
+    assert "left out (fewer than 50 images): contempt (9), fear (21)" in md and "probes: 96 px input" in md
     assert json.loads((out / "results" / "tables.json").read_text())["verdicts"]["SimCLR"]["target_met"]
 
 

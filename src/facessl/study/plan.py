@@ -24,7 +24,9 @@ class StudyPlan:
     methods: list = field(default_factory=lambda: list(METHODS))
     seeds: list = field(default_factory=lambda: [0, 1])
     backbone: str = "small"
-    size: int = 64
+    size: int = 64  # pretraining input size
+    eval_size: int | None = None  # probe (and supervised) input size; None: `size`. The reference probes at a
+    # larger input than it pretrains on (64 px -> 100 px for expression): a finer final map for the probe
     steps: int = 600  # used when budget_minutes is 0
     budget_minutes: float = 0.0  # wall-clock pretraining budget per method and seed (steps calibrated)
     batch_size: int = 64
@@ -44,6 +46,8 @@ class StudyPlan:
             raise FacesslError(f"study: unknown method {unknown[0]!r}; expected {', '.join(METHODS)}")
         if not isinstance(self.min_class_count, int) or self.min_class_count < 0:
             raise FacesslError(f"study: min_class_count must be a whole number >= 0, got {self.min_class_count!r}")
+        if self.eval_size is not None and (not isinstance(self.eval_size, int) or self.eval_size < 8):
+            raise FacesslError(f"study: eval_size must be a whole number of pixels >= 8 (or null), got {self.eval_size!r}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
         if not isinstance(self.workers, int) or self.workers < 0:

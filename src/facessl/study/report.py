@@ -110,7 +110,8 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                     + ", ".join(f"{LABELS[m]} {b['steps']} at {b['seconds_per_step']:.2f} s/step"
                                 for m, b in data_info.get("budget", {}).items()) + ")"
                     if plan.budget_minutes else f"{plan.steps} steps per method and seed")
-                 + f" (seeds {plan.seeds}); probes: {plan.probe_seeds} seeds, {plan.probe_epochs} epochs, "
+                 + f" (seeds {plan.seeds}); probes: {plan.eval_size or plan.size} px input, {plan.probe_seeds} seeds, "
+                 + f"{plan.probe_epochs} epochs, "
                  + ("class-balanced cross-entropy, weight decay and epoch chosen on the mean-class accuracy of "
                     if plan.balanced else "weight decay and epoch chosen on the accuracy of ")
                  + "a grouped validation carve of the train split.")

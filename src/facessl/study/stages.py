@@ -109,7 +109,7 @@ def pretrain(out: Path, plan: StudyPlan, method: str, seed: int, steps: int, qui
 
 def options(plan: StudyPlan, quiet: bool) -> EvalOptions:
     return EvalOptions(seeds=plan.probe_seeds, epochs=plan.probe_epochs, supervised_epochs=plan.supervised_epochs,
-                       size=plan.size, balanced=plan.balanced, quiet=quiet)
+                       size=plan.eval_size or plan.size, balanced=plan.balanced, quiet=quiet)
 
 
 def _evaluate_to(out: Path, plan: StudyPlan, name: str, encoder, quiet: bool, **kwargs) -> str:
