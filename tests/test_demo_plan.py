@@ -100,3 +100,11 @@ def test_ablation_runs_its_missing_rows_side_by_side(tmp_path, monkeypatch):
         "run-ablation-l_pose_seed1", "run-pcl_seed1"]
     assert all(j[1] is ablation.ablation_run and j[2][-1] is True for j in jobs)  # quiet in worker processes
     assert runs["+dwa"] == ["pcl", "pcl_seed1"] and runs["simclr"] == ["ablation/simclr_seed0", "ablation/simclr_seed1"]
+
+
+def test_the_demos_pcl_runs_and_its_ablation_rows_use_the_simclr_face_views(tmp_path):
+    plan = get_plan("small")
+    assert pipeline.pretrain_config("pcl", plan, tmp_path, 0).method.face_views == "simclr"
+    ablation_row = pipeline.pretrain_config("pcl", plan, tmp_path, 0, extra=["method.use_pose=false"])
+    assert ablation_row.method.face_views == "simclr" and not ablation_row.method.use_pose
+    assert pipeline.pretrain_config("pcl", get_plan("paper"), tmp_path, 0).method.face_views == "distance_crop"
