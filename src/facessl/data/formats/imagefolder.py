@@ -79,7 +79,8 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
             rare = {names[int(i)]: n for i, n in rare_ids.items()}
             kept_names = [n for n in names if n not in rare]
             remap = np.array([kept_names.index(n) if n in kept_names else -1 for n in names])
-            images, labels, split = [f for f, k in zip(images, keep) if k], remap[labels[keep]], [s for s, k in zip(split, keep) if k]
+            images, split = [f for f, k in zip(images, keep) if k], [s for s, k in zip(split, keep) if k]
+            labels = remap[labels[keep]]
             names, dropped = kept_names, {f"class with fewer than {min_class_count} images": int((~keep).sum())}
     groups = np.array([group_of(f, pattern) for f in images])
     if split_dirs:
