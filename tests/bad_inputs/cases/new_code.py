@@ -89,6 +89,8 @@ for name, rows, header, extra, rc, words in [
     ("no-rows", [], "image,label", (), 2, ("no data rows",)),
     ("test-fraction-too-big", GOOD, "image,label", ("--test-fraction", "1.5"), 2, ("test fraction",)),
     ("group-not-a-regex", GOOD, "image,label", ("--group", "(["), 2, ("--group",)),
+    ("min-class-count-leaves-nothing", GOOD, "image,label", ("--min-class-count", "50"), 2,
+     ("--min-class-count 50", "every class has fewer images")),
 ]:
     case(f"csv/{name}", rc, *words)(
         lambda w, s, r=rows, h=header, e=extra: evaluate(w, s, f"csv:{_table(w, r, h)}", *e))
@@ -111,5 +113,7 @@ def _class_folders(w, extra_file=None):
 case("imagefolder/valid", 0)(lambda w, s: evaluate(w, s, f"imagefolder:{_class_folders(w)}"))
 case("imagefolder/corrupt-image", 2, "bad.jpg", "cannot decode")(
     lambda w, s: evaluate(w, s, f"imagefolder:{_class_folders(w, 'bad.jpg')}"))
+case("eval/min-class-count-on-a-named-format", 2, "--min-class-count does not apply to format 'rafdb'")(
+    lambda w, s: evaluate(w, s, f"rafdb:{s.rafdb(w / 'raf')}", "--min-class-count", "5"))
 case("imagefolder/no-class-folders", 2, "no class folders")(
     lambda w, s: (w.joinpath("e").mkdir(), evaluate(w, s, f"imagefolder:{w / 'e'}"))[1])
