@@ -106,7 +106,7 @@ def test_eval_cli_csv_and_imagefolder(own_csv):
                  "--out", str(out), *CLI_FAST]) == 0
     task = json.loads((out / "results.json").read_text())["tasks"][0]
     assert task["task"] == "classification" and task["info"]["class_names"] == ["angry", "happy", "sad"]
-    assert "grouped by --group" in task["info"]["split"]
+    assert "grouped by --group '^(S\\d+)_'" in task["info"]["split"]  # the pattern as typed, not its repr
     assert task["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.55  # chance: 1/3
     for i, path in enumerate(sorted((own_csv / "photos").iterdir())):  # the same faces as class folders
         label = ("happy", "sad", "angry")[int(path.stem.split("_")[1]) % 3]

@@ -135,7 +135,7 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
     else:
         strata = labels["class"] if "class" in labels else np.zeros(len(files), dtype=np.int64)
         split = grouped_stratified_split(strata, labels["group"], test_fraction, seed)
-        how = f"column {group_column!r}" if group_column else (f"--group {group!r}" if group else "file name")
+        how = f"column {group_column!r}" if group_column else (f"--group '{group}'" if group else "file name")
         meta["split_from"] = f"seeded ({seed}) {'stratified ' if 'class' in labels else ''}split, {test_fraction:.0%} test, grouped by {how}"
     return with_dropped(ImageSet(files, labels, split, str(path), meta=meta), missing.dropped)
 

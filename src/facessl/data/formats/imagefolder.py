@@ -88,7 +88,7 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     else:
         split = grouped_stratified_split(labels, groups, test_fraction, seed)
         split_from = f"seeded ({seed}) stratified split, {test_fraction:.0%} test, grouped by " + (
-            f"--group {group!r}" if group else "file name")
+            f"--group '{group}'" if group else "file name")
     meta = {"class_names": names, "split_from": split_from, "group_pattern": group}
     if rare:
         meta["left_out_classes"] = rare
