@@ -61,7 +61,7 @@ def run(args) -> int:
     # the random-weights and supervised rows need no pretrained run: they go beside the pretraining, or
     # beside the evaluations when a rerun finds every run trained
     baselines = (BASELINES_SECONDS, ("eval-baselines", pipeline.evaluate_baselines, (out, plan, quiet_job), {}))
-    (evaluations if all(stages.done(job[0]) is not None for _, job in pretraining) else pretraining).append(baselines)
+    (evaluations if stages.all_done(job[0] for _, job in pretraining) else pretraining).append(baselines)
     stages.run_parallel([job for _, job in sorted(pretraining, key=lambda c: -c[0])], workers)
     stages.run_parallel([job for _, job in sorted(evaluations, key=lambda c: -c[0])], workers)
     stages.run("analysis", analysis_stage, out, plan)

@@ -53,10 +53,7 @@ def run(args) -> int:
                     (out, plan, method, seed, budget[method]["steps"], quiet), {}) for method, seed in runs]
     evaluations = [(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run,
                     (out, plan, stages.run_name(method, seed), quiet), {}) for method, seed in runs]
-    if all(runner.done(job[0]) is not None for job in pretraining):
-        evaluations.insert(0, baselines)
-    else:
-        pretraining.insert(0, baselines)
+    (evaluations if runner.all_done(job[0] for job in pretraining) else pretraining).insert(0, baselines)
     runner.run_parallel(pretraining, workers)
     runner.run_parallel(evaluations, workers)
     verdict = write_report(out, plan, data_info, runner.timings(), missing)

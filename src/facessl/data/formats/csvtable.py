@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, common_classes, compile_group, group_of,
-                                           grouped_stratified_split)
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split,
+                                           leave_out_rare_classes)
 from facessl.data.formats.imagefiles import MissingImages, with_dropped
 from facessl.data.formats.text import column_index, read_csv
 from facessl.errors import DataFormatError, FacesslError
@@ -113,13 +113,11 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         raise DataFormatError(path, "every image this table names is missing")
     labels, meta = {"group": np.array(groups)}, {"split_from": f"column {header[split_i]!r}" if split_i is not None else None}
     if label_i is not None and min_class_count:
-        keep, rare = common_classes(raw_labels, min_class_count)
-        if rare:  # left out before the split, so the split is stratified over the classes measured
-            files, raw_labels, groups = ([v for v, k in zip(rows_of, keep) if k] for rows_of in (files, raw_labels, groups))
-            split = [v for v, k in zip(split, keep) if k] if split else split
-            labels["group"] = np.array(groups)
-            missing.dropped[f"class with fewer than {min_class_count} images"] = int((~keep).sum())
-            meta["left_out_classes"] = rare
+        (files, groups, split, raw_labels), rare, dropped = leave_out_rare_classes(
+            raw_labels, min_class_count, files, groups, split, raw_labels)
+        if rare:
+            labels["group"], meta["left_out_classes"] = np.array(groups), rare
+            missing.dropped.update(dropped)
     if label_i is not None:
         names = sorted(set(raw_labels), key=_natural)
         labels["class"] = np.array([names.index(v) for v in raw_labels], dtype=np.int64)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, common_classes, compile_group, group_of,
-                                           grouped_stratified_split)
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split,
+                                           leave_out_rare_classes)
 from facessl.errors import DataFormatError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm")
@@ -71,17 +71,12 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
             images += [str(f) for f in files]
             labels += [index[folder.name]] * len(files)
             split += [split_name] * len(files)
+    (images, split, labels), rare, dropped = leave_out_rare_classes(
+        [names[i] for i in labels], min_class_count, images, split, labels)
+    if rare:
+        kept_names = [n for n in names if n not in rare]
+        labels, names = [kept_names.index(names[i]) for i in labels], kept_names
     labels = np.array(labels, dtype=np.int64)
-    dropped, rare = {}, {}
-    if min_class_count:
-        keep, rare_ids = common_classes(labels, min_class_count)
-        if rare_ids:  # left out before the split, so the split is stratified over the classes measured
-            rare = {names[int(i)]: n for i, n in rare_ids.items()}
-            kept_names = [n for n in names if n not in rare]
-            remap = np.array([kept_names.index(n) if n in kept_names else -1 for n in names])
-            images, split = [f for f, k in zip(images, keep) if k], [s for s, k in zip(split, keep) if k]
-            labels = remap[labels[keep]]
-            names, dropped = kept_names, {f"class with fewer than {min_class_count} images": int((~keep).sum())}
     groups = np.array([group_of(f, pattern) for f in images])
     if split_dirs:
         split, split_from = np.array(split), "folders " + ", ".join(f"{p.name}/" for p in split_dirs.values())

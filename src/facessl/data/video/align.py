@@ -76,10 +76,13 @@ def fill_outside(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray
     corners are sharp edges that move with the roll (a cue a network learns instead of the face);
     repeated pixels alone make streaks and mirrored ones a second, upside-down forehead."""
     out = cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    inside = cv2.warpAffine(np.ones(frame.shape[:2], np.float32), matrix, (size, size), flags=cv2.INTER_LINEAR,
+    h, w = frame.shape[:2]
+    corners = np.array([[0, 0, 1], [size - 1, 0, 1], [0, size - 1, 1], [size - 1, size - 1, 1]], float)
+    source = corners @ cv2.invertAffineTransform(matrix).T
+    if (source >= 0).all() and (source[:, 0] <= w - 1).all() and (source[:, 1] <= h - 1).all():
+        return out  # the crop lies inside the frame (the usual case): no mask to build
+    inside = cv2.warpAffine(np.ones((h, w), np.float32), matrix, (size, size), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if inside.min() >= 1.0:
-        return out
     soft = cv2.GaussianBlur(out, (0, 0), size / 10)
     inside = inside[..., None]
     return np.clip(inside * out + (1 - inside) * soft, 0, 255).astype(np.uint8)
