@@ -115,19 +115,38 @@ def test_face_loss_without_mixing_is_plain_nt_xent():
     assert torch.allclose(got, losses.nt_xent(z[:8], z[8:], 0.07))
 
 
-@pytest.mark.parametrize("scheme,shape", [("reference", (4, 3, 32)), ("batch", (8, 32))])
-def test_negative_schemes_shapes(monkeypatch, scheme, shape):
-    captured = {}
-    real = losses.pose_contrastive
+def spy_on_pose_contrastive(monkeypatch) -> dict:
+    """The shapes L_pose's loss receives: {'p1': positives' shape, 'neg': negatives' shape}."""
+    captured, real = {}, losses.pose_contrastive
 
     def spy(p1, p2, negatives, *a, **kw):
         captured.update(p1=p1.shape, neg=negatives.shape)
         return real(p1, p2, negatives, *a, **kw)
 
     monkeypatch.setattr(losses, "pose_contrastive", spy)
+    return captured
+
+
+@pytest.mark.parametrize("scheme,shape", [("reference", (4, 3, 32)), ("batch", (8, 32))])
+def test_negative_schemes_shapes(monkeypatch, scheme, shape):
+    captured = spy_on_pose_contrastive(monkeypatch)
     m = make(negatives=scheme)
     assert torch.isfinite(m(batch(), "pose")["loss"])
     assert captured["neg"] == shape and captured["p1"] == (shape[0], 32)
+
+
+@pytest.mark.parametrize("fraction,rows", [(0.5, 4), (0.25, 2), (0.01, 2)])
+def test_pose_fraction_takes_the_head_of_the_batch(monkeypatch, fraction, rows):
+    """'batch' negatives on a share of the batch: positives and negatives both come from its first rows."""
+    captured = spy_on_pose_contrastive(monkeypatch)
+    m = make(negatives="batch", pose_fraction=fraction)
+    assert torch.isfinite(m(batch(), "pose")["loss"])
+    assert captured["p1"] == (rows, 32) and captured["neg"] == (rows, 32)
+
+
+def test_pose_fraction_outside_0_1_is_one_clear_error():
+    with pytest.raises(FacesslError, match="pose_fraction must be in"):
+        make(negatives="batch", pose_fraction=0.0)
 
 
 def test_reference_negatives_are_sample_major_flipped_copies():

@@ -1,5 +1,6 @@
 """`facessl study`: its settings, and the table, verdicts and report built from saved evaluations."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -68,7 +69,7 @@ def test_report_table_and_verdicts(tmp_path, baselines_in):
         (out / "eval" / "baselines" / "results.json").write_text(json.dumps(results))
     data_info = {"pretrain_photos": 10, "counts": {"train": {"a": 8}, "test": {"a": 2}}, "split": "toy split",
                  "left_out_classes": {"contempt": 9, "fear": 21},
-                 "budget": {"simclr": {"steps": 60, "seconds_per_step": 1.0}, "pcl": {"steps": 20, "seconds_per_step": 3.0}}}
+                 "budget": {"simclr": {"steps": [60, 58], "seconds_per_step": 1.0}, "pcl": {"steps": [20, 21], "seconds_per_step": 3.0}}}
     timings = {"pretrain-simclr_seed0": 60.0, "pretrain-simclr_seed1": 62.0, "pretrain-pcl_seed0": 61.0}
     verdict = write_report(out, plan, data_info, timings, ["FAb-Net: no clips"])
     assert verdict["SimCLR"]["beyond_spread"] and verdict["SimCLR"]["target_met"]
@@ -76,7 +77,7 @@ def test_report_table_and_verdicts(tmp_path, baselines_in):
     assert not verdict["PCL (F_s)"]["beyond_spread"] and not verdict["PCL (F_s)"]["target_met"]
     md = (out / "report.md").read_text()
     assert "| SimCLR | 29.50 ± 0.96 |" in md and "| Floor (majority class) | 12.50 |" in md
-    assert "FAb-Net: no clips" in md and "SimCLR 60 at 1.00 s/step" in md and (out / "report.html").is_file()
+    assert "FAb-Net: no clips" in md and "SimCLR 60 / 58 at 1.00 s/step" in md and (out / "report.html").is_file()
     assert "class-balanced cross-entropy" in md  # the study's default protocol is named
     assert "left out (fewer than 50 images): contempt (9), fear (21)" in md and "probes: 96 px input" in md
     assert json.loads((out / "results" / "tables.json").read_text())["verdicts"]["SimCLR"]["target_met"]
@@ -102,8 +103,7 @@ def test_study_runs_the_baselines_beside_the_pretraining_two_at_a_time(tmp_path,
     monkeypatch.setattr(study, "default_workers", lambda: 2)
     main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "methods=[simclr, pcl]",
           "seeds=[0]"])
-    assert calls == [(["data"], 1), (["budget-simclr", "budget-pcl"], 2),
-                     (["eval-baselines", "pretrain-simclr_seed0", "pretrain-pcl_seed0"], 2),
+    assert calls == [(["data"], 1), (["eval-baselines", "pretrain-simclr_seed0", "pretrain-pcl_seed0"], 2),
                      (["eval-simclr_seed0", "eval-pcl_seed0"], 2)]
 
 
@@ -117,4 +117,112 @@ def test_a_rerun_with_every_run_trained_puts_the_baselines_beside_the_evaluation
         [j[0] for j in jobs]) or {j[0]: {"steps": 5, "seconds_per_step": 1.0} for j in jobs})
     monkeypatch.setattr(study, "write_report", lambda *a: {})
     main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "methods=[simclr]", "seeds=[0]"])
-    assert calls[1:] == [["pretrain-simclr_seed0"], ["eval-baselines", "eval-simclr_seed0"]]
+    assert calls == [["pretrain-simclr_seed0"], ["eval-baselines", "eval-simclr_seed0"]]
+
+
+def toy_table(tmp_path, people=12, per_person=4):
+    """people x per_person photos named <Name>_000k.png, two classes alternating by person."""
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir(exist_ok=True)
+    rows = ["image,emotion"]
+    for p in range(people):
+        for k in range(per_person):
+            name = f"Person{chr(65 + p)}_{k + 1:04d}.png"
+            Image.new("RGB", (20, 20), (10 * p, 5 * k, 100)).save(photos / name)
+            rows.append(f"{name},{'happy' if p % 2 else 'neutral'}")
+    path = plan_file(tmp_path, label_column="emotion", group="'^([A-Za-z]+)_'", size=16)
+    (tmp_path / "legend.csv").write_text("\r\n".join(rows) + "\r\n")  # as Windows tools write it
+    return path
+
+
+def test_validation_holdout_never_reads_the_test_split(tmp_path):
+    from facessl.data.formats.csvtable import read_csv_table
+    from facessl.study import stages
+
+    path = toy_table(tmp_path)
+    test_plan, val_plan = load_plan(path), load_plan(path, ["holdout=validation"])
+    test_side = {p for p, s in zip(stages.labelled_set(test_plan).images, stages.labelled_set(test_plan).split) if s == "test"}
+    info = stages.prepare_data(tmp_path / "val", val_plan)
+    table, opts = stages.evaluation_table(tmp_path / "val", val_plan)
+    carved = read_csv_table(table, **opts)
+    assert info["holdout"] == "validation" and "test split is set aside unread" in info["split"]
+    assert not test_side & set(carved.images)  # no test photo in the validation study's table
+    assert len(carved) == 48 - len(test_side) and {"train", "test"} == set(carved.split)
+    pretrain = {p.stem for p in (tmp_path / "val" / "data" / "pretrain_photos").iterdir()}
+    carve = {Path(p).stem for p, s in zip(carved.images, carved.split) if s == "test"}
+    assert pretrain and not pretrain & carve and not pretrain & {Path(p).stem for p in test_side}
+    people = lambda side: {Path(p).stem.split("_")[0] for p, s in zip(carved.images, carved.split) if s == side}
+    assert not people("train") & people("test")  # the carve is grouped too
+    assert stages.prepare_data(tmp_path / "test", test_plan)["pretrain_photos"] == 48 - len(test_side)
+
+
+def test_method_overrides_reach_the_method_config_and_are_checked(tmp_path):
+    from facessl.study import stages
+
+    path = toy_table(tmp_path)
+    plan = load_plan(path, ["method_overrides={pcl: [method.face_views=simclr, method.pose_fraction=0.25]}"])
+    cfg = stages.method_config(tmp_path, plan, "pcl", 0, 10)
+    assert cfg.method.face_views == "simclr" and cfg.method.pose_fraction == 0.25
+    assert stages.method_config(tmp_path, plan, "simclr", 0, 10).method.name == "simclr"
+    with pytest.raises(FacesslError, match="unknown method 'moco'"):
+        load_plan(path, ["method_overrides={moco: [a=1]}"])
+    with pytest.raises(FacesslError, match="method_overrides.pcl must be a list of key=value"):
+        load_plan(path, ["method_overrides={pcl: method.face_views}"])
+    with pytest.raises(FacesslError, match="holdout must be one of test, validation"):
+        load_plan(path, ["holdout=val"])
+
+
+def test_a_validation_study_cannot_resume_a_test_one(tmp_path, monkeypatch, capsys):
+    from facessl.commands import study
+
+    monkeypatch.setattr(study.StageRunner, "run", lambda self, name, fn, *a, **k: {"holdout": "test"})
+    code = main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "holdout=validation"])
+    assert code != 0 and "holds a holdout=test study; give another --out" in capsys.readouterr().err
+
+
+def test_the_validation_carve_searches_placements_for_the_worst_class():
+    """A class held by a few people with many photos each (as 'disgust' in the shared labels): placing the
+    largest groups first holds out 11 % of it; the carve search finds a grouped placement nearer 20 %."""
+    import numpy as np
+
+    from facessl.data.formats.grouping import grouped_stratified_split
+    from facessl.study.stages import best_carve
+
+    classes, groups = [], []
+    for group, counts in [("Bush", {"n": 300, "h": 220}), ("D", {"d": 104, "n": 60}), ("J", {"d": 50, "n": 60, "h": 63}),
+                          ("H", {"d": 18, "n": 100, "h": 80}), ("s", {"d": 1})] + \
+            [(f"g{i}", {"n" if i % 2 else "h": 1}) for i in range(800)] + [(f"a{i}", {"a": 1}) for i in range(100)]:
+        for label, n in counts.items():
+            classes += [label] * n
+            groups += [group] * n
+    classes, groups = np.array(classes), np.array(groups)
+    worst = lambda carve: max(abs(np.mean(carve[classes == c] == "test") - 0.2) for c in np.unique(classes))
+    standard, (carve, seed) = grouped_stratified_split(classes, groups, seed=1), best_carve(classes, groups)
+    held = lambda carve: int(np.sum((carve == "test") & (classes == "d")))
+    assert held(standard) == 19 and held(carve) == 50 and worst(carve) < worst(standard) and seed != 1
+    assert all(len(set(carve[groups == g])) == 1 for g in np.unique(groups))  # still grouped
+
+
+def test_a_budget_is_the_trainers_time_limit_and_the_report_counts_the_steps_taken(tmp_path, monkeypatch):
+    import facessl.engine.train as train_module
+    from facessl.study import stages
+
+    seen = []
+
+    def fake_train(cfg, run, quiet=False):
+        seen.append((cfg.train.minutes, cfg.train.steps))
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "metrics.jsonl").write_text(json.dumps({"step": 40, "elapsed": 120.0}) + "\n")
+        return {"step": 40, "loss": 1.0}
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    path = toy_table(tmp_path)
+    result = stages.pretrain(tmp_path / "s", load_plan(path, ["budget_minutes=2"]), "simclr", 0, True)
+    assert seen[-1] == (2.0, stages.STEP_CAP) and result["steps"] == 40 and result["training_seconds"] == 120.0
+    stages.pretrain(tmp_path / "s", load_plan(path, ["budget_minutes=0", "steps=7"]), "simclr", 0, True)
+    assert seen[-1] == (0.0, 7)
+    plan = load_plan(path, ["methods=[simclr]", "seeds=[0, 1]"])
+    summary = stages.budget_summary({"pretrain-simclr_seed0": result, "pretrain-simclr_seed1": {**result, "steps": 60}}, plan)
+    assert summary == {"simclr": {"steps": [40, 60], "seconds_per_step": pytest.approx((3.0 + 2.0) / 2)}}

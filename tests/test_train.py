@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 
@@ -200,3 +201,54 @@ def test_simclr_crop_scale_reaches_its_views(data):
     method = build_method(tiny_config(data, "method.crop_min_scale=0.5"))
     assert [view.transforms[0].scale for view in method._views] == [(0.5, 1.0), (0.5, 1.0)]
     assert build_method(tiny_config(data))._views[0].transforms[0].scale == (0.2, 1.0)  # SimCLR's default
+
+
+class FakeClock:
+    """time.time for the trainer: `per_step` seconds pass with each optimiser step."""
+
+    def __init__(self, per_step):
+        self.now, self.per_step = 1000.0, per_step
+
+    def time(self):
+        return self.now
+
+
+def _clocked(monkeypatch, per_step):
+    import facessl.engine.train as train_module
+
+    clock = FakeClock(per_step)
+    monkeypatch.setattr(train_module, "time", clock)
+    real_step = Trainer.train_step
+
+    def step_and_tick(self, batch):  # the step's time passes before its scheduler step reads the clock
+        clock.now += clock.per_step
+        return real_step(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", step_and_tick)
+    return clock
+
+
+def test_a_time_budget_stops_the_run_and_runs_the_schedule_over_time(tmp_path, data, monkeypatch):
+    """train.minutes=1 at 10 s a step: 6 steps (steps=100 is only the cap), a final checkpoint at step 6,
+    and the cosine reaches 0 at the budget's end whatever the step cap says."""
+    _clocked(monkeypatch, per_step=10.0)
+    cfg = tiny_config(data, "train.minutes=1", "optim.warmup_steps=0", "train.checkpoint_every=1000", steps=100)
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    assert summary["step"] == 6
+    assert ckpt.latest_checkpoint(tmp_path / "run").name == "step_00000006"
+    logged = _metrics(tmp_path / "run")
+    assert [m["step"] for m in logged] == [1, 2, 3, 4, 5, 6] and logged[-1]["elapsed"] == pytest.approx(60.0)
+    # lr of update k (after k-1 updates, (k-1)*10 s spent): 1e-3 * (1 + cos(pi * (k-1) / 6)) / 2
+    import math
+    assert [m["lr"] for m in logged] == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(6)])
+
+
+def test_a_time_budget_resumes_with_the_time_already_spent(tmp_path, data, monkeypatch):
+    _clocked(monkeypatch, per_step=10.0)
+    cfg = tiny_config(data, "train.minutes=1", "optim.warmup_steps=0", "train.checkpoint_every=2", steps=100)
+    train(cfg, tmp_path / "run", quiet=True, until=4)  # interrupted after 40 s
+    trainer = Trainer(cfg, tmp_path / "run", quiet=True)
+    assert trainer.training_seconds() == pytest.approx(40.0)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 4 / 6)))
+    assert trainer.train()["step"] == 6  # the last 20 s
+    assert train(cfg, tmp_path / "run", quiet=True)["step"] == 6  # spent: nothing more

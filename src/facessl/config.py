@@ -83,8 +83,12 @@ class KnnConfig:
 @dataclass
 class TrainConfig:
     LIMITS: ClassVar[dict] = {"steps": (1, None), "batch_size": (1, None), "checkpoint_every": (1, None),
-                              "keep_checkpoints": (0, None), "log_every": (1, None), "image_every": (0, None)}
+                              "keep_checkpoints": (0, None), "log_every": (1, None), "image_every": (0, None),
+                              "minutes": (0, None)}
     steps: int = 1000
+    # a wall-clock budget of training (setup not counted): > 0 trains until it is spent, `steps` being the cap,
+    # and the lr schedule runs over the time instead of the steps (methods compared at equal minutes)
+    minutes: float = 0.0
     batch_size: int = 256  # global batch, split over processes
     # autocast dtype; fp16 adds a GradScaler; auto = bf16 where the hardware has it (CUDA, AVX512-BF16/AMX CPUs), else fp32
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"

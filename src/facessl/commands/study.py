@@ -3,8 +3,8 @@
     facessl study --config configs/study_realfaces.yaml --out study [KEY=VALUE ...]
 
 Stages (resumable: a rerun skips finished ones): the label table's grouped split and the train
-photos -> time a few steps of each method to fit the wall-clock budget -> pretrain each method for
-each seed (same backbone, batch and minutes), and beside them the random-weights, supervised and
+photos -> pretrain each method for each seed (same backbone, batch and minutes of training: the
+trainer's train.minutes), and beside them the random-weights, supervised and
 majority-class rows -> probe each run (3 probe seeds) -> report.md / .html. Independent stages run two
 at a time on a CPU, one thread each (`workers=1`: one at a time).
 FAb-Net needs frame pairs from face tracks: give `videos=DIR` (a `facessl prepare` output);
@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facessl.demo.stages import StageRunner, default_workers
+from facessl.errors import FacesslError
 from facessl.study import stages
 from facessl.study.plan import load_plan
 from facessl.study.report import write_report
@@ -37,24 +38,24 @@ def run(args) -> int:
         missing.append("FAb-Net: needs frame pairs from face tracks; give videos=DIR, a `facessl prepare` output")
     plan.methods = methods
     runs = [(m, s) for s in plan.seeds for m in methods]
-    runner = StageRunner(out, 3 + len(methods) + 2 * len(runs))
+    runner = StageRunner(out, 2 + 2 * len(runs))
     data_info = runner.run("data", stages.prepare_data, out, plan)
+    if data_info.get("holdout", "test") != plan.holdout:
+        raise FacesslError(f"{out}: this study directory holds a holdout={data_info.get('holdout', 'test')} study; "
+                           f"give another --out for holdout={plan.holdout}")
     workers = plan.workers or default_workers()
     quiet = args.quiet or workers > 1  # progress bars of two processes would garble each other
-    # the budget is timed in the conditions the runs will have: a worker process each, side by side
-    budget = runner.run_parallel([(f"budget-{m}", stages.calibrate, (out, plan, m, quiet), {}) for m in methods],
-                                 workers)
-    budget = {m: budget[f"budget-{m}"] for m in methods}
-    data_info["budget"] = budget
-    # every run has the same wall-clock budget; the baselines (supervised: the longest) need no run, so
-    # they go beside the pretraining, or beside the evaluations when a rerun finds every run trained
+    # every run trains for the same minutes (train.minutes: exact, where timing a few steps beforehand was
+    # off by up to 20 % with the neighbour process); the baselines (supervised: the longest) need no run,
+    # so they go beside the pretraining, or beside the evaluations when a rerun finds every run trained
     baselines = ("eval-baselines", stages.evaluate_baselines, (out, plan, quiet), {})
     pretraining = [(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain,
-                    (out, plan, method, seed, budget[method]["steps"], quiet), {}) for method, seed in runs]
+                    (out, plan, method, seed, quiet), {}) for method, seed in runs]
     evaluations = [(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run,
                     (out, plan, stages.run_name(method, seed), quiet), {}) for method, seed in runs]
     (evaluations if runner.all_done(job[0] for job in pretraining) else pretraining).insert(0, baselines)
-    runner.run_parallel(pretraining, workers)
+    trained = runner.run_parallel(pretraining, workers)
+    data_info["budget"] = stages.budget_summary(trained, plan)
     runner.run_parallel(evaluations, workers)
     verdict = write_report(out, plan, data_info, runner.timings(), missing)
     runner._say(f"report: {out / 'report.html'}; " + "; ".join(f"{k} {v['gain']:+.1f}" for k, v in verdict.items()))

@@ -16,18 +16,22 @@ def build_optimizer(params, cfg) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
-    """Multiplier of the base lr for the update after `step` updates: linear warm-up, then cosine to 0 or flat."""
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str, progress: float | None = None) -> float:
+    """Multiplier of the base lr for the update after `step` updates: linear warm-up, then cosine to 0 or flat.
+    `progress` (0..1), when given, places the cosine instead of the steps (a run with a time budget)."""
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule == "constant":
         return 1.0
-    span = max(1, total_steps - warmup_steps)
-    progress = min(1.0, (step - warmup_steps) / span)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+    if progress is None:
+        span = max(1, total_steps - warmup_steps)
+        progress = (step - warmup_steps) / span
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, progress))))
 
 
-def build_scheduler(optimizer, cfg, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """LambdaLR stepped once per iteration (after all of a method's phases)."""
+def build_scheduler(optimizer, cfg, total_steps: int, progress=None) -> torch.optim.lr_scheduler.LambdaLR:
+    """LambdaLR stepped once per iteration (after all of a method's phases). `progress`: a callable giving the
+    share of a time budget spent, for a schedule over time (train.minutes)."""
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, cfg.warmup_steps, cfg.schedule))
+        optimizer, lambda step: lr_factor(step, total_steps, cfg.warmup_steps, cfg.schedule,
+                                          progress() if progress is not None else None))

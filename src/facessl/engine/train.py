@@ -68,7 +68,10 @@ class Trainer:
             self.model = torch.compile(self.model)
 
         self.optimizer = build_optimizer(self.method.parameters(), cfg.optim)
-        self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.steps)
+        self.step, self.elapsed_before, self._t0 = 0, 0.0, None
+        budget = cfg.train.minutes * 60.0
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.steps,
+                                         (lambda: self.training_seconds() / budget) if budget else None)
         self.precision = resolve_precision(cfg.train.precision, self.device)
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
@@ -87,7 +90,6 @@ class Trainer:
         self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
         self.knn = self._build_knn()
 
-        self.step, self.elapsed_before = 0, 0.0
         seed_everything(cfg.seed + self.rank)  # augmentation differs per rank
         self.resumed_from = self._resume()
         if self.main:
@@ -144,6 +146,7 @@ class Trainer:
         return None
 
     def _restore(self, latest, state, optim):
+        self.elapsed_before = float(state.get("elapsed", 0.0))  # first: a schedule over time (train.minutes) reads it
         try:
             self.optimizer.load_state_dict(optim["optimizer"])
             self.scheduler.load_state_dict(optim["scheduler"])
@@ -159,7 +162,7 @@ class Trainer:
         elif self.main:
             print(f"note: {latest} was written by {len(rngs)} processes, now {self.world}: RNG streams restart")
         self.method.load_extra_state(state.get("method", {}))
-        self.step, self.elapsed_before = int(state["step"]), float(state.get("elapsed", 0.0))
+        self.step = int(state["step"])
         if self.main and not self.quiet:
             print(f"resuming {self.run_dir} from step {self.step} ({latest.name})")
 
@@ -267,10 +270,17 @@ class Trainer:
         return f"features {', '.join(bad)} are NaN or infinite" if bad else ""
 
     # ---- the loop ---------------------------------------------------------------------------------
+    def training_seconds(self) -> float:
+        """Seconds of training so far, earlier sessions of a resumed run included (setup not counted)."""
+        return self.elapsed_before + (time.time() - self._t0 if self._t0 is not None else 0.0)
+
     def train(self, until: int | None = None) -> dict:
-        """Train to train.steps (or stop early after step `until`, with a checkpoint there, as if interrupted)."""
+        """Train to train.steps, or with train.minutes until that much training time is spent (or stop early
+        after step `until`, with a checkpoint there, as if interrupted)."""
         cfg = self.cfg.train
         total, t0 = cfg.steps, time.time()
+        self._t0 = t0
+        budget = cfg.minutes * 60.0
         stop = min(total, until) if until is not None else total
         bar = progress_bar(total, self.step, self.quiet, self.main)
         sums, count, skipped_epoch = {}, 0, 0.0
@@ -278,6 +288,8 @@ class Trainer:
         t_log, step_log = time.time(), self.step
         epoch = self.step * cfg.batch_size // self.epoch_length
         last = {}
+        if budget and self.training_seconds() >= budget:  # a resumed run whose budget was already spent
+            stop = self.step
         loader_iter = iter(self._loader()) if self.step < stop else None
         try:
             while self.step < stop:
@@ -289,12 +301,16 @@ class Trainer:
                 batch = self._to_device(batch)
                 terms = self.train_step(batch)
                 self.step += 1
-                names = list(terms) + ["_skipped"]
-                vec = torch.stack(list(terms.values()) + [torch.tensor(skipped_local, device=self.device)])
+                names = list(terms) + ["_skipped", "_time_up"]
+                time_up = float(bool(budget) and self.training_seconds() >= budget)
+                vec = torch.stack(list(terms.values()) + [torch.tensor(skipped_local, device=self.device),
+                                                          torch.tensor(time_up, device=self.device)])
                 values = (dist.all_reduce_mean(vec) if dist.is_distributed() else vec).tolist()  # one sync per step
-                self._check_finite(names[:-1], values[:-1])
-                logs = dict(zip(names[:-1], values[:-1]))
-                skipped_epoch += values[-1] * self.world
+                self._check_finite(names[:-2], values[:-2])
+                logs = dict(zip(names[:-2], values[:-2]))
+                skipped_epoch += values[-2] * self.world
+                if values[-1] > 0:  # any rank out of time: every rank stops after this step, as at the last step
+                    total = stop = self.step
                 # the epoch of the finished iteration rides along (not logged) for per-epoch schedules (DWA)
                 self.method.on_step_end(self.step, {**logs, "epoch": (self.step - 1) * cfg.batch_size // self.epoch_length})
                 for k, v in logs.items():
@@ -321,14 +337,14 @@ class Trainer:
                         extra["skipped_files"] = len(bad_run | bad_epoch)
                     record = {"step": self.step, "epoch": epoch, **last, **extra,
                               "lr": self.lr_used, "samples_per_s": rate,
-                              "elapsed": self.elapsed_before + now - t0}
+                              "elapsed": self.training_seconds()}
                     if self.main:
                         self.log.write(record)
                         bar.set_postfix(loss=f"{last['loss']:.4f}", samples_s=f"{rate:.0f}")
                     sums, count, t_log, step_log = {}, 0, now, self.step
                 if self.step % cfg.checkpoint_every == 0 or self.step in (total, stop):
                     self._check_before_save(batch)
-                    self.save(self.elapsed_before + time.time() - t0)
+                    self.save(self.training_seconds())
         finally:
             bar.close()
             if self.main:

@@ -106,6 +106,8 @@ class PCL(Method):
         cfg = self.cfg
         if cfg.negatives == "reference" and cfg.pose_batch:
             x = x[: cfg.pose_batch]
+        elif cfg.negatives == "batch" and cfg.pose_fraction < 1:
+            x = x[: max(2, round(cfg.pose_fraction * x.shape[0]))]  # the batch is shuffled: its head is a sample
         v1, v2 = self.views.pose(x)
         p = self.net.pose_embedding(torch.cat([v1, v2])).float()
         n = v1.shape[0]

@@ -5,7 +5,8 @@ Where the paper and the reference code differ, both are offered; the default is 
   orth_mode      'batch' (reference: batch-centred cross-correlation)  | 'sample' (paper: mean cos(f_i, p_i)^2)
   pose_symmetric 'mean' (reference: one cross-entropy over both directions) | 'sum' (paper: l(i,j) + l(j,i))
   negatives      'reference' (M augmented flipped copies per sample, (N,M,D), on `pose_batch` images)
-                 | 'batch' (the flipped, augmented batch: one copy per image, gathered over processes, shared)
+                 | 'batch' (the flipped, augmented batch: one copy per image, gathered over processes, shared;
+                   on `pose_fraction` of the batch)
   decoder_output 'unit' ((tanh+1)/2 vs the [0,1] image; default because raw tanh saturates on white)
                  | 'tanh' (raw tanh vs the [0,1] image, as the reference)
 
@@ -55,6 +56,9 @@ class PCLConfig(MethodConfig):
     negatives: Literal["reference", "batch"] = "reference"
     num_negatives: int = 100  # M, reference scheme only
     pose_batch: int = 10  # images of the batch used by L_pose in the reference scheme (its pose loader: 10); 0 = all
+    # share of each process's batch that L_pose uses in the 'batch' scheme (1 = all). The reference's pose step
+    # sees 10 images against the 256 of its PDD and face steps; L_pose costs 3 backbone passes per image
+    pose_fraction: float = 1.0
     pose_symmetric: Literal["mean", "sum"] = "mean"
     # task weights
     face_weight: float = 1.0  # alpha_face when use_dwa is false
@@ -73,6 +77,7 @@ def validate(cfg: PCLConfig) -> None:
         (cfg.mix_alpha > 0, "method.mix_alpha must be > 0"),
         (cfg.num_negatives >= 1, "method.num_negatives must be >= 1"),
         (cfg.pose_batch >= 0, "method.pose_batch must be >= 0 (0 = whole batch)"),
+        (0 < cfg.pose_fraction <= 1, "method.pose_fraction must be in (0, 1] (1 = the whole batch)"),
         (cfg.dwa_period_steps >= 0, "method.dwa_period_steps must be >= 0 (0 = per epoch)"),
         (cfg.dwa_temperature > 0, "method.dwa_temperature must be > 0"),
         (cfg.decoder_channels >= 8, "method.decoder_channels must be >= 8"),

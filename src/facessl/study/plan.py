@@ -10,6 +10,7 @@ import yaml
 from facessl.errors import FacesslError
 
 METHODS = ("simclr", "pcl", "fabnet")
+HOLDOUTS = ("test", "validation")
 
 
 @dataclass
@@ -28,7 +29,7 @@ class StudyPlan:
     eval_size: int | None = None  # probe (and supervised) input size; None: `size`. The reference probes at a
     # larger input than it pretrains on (64 px -> 100 px for expression): a finer final map for the probe
     steps: int = 600  # used when budget_minutes is 0
-    budget_minutes: float = 0.0  # wall-clock pretraining budget per method and seed (steps calibrated)
+    budget_minutes: float = 0.0  # minutes of training per method and seed (train.minutes: exact, not calibrated)
     batch_size: int = 64
     probe_seeds: int = 3
     probe_epochs: int = 100
@@ -36,6 +37,11 @@ class StudyPlan:
     balanced: bool = True  # class-balanced probes selected on mean-class accuracy (the study's headline)
     pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
     workers: int = 0  # stages side by side, one process each (0: 2 on a CPU with 2+ cores, 1 on a GPU)
+    # 'test': probe on the label table's test split (the result). 'validation': set the test split aside
+    # unread, carve a grouped validation split out of the train split, pretrain on the rest and probe on
+    # the carve: for choosing settings (method_overrides, budget) without touching the test split
+    holdout: str = "test"
+    method_overrides: dict = field(default_factory=dict)  # method -> [key=value, ...] for its pretraining config
 
     def check(self) -> "StudyPlan":
         for name in ("photos", "labels"):
@@ -50,9 +56,22 @@ class StudyPlan:
             raise FacesslError(f"study: eval_size must be a whole number of pixels >= 8 (or null), got {self.eval_size!r}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
+        if self.holdout not in HOLDOUTS:
+            raise FacesslError(f"study: holdout must be one of {', '.join(HOLDOUTS)}, got {self.holdout!r}")
+        self._check_method_overrides()
         if not isinstance(self.workers, int) or self.workers < 0:
             raise FacesslError(f"study: workers must be 0 (automatic) or a positive number, got {self.workers!r}")
         return self
+
+    def _check_method_overrides(self) -> None:
+        if not isinstance(self.method_overrides, dict):
+            raise FacesslError("study: method_overrides must map a method to a list of key=value settings, "
+                               "e.g. {pcl: [method.face_views=simclr]}")
+        for method, items in self.method_overrides.items():
+            if method not in METHODS:
+                raise FacesslError(f"study: method_overrides names unknown method {method!r}; expected {', '.join(METHODS)}")
+            if not isinstance(items, list) or not all(isinstance(i, str) and "=" in i for i in items):
+                raise FacesslError(f"study: method_overrides.{method} must be a list of key=value settings, got {items!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)

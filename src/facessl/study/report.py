@@ -71,15 +71,24 @@ def _cell(values) -> str:
     return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
 
-def main_table(rows: dict, timings: dict) -> Table:
+def main_table(rows: dict, timings: dict, holdout: str = "test") -> Table:
     header = ["model"] + [title for _, title in METRICS] + ["n", "pretraining (min)"]
     body = []
     for label, row in rows.items():
         minutes = [s for k, s in timings.items() if k.startswith(f"pretrain-{row['method']}_")]
         time_cell = f"{np.mean(minutes) / 60:.1f} per seed" if minutes and row["method"] in LABELS else ""
         body.append([label] + [_cell(row.get(m, [])) for m, _ in METRICS] + [str(len(row.get("accuracy", []))), time_cell])
+    held_out = ("test split never used for any choice" if holdout == "test" else
+                "VALIDATION carve of the train split (the test split set aside unread)")
     return Table(header, body, caption="Linear probes on frozen features (supervised: fine-tuned), real expression "
-                 "labels, test split never used for any choice; mean ± std over pretraining seeds × probe seeds.")
+                 f"labels, {held_out}; mean ± std over pretraining seeds × probe seeds.")
+
+
+def _steps_text(method: str, budget: dict) -> str:
+    steps = budget.get("steps")
+    steps = " / ".join(f"{n:,}" for n in steps) if isinstance(steps, list) else f"{steps:,}"  # older studies: one count
+    per_step = budget.get("seconds_per_step")
+    return f"{LABELS[method]} {steps}" + (f" at {per_step:.2f} s/step" if per_step else "")
 
 
 def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, missing: list[str]) -> dict:
@@ -101,26 +110,29 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
     counts = data_info["counts"]
     data_text = (f"Pretraining: {data_info['pretrain_photos']} photos of the label table's train split "
                  f"(FAb-Net: {plan.videos or 'no prepared clips given'}). Evaluation: {plan.labels}, "
-                 f"{data_info['split']}; train {sum(counts['train'].values())} / test {sum(counts['test'].values())} rows"
+                 f"{data_info['split']}; train {sum(counts['train'].values())} / "
+                 f"{'test' if plan.holdout == 'test' else 'validation'} {sum(counts['test'].values())} rows"
                  + (f", {len(counts['train'])} classes; left out (fewer than {plan.min_class_count} images): "
                     + ", ".join(f"{name} ({n})" for name, n in data_info["left_out_classes"].items())
                     if data_info.get("left_out_classes") else f", {len(counts['train'])} classes") + ". "
                  f"Backbone `{plan.backbone}`, {plan.size} px, batch {plan.batch_size}, "
-                 + (f"{plan.budget_minutes:g} minutes of pretraining per method and seed (steps: "
-                    + ", ".join(f"{LABELS[m]} {b['steps']} at {b['seconds_per_step']:.2f} s/step"
-                                for m, b in data_info.get("budget", {}).items()) + ")"
+                 + (f"{plan.budget_minutes:g} minutes of training per method and seed (steps per seed: "
+                    + ", ".join(_steps_text(m, b) for m, b in data_info.get("budget", {}).items()) + ")"
                     if plan.budget_minutes else f"{plan.steps} steps per method and seed")
                  + f" (seeds {plan.seeds}); probes: {plan.eval_size or plan.size} px input, {plan.probe_seeds} seeds, "
                  + f"{plan.probe_epochs} epochs, "
                  + ("class-balanced cross-entropy, weight decay and epoch chosen on the mean-class accuracy of "
                     if plan.balanced else "weight decay and epoch chosen on the accuracy of ")
-                 + "a grouped validation carve of the train split.")
+                 + "a grouped validation carve of the train split."
+                 + ("".join(f" {LABELS[m]} settings: {', '.join(items)}." for m, items in plan.method_overrides.items()
+                            if m in plan.methods)))
     lines = [f"- {label}: {v['gain']:+.2f} points mean-class accuracy over random weights; "
              f"{'beyond' if v['beyond_spread'] else 'NOT beyond'} the seed spread; target +{TARGET_GAIN:.0f}: "
              f"{'met' if v['target_met'] else 'not met'}" for label, v in verdict.items()]
     lines += [f"- missing: {m}" for m in missing]
     sections = [Section("Data and budget", data_text),
-                Section("Real expressions", "\n".join(lines), [main_table(rows, timings)]),
+                Section("Real expressions" + (" (validation carve)" if plan.holdout != "test" else ""),
+                        "\n".join(lines), [main_table(rows, timings, plan.holdout)]),
                 Section("Pretraining", "", [], figures),
                 hardware_section(hardware_info(), timings)]
     build_report(out, sections, title="facessl study: SSL methods on real faces")

@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 import facessl
@@ -31,18 +32,78 @@ from facessl.study.plan import StudyPlan
 TASK_NAME = "real expressions"
 
 
+VALIDATION_TABLE = "validation.csv"  # data/: holdout=validation's table (its 'test' rows are the carve)
+VALIDATION_SEED = 1  # the carve's first placement seed (the table's own split uses 0)
+
+
 def reader_options(plan: StudyPlan) -> dict:
     return {"images": plan.images or plan.photos, "label_column": plan.label_column, "group": plan.group,
             "min_class_count": plan.min_class_count, "skip_missing": True}
+
+
+def evaluation_table(out: Path, plan: StudyPlan) -> tuple[str, dict]:
+    """(CSV path, reader options) of the table the study pretrains beside and probes on: the label table, or
+    with holdout=validation the carve written by prepare_data (absolute image paths, its own split column)."""
+    if plan.holdout == "test":
+        return plan.labels, reader_options(plan)
+    return str(out / "data" / VALIDATION_TABLE), {"images": str(out / "data"), "label_column": "label",
+                                                  "group_column": "group", "split_column": "split", "skip_missing": True}
 
 
 def labelled_set(plan: StudyPlan):
     return read_csv_table(plan.labels, **reader_options(plan))
 
 
+def best_carve(classes, groups, tries: int = 20) -> tuple[np.ndarray, int]:
+    """The grouped stratified carve, over `tries` placement orders (largest group first, then seeded random
+    orders), whose worst class is nearest 20 % held out.
+    A class held by a few large groups (a person with a hundred photos of one expression) can otherwise end
+    up with one validation image, which then carries a class's share of the mean-class accuracy. Chosen on
+    the labels alone, never on a result."""
+    from facessl.data.formats.grouping import TEST_FRACTION, grouped_stratified_split
+
+    best = None
+    for seed in range(VALIDATION_SEED, VALIDATION_SEED + tries):
+        carve = grouped_stratified_split(classes, groups, seed=seed, largest_first=seed == VALIDATION_SEED)
+        held = np.array([np.mean(carve[classes == c] == "test") for c in np.unique(classes)])
+        worst = float(np.max(np.abs(held - TEST_FRACTION)))
+        if best is None or worst < best[0]:
+            best = (worst, carve, seed)
+    return best[1], best[2]
+
+
+def write_validation_table(out: Path, plan: StudyPlan, data) -> str:
+    """The train split of the label table, carved again (grouped, stratified, 20 %) into train and a
+    validation side written as 'test'; the test split's rows are not written (their images are never read)."""
+    import csv
+    import io
+
+    from facessl.engine.io import write_text_atomic
+
+    keep = data.split == "train"
+    names, classes, groups = data.meta["class_names"], data.labels["class"][keep], data.labels["group"][keep]
+    carve, seed = best_carve(classes, groups)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["image", "label", "group", "split"])
+    for image, label, group, side in zip(np.asarray(data.images)[keep], classes, groups, carve):
+        writer.writerow([str(Path(image).resolve()), names[label], group, side])
+    path = out / "data" / VALIDATION_TABLE
+    write_text_atomic(path, text.getvalue())
+    return f"validation carve (seed {seed}, 20 %, grouped, stratified) of the train split of the " \
+           f"{data.meta['split_from']}; the test split is set aside unread"
+
+
 def prepare_data(out: Path, plan: StudyPlan) -> dict:
-    """Link the train-split photos into data/pretrain_photos; count the split."""
+    """Link the train-split photos into data/pretrain_photos; count the split (with holdout=validation: the
+    train side of the validation carve, the test split set aside)."""
     data = labelled_set(plan)
+    split_from, left_out, dropped = data.meta["split_from"], data.meta.get("left_out_classes", {}), data.dropped
+    if plan.holdout == "validation":
+        (out / "data").mkdir(parents=True, exist_ok=True)
+        split_from = write_validation_table(out, plan, data)
+        path, opts = evaluation_table(out, plan)
+        data = read_csv_table(path, **opts)
     folder = out / "data" / "pretrain_photos"
     folder.mkdir(parents=True, exist_ok=True)
     train = sorted({p for p, s in zip(data.images, data.split) if s == "train"})
@@ -58,8 +119,7 @@ def prepare_data(out: Path, plan: StudyPlan) -> dict:
     counts = {s: {n: int(((data.split == s) & (data.labels["class"] == i)).sum()) for i, n in enumerate(names)}
               for s in ("train", "test")}
     return {"pretrain_photos": len(train), "test_photos": len(test), "rows": len(data), "counts": counts,
-            "dropped": data.dropped, "split": data.meta["split_from"],
-            "left_out_classes": data.meta.get("left_out_classes", {})}
+            "dropped": dropped, "split": split_from, "holdout": plan.holdout, "left_out_classes": left_out}
 
 
 def run_name(method: str, seed: int) -> str:
@@ -72,39 +132,39 @@ def method_config(out: Path, plan: StudyPlan, method: str, seed: int, steps: int
     else:
         data = [f"data.path={out / 'data' / 'pretrain_photos'}", "data.layout=folder", "data.sampling=all_frames"]
     overrides = [f"seed={seed}", f"backbone.name={plan.backbone}", f"train.steps={steps}",
-                 f"train.batch_size={plan.batch_size}", f"data.size={plan.size}", *data, *extra]
+                 f"train.batch_size={plan.batch_size}", f"data.size={plan.size}", *data,
+                 *plan.method_overrides.get(method, ()), *extra]
     return load_config(CONFIG_DIR / f"{method}_synth.yaml", overrides=overrides)
 
 
-def calibrate(out: Path, plan: StudyPlan, method: str, quiet: bool) -> dict:
-    """Steps that fit the wall-clock budget: time CALIBRATION_STEPS steps (after the first, which pays
-    for start-up), then steps = budget / seconds per step. Without a budget: plan.steps."""
-    from facessl.engine.train import train
-
-    if not plan.budget_minutes:
-        return {"steps": plan.steps, "seconds_per_step": None}
-    extra = ["train.log_every=1", f"train.checkpoint_every={CALIBRATION_STEPS}", "train.image_every=0"]
-    cfg = method_config(out, plan, method, plan.seeds[0], CALIBRATION_STEPS, extra)
-    run = out / "calibration" / method
-    train(cfg, run, quiet=quiet)
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    first, last = records[1], records[-1]
-    per_step = (last["elapsed"] - first["elapsed"]) / max(1, last["step"] - first["step"])
-    steps = max(MIN_STEPS, int(plan.budget_minutes * 60 / per_step))
-    return {"steps": steps, "seconds_per_step": per_step}
+STEP_CAP = 10_000_000  # train.steps of a run with a time budget: the minutes end it
 
 
-CALIBRATION_STEPS = 12
-MIN_STEPS = 20
-
-
-def pretrain(out: Path, plan: StudyPlan, method: str, seed: int, steps: int, quiet: bool) -> dict:
+def pretrain(out: Path, plan: StudyPlan, method: str, seed: int, quiet: bool) -> dict:
+    """One pretraining run: plan.budget_minutes of training time (train.minutes, the same for every method and
+    seed, the lr schedule over that time), or plan.steps steps without a budget."""
     from facessl.engine.train import train
 
     t0 = time.perf_counter()
-    summary = train(method_config(out, plan, method, seed, steps), out / "runs" / run_name(method, seed), quiet=quiet)
+    extra = [f"train.minutes={plan.budget_minutes}"] if plan.budget_minutes else []
+    run = out / "runs" / run_name(method, seed)
+    summary = train(method_config(out, plan, method, seed, STEP_CAP if plan.budget_minutes else plan.steps, extra),
+                    run, quiet=quiet)
     result = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}
-    return {**result, "steps": steps, "seconds": time.perf_counter() - t0}
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    training = records[-1]["elapsed"] if records else None
+    return {**result, "steps": summary["step"], "training_seconds": training, "seconds": time.perf_counter() - t0}
+
+
+def budget_summary(results: dict, plan: StudyPlan) -> dict:
+    """method -> the steps each seed's run took and the mean seconds per step (from the pretraining stages)."""
+    out = {}
+    for method in plan.methods:
+        runs = [results.get(f"pretrain-{run_name(method, seed)}") or {} for seed in plan.seeds]
+        steps = [r.get("steps") for r in runs if r.get("steps")]
+        timed = [r["training_seconds"] / r["steps"] for r in runs if r.get("training_seconds") and r.get("steps")]
+        out[method] = {"steps": steps, "seconds_per_step": sum(timed) / len(timed) if timed else None}
+    return out
 
 
 def options(plan: StudyPlan, quiet: bool) -> EvalOptions:
@@ -115,8 +175,9 @@ def options(plan: StudyPlan, quiet: bool) -> EvalOptions:
 def _evaluate_to(out: Path, plan: StudyPlan, name: str, encoder, quiet: bool, **kwargs) -> str:
     """Probe `encoder` on the labelled table (settings chosen on a validation carve of train); writes
     eval/<name>/results.{json,md} and returns the results.json path."""
-    opts = {k: v for k, v in reader_options(plan).items() if k != "skip_missing"}
-    spec = TaskSpec("classification", f"csv:{plan.labels}", name=TASK_NAME, options=opts)
+    table, opts = evaluation_table(out, plan)
+    opts = {k: v for k, v in opts.items() if k != "skip_missing"}
+    spec = TaskSpec("classification", f"csv:{table}", name=TASK_NAME, options=opts)
     results = evaluate(encoder, [spec], options(plan, quiet), cache=FeatureCache(out / "cache"), skip_missing=True,
                        **kwargs)
     target = out / "eval" / name

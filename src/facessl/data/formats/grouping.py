@@ -39,14 +39,16 @@ def group_of(name: str, pattern) -> str:
     return base
 
 
-def grouped_stratified_split(labels, groups, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> np.ndarray:
+def grouped_stratified_split(labels, groups, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED,
+                             largest_first: bool = True) -> np.ndarray:
     """'train' / 'test' per row: whole groups per side, each class as close to `test_fraction` in test as
     the groups allow.
 
     Groups are placed largest first (ties in a seeded random order), each on the side that keeps
     every class's test count nearest `test_fraction` of its rows placed so far (squared deficits,
     divided by the class's size so that rare classes weigh as much as common ones), the idea of
-    scikit-learn's StratifiedGroupKFold for one train/test cut."""
+    scikit-learn's StratifiedGroupKFold for one train/test cut. `largest_first=False` places them in the
+    seeded order instead (for a search over placements)."""
     labels, groups = np.asarray(labels), np.asarray(groups).astype(str)
     if not 0.0 < test_fraction < 1.0:
         raise FacesslError(f"test fraction must be in (0, 1), got {test_fraction}")
@@ -56,7 +58,8 @@ def grouped_stratified_split(labels, groups, test_fraction: float = TEST_FRACTIO
     np.add.at(counts, (inverse, classes), 1.0)
     total = counts.sum(0)
     order = np.random.default_rng(seed).permutation(len(unique))
-    order = order[np.argsort(-counts[order].sum(1), kind="stable")]
+    if largest_first:  # else the seeded order alone: other placements of the few large groups
+        order = order[np.argsort(-counts[order].sum(1), kind="stable")]
     seen, test_counts = np.zeros_like(total), np.zeros_like(total)
     test = np.zeros(len(unique), dtype=bool)
     for g in order:
