@@ -68,10 +68,13 @@ class Trainer:
             self.model = torch.compile(self.model)
 
         self.optimizer = build_optimizer(self.method.parameters(), cfg.optim)
-        self.step, self.elapsed_before, self._t0 = 0, 0.0, None
+        # training seconds: before this session (from the checkpoint), this session's clock start, and the
+        # count every process agrees on (the mean over processes, from the step's all-reduce), which the lr
+        # schedule of a time budget reads so that every process steps with the same lr
+        self.step, self.elapsed_before, self._t0, self._agreed_seconds = 0, 0.0, None, 0.0
         budget = cfg.train.minutes * 60.0
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.steps,
-                                         (lambda: self.training_seconds() / budget) if budget else None)
+                                         (lambda: self._agreed_seconds / budget) if budget else None)
         self.precision = resolve_precision(cfg.train.precision, self.device)
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
@@ -146,7 +149,8 @@ class Trainer:
         return None
 
     def _restore(self, latest, state, optim):
-        self.elapsed_before = float(state.get("elapsed", 0.0))  # first: a schedule over time (train.minutes) reads it
+        # first: a schedule over time (train.minutes) reads it
+        self.elapsed_before = self._agreed_seconds = float(state.get("elapsed", 0.0))
         try:
             self.optimizer.load_state_dict(optim["optimizer"])
             self.scheduler.load_state_dict(optim["scheduler"])
@@ -174,6 +178,14 @@ class Trainer:
         factor = self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
         for group in self.optimizer.param_groups:
             group["initial_lr"], group["lr"], group["weight_decay"] = o.lr, o.lr * factor, o.weight_decay
+        self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def _refresh_lr(self) -> None:
+        """The next update's lr from the schedule as it stands now (a time budget's clock moved since the
+        scheduler stepped)."""
+        factor = self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+            group["lr"] = base * factor
         self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def _loader(self):
@@ -301,16 +313,18 @@ class Trainer:
                 batch = self._to_device(batch)
                 terms = self.train_step(batch)
                 self.step += 1
-                names = list(terms) + ["_skipped", "_time_up"]
-                time_up = float(bool(budget) and self.training_seconds() >= budget)
+                names = list(terms) + ["_skipped", "_seconds"]
                 vec = torch.stack(list(terms.values()) + [torch.tensor(skipped_local, device=self.device),
-                                                          torch.tensor(time_up, device=self.device)])
+                                                          torch.tensor(self.training_seconds(), device=self.device)])
                 values = (dist.all_reduce_mean(vec) if dist.is_distributed() else vec).tolist()  # one sync per step
                 self._check_finite(names[:-2], values[:-2])
                 logs = dict(zip(names[:-2], values[:-2]))
                 skipped_epoch += values[-2] * self.world
-                if values[-1] > 0:  # any rank out of time: every rank stops after this step, as at the last step
-                    total = stop = self.step
+                if budget:  # the agreed clock: the same lr and the same last step on every process
+                    self._agreed_seconds = values[-1]
+                    self._refresh_lr()
+                    if self._agreed_seconds >= budget:
+                        total = stop = self.step
                 # the epoch of the finished iteration rides along (not logged) for per-epoch schedules (DWA)
                 self.method.on_step_end(self.step, {**logs, "epoch": (self.step - 1) * cfg.batch_size // self.epoch_length})
                 for k, v in logs.items():
