@@ -72,7 +72,7 @@ def best_carve(classes, groups, tries: int = 20) -> tuple[np.ndarray, int]:
     return best[1], best[2]
 
 
-def write_validation_table(out: Path, plan: StudyPlan, data) -> str:
+def write_validation_table(out: Path, data) -> str:
     """The train split of the label table, carved again (grouped, stratified, 20 %) into train and a
     validation side written as 'test'; the test split's rows are not written (their images are never read)."""
     import csv
@@ -101,7 +101,7 @@ def prepare_data(out: Path, plan: StudyPlan) -> dict:
     split_from, left_out, dropped = data.meta["split_from"], data.meta.get("left_out_classes", {}), data.dropped
     if plan.holdout == "validation":
         (out / "data").mkdir(parents=True, exist_ok=True)
-        split_from = write_validation_table(out, plan, data)
+        split_from = write_validation_table(out, data)
         path, opts = evaluation_table(out, plan)
         data = read_csv_table(path, **opts)
     folder = out / "data" / "pretrain_photos"
