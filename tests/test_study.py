@@ -213,9 +213,7 @@ def test_a_budget_is_the_trainers_time_limit_and_the_report_counts_the_steps_tak
 
     def fake_train(cfg, run, quiet=False):
         seen.append((cfg.train.minutes, cfg.train.steps))
-        run.mkdir(parents=True, exist_ok=True)
-        (run / "metrics.jsonl").write_text(json.dumps({"step": 40, "elapsed": 120.0}) + "\n")
-        return {"step": 40, "loss": 1.0}
+        return {"step": 40, "loss": 1.0, "training_seconds": 120.0}
 
     monkeypatch.setattr(train_module, "train", fake_train)
     path = toy_table(tmp_path)

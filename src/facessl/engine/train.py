@@ -175,10 +175,9 @@ class Trainer:
         config: the saved param groups carry the old values, which silently overrode a changed optim.lr."""
         o = self.cfg.optim
         self.scheduler.base_lrs = [o.lr for _ in self.optimizer.param_groups]
-        factor = self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
         for group in self.optimizer.param_groups:
-            group["initial_lr"], group["lr"], group["weight_decay"] = o.lr, o.lr * factor, o.weight_decay
-        self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+            group["initial_lr"], group["weight_decay"] = o.lr, o.weight_decay
+        self._refresh_lr()
 
     def _refresh_lr(self) -> None:
         """The next update's lr from the schedule as it stands now (a time budget's clock moved since the
@@ -367,7 +366,7 @@ class Trainer:
         if self.main and not self.quiet and last:
             print(f"trained to step {self.step}: loss {last['loss']:.4f}; checkpoint {ckpt.latest_checkpoint(self.run_dir)}")
         return {"step": self.step, "loss": last.get("loss"), "skipped_files": len(bad_run),
-                "checkpoint": str(ckpt.latest_checkpoint(self.run_dir) or "")}
+                "checkpoint": str(ckpt.latest_checkpoint(self.run_dir) or ""), "training_seconds": self.training_seconds()}
 
     def _periodic(self, batch) -> dict:
         """Image grids and the kNN monitor (rank 0, on forked RNG so training randomness is unchanged)."""

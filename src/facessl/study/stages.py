@@ -147,13 +147,10 @@ def pretrain(out: Path, plan: StudyPlan, method: str, seed: int, quiet: bool) ->
 
     t0 = time.perf_counter()
     extra = [f"train.minutes={plan.budget_minutes}"] if plan.budget_minutes else []
-    run = out / "runs" / run_name(method, seed)
     summary = train(method_config(out, plan, method, seed, STEP_CAP if plan.budget_minutes else plan.steps, extra),
-                    run, quiet=quiet)
+                    out / "runs" / run_name(method, seed), quiet=quiet)
     result = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    training = records[-1]["elapsed"] if records else None
-    return {**result, "steps": summary["step"], "training_seconds": training, "seconds": time.perf_counter() - t0}
+    return {**result, "steps": summary["step"], "seconds": time.perf_counter() - t0}
 
 
 def budget_summary(results: dict, plan: StudyPlan) -> dict:
