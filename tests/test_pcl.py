@@ -144,9 +144,26 @@ def test_pose_fraction_takes_the_head_of_the_batch(monkeypatch, fraction, rows):
     assert captured["p1"] == (rows, 32) and captured["neg"] == (rows, 32)
 
 
-def test_pose_fraction_outside_0_1_is_one_clear_error():
-    with pytest.raises(FacesslError, match="pose_fraction must be in"):
-        make(negatives="batch", pose_fraction=0.0)
+@pytest.mark.parametrize("fraction,rows", [(0.5, 4), (0.01, 2)])
+def test_pdd_fraction_reconstructs_the_head_of_the_batch_only(fraction, rows):
+    """L_PDD on a share of the batch equals L_PDD of the whole-batch config run on those first rows."""
+    x = batch()
+    part = make(pdd_fraction=fraction)
+    whole = make()
+    torch.manual_seed(1)
+    got = part(x, "pdd")
+    torch.manual_seed(1)
+    want = whole({"images": x["images"][:rows]}, "pdd")
+    assert torch.allclose(got["loss"], want["loss"]) and torch.allclose(got["orth"], want["orth"])
+    torch.manual_seed(1)
+    assert not torch.allclose(whole(x, "pdd")["loss"], got["loss"])
+
+
+@pytest.mark.parametrize("key", ["pose_fraction", "pdd_fraction"])
+@pytest.mark.parametrize("value", [0.0, 1.5])
+def test_batch_fractions_outside_0_1_are_one_clear_error(key, value):
+    with pytest.raises(FacesslError, match=f"{key} must be in"):
+        make(negatives="batch", **{key: value})
 
 
 def test_reference_negatives_are_sample_major_flipped_copies():

@@ -124,6 +124,19 @@ def test_carve_validation_groups_and_strata():
     assert len(val) == 2 and sorted(np.concatenate([train, val]).tolist()) == list(range(10))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_grouped_carve_is_stratified_even_when_three_people_hold_a_class(seed):
+    """Class 1 is 160 photos of three people plus 10 of others (the shared set's disgust: three people hold
+    172 of 173); class 0 is 400 people with 2 photos each. A carve of whole random people gives class 1
+    none or two of the three (0-65 % of it); the grouped stratified carve keeps every class near 15 %."""
+    groups = np.concatenate([np.repeat([0, 1, 2], [60, 50, 50]), 3 + np.arange(10), 100 + np.arange(800) // 2])
+    labels = np.concatenate([np.ones(170, int), np.zeros(800, int)])
+    fit, val = carve_validation(len(labels), 0.15, np.random.default_rng(seed), groups=groups, stratify=labels)
+    assert not set(groups[fit]) & set(groups[val]) and len(fit) + len(val) == len(labels)
+    share = [np.mean(np.isin(np.flatnonzero(labels == c), val)) for c in (0, 1)]
+    assert 0.1 <= share[0] <= 0.2 and 0.05 <= share[1] <= 0.36, share
+
+
 def test_subject_folds_are_exclusive_and_cover():
     subjects = np.array([f"SN{i % 7:03d}" for i in range(70)])
     folds = subject_folds(subjects, 3)

@@ -20,7 +20,8 @@ from facessl.evaluate.cache import array_hash, cache_key
 from facessl.evaluate.features import fastest_device
 from facessl.evaluate.probes import ProbeConfig, fit_predict, single_thread_on_cpu
 
-PROBE_VERSION = 3  # bump when the probe's training changes, to invalidate cached probe outputs (3: dead features dropped)
+PROBE_VERSION = 4  # bump when the probe's training changes, to invalidate cached probe outputs (3: dead features dropped;
+                   # 4: grouped carves stratified, generic sets' groups used)
 
 
 @dataclass

@@ -28,13 +28,21 @@ def carve_validation(n: int, fraction: float, rng: np.random.Generator, groups=N
     """(train_index, val_index) with about `fraction` of n rows held out for validation.
 
     groups: whole groups (subjects, identities) go to one side, so validation never shares a person
-    with the part the probe is fitted on. stratify: class labels, each class split in proportion.
+    with the part the probe is fitted on. stratify: class labels, each class split in proportion (with
+    groups: as near as whole groups allow, the best of 20 seeded placements).
     """
     if n < 2:
         raise FacesslError(f"cannot carve a validation split from {n} training row(s)")
     if groups is not None:
         groups = np.asarray(groups)
         unique = np.unique(groups)
+        if len(unique) >= 2 and stratify is not None:
+            from facessl.data.formats.grouping import best_grouped_split
+
+            sides, _ = best_grouped_split(np.asarray(stratify), groups, fraction, seed=int(rng.integers(2 ** 31)))
+            val_mask = sides == "test"
+            if 0 < val_mask.sum() < n:
+                return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
         if len(unique) >= 2:
             rng.shuffle(unique)
             counts = {g: c for g, c in zip(*np.unique(groups, return_counts=True))}
@@ -74,8 +82,8 @@ def subject_folds(subjects, n_folds: int = 3) -> list[np.ndarray]:
 
 
 def group_labels(imageset: ImageSet):
-    """The person of each row ('subject', else 'identity') or None."""
-    for name in ("subject", "identity"):
+    """The person of each row ('subject', else 'identity', else the generic sets' 'group') or None."""
+    for name in ("subject", "identity", "group"):
         if name in imageset.labels:
             return np.asarray(imageset.labels[name]).astype(str)
     return None

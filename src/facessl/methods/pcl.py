@@ -31,6 +31,12 @@ from facessl.methods.pcl_net import PCLNetwork
 from facessl.methods.pcl_views import PCLViews, to_unit
 
 
+def batch_head(x: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The first `fraction` of the batch (at least 2 rows, as the batch-wise terms need): the batch is
+    shuffled, so its head is a sample of it."""
+    return x if fraction >= 1 else x[: max(2, round(fraction * x.shape[0]))]
+
+
 def phases_for(cfg: PCLConfig) -> tuple[str, ...]:
     if cfg.schedule == "joint":
         return ("joint",)
@@ -66,6 +72,7 @@ class PCL(Method):
         from facessl.losses import orthogonality
 
         cfg, net = self.cfg, self.net
+        x = batch_head(x, cfg.pdd_fraction)
         s, s_hat, s_noisy, s_hat_noisy = self.views.pdd(x, cfg.noise_sigma)
         ff, fp = net.split(s_noisy)
         ff_h, fp_h = net.split(s_hat_noisy)
@@ -106,8 +113,8 @@ class PCL(Method):
         cfg = self.cfg
         if cfg.negatives == "reference" and cfg.pose_batch:
             x = x[: cfg.pose_batch]
-        elif cfg.negatives == "batch" and cfg.pose_fraction < 1:
-            x = x[: max(2, round(cfg.pose_fraction * x.shape[0]))]  # the batch is shuffled: its head is a sample
+        elif cfg.negatives == "batch":
+            x = batch_head(x, cfg.pose_fraction)
         v1, v2 = self.views.pose(x)
         p = self.net.pose_embedding(torch.cat([v1, v2])).float()
         n = v1.shape[0]

@@ -59,6 +59,9 @@ class PCLConfig(MethodConfig):
     # share of each process's batch that L_pose uses in the 'batch' scheme (1 = all). The reference's pose step
     # sees 10 images against the 256 of its PDD and face steps; L_pose costs 3 backbone passes per image
     pose_fraction: float = 1.0
+    # share of each process's batch that L_PDD uses (1 = all): its four full-size reconstructions and two
+    # trunk passes cost about twice the face step at 64 px, the budget knob beside pose_fraction
+    pdd_fraction: float = 1.0
     pose_symmetric: Literal["mean", "sum"] = "mean"
     # task weights
     face_weight: float = 1.0  # alpha_face when use_dwa is false
@@ -78,6 +81,7 @@ def validate(cfg: PCLConfig) -> None:
         (cfg.num_negatives >= 1, "method.num_negatives must be >= 1"),
         (cfg.pose_batch >= 0, "method.pose_batch must be >= 0 (0 = whole batch)"),
         (0 < cfg.pose_fraction <= 1, "method.pose_fraction must be in (0, 1] (1 = the whole batch)"),
+        (0 < cfg.pdd_fraction <= 1, "method.pdd_fraction must be in (0, 1] (1 = the whole batch)"),
         (cfg.dwa_period_steps >= 0, "method.dwa_period_steps must be >= 0 (0 = per epoch)"),
         (cfg.dwa_temperature > 0, "method.dwa_temperature must be > 0"),
         (cfg.decoder_channels >= 8, "method.decoder_channels must be >= 8"),

@@ -55,21 +55,10 @@ def labelled_set(plan: StudyPlan):
 
 
 def best_carve(classes, groups, tries: int = 20) -> tuple[np.ndarray, int]:
-    """The grouped stratified carve, over `tries` placement orders (largest group first, then seeded random
-    orders), whose worst class is nearest 20 % held out.
-    A class held by a few large groups (a person with a hundred photos of one expression) can otherwise end
-    up with one validation image, which then carries a class's share of the mean-class accuracy. Chosen on
-    the labels alone, never on a result."""
-    from facessl.data.formats.grouping import TEST_FRACTION, grouped_stratified_split
+    """The validation carve: grouping.best_grouped_split at 20 %, placements from VALIDATION_SEED."""
+    from facessl.data.formats.grouping import TEST_FRACTION, best_grouped_split
 
-    best = None
-    for seed in range(VALIDATION_SEED, VALIDATION_SEED + tries):
-        carve = grouped_stratified_split(classes, groups, seed=seed, largest_first=seed == VALIDATION_SEED)
-        held = np.array([np.mean(carve[classes == c] == "test") for c in np.unique(classes)])
-        worst = float(np.max(np.abs(held - TEST_FRACTION)))
-        if best is None or worst < best[0]:
-            best = (worst, carve, seed)
-    return best[1], best[2]
+    return best_grouped_split(classes, groups, TEST_FRACTION, seed=VALIDATION_SEED, tries=tries)
 
 
 def write_validation_table(out: Path, data) -> str:
