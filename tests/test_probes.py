@@ -45,6 +45,33 @@ def test_sigmoid_probe_learns_multilabel():
     assert np.mean((r.predictions > 0.5) == labels[300:]) > 0.85
 
 
+def test_weight_decay_is_chosen_at_the_last_epoch_unless_select_epoch():
+    """Default: the grid is scored once, after the whole schedule, and the refit runs all epochs; with
+    select_epoch the best epoch of the validation curve is kept (early stopping)."""
+    x, w, rng = linear_data(n=300, d=60)
+    y = np.where(rng.random(300) < 0.3, rng.integers(0, 3, 300), (x[:, :3] @ w[:3]).argmax(1))  # 30 % noise
+    calls = []
+    score = lambda out, y: calls.append(1) or float(np.mean(out.argmax(1) == y))
+    r = fit_predict(x[:200], y[:200], x[200:], ProbeConfig(kind="softmax", epochs=12), score=score, device="cpu")
+    assert r.epochs == 12 and len(calls) == 5  # one score per grid entry
+    assert set(r.grid_scores) == {0.0, 1e-3, 1e-2, 1e-1, 1.0}
+    calls.clear()
+    e = fit_predict(x[:200], y[:200], x[200:], ProbeConfig(kind="softmax", epochs=12, select_epoch=True),
+                    score=score, device="cpu")
+    assert len(calls) == 5 * 12 and 1 <= e.epochs <= 12
+
+
+def test_the_eval_cli_passes_the_grid_and_epoch_choice():
+    from types import SimpleNamespace
+
+    from facessl.commands.eval import options_from_args
+    args = SimpleNamespace(seeds=1, epochs=5, size=None, paper_protocol=False, au_positive=2.0, verification="10fold",
+                           threshold=None, supervised_epochs=1, balanced=False, device="cpu", amp=False, quiet=True,
+                           weight_decays="0, 1e-2", select_epoch=True)
+    probe = options_from_args(args).probe("softmax")
+    assert probe.weight_decays == (0.0, 0.01) and probe.select_epoch
+
+
 def test_predictions_use_training_statistics_only():
     """Standardisation comes from the training rows: a test row's output ignores the other test rows."""
     x, w, _ = linear_data()

@@ -8,12 +8,13 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 from facessl.commands.options import device, finite_float, output_dir, positive_int
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache, default_cache_dir
-from facessl.evaluate.protocol import EvalOptions
+from facessl.evaluate.protocol import WEIGHT_DECAYS, EvalOptions
 from facessl.evaluate.suite import TASK_NAMES, TaskSpec, load_suite, parse_dataset
 
 
@@ -34,6 +35,10 @@ def add_arguments(p) -> None:
     proto.add_argument("--seeds", type=int, default=3, help="probe seeds (validation carve + init); mean ± std")
     proto.add_argument("--size", type=int, default=None, help="input size in pixels (default: the training size)")
     proto.add_argument("--epochs", type=int, default=100, help="probe epochs (Adam, cosine schedule)")
+    proto.add_argument("--weight-decays", default=None, metavar="LIST",
+                       help="comma list of the probe's L2 penalties, chosen on the validation part (default 0,1e-3,1e-2,1e-1,1)")
+    proto.add_argument("--select-epoch", action="store_true",
+                       help="also choose the probe's epoch on the validation part (early stopping; default: the last)")
     proto.add_argument("--paper-protocol", action="store_true",
                        help="the reference code's protocol: best epoch chosen on the TEST set (marked in outputs)")
     proto.add_argument("--baselines", default="random,supervised", help="comma list of random,supervised or 'none'")
@@ -111,9 +116,22 @@ def options_from_args(args) -> EvalOptions:
     if args.size is not None and args.size < 8:
         raise FacesslError(f"--size must be >= 8 pixels, got {args.size}")
     return EvalOptions(seeds=args.seeds, size=args.size, paper_protocol=args.paper_protocol, epochs=args.epochs,
+                       weight_decays=weight_decays(args.weight_decays), select_epoch=args.select_epoch,
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
                        supervised_epochs=args.supervised_epochs, balanced=args.balanced, device=args.device,
                        amp=args.amp, quiet=args.quiet)
+
+
+def weight_decays(text: str | None) -> tuple:
+    if text is None:
+        return WEIGHT_DECAYS
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise FacesslError(f"--weight-decays {text!r}: expected a comma list of numbers >= 0, e.g. 0,1e-3,1e-2") from None
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        raise FacesslError(f"--weight-decays {text!r}: expected a comma list of numbers >= 0, e.g. 0,1e-3,1e-2")
+    return values
 
 
 def checkpoint_info(path, encoder) -> dict:

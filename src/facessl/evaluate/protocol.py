@@ -18,10 +18,10 @@ import torch
 from facessl.data.formats.common import ImageSet
 from facessl.evaluate.cache import array_hash, cache_key
 from facessl.evaluate.features import fastest_device
-from facessl.evaluate.probes import ProbeConfig, fit_predict, single_thread_on_cpu
+from facessl.evaluate.probes import WEIGHT_DECAYS, ProbeConfig, fit_predict, single_thread_on_cpu
 
 PROBE_VERSION = 4  # bump when the probe's training changes, to invalidate cached probe outputs (3: dead features dropped;
-                   # 4: grouped carves stratified, generic sets' groups used)
+                   # 4: grouped carves stratified, generic sets' groups used, weight decay chosen at the last epoch)
 
 
 @dataclass
@@ -31,7 +31,8 @@ class EvalOptions:
     paper_protocol: bool = False  # reference protocol: best epoch chosen on the TEST set
     epochs: int = 100
     lr: float = 1e-2
-    weight_decays: tuple = (0.0, 1e-4, 1e-3, 1e-2)
+    weight_decays: tuple = WEIGHT_DECAYS
+    select_epoch: bool = False  # early stopping on the validation part besides the weight decay
     batch_size: int = 512
     val_fraction: float = 0.15
     au_positive: float = 2.0  # DISFA: an AU is present when its intensity >= this
@@ -50,6 +51,7 @@ class EvalOptions:
 
     def probe(self, kind: str, **kw) -> ProbeConfig:
         base = ProbeConfig(kind=kind, weight_decays=tuple(self.weight_decays), epochs=self.epochs, lr=self.lr,
+                           select_epoch=self.select_epoch,
                            batch_size=self.batch_size, val_fraction=self.val_fraction,
                            paper_protocol=self.paper_protocol,
                            class_weight="balanced" if self.balanced and kind == "softmax" else None)

@@ -17,6 +17,16 @@ def _(w, s):
     return evaluate(w, s, raf(w, s)) + ["--epochs", "0"]
 
 
+@case("eval/weight-decays-not-numbers", 2, "--weight-decays", "comma list")
+def _(w, s):
+    return evaluate(w, s, raf(w, s)) + ["--weight-decays", "0,1e-2,strong"]
+
+
+@case("eval/weight-decays-negative", 2, "--weight-decays", ">= 0")
+def _(w, s):
+    return evaluate(w, s, raf(w, s)) + ["--weight-decays", "-1"]
+
+
 @case("eval/size-too-small", 2, "--size")
 def _(w, s):
     return evaluate(w, s, raf(w, s)) + ["--size", "2"]
