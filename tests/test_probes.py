@@ -54,7 +54,7 @@ def test_weight_decay_is_chosen_at_the_last_epoch_unless_select_epoch():
     score = lambda out, y: calls.append(1) or float(np.mean(out.argmax(1) == y))
     r = fit_predict(x[:200], y[:200], x[200:], ProbeConfig(kind="softmax", epochs=12), score=score, device="cpu")
     assert r.epochs == 12 and len(calls) == 5  # one score per grid entry
-    assert set(r.grid_scores) == {0.0, 1e-3, 1e-2, 1e-1, 1.0}
+    assert set(r.grid_scores) == {0.0, 1e-2, 1e-1, 1.0, 10.0}
     calls.clear()
     e = fit_predict(x[:200], y[:200], x[200:], ProbeConfig(kind="softmax", epochs=12, select_epoch=True),
                     score=score, device="cpu")

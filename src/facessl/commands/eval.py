@@ -36,7 +36,7 @@ def add_arguments(p) -> None:
     proto.add_argument("--size", type=int, default=None, help="input size in pixels (default: the training size)")
     proto.add_argument("--epochs", type=int, default=100, help="probe epochs (Adam, cosine schedule)")
     proto.add_argument("--weight-decays", default=None, metavar="LIST",
-                       help="comma list of the probe's L2 penalties, chosen on the validation part (default 0,1e-3,1e-2,1e-1,1)")
+                       help="comma list of the probe's L2 penalties, chosen on the validation part (default 0,1e-2,1e-1,1,10)")
     proto.add_argument("--select-epoch", action="store_true",
                        help="also choose the probe's epoch on the validation part (early stopping; default: the last)")
     proto.add_argument("--paper-protocol", action="store_true",

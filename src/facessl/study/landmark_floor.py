@@ -4,7 +4,7 @@
 
 NME (% of the inter-ocular distance; 5 points: eye centres) on the test split of:
   floor          the mean training shape, whatever the image
-  probe          facessl's linear probe (SGD, weight decay and epoch chosen on a validation carve), 3 seeds
+  probe          facessl's linear probe (Adam, weight decay chosen on a validation carve), 3 seeds
   ridge          closed-form ridge on the same features (alpha by generalised cross-validation on train):
                  if it is much better than `probe`, the probe's training is the limit
   ridge stage k  ridge on the trunk's map after stage k (more spatial resolution, fewer channels): if it
