@@ -36,24 +36,23 @@ def carve_validation(n: int, fraction: float, rng: np.random.Generator, groups=N
     if groups is not None:
         groups = np.asarray(groups)
         unique = np.unique(groups)
-        if len(unique) >= 2 and stratify is not None:
-            from facessl.data.formats.grouping import best_grouped_split
-
-            sides, _ = best_grouped_split(np.asarray(stratify), groups, fraction, seed=int(rng.integers(2 ** 31)))
-            val_mask = sides == "test"
+        if len(unique) == n:  # every row its own group (a CSV without --group): nothing to keep together
+            groups = None
+        elif len(unique) >= 2 and stratify is not None:
+            val_mask = _grouped_stratified_carve(np.asarray(stratify), groups, fraction, int(rng.integers(2 ** 31)))
             if 0 < val_mask.sum() < n:
                 return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
-        if len(unique) >= 2:
-            rng.shuffle(unique)
-            counts = {g: c for g, c in zip(*np.unique(groups, return_counts=True))}
-            chosen, total = [], 0
-            for g in unique[:-1]:  # keep at least one group for fitting
-                if total >= fraction * n:
-                    break
-                chosen.append(g)
-                total += counts[g]
-            val_mask = np.isin(groups, chosen)
-            return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
+    if groups is not None and len(unique) >= 2:
+        rng.shuffle(unique)
+        counts = {g: c for g, c in zip(*np.unique(groups, return_counts=True))}
+        chosen, total = [], 0
+        for g in unique[:-1]:  # keep at least one group for fitting
+            if total >= fraction * n:
+                break
+            chosen.append(g)
+            total += counts[g]
+        val_mask = np.isin(groups, chosen)
+        return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
     if stratify is not None:
         stratify = np.asarray(stratify)
         val = []
@@ -68,6 +67,22 @@ def carve_validation(n: int, fraction: float, rng: np.random.Generator, groups=N
     order = rng.permutation(n)
     k = min(max(1, int(round(fraction * n))), n - 1)
     return np.sort(order[k:]), np.sort(order[:k])
+
+
+_CARVES: dict = {}  # (fraction, seed, groups, labels) -> validation mask: every feature of a task reuses it
+
+
+def _grouped_stratified_carve(labels, groups, fraction: float, seed: int) -> np.ndarray:
+    """Validation mask of grouping.best_grouped_split, remembered: a search over placements costs ~0.6 s per
+    try at 100k people, and a task probes several features with the same rows and seeds."""
+    from facessl.data.formats.grouping import best_grouped_split
+    from facessl.evaluate.cache import array_hash
+
+    key = (fraction, seed, array_hash(groups), array_hash(labels))
+    if key not in _CARVES:
+        tries = 20 if len(np.unique(groups)) <= 20_000 else 4
+        _CARVES[key] = best_grouped_split(labels, groups, fraction, seed=seed, tries=tries)[0] == "test"
+    return _CARVES[key]
 
 
 def subject_folds(subjects, n_folds: int = 3) -> list[np.ndarray]:
