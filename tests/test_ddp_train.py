@@ -51,7 +51,7 @@ def test_two_processes_equal_one(tmp_path):
     train(tiny_config(data, *_overrides(), steps=1, batch=8), tmp_path / "one", quiet=True)
     # fork: the children reuse the imported modules (spawn would re-import torch: ~10 s more)
     torch.multiprocessing.start_processes(_worker, args=(2, _free_port(), str(data), str(tmp_path / "two")),
-                                          nprocs=2, start_method="fork")
+                                          nprocs=2, start_method="spawn")
 
     one, loss_one = _final(tmp_path / "one")
     two, loss_two = _final(tmp_path / "two")
@@ -99,7 +99,7 @@ def test_a_time_budget_stops_every_process_after_the_same_step_with_the_same_lr(
 
     data = make_track_tree(tmp_path / "data", identities=8, videos=1, tracks=1, frames=2, size=32)
     torch.multiprocessing.start_processes(_clocked_worker, args=(2, _free_port(), str(data), str(tmp_path / "run")),
-                                          nprocs=2, start_method="fork")
+                                          nprocs=2, start_method="spawn")
     ranks = [json.loads((tmp_path / "run" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["step"] == ranks[1]["step"] == 3
     assert ranks[0]["lrs"] == ranks[1]["lrs"] and len(set(ranks[0]["lrs"])) == 3

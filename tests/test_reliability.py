@@ -230,6 +230,6 @@ def test_two_processes_count_each_unreadable_file_once(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     torch.multiprocessing.start_processes(_count_worker, args=(2, port, str(data), str(tmp_path / "run")),
-                                          nprocs=2, start_method="fork")
+                                          nprocs=2, start_method="spawn")
     summaries = [json.loads((tmp_path / "run" / f"summary{r}.json").read_text()) for r in range(2)]
     assert [s["skipped_files"] for s in summaries] == [3, 3] and summaries[0]["step"] == 2

@@ -122,7 +122,7 @@ def test_two_gloo_processes_on_shards_equal_one(shards, tmp_path):
     torch.set_num_threads(1)
     train(tiny_config(shards, *DDP, steps=2, batch=8), tmp_path / "one", quiet=True)
     torch.multiprocessing.start_processes(_worker, args=(2, _free_port(), str(shards), str(tmp_path / "two")),
-                                          nprocs=2, start_method="fork")
+                                          nprocs=2, start_method="spawn")
     one, two = (load_file(str(tmp_path / r / "checkpoints" / "step_00000002" / "model.safetensors")) for r in ("one", "two"))
     loss = [json.loads((tmp_path / r / "metrics.jsonl").read_text().splitlines()[-1])["loss"] for r in ("one", "two")]
     assert loss[1] == pytest.approx(loss[0], rel=1e-5)
