@@ -128,9 +128,9 @@ def weight_decays(text: str | None) -> tuple:
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise FacesslError(f"--weight-decays {text!r}: expected a comma list of numbers >= 0, e.g. 0,1e-3,1e-2") from None
+        values = ()
     if not values or any(not math.isfinite(v) or v < 0 for v in values):
-        raise FacesslError(f"--weight-decays {text!r}: expected a comma list of numbers >= 0, e.g. 0,1e-3,1e-2")
+        raise FacesslError(f"--weight-decays {text!r}: expected a comma list of numbers >= 0, e.g. 0,1e-2,1e-1")
     return values
 
 
