@@ -137,6 +137,23 @@ def test_config_section_is_validated():
         load_config(raw={"method": {"name": "fabnet", "curriculum_patiense": 2}})
     with pytest.raises(FacesslError):
         FAbNetConfig(stage="multi", n_sources=1)
+    with pytest.raises(FacesslError, match="method.grayscale is a probability"):
+        load_config(raw={"method": {"name": "fabnet", "grayscale": 1.5}})
+
+
+def test_tuple_augmentation_is_training_only():
+    m = make(grayscale=1.0, flip=1.0, jitter_translate=0.0, jitter_scale=0.0).eval()
+    batch = blob_tuples()
+    with torch.no_grad():
+        plain = m(batch, "joint")["l1_all"]
+        m.cfg.grayscale = m.cfg.flip = 0.0
+        assert torch.equal(plain, m(batch, "joint")["l1_all"])  # eval: the switches change nothing
+    m.train()
+    seen = []
+    m.predict = lambda frames: seen.append(frames) or FAbNet.predict(m, frames)
+    m.cfg.grayscale = 1.0
+    m(batch, "joint")
+    assert torch.equal(seen[0][:, :, 0], seen[0][:, :, 2])  # training: every frame grey
 
 
 def test_init_from_copies_single_stage_weights(tmp_path):

@@ -61,6 +61,40 @@ def test_weight_decay_is_chosen_at_the_last_epoch_unless_select_epoch():
     assert len(calls) == 5 * 12 and 1 <= e.epochs <= 12
 
 
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_classes_are_selected_on_the_validation_cross_entropy(class_weight):
+    """The selection score is minus scikit-learn's log loss (balanced: each class weighs the same), and the
+    chosen weight decay is the grid entry with the lowest one, whatever the accuracies say."""
+    from sklearn.metrics import log_loss
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    from facessl.evaluate.probes import default_score
+
+    rng = np.random.default_rng(1)
+    y = np.array([0] * 40 + [1] * 12 + [2] * 8)
+    out = rng.dirichlet(np.ones(3), size=len(y))
+    weights = compute_sample_weight("balanced", y) if class_weight else None
+    expected = -log_loss(y, out, sample_weight=weights, labels=[0, 1, 2])
+    assert default_score("softmax", class_weight)(out, y) == pytest.approx(expected, rel=1e-9)
+
+    x, w, rng = linear_data(n=300, d=60, seed=2)
+    y = np.where(rng.random(300) < 0.4, rng.integers(0, 3, 300), (x[:, :3] @ w[:3]).argmax(1))  # 40 % noise
+    cfg = ProbeConfig(kind="softmax", epochs=12, class_weight=class_weight)
+    r = fit_predict(x[:200], y[:200], x[200:], cfg, seed=3, device="cpu")
+    # the refit on the same carve and seed, scored independently: the choice has the lowest validation log loss
+    tr, va = carve_validation(200, cfg.val_fraction, np.random.default_rng(3), stratify=y[:200])
+    losses = {}
+    for wd in cfg.weight_decays:
+        one = fit_predict(x[:200][tr], y[:200][tr], x[:200][va], ProbeConfig(kind="softmax", epochs=12,
+                          class_weight=class_weight, weight_decays=(wd,), refit=False, val_fraction=cfg.val_fraction),
+                          seed=3, device="cpu", val=(x[:200][va], y[:200][va]))
+        sw = compute_sample_weight("balanced", y[:200][va]) if class_weight else None
+        losses[wd] = log_loss(y[:200][va], one.predictions, sample_weight=sw, labels=[0, 1, 2])
+    assert r.weight_decay == min(losses, key=losses.get)
+    assert -r.val_score == pytest.approx(losses[r.weight_decay], rel=2e-2)  # one fit vs one entry of the batched
+                                                                         # fit: other initial weights
+
+
 def test_the_eval_cli_passes_the_grid_and_epoch_choice():
     from types import SimpleNamespace
 

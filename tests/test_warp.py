@@ -1,9 +1,9 @@
-"""facessl.methods.fabnet_warp: exact identity, exact integer shifts, softmax blending, jitter."""
+"""facessl.methods.fabnet_warp: exact identity, exact integer shifts, softmax blending, jitter, tuple augmentation."""
 import pytest
 import torch
 
 from facessl.methods.fabnet_warp import (combine_sources, flow_in_pixels, flow_to_grid, identity_grid, pixels_to_flow,
-                          random_jitter, warp)
+                          random_jitter, tuple_consistent_augment, warp)
 
 
 def test_identity_flow_returns_the_source_exactly():
@@ -78,6 +78,25 @@ def test_jitter_is_mild_and_off_when_zero():
     # smooth image: a small shift/zoom changes it only a little
     smooth = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(4, 3, 32, 32)
     assert (random_jitter(smooth, 0.05, 0.1) - smooth).abs().mean() < 0.1
+
+
+def test_tuple_augmentation_treats_every_frame_of_a_tuple_alike():
+    torch.manual_seed(5)
+    frames = torch.rand(64, 3, 3, 8, 8)  # 64 tuples of 3 frames
+    assert torch.equal(tuple_consistent_augment(frames, 0.0, 0.0), frames)
+    out = tuple_consistent_augment(frames, 0.5, 0.5, generator=torch.Generator().manual_seed(0))
+    luma = 0.299 * frames[:, :, 0] + 0.587 * frames[:, :, 1] + 0.114 * frames[:, :, 2]
+    kinds = set()
+    for b in range(len(frames)):
+        grey = bool((out[b, :, 0] == out[b, :, 2]).all())
+        mirrored = not torch.allclose(out[b, :, 1], (luma[b] if grey else frames[b, :, 1]))
+        expected = (luma[b, :, None].expand(-1, 3, -1, -1) if grey else frames[b])
+        expected = expected.flip(-1) if mirrored else expected
+        assert torch.allclose(out[b], expected, atol=1e-6), b  # the same change on all three frames
+        kinds.add((grey, mirrored))
+    assert kinds == {(False, False), (False, True), (True, False), (True, True)}
+    everything = tuple_consistent_augment(frames, 1.0, 1.0)
+    assert torch.allclose(everything[:, :, 1], luma.flip(-1), atol=1e-6)
 
 
 def test_warp_stays_float32_under_bf16_autocast():

@@ -25,7 +25,7 @@ from torch import nn
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import array_hash, cache_key, dataset_fingerprint, weights_hash
 from facessl.evaluate.images import load_batch
-from facessl.evaluate.probes import SELECTED_ON_TEST, SELECTED_ON_VALIDATION, balanced_class_weights, default_score
+from facessl.evaluate.probes import SELECTED_ON_TEST, SELECTED_ON_VALIDATION, balanced_class_weights, metric_score
 from facessl.evaluate.protocol import PROBE_VERSION, EvalOptions, ProbeTask, aggregate, concat_meta
 from facessl.evaluate.splits import carve_validation
 
@@ -89,7 +89,7 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
     validation split -> predictions of the best epoch on the test rows.
     """
     device = _device(options)
-    probe, score = task.probe, task.score or default_score(task.probe.kind, task.probe.class_weight)
+    probe, score = task.probe, task.score or metric_score(task.probe.kind, task.probe.class_weight)
 
     # 1. Images (uint8, at the evaluation size) and the validation split that picks the epoch.
     images = load_batch(fold.train.images.images, fold.train.index, size)

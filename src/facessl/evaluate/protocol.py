@@ -20,8 +20,9 @@ from facessl.evaluate.cache import array_hash, cache_key
 from facessl.evaluate.features import fastest_device
 from facessl.evaluate.probes import WEIGHT_DECAYS, ProbeConfig, fit_predict, single_thread_on_cpu
 
-PROBE_VERSION = 4  # bump when the probe's training changes, to invalidate cached probe outputs (3: dead features dropped;
-                   # 4: grouped carves stratified, generic sets' groups used, weight decay chosen at the last epoch)
+PROBE_VERSION = 5  # bump when the probe's training changes, to invalidate cached probe outputs (3: dead features dropped;
+                   # 4: grouped carves stratified, generic sets' groups used, weight decay chosen at the last epoch;
+                   # 5: classes' weight decay chosen on the validation cross-entropy, not accuracy)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 turns a source frame into a target frame of the same track from the two embeddings alone.
 
 Batch: uint8 (B,K,3,H,W) tuples of one face track; frame 0 is the target, frames 1..n the sources.
-Each frame gets an independent mild spatial jitter (training only), as the reference loader does.
+Each frame gets an independent mild spatial jitter (training only), as the reference loader does;
+optionally whole tuples are turned grey or mirrored (`grayscale`, `flip`: every frame of a tuple alike).
 
 Stages (config `stage`):
   single  every (source_i, target) pair is a sample: L1(warp(s_i, g(v_si, v_t)), t).
@@ -40,7 +41,8 @@ from facessl.errors import FacesslError
 from facessl.methods.base import Encoder, Method
 from facessl.models.fabnet import Embedder, FlowDecoder, n_halvings
 from facessl.models.registry import make_divisible
-from facessl.methods.fabnet_warp import ALIGN_CORNERS, combine_sources, random_jitter, warp
+from facessl.methods.fabnet_warp import (ALIGN_CORNERS, combine_sources, random_jitter, tuple_consistent_augment,
+                                         warp)
 
 
 @dataclass
@@ -63,6 +65,8 @@ class FAbNetConfig(MethodConfig):
     curriculum_check_steps: int = 200   # iterations per check
     jitter_translate: float = 0.05      # max shift, fraction of the image size
     jitter_scale: float = 0.1           # max zoom-in, fraction of the image size
+    grayscale: float = 0.0              # probability that a training tuple is turned grey (all its frames)
+    flip: float = 0.0                   # probability that a training tuple is mirrored (all its frames)
     flow_init_std: float = 1e-3         # std of the flow decoder's last conv at init: ~0 starts from the identity
                                         # warp (our default; exactly 0 would stop gradients to the encoder at
                                         # the first step); < 0: PyTorch's default init (the reference)
@@ -78,6 +82,9 @@ class FAbNetConfig(MethodConfig):
             raise FacesslError(f"method.stage='multi' needs method.n_sources >= 2, got {self.n_sources}")
         if self.jitter_translate < 0 or not (0 <= self.jitter_scale < 1):
             raise FacesslError("method.jitter_translate must be >= 0 and method.jitter_scale in [0, 1)")
+        for key in ("grayscale", "flip"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise FacesslError(f"method.{key} is a probability: expected a value in [0, 1], got {getattr(self, key)}")
 
 
 class FAbNetEncoder(Encoder):
@@ -178,7 +185,7 @@ class FAbNet(Method):
             self._initialised = True
         frames = self.frames(batch)
         if self.training:
-            frames = self.jitter(frames)
+            frames = self.jitter(tuple_consistent_augment(frames, self.cfg.grayscale, self.cfg.flip))
         out = self.predict(frames)
         target = frames[:, 0]
         if self.multi:

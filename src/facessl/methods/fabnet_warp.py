@@ -101,3 +101,27 @@ def random_jitter(images: torch.Tensor, translate: float = 0.05, scale: float = 
     theta[:, 1, 2] = ty
     grid = F.affine_grid(theta, list(images.shape), align_corners=ALIGN_CORNERS)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=ALIGN_CORNERS)
+
+
+def tuple_consistent_augment(frames: torch.Tensor, grayscale: float = 0.0, flip: float = 0.0,
+                             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Turn whole tuples grey (probability `grayscale`) and mirror whole tuples (probability `flip`),
+    every frame of a tuple alike, so the flow between them is still a flow: frames (B,K,3,H,W) in [0,1].
+
+    Why: FAb-Net learns only from face tracks, often a few colour clips, while the faces it is then
+    asked about may be grey photos (94 % of the shared expression photos); a consistent change of the
+    whole tuple widens what the encoder sees without making the target unreachable from the source.
+    """
+    if grayscale <= 0 and flip <= 0:
+        return frames
+    b = frames.shape[0]
+    u = torch.rand(b, 2, generator=generator, device=frames.device)
+    if grayscale > 0:
+        luma = (0.299 * frames[:, :, 0] + 0.587 * frames[:, :, 1] + 0.114 * frames[:, :, 2]).unsqueeze(2)
+        grey = (u[:, 0] < grayscale).view(b, 1, 1, 1, 1)
+        frames = torch.where(grey, luma.expand_as(frames), frames)
+    if flip > 0:
+        mirror = (u[:, 1] < flip).view(b, 1, 1, 1, 1)
+        frames = torch.where(mirror, frames.flip(-1), frames)
+    return frames
+
