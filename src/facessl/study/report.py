@@ -121,8 +121,8 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                     if plan.budget_minutes else f"{plan.steps} steps per method and seed")
                  + f" (seeds {plan.seeds}); probes: {plan.eval_size or plan.size} px input, {plan.probe_seeds} seeds, "
                  + f"{plan.probe_epochs} epochs, "
-                 + ("class-balanced cross-entropy, weight decay chosen at the last epoch on the mean-class accuracy of "
-                    if plan.balanced else "weight decay chosen at the last epoch on the accuracy of ")
+                 + ("class-balanced cross-entropy, weight decay chosen at the last epoch on the class-balanced "
+                    "cross-entropy of " if plan.balanced else "weight decay chosen at the last epoch on the cross-entropy of ")
                  + "a grouped, stratified validation carve of the train split."
                  + ("".join(f" {LABELS[m]} settings: {', '.join(items)}." for m, items in plan.method_overrides.items()
                             if m in plan.methods)))
