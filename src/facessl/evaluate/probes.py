@@ -73,9 +73,9 @@ def default_score(kind: str, class_weight: str | None = None):
 
     Why a loss and not accuracy for classes: accuracy on a small carve is a step function of near-tied
     logits. On the real-face validation study, mean-class accuracy on the carve picked weight decay 10
-    for one FAb-Net run three times out of three (carve 39-41 %, held out 23.4 %, where 0.1 held out
-    36.2 %, 1e-3 39.6 %); over six feature sets its choices held out 3.8 points below the best weight
-    decay on average, the balanced cross-entropy's 1.0 (docs/own_data.md, session 7)."""
+    for one FAb-Net run three times out of three (carve 39-41 %, held out 23.4 %, where 0.01 held out
+    39.5 %); over seven feature sets its choices held out 3.4 points below the best weight decay on
+    average, the balanced cross-entropy's 1.0 (benchmarks/probe_selection.py, docs/own_data.md)."""
     if kind == "softmax":
         def score(out, y):
             nll = -np.log(np.clip(out[np.arange(len(y)), y], 1e-7, 1))
