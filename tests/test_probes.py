@@ -162,6 +162,9 @@ def test_paper_protocol_selects_on_test_and_says_so():
     assert result["paper_protocol"] and result["selected_on"] == SELECTED_ON_TEST
     with pytest.raises(FacesslError, match="test labels"):
         fit_predict(x[:300], y[:300], x[300:], ProbeConfig(paper_protocol=True), device="cpu")
+    # the reference's protocol: its best epoch by TEST accuracy (not the cross-entropy of the default selection)
+    r = fit_predict(x[:300], y[:300], x[300:], ProbeConfig(paper_protocol=True, epochs=5), y_test=y[300:], device="cpu")
+    assert r.val_score == pytest.approx(np.mean(r.predictions.argmax(1) == y[300:]), abs=2e-3)
 
 
 def test_explicit_validation_set_is_used():
