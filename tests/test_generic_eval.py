@@ -129,7 +129,7 @@ def test_eval_cli_csv_and_imagefolder(own_csv):
     assert "grouped by --group '^(S\\d+)_'" in task["info"]["split"]  # the pattern as typed, not its repr
     assert task["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.55  # chance: 1/3
     assert ("weight decay (of 0, 0.01, 0.1, 1, 10) at the last epoch chosen on a validation split of the training "
-            "data (grouped by person where the data names one), by its loss (cross-entropy for classes)") in \
+            "data (grouped by person where the data names one); for classes by the validation cross-entropy") in \
         (out / "results.md").read_text().replace("\n", " ")
     for i, path in enumerate(sorted((own_csv / "photos").iterdir())):  # the same faces as class folders
         label = ("happy", "sad", "angry")[int(path.stem.split("_")[1]) % 3]

@@ -6,7 +6,8 @@
 
 Selection: the weight-decay grid is trained as one batched model (G independent linear maps, one
 Adam, the whole cosine schedule), scored on the validation part at the last epoch by the loss it
-minimises (cross-entropy for classes: see default_score); the best weight decay is then refitted on
+minimises (cross-entropy for classes: see default_score) unless the task gives its own score (AUs:
+mean F1; landmarks: mean point error); the best weight decay is then refitted on
 all training data. `select_epoch=True` also scores every epoch and stops
 the refit at the best one (early stopping: on a small carve the chosen epoch is noise, 2 to 75 of
 100 for one set of features on real expressions). The test set never enters selection unless

@@ -144,8 +144,8 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     protocol = SELECTED_ON_TEST if options.paper_protocol else (
         "weight decay (of " + ", ".join(f"{w:g}" for w in options.weight_decays) + ")"
         + (" and epoch" if options.select_epoch else " at the last epoch")
-        + " chosen on a validation split of the training data (grouped by person where the data names one),"
-        + " by its loss (cross-entropy for classes)")
+        + " chosen on a validation split of the training data (grouped by person where the data names one);"
+        + " for classes by the validation cross-entropy")
     return json_safe({
         "facessl_version": facessl.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
