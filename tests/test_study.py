@@ -224,3 +224,28 @@ def test_a_budget_is_the_trainers_time_limit_and_the_report_counts_the_steps_tak
     plan = load_plan(path, ["methods=[simclr]", "seeds=[0, 1]"])
     summary = stages.budget_summary({"pretrain-simclr_seed0": result, "pretrain-simclr_seed1": {**result, "steps": 60}}, plan)
     assert summary == {"simclr": {"steps": [40, 60], "seconds_per_step": pytest.approx((3.0 + 2.0) / 2)}}
+
+
+def test_the_probe_selection_benchmark_runs_on_a_validation_study(tmp_path, monkeypatch, capsys):
+    """benchmarks/probe_selection.py reads a holdout=validation study's table and scores both selection rules."""
+    import runpy
+    import sys
+
+    import yaml
+
+    from facessl.study import stages
+
+    path = toy_table(tmp_path, people=24)
+    stages.prepare_data(tmp_path / "val", load_plan(path, ["holdout=validation"]))
+    run = tmp_path / "arch"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"method": {"name": "simclr"}, "backbone": {"name": "small", "width": 0.25},
+                                                     "data": {"size": 16}}))
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_selection.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--study", str(tmp_path / "val"), "--random-like", str(run),
+                                      "--size", "16", "--carves", "2"])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "held out per weight decay 0:" in out
+    assert "carve accuracy" in out and "carve cross-entropy" in out
+    assert out.count("mean shortfall from the best weight decay") == 2
