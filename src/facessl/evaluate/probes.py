@@ -269,7 +269,7 @@ def fit_predict(x_train, y_train, x_test, config: ProbeConfig, seed: int = 0, gr
     groups: (N,) subject/identity of each training row; the validation part is carved by group.
     val: (x_val, y_val) an explicit validation set (e.g. FER-2013 PublicTest); nothing is carved then.
     y_test: only read with config.paper_protocol (selection on the test set).
-    score: f(outputs, y) -> float, higher is better (default: accuracy / -BCE / -MAE).
+    score: f(outputs, y) -> float, higher is better (default: default_score, minus cross-entropy / BCE / MAE).
     """
     device = torch.device(device) if device is not None else fastest_device()
     # the paper protocol is the reference's: its best epoch by test accuracy

@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from facessl.augment.color import grey
+
 ALIGN_CORNERS = True
 
 
@@ -117,11 +119,10 @@ def tuple_consistent_augment(frames: torch.Tensor, grayscale: float = 0.0, flip:
     b = frames.shape[0]
     u = torch.rand(b, 2, generator=generator, device=frames.device)
     if grayscale > 0:
-        luma = (0.299 * frames[:, :, 0] + 0.587 * frames[:, :, 1] + 0.114 * frames[:, :, 2]).unsqueeze(2)
-        grey = (u[:, 0] < grayscale).view(b, 1, 1, 1, 1)
-        frames = torch.where(grey, luma.expand_as(frames), frames)
+        luma = grey(frames.flatten(0, 1)).view(*frames.shape[:2], 1, *frames.shape[3:])
+        turn = (u[:, 0] < grayscale).view(b, 1, 1, 1, 1)
+        frames = torch.where(turn, luma.expand_as(frames), frames)
     if flip > 0:
         mirror = (u[:, 1] < flip).view(b, 1, 1, 1, 1)
         frames = torch.where(mirror, frames.flip(-1), frames)
     return frames
-
