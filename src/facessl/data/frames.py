@@ -18,16 +18,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from facessl.data.image_decode import IMAGE_SUFFIXES, decode_errors, read_rgb
 from facessl.errors import DataFormatError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # Sidecars that facessl itself writes beside frames (prepare.json, track.json, _truth.jsonl): expected, not "skipped".
 SIDECAR_EXTENSIONS = (".json", ".jsonl")
 
 
 def list_images(root: Path) -> list[str]:
     """Image files under root as sorted POSIX paths relative to root (symlinked folders followed)."""
-    return [f for f in walk_files(root) if f.lower().endswith(IMAGE_EXTENSIONS)]
+    return [f for f in walk_files(root) if f.lower().endswith(IMAGE_SUFFIXES)]
 
 
 def walk_files(root, cache: bool = False) -> list[str]:
@@ -61,16 +61,10 @@ def _walk(root: Path) -> tuple[list[str], dict[str, int]]:
 
 
 def decode_image(path, size: int | None) -> torch.Tensor | None:
-    """uint8 (3,size,size) RGB, or None when the file cannot be read or decoded."""
-    from PIL import Image
-
+    """uint8 (3,size,size) RGB, or None when the file cannot be read or decoded (image_decode.read_rgb)."""
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if size and im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            arr = np.asarray(im, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        arr = read_rgb(path, size)
+    except decode_errors():
         return None
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
@@ -99,8 +93,8 @@ class FrameFiles(Dataset):
 
     def _scan(self) -> list[str]:
         files = walk_files(self.root, cache=True)
-        images = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
-        self._skip("not an image file", [f for f in files if not f.lower().endswith(IMAGE_EXTENSIONS + SIDECAR_EXTENSIONS)])
+        images = [f for f in files if f.lower().endswith(IMAGE_SUFFIXES)]
+        self._skip("not an image file", [f for f in files if not f.lower().endswith(IMAGE_SUFFIXES + SIDECAR_EXTENSIONS)])
         return images
 
     def _skip(self, why: str, files: list[str]) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from facessl.data.formats.common import ImageSet, load_image
+from facessl.data.image_decode import upright_size
 from facessl.errors import FacesslError
 
 
@@ -64,7 +65,7 @@ def image_sizes(imageset: ImageSet) -> np.ndarray:
             continue
         try:
             with Image.open(Path(item)) as im:
-                sizes.append(im.size)
+                sizes.append(upright_size(im))  # as load_image will show it (EXIF orientation applied)
         except OSError as exc:
             raise FacesslError(f"{item}: cannot read image size ({exc})") from None
     return np.asarray(sizes, dtype=np.float64).reshape(-1, 2)

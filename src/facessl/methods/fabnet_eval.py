@@ -19,9 +19,8 @@ import numpy as np
 import torch
 
 from facessl.data.frames import decode_image
+from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import FacesslError
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def _frames_of(folder: Path) -> list[Path]:

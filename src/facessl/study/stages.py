@@ -19,6 +19,7 @@ from PIL import Image
 
 import facessl
 from facessl.config import load_config
+from facessl.data.image_decode import read_rgb
 from facessl.data.formats.csvtable import read_csv_table
 from facessl.demo.plan import CONFIG_DIR
 from facessl.errors import FacesslError
@@ -102,8 +103,7 @@ def prepare_data(out: Path, plan: StudyPlan) -> dict:
     for path in train:  # stored at the training size once: decoding 128 px JPEGs per step would dominate
         target = folder / (Path(path).stem + ".png")
         if not target.exists():
-            with Image.open(path) as im:
-                im.convert("RGB").resize((plan.size, plan.size), Image.BILINEAR).save(target)
+            Image.fromarray(read_rgb(path, plan.size)).save(target)
     names = data.meta["class_names"]
     counts = {s: {n: int(((data.split == s) & (data.labels["class"] == i)).sum()) for i, n in enumerate(names)}
               for s in ("train", "test")}

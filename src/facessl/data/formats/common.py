@@ -53,8 +53,7 @@ class PairSet:
 
 
 def load_image(path) -> np.ndarray:
-    """Decode an image file to uint8 RGB (H,W,3)."""
-    from PIL import Image
+    """Decode an image file to uint8 RGB (H,W,3): upright, 16-bit grey and transparency handled (image_decode)."""
+    from facessl.data.image_decode import read_rgb
 
-    with Image.open(Path(path)) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return read_rgb(Path(path))

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, load_image
+from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.data.formats.imagefiles import JPEG_QUALITY, SKIP_MISSING_HINT, parse_number, read_lines, save_image, with_dropped
 from facessl.data.labels import AUS
 from facessl.errors import DataFormatError
@@ -80,7 +81,6 @@ def _read_au_file(path: Path) -> dict[int, int]:
 
 FRAME_FOLDERS = ("Images/{s}", "Images/LeftVideo{s}", "Images/LeftVideo{s}_comp", "Images_LeftCamera/{s}",
                  "img/{s}", "img/LeftVideo{s}", "frames/{s}", "Frames/{s}")
-FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def frame_files(root: Path, subject: str):
@@ -91,7 +91,7 @@ def frame_files(root: Path, subject: str):
     numbered = {}
     for path in folder.iterdir():
         digits = re.findall(r"\d+", path.stem)
-        if path.suffix.lower() in FRAME_SUFFIXES and digits:
+        if path.suffix.lower() in IMAGE_SUFFIXES and digits:
             numbered[int(digits[-1])] = path
     offset = 1 if 0 in numbered else 0  # 0-based file names
     return {k + offset: str(v) for k, v in numbered.items()}

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.text import read_lines as read_text_lines
+from facessl.data.image_decode import IMAGE_SUFFIXES  # noqa: F401  (re-exported for the readers)
 from facessl.errors import DataFormatError
 
 JPEG_QUALITY = 90
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def save_image(path, image: np.ndarray, quality: int = JPEG_QUALITY) -> None:

@@ -18,9 +18,9 @@ import numpy as np
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split,
                                            leave_out_rare_classes)
+from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm")
 SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                  "test": "test", "testing": "test"}
 

@@ -9,11 +9,12 @@ import numpy as np
 def contact_sheet(images: list[Path], out_png, columns: int = 8, cell: int = 96) -> Path:
     from PIL import Image
 
+    from facessl.data.image_decode import read_rgb
+
     rows = max(1, -(-len(images) // columns))
     sheet = Image.new("RGB", (columns * cell, rows * cell), (255, 255, 255))
     for i, path in enumerate(images):
-        with Image.open(path) as im:
-            sheet.paste(im.convert("RGB").resize((cell, cell), Image.BILINEAR), ((i % columns) * cell, (i // columns) * cell))
+        sheet.paste(Image.fromarray(read_rgb(path, cell)), ((i % columns) * cell, (i // columns) * cell))
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out_png)

@@ -24,7 +24,8 @@ def job_id(key: str) -> str:
 
 
 def list_inputs(kind: str, root: Path) -> list[str]:
-    from facessl.data.frames import IMAGE_EXTENSIONS, walk_files
+    from facessl.data.frames import walk_files
+    from facessl.data.image_decode import IMAGE_SUFFIXES
 
     if not root.is_dir():
         raise FacesslError(f"--{kind} {root}: folder not found")
@@ -38,7 +39,7 @@ def list_inputs(kind: str, root: Path) -> list[str]:
                                    f"{'/'.join(p for p in place if p)}; rename one")
             places[place] = rel
     else:
-        found = [f for f in walk_files(root) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        found = [f for f in walk_files(root) if f.lower().endswith(IMAGE_SUFFIXES)]
     if not found:
         what = "video files (.mp4 .mov .avi .mkv .webm .m4v)" if kind == "videos" else "image files"
         raise FacesslError(f"--{kind} {root}: no {what} found")
@@ -100,15 +101,11 @@ def video_job(root: Path, out: Path, fmt: str, rel: str, opts, detector) -> dict
 
 
 def read_photo(path: Path) -> np.ndarray | None:
-    from PIL import Image, ImageOps
+    from facessl.data.image_decode import decode_errors, read_rgb
 
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                im = im.point(lambda v: v / 256).convert("L")  # 16-bit grey: keep the top 8 bits
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return read_rgb(path)
+    except decode_errors():
         return None
 
 

@@ -1,0 +1,83 @@
+"""One way to turn an image file into RGB pixels, used by every reader, the trainer and `prepare`.
+
+Real datasets carry more than 8-bit RGB JPEGs: phone photos stored sideways with an EXIF orientation
+tag, 16-bit grey PNGs and TIFFs (a plain `convert("RGB")` clips them to white), cut-outs with an alpha
+channel, palette GIFs, CMYK JPEGs. Here each becomes the picture a viewer shows, as 8-bit RGB:
+- EXIF orientation is applied (as OpenCV's imread and image viewers do);
+- 16-bit and 32-bit grey keep their top 8 bits (scaled by the format's range, not the image's, so a
+  dark image stays dark); float grey in [0, 1] is scaled to 0..255;
+- transparency is composited over white;
+- a multi-frame file (GIF, TIFF) gives its first frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# Every file suffix facessl reads as an image (lower case).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".pbm")
+
+_ORIENTATION_TAG = 0x0112
+_WIDE_GREY = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0}
+
+
+def decode_errors() -> tuple[type[BaseException], ...]:
+    """What a broken or unreadable image file raises while being opened or decoded."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def is_image_file(name) -> bool:
+    return str(name).lower().endswith(IMAGE_SUFFIXES)
+
+
+def orientation(im) -> int:
+    """The EXIF orientation (1..8; 1 = as stored). Cheap when there is no EXIF block (the common case)."""
+    if "exif" not in im.info and im.format != "TIFF":
+        return 1
+    try:
+        value = int(im.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # a malformed EXIF block: the pixels are still good
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def upright_size(im) -> tuple[int, int]:
+    """(width, height) of the picture as shown, without decoding it: orientations 5-8 swap the sides."""
+    w, h = im.size
+    return (h, w) if orientation(im) in (5, 6, 7, 8) else (w, h)
+
+
+def to_rgb(im):
+    """A PIL image in any mode -> an upright 8-bit RGB PIL image (see the module docstring)."""
+    from PIL import Image, ImageOps
+
+    if orientation(im) != 1:
+        im = ImageOps.exif_transpose(im)
+    mode = im.mode
+    if mode in _WIDE_GREY or mode == "I":
+        top = _WIDE_GREY.get(mode) or (65535.0 if np.asarray(im).max() > 255 else 255.0)
+        grey = np.asarray(im, dtype=np.float64) * (255.0 / top)
+        return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8), "L").convert("RGB")
+    if mode == "F":
+        grey = np.asarray(im, dtype=np.float64)
+        scale = 255.0 if np.nanmax(grey, initial=0.0) <= 1.0 else 1.0
+        return Image.fromarray(np.clip(np.rint(np.nan_to_num(grey) * scale), 0, 255).astype(np.uint8), "L").convert("RGB")
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info) \
+            or (mode in ("L", "RGB") and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im if mode == "RGB" else im.convert("RGB")
+
+
+def read_rgb(path_or_file, size: int | None = None) -> np.ndarray:
+    """uint8 (H, W, 3) RGB of an image file (a path or a binary file object), resized to size x size
+    (bilinear) when size is given. Raises one of decode_errors() when the file cannot be decoded."""
+    from PIL import Image
+
+    with Image.open(path_or_file) as im:
+        rgb = to_rgb(im)
+        if size and rgb.size != (size, size):
+            rgb = rgb.resize((size, size), Image.BILINEAR)
+        return np.asarray(rgb, dtype=np.uint8)
