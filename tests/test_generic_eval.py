@@ -162,6 +162,41 @@ def test_missing_image_in_a_users_csv_is_named(own_csv, capsys):
     assert code == 2 and len(err) == 1 and "legend.csv:2: image" in err[0] and "S00_000.png" in err[0]
 
 
+def test_an_undecodable_image_is_named_or_with_skip_missing_skipped_and_counted(own_csv, capsys):
+    (own_csv / "photos" / "S03_003.png").write_bytes((own_csv / "photos" / "S03_003.png").read_bytes()[:60])  # cut short
+    (own_csv / "photos" / "S04_004.png").write_text("<html>404 Not Found</html>")  # a web page saved as an image
+    args = ["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'legend.csv'}",
+            "--images", str(own_csv / "photos"), "--label-column", "emotion", *CLI_FAST]
+    code = main([*args, "--out", str(own_csv / "bad")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "cannot decode image" in err[0] and "--skip-missing" in err[0]
+    assert main([*args, "--out", str(own_csv / "out"), "--skip-missing"]) == 0
+    task = json.loads((own_csv / "out" / "results.json").read_text())["tasks"][0]
+    assert task["info"]["dropped"] == {"undecodable image": 2}
+    assert task["info"]["train_rows"] + task["info"]["val_rows"] + task["info"]["test_rows"] == 58
+    assert "rows skipped by the reader: undecodable image 2" in (own_csv / "out" / "results.md").read_text()
+
+
+def test_pairs_that_use_an_undecodable_image_are_dropped_and_counted(tmp_path):
+    from facessl.data.formats.common import ImageSet, PairSet
+    from facessl.data.formats.decodable import drop_undecodable
+
+    paths = []
+    for i in range(4):
+        paths.append(str(tmp_path / f"p{i}.png"))
+        save_image(paths[-1], np.full((8, 8, 3), 40 * i, np.uint8))
+    (tmp_path / "p2.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    pairs = PairSet(ImageSet(paths, {"identity": np.array([0, 0, 1, 1])}), np.array([[0, 1], [2, 3], [0, 3], [1, 2]]),
+                    np.array([True, True, False, False]), np.array([0, 0, 1, 1]), "toy")
+    kept = drop_undecodable(pairs)
+    assert kept.images.images == [paths[0], paths[1], paths[3]]
+    np.testing.assert_array_equal(kept.pairs, [[0, 1], [0, 2]])  # re-indexed onto the kept images
+    np.testing.assert_array_equal(kept.same, [True, False])
+    np.testing.assert_array_equal(kept.fold, [0, 1])
+    assert kept.dropped == {"undecodable image": 1, "pair with an undecodable image": 2}
+    np.testing.assert_array_equal(kept.images.labels["identity"], [0, 0, 1])
+
+
 def test_a_single_class_dataset_is_an_error_not_a_perfect_score(own_csv, capsys):
     lines = (own_csv / "legend.csv").read_text().splitlines()
     single = [lines[0]] + [",".join(line.split(",")[:2] + ["happy"]) for line in lines[1:]]

@@ -28,7 +28,7 @@ def add_arguments(p) -> None:
     p.add_argument("--device", type=device, default=None, help="cpu, cuda, mps (default: the fastest available)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--quiet", action="store_true")
-    p.add_argument("--skip-missing", action="store_true", help="--dataset: skip images its list names but lacks")
+    p.add_argument("--skip-missing", action="store_true", help="--dataset: skip (and count) images its list names but lacks or that do not decode")
     from facessl.commands.eval import add_dataset_options
 
     add_dataset_options(p, images_flag=False)

@@ -51,7 +51,7 @@ def add_arguments(p) -> None:
                        help="classification: class-balanced loss and selection on mean-class accuracy "
                             "(for imbalanced sets, whose headline is mean-class accuracy or macro F1)")
     run = p.add_argument_group("running")
-    run.add_argument("--skip-missing", action="store_true", help="skip images a dataset lists but lacks")
+    run.add_argument("--skip-missing", action="store_true", help="skip (and count) images a dataset lists but lacks or that do not decode")
     run.add_argument("--cache", default=None, help="feature cache directory (default: <out>/../.facessl_cache)")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     run.add_argument("--refit-probes", action="store_true", help="refit probes even when their outputs are cached")

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from facessl.data.formats.common import ImageSet, load_image
-from facessl.data.image_decode import upright_size
+from facessl.data.image_decode import decode_errors, upright_size
 from facessl.errors import FacesslError
 
 
@@ -27,8 +27,8 @@ def _decode(item) -> np.ndarray:
         return _as_rgb(item)
     try:
         return load_image(item)
-    except (OSError, ValueError) as exc:
-        raise FacesslError(f"{item}: cannot decode image ({exc})") from None
+    except decode_errors() as exc:
+        raise FacesslError(f"{item}: cannot decode image ({exc}); --skip-missing skips and counts such images") from None
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:

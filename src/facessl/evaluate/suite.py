@@ -101,7 +101,12 @@ def read_dataset(text: str, skip_missing: bool = False, options: dict | None = N
                 raise FacesslError(f"{flag} does not apply to format {fmt!r} (it takes: "
                                    f"{', '.join(p for p in accepted if p not in ('root', 'path', 'skip_missing')) or 'no options'})")
         kw.update(options)
-    return formats.read(fmt, path, **kw)
+    data = formats.read(fmt, path, **kw)
+    if skip_missing:  # also skip (and count) files that exist but do not decode
+        from facessl.data.formats.decodable import drop_undecodable
+
+        data = drop_undecodable(data)
+    return data
 
 
 def substitute(text: str, variables: dict, where: str) -> str:

@@ -1,0 +1,57 @@
+"""`--skip-missing` for images that exist but do not decode (a truncated download, an HTML page saved as
+.jpg, a zero-byte file): one checking pass before any features are computed, so every later step sees
+only rows it can read. Without the flag the first such image stops the evaluation with its name."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet, PairSet
+from facessl.data.image_decode import decode_errors
+
+UNDECODABLE = "undecodable image"
+
+
+def decodable(path) -> bool:
+    """Whether the whole file decodes. JPEGs decode at reduced scale (draft), which still reads every byte."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (64, 64))
+            im.load()
+        return True
+    except decode_errors():
+        return False
+
+
+def undecodable_rows(images, workers: int = 2) -> np.ndarray:
+    """Indices of the image files that do not decode (none for images already in memory)."""
+    if isinstance(images, np.ndarray) or len(images) == 0:
+        return np.zeros(0, np.int64)
+    with ThreadPoolExecutor(workers) as pool:  # Pillow releases the GIL while decoding
+        ok = list(pool.map(lambda item: isinstance(item, np.ndarray) or decodable(item), images))
+    return np.flatnonzero(~np.asarray(ok, bool))
+
+
+def drop_undecodable(data: ImageSet | PairSet) -> ImageSet | PairSet:
+    """The set without its undecodable images (and, for pairs, without the pairs that use one), counted in
+    `dropped` like the readers' other skips."""
+    images = data.images if isinstance(data, PairSet) else data
+    bad = undecodable_rows(images.images)
+    if len(bad) == 0:
+        return data
+    keep = np.setdiff1d(np.arange(len(images)), bad)
+    kept = images.subset(keep)
+    kept.dropped[UNDECODABLE] = kept.dropped.get(UNDECODABLE, 0) + len(bad)
+    if not isinstance(data, PairSet):
+        return kept
+    new_index = np.full(len(images), -1, np.int64)
+    new_index[keep] = np.arange(len(keep))
+    pairs = new_index[data.pairs]
+    usable = (pairs >= 0).all(axis=1)
+    dropped = dict(data.dropped)
+    dropped[UNDECODABLE] = dropped.get(UNDECODABLE, 0) + len(bad)
+    dropped["pair with an undecodable image"] = dropped.get("pair with an undecodable image", 0) + int((~usable).sum())
+    return PairSet(kept, pairs[usable], data.same[usable], data.fold[usable], data.source, dropped)
