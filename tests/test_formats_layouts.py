@@ -65,6 +65,34 @@ def test_lfw_pairs_inside_and_pairs_option_and_variant(tmp_path):
     assert "lfw_funneled" in got.images.images[0] and list(got.same) == [True, False]
 
 
+def test_lfw_kaggle_copy_pairs_csv_and_dev_match_files(tmp_path):
+    """Kaggle's LFW: lfw-deepfunneled/lfw-deepfunneled/, pairs.csv in pairs.txt's order (same pairs fill three
+    fields, different pairs four; a fold ends where a same pair follows a different one), and the DevTest
+    match / mismatch files, read together as one fold."""
+    lfw_images(tmp_path / "lfw-deepfunneled" / "lfw-deepfunneled", people=("Ann_Lee", "Bo_Chen", "Cy_Diaz"))
+    rows = ["name,imagenum1,imagenum2,",
+            "Ann_Lee,1,2,", "Ann_Lee,1,Bo_Chen,2",                      # fold 1
+            "Bo_Chen,1,2,", "Cy_Diaz,2,Ann_Lee,1",                      # fold 2
+            "Cy_Diaz,1,2,", "Bo_Chen,1,Cy_Diaz,1"]                      # fold 3
+    write(tmp_path / "pairs.csv", "\n".join(rows) + "\n", crlf=True, bom=True)
+    got = formats.read("lfw", tmp_path)
+    assert list(got.same) == [True, False] * 3 and list(got.fold) == [0, 0, 1, 1, 2, 2]
+    first = got.images.images[got.pairs[3][0]]
+    assert first.endswith("lfw-deepfunneled/lfw-deepfunneled/Cy_Diaz/Cy_Diaz_0002.jpg")
+    assert list(got.images.labels["identity"][got.pairs[3]]) == ["Cy_Diaz", "Ann_Lee"]
+    write(tmp_path / "matchpairsDevTest.csv", "name,imagenum1,imagenum2\nAnn_Lee,1,2\nBo_Chen,1,2\n")
+    write(tmp_path / "mismatchpairsDevTest.csv", "name,imagenum1,name,imagenum2\nAnn_Lee,2,Cy_Diaz,1\n")
+    for given in ("matchpairsDevTest.csv", "mismatchpairsDevTest.csv"):
+        dev = formats.read("lfw", tmp_path, pairs_file=str(tmp_path / given))
+        assert list(dev.same) == [True, True, False] and set(dev.fold) == {0}
+    (tmp_path / "mismatchpairsDevTest.csv").unlink()
+    with pytest.raises(DataFormatError, match="mismatchpairsDevTest.csv.*partner file is missing"):
+        formats.read("lfw", tmp_path, pairs_file=str(tmp_path / "matchpairsDevTest.csv"))
+    write(tmp_path / "pairs.csv", "name,imagenum1,imagenum2,\nAnn_Lee,1,two,\n")
+    with pytest.raises(DataFormatError, match="pairs.csv:2"):
+        formats.read("lfw", tmp_path)
+
+
 def test_cplfw_as_released(tmp_path):
     for name in ("Ann_Lee_1.jpg", "Ann_Lee_2.jpg", "Bo_Chen_1.jpg", "Cy_Diaz_3.jpg"):
         save_image(tmp_path / "images" / name, face())
@@ -137,6 +165,59 @@ def test_fer2013_kaggle_image_release(tmp_path):
     got = formats.read("fer2013", tmp_path)
     pairs = sorted(zip(got.split, (EXPRESSIONS[i] for i in got.labels["expression"])))
     assert pairs == [("test", "anger"), ("test", "surprise"), ("train", "anger"), ("train", "happiness")]
+
+
+def test_majority_label_follows_the_ferplus_rules():
+    from facessl.data.formats.ferplus import majority_label
+
+    assert majority_label([4, 0, 0, 1, 3, 2, 0, 0, 0, 0]) == "no majority vote"  # 4 of 9 after dropping the single vote
+    assert majority_label([6, 0, 1, 1, 0, 0, 0, 0, 2, 0]) == 0                   # 6 of 8: neutral
+    assert majority_label([0, 0, 6, 0, 0, 0, 4, 0, 0, 0]) == 2                   # 6 of 10: surprise
+    assert majority_label([1, 0, 0, 0, 0, 0, 0, 0, 9, 0]) == "majority unknown"
+    assert majority_label([0, 0, 0, 0, 0, 0, 0, 0, 0, 10]) == "majority not a face"
+    assert majority_label([0, 0, 0, 0, 0, 0, 0, 3, 0, 0]) == 7                   # contempt
+    assert majority_label([1, 1, 1, 1, 1, 1, 1, 1, 1, 1]) == "no majority vote"
+
+
+FERPLUS_HEADER = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+
+
+def test_ferplus_label_file_beside_fer2013_csv(tmp_path):
+    """fer2013new.csv labels fer2013.csv row by row; rows without an image name or a majority are counted."""
+    write(tmp_path / "fer2013.csv", "emotion,pixels,Usage\n" + "".join(
+        f"0,{pixels(v)},{u}\n" for v, u in ((10, "Training"), (20, "Training"), (30, "PublicTest"), (40, "PrivateTest"), (50, "PrivateTest"))))
+    write(tmp_path / "fer2013new.csv", "\n".join([FERPLUS_HEADER,
+          "Training,fer0000000.png,0,10,0,0,0,0,0,0,0,0",   # happiness
+          "Training,,0,0,0,0,0,0,0,0,0,10",                 # no FER+ image
+          "PublicTest,fer0000002.png,4,0,0,4,2,0,0,0,0,0",  # no majority
+          "PrivateTest,fer0000003.png,2,0,0,0,0,0,0,8,0,0", # contempt
+          "PrivateTest,fer0000004.png,0,0,0,0,0,0,0,0,0,10"]) + "\n", crlf=True, bom=True)
+    for given in (tmp_path, tmp_path / "fer2013new.csv"):
+        got = formats.read("ferplus", given)
+        assert list(got.labels["class"]) == [1, 7] and list(got.split) == ["train", "test"]
+        assert got.images[0, 0, 0, 0] == 10 and got.images[1, 0, 0, 0] == 40  # the pixels of the matching rows
+        assert got.meta["class_names"][7] == "contempt"
+        assert got.dropped == {"no FER+ image": 1, "no majority vote": 1, "majority not a face": 1}
+    (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n" + f"0,{pixels(1)},Training\n")
+    with pytest.raises(DataFormatError, match="5 label rows but 1 rows in fer2013.csv"):
+        formats.read("ferplus", tmp_path)
+
+
+def test_ferplus_generated_png_folders(tmp_path):
+    for folder, rows in (("FER2013Train", ["fer0000000.png,\"(0, 0, 48, 48)\",0,10,0,0,0,0,0,0,0,0",
+                                           "fer0000001.png,\"(0, 0, 48, 48)\",9,0,0,1,0,0,0,0,0,0"]),
+                         ("FER2013Valid", ["fer0028709.png,\"(0, 0, 48, 48)\",0,0,7,0,3,0,0,0,0,0"]),
+                         ("FER2013Test", ["fer0032220.png,\"(0, 0, 48, 48)\",0,0,0,0,0,0,0,0,1,9"])):
+        for row in rows:
+            save_image(tmp_path / folder / row.split(",")[0], face(48)[:, :, 0])
+        write(tmp_path / folder / "label.csv", "\n".join(rows) + "\n", crlf=True)
+    got = formats.read("ferplus", tmp_path)
+    assert list(got.labels["class"]) == [1, 0, 2] and list(got.split) == ["train", "train", "val"]
+    assert got.images[2].endswith("FER2013Valid/fer0028709.png") and got.dropped == {"majority not a face": 1}
+    (tmp_path / "FER2013Train" / "fer0000001.png").unlink()
+    with pytest.raises(DataFormatError, match="label.csv:2.*does not exist"):
+        formats.read("ferplus", tmp_path)
+    assert formats.read("ferplus", tmp_path, skip_missing=True).dropped == {"majority not a face": 1, "missing_image": 1}
 
 
 # --- AFLW2000-3D / 300W-LP ----------------------------------------------------------------------------

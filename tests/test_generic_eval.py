@@ -219,3 +219,27 @@ def test_eval_cli_min_class_count_names_the_classes_left_out(own_csv):
     assert task["info"]["class_names"] == ["angry", "happy", "sad"]
     assert task["info"]["left_out_classes"] == {"contempt": 2}
     assert "classes left out (fewer images than --min-class-count): contempt (2)" in (out / "results.md").read_text()
+
+
+def test_eval_cli_on_ferplus_png_folders(tmp_path, monkeypatch):
+    """`--dataset ferplus:DIR` runs as a classification task over FER+'s eight classes, its splits as given."""
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    rng = np.random.default_rng(0)
+    for folder, n in (("FER2013Train", 40), ("FER2013Valid", 10), ("FER2013Test", 12)):
+        (tmp_path / "fp" / folder).mkdir(parents=True)
+        rows = []
+        for i in range(n):
+            c = i % 3
+            save_image(tmp_path / "fp" / folder / f"fer{folder}{i}.png",
+                       np.clip(60 * c + 40 + rng.normal(0, 10, (12, 12)), 0, 255).astype(np.uint8))
+            votes = [0] * 10
+            votes[c], votes[8] = 8, 2
+            rows.append(f'fer{folder}{i}.png,"(0, 0, 48, 48)",' + ",".join(map(str, votes)))
+        (tmp_path / "fp" / folder / "label.csv").write_text("\n".join(rows) + "\n")
+    assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"ferplus:{tmp_path / 'fp'}",
+                 "--out", str(tmp_path / "out"), *CLI_FAST]) == 0
+    task = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"][0]
+    assert task["task"] == "classification" and task["info"]["class_names"][7] == "contempt"
+    assert (task["info"]["train_rows"], task["info"]["val_rows"], task["info"]["test_rows"]) == (40, 10, 12)
+    assert task["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.55  # chance: 1/3

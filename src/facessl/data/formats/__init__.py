@@ -21,6 +21,7 @@ READERS = {
     "rafdb": ("rafdb", "read_rafdb", "RAF-DB basic: Image/aligned + EmoLabel/list_patition_label.txt (7 expressions)"),
     "rafdb-compound": ("rafdb", "read_rafdb_compound", "RAF-DB compound: compound/Image/aligned + compound/EmoLabel list (11 classes)"),
     "fer2013": ("fer2013", "read_fer2013", "FER-2013 fer2013.csv (48x48 grey, 7 expressions)"),
+    "ferplus": ("ferplus", "read_ferplus", "FER+ fer2013new.csv beside fer2013.csv, or FER2013Train/Valid/Test + label.csv (8 classes, majority vote)"),
     "lfw": ("lfw", "read_lfw_pairs", "LFW <Name>/<Name>_0001.jpg + pairs.txt (verification)"),
     "cplfw": ("lfw", "read_lfw_pairs", "cross-pose LFW-style set, same format as lfw"),
     "aflw2000": ("aflw2000", "read_aflw2000", "AFLW2000-3D imageXXXXX.jpg + .mat (Pose_Para, pt3d_68)"),

@@ -11,6 +11,8 @@ Layouts read (the path may be the image folder, the folder holding pairs.txt, or
     data/lfw/pairs.txt + data/lfw/<Name>/...        pairs file inside it (facessl's writer)
     lfw_funneled/, lfw-deepfunneled/, lfw-funneled/, lfw_deepfunneled/ (also nested twice, as Kaggle's copy)
     pairs_file=PATH (--pairs FILE): any pairs file, e.g. pairsDevTest.txt, found as given or beside the images
+    Kaggle's copy: lfw-deepfunneled/lfw-deepfunneled/<Name>/... with pairs.csv (10 folds) or
+    matchpairsDevTest.csv + mismatchpairsDevTest.csv (--pairs either; one fold)
 CPLFW as released: `pairs_CPLFW.txt` with one `Name_1.jpg 1` line per image, two consecutive lines a
 pair, label 1 same / 0 different, 10 folds of consecutive pairs; images in `images/` beside it.
 """
@@ -75,7 +77,7 @@ class LfwWriter:
 
 
 IMAGE_FOLDERS = ("lfw", "lfw_funneled", "lfw-funneled", "lfw-deepfunneled", "lfw_deepfunneled", "images", "aligned images")
-PAIRS_FILES = ("pairs.txt", "pairs_CPLFW.txt", "pairs_CALFW.txt", "pairsDevTest.txt")
+PAIRS_FILES = ("pairs.txt", "pairs_CPLFW.txt", "pairs_CALFW.txt", "pairsDevTest.txt", "pairs.csv")
 
 
 def find_pairs_file(root: Path, pairs_file: str | None) -> Path:
@@ -115,6 +117,8 @@ def read_lfw_pairs(root, pairs_file: str | None = None, skip_missing: bool = Fal
     root = Path(root)
     path = find_pairs_file(root, pairs_file)
     lines = [(k, line) for k, line in enumerate(read_lines(path, "pairs file"), start=1) if line.strip()]
+    if path.suffix.lower() == ".csv":
+        return _read_rows(_csv_rows(path, lines), path, root, skip_missing, variant)
     if lines and len(lines[0][1].split()) == 2 and lines[0][1].split()[0].lower().endswith(IMAGE_SUFFIXES):
         return _read_cplfw_pairs(path, root, lines, skip_missing, variant)
     if not lines:
@@ -126,28 +130,66 @@ def read_lfw_pairs(root, pairs_file: str | None = None, skip_missing: bool = Fal
         header = ["1"] + header
     n_folds, n = (parse_number(h, path, lines[0][0], "an integer in the header", int) for h in header)
     body = lines[1:]
-    folder = find_image_folder(path, root, body[0][1].split()[0] if body else "", variant)
     if len(body) != 2 * n_folds * n:
         where = body[-1][0] if body else lines[0][0]
         raise DataFormatError(path, f"header promises {n_folds} folds x {2 * n} pairs = {2 * n_folds * n} lines, found {len(body)}", where)
+    rows = [(number, line.split(), (k % (2 * n)) < n, k // (2 * n)) for k, (number, line) in enumerate(body)]
+    return _read_rows(rows, path, root, skip_missing, variant)
+
+
+def _csv_rows(path: Path, lines) -> list:
+    """Kaggle's LFW copy: `pairs.csv` (header `name,imagenum1,imagenum2,`; a same pair fills 3 fields, a
+    different pair 4; pairs.txt's order, so a fold ends where a same pair follows a different one), or
+    `matchpairsDevTest.csv` / `mismatchpairsDevTest.csv` (one class each: both are read, one fold)."""
+    import csv
+
+    name = path.name.lower()
+    files = [path]
+    if name.startswith(("match", "mismatch")):
+        partner = path.with_name(("mis" + path.name) if name.startswith("match") else path.name[3:])
+        if not partner.is_file():
+            raise DataFormatError(partner, f"{path.name} holds one class of pairs; its partner file is missing")
+        files = sorted([path, partner], key=lambda p: p.name.lower().startswith("mis"))
+        lines = None
+    rows, fold, previous_same = [], 0, True
+    for file in files:
+        numbered = lines if lines is not None else [(k, line) for k, line in enumerate(read_lines(file, "pairs file"), 1) if line.strip()]
+        for (number, line), fields in zip(numbered, csv.reader(line for _, line in numbered)):
+            fields = [f.strip() for f in fields]
+            while fields and not fields[-1]:
+                fields.pop()
+            if len(fields) < 2 or not fields[1].isdigit():
+                if number == numbered[0][0]:
+                    continue  # the header: name,imagenum1,imagenum2
+                raise DataFormatError(file, f"expected 'name,imagenum1,imagenum2' or 'name1,imagenum1,name2,imagenum2', got {line!r}", number)
+            is_same = len(fields) == 3
+            if is_same and not previous_same and len(files) == 1:
+                fold += 1
+            previous_same = is_same
+            rows.append((number, fields, is_same, fold, file))
+    return rows
+
+
+def _read_rows(rows, path: Path, root: Path, skip_missing: bool, variant) -> PairSet:
+    """rows: (line number, fields, is_same, fold[, file]) of pairs.txt-style pairs."""
+    folder = find_image_folder(path, root, rows[0][1][0] if rows else "", variant)
     missing = MissingImages(skip_missing)
     index: dict[str, int] = {}
     names: list[str] = []
     pairs, same, fold = [], [], []
-    for k, (number, line) in enumerate(body):
-        f, is_same = k // (2 * n), (k % (2 * n)) < n
-        fields = line.split()
+    for number, fields, is_same, f, *file in rows:
+        source = file[0] if file else path
         if is_same and len(fields) != 3:
-            raise DataFormatError(path, f"expected a same-identity pair 'Name<TAB>i<TAB>j' (fold {f + 1}), got {line!r}", number)
+            raise DataFormatError(source, f"expected a same-identity pair 'Name<TAB>i<TAB>j' (fold {f + 1}), got {' '.join(fields)!r}", number)
         if not is_same and len(fields) != 4:
-            raise DataFormatError(path, f"expected a different-identity pair 'Name1<TAB>i<TAB>Name2<TAB>j' (fold {f + 1}), got {line!r}", number)
+            raise DataFormatError(source, f"expected a different-identity pair 'Name1<TAB>i<TAB>Name2<TAB>j' (fold {f + 1}), got {' '.join(fields)!r}", number)
         people = (fields[0], fields[0]) if is_same else (fields[0], fields[2])
         numbers = (fields[1], fields[2]) if is_same else (fields[1], fields[3])
         files = []
         for person, num in zip(people, numbers):
-            num = parse_number(num, path, number, "an image number", int)
+            num = parse_number(num, source, number, "an image number", int)
             files.append(folder / person / f"{person}_{num:04d}.jpg")
-        if not all(missing.ok(p, path, number) for p in files):
+        if not all(missing.ok(p, source, number) for p in files):
             continue
         for p, person in zip(files, people):
             if str(p) not in index:
