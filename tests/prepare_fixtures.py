@@ -22,8 +22,10 @@ def faces(n: int, seed: int = 0, size: int = 64) -> np.ndarray:
     return render(ids, pose, torch.zeros(n, 8), plain_scene(n), size=size).images.numpy()
 
 
-def write_video(path, frames: int = 20, seed: int = 0, shape=(120, 160), fps: int = 10, codec: str = "libx264") -> Path:
-    """An mp4 of a face moving right by 2 px a frame on a grey background."""
+def write_video(path, frames: int = 20, seed: int = 0, shape=(120, 160), fps: int = 10, codec: str = "libx264",
+                sideways: bool = False) -> Path:
+    """An mp4 of a face moving right by 2 px a frame on a grey background. sideways: stored as a phone stores
+    portrait video, the pixels turned a quarter anticlockwise and a display matrix saying "turn clockwise"."""
     import av
 
     path = Path(path)
@@ -31,16 +33,34 @@ def write_video(path, frames: int = 20, seed: int = 0, shape=(120, 160), fps: in
     heads = faces(frames, seed)
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = shape[1], shape[0], "yuv420p"
+        stream.width, stream.height = (shape[0], shape[1]) if sideways else (shape[1], shape[0])
+        stream.pix_fmt = "yuv420p"
         for i, head in enumerate(heads):
             frame = np.full((*shape, 3), 100, np.uint8)
             x, y = 20 + 2 * i, (shape[0] - 64) // 2
             frame[y:y + 64, x:x + 64] = head
+            if sideways:
+                frame = np.ascontiguousarray(np.rot90(frame, 1))
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+    if sideways:
+        set_display_matrix(path, (0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30))
     return path
+
+
+def set_display_matrix(path, matrix) -> None:
+    """Write the 3x3 display matrix of an mp4's first track header (tkhd, version 0: 16.16 fixed point, the
+    last column 2.30), which FFmpeg reports as the frames' display rotation."""
+    import struct
+
+    data = bytearray(Path(path).read_bytes())
+    at = data.find(b"tkhd")
+    assert at > 0 and data[at + 4] == 0, "expected a version-0 tkhd box"
+    matrix_at = at + 4 + 4 + 20 + 8 + 8  # version+flags, times/track/reserved/duration, reserved, layer..volume
+    data[matrix_at:matrix_at + 36] = struct.pack(">9i", *matrix)
+    Path(path).write_bytes(bytes(data))
 
 
 def tree_bytes(root) -> dict[str, bytes]:

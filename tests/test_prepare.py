@@ -49,6 +49,25 @@ def test_videos_become_a_frame_tree_that_pretraining_reads(videos, tmp_path):
     assert len(TrackTuples(out, k=2, sampling="all_frames", size=32).tracks) == 2
 
 
+def test_a_phone_video_stored_sideways_is_read_upright(tmp_path):
+    """Phones store portrait video turned a quarter with a display matrix: frames come out as a player shows
+    them, and `prepare` finds and crops the same face as in the upright original."""
+    from facessl.data.video.decode import sample_frames
+
+    upright = write_video(tmp_path / "in" / "upright" / "a.mp4", frames=8, seed=3)
+    sideways = write_video(tmp_path / "in" / "sideways" / "a.mp4", frames=8, seed=3, sideways=True)
+    straight = [f for _, _, f in sample_frames(upright)]
+    turned = [f for _, _, f in sample_frames(sideways)]
+    assert turned[0].shape == straight[0].shape == (120, 160, 3) and turned[0].flags["C_CONTIGUOUS"]
+    assert np.abs(turned[0].astype(int) - straight[0]).mean() < 3  # the same picture (two lossy encodings)
+    out = tmp_path / "out"
+    runner.prepare("videos", tmp_path / "in", out, OPTS, workers=1, quiet=True)
+    crops = {name: sorted((out / f"{name}-a").rglob("*.jpg")) for name in ("upright", "sideways")}
+    assert len(crops["sideways"]) == len(crops["upright"]) == 8
+    a, b = (np.asarray(Image.open(crops[name][4]), int) for name in ("upright", "sideways"))
+    assert np.abs(a - b).mean() < 12
+
+
 def test_killed_run_resumes_to_byte_identical_output(videos, tmp_path, monkeypatch):
     runner.prepare("videos", videos, tmp_path / "straight", OPTS, workers=1, quiet=True)
 

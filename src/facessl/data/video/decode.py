@@ -55,12 +55,22 @@ def sample_frames(path, fps: float | None = None, every: int = 1):
                 elif index % every:
                     continue
                 count += 1
-                yield index, round(t, 4), frame.to_ndarray(format="rgb24")
+                yield index, round(t, 4), upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
         except (av.FFmpegError, OSError, ValueError) as exc:
             # a truncated file: the caller keeps what was sampled before and records the error
             raise VideoError(f"cannot decode after {count} sampled frames: {_short(exc)}") from None
         if count == 0:
             raise VideoError("no decodable frame")
+
+
+def upright(rgb: np.ndarray, rotation) -> np.ndarray:
+    """The frame as a player shows it. Phones store portrait video sideways with a display matrix; PyAV
+    gives its angle (FFmpeg's av_display_rotation_get: counter-clockwise degrees, so -90 means "turn a
+    quarter clockwise", as the ffmpeg command line's autorotate does)."""
+    turn = int(round(-float(rotation or 0))) % 360
+    if turn not in (90, 180, 270):
+        return rgb
+    return np.ascontiguousarray(np.rot90(rgb, k={90: -1, 180: 2, 270: 1}[turn]))
 
 
 def _short(exc) -> str:
