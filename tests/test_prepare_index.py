@@ -47,7 +47,7 @@ def test_symlinked_folders_are_followed_once_and_the_summary_says_what_was_skipp
     text = frames.summary()
     assert text.startswith(f"data: 6 images, 2 identities, 2 videos, 2 tracks under {tree}")
     # facessl's own .json/.jsonl sidecars are expected; other non-images are counted and named
-    assert "skipped 1 not an image file (e.g. notes.txt)" in text and "skipped 1 images not at <identity>/<video>/<track>/<frame> (e.g. stray.jpg)" in text
+    assert "skipped 1 not an image file (e.g. notes.txt)" in text and "skipped 1 images at the root, not in a folder of frames (e.g. stray.jpg)" in text
     short = TrackTuples(tree, k=3, sampling="all_frames", size=16)
     assert "tracks shorter than" not in short.summary()
     with pytest.raises(Exception, match="no face track has at least 4 frames"):
@@ -75,3 +75,30 @@ def test_prepare_shards_end_to_end(tmp_path):
     with pytest.raises(FacesslError, match="already assembled without 1 input"):
         runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
                        quiet=True, shard_frames=8)
+
+
+def test_shallower_frame_trees_make_the_frame_folder_the_track(tmp_path):
+    """YouTube Faces' frame_images_DB (<identity>/<video>/<frame>.jpg) and a folder per clip (<clip>/<frame>.jpg)
+    are read as face tracks; the summary says how each was read."""
+    from PIL import Image
+
+    root = tmp_path / "frame_images_DB"
+    picture = Image.new("RGB", (20, 20), (120, 90, 60))
+    for person, videos in (("Aaron_Eckhart", (0,)), ("Abel_Pacheco", (1, 4))):
+        for video in videos:
+            for frame in ("0.555.jpg", "0.556.jpg", "0.1000.jpg"):
+                (root / person / str(video)).mkdir(parents=True, exist_ok=True)
+                picture.save(root / person / str(video) / frame)
+        (root / f"{person}.labeled_faces.txt").write_text("0.555.jpg,0,10,10,20,20\n")
+    (root / "clip_without_person").mkdir()
+    for frame in ("0001.jpg", "0002.jpg"):
+        picture.save(root / "clip_without_person" / frame)
+    frames = VoxCelebFrames(root, "per_identity", 16)
+    assert len(frames.files) == 11 and frames.identities == ["Aaron_Eckhart", "Abel_Pacheco", "clip_without_person"]
+    text = frames.summary()
+    assert text.startswith(f"data: 11 images, 3 identities, 4 videos, 4 tracks under {root}")
+    assert "9 images read as <identity>/<video>/<frame>" in text and "2 images read as <clip>/<frame>" in text
+    tuples = TrackTuples(root, k=3, sampling="all_frames", size=16)
+    assert sorted(tuples.track[s] for s, _ in tuples.tracks) == ["Aaron_Eckhart/0", "Abel_Pacheco/1", "Abel_Pacheco/4"]
+    key = tuples.epoch_keys(0, 0)[0]
+    assert len({tuples.track[i] for i in key}) == 1  # the frames of a tuple come from one video

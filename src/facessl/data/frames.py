@@ -144,11 +144,15 @@ class ImageFolderFrames(FrameFiles):
 class VoxCelebFrames(FrameFiles):
     """Frames of a face-track tree `<root>/<identity>/<video>/<track>/<frame>.jpg` (VoxCeleb layout).
 
+    Shallower trees of frame folders are read too, the folder holding the frames being the track:
+    `<identity>/<video>/<frame>.jpg` (YouTube Faces' frame_images_DB: a video is one track) and
+    `<clip>/<frame>.jpg` (a folder per clip: the clip is its own identity, video and track).
     sampling='per_identity': an epoch takes, for every identity, one random frame of one random
     video (as the PCL reference); 'all_frames': every frame once per epoch.
     """
 
-    layout_hint = "expected <root>/<identity>/<video>/<track>/<frame>.jpg; use data.layout=folder for plain folders"
+    layout_hint = ("expected <root>/<identity>/<video>/<track>/<frame>.jpg (or <identity>/<video>/<frame>.jpg, "
+                   "<clip>/<frame>.jpg); use data.layout=folder for plain folders")
 
     def __init__(self, root, sampling: str = "per_identity", size: int | None = 64):
         if sampling not in ("per_identity", "all_frames"):
@@ -157,8 +161,8 @@ class VoxCelebFrames(FrameFiles):
         super().__init__(root, size)
         parts = [f.split("/") for f in self.files]
         self.identity = np.array([p[0] for p in parts])
-        self.video = np.array(["/".join(p[:2]) for p in parts])
-        self.track = np.array(["/".join(p[:-1]) for p in parts])
+        self.video = np.array(["/".join(p[:2]) if len(p) > 2 else p[0] for p in parts])
+        self.track = np.array(["/".join(p[:-1]) for p in parts])  # the folder holding the frames
         # the walk lists each identity, video and track contiguously: index them by runs, in O(files)
         id_starts, _ = runs(self.identity)
         self.identities = self.identity[id_starts].tolist()
@@ -171,15 +175,19 @@ class VoxCelebFrames(FrameFiles):
     def _scan(self):  # root entries starting with '_' or '.' (e.g. a synthetic build's sidecars) are not data
         images = super()._scan()
         hidden = [f for f in images if f.startswith(("_", "."))]
-        shallow = [f for f in images if f.count("/") < 3 and not f.startswith(("_", "."))]
+        loose = [f for f in images if "/" not in f and not f.startswith(("_", "."))]
         self._skip("images under a root entry starting with _ or .", hidden)
-        self._skip("images not at <identity>/<video>/<track>/<frame>", shallow)
-        return [f for f in images if f.count("/") >= 3 and not f.startswith(("_", "."))]
+        self._skip("images at the root, not in a folder of frames", loose)
+        return [f for f in images if "/" in f and not f.startswith(("_", "."))]
 
     def summary(self) -> str:
         head = (f"data: {len(self.files)} images, {len(self.identities)} identities, {len(set(self.video.tolist()))} videos, "
                 f"{len(runs(self.track)[0])} tracks under {self.root}")
-        return head + FrameFiles.summary(self).split(str(self.root), 1)[1]
+        depth = np.char.count(self.files.astype(str), "/")
+        shallow = {2: "<identity>/<video>/<frame> (a video folder is one track)", 1: "<clip>/<frame> (a clip folder is "
+                   "its identity, video and track)"}
+        notes = "".join(f"; {int((depth == d).sum())} images read as {how}" for d, how in shallow.items() if (depth == d).any())
+        return head + notes + FrameFiles.summary(self).split(str(self.root), 1)[1]
 
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])
