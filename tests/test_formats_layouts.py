@@ -220,6 +220,75 @@ def test_ferplus_generated_png_folders(tmp_path):
     assert formats.read("ferplus", tmp_path, skip_missing=True).dropped == {"majority not a face": 1, "missing_image": 1}
 
 
+def _photo_with_face(path, box, size=(60, 40)):
+    """A dark photo whose box (x0, y0, x1, y1) is bright: a crop of the box is all bright."""
+    img = np.zeros((size[1], size[0], 3), np.uint8)
+    x0, y0, x1, y1 = box
+    img[y0:y1, x0:x1] = 230
+    save_image(path, img)
+
+
+def test_affectnet_lists_with_face_boxes(tmp_path):
+    from facessl.data.formats.common import load_image
+
+    images = tmp_path / "Manually_Annotated_Images"
+    _photo_with_face(images / "689" / "a.jpg", (10, 5, 30, 25))
+    _photo_with_face(images / "1012" / "b.png", (20, 10, 36, 26))
+    _photo_with_face(images / "1012" / "c.jpg", (0, 0, 8, 8))
+    head = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal\n"
+    write(tmp_path / "Manually_Annotated_file_lists" / "training.csv",
+          head + '689/a.jpg,10,5,20,20,"1.0;2.0;3.0",1,0.5,0.2\n1012/c.jpg,0,0,8,8,"",10,-2,-2\n', crlf=True, bom=True)
+    write(tmp_path / "Manually_Annotated_file_lists" / "validation.csv", head + '1012/b.png,20,10,16,16,"",7,0.1,0.1\n')
+    got = formats.read("affectnet", tmp_path)
+    assert list(got.labels["class"]) == [1, 7] and list(got.split) == ["train", "test"]
+    assert got.meta["class_names"][7] == "contempt" and got.dropped == {"label no-face": 1}
+    crop = load_image(got.images[0])
+    assert crop.shape == (20, 20, 3) and crop.min() > 200  # the face box, not the dark photo
+    assert str(got.images[1]).endswith("1012/b.png")
+    write(tmp_path / "Manually_Annotated_file_lists" / "validation.csv", head + '1012/b.png,20,10,16,16,"",11,0,0\n')
+    with pytest.raises(DataFormatError, match="validation.csv:2.*0..10"):
+        formats.read("affectnet", tmp_path)
+
+
+def test_affectnet_cropped_release(tmp_path):
+    for folder, stems, codes in (("train_set", ("0", "1", "5"), ("3", "9", "6")), ("val_set", ("2",), ("7",))):
+        for stem, code in zip(stems, codes):
+            save_image(tmp_path / folder / "images" / f"{stem}.jpg", face(24))
+            (tmp_path / folder / "annotations").mkdir(parents=True, exist_ok=True)
+            np.save(tmp_path / folder / "annotations" / f"{stem}_exp.npy", np.array(code))
+            np.save(tmp_path / folder / "annotations" / f"{stem}_val.npy", np.array("0.25"))
+    got = formats.read("affectnet", tmp_path)
+    assert list(got.labels["class"]) == [3, 6, 7] and list(got.split) == ["train", "train", "test"]
+    assert got.dropped == {"label uncertain": 1}
+    save_image(tmp_path / "test_set" / "images" / "9.jpg", face(24))
+    (tmp_path / "test_set" / "annotations").mkdir(parents=True)
+    np.save(tmp_path / "test_set" / "annotations" / "9_exp.npy", np.array(0))
+    assert list(formats.read("affectnet", tmp_path).split) == ["train", "train", "val", "test"]
+
+
+def test_expw_label_list_with_boxes_split_by_photo(tmp_path):
+    from facessl.data.formats.common import load_image
+
+    rows = []
+    for i in range(30):  # 30 photos, two faces in every third
+        _photo_with_face(tmp_path / "image" / "origin" / f"p{i}.jpg", (5, 4, 25, 24))
+        label = i % 7
+        rows.append(f"p{i}.jpg 0 4 5 25 24 {0.9:.1f} {label}")
+        if i % 3 == 0:
+            rows.append(f"p{i}.jpg 1 0 30 50 20 0.8 {(label + 1) % 7}")
+    write(tmp_path / "label" / "label.lst", "\n".join(rows) + "\n", crlf=True)
+    got = formats.read("expw", tmp_path)
+    assert len(got) == 40 and set(got.split) == {"train", "test"}
+    assert EXPRESSIONS[got.labels["expression"][0]] == "anger" and EXPRESSIONS[got.labels["expression"][4]] == "happiness"
+    for photo in set(got.labels["group"]):  # a photo's faces stay on one side
+        assert len(set(got.split[got.labels["group"] == photo])) == 1
+    crop = load_image(got.images[0])
+    assert crop.shape == (20, 20, 3) and crop.min() > 200
+    write(tmp_path / "label" / "label.lst", "p0.jpg 0 4 25 5 24 0.9 3\n")  # left > right
+    with pytest.raises(DataFormatError, match="label.lst:1.*left < right"):
+        formats.read("expw", tmp_path)
+
+
 # --- AFLW2000-3D / 300W-LP ----------------------------------------------------------------------------
 def released_mat(path, pose_rad, landmarks_field):
     save_image(path.with_suffix(".jpg"), face(20))

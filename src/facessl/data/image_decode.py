@@ -81,3 +81,40 @@ def read_rgb(path_or_file, size: int | None = None) -> np.ndarray:
         if size and rgb.size != (size, size):
             rgb = rgb.resize((size, size), Image.BILINEAR)
         return np.asarray(rgb, dtype=np.uint8)
+
+
+class BoxedImage(str):
+    """An image file path that carries a face box (x0, y0, x1, y1 in the upright image's pixels), for sets that
+    give boxes instead of crops (AffectNet's full images, ExpW). It is the path for everything that names or
+    fingerprints files; decoding it gives the square crop centred on the box (its longer side), the part outside
+    the picture filled with black, as a detector's crop would be."""
+
+    box: tuple
+
+    def __new__(cls, path, box):
+        item = str.__new__(cls, path)
+        item.box = tuple(float(v) for v in box)
+        return item
+
+    def __reduce__(self):  # pickles (a worker process) with its box
+        return BoxedImage, (str(self), self.box)
+
+    def square(self) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = self.box
+        side = max(x1 - x0, y1 - y0, 1.0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
+        return left, top, left + int(round(side)), top + int(round(side))
+
+
+def read_face(item, size: int | None = None) -> np.ndarray:
+    """read_rgb for a path or a BoxedImage (its square face crop)."""
+    if not isinstance(item, BoxedImage):
+        return read_rgb(item, size)
+    from PIL import Image
+
+    with Image.open(str(item)) as im:
+        crop = to_rgb(im).crop(item.square())
+        if size and crop.size != (size, size):
+            crop = crop.resize((size, size), Image.BILINEAR)
+        return np.asarray(crop, dtype=np.uint8)

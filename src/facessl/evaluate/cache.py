@@ -52,7 +52,8 @@ def dataset_fingerprint(imageset: ImageSet) -> str:
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "missing"
-        digest.update(_bytes(f"{item}|{stamp}\n"))
+        box = f"|box{getattr(item, 'box')}" if hasattr(item, "box") else ""  # a face crop of the file (BoxedImage)
+        digest.update(_bytes(f"{item}|{stamp}{box}\n"))
     return digest.hexdigest()
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from facessl.data.formats.common import ImageSet, load_image
-from facessl.data.image_decode import decode_errors, upright_size
+from facessl.data.image_decode import BoxedImage, decode_errors, upright_size
 from facessl.errors import FacesslError
 
 
@@ -62,6 +62,10 @@ def image_sizes(imageset: ImageSet) -> np.ndarray:
     for item in imageset.images:
         if isinstance(item, np.ndarray):
             sizes.append((item.shape[1], item.shape[0]))
+            continue
+        if isinstance(item, BoxedImage):  # decoded as its square face crop
+            left, top, right, _ = item.square()
+            sizes.append((right - left, right - left))
             continue
         try:
             with Image.open(Path(item)) as im:

@@ -54,6 +54,6 @@ class PairSet:
 
 def load_image(path) -> np.ndarray:
     """Decode an image file to uint8 RGB (H,W,3): upright, 16-bit grey and transparency handled (image_decode)."""
-    from facessl.data.image_decode import read_rgb
+    from facessl.data.image_decode import BoxedImage, read_face
 
-    return read_rgb(Path(path))
+    return read_face(path if isinstance(path, BoxedImage) else Path(path))

@@ -1,0 +1,67 @@
+"""ExpW, the Expression in-the-Wild set (Zhang et al., 2018), as distributed: `label/label.lst` and the
+photos in `image/origin/` (the archive unpacks to `origin/`; found beside or under the list's folder).
+
+label.lst lines: `image_name face_id_in_image face_box_top face_box_left face_box_right face_box_bottom
+face_box_cofidence expression_label`, labels 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad, 5 surprise,
+6 neutral. A photo may hold several faces (one line each); each is read as the square crop around its
+box (image_decode.BoxedImage). ExpW names no split: a seeded split stratified by expression, grouped by
+photo (the faces of one photo stay on one side). Labels are converted to the internal expression order
+(task `expression`, as RAF-DB and FER-2013).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
+from facessl.data.formats.imagefiles import MissingImages, parse_number, read_lines, with_dropped
+from facessl.data.image_decode import BoxedImage
+from facessl.data.labels import EXPRESSIONS
+from facessl.errors import DataFormatError
+
+EXPW_ORDER = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+LIST_PLACES = ("label/label.lst", "label.lst")
+IMAGE_PLACES = ("image/origin", "origin", "image", "images", "../image/origin", "../origin")
+
+
+def read_expw(root, skip_missing: bool = False, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> ImageSet:
+    """ExpW faces: labels 'expression' (internal order) and 'group' (the photo); split train / test."""
+    root = Path(root)
+    list_path = root if root.is_file() else next((root / p for p in LIST_PLACES if (root / p).is_file()), None)
+    if list_path is None:
+        raise DataFormatError(root, f"ExpW label list not found (looked for {', '.join(LIST_PLACES)})")
+    bases = [list_path.parent, list_path.parent.parent]
+    images_root = next((b / p for b in bases for p in IMAGE_PLACES if (b / p).is_dir()), list_path.parent)
+    to_internal = [EXPRESSIONS.index(name) for name in EXPW_ORDER]
+    missing = MissingImages(skip_missing)
+    images, expression, photo = [], [], []
+    for number, line in enumerate(read_lines(list_path, "ExpW label list"), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 8:
+            raise DataFormatError(list_path, "expected 'image_name face_id top left right bottom confidence label', "
+                                             f"got {len(fields)} fields", number)
+        top, left, right, bottom = (parse_number(v, list_path, number, "a face box number", float) for v in fields[2:6])
+        label = parse_number(fields[7], list_path, number, "an expression label 0..6", int)
+        if not 0 <= label <= 6:
+            raise DataFormatError(list_path, f"expected an expression label 0..6, got {label}", number)
+        if right <= left or bottom <= top:
+            raise DataFormatError(list_path, f"expected a face box with left < right and top < bottom, got "
+                                             f"{left:g}..{right:g} x {top:g}..{bottom:g}", number)
+        image = images_root / fields[0]
+        if not missing.ok(image, list_path, number):
+            continue
+        images.append(BoxedImage(image, (left, top, right, bottom)))
+        expression.append(to_internal[label])
+        photo.append(fields[0])
+    if not images:
+        raise DataFormatError(list_path, "no faces listed")
+    expression = np.array(expression, dtype=np.int64)
+    photo = np.array(photo)
+    split = grouped_stratified_split(expression, photo, test_fraction, seed)
+    meta = {"split_from": f"seeded ({seed}) stratified split, {test_fraction:.0%} test, grouped by photo"}
+    result = ImageSet(images, {"expression": expression, "group": photo}, np.asarray(split), str(list_path), meta=meta)
+    return with_dropped(result, missing.dropped)
