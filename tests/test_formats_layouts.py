@@ -289,6 +289,35 @@ def test_expw_label_list_with_boxes_split_by_photo(tmp_path):
         formats.read("expw", tmp_path)
 
 
+def test_ckplus_as_distributed_peak_frames_cropped_by_landmarks(tmp_path):
+    from facessl.data.formats.common import load_image
+
+    subjects = [f"S{n:03d}" for n in range(5, 15)]
+    for k, subject in enumerate(subjects):
+        for sequence, code in (("001", 1 + k % 7), ("002", None)):  # the second sequence has no emotion
+            folder = tmp_path / "cohn-kanade-images" / subject / sequence
+            for frame in range(1, 6):
+                stem = f"{subject}_{sequence}_{frame:08d}"
+                _photo_with_face(folder / f"{stem}.png", (20, 10, 40, 30), size=(64, 48))
+                points = np.array([[22.0 + i % 17, 12.0 + i // 4] for i in range(68)])  # spans 22..38 x 12..28
+                write(tmp_path / "Landmarks" / subject / sequence / f"{stem}_landmarks.txt",
+                      "".join(f"   {x:.7e}   {y:.7e}\n" for x, y in points), crlf=True)
+            if code is not None:
+                write(tmp_path / "Emotion" / subject / sequence / f"{subject}_{sequence}_00000005_emotion.txt",
+                      f"   {code:.7e}\n")
+    got = formats.read("ckplus", tmp_path)
+    assert len(got) == 30 and got.meta["class_names"][1] == "contempt"
+    assert [p.rsplit("_", 1)[1] for p in got.images[:3]] == ["00000003.png", "00000004.png", "00000005.png"]
+    assert list(got.labels["class"][:3]) == [0, 0, 0] and got.labels["class"][3] == 1  # S005 anger, S006 contempt
+    for subject in subjects:
+        assert len(set(got.split[got.labels["group"] == subject])) == 1
+    crop = load_image(got.images[0])  # the landmarks' square (16 px) enlarged by a quarter: 20 px, all face
+    assert crop.shape == (20, 20, 3) and crop.min() > 200
+    write(tmp_path / "Emotion" / "S005" / "001" / "S005_001_00000005_emotion.txt", "   9.0000000e+00\n")
+    with pytest.raises(DataFormatError, match="S005_001_00000005_emotion.txt:1.*1..7"):
+        formats.read("ckplus", tmp_path)
+
+
 # --- AFLW2000-3D / 300W-LP ----------------------------------------------------------------------------
 def released_mat(path, pose_rad, landmarks_field):
     save_image(path.with_suffix(".jpg"), face(20))

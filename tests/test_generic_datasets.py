@@ -133,3 +133,19 @@ def test_min_class_count_leaves_rare_classes_out_before_the_split(tmp_path):
     assert formats.read("imagefolder", tmp_path / "faces").meta["class_names"] == ["contempt", "happy", "neutral"]
     with pytest.raises(FacesslError, match="every class has fewer images"):
         formats.read("imagefolder", tmp_path / "faces", min_class_count=1000)
+
+
+def test_imagefolder_labels_from_file_names_as_jaffe_and_kdef_code_them(tmp_path):
+    for name in ("KA.AN1.39.tiff", "KA.HA2.30.tiff", "KL.AN3.57.tiff", "KL.HA1.33.tiff", "YM.NE1.49.tiff",
+                 "YM.AN2.60.tiff", "TM.HA1.12.tiff", "TM.NE2.13.tiff", "README.png"):
+        img(tmp_path / "jaffe" / name, 100)
+    got = formats.read("imagefolder", tmp_path / "jaffe", label_regex=r"\.([A-Z]{2})\d", group=r"^([A-Z]{2})\.")
+    assert got.meta["class_names"] == ["AN", "HA", "NE"] and len(got) == 8
+    assert got.dropped == {"file name without a label (--label-regex)": 1}
+    assert [got.meta["class_names"][c] for c in got.labels["class"][:2]] == ["AN", "HA"]
+    for person in ("KA", "KL", "YM", "TM"):  # a person's photos stay on one side of the split
+        assert len(set(got.split[got.labels["group"] == person])) == 1
+    with pytest.raises(FacesslError, match="needs a group in parentheses"):
+        formats.read("imagefolder", tmp_path / "jaffe", label_regex=r"\.[A-Z]{2}\d")
+    with pytest.raises(FacesslError, match="finds a label in none"):
+        formats.read("imagefolder", tmp_path / "jaffe", label_regex=r"^(zz)")

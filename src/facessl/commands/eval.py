@@ -48,8 +48,8 @@ def add_arguments(p) -> None:
     proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
     proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
     proto.add_argument("--balanced", action="store_true",
-                       help="classification: class-balanced loss and selection on mean-class accuracy "
-                            "(for imbalanced sets, whose headline is mean-class accuracy or macro F1)")
+                       help="classification: class-balanced loss, weight decay chosen on the class-balanced "
+                            "validation cross-entropy (for imbalanced sets, whose headline is mean-class accuracy or macro F1)")
     run = p.add_argument_group("running")
     run.add_argument("--skip-missing", action="store_true", help="skip (and count) images a dataset lists but lacks or that do not decode")
     run.add_argument("--cache", default=None, help="feature cache directory (default: <out>/../.facessl_cache)")
@@ -64,7 +64,8 @@ def add_arguments(p) -> None:
 DATASET_OPTIONS = {"csv_images": "images", "image_column": "image_column", "label_column": "label_column",
                    "target_columns": "target_columns", "point_columns": "point_columns", "group": "group",
                    "group_column": "group_column", "split_column": "split_column", "test_fraction": "test_fraction",
-                   "min_class_count": "min_class_count", "pairs": "pairs_file", "variant": "variant"}
+                   "min_class_count": "min_class_count", "pairs": "pairs_file", "variant": "variant",
+                   "label_regex": "label_regex"}
 
 
 def add_dataset_options(p, images_flag: bool = True) -> None:
@@ -79,6 +80,8 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
     own.add_argument("--point-columns", help="csv: x,y columns in pairs -> task landmarks, e.g. 'x*,y*' or x1,y1,x2,y2")
     own.add_argument("--group", metavar="REGEX", help="keep files whose names share this regex's first group "
                                                      "(e.g. the subject, '^(S\\d+)_') on one side of the split")
+    own.add_argument("--label-regex", metavar="REGEX", help="imagefolder: each image's class is this regex's first group "
+                     "in its file name, not its folder (JAFFE's KA.AN1.39.tiff: '\\.([A-Z]{2})\\d')")
     own.add_argument("--group-column", help="csv: column of groups (subject, person) kept on one side of the split")
     own.add_argument("--split-column", help="csv: column of train / val / test (default: a seeded split)")
     own.add_argument("--test-fraction", type=float, default=None, help="share of the seeded split's test side (0.2)")

@@ -24,6 +24,7 @@ READERS = {
     "ferplus": ("ferplus", "read_ferplus", "FER+ fer2013new.csv beside fer2013.csv, or FER2013Train/Valid/Test + label.csv (8 classes, majority vote)"),
     "affectnet": ("affectnet", "read_affectnet", "AffectNet training.csv/validation.csv + Manually_Annotated_Images (face boxes), or train_set/val_set images + _exp.npy (8 classes)"),
     "expw": ("expw", "read_expw", "ExpW label/label.lst + image/origin photos (face boxes; 7 expressions, split grouped by photo)"),
+    "ckplus": ("ckplus", "read_ckplus", "CK+ cohn-kanade-images + Emotion (+ Landmarks): last 3 frames of the labelled sequences (7 classes)"),
     "lfw": ("lfw", "read_lfw_pairs", "LFW <Name>/<Name>_0001.jpg + pairs.txt (verification)"),
     "cplfw": ("lfw", "read_lfw_pairs", "cross-pose LFW-style set, same format as lfw"),
     "aflw2000": ("aflw2000", "read_aflw2000", "AFLW2000-3D imageXXXXX.jpg + .mat (Pose_Para, pt3d_68)"),

@@ -20,13 +20,13 @@ TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 
 
-def compile_group(pattern: str | None):
+def compile_group(pattern: str | None, flag: str = "--group"):
     if pattern is None:
         return None
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise FacesslError(f"--group {pattern!r}: not a regular expression ({exc})") from None
+        raise FacesslError(f"{flag} {pattern!r}: not a regular expression ({exc})") from None
 
 
 def group_of(name: str, pattern) -> str:

@@ -7,6 +7,10 @@ image release, CK+48, AffectNet and most exports of a user's own labelled faces)
 labels: 'class' (N,) int index into meta['class_names'] (sorted folder names, the union over the
 splits) and 'group' (N,) str (see formats.grouping). Images inside a class folder are found at any
 depth and through symlinked folders. An empty class folder is an error naming it.
+
+label_regex: sets that code the label in the file name (JAFFE `KA.AN1.39.tiff`, KDEF `AF01ANS.JPG`, RaFD
+`Rafd090_01_Caucasian_female_angry_frontal.jpg`) are read from a flat folder (or train/ test/ folders): the
+regex's first group in each file name is its class; names it does not match are skipped and counted.
 """
 from __future__ import annotations
 
@@ -44,9 +48,10 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED,
-                     class_names=None, min_class_count: int = 0) -> ImageSet:
+                     class_names=None, min_class_count: int = 0, label_regex: str | None = None) -> ImageSet:
     """ImageSet of class folders (see module doc). class_names: fixed label order (else sorted folder names).
-    min_class_count: classes with fewer images are left out (meta['left_out_classes'], dropped counts)."""
+    min_class_count: classes with fewer images are left out (meta['left_out_classes'], dropped counts).
+    label_regex: take each image's class from its file name (the first group) instead of from class folders."""
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(root, "image folder not found (expected root/<class>/*.jpg)")
@@ -54,23 +59,19 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     split_dirs = {SPLIT_FOLDERS[p.name.lower()]: p for p in subs if p.name.lower() in SPLIT_FOLDERS}
     if split_dirs and "train" not in split_dirs:
         raise DataFormatError(root, f"found {', '.join(p.name for p in split_dirs.values())}/ but no train/ folder")
-    parts = [(name, _subfolders(folder)) for name, folder in split_dirs.items()] if split_dirs else [(None, subs)]
-    if not any(classes for _, classes in parts):
-        raise DataFormatError(root, "no class folders found (expected root/<class>/*.jpg or root/train/<class>/*.jpg)")
-    names = list(class_names) if class_names is not None else sorted({c.name for _, classes in parts for c in classes})
+    if label_regex is not None:
+        found, unlabelled = _labelled_by_name(root, split_dirs, label_regex)
+    else:
+        found, unlabelled = _labelled_by_folder(root, split_dirs, subs), 0
+    names = list(class_names) if class_names is not None else sorted({name for _, name, _ in found})
     index = {n: i for i, n in enumerate(names)}
+    unknown = sorted({name for _, name, _ in found if name not in index})
+    if unknown:
+        raise DataFormatError(root, f"class {unknown[0]!r} is not one of {', '.join(names)}")
     pattern = compile_group(group)
-    images, labels, split = [], [], []
-    for split_name, classes in parts:
-        for folder in classes:
-            if folder.name not in index:
-                raise DataFormatError(folder, f"class folder {folder.name!r} is not one of {', '.join(names)}")
-            files = walk_images(folder)
-            if not files:
-                raise DataFormatError(folder, f"class folder {folder.name!r} holds no images ({', '.join(IMAGE_SUFFIXES[:5])} ...)")
-            images += [str(f) for f in files]
-            labels += [index[folder.name]] * len(files)
-            split += [split_name] * len(files)
+    images = [path for path, _, _ in found]
+    labels = [index[name] for _, name, _ in found]
+    split = [split_name for _, _, split_name in found]
     (images, split, labels), rare, dropped = leave_out_rare_classes(
         [names[i] for i in labels], min_class_count, images, split, labels)
     if rare:
@@ -87,4 +88,40 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     meta = {"class_names": names, "split_from": split_from, "group_pattern": group}
     if rare:
         meta["left_out_classes"] = rare
+    if unlabelled:
+        dropped = {**dropped, "file name without a label (--label-regex)": unlabelled}
     return ImageSet(images, {"class": labels, "group": groups}, split, str(root), dropped=dropped, meta=meta)
+
+
+def _labelled_by_folder(root: Path, split_dirs: dict, subs: list) -> list[tuple[str, str, str | None]]:
+    """(path, class folder name, split) of every image in the class folders."""
+    parts = [(name, _subfolders(folder)) for name, folder in split_dirs.items()] if split_dirs else [(None, subs)]
+    if not any(classes for _, classes in parts):
+        raise DataFormatError(root, "no class folders found (expected root/<class>/*.jpg or root/train/<class>/*.jpg; "
+                                    "--label-regex reads labels from file names)")
+    found = []
+    for split_name, classes in parts:
+        for folder in classes:
+            files = walk_images(folder)
+            if not files:
+                raise DataFormatError(folder, f"class folder {folder.name!r} holds no images ({', '.join(IMAGE_SUFFIXES[:5])} ...)")
+            found += [(str(f), folder.name, split_name) for f in files]
+    return found
+
+
+def _labelled_by_name(root: Path, split_dirs: dict, label_regex: str) -> tuple[list, int]:
+    """(path, label from the file name, split) of every image whose name the pattern matches; and how many it did not."""
+    pattern = compile_group(label_regex, "--label-regex")
+    if pattern.groups < 1:
+        raise DataFormatError(root, f"--label-regex {label_regex!r} needs a group in parentheses around the label")
+    found, unlabelled = [], 0
+    for split_name, folder in (split_dirs.items() if split_dirs else [(None, root)]):
+        for f in walk_images(folder):
+            match = pattern.search(f.name)
+            if match is None or not match.group(1):
+                unlabelled += 1
+                continue
+            found.append((str(f), match.group(1), split_name))
+    if not found:
+        raise DataFormatError(root, f"--label-regex {label_regex!r} finds a label in none of the image file names")
+    return found, unlabelled

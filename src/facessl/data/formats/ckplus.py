@@ -1,0 +1,94 @@
+"""CK+ (the extended Cohn-Kanade set, Lucey et al., 2010) as distributed:
+
+    cohn-kanade-images/S005/001/S005_001_00000001.png ...     every frame of every sequence (640x490, grey or colour)
+    Emotion/S005/001/S005_001_00000011_emotion.txt          one number, the emotion of the sequence's last frame
+    Landmarks/S005/001/S005_001_00000001_landmarks.txt      68 lines `x y` per frame (optional)
+
+Only 327 of the 593 sequences carry an emotion. The usual protocol, kept here: the last `peak_frames` (3)
+frames of each labelled sequence, labelled with its emotion (7 classes: anger, contempt, disgust, fear,
+happiness, sadness, surprise; code 0, neutral, does not occur in the Emotion files). Each face is the square
+crop around its 68 landmarks, enlarged by a quarter (the frames are mostly background), or the whole frame
+when Landmarks/ is absent. No split is given: seeded, stratified, grouped by subject (S005), 20 % test.
+Task `classification`. Kaggle's CK+48 (class folders of 48x48 crops) reads as `imagefolder:`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
+from facessl.data.formats.imagefiles import parse_number, read_lines, with_dropped
+from facessl.data.image_decode import IMAGE_SUFFIXES, BoxedImage
+from facessl.errors import DataFormatError
+
+CODES = {1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happiness", 6: "sadness", 7: "surprise"}
+CLASSES = tuple(CODES.values())
+IMAGE_FOLDERS = ("cohn-kanade-images", "CK+/cohn-kanade-images", "extended-cohn-kanade-images/cohn-kanade-images")
+FACE_SCALE = 1.25  # the 68 points span brows to chin: a quarter more keeps the forehead and jaw
+
+
+def _find(root: Path, name: str) -> Path | None:
+    for base in (root, root.parent):
+        for candidate in (base / name, base / "CK+" / name):
+            if candidate.is_dir():
+                return candidate
+    return None
+
+
+def read_ckplus(root, peak_frames: int = 3, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> ImageSet:
+    """CK+ peak frames: labels 'class' (N,) index into CLASSES and 'group' (the subject); split train / test."""
+    root = Path(root)
+    images_root = next((root / f for f in IMAGE_FOLDERS if (root / f).is_dir()), None)
+    emotion_root = _find(root, "Emotion")
+    if images_root is None or emotion_root is None:
+        raise DataFormatError(root, "CK+ not found: expected cohn-kanade-images/ and Emotion/ (S005/001/...) here")
+    landmark_root = _find(root, "Landmarks")
+    images, labels, subjects = [], [], []
+    dropped = {"sequence without frames": 0}
+    for emotion_file in sorted(emotion_root.glob("*/*/*_emotion.txt")):
+        lines = [line for line in read_lines(emotion_file, "CK+ emotion file") if line.strip()]
+        if len(lines) != 1:
+            raise DataFormatError(emotion_file, f"expected one emotion code, found {len(lines)} lines")
+        value = parse_number(lines[0].strip(), emotion_file, 1, "an emotion code 1..7", float)
+        if value != int(value) or int(value) not in CODES:
+            raise DataFormatError(emotion_file, f"expected an emotion code 1..7, got {lines[0].strip()}", 1)
+        subject, sequence = emotion_file.parent.parent.name, emotion_file.parent.name
+        frames = sorted(p for p in (images_root / subject / sequence).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) \
+            if (images_root / subject / sequence).is_dir() else []
+        if not frames:
+            dropped["sequence without frames"] += 1
+            continue
+        for frame in frames[-peak_frames:]:
+            images.append(_face(frame, landmark_root, subject, sequence))
+            labels.append(CLASSES.index(CODES[int(value)]))
+            subjects.append(subject)
+    if not images:
+        raise DataFormatError(emotion_root, "no labelled CK+ sequence with frames")
+    labels, subjects = np.array(labels, dtype=np.int64), np.array(subjects)
+    split = np.asarray(grouped_stratified_split(labels, subjects, test_fraction, seed))
+    meta = {"class_names": list(CLASSES),
+            "split_from": f"seeded ({seed}) stratified split, {test_fraction:.0%} test, grouped by subject"}
+    result = ImageSet(images, {"class": labels, "group": subjects}, split, str(root), meta=meta)
+    return with_dropped(result, {k: v for k, v in dropped.items() if v})
+
+
+def _face(frame: Path, landmark_root: Path | None, subject: str, sequence: str):
+    """The frame's face crop from its landmarks, or the frame itself."""
+    if landmark_root is None:
+        return str(frame)
+    path = landmark_root / subject / sequence / f"{frame.stem}_landmarks.txt"
+    if not path.is_file():
+        return str(frame)
+    points = []
+    for number, line in enumerate(read_lines(path, "CK+ landmarks"), start=1):
+        if line.strip():
+            fields = line.split()
+            if len(fields) != 2:
+                raise DataFormatError(path, f"expected 'x y', got {line.strip()!r}", number)
+            points.append([parse_number(v, path, number, "a coordinate", float) for v in fields])
+    points = np.array(points)
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, FACE_SCALE * max(x1 - x0, y1 - y0) / 2
+    return BoxedImage(frame, (cx - half, cy - half, cx + half, cy + half))
