@@ -318,6 +318,44 @@ def test_ckplus_as_distributed_peak_frames_cropped_by_landmarks(tmp_path):
         formats.read("ckplus", tmp_path)
 
 
+def test_mtfl_lists_with_windows_paths(tmp_path):
+    save_image(tmp_path / "lfw_5590" / "Aaron_Eckhart_0001.jpg", face(40))
+    save_image(tmp_path / "net_7876" / "prefix_0001.jpg", face(40))
+    save_image(tmp_path / "AFLW" / "0001-image20056.jpg", face(40))
+    write(tmp_path / "training.txt",
+          " lfw_5590\\Aaron_Eckhart_0001.jpg 10.5 30.25 20 12 28 14 13.5 22 30 31 1 2 2 3\n"
+          "net_7876\\prefix_0001.jpg 11 29 20 13 27 15 15 23 29 29 2 1 2 3\n", crlf=True)
+    write(tmp_path / "testing.txt", "AFLW\\0001-image20056.jpg 12 28 21 14 26 15 15 24 30 30 1 1 1 2\n")
+    got = formats.read("mtfl", tmp_path)
+    assert list(got.split) == ["train", "train", "test"] and got.images[0].endswith("lfw_5590/Aaron_Eckhart_0001.jpg")
+    np.testing.assert_allclose(got.labels["landmarks"][0], [[10.5, 14], [30.25, 13.5], [20, 22], [12, 30], [28, 31]])
+    assert list(got.labels["attributes"][1]) == [2, 1, 2, 3]
+    write(tmp_path / "testing.txt", "AFLW\\0001-image20056.jpg 12 28 21 14\n")
+    with pytest.raises(DataFormatError, match="testing.txt:1.*15 fields"):
+        formats.read("mtfl", tmp_path)
+
+
+def test_wflw_lists_crop_the_face_box_and_move_the_points(tmp_path):
+    from facessl.data.formats.common import load_image
+    from facessl.evaluate.images import image_sizes
+
+    points = np.stack([np.linspace(30, 70, 98), np.linspace(20, 60, 98)], 1)
+    img = np.zeros((100, 120, 3), np.uint8)
+    img[int(points[60, 1]), int(points[60, 0])] = 255  # one bright pixel on point 60
+    save_image(tmp_path / "WFLW_images" / "0--Parade" / "0_Parade_1.png", img)
+    fields = [f"{v:.3f}" for v in points.ravel()] + ["30", "20", "70", "60"] + ["0", "1", "0", "0", "0", "1"]
+    line = " ".join(fields + ["0--Parade/0_Parade_1.png"])
+    write(tmp_path / "WFLW_annotations" / "list_98pt_rect_attr_train_test" / "list_98pt_rect_attr_train.txt", line + "\n")
+    write(tmp_path / "WFLW_annotations" / "list_98pt_rect_attr_train_test" / "list_98pt_rect_attr_test.txt", line + "\n")
+    got = formats.read("wflw", tmp_path)
+    assert list(got.split) == ["train", "test"] and got.labels["landmarks"].shape == (2, 98, 2)
+    crop = load_image(got.images[0])  # the 40x40 box enlarged by a fifth: 48 px, centred on (50, 40)
+    assert crop.shape == (48, 48, 3) and tuple(image_sizes(got)[0]) == (48, 48)
+    x, y = np.floor(got.labels["landmarks"][0, 60]).astype(int)
+    assert crop[y, x, 0] == 255  # the moved point still sits on its pixel
+    assert list(got.labels["attributes"][0]) == [0, 1, 0, 0, 0, 1]
+
+
 # --- AFLW2000-3D / 300W-LP ----------------------------------------------------------------------------
 def released_mat(path, pose_rad, landmarks_field):
     save_image(path.with_suffix(".jpg"), face(20))

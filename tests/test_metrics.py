@@ -97,7 +97,7 @@ def test_mae_degrees_wraps_and_averages():
     assert per_nowrap[0] == pytest.approx(181.0)
 
 
-@pytest.mark.parametrize("k,pair", [(68, (36, 45)), (5, (0, 1))])
+@pytest.mark.parametrize("k,pair", [(68, (36, 45)), (5, (0, 1)), (98, (60, 72))])
 def test_nme_matches_loop_implementation(k, pair):
     rng = np.random.default_rng(k)
     true = rng.random((20, k, 2)) * 100

@@ -20,6 +20,8 @@ from scipy.stats import rankdata
 
 from facessl.data.labels import OUTER_EYE_CORNERS
 
+WFLW_OUTER_EYE_CORNERS = (60, 72)  # WFLW's 98-point layout, the normaliser of its published NMEs
+
 
 def accuracy(pred, true) -> float:
     pred, true = np.asarray(pred), np.asarray(true)
@@ -151,11 +153,13 @@ def au_auc(probs, labels):
 
 
 def interocular_indices(n_points: int) -> tuple[int, int]:
-    """Normalising point pair: outer eye corners for 68 points, the eye centres (0, 1) for MAFL's 5."""
+    """Normalising point pair: outer eye corners for 68 points (and WFLW's 98), the eye centres (0, 1) for MAFL's 5."""
     if n_points == 68:
         return OUTER_EYE_CORNERS
     if n_points == 5:
         return (0, 1)
+    if n_points == 98:
+        return WFLW_OUTER_EYE_CORNERS
     raise ValueError(f"no inter-ocular convention for {n_points} landmarks; pass normaliser=(i, j)")
 
 

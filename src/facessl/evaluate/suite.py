@@ -30,7 +30,8 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "aflw2000": "pose", "300wlp": "pose", "bu3dfe": "pose_classes", "disfa": "au",
                "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",
                "rafdb-compound": "classification", "ferplus": "classification",
-               "affectnet": "classification", "expw": "expression", "ckplus": "classification"}
+               "affectnet": "classification", "expw": "expression", "ckplus": "classification",
+               "mtfl": "landmarks", "wflw": "landmarks"}
 # test format -> the training set's format, looked up beside the test set's path when not given
 DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp"}
 SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features", "options"}

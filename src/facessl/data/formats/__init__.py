@@ -33,6 +33,8 @@ READERS = {
     "disfa": ("disfa", "read_disfa", "DISFA ActionUnit_Labels/SN001/SN001_au1.txt + Images/SN001/00001.jpg"),
     "300w": ("w300", "read_300w", "300-W images with 68-point .pts files"),
     "mafl": ("mafl", "read_mafl", "MAFL/CelebA img_align_celeba + list_landmarks_align_celeba.txt + training/testing.txt"),
+    "mtfl": ("mtfl", "read_mtfl", "MTFL training.txt/testing.txt + lfw_5590, net_7876, AFLW images (5 landmarks)"),
+    "wflw": ("mtfl", "read_wflw", "WFLW list_98pt_rect_attr_train/test.txt + WFLW_images (98 landmarks, face-box crops)"),
     "imagefolder": ("imagefolder", "read_imagefolder", "your own class folders root/<label>/*.jpg (or root/train|val|test/<label>/)"),
     "csv": ("csvtable", "read_csv_table", "your own CSV: image column + a label, numeric target or x,y point columns"),
 }
