@@ -16,7 +16,7 @@ import numpy as np
 from facessl.data.formats.common import ImageSet
 from facessl.errors import FacesslError
 from facessl.evaluate.expression import classification_task, require_label, train_test_parts
-from facessl.evaluate.protocol import EvalOptions, Fold, Part, ProbeTask
+from facessl.evaluate.protocol import EvalOptions, Fold, ProbeTask
 from facessl.evaluate.splits import part_groups
 
 

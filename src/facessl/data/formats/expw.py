@@ -16,7 +16,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import MissingImages, parse_number, read_lines, with_dropped
+from facessl.data.formats.imagefiles import MissingImages, field_rows, parse_number, with_dropped
 from facessl.data.image_decode import BoxedImage
 from facessl.data.labels import EXPRESSIONS
 from facessl.errors import DataFormatError
@@ -37,13 +37,8 @@ def read_expw(root, skip_missing: bool = False, test_fraction: float = TEST_FRAC
     to_internal = [EXPRESSIONS.index(name) for name in EXPW_ORDER]
     missing = MissingImages(skip_missing)
     images, expression, photo = [], [], []
-    for number, line in enumerate(read_lines(list_path, "ExpW label list"), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 8:
-            raise DataFormatError(list_path, "expected 'image_name face_id top left right bottom confidence label', "
-                                             f"got {len(fields)} fields", number)
+    for number, fields in field_rows(list_path, "ExpW label list", 8,
+                                     "image_name face_id top left right bottom confidence label"):
         top, left, right, bottom = (parse_number(v, list_path, number, "a face box number", float) for v in fields[2:6])
         label = parse_number(fields[7], list_path, number, "an expression label 0..6", int)
         if not 0 <= label <= 6:

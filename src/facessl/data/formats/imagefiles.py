@@ -41,6 +41,18 @@ def read_lines(path, what: str) -> list[str]:
     return read_text_lines(path, what)
 
 
+def field_rows(path, what: str, n_fields: int, form: str):
+    """(line number, whitespace-separated fields) of each non-blank line of a list file that has exactly
+    n_fields fields; any other line is one error naming the line and the expected `form`."""
+    for number, line in enumerate(read_lines(path, what), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != n_fields:
+            raise DataFormatError(path, f"expected '{form}' ({n_fields} fields), got {len(fields)}", number)
+        yield number, fields
+
+
 def parse_number(text: str, path, line: int, what: str, kind=float):
     try:
         return kind(text)

@@ -20,7 +20,7 @@ from pathlib import Path, PureWindowsPath
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import MissingImages, parse_number, read_lines, with_dropped
+from facessl.data.formats.imagefiles import MissingImages, field_rows, parse_number, with_dropped
 from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError
 
@@ -40,13 +40,7 @@ def read_mtfl(root, skip_missing: bool = False) -> ImageSet:
     missing = MissingImages(skip_missing)
     images, points, attributes, split = [], [], [], []
     for split_name, path in lists.items():
-        for number, line in enumerate(read_lines(path, "MTFL list"), start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 15:
-                raise DataFormatError(path, "expected 'path x1..x5 y1..y5 gender smile glasses pose' (15 fields), "
-                                            f"got {len(fields)}", number)
+        for number, fields in field_rows(path, "MTFL list", 15, "path x1..x5 y1..y5 gender smile glasses pose"):
             values = [parse_number(v, path, number, "a number", float) for v in fields[1:]]
             image = folder.joinpath(*PureWindowsPath(fields[0]).parts)  # lfw_5590\Aaron_Eckhart_0001.jpg
             if not missing.ok(image, path, number):
@@ -76,13 +70,7 @@ def read_wflw(root, skip_missing: bool = False) -> ImageSet:
         path = list_folder / name
         if not path.is_file():
             continue
-        for number, line in enumerate(read_lines(path, "WFLW list"), start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 207:
-                raise DataFormatError(path, "expected 196 coordinates, 4 box numbers, 6 attributes and a path "
-                                            f"(207 fields), got {len(fields)}", number)
+        for number, fields in field_rows(path, "WFLW list", 207, "196 coordinates, 4 box numbers, 6 attributes, path"):
             values = np.array([parse_number(v, path, number, "a number", float) for v in fields[:206]])
             image = images_root / fields[206]
             if not missing.ok(image, path, number):
