@@ -149,3 +149,26 @@ def test_imagefolder_labels_from_file_names_as_jaffe_and_kdef_code_them(tmp_path
         formats.read("imagefolder", tmp_path / "jaffe", label_regex=r"\.[A-Z]{2}\d")
     with pytest.raises(FacesslError, match="finds a label in none"):
         formats.read("imagefolder", tmp_path / "jaffe", label_regex=r"^(zz)")
+
+
+def test_csv_face_boxes_crop_each_row_and_move_its_points(tmp_path):
+    from facessl.data.formats.common import load_image
+
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[10:30, 20:40] = 220  # the face
+    photo[14, 25] = 255        # a landmark's pixel
+    (tmp_path / "p").mkdir()
+    _save(tmp_path / "p" / "a.png", photo)
+    _save(tmp_path / "p" / "b.png", photo)
+    (tmp_path / "t.csv").write_text("file,x,y,w,h,lx,ly,label\np/a.png,20,10,20,20,25,14,happy\np/b.png,20,10,20,20,25,14,sad\n")
+    got = formats.read("csv", tmp_path / "t.csv", box_columns="x,y,w,h", label_column="label")
+    crop = load_image(got.images[0])
+    assert crop.shape == (20, 20, 3) and crop.min() >= 200 and str(got.images[0]).endswith("p/a.png")
+    pts = formats.read("csv", tmp_path / "t.csv", box_columns="x,y,w,h", point_columns="lx,ly")
+    x, y = pts.labels["landmarks"][0, 0].astype(int)
+    assert (x, y) == (5, 4) and load_image(pts.images[0])[y, x, 0] == 255
+    (tmp_path / "u.csv").write_text("file,x0,y0,x1,y1,label\np/a.png,20,10,40,30,happy\np/b.png,20,10,20,30,sad\n")
+    with pytest.raises(DataFormatError, match="u.csv:3.*no area"):
+        formats.read("csv", tmp_path / "u.csv", box_columns="x0,y0,x1,y1", box_format="xyxy")
+    with pytest.raises(FacesslError, match="four columns"):
+        formats.read("csv", tmp_path / "t.csv", box_columns="x,y,w")

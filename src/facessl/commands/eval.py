@@ -65,7 +65,7 @@ DATASET_OPTIONS = {"csv_images": "images", "image_column": "image_column", "labe
                    "target_columns": "target_columns", "point_columns": "point_columns", "group": "group",
                    "group_column": "group_column", "split_column": "split_column", "test_fraction": "test_fraction",
                    "min_class_count": "min_class_count", "pairs": "pairs_file", "variant": "variant",
-                   "label_regex": "label_regex"}
+                   "label_regex": "label_regex", "box_columns": "box_columns", "box_format": "box_format"}
 
 
 def add_dataset_options(p, images_flag: bool = True) -> None:
@@ -82,6 +82,10 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
                                                      "(e.g. the subject, '^(S\\d+)_') on one side of the split")
     own.add_argument("--label-regex", metavar="REGEX", help="imagefolder: each image's class is this regex's first group "
                      "in its file name, not its folder (JAFFE's KA.AN1.39.tiff: '\\.([A-Z]{2})\\d')")
+    own.add_argument("--box-columns", help="csv: four columns of a face box in the photo (see --box-format); each row "
+                                           "is read as the square crop around its box")
+    own.add_argument("--box-format", choices=("xywh", "xyxy"), default=None,
+                     help="csv: --box-columns as x,y,width,height (default) or x0,y0,x1,y1")
     own.add_argument("--group-column", help="csv: column of groups (subject, person) kept on one side of the split")
     own.add_argument("--split-column", help="csv: column of train / val / test (default: a seeded split)")
     own.add_argument("--test-fraction", type=float, default=None, help="share of the seeded split's test side (0.2)")

@@ -8,6 +8,9 @@ Columns are chosen by name (options of `facessl eval --dataset csv:FILE`):
     point_columns  x,y columns in pairs (x1,y1,x2,y2,... or x*,y* wildcards interleaved) -> 'landmarks' (N,K,2)
     group_column   rows sharing a value stay on one side of every split (else `group` regex on the file name)
     split_column   train / val / test per row (else a seeded split, stratified for classes, grouped)
+    box_columns    four columns of a face box in the photo (box_format 'xywh': x, y, width, height; 'xyxy': x0, y0,
+                   x1, y1): each row is then the square crop around its box (image_decode.BoxedImage), and point
+                   columns are moved into the crop
 Comma, tab or semicolon separated; quoted fields, BOM and CRLF accepted (formats.text).
 """
 from __future__ import annotations
@@ -23,6 +26,7 @@ from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, compile_gr
                                            leave_out_rare_classes)
 from facessl.data.formats.imagefiles import MissingImages, with_dropped
 from facessl.data.formats.text import column_index, read_csv
+from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError, FacesslError
 
 IMAGE_COLUMNS = ("image", "file", "filename", "path", "img", "image_path")
@@ -56,7 +60,7 @@ def _expand(patterns: list[str], header: list[str], path) -> list[str]:
 def read_csv_table(path, images=None, image_column=None, label_column=None, target_columns=None, point_columns=None,
                    group_column=None, split_column=None, group: str | None = None,
                    test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED, skip_missing: bool = False,
-                   min_class_count: int = 0) -> ImageSet:
+                   min_class_count: int = 0, box_columns=None, box_format: str = "xywh") -> ImageSet:
     path = Path(path)
     header, rows = read_csv(path, "image table")
     if not rows:
@@ -80,6 +84,11 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
     numeric = [col(c) for c in _expand(targets or points, header, path)]
     if points and len(numeric) % 2:
         raise DataFormatError(path, f"point columns come in x,y pairs; got {len(numeric)} columns", 1)
+    boxes = [col(c) for c in _names(box_columns)]
+    if boxes and len(boxes) != 4:
+        raise FacesslError(f"--box-columns takes four columns (x,y,width,height or x0,y0,x1,y1), got {len(boxes)}")
+    if box_format not in ("xywh", "xyxy"):
+        raise FacesslError(f"--box-format must be xywh or xyxy, got {box_format!r}")
     group_i = col(group_column) if group_column else None
     split_i = col(split_column) if split_column else None
     folder = Path(images) if images is not None else path.parent
@@ -95,13 +104,18 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         file = folder / name
         if not missing.ok(file, path, line):
             continue
-        files.append(str(file))
+        if boxes:
+            file = BoxedImage(file, _box([_number(fields[i], header[i], path, line) for i in boxes], box_format, path, line))
+        files.append(file if boxes else str(file))
         if label_i is not None:
             if not fields[label_i]:
                 raise DataFormatError(path, f"empty label in column {header[label_i]!r}", line)
             raw_labels.append(fields[label_i])
         if numeric:
             values.append([_number(fields[i], header[i], path, line) for i in numeric])
+            if boxes and points:  # into the crop's pixels
+                left, top, _, _ = file.square()
+                values[-1] = [v - (left if k % 2 == 0 else top) for k, v in enumerate(values[-1])]
         groups.append(fields[group_i] if group_i is not None else group_of(name, pattern))
         if split_i is not None:
             value = fields[split_i].lower()
@@ -150,3 +164,12 @@ def _number(text: str, column: str, path, line: int) -> float:
 
 def _natural(text: str):
     return (0, int(text), "") if text.lstrip("-").isdigit() else (1, 0, text)
+
+
+def _box(values: list[float], box_format: str, path, line) -> tuple[float, float, float, float]:
+    """x0, y0, x1, y1 of a face box given as x, y, width, height ('xywh') or two corners ('xyxy')."""
+    x0, y0, a, b = values
+    x1, y1 = (x0 + a, y0 + b) if box_format == "xywh" else (a, b)
+    if x1 <= x0 or y1 <= y0:
+        raise DataFormatError(path, f"face box {values} ({box_format}) has no area", line)
+    return x0, y0, x1, y1
