@@ -14,6 +14,7 @@ VERBS = {
     "pretrain": "self-supervised pretraining (SimCLR, PCL, FAb-Net) from a YAML config",
     "eval": "linear-probe evaluation of a checkpoint on downstream tasks",
     "embed": "write features of a folder of images to .npy or .csv",
+    "inspect": "what a dataset reader makes of a folder: splits, classes, skips, and a contact sheet",
     "demo": "the whole study end to end on the embedded data",
     "ablate": "the PCL ablation and feature-choice tables",
     "report": "rebuild the report of a demo run from its saved results",

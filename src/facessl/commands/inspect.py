@@ -1,0 +1,123 @@
+"""`facessl inspect`: what a dataset reader makes of a folder, before any model sees it.
+
+    facessl inspect --dataset affectnet:/data/AffectNet --out affectnet.png
+    facessl inspect --dataset csv:faces.csv --box-columns x,y,w,h --label-column mood --out faces.png
+
+Prints the task the format implies, the rows per split, the classes (rows per split) or the targets, and
+what the reader skipped and why; with --out, writes a contact sheet of a few faces per class (or of random
+faces), decoded and resized exactly as the probes see them, landmarks drawn as red dots.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from facessl.commands.options import output_file, positive_int
+from facessl.errors import FacesslError
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--dataset", required=True, help="FORMAT:PATH, e.g. rafdb:/data/RAF-DB or csv:labels.csv")
+    p.add_argument("--out", default=None, help="contact sheet PNG of the faces as the probes see them")
+    p.add_argument("--per-class", type=positive_int, default=6, help="faces per class on the sheet (others: 6 x 8)")
+    p.add_argument("--size", type=positive_int, default=64, help="the probes' input size to show (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="which faces the sheet shows")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="skip (and count) images the dataset lists but lacks or that do not decode")
+    from facessl.commands.eval import add_dataset_options
+
+    add_dataset_options(p)
+
+
+def describe(data) -> list[str]:
+    """Lines saying what a reader returned: rows per split, classes or targets, skips."""
+    from facessl.data.formats.common import PairSet
+    from facessl.data.labels import EXPRESSIONS
+
+    lines = []
+    if isinstance(data, PairSet):
+        folds = len(set(data.fold.tolist()))
+        lines.append(f"pairs: {len(data.pairs)} ({int(data.same.sum())} same, {int((~data.same).sum())} different) "
+                     f"in {folds} fold(s), over {len(data.images)} images")
+        images = data.images
+    else:
+        images = data
+        split = images.split if images.split is not None else np.array(["all"] * len(images))
+        lines.append(f"images: {len(images)} (" + ", ".join(f"{s} {n}" for s, n in sorted(Counter(split.tolist()).items()))
+                     + ")" + (f"; split: {images.meta['split_from']}" if images.meta.get("split_from") else ""))
+        names = images.meta.get("class_names")
+        key = "class" if "class" in images.labels else ("expression" if "expression" in images.labels else None)
+        if key:
+            names = names if key == "class" else list(EXPRESSIONS)
+            values = images.labels[key]
+            for c in np.unique(values):
+                per_split = Counter(split[values == c].tolist())
+                lines.append(f"  {names[int(c)] if names else c}: " + ", ".join(f"{s} {n}" for s, n in sorted(per_split.items())))
+        for label, array in images.labels.items():
+            if label not in ("class", "expression", "group") and hasattr(array, "shape"):
+                lines.append(f"labels {label!r}: shape {tuple(array.shape)}")
+        if "group" in images.labels:
+            lines.append(f"groups (kept on one side of the split): {len(set(images.labels['group'].tolist()))}")
+    skipped = {**images.dropped, **(data.dropped if isinstance(data, PairSet) else {})}
+    lines.append("skipped: " + (", ".join(f"{why.replace('_', ' ')} {n}" for why, n in skipped.items() if n) or "nothing"))
+    return lines
+
+
+def sheet_rows(data, per_class: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """(row indices, caption per row) for the contact sheet: per_class faces of each class, else 48 at random."""
+    rng = np.random.default_rng(seed)
+    images = data.images if hasattr(data, "pairs") else data
+    key = "class" if "class" in images.labels else ("expression" if "expression" in images.labels else None)
+    if key is None:
+        rows = rng.choice(len(images), size=min(48, len(images)), replace=False)
+        return np.sort(rows), [images.split[i] if images.split is not None else "" for i in np.sort(rows)]
+    from facessl.data.labels import EXPRESSIONS
+
+    names = images.meta.get("class_names") if key == "class" else list(EXPRESSIONS)
+    rows, captions = [], []
+    for c in np.unique(images.labels[key]):
+        members = np.flatnonzero(images.labels[key] == c)
+        chosen = np.sort(rng.choice(members, size=min(per_class, len(members)), replace=False))
+        rows += chosen.tolist()
+        captions += [str(names[int(c)] if names else c)] * len(chosen)
+    return np.array(rows), captions
+
+
+def draw_points(tiles: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Red 2x2 dots at each (x, y) of points (n, K, 2), given in the tiles' pixels."""
+    tiles = tiles.copy()
+    size = tiles.shape[1]
+    for tile, pts in zip(tiles, points):
+        for x, y in np.floor(pts).astype(int):
+            if 0 <= x < size and 0 <= y < size:
+                tile[max(0, y - 1):y + 1, max(0, x - 1):x + 1] = (255, 0, 0)
+    return tiles
+
+
+def run(args) -> int:
+    from facessl.commands.eval import reader_options
+    from facessl.evaluate.images import image_sizes, load_batch
+    from facessl.evaluate.suite import FORMAT_TASK, parse_dataset, read_dataset
+    from facessl.viz.grids import image_grid
+
+    out = output_file(args.out, "--out") if args.out else None
+    if out is not None and out.suffix.lower() != ".png":
+        raise FacesslError(f"{out}: --out must end in .png")
+    fmt, _ = parse_dataset(args.dataset)
+    data = read_dataset(args.dataset, args.skip_missing, reader_options(args))
+    print(f"{args.dataset}: format {fmt}, task {FORMAT_TASK.get(fmt, '?')}")
+    for line in describe(data):
+        print(line)
+    if out is None:
+        return 0
+    images = data.images if hasattr(data, "pairs") else data
+    rows, captions = sheet_rows(data, args.per_class, args.seed)
+    tiles = load_batch(images.images, rows, args.size)
+    if "landmarks" in images.labels:
+        scale = args.size / image_sizes(images.subset(rows))
+        tiles = draw_points(tiles, images.labels["landmarks"][rows] * scale[:, None, :])
+    nrow = args.per_class if len(set(captions)) > 1 else 8
+    image_grid(tiles, nrow, out, labels=captions)
+    print(f"contact sheet: {out} ({len(rows)} faces at {args.size} px)")
+    return 0
