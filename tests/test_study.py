@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facessl.cli import main
@@ -143,7 +144,8 @@ def test_validation_holdout_never_reads_the_test_split(tmp_path):
 
     path = toy_table(tmp_path)
     test_plan, val_plan = load_plan(path), load_plan(path, ["holdout=validation"])
-    test_side = {p for p, s in zip(stages.labelled_set(test_plan).images, stages.labelled_set(test_plan).split) if s == "test"}
+    labelled = stages.labelled_set(tmp_path / "test", test_plan)
+    test_side = {p for p, s in zip(labelled.images, labelled.split) if s == "test"}
     info = stages.prepare_data(tmp_path / "val", val_plan)
     table, opts = stages.evaluation_table(tmp_path / "val", val_plan)
     carved = read_csv_table(table, **opts)
@@ -249,3 +251,63 @@ def test_the_probe_selection_benchmark_runs_on_a_validation_study(tmp_path, monk
     assert "held out per weight decay 0:" in out
     assert "carve accuracy" in out and "carve cross-entropy" in out
     assert out.count("mean shortfall from the best weight decay") == 2
+
+
+def expw_dataset(tmp_path, photos=24):
+    """An ExpW-layout set: each photo holds two faces (boxes), left and right, of different expressions."""
+    from PIL import Image
+
+    rows = []
+    (tmp_path / "expw" / "image" / "origin").mkdir(parents=True)
+    for i in range(photos):
+        img = Image.new("RGB", (40, 20), (0, 0, 0))
+        img.paste((200, 30 * (i % 4), 0), (0, 0, 20, 20))
+        img.paste((0, 30 * (i % 4), 200), (20, 0, 40, 20))
+        img.save(tmp_path / "expw" / "image" / "origin" / f"photo_{i}.png")
+        rows += [f"photo_{i}.png 0 0 0 20 20 0.9 {i % 2 * 3}", f"photo_{i}.png 1 0 20 40 20 0.9 {6 - i % 2}"]
+    (tmp_path / "expw" / "label").mkdir()
+    (tmp_path / "expw" / "label" / "label.lst").write_text("\n".join(rows) + "\n")
+    return tmp_path / "expw"
+
+
+@pytest.mark.parametrize("holdout", ["test", "validation"])
+def test_a_study_on_any_labelled_format_keeps_its_face_boxes(tmp_path, holdout):
+    """`dataset: expw:DIR` (no photos/labels): the set is written as the study's table with its boxes; every
+    face, two per photo, is pretrained on as its own crop; the split keeps a photo's faces together."""
+    from facessl.data.formats.csvtable import read_csv_table
+    from facessl.data.image_decode import BoxedImage
+    from facessl.study import stages
+
+    root = expw_dataset(tmp_path)
+    (tmp_path / "study.yaml").write_text(f"dataset: expw:{root}\nsize: 16\nholdout: {holdout}\n")
+    plan = load_plan(tmp_path / "study.yaml")
+    info = stages.prepare_data(tmp_path / "s", plan)
+    table, opts = stages.evaluation_table(tmp_path / "s", plan)
+    data = read_csv_table(table, **opts)
+    assert all(isinstance(i, BoxedImage) for i in data.images) and {i.box for i in data.images} == {
+        (0.0, 0.0, 20.0, 20.0), (20.0, 0.0, 40.0, 20.0)}
+    assert set(data.meta["class_names"]) == {"anger", "happiness", "neutral", "surprise"}
+    photos = sorted((tmp_path / "s" / "data" / "pretrain_photos").iterdir())
+    assert len(photos) == info["pretrain_photos"] == int((data.split == "train").sum())
+    from PIL import Image
+
+    with Image.open(photos[0]) as a, Image.open(photos[1]) as b:  # the two faces of one photo, not the photo twice
+        assert a.size == (16, 16) and a.getpixel((8, 8))[0] > 150 and b.getpixel((8, 8))[2] > 150
+    for photo in {str(i) for i in data.images}:
+        assert len({s for i, s in zip(data.images, data.split) if str(i) == photo}) == 1
+
+
+def test_a_study_dataset_without_classes_is_one_error(tmp_path):
+    from facessl.data.formats.lfw import LfwWriter
+    from facessl.study import stages
+
+    w = LfwWriter(tmp_path / "lfw")
+    for name in ("Ann_Lee", "Bo_Chen"):
+        w.add(name, np.zeros((8, 8, 3), np.uint8))
+        w.add(name, np.zeros((8, 8, 3), np.uint8))
+    w.write_pairs([([("Ann_Lee", 1, 2)], [("Ann_Lee", 1, "Bo_Chen", 2)])])
+    (tmp_path / "study.yaml").write_text(f"dataset: lfw:{tmp_path / 'lfw'}\n")
+    with pytest.raises(FacesslError, match="no class labels with a train/test split"):
+        stages.prepare_data(tmp_path / "s", load_plan(tmp_path / "study.yaml"))
+    with pytest.raises(FacesslError, match="photos '' does not exist"):
+        load_plan(plan_file(tmp_path), ["photos=''"])

@@ -17,6 +17,10 @@ HOLDOUTS = ("test", "validation")
 class StudyPlan:
     photos: str = ""
     labels: str = ""
+    # instead of photos + labels: any labelled set a reader knows (rafdb:, ferplus:, affectnet:, imagefolder:,
+    # csv: ...), with its reader's options (e.g. {label_regex: ..., group: ...}); its train split is pretrained on
+    dataset: str | None = None
+    dataset_options: dict = field(default_factory=dict)
     label_column: str = "label"
     images: str | None = None  # folder the label table's image column is relative to (default: photos)
     group: str | None = None
@@ -34,7 +38,7 @@ class StudyPlan:
     probe_seeds: int = 3
     probe_epochs: int = 100
     supervised_epochs: int = 5
-    balanced: bool = True  # class-balanced probes selected on mean-class accuracy (the study's headline)
+    balanced: bool = True  # class-balanced probes (loss and selection; mean-class accuracy is the study's headline)
     pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
     workers: int = 0  # stages side by side, one process each (0: 2 on a CPU with 2+ cores, 1 on a GPU)
     # 'test': probe on the label table's test split (the result). 'validation': set the test split aside
@@ -44,9 +48,11 @@ class StudyPlan:
     method_overrides: dict = field(default_factory=dict)  # method -> [key=value, ...] for its pretraining config
 
     def check(self) -> "StudyPlan":
-        for name in ("photos", "labels"):
+        for name in () if self.dataset else ("photos", "labels"):
             if not getattr(self, name) or not Path(getattr(self, name)).exists():
-                raise FacesslError(f"study: {name} {getattr(self, name)!r} does not exist")
+                raise FacesslError(f"study: {name} {getattr(self, name)!r} does not exist (or give dataset: FORMAT:PATH)")
+        if self.dataset is not None and (":" not in str(self.dataset) or not isinstance(self.dataset_options, dict)):
+            raise FacesslError(f"study: dataset must be FORMAT:PATH with dataset_options a mapping, got {self.dataset!r}")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
             raise FacesslError(f"study: unknown method {unknown[0]!r}; expected {', '.join(METHODS)}")

@@ -109,7 +109,7 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
         figures.append(Figure(training_curves(runs, out / "figures" / "curves.png"), "Loss terms of the first seed's runs."))
     counts = data_info["counts"]
     data_text = (f"Pretraining: {data_info['pretrain_photos']} photos of the label table's train split "
-                 f"(FAb-Net: {plan.videos or 'no prepared clips given'}). Evaluation: {plan.labels}, "
+                 f"(FAb-Net: {plan.videos or 'no prepared clips given'}). Evaluation: {plan.dataset or plan.labels}, "
                  f"{data_info['split']}; train {sum(counts['train'].values())} / "
                  f"{'test' if plan.holdout == 'test' else 'validation'} {sum(counts['test'].values())} rows"
                  + (f", {len(counts['train'])} classes; left out (fewer than {plan.min_class_count} images): "

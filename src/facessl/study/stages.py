@@ -19,7 +19,7 @@ from PIL import Image
 
 import facessl
 from facessl.config import load_config
-from facessl.data.image_decode import read_rgb
+from facessl.data.image_decode import read_face
 from facessl.data.formats.csvtable import read_csv_table
 from facessl.demo.plan import CONFIG_DIR
 from facessl.errors import FacesslError
@@ -34,6 +34,7 @@ TASK_NAME = "real expressions"
 
 
 VALIDATION_TABLE = "validation.csv"  # data/: holdout=validation's table (its 'test' rows are the carve)
+LABEL_TABLE = "labels.csv"  # data/: a `dataset: FORMAT:PATH` written as the table the study reads
 VALIDATION_SEED = 1  # the carve's first placement seed (the table's own split uses 0)
 
 
@@ -42,17 +43,83 @@ def reader_options(plan: StudyPlan) -> dict:
             "min_class_count": plan.min_class_count, "skip_missing": True}
 
 
+def table_options(path: Path, min_class_count: int = 0) -> dict:
+    """Reader options of a table the study wrote (table_rows): absolute paths, its own group and split columns."""
+    boxed = "x0" in path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
+    return {"images": str(path.parent), "label_column": "label", "group_column": "group", "split_column": "split",
+            "skip_missing": True, "min_class_count": min_class_count,
+            **({"box_columns": "x0,y0,x1,y1", "box_format": "xyxy"} if boxed else {})}
+
+
 def evaluation_table(out: Path, plan: StudyPlan) -> tuple[str, dict]:
-    """(CSV path, reader options) of the table the study pretrains beside and probes on: the label table, or
-    with holdout=validation the carve written by prepare_data (absolute image paths, its own split column)."""
-    if plan.holdout == "test":
-        return plan.labels, reader_options(plan)
-    return str(out / "data" / VALIDATION_TABLE), {"images": str(out / "data"), "label_column": "label",
-                                                  "group_column": "group", "split_column": "split", "skip_missing": True}
+    """(CSV path, reader options) of the table the study pretrains beside and probes on: the label table (or
+    the table written from `dataset`), or with holdout=validation the carve written by prepare_data."""
+    if plan.holdout == "validation":
+        return str(out / "data" / VALIDATION_TABLE), table_options(out / "data" / VALIDATION_TABLE)
+    if plan.dataset:
+        return str(out / "data" / LABEL_TABLE), table_options(out / "data" / LABEL_TABLE, plan.min_class_count)
+    return plan.labels, reader_options(plan)
 
 
-def labelled_set(plan: StudyPlan):
-    return read_csv_table(plan.labels, **reader_options(plan))
+def labelled_set(out: Path, plan: StudyPlan):
+    """The labelled table: plan.labels read as CSV, or plan.dataset (any labelled format) written as one first."""
+    if not plan.dataset:
+        return read_csv_table(plan.labels, **reader_options(plan))
+    path = out / "data" / LABEL_TABLE
+    if not path.is_file():
+        write_dataset_table(path, plan)
+    return read_csv_table(path, **table_options(path, plan.min_class_count))
+
+
+def write_dataset_table(path: Path, plan: StudyPlan) -> None:
+    """plan.dataset read by its format's reader, written as the study's table: one row per face with its class
+    name, group (the reader's, else the file), split (val rows train: the study carves its own) and, for
+    faces given as boxes, the box; images held in memory (FER-2013's CSV) are written as PNGs beside it."""
+    from facessl.data.formats.common import PairSet
+    from facessl.data.labels import EXPRESSIONS
+    from facessl.evaluate.suite import read_dataset
+
+    data = read_dataset(plan.dataset, True, dict(plan.dataset_options))
+    key = "class" if not isinstance(data, PairSet) and "class" in data.labels else "expression"
+    if isinstance(data, PairSet) or key not in data.labels or data.split is None:
+        raise FacesslError(f"study: dataset {plan.dataset!r} has no class labels with a train/test split "
+                           "(the study probes a classification task)")
+    names = data.meta.get("class_names") if key == "class" else list(EXPRESSIONS)
+    images = list(data.images)
+    if isinstance(data.images, np.ndarray) or any(isinstance(i, np.ndarray) for i in images):
+        (path.parent / "images").mkdir(parents=True, exist_ok=True)
+        for k, item in enumerate(images):
+            if isinstance(item, np.ndarray):
+                images[k] = path.parent / "images" / f"row{k:07d}.png"
+                Image.fromarray(item).save(images[k])
+    groups = data.labels.get("group", np.array([str(Path(str(i)).resolve()) for i in images]))
+    split = np.where(data.split == "test", "test", "train")
+    table_rows(path, images, [names[int(c)] for c in data.labels[key]], groups, split)
+
+
+def table_rows(path: Path, images, labels, groups, split) -> None:
+    """Write image,label,group,split rows (absolute paths) atomically; faces given as boxes add x0,y0,x1,y1
+    (a plain image among them gets its whole picture as the box)."""
+    import csv
+    import io
+
+    from facessl.data.image_decode import BoxedImage, upright_size
+    from facessl.engine.io import write_text_atomic
+
+    boxed = any(isinstance(i, BoxedImage) for i in images)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["image", "label", "group", "split"] + (["x0", "y0", "x1", "y1"] if boxed else []))
+    for image, label, group, side in zip(images, labels, groups, split):
+        row = [str(Path(str(image)).resolve()), label, group, side]
+        if boxed:
+            if isinstance(image, BoxedImage):
+                row += [f"{v:g}" for v in image.box]
+            else:
+                with Image.open(str(image)) as im:
+                    row += [0, 0, *upright_size(im)]
+        writer.writerow(row)
+    write_text_atomic(path, text.getvalue())
 
 
 def best_carve(classes, groups, tries: int = 20) -> tuple[np.ndarray, int]:
@@ -65,21 +132,11 @@ def best_carve(classes, groups, tries: int = 20) -> tuple[np.ndarray, int]:
 def write_validation_table(out: Path, data) -> str:
     """The train split of the label table, carved again (grouped, stratified, 20 %) into train and a
     validation side written as 'test'; the test split's rows are not written (their images are never read)."""
-    import csv
-    import io
-
-    from facessl.engine.io import write_text_atomic
-
     keep = data.split == "train"
     names, classes, groups = data.meta["class_names"], data.labels["class"][keep], data.labels["group"][keep]
     carve, seed = best_carve(classes, groups)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["image", "label", "group", "split"])
-    for image, label, group, side in zip(np.asarray(data.images)[keep], classes, groups, carve):
-        writer.writerow([str(Path(image).resolve()), names[label], group, side])
-    path = out / "data" / VALIDATION_TABLE
-    write_text_atomic(path, text.getvalue())
+    images = [image for image, k in zip(data.images, keep) if k]
+    table_rows(out / "data" / VALIDATION_TABLE, images, [names[c] for c in classes], groups, carve)
     return f"validation carve (seed {seed}, 20 %, grouped, stratified) of the train split of the " \
            f"{data.meta['split_from']}; the test split is set aside unread"
 
@@ -87,7 +144,8 @@ def write_validation_table(out: Path, data) -> str:
 def prepare_data(out: Path, plan: StudyPlan) -> dict:
     """Link the train-split photos into data/pretrain_photos; count the split (with holdout=validation: the
     train side of the validation carve, the test split set aside)."""
-    data = labelled_set(plan)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    data = labelled_set(out, plan)
     split_from, left_out, dropped = data.meta["split_from"], data.meta.get("left_out_classes", {}), data.dropped
     if plan.holdout == "validation":
         (out / "data").mkdir(parents=True, exist_ok=True)
@@ -96,14 +154,17 @@ def prepare_data(out: Path, plan: StudyPlan) -> dict:
         data = read_csv_table(path, **opts)
     folder = out / "data" / "pretrain_photos"
     folder.mkdir(parents=True, exist_ok=True)
-    train = sorted({p for p, s in zip(data.images, data.split) if s == "train"})
-    test = {p for p, s in zip(data.images, data.split) if s == "test"}
+    face = lambda p: (str(p), getattr(p, "box", None))  # a photo may hold several faces (boxes)
+    train = {face(p): p for p, s in zip(data.images, data.split) if s == "train"}
+    test = {face(p) for p, s in zip(data.images, data.split) if s == "test"}
     if train and test and set(train) & test:
         raise FacesslError("study: a photo is on both sides of the split (check --group)")
-    for path in train:  # stored at the training size once: decoding 128 px JPEGs per step would dominate
-        target = folder / (Path(path).stem + ".png")
+    stems = [Path(key[0]).stem for key in sorted(train, key=str)]
+    numbered = len(set(stems)) < len(stems)  # two folders hold the same file name, or a photo several faces
+    for k, key in enumerate(sorted(train, key=str)):  # stored at the training size once: decoding per step would dominate
+        target = folder / (f"{k:06d}_{stems[k]}.png" if numbered else f"{stems[k]}.png")
         if not target.exists():
-            Image.fromarray(read_rgb(path, plan.size)).save(target)
+            Image.fromarray(read_face(train[key], plan.size)).save(target)
     names = data.meta["class_names"]
     counts = {s: {n: int(((data.split == s) & (data.labels["class"] == i)).sum()) for i, n in enumerate(names)}
               for s in ("train", "test")}
