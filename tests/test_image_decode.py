@@ -100,3 +100,25 @@ def test_every_image_suffix_is_found_and_decoded_by_the_pretraining_listing(tmp_
     assert sorted(listed) == sorted(f"happy/a{s}" for s in suffixes)
     for rel in listed:
         assert decode_image(tmp_path / "faces" / rel, 16).shape == (3, 16, 16)
+
+
+def test_a_large_jpeg_decodes_at_a_reduced_scale_that_keeps_twice_the_wanted_pixels(tmp_path):
+    from facessl.data.image_decode import BoxedImage, read_face, reduced_decode
+
+    y, x = np.mgrid[0:600, 0:800]
+    photo = np.stack([(x / 3) % 256, (y / 2) % 256, (x + y) / 6 % 256], -1).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "big.jpg", quality=95)
+    with Image.open(tmp_path / "big.jpg") as im:
+        assert reduced_decode(im, 64, 600) == 0.25 and im.size == (200, 150)  # 150 px >= 2 x 64 on the short side
+    with Image.open(tmp_path / "big.jpg") as im:
+        assert reduced_decode(im, 200, 600) == 1.0  # 600 < 4 x 200: decoded whole
+    with Image.open(tmp_path / "big.jpg") as im:
+        full = np.asarray(im.convert("RGB").resize((64, 64), Image.BILINEAR), int)
+    assert np.abs(read_rgb(tmp_path / "big.jpg", 64).astype(int) - full).mean() < 2
+    box = BoxedImage(tmp_path / "big.jpg", (300, 100, 700, 500))
+    with Image.open(tmp_path / "big.jpg") as im:
+        crop = np.asarray(im.convert("RGB").crop(box.square()).resize((32, 32), Image.BILINEAR), int)
+    assert np.abs(read_face(box, 32).astype(int) - crop).mean() < 2  # the same face, decoded at 1/4
+    small = tmp_path / "small.png"
+    Image.fromarray(photo[:100, :100]).save(small)
+    np.testing.assert_array_equal(read_rgb(small, 40), np.asarray(Image.open(small).convert("RGB").resize((40, 40), Image.BILINEAR)))

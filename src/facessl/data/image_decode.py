@@ -71,12 +71,27 @@ def to_rgb(im):
     return im if mode == "RGB" else im.convert("RGB")
 
 
+def reduced_decode(im, want_side: float, of_side: float) -> float:
+    """Let a large JPEG decode at 1/2, 1/4 or 1/8 scale (its DCT does it nearly for free: a 12-megapixel
+    phone photo decodes ~10x faster) when `of_side` pixels of it still keep at least twice `want_side`
+    pixels; returns the scale applied (1.0: none). Call before the pixels are loaded."""
+    if im.format != "JPEG" or not want_side or of_side < 4 * want_side:
+        return 1.0
+    w, h = im.size
+    keep = 2 * want_side / of_side  # the smallest scale that keeps twice the wanted pixels
+    im.draft(im.mode, (int(np.ceil(w * keep)), int(np.ceil(h * keep))))
+    return (im.size[0] / w + im.size[1] / h) / 2
+
+
 def read_rgb(path_or_file, size: int | None = None) -> np.ndarray:
     """uint8 (H, W, 3) RGB of an image file (a path or a binary file object), resized to size x size
-    (bilinear) when size is given. Raises one of decode_errors() when the file cannot be decoded."""
+    (bilinear) when size is given (a large JPEG decoded at a reduced scale first, still at least 2x the
+    size). Raises one of decode_errors() when the file cannot be decoded."""
     from PIL import Image
 
     with Image.open(path_or_file) as im:
+        if size:
+            reduced_decode(im, size, min(im.size))
         rgb = to_rgb(im)
         if size and rgb.size != (size, size):
             rgb = rgb.resize((size, size), Image.BILINEAR)
@@ -114,7 +129,9 @@ def read_face(item, size: int | None = None) -> np.ndarray:
     from PIL import Image
 
     with Image.open(str(item)) as im:
-        crop = to_rgb(im).crop(item.square())
+        left, top, right, bottom = item.square()
+        scale = reduced_decode(im, size, right - left) if size else 1.0
+        crop = to_rgb(im).crop(tuple(int(round(v * scale)) for v in (left, top, right, bottom)))
         if size and crop.size != (size, size):
             crop = crop.resize((size, size), Image.BILINEAR)
         return np.asarray(crop, dtype=np.uint8)

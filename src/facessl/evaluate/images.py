@@ -22,11 +22,11 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _decode(item) -> np.ndarray:
+def _decode(item, size: int | None = None) -> np.ndarray:
     if isinstance(item, np.ndarray):
         return _as_rgb(item)
     try:
-        return load_image(item)
+        return load_image(item, size)
     except decode_errors() as exc:
         raise FacesslError(f"{item}: cannot decode image ({exc}); --skip-missing skips and counts such images") from None
 
@@ -43,9 +43,9 @@ def load_batch(images, index, size: int, workers: int = 2) -> np.ndarray:
     items = [images[i] for i in index]
     if workers > 1 and len(items) > 8 and not isinstance(images, np.ndarray):
         with ThreadPoolExecutor(workers) as pool:  # PIL decoding releases the GIL
-            decoded = list(pool.map(lambda item: resize(_decode(item), size), items))
+            decoded = list(pool.map(lambda item: resize(_decode(item, size), size), items))
     else:
-        decoded = [resize(_decode(item), size) for item in items]
+        decoded = [resize(_decode(item, size), size) for item in items]
     return np.stack(decoded) if decoded else np.zeros((0, size, size, 3), np.uint8)
 
 

@@ -52,8 +52,9 @@ class PairSet:
     dropped: dict = field(default_factory=dict)
 
 
-def load_image(path) -> np.ndarray:
-    """Decode an image file to uint8 RGB (H,W,3): upright, 16-bit grey and transparency handled (image_decode)."""
+def load_image(path, size: int | None = None) -> np.ndarray:
+    """Decode an image file to uint8 RGB (H,W,3): upright, 16-bit grey and transparency handled (image_decode);
+    resized to size x size when given (a large JPEG decoded at a reduced scale first)."""
     from facessl.data.image_decode import BoxedImage, read_face
 
-    return read_face(path if isinstance(path, BoxedImage) else Path(path))
+    return read_face(path if isinstance(path, BoxedImage) else Path(path), size)
