@@ -30,10 +30,20 @@ def add_arguments(p) -> None:
     add_dataset_options(p)
 
 
+def class_labels(images) -> tuple[np.ndarray, list] | None:
+    """(class per row, class names) of an ImageSet with classes or expressions, else None."""
+    from facessl.data.labels import EXPRESSIONS
+
+    if "class" in images.labels:
+        return images.labels["class"], images.meta.get("class_names")
+    if "expression" in images.labels:
+        return images.labels["expression"], list(EXPRESSIONS)
+    return None
+
+
 def describe(data) -> list[str]:
     """Lines saying what a reader returned: rows per split, classes or targets, skips."""
     from facessl.data.formats.common import PairSet
-    from facessl.data.labels import EXPRESSIONS
 
     lines = []
     if isinstance(data, PairSet):
@@ -46,11 +56,9 @@ def describe(data) -> list[str]:
         split = images.split if images.split is not None else np.array(["all"] * len(images))
         lines.append(f"images: {len(images)} (" + ", ".join(f"{s} {n}" for s, n in sorted(Counter(split.tolist()).items()))
                      + ")" + (f"; split: {images.meta['split_from']}" if images.meta.get("split_from") else ""))
-        names = images.meta.get("class_names")
-        key = "class" if "class" in images.labels else ("expression" if "expression" in images.labels else None)
-        if key:
-            names = names if key == "class" else list(EXPRESSIONS)
-            values = images.labels[key]
+        classes = class_labels(images)
+        if classes is not None:
+            values, names = classes
             for c in np.unique(values):
                 per_split = Counter(split[values == c].tolist())
                 lines.append(f"  {names[int(c)] if names else c}: " + ", ".join(f"{s} {n}" for s, n in sorted(per_split.items())))
@@ -68,16 +76,14 @@ def sheet_rows(data, per_class: int, seed: int) -> tuple[np.ndarray, list[str]]:
     """(row indices, caption per row) for the contact sheet: per_class faces of each class, else 48 at random."""
     rng = np.random.default_rng(seed)
     images = data.images if hasattr(data, "pairs") else data
-    key = "class" if "class" in images.labels else ("expression" if "expression" in images.labels else None)
-    if key is None:
-        rows = rng.choice(len(images), size=min(48, len(images)), replace=False)
-        return np.sort(rows), [images.split[i] if images.split is not None else "" for i in np.sort(rows)]
-    from facessl.data.labels import EXPRESSIONS
-
-    names = images.meta.get("class_names") if key == "class" else list(EXPRESSIONS)
+    classes = class_labels(images)
+    if classes is None:
+        rows = np.sort(rng.choice(len(images), size=min(48, len(images)), replace=False))
+        return rows, [images.split[i] if images.split is not None else "" for i in rows]
+    values, names = classes
     rows, captions = [], []
-    for c in np.unique(images.labels[key]):
-        members = np.flatnonzero(images.labels[key] == c)
+    for c in np.unique(values):
+        members = np.flatnonzero(values == c)
         chosen = np.sort(rng.choice(members, size=min(per_class, len(members)), replace=False))
         rows += chosen.tolist()
         captions += [str(names[int(c)] if names else c)] * len(chosen)

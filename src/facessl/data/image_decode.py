@@ -17,7 +17,7 @@ import numpy as np
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".pbm")
 
 _ORIENTATION_TAG = 0x0112
-_WIDE_GREY = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0}
+_SIXTEEN_BIT_GREY = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 def decode_errors() -> tuple[type[BaseException], ...]:
@@ -25,10 +25,6 @@ def decode_errors() -> tuple[type[BaseException], ...]:
     from PIL import Image
 
     return (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
-
-
-def is_image_file(name) -> bool:
-    return str(name).lower().endswith(IMAGE_SUFFIXES)
 
 
 def orientation(im) -> int:
@@ -55,8 +51,8 @@ def to_rgb(im):
     if orientation(im) != 1:
         im = ImageOps.exif_transpose(im)
     mode = im.mode
-    if mode in _WIDE_GREY or mode == "I":
-        top = _WIDE_GREY.get(mode) or (65535.0 if np.asarray(im).max() > 255 else 255.0)
+    if mode in _SIXTEEN_BIT_GREY or mode == "I":  # "I" (32-bit) holds 16-bit PNGs on some Pillows: go by its values
+        top = 65535.0 if mode != "I" or np.asarray(im).max() > 255 else 255.0
         grey = np.asarray(im, dtype=np.float64) * (255.0 / top)
         return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8), "L").convert("RGB")
     if mode == "F":
@@ -113,6 +109,14 @@ class BoxedImage(str):
 
     def __reduce__(self):  # pickles (a worker process) with its box
         return BoxedImage, (str(self), self.box)
+
+    @classmethod
+    def enlarged(cls, path, box, scale: float) -> "BoxedImage":
+        """The face box (x0, y0, x1, y1) grown by `scale` about its centre (landmark or detector boxes that
+        are tight around the points)."""
+        x0, y0, x1, y1 = box
+        cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, scale * (x1 - x0) / 2, scale * (y1 - y0) / 2
+        return cls(path, (cx - hw, cy - hh, cx + hw, cy + hh))
 
     def square(self) -> tuple[int, int, int, int]:
         x0, y0, x1, y1 = self.box

@@ -45,7 +45,8 @@ def reader_options(plan: StudyPlan) -> dict:
 
 def table_options(path: Path, min_class_count: int = 0) -> dict:
     """Reader options of a table the study wrote (table_rows): absolute paths, its own group and split columns."""
-    boxed = "x0" in path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
+    with open(path, encoding="utf-8") as f:  # the header says whether the table carries face boxes
+        boxed = "x0" in f.readline().rstrip("\n").split(",")
     return {"images": str(path.parent), "label_column": "label", "group_column": "group", "split_column": "split",
             "skip_missing": True, "min_class_count": min_class_count,
             **({"box_columns": "x0,y0,x1,y1", "box_format": "xyxy"} if boxed else {})}

@@ -108,12 +108,10 @@ def _read_cropped(root: Path) -> ImageSet:
                 dropped["image without _exp.npy"] += 1
                 continue
             try:
-                value = np.load(label_path, allow_pickle=False)
-                code = int(str(value.reshape(-1)[0]))
+                value = str(np.load(label_path, allow_pickle=False).reshape(-1)[0])  # '3' or 3, as releases differ
             except (ValueError, OSError, IndexError) as exc:
                 raise DataFormatError(label_path, f"expected one expression code 0..10 ({exc})") from None
-            if not 0 <= code <= 10:
-                raise DataFormatError(label_path, f"expected an expression code 0..10, got {code}")
+            code = _code(value, label_path, None)
             if code in NOT_EXPRESSIONS:
                 dropped[NOT_EXPRESSIONS[code]] += 1
                 continue

@@ -89,6 +89,4 @@ def _face(frame: Path, landmark_root: Path | None, subject: str, sequence: str):
                 raise DataFormatError(path, f"expected 'x y', got {line.strip()!r}", number)
             points.append([parse_number(v, path, number, "a coordinate", float) for v in fields])
     points = np.array(points)
-    (x0, y0), (x1, y1) = points.min(0), points.max(0)
-    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, FACE_SCALE * max(x1 - x0, y1 - y0) / 2
-    return BoxedImage(frame, (cx - half, cy - half, cx + half, cy + half))
+    return BoxedImage.enlarged(frame, (*points.min(0), *points.max(0)), FACE_SCALE)

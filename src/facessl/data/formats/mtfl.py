@@ -78,8 +78,7 @@ def read_wflw(root, skip_missing: bool = False) -> ImageSet:
             x0, y0, x1, y1 = values[196:200]
             if x1 <= x0 or y1 <= y0:
                 raise DataFormatError(path, f"expected a face box x_min < x_max, y_min < y_max, got {values[196:200]}", number)
-            cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, WFLW_BOX_SCALE * max(x1 - x0, y1 - y0) / 2
-            face = BoxedImage(image, (cx - half, cy - half, cx + half, cy + half))
+            face = BoxedImage.enlarged(image, (x0, y0, x1, y1), WFLW_BOX_SCALE)
             left, top, _, _ = face.square()
             images.append(face)
             points.append(values[:196].reshape(98, 2) - [left, top])
