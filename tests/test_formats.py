@@ -1,6 +1,7 @@
 """Benchmark file formats: writer -> reader round trips, and one clear error per malformed file."""
 import numpy as np
 import pytest
+from PIL import Image
 
 from facessl.data import formats
 from facessl.data.formats.aflw2000 import PoseMatWriter, savemat_deterministic
@@ -41,10 +42,17 @@ def test_voxceleb_round_trip(tmp_path):
     assert list(truth.labels["identity_index"]) == [7, 7, 7] and list(truth.labels["expression"]) == [2, 2, 2]
 
 
-def test_voxceleb_rejects_stray_folder(tmp_path):
+def test_voxceleb_reads_a_prepared_tree_and_rejects_a_tree_without_frames(tmp_path):
     (tmp_path / "notanid").mkdir()
-    with pytest.raises(DataFormatError, match="id#####"):
+    with pytest.raises(DataFormatError, match="no frames found"):
         formats.read("voxceleb", tmp_path)
+    # facessl prepare names a video outside VoxCeleb by its path: any identity folder name is read
+    track = tmp_path / "talks-2019-a" / "a" / "00001"
+    track.mkdir(parents=True)
+    for i in (1, 2):
+        Image.fromarray(faces(1)[0]).save(track / f"{i:04d}.jpg")
+    data = formats.read("voxceleb", tmp_path)
+    assert list(data.labels["identity"]) == ["talks-2019-a"] * 2 and list(data.labels["frame"]) == [1, 2]
 
 
 def test_rafdb_round_trip_and_real_names(tmp_path):

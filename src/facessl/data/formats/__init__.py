@@ -17,7 +17,7 @@ from facessl.errors import FacesslError
 
 # name -> (module, reader, what it holds)
 READERS = {
-    "voxceleb": ("voxceleb", "read_voxceleb", "VoxCeleb face-track tree id#####/<video>/<track>/<frame>.jpg (unlabelled)"),
+    "voxceleb": ("voxceleb", "read_voxceleb", "face-track tree <identity>/<video>/<track>/<frame>.jpg: VoxCeleb, facessl prepare (unlabelled)"),
     "rafdb": ("rafdb", "read_rafdb", "RAF-DB basic: Image/aligned + EmoLabel/list_patition_label.txt (7 expressions)"),
     "rafdb-compound": ("rafdb", "read_rafdb_compound", "RAF-DB compound: compound/Image/aligned + compound/EmoLabel list (11 classes)"),
     "fer2013": ("fer2013", "read_fer2013", "FER-2013 fer2013.csv (48x48 grey, 7 expressions)"),

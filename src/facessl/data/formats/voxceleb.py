@@ -1,8 +1,9 @@
 """VoxCeleb face-track tree (pretraining, unlabelled).
 
-Layout: `<root>/id#####/<video>/<track>/<frame>.jpg`, e.g. `id10001/1zcIwhmdeo4/00001/0001.jpg`:
-identity folders `id` + 5 digits, 11-character YouTube video ids, 5-digit track folders and
-4-digit 1-based frame numbers. Anything at the root that starts with `_` or `.` is not part of
+Layout: `<root>/<identity>/<video>/<track>/<frame>.jpg`, e.g. `id10001/1zcIwhmdeo4/00001/0001.jpg`
+(VoxCeleb: identity folders `id` + 5 digits, 11-character YouTube video ids, 5-digit track folders,
+4-digit 1-based frame numbers). Identity folders of other names are read too: `facessl prepare` names
+a video outside VoxCeleb by its path (`talks-2019-a/a/00001/0001.jpg`). Anything at the root that starts with `_` or `.` is not part of
 the tree (a synthetic build keeps its ground truth in `<root>/_truth.jsonl`, never read by training).
 """
 from __future__ import annotations
@@ -73,8 +74,6 @@ def read_voxceleb(root, with_truth: bool = False, min_frames: int = 1) -> ImageS
     for id_dir in sorted(root.iterdir()):
         if id_dir.name.startswith(("_", ".")) or not id_dir.is_dir():
             continue
-        if not IDENTITY_PATTERN.fullmatch(id_dir.name):
-            raise DataFormatError(id_dir, "expected an identity folder named id##### (e.g. id10001)")
         for video_dir in sorted(p for p in id_dir.iterdir() if p.is_dir()):
             for track_dir in sorted(p for p in video_dir.iterdir() if p.is_dir()):
                 frames = sorted(track_dir.glob("*.jpg"))
@@ -90,7 +89,7 @@ def read_voxceleb(root, with_truth: bool = False, min_frames: int = 1) -> ImageS
                     track.append(track_dir.name)
                     frame.append(int(f.stem))
     if not images:
-        raise DataFormatError(root, "no frames found; expected <root>/id#####/<video>/<track>/<frame>.jpg")
+        raise DataFormatError(root, "no frames found; expected <root>/<identity>/<video>/<track>/<frame>.jpg")
     labels = {"identity": np.array(identity), "video": np.array(video), "track": np.array(track), "frame": np.array(frame)}
     if with_truth:
         labels.update(_truth_labels(root, images))
