@@ -295,6 +295,8 @@ def test_a_study_on_any_labelled_format_keeps_its_face_boxes(tmp_path, holdout):
         assert a.size == (16, 16) and a.getpixel((8, 8))[0] > 150 and b.getpixel((8, 8))[2] > 150
     for photo in {str(i) for i in data.images}:
         assert len({s for i, s in zip(data.images, data.split) if str(i) == photo}) == 1
+    # the report names the reader's split, not the written table's column
+    assert f"expw:{root}: split seeded (0) stratified split, 20% test, grouped by photo" in info["split"]
 
 
 def test_a_study_dataset_without_classes_is_one_error(tmp_path):

@@ -35,6 +35,7 @@ TASK_NAME = "real expressions"
 
 VALIDATION_TABLE = "validation.csv"  # data/: holdout=validation's table (its 'test' rows are the carve)
 LABEL_TABLE = "labels.csv"  # data/: a `dataset: FORMAT:PATH` written as the table the study reads
+LABEL_SPLIT = "labels_split.txt"  # data/: beside LABEL_TABLE, how the dataset's reader split it (for the report)
 VALIDATION_SEED = 1  # the carve's first placement seed (the table's own split uses 0)
 
 
@@ -69,7 +70,11 @@ def labelled_set(out: Path, plan: StudyPlan):
     path = out / "data" / LABEL_TABLE
     if not path.is_file():
         write_dataset_table(path, plan)
-    return read_csv_table(path, **table_options(path, plan.min_class_count))
+    data = read_csv_table(path, **table_options(path, plan.min_class_count))
+    split_note = path.parent / LABEL_SPLIT
+    # the table's split column holds the reader's split: the report names that, not the column
+    data.meta["split_from"] = split_note.read_text(encoding="utf-8") if split_note.is_file() else plan.dataset
+    return data
 
 
 def write_dataset_table(path: Path, plan: StudyPlan) -> None:
@@ -78,6 +83,7 @@ def write_dataset_table(path: Path, plan: StudyPlan) -> None:
     faces given as boxes, the box; images held in memory (FER-2013's CSV) are written as PNGs beside it."""
     from facessl.data.formats.common import PairSet
     from facessl.data.labels import EXPRESSIONS
+    from facessl.engine.io import write_text_atomic
     from facessl.evaluate.suite import read_dataset
 
     data = read_dataset(plan.dataset, True, dict(plan.dataset_options))
@@ -95,6 +101,8 @@ def write_dataset_table(path: Path, plan: StudyPlan) -> None:
                 Image.fromarray(item).save(images[k])
     groups = data.labels.get("group", np.array([str(Path(str(i)).resolve()) for i in images]))
     split = np.where(data.split == "test", "test", "train")
+    how = (data.meta or {}).get("split_from") or "its reader's"
+    write_text_atomic(path.parent / LABEL_SPLIT, f"{plan.dataset}: split {how} (validation rows as train)")
     table_rows(path, images, [names[int(c)] for c in data.labels[key]], groups, split)
 
 
