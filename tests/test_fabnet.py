@@ -199,10 +199,26 @@ def test_photometric_loss_goes_down_in_a_few_steps():
 
 
 @pytest.mark.parametrize("backbone", ["fabnet", "small"])
-def test_embedding_at_another_input_size_is_the_embedding_of_the_resized_image(backbone):
+def test_embedding_of_a_larger_input_pools_its_map_to_the_trained_shape(backbone):
     torch.manual_seed(0)
     emb = Embedder(backbone, 0.25, 32, 16).eval()
-    big = torch.rand(3, 3, 64, 64)
-    small = torch.nn.functional.interpolate(big, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
+    big = torch.rand(3, 3, 48, 48)
     with torch.no_grad():
-        assert torch.allclose(emb(big), emb(small), atol=1e-6)  # no shape error: resized to its trained size
+        trained = emb.backbone(torch.zeros(1, 3, 32, 32)).shape[-2:]
+        maps = emb.backbone(big)
+        expected = emb.project(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(maps, trained), 1))
+        assert torch.allclose(emb(big), expected, atol=1e-6)
+        # it sees the larger image, not a resized copy of it
+        small = torch.nn.functional.interpolate(big, size=(32, 32), mode="bilinear", align_corners=False,
+                                                antialias=True)
+        assert not torch.allclose(emb(big), emb(small), atol=1e-3)
+
+
+@pytest.mark.parametrize("backbone", ["fabnet", "small"])
+def test_embedding_of_a_smaller_input_is_that_of_the_image_resized_up(backbone):
+    torch.manual_seed(0)
+    emb = Embedder(backbone, 0.25, 32, 16).eval()
+    tiny = torch.rand(3, 3, 16, 16)
+    up = torch.nn.functional.interpolate(tiny, size=(32, 32), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        assert torch.allclose(emb(tiny), emb(up), atol=1e-6)  # no shape error at a smaller size

@@ -79,13 +79,17 @@ class Embedder(nn.Module):
         self.image_size = int(image_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.shape[-2:] != (self.image_size, self.image_size):
-            # the embedding is a linear map of the flattened map of one input size: another size is
-            # resized to it (evaluating at a larger size, as the other methods' probes may, then
-            # gives FAb-Net the image it was trained on instead of a shape error)
+        # The embedding is a linear map of the flattened map of the training size. A larger input (the probes
+        # may evaluate at a larger size) makes a larger map, pooled to that shape, so every pixel is seen; a
+        # smaller one is resized up to the training size (the paper's encoder needs it to reach 1x1).
+        if images.shape[-1] < self.image_size or images.shape[-2] < self.image_size:
             images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear",
-                                   align_corners=False, antialias=images.shape[-1] > self.image_size)
-        return self.project(torch.flatten(self.backbone(images), 1))
+                                   align_corners=False)
+        maps = self.backbone(images)
+        trained = self.backbone.feature_shape(self.image_size)[1:]
+        if maps.shape[-2:] != trained:
+            maps = F.adaptive_avg_pool2d(maps, trained)
+        return self.project(torch.flatten(maps, 1))
 
 
 class FlowDecoder(nn.Module):
