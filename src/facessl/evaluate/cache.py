@@ -21,7 +21,7 @@ import torch
 from facessl.data.formats.common import ImageSet
 from facessl.engine.io import atomic_path
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: FAb-Net embeds an input larger than its training size by pooling, not resizing
 
 
 def weights_hash(module: torch.nn.Module) -> str:
