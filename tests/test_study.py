@@ -176,6 +176,24 @@ def test_method_overrides_reach_the_method_config_and_are_checked(tmp_path):
         load_plan(path, ["holdout=val"])
 
 
+def test_every_method_pretrains_the_same_backbone_width(tmp_path):
+    """FAb-Net's demo config narrows its backbone to width 0.5: the study gives every method, and the
+    random-weights row, the plan's width."""
+    from facessl.methods import build_method
+    from facessl.study import stages
+
+    path = toy_table(tmp_path)
+    plan = load_plan(path)
+    widths = {m: stages.method_config(tmp_path, plan, m, 0, 10).backbone.width for m in ("simclr", "pcl", "fabnet")}
+    assert widths == {"simclr": 1.0, "pcl": 1.0, "fabnet": 1.0}
+    fabnet = build_method(stages.method_config(tmp_path, plan, "fabnet", 0, 10))
+    simclr = build_method(stages.method_config(tmp_path, plan, "simclr", 0, 10))
+    assert fabnet.embedder.backbone.feature_shape(64) == simclr.encoder().backbone.feature_shape(64)
+    assert stages.method_config(tmp_path, load_plan(path, ["width=0.5"]), "simclr", 0, 10).backbone.width == 0.5
+    with pytest.raises(FacesslError, match="width must be a positive number"):
+        load_plan(path, ["width=0"])
+
+
 def test_a_validation_study_cannot_resume_a_test_one(tmp_path, monkeypatch, capsys):
     from facessl.commands import study
 

@@ -29,6 +29,7 @@ class StudyPlan:
     methods: list = field(default_factory=lambda: list(METHODS))
     seeds: list = field(default_factory=lambda: [0, 1])
     backbone: str = "small"
+    width: float = 1.0  # the backbone's width, the same for every method (FAb-Net's demo config narrows it to 0.5)
     size: int = 64  # pretraining input size
     eval_size: int | None = None  # probe (and supervised) input size; None: `size`. The reference probes at a
     # larger input than it pretrains on (64 px -> 100 px for expression): a finer final map for the probe
@@ -58,6 +59,8 @@ class StudyPlan:
             raise FacesslError(f"study: unknown method {unknown[0]!r}; expected {', '.join(METHODS)}")
         if not isinstance(self.min_class_count, int) or self.min_class_count < 0:
             raise FacesslError(f"study: min_class_count must be a whole number >= 0, got {self.min_class_count!r}")
+        if not isinstance(self.width, (int, float)) or isinstance(self.width, bool) or self.width <= 0:
+            raise FacesslError(f"study: width must be a positive number (the backbone's width), got {self.width!r}")
         if self.eval_size is not None and (not isinstance(self.eval_size, int) or self.eval_size < 8):
             raise FacesslError(f"study: eval_size must be a whole number of pixels >= 8 (or null), got {self.eval_size!r}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:

@@ -115,7 +115,7 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                  + (f", {len(counts['train'])} classes; left out (fewer than {plan.min_class_count} images): "
                     + ", ".join(f"{name} ({n})" for name, n in data_info["left_out_classes"].items())
                     if data_info.get("left_out_classes") else f", {len(counts['train'])} classes") + ". "
-                 f"Backbone `{plan.backbone}`, {plan.size} px, batch {plan.batch_size}, "
+                 f"Backbone `{plan.backbone}` (width {plan.width:g}, every method), {plan.size} px, batch {plan.batch_size}, "
                  + (f"{plan.budget_minutes:g} minutes of training per method and seed (steps per seed: "
                     + ", ".join(_steps_text(m, b) for m, b in data_info.get("budget", {}).items()) + ")"
                     if plan.budget_minutes else f"{plan.steps} steps per method and seed")
