@@ -190,8 +190,8 @@ def method_config(out: Path, plan: StudyPlan, method: str, seed: int, steps: int
         data = [f"data.path={plan.videos}", "data.layout=voxceleb"]
     else:
         data = [f"data.path={out / 'data' / 'pretrain_photos'}", "data.layout=folder", "data.sampling=all_frames"]
-    overrides = [f"seed={seed}", f"backbone.name={plan.backbone}", f"backbone.width={plan.width}", f"train.steps={steps}",
-                 f"train.batch_size={plan.batch_size}", f"data.size={plan.size}", *data,
+    overrides = [f"seed={seed}", f"backbone.name={plan.backbone}", f"backbone.width={plan.width}",
+                 f"train.steps={steps}", f"train.batch_size={plan.batch_size}", f"data.size={plan.size}", *data,
                  *plan.method_overrides.get(method, ()), *extra]
     return load_config(CONFIG_DIR / f"{method}_synth.yaml", overrides=overrides)
 

@@ -3,8 +3,9 @@
 Layout: `<root>/<identity>/<video>/<track>/<frame>.jpg`, e.g. `id10001/1zcIwhmdeo4/00001/0001.jpg`
 (VoxCeleb: identity folders `id` + 5 digits, 11-character YouTube video ids, 5-digit track folders,
 4-digit 1-based frame numbers). Identity folders of other names are read too: `facessl prepare` names
-a video outside VoxCeleb by its path (`talks-2019-a/a/00001/0001.jpg`). Anything at the root that starts with `_` or `.` is not part of
-the tree (a synthetic build keeps its ground truth in `<root>/_truth.jsonl`, never read by training).
+a video outside VoxCeleb by its path (`talks-2019-a/a/00001/0001.jpg`). Anything at the root that
+starts with `_` or `.` is not part of the tree (a synthetic build keeps its ground truth in
+`<root>/_truth.jsonl`, never read by training).
 """
 from __future__ import annotations
 
