@@ -1,4 +1,6 @@
 """Your own labelled faces: class folders and CSV tables read into ImageSets, and one-line errors."""
+import re
+
 import numpy as np
 import pytest
 
@@ -149,6 +151,27 @@ def test_imagefolder_labels_from_file_names_as_jaffe_and_kdef_code_them(tmp_path
         formats.read("imagefolder", tmp_path / "jaffe", label_regex=r"\.[A-Z]{2}\d")
     with pytest.raises(FacesslError, match="finds a label in none"):
         formats.read("imagefolder", tmp_path / "jaffe", label_regex=r"^(zz)")
+
+
+def test_a_pattern_with_a_slash_reads_the_path_for_labels_and_groups(tmp_path):
+    """Oulu-CASIA's `VL/Strong/P001/Anger/000.jpeg`: the class is the second folder, the person the first."""
+    root = tmp_path / "VL" / "Strong"
+    for person in ("P001", "P002", "P003", "P004", "P005"):
+        for emotion in ("Anger", "Happiness"):
+            for frame in ("000.jpeg", "001.jpeg"):
+                img(root / person / emotion / frame, 90)
+    got = formats.read("imagefolder", root, label_regex=r"^P\d+/(\w+)/", group=r"^(P\d+)/")
+    assert got.meta["class_names"] == ["Anger", "Happiness"] and len(got) == 20
+    assert sorted(set(got.labels["group"])) == ["P001", "P002", "P003", "P004", "P005"]
+    for person in set(got.labels["group"]):  # a person's sequences stay on one side of the split
+        assert len(set(got.split[got.labels["group"] == person])) == 1
+    assert set(got.split) == {"train", "test"}
+    # without a '/' the pattern still reads the file name only (the folders above are not searched)
+    with pytest.raises(FacesslError, match="finds a label in none"):
+        formats.read("imagefolder", root, label_regex=r"(Anger|Happiness)")
+    assert group_of("data/P001/Anger/000.jpeg", re.compile(r"/(P\d+)/")) == "P001"
+    assert group_of("data\\P002\\Anger\\000.jpeg", re.compile(r"/(P\d+)/")) == "P002"  # CSV on Windows
+    assert group_of("data/P001/Anger/000.jpeg", re.compile(r"(P\d+)")) == "000.jpeg"
 
 
 def test_csv_face_boxes_crop_each_row_and_move_its_points(tmp_path):

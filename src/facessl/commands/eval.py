@@ -79,9 +79,11 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
     own.add_argument("--target-columns", help="csv: comma list of numeric columns -> task regression, e.g. yaw,pitch,roll")
     own.add_argument("--point-columns", help="csv: x,y columns in pairs -> task landmarks, e.g. 'x*,y*' or x1,y1,x2,y2")
     own.add_argument("--group", metavar="REGEX", help="keep files whose names share this regex's first group "
-                                                     "(e.g. the subject, '^(S\\d+)_') on one side of the split")
+                                                     "(e.g. the subject, '^(S\\d+)_') on one side of the split; "
+                                                     "a regex with a '/' reads the path below the folder")
     own.add_argument("--label-regex", metavar="REGEX", help="imagefolder: each image's class is this regex's first group "
-                     "in its file name, not its folder (JAFFE's KA.AN1.39.tiff: '\\.([A-Z]{2})\\d')")
+                     "in its file name, not its folder (JAFFE's KA.AN1.39.tiff: '\\.([A-Z]{2})\\d'); with a '/' in "
+                     "the path below the folder (Oulu-CASIA's P001/Anger/000.jpeg: '^P\\d+/(\\w+)/')")
     own.add_argument("--box-columns", help="csv: four columns of a face box in the photo (see --box-format); each row "
                                            "is read as the square crop around its box")
     own.add_argument("--box-format", choices=("xywh", "xyxy"), default=None,

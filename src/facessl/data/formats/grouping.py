@@ -3,9 +3,11 @@
 A group is what must never be on both sides of a split: a subject (`S005` in CK+'s
 `S005_001_00000011.png`), a person, or at least the image itself (a CSV that lists one photo
 twice). `--group REGEX` is searched in each file name; its first capture group (else the whole
-match) is the group. A name the pattern does not match is its own group, so a set that names
-only some people (LFW-style `George_W_Bush_0001.jpg` beside `facial-expressions_2868588k.jpg`)
-keeps those people together and every other photo apart.
+match) is the group. A pattern with a `/` is searched in the path instead (relative to the image
+folder, or as the CSV gives it): `^(P\\d{3})/` for Oulu-CASIA's `P001/Anger/000.jpeg`. A name
+the pattern does not match is its own group, so a set that names only some people (LFW-style
+`George_W_Bush_0001.jpg` beside `facial-expressions_2868588k.jpg`) keeps those people together and
+every other photo apart.
 """
 from __future__ import annotations
 
@@ -29,11 +31,17 @@ def compile_group(pattern: str | None, flag: str = "--group"):
         raise FacesslError(f"{flag} {pattern!r}: not a regular expression ({exc})") from None
 
 
+def searched_text(name, pattern) -> str:
+    """What a name pattern is searched in: the file name, or the whole (POSIX) path when it has a '/'."""
+    path = PurePath(str(name).replace("\\", "/"))
+    return path.as_posix() if "/" in pattern.pattern else path.name
+
+
 def group_of(name: str, pattern) -> str:
     """The group of a file name under a compiled pattern (see module doc); the name itself when none."""
     base = PurePath(name).name
     if pattern is not None:
-        match = pattern.search(base)
+        match = pattern.search(searched_text(name, pattern))
         if match:
             return match.group(1) if match.groups() and match.group(1) is not None else match.group(0)
     return base

@@ -11,6 +11,9 @@ depth and through symlinked folders. An empty class folder is an error naming it
 label_regex: sets that code the label in the file name (JAFFE `KA.AN1.39.tiff`, KDEF `AF01ANS.JPG`, RaFD
 `Rafd090_01_Caucasian_female_angry_frontal.jpg`) are read from a flat folder (or train/ test/ folders): the
 regex's first group in each file name is its class; names it does not match are skipped and counted.
+A regex with a `/` is searched in the path below the (split) folder instead, for sets whose class is a
+folder deeper than the first (Oulu-CASIA `VL/Strong/P001/Anger/000.jpeg`: `--label-regex '^P\\d+/(\\w+)/'`
+with `--group '^(P\\d+)/'`); so is a `--group` pattern with a `/`.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split,
-                                           leave_out_rare_classes)
+                                           leave_out_rare_classes, searched_text)
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError
 
@@ -78,7 +81,7 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
         kept_names = [n for n in names if n not in rare]
         labels, names = [kept_names.index(names[i]) for i in labels], kept_names
     labels = np.array(labels, dtype=np.int64)
-    groups = np.array([group_of(f, pattern) for f in images])
+    groups = np.array([group_of(_below(f, root, split_dirs), pattern) for f in images])
     if split_dirs:
         split, split_from = np.array(split), "folders " + ", ".join(f"{p.name}/" for p in split_dirs.values())
     else:
@@ -91,6 +94,15 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     if unlabelled:
         dropped = {**dropped, "file name without a label (--label-regex)": unlabelled}
     return ImageSet(images, {"class": labels, "group": groups}, split, str(root), dropped=dropped, meta=meta)
+
+
+def _below(image: str, root: Path, split_dirs: dict) -> str:
+    """An image's path below its split folder (or the root): what a --group pattern with a '/' reads."""
+    path = Path(image)
+    for folder in (*split_dirs.values(), root):
+        if path.is_relative_to(folder):
+            return path.relative_to(folder).as_posix()
+    return path.name
 
 
 def _labelled_by_folder(root: Path, split_dirs: dict, subs: list) -> list[tuple[str, str, str | None]]:
@@ -117,7 +129,7 @@ def _labelled_by_name(root: Path, split_dirs: dict, label_regex: str) -> tuple[l
     found, unlabelled = [], 0
     for split_name, folder in (split_dirs.items() if split_dirs else [(None, root)]):
         for f in walk_images(folder):
-            match = pattern.search(f.name)
+            match = pattern.search(searched_text(f.relative_to(folder), pattern))
             if match is None or not match.group(1):
                 unlabelled += 1
                 continue
