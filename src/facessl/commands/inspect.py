@@ -14,6 +14,7 @@ from collections import Counter
 import numpy as np
 
 from facessl.commands.options import output_file, positive_int
+from facessl.data.labels import class_labels
 from facessl.errors import FacesslError
 
 
@@ -28,17 +29,6 @@ def add_arguments(p) -> None:
     from facessl.commands.eval import add_dataset_options
 
     add_dataset_options(p)
-
-
-def class_labels(images) -> tuple[np.ndarray, list] | None:
-    """(class per row, class names) of an ImageSet with classes or expressions, else None."""
-    from facessl.data.labels import EXPRESSIONS
-
-    if "class" in images.labels:
-        return images.labels["class"], images.meta.get("class_names")
-    if "expression" in images.labels:
-        return images.labels["expression"], list(EXPRESSIONS)
-    return None
 
 
 def describe(data) -> list[str]:

@@ -15,3 +15,13 @@ N_LANDMARKS = 68  # iBUG / 300-W
 # 0-based iBUG indices of the outer eye corners (interocular normaliser) and the MAFL 5 points
 OUTER_EYE_CORNERS = (36, 45)
 MAFL_FROM_68 = {"left_eye": (36, 39), "right_eye": (42, 45), "nose": (30,), "left_mouth": (48,), "right_mouth": (54,)}
+
+
+def class_labels(images) -> tuple | None:
+    """(class index per row, class names) of an ImageSet with classes (generic sets: names in its meta) or
+    expressions (named readers: EXPRESSIONS), else None."""
+    if "class" in images.labels:
+        return images.labels["class"], images.meta.get("class_names")
+    if "expression" in images.labels:
+        return images.labels["expression"], list(EXPRESSIONS)
+    return None

@@ -82,16 +82,16 @@ def write_dataset_table(path: Path, plan: StudyPlan) -> None:
     name, group (the reader's, else the file), split (val rows train: the study carves its own) and, for
     faces given as boxes, the box; images held in memory (FER-2013's CSV) are written as PNGs beside it."""
     from facessl.data.formats.common import PairSet
-    from facessl.data.labels import EXPRESSIONS
+    from facessl.data.labels import class_labels
     from facessl.engine.io import write_text_atomic
     from facessl.evaluate.suite import read_dataset
 
     data = read_dataset(plan.dataset, True, dict(plan.dataset_options))
-    key = "class" if not isinstance(data, PairSet) and "class" in data.labels else "expression"
-    if isinstance(data, PairSet) or key not in data.labels or data.split is None:
+    classes = None if isinstance(data, PairSet) else class_labels(data)
+    if classes is None or data.split is None:
         raise FacesslError(f"study: dataset {plan.dataset!r} has no class labels with a train/test split "
                            "(the study probes a classification task)")
-    names = data.meta.get("class_names") if key == "class" else list(EXPRESSIONS)
+    values, names = classes
     images = list(data.images)
     if isinstance(data.images, np.ndarray) or any(isinstance(i, np.ndarray) for i in images):
         (path.parent / "images").mkdir(parents=True, exist_ok=True)
@@ -103,7 +103,7 @@ def write_dataset_table(path: Path, plan: StudyPlan) -> None:
     split = np.where(data.split == "test", "test", "train")
     how = (data.meta or {}).get("split_from") or "its reader's"
     write_text_atomic(path.parent / LABEL_SPLIT, f"{plan.dataset}: split {how} (validation rows as train)")
-    table_rows(path, images, [names[int(c)] for c in data.labels[key]], groups, split)
+    table_rows(path, images, [names[int(c)] for c in values], groups, split)
 
 
 def table_rows(path: Path, images, labels, groups, split) -> None:
