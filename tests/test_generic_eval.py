@@ -145,6 +145,9 @@ def test_eval_cli_csv_and_imagefolder(own_csv):
     (["--label-column", "mood"], "no column 'mood'; the header has 'user.id', 'image', 'emotion'"),
     (["--label-column", "emotion", "--images", "/nonexistent"], "/nonexistent: image folder (--images) does not exist"),
     (["--label-column", "emotion", "--pairs", "x.txt"], "--pairs does not apply to format 'csv'"),
+    (["--label-column", "emotion", "--reader-option", "every=5"], "reader option 'every' does not apply to format 'csv'"),
+    (["--label-column", "emotion", "--reader-option", "every"], "--reader-option 'every': expected KEY=VALUE"),
+    (["--reader-option", "label_column=emotion", "--label-column", "emotion"], "label_column is already given"),
 ])
 def test_eval_cli_errors_are_one_line(own_csv, capsys, extra, message):
     images = [] if "--images" in extra else ["--images", str(own_csv / "photos")]
@@ -268,3 +271,14 @@ def test_eval_cli_on_affectnet_lists_reads_the_face_boxes(tmp_path, monkeypatch)
     task = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"][0]
     assert task["info"]["class_names"][:2] == ["neutral", "happiness"] and task["info"]["test_rows"] == 12
     assert task["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.6  # chance: 1/3
+
+
+def test_reader_options_reach_the_reader_as_yaml_values():
+    from facessl.cli import build_parser
+    from facessl.commands.eval import reader_options
+
+    args = build_parser().parse_args(["eval", "--checkpoint", "run", "--out", "o", "--dataset", "bp4d:B",
+                                      "--reader-option", "every=5",
+                                      "--reader-option", "aus=[1, 2, 4]", "--reader-option", "protocol=FF",
+                                      "--reader-option", "box-mm=220.5"])
+    assert reader_options(args) == {"every": 5, "aus": [1, 2, 4], "protocol": "FF", "box_mm": 220.5}

@@ -97,11 +97,34 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
     own.add_argument("--pairs", metavar="FILE", default=None, help="lfw/cplfw: the pairs file (default: pairs.txt)")
     own.add_argument("--variant", default=None, help="rafdb: aligned (default) or original images; lfw: image folder "
                                                      "name such as lfw_funneled (default: found)")
+    own.add_argument("--reader-option", action="append", default=None, metavar="KEY=VALUE",
+                     help="any other keyword of the format's reader (repeatable; the value is read as YAML), e.g. "
+                          "bp4d: every=5, aus=[1,2,4]; kdef: angles=S; cfp: protocol=FF; oulucasia: light=NI")
 
 
 def reader_options(args) -> dict:
     """The reader keywords of the dataset options given on the command line."""
-    return {key: getattr(args, flag) for flag, key in DATASET_OPTIONS.items() if getattr(args, flag, None) is not None}
+    options = {key: getattr(args, flag) for flag, key in DATASET_OPTIONS.items() if getattr(args, flag, None) is not None}
+    for text in getattr(args, "reader_option", None) or ():
+        key, value = parse_reader_option(text)
+        if key in options:
+            raise FacesslError(f"--reader-option {text!r}: {key} is already given")
+        options[key] = value
+    return options
+
+
+def parse_reader_option(text: str) -> tuple[str, object]:
+    """'every=5' -> ('every', 5): the value read as YAML (numbers, lists, strings)."""
+    import yaml
+
+    key, sep, value = str(text).partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key.isidentifier():
+        raise FacesslError(f"--reader-option {text!r}: expected KEY=VALUE, e.g. every=5")
+    try:
+        return key, yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        raise FacesslError(f"--reader-option {text!r}: the value is not valid YAML") from None
 
 
 def _csv(text) -> list[str]:

@@ -27,13 +27,19 @@ from facessl.errors import FacesslError
 
 TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "landmarks", "classification", "regression")
 FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification",
-               "aflw2000": "pose", "300wlp": "pose", "bu3dfe": "pose_classes", "disfa": "au",
+               "cfp": "verification", "aflw2000": "pose", "300wlp": "pose", "biwi": "pose", "bu3dfe": "pose_classes",
+               "disfa": "au", "bp4d": "au",
                "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",
                "rafdb-compound": "classification", "ferplus": "classification",
                "affectnet": "classification", "expw": "expression", "ckplus": "classification",
+               "kdef": "expression", "jaffe": "expression", "oulucasia": "expression",
                "mtfl": "landmarks", "wflw": "landmarks"}
+# reader keywords with a flag of their own in `facessl eval` (others come from --reader-option KEY=VALUE)
+READER_FLAGS = ("--images", "--image-column", "--label-column", "--target-columns", "--point-columns", "--group",
+                "--group-column", "--split-column", "--test-fraction", "--min-class-count", "--pairs", "--variant",
+                "--label-regex", "--box-columns", "--box-format")
 # test format -> the training set's format, looked up beside the test set's path when not given
-DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp"}
+DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp", "biwi": "300wlp"}
 SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features", "options"}
 
 
@@ -100,6 +106,7 @@ def read_dataset(text: str, skip_missing: bool = False, options: dict | None = N
         for key in options:
             if key not in accepted:
                 flag = "--" + key.replace("_", "-").replace("-file", "")
+                flag = flag if flag in READER_FLAGS else f"reader option {key!r}"
                 raise FacesslError(f"{flag} does not apply to format {fmt!r} (it takes: "
                                    f"{', '.join(p for p in accepted if p not in ('root', 'path', 'skip_missing')) or 'no options'})")
         kw.update(options)
