@@ -24,7 +24,7 @@ def add_arguments(p) -> None:
     what = p.add_argument_group("what to evaluate (either --dataset or --suite)")
     what.add_argument("--task", choices=TASK_NAMES, help="task; the dataset format implies a default")
     what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: rafdb, fer2013, lfw, cplfw, "
-                                        "aflw2000, 300wlp, bu3dfe, disfa, 300w, mafl, rafdb-compound; your own: imagefolder, csv)")
+                                        "aflw2000, 300wlp, bu3dfe, disfa, 300w, mafl, celeba, rafdb-compound; your own: imagefolder, csv)")
     what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP")
     what.add_argument("--suite", help="YAML file listing tasks (see configs/eval_synth.yaml)")
     what.add_argument("--data-root", help="value of ${root} in the suite file")
@@ -49,7 +49,8 @@ def add_arguments(p) -> None:
     proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
     proto.add_argument("--balanced", action="store_true",
                        help="classification: class-balanced loss, weight decay chosen on the class-balanced "
-                            "validation cross-entropy (for imbalanced sets, whose headline is mean-class accuracy or macro F1)")
+                            "validation cross-entropy (for imbalanced sets, whose headline is mean-class accuracy or macro F1); "
+                            "attributes: each attribute's positives weighed by its negative / positive ratio")
     run = p.add_argument_group("running")
     run.add_argument("--skip-missing", action="store_true", help="skip (and count) images a dataset lists but lacks or that do not decode")
     run.add_argument("--cache", default=None, help="feature cache directory (default: <out>/../.facessl_cache)")

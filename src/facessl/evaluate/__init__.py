@@ -8,8 +8,8 @@
 Modules: metrics (numpy metrics), images (decode + resize), cache (disk cache, hashes), features
 (FeatureSource: extraction + cache + frozen-weights check), probes (linear probes with validation
 selection), splits, protocol (EvalOptions, folds, seed loop), expression / verification / pose /
-au / landmarks (task builders), baselines (random and supervised rows), suite (task specs, YAML),
-runner (evaluate), tables (results.md).
+au / attributes / landmarks (task builders), baselines (random and supervised rows), suite (task specs,
+YAML), runner (evaluate), tables (results.md).
 """
 from facessl.evaluate.cache import FeatureCache, default_cache_dir, weights_hash
 from facessl.evaluate.features import FeatureSource, extract

@@ -9,7 +9,8 @@ supervised:  the same architecture from random weights trained end to end with a
              weights are kept; the test set picks the epoch only under the paper protocol), scored with
              the task's own metrics. Training
              images are shifted by up to 1/16 of their side, and mirrored for the tasks whose labels
-             a mirror leaves unchanged (expression, AUs): the rows are only as strong as their training.
+             a mirror leaves unchanged (expression, AUs, CelebA's attributes, none of which is sided): the rows
+             are only as strong as their training.
 """
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def random_encoder(encoder: nn.Module, seed: int = 0, build_random=None) -> nn.M
     return fresh
 
 
-FLIP_INVARIANT_TASKS = ("expression", "au")  # a mirrored face keeps its label (not pose, landmarks)
-SHIFTED_TASKS = ("expression", "au", "pose", "pose_classes", "verification")  # landmarks would move
+FLIP_INVARIANT_TASKS = ("expression", "au", "attributes")  # a mirrored face keeps its label (not pose, landmarks)
+SHIFTED_TASKS = ("expression", "au", "attributes", "pose", "pose_classes", "verification")  # landmarks would move
 
 
 def augment_batch(x: torch.Tensor, task: str, generator: torch.Generator) -> torch.Tensor:

@@ -9,6 +9,8 @@
     mae_degrees(pred, true, wrap=True) -> (per_column, mean)
     au_f1(probs, labels, threshold=0.5) -> (per_au, mean)
     au_auc(probs, labels) -> (per_au, mean)
+    binary_accuracy(probs, labels, threshold=0.5) -> (per_column, mean)            multi-label: accuracy per column
+    binary_balanced_accuracy(probs, labels, threshold=0.5) -> (per_column, mean)   mean of the recalls per column
     nme(pred, true, normaliser="interocular") -> mean normalised mean error in % ("box" also offered)
 
 Accuracies and F1/AUC are fractions in [0, 1]; tables multiply by 100 for display.
@@ -150,6 +152,32 @@ def au_auc(probs, labels):
     per_au = np.array([roc_auc(probs[:, a], labels[:, a]) for a in range(probs.shape[1])])
     valid = ~np.isnan(per_au)
     return per_au, float(per_au[valid].mean()) if valid.any() else float("nan")
+
+
+def _binary_pair(probs, labels, threshold: float):
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels).astype(bool)
+    if probs.shape != labels.shape or probs.ndim != 2:
+        raise ValueError(f"expected (N, A) probabilities and labels, got {probs.shape} and {labels.shape}")
+    return probs >= threshold, labels
+
+
+def binary_accuracy(probs, labels, threshold: float = 0.5):
+    """Per-column accuracy of `probs >= threshold` against 0/1 labels (N, A), and the mean over columns
+    (CelebA's headline: the mean accuracy over its 40 attributes)."""
+    pred, labels = _binary_pair(probs, labels, threshold)
+    per_column = (pred == labels).mean(axis=0)
+    return per_column, float(per_column.mean())
+
+
+def binary_balanced_accuracy(probs, labels, threshold: float = 0.5):
+    """Per-column balanced accuracy (the mean of the recalls of the values present in the labels: scikit-learn's
+    balanced_accuracy_score; a column with one value is that value's recall) and the mean over columns."""
+    pred, labels = _binary_pair(probs, labels, threshold)
+    per_column = []
+    for p, y in zip(pred.T, labels.T):
+        per_column.append(np.mean([np.mean(p[y == value] == value) for value in np.unique(y)]))
+    per_column = np.asarray(per_column, dtype=np.float64)
+    return per_column, float(per_column.mean())
 
 
 def interocular_indices(n_points: int) -> tuple[int, int]:

@@ -43,7 +43,8 @@ class EvalOptions:
     landmark_loss: str = "l2"
     verification: str = "10fold"  # or "fixed": one threshold for all pairs
     fixed_threshold: float | None = None  # "fixed" mode; None = best on all pairs (optimistic)
-    balanced: bool = False  # classification: class-balanced loss, selection on mean-class accuracy
+    balanced: bool = False  # classification: class-balanced loss, weight decay chosen on the class-balanced
+                            # validation cross-entropy; attributes: positives weighed by negatives / positives
     supervised_epochs: int = 10
     supervised_lr: float = 1e-3
     device: str | None = None

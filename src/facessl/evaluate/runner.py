@@ -18,7 +18,7 @@ from dataclasses import asdict
 import facessl
 from facessl.data.formats.common import PairSet
 from facessl.errors import FacesslError
-from facessl.evaluate import au, expression, generic, landmarks, pose, verification
+from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, verification
 from facessl.evaluate.baselines import random_encoder, run_supervised_task
 from facessl.evaluate.cache import FeatureCache, array_hash
 from facessl.evaluate.features import FeatureSource, available_choices
@@ -27,8 +27,8 @@ from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, run_floor, run_p
 from facessl.evaluate.suite import TaskSpec, read_dataset
 
 BUILDERS = {"expression": expression.build, "pose": pose.build, "pose_classes": pose.build_classes,
-            "au": au.build, "landmarks": landmarks.build, "classification": generic.build_classification,
-            "regression": generic.build_regression}
+            "au": au.build, "attributes": attributes.build, "landmarks": landmarks.build,
+            "classification": generic.build_classification, "regression": generic.build_regression}
 BASELINES = ("random", "supervised")
 RANDOM_SEED = 1234  # initialisation seed of the random-weights row
 

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from facessl.errors import FacesslError
 
-TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "landmarks", "classification", "regression")
+TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "attributes", "landmarks", "classification",
+              "regression")
 FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification",
                "cfp": "verification", "aflw2000": "pose", "300wlp": "pose", "biwi": "pose", "bu3dfe": "pose_classes",
                "disfa": "au", "bp4d": "au",
@@ -33,7 +34,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "rafdb-compound": "classification", "ferplus": "classification",
                "affectnet": "classification", "expw": "expression", "ckplus": "classification",
                "kdef": "expression", "jaffe": "expression", "oulucasia": "expression",
-               "mtfl": "landmarks", "wflw": "landmarks"}
+               "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes"}
 # reader keywords with a flag of their own in `facessl eval` (others come from --reader-option KEY=VALUE)
 READER_FLAGS = ("--images", "--image-column", "--label-column", "--target-columns", "--point-columns", "--group",
                 "--group-column", "--split-column", "--test-fraction", "--min-class-count", "--pairs", "--variant",

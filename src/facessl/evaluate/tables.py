@@ -1,7 +1,8 @@
 """results.md: the results dict as tables in the layout of the papers, one table per kind of task.
 
 Rows are (model row, feature): the checkpoint's feature choices, then the random-weights and the
-supervised baselines. Cells are mean ± std over seeds (verification: ± std over the 10 folds).
+supervised baselines. Cells are mean ± std over seeds (verification: ± std over the 10 folds). Attributes
+also get a table turned the other way: one line per attribute, one column per row.
 """
 from __future__ import annotations
 
@@ -24,11 +25,15 @@ LAYOUT = {
     "regression": ("Regression (MAE in the columns' units, lower is better)", [("mae", "MAE", 1)]),
     "au_f1": ("Action units (F1 %)", [(f"f1_{n}", n, 100) for n in AU_NAMES] + [("f1_mean", "mean", 100)]),
     "au_auc": ("Action units (AUC %)", [(f"auc_{n}", n, 100) for n in AU_NAMES] + [("auc_mean", "mean", 100)]),
+    "attributes": ("Facial attributes (means over the attributes, %; at probability 0.5)",
+                   [("accuracy_mean", "mean acc", 100), ("balanced_accuracy_mean", "mean balanced acc", 100),
+                    ("auc_mean", "mean AUC", 100)]),
     "landmarks": ("Landmarks (NME %: of the inter-ocular distance, and of the box size; lower is better)",
                   [("nme", "NME", 1), ("nme_box", "NME box", 1)]),
 }
 ORDER = ("expression", "classification", "verification", "pose", "pose_classes", "regression", "au_f1", "au_auc",
-         "landmarks")
+         "attributes", "attributes_each", "landmarks")
+SECTIONS = {"au": ("au_f1", "au_auc"), "attributes": ("attributes", "attributes_each")}  # tasks with several tables
 
 
 def cell(result: dict, key: str, scale: float) -> str:
@@ -89,6 +94,25 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     return "\n".join(lines)
 
 
+def attribute_tables(tasks: list[dict], paper_protocol: bool = False) -> str:
+    """Accuracy per attribute, one line per attribute and one column per model row: CelebA's 40 attributes
+    stay readable as lines where they would not as columns."""
+    out = []
+    for t in tasks:
+        info = t.get("info", {})
+        keys = _row_keys([t])
+        title = f"Facial attributes per attribute, {t['name']} (accuracy %)"
+        title += " — PAPER PROTOCOL, selected on test" if paper_protocol else ""
+        header = ["attribute", "train positives %"] + [f"{label} {feature}" for label, feature in keys]
+        lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for name in info.get("attributes") or []:
+            rate = info.get("base_rates", {}).get(name)
+            cells = [cell(t["rows"][label][feature], f"accuracy_{name}", 100) for label, feature in keys]
+            lines.append("| " + " | ".join([name, "—" if rate is None else f"{rate * 100:.1f}"] + cells) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 def render(results: dict) -> str:
     ck = results.get("checkpoint", {})
     lines = ["# facessl linear evaluation", "",
@@ -105,12 +129,14 @@ def render(results: dict) -> str:
     for t in results.get("tasks", []):
         if t.get("error"):
             continue
-        kinds = ["au_f1", "au_auc"] if t["task"] == "au" else [t["task"]]
-        for kind in kinds:
+        for kind in SECTIONS.get(t["task"], (t["task"],)):
             by_kind.setdefault(kind, []).append(t)
+    paper = bool(results.get("paper_protocol"))
     for kind in ORDER:
-        if kind in by_kind:
-            lines += [table(kind, by_kind[kind], bool(results.get("paper_protocol"))), ""]
+        if kind == "attributes_each" and kind in by_kind:
+            lines += [attribute_tables(by_kind[kind], paper), ""]
+        elif kind in by_kind:
+            lines += [table(kind, by_kind[kind], paper), ""]
     failed = [t for t in results.get("tasks", []) if t.get("error")]
     if failed:
         lines += ["### Failed tasks", ""] + [f"- {t['name']} ({t['task']}): {t['error']}" for t in failed] + [""]

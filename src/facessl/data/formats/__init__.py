@@ -38,6 +38,7 @@ READERS = {
     "disfa": ("disfa", "read_disfa", "DISFA ActionUnit_Labels/SN001/SN001_au1.txt + Images/SN001/00001.jpg"),
     "bp4d": ("bp4d", "read_bp4d", "BP4D-Spontaneous AUCoding/AU_OCC/F001_T1.csv + Sequences/F001/T1/0001.jpg (12 AU occurrences)"),
     "300w": ("w300", "read_300w", "300-W images with 68-point .pts files"),
+    "celeba": ("celeba", "read_celeba", "CelebA Img/img_align_celeba + Anno/list_attr_celeba.txt + Eval/list_eval_partition.txt (40 binary attributes), or Kaggle's csv copy"),
     "mafl": ("mafl", "read_mafl", "MAFL/CelebA img_align_celeba + list_landmarks_align_celeba.txt + training/testing.txt"),
     "mtfl": ("mtfl", "read_mtfl", "MTFL training.txt/testing.txt + lfw_5590, net_7876, AFLW images (5 landmarks)"),
     "wflw": ("mtfl", "read_wflw", "WFLW list_98pt_rect_attr_train/test.txt + WFLW_images (98 landmarks, face-box crops)"),

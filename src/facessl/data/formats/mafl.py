@@ -6,7 +6,8 @@
     <root>/training.txt, <root>/testing.txt  one image name per line (MAFL split)
 MAFL on the CelebA files as distributed is read too: `Img/img_align_celeba/`, `Anno/list_landmarks_align_celeba.txt`
 and the MAFL lists in `MAFL/` (or beside); Kaggle's CelebA copy (`img_align_celeba/img_align_celeba/`,
-`list_landmarks_align_celeba.csv` with `image_id,lefteye_x,...`).
+`list_landmarks_align_celeba.csv` with `image_id,lefteye_x,...`); the PNG copy `img_align_celeba_png/`.
+Where CelebA's files lie is found in one place, formats.celeba (find_list, find_aligned_images).
 CelebA does not say whether its integer coordinates are 0- or 1-based; facessl reads them as 0-based
 pixel positions, and the writer rounds 0-based positions to integers (so labels round-trip exactly
 when they are integers). Point order: left eye, right eye, nose, left mouth corner, right mouth
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data.formats.celeba import find_aligned_images, find_list
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import JPEG_QUALITY, MissingImages, parse_number, read_lines, save_image, with_dropped
 from facessl.data.formats.text import column_index, read_csv
@@ -92,21 +94,13 @@ def read_landmark_csv(path) -> dict[str, np.ndarray]:
                                     dtype=np.float32).reshape(5, 2) for n, f in rows}
 
 
-def _first(candidates, default):
-    return next((c for c in candidates if c.exists()), default)
-
-
 def read_mafl(root, skip_missing: bool = False) -> ImageSet:
     """Images of training.txt (split 'train') then testing.txt ('test'); labels 'landmarks' (N,5,2) 0-based."""
     root = Path(root)
-    marks_file = _first([root / LANDMARK_FILE, root / "Anno" / LANDMARK_FILE,
-                         root / LANDMARK_FILE.replace(".txt", ".csv")], root / LANDMARK_FILE)
+    marks_file = find_list(root, Path(LANDMARK_FILE).stem) or root / LANDMARK_FILE
     table = read_landmark_csv(marks_file) if marks_file.suffix == ".csv" else read_landmark_list(marks_file)
-    image_dir = _first([root / "img_align_celeba" / "img_align_celeba", root / "img_align_celeba",
-                        root / "Img" / "img_align_celeba"], root / "img_align_celeba")
-    if image_dir.name == image_dir.parent.name and not any(image_dir.glob("*.jpg")):
-        image_dir = image_dir.parent
-    list_dir = _first([root / "MAFL"], root) if not (root / SPLIT_FILES["train"]).is_file() else root
+    aligned = find_aligned_images(root)
+    list_dir = root / "MAFL" if not (root / SPLIT_FILES["train"]).is_file() and (root / "MAFL").exists() else root
     missing = MissingImages(skip_missing)
     images, marks, split = [], [], []
     for name_of_split, file_name in SPLIT_FILES.items():
@@ -117,7 +111,7 @@ def read_mafl(root, skip_missing: bool = False) -> ImageSet:
                 continue
             if name not in table:
                 raise DataFormatError(list_path, f"image {name} has no row in {marks_file.name}", number)
-            path = image_dir / name
+            path = aligned.path(name)
             if not missing.ok(path, list_path, number):
                 continue
             images.append(str(path))
