@@ -100,7 +100,7 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
                                                      "name such as lfw_funneled (default: found)")
     own.add_argument("--reader-option", action="append", default=None, metavar="KEY=VALUE",
                      help="any other keyword of the format's reader (repeatable; the value is read as YAML), e.g. "
-                          "bp4d: every=5, aus=[1,2,4]; kdef: angles=S; cfp: protocol=FF; oulucasia: light=NI")
+                          "bp4d: every=5, aus=[1,2,4]; kdef: angles=S; cfp: protocol=FF; celeba: limit_train=20000")
 
 
 def reader_options(args) -> dict:

@@ -29,11 +29,12 @@ TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "attri
               "regression")
 FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification",
                "cfp": "verification", "aflw2000": "pose", "300wlp": "pose", "biwi": "pose", "bu3dfe": "pose_classes",
-               "disfa": "au", "bp4d": "au",
+               "disfa": "au", "bp4d": "au", "affwild2-au": "au", "affwild2-expr": "classification",
                "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",
                "rafdb-compound": "classification", "ferplus": "classification",
                "affectnet": "classification", "expw": "expression", "ckplus": "classification",
-               "kdef": "expression", "jaffe": "expression", "oulucasia": "expression",
+               "kdef": "expression", "jaffe": "expression", "oulucasia": "expression", "rafd": "classification",
+               "300vw": "landmarks",
                "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes"}
 # reader keywords with a flag of their own in `facessl eval` (others come from --reader-option KEY=VALUE)
 READER_FLAGS = ("--images", "--image-column", "--label-column", "--target-columns", "--point-columns", "--group",

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, parse_number, with_dropped
+from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, every_kth, parse_number, with_dropped
 from facessl.data.formats.text import read_csv
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError, FacesslError
@@ -114,21 +114,11 @@ def _au_list(aus) -> tuple[int, ...]:
     return numbers
 
 
-def _every(every) -> int:
-    try:
-        k = int(every)
-    except (TypeError, ValueError):
-        k = 0
-    if k < 1 or str(k) != str(every).strip():
-        raise FacesslError(f"bp4d: every must be a whole number >= 1, got {every!r}")
-    return k
-
-
 def read_bp4d(root, skip_missing: bool = False, every: int = 1, aus=BP4D_AUS) -> ImageSet:
     """labels: 'aus' (N,K) 0/1 float occurrences of `aus` (default the 12 of the protocol); 'subject' (N,)
     e.g. 'F001'; 'task' (N,) 'T1'; 'frame' (N,). every=k keeps every k-th coded frame of each sequence.
     meta: au_names ('AU1', ...) and au_labels='occurrence' (the AU task's present rule)."""
-    root, aus, every = Path(root), _au_list(aus), _every(every)
+    root, aus, every = Path(root), _au_list(aus), every_kth(every, "bp4d")
     if not root.is_dir():
         raise DataFormatError(root, "BP4D folder not found")
     labels_dir = label_folder(root)

@@ -13,7 +13,7 @@ import numpy as np
 
 from facessl.data.formats.text import read_lines as read_text_lines
 from facessl.data.image_decode import IMAGE_SUFFIXES  # noqa: F401  (re-exported for the readers)
-from facessl.errors import DataFormatError
+from facessl.errors import DataFormatError, FacesslError
 
 JPEG_QUALITY = 90
 
@@ -74,6 +74,17 @@ class MissingImages:
             self.dropped["missing_image"] += 1
             return False
         raise DataFormatError(list_path, f"image {image_path} named here does not exist; {SKIP_MISSING_HINT}", line)
+
+
+def every_kth(every, reader: str) -> int:
+    """A reader's `every` option (keep every k-th frame) as a whole number >= 1; '5' from a command line is 5."""
+    try:
+        k = int(every)
+    except (TypeError, ValueError):
+        k = 0
+    if k < 1 or str(k) != str(every).strip():
+        raise FacesslError(f"{reader}: every must be a whole number >= 1, got {every!r}")
+    return k
 
 
 def with_dropped(imageset, dropped) -> object:
