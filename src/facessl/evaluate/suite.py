@@ -35,7 +35,9 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "affectnet": "classification", "expw": "expression", "ckplus": "classification",
                "kdef": "expression", "jaffe": "expression", "oulucasia": "expression", "rafd": "classification",
                "300vw": "landmarks",
-               "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes"}
+               "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes",
+               "utkface": "regression", "utkface-gender": "classification", "utkface-race": "classification",
+               "fairface": "classification", "fairface-gender": "classification", "fairface-age": "classification"}
 # reader keywords with a flag of their own in `facessl eval` (others come from --reader-option KEY=VALUE)
 READER_FLAGS = ("--images", "--image-column", "--label-column", "--target-columns", "--point-columns", "--group",
                 "--group-column", "--split-column", "--test-fraction", "--min-class-count", "--pairs", "--variant",
@@ -60,6 +62,8 @@ class TaskSpec:
         if not self.task and fmt == "csv":  # the chosen columns say what the table holds
             self.task = ("regression" if self.options.get("target_columns") else
                          "landmarks" if self.options.get("point_columns") else "classification")
+        if not self.task and fmt == "utkface" and str(self.options.get("target", "age")).strip().lower() != "age":
+            self.task = "classification"  # utkface's target=gender|race reads classes, not the default age
         if not self.task:
             from facessl.data.formats import reader
 
