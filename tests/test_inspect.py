@@ -43,3 +43,39 @@ def test_draw_points_marks_the_pixels_of_each_point():
     tiles = np.zeros((1, 10, 10, 3), np.uint8)
     drawn = draw_points(tiles, np.array([[[3.5, 6.2], [20.0, 1.0]]]))  # the second is off the tile
     assert tuple(drawn[0, 6, 3]) == (255, 0, 0) and drawn[0, :, 8:].max() == 0 and tiles.max() == 0
+
+
+def test_inspect_names_how_often_each_au_or_attribute_is_present():
+    import numpy as np
+
+    from facessl.commands.inspect import multi_label_rates
+    from facessl.data.formats.common import ImageSet
+
+    attributes = ImageSet(["a.jpg"] * 4, {"attributes": np.array([[1, 0], [1, 0], [0, 0], [1, 1]])},
+                          meta={"attribute_names": ["Smiling", "Male"]})
+    assert multi_label_rates(attributes) == ["attributes present %: Smiling 75.0, Male 25.0"]
+    disfa = ImageSet(["a.jpg"] * 2, {"aus": np.array([[3.0] + [0.0] * 7, [1.0] * 8])})  # intensities: present at >= 2
+    assert multi_label_rates(disfa) == ["aus present % (intensity >= 2): AU1 50.0, AU2 0.0, AU4 0.0, AU6 0.0, "
+                                        "AU9 0.0, AU12 0.0, AU25 0.0, AU26 0.0"]
+    bp4d = ImageSet(["a.jpg"] * 2, {"aus": np.array([[1.0, 0.0], [1.0, 1.0]])},
+                    meta={"au_names": ["AU1", "AU7"], "au_labels": "occurrence"})
+    assert multi_label_rates(bp4d) == ["aus present %: AU1 100.0, AU7 50.0"]
+
+
+def test_output_into_a_closed_pipe_is_no_error(tmp_path):
+    """`facessl inspect ... | head -1`: the reader goes away; no traceback, exit status 0."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    for label in ("happy", "sad"):
+        (tmp_path / "faces" / label).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / "faces" / label / f"{i}.png")
+    process = subprocess.Popen([sys.executable, "-m", "facessl", "inspect", "--dataset", f"imagefolder:{tmp_path / 'faces'}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before facessl has written anything
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err

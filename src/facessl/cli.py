@@ -73,12 +73,17 @@ def main(argv=None) -> int:
         return 2
     try:
         result = args._run(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
     except FacesslError as exc:
         print(f"facessl {args.verb}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"facessl {args.verb}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `facessl inspect ... | head`: the reader of our output has gone, which is no error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not raise again
+        return 0
     return int(result or 0)
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 
 from facessl.commands.options import output_file, positive_int
-from facessl.data.labels import class_labels
+from facessl.data.labels import AU_NAMES, class_labels
 from facessl.errors import FacesslError
 
 
@@ -55,10 +55,30 @@ def describe(data) -> list[str]:
         for label, array in images.labels.items():
             if label not in ("class", "expression", "group") and hasattr(array, "shape"):
                 lines.append(f"labels {label!r}: shape {tuple(array.shape)}")
+        lines += multi_label_rates(images)
         if "group" in images.labels:
             lines.append(f"groups (kept on one side of the split): {len(set(images.labels['group'].tolist()))}")
     skipped = {**images.dropped, **(data.dropped if isinstance(data, PairSet) else {})}
     lines.append("skipped: " + (", ".join(f"{why.replace('_', ' ')} {n}" for why, n in skipped.items() if n) or "nothing"))
+    return lines
+
+
+def multi_label_rates(images) -> list[str]:
+    """How often each AU or attribute is present (the imbalance a reader of F1 or accuracy needs to know):
+    attributes and occurrence-coded AUs are 0/1, DISFA-style intensities count as present at >= 2 (eval's default)."""
+    lines = []
+    for label, names_key in (("attributes", "attribute_names"), ("aus", "au_names")):
+        if label not in images.labels:
+            continue
+        values = np.asarray(images.labels[label], dtype=np.float64)
+        if values.ndim != 2:
+            continue
+        occurrence = label == "attributes" or images.meta.get("au_labels") == "occurrence"
+        present = values >= (0.5 if occurrence else 2.0)
+        names = images.meta.get(names_key) or (AU_NAMES if label == "aus" and values.shape[1] == len(AU_NAMES)
+                                                else [f"{label}_{i}" for i in range(values.shape[1])])
+        rule = "" if occurrence else " (intensity >= 2)"
+        lines.append(f"{label} present %{rule}: " + ", ".join(f"{n} {100 * r:.1f}" for n, r in zip(names, present.mean(0))))
     return lines
 
 
@@ -94,7 +114,7 @@ def draw_points(tiles: np.ndarray, points: np.ndarray) -> np.ndarray:
 def run(args) -> int:
     from facessl.commands.eval import reader_options
     from facessl.evaluate.images import image_sizes, load_batch
-    from facessl.evaluate.suite import FORMAT_TASK, parse_dataset, read_dataset
+    from facessl.evaluate.suite import FORMAT_TASK, TaskSpec, parse_dataset, read_dataset
     from facessl.viz.grids import image_grid
 
     out = output_file(args.out, "--out") if args.out else None
@@ -102,7 +122,8 @@ def run(args) -> int:
         raise FacesslError(f"{out}: --out must end in .png")
     fmt, _ = parse_dataset(args.dataset)
     data = read_dataset(args.dataset, args.skip_missing, reader_options(args))
-    print(f"{args.dataset}: format {fmt}, task {FORMAT_TASK.get(fmt, '?')}")
+    task = TaskSpec("", args.dataset, options=reader_options(args)).task if fmt in FORMAT_TASK else "?"
+    print(f"{args.dataset}: format {fmt}, task {task}")  # the task eval would run (csv's columns, utkface's target)
     for line in describe(data):
         print(line)
     if out is None:
