@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import MissingImages, with_dropped
+from facessl.data.formats.imagefiles import MissingImages, unnested, with_dropped
 from facessl.data.formats.text import read_csv
 from facessl.errors import DataFormatError, FacesslError
 
@@ -105,19 +105,13 @@ def _has_split_folders(folder: Path) -> bool:
     return any((folder / name).is_dir() for name in SPLIT_FOLDERS)
 
 
-def _unnested(folder: Path) -> Path:
-    while (folder / folder.name).is_dir():
-        folder = folder / folder.name
-    return folder
-
-
 def _image_folder(root: Path, label_folder: Path, padding: str | None) -> tuple[str | None, Path]:
     """(padding, the folder holding train/ and val/): the padding asked for, else 0.25 before 1.25, else
     train/ val/ in the root (Kaggle's copy, padding not known)."""
     found = {}
     for pad, name in IMAGE_FOLDERS.items():
         candidates = [root] if root.name == name else [root / name, label_folder / name]
-        folder = next((_unnested(c) for c in candidates if _has_split_folders(_unnested(c))), None)
+        folder = next((unnested(c) for c in candidates if _has_split_folders(unnested(c))), None)
         if folder is not None:
             found[pad] = folder
     if padding is not None:

@@ -87,6 +87,21 @@ def every_kth(every, reader: str) -> int:
     return k
 
 
+def one_of(value, allowed, reader: str, option: str) -> str:
+    """A reader option that names one of `allowed` (any case accepted), spelled as in `allowed`."""
+    for name in allowed:
+        if str(value).strip().lower() == str(name).lower():
+            return name
+    raise FacesslError(f"{reader} {option} {value!r}: expected one of {', '.join(allowed)}")
+
+
+def unnested(folder: Path) -> Path:
+    """DIR/DIR/ (an archive unpacked into a folder of its own name) -> the innermost DIR."""
+    while (folder / folder.name).is_dir():
+        folder = folder / folder.name
+    return folder
+
+
 def with_dropped(imageset, dropped) -> object:
     """Attach the per-reason count of skipped samples (dict reason -> count) to a reader's result."""
     imageset.dropped = dict(dropped)

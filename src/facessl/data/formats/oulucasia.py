@@ -28,7 +28,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, with_dropped
+from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, one_of, with_dropped
 from facessl.data.labels import EXPRESSIONS
 from facessl.errors import DataFormatError, FacesslError
 
@@ -46,9 +46,10 @@ def read_oulucasia(root, light: str = "VL", illumination: str = "Strong", varian
                    peak_frames: int = 3, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> ImageSet:
     """Oulu-CASIA peak frames: labels 'expression' (internal order) and 'group' (the subject); split train / test."""
     root = Path(root)
-    light, illumination = _choice(light, LIGHTS, "light"), _choice(illumination, ILLUMINATIONS, "illumination")
+    light = one_of(light, LIGHTS, "oulucasia", "light")
+    illumination = one_of(illumination, ILLUMINATIONS, "oulucasia", "illumination")
     if variant is not None:
-        variant = _choice(variant, VARIANTS, "variant")
+        variant = one_of(variant, VARIANTS, "oulucasia", "variant")
     if int(peak_frames) < 1:  # frames[-0:] would silently take every frame
         raise FacesslError(f"oulucasia peak_frames must be >= 1, got {peak_frames}")
     sequences_root = _sequences_root(root, light, illumination, variant)
@@ -71,14 +72,6 @@ def read_oulucasia(root, light: str = "VL", illumination: str = "Strong", varian
             "frames": f"last {peak_frames} of each sequence"}
     result = ImageSet(images, {"expression": expression, "group": subjects}, split, str(sequences_root), meta=meta)
     return with_dropped(result, {k: v for k, v in dropped.items() if v})
-
-
-def _choice(value: str, allowed: tuple, what: str) -> str:
-    """`value` spelled as in `allowed` (any case accepted), else one error naming the choices."""
-    for name in allowed:
-        if str(value).lower() == name.lower():
-            return name
-    raise FacesslError(f"oulucasia {what} {value!r}: expected one of {', '.join(allowed)}")
 
 
 def _sequences_root(root: Path, light: str, illumination: str, variant: str | None) -> Path:

@@ -35,7 +35,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import read_lines, with_dropped
+from facessl.data.formats.imagefiles import one_of, read_lines, unnested, with_dropped
 from facessl.data.formats.imagefolder import walk_images
 from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError, FacesslError
@@ -62,8 +62,8 @@ def read_utkface(root, target: str = "age", variant: str | None = None, test_fra
                  seed: int = SPLIT_SEED) -> ImageSet:
     """UTKFace faces: labels 'target' (age) or 'class' (gender, race) and 'group' (the image); split train / test."""
     root = Path(root)
-    target = _choice(target, TARGETS, "target")
-    variant, folders = _image_folders(root, None if variant is None else _choice(variant, VARIANTS, "variant"))
+    target = one_of(target, TARGETS, "utkface", "target")
+    variant, folders = _image_folders(root, None if variant is None else one_of(variant, VARIANTS, "utkface", "variant"))
     boxes = _landmark_boxes(folders) if variant == "wild" else {}
     images, values, unrecognised = [], [], []
     for folder in folders:
@@ -108,28 +108,14 @@ def name_labels(name: str) -> dict | None:
     return {"age": age, "gender": gender, "race": race}
 
 
-def _choice(value, known, option: str) -> str:
-    text = str(value).strip().lower()
-    if text not in known:
-        raise FacesslError(f"utkface {option} {value!r}: expected one of {', '.join(known)}")
-    return text
-
-
-def _unnested(folder: Path) -> Path:
-    """UTKFace/UTKFace/ (an archive unpacked into a folder of its own name) -> the inner folder."""
-    while (folder / folder.name).is_dir():
-        folder = folder / folder.name
-    return folder
-
-
 def _available(root: Path) -> dict[str, list[Path]]:
     """variant -> its image folders under the root, in the order of preference (aligned, crop_part1, wild)."""
     found = {}
     for variant, names in CROP_FOLDERS.items():
-        folder = next((_unnested(root / n) for n in names if (root / n).is_dir()), None)
+        folder = next((unnested(root / n) for n in names if (root / n).is_dir()), None)
         if folder is not None:
             found[variant] = [folder]
-    parts = [_unnested(root / n) for n in WILD_FOLDERS if (root / n).is_dir()]
+    parts = [unnested(root / n) for n in WILD_FOLDERS if (root / n).is_dir()]
     if parts:
         found["wild"] = parts
     return found
