@@ -37,7 +37,8 @@ def landmark_metrics(outputs, y, meta) -> dict:
     return out
 
 
-INTEROCULAR_POINTS = {68: "outer eye corners (36, 45)", 5: "eye centres (0, 1)", 98: "outer eye corners (60, 72)"}
+INTEROCULAR_POINTS = {68: "outer eye corners (36, 45)", 5: "eye centres (0, 1)", 98: "outer eye corners (60, 72)",
+                      29: "pupils (16, 17)"}
 
 
 def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) -> ProbeTask:

@@ -23,6 +23,7 @@ from scipy.stats import rankdata
 from facessl.data.labels import OUTER_EYE_CORNERS
 
 WFLW_OUTER_EYE_CORNERS = (60, 72)  # WFLW's 98-point layout, the normaliser of its published NMEs
+COFW_PUPILS = (16, 17)  # COFW's 29-point layout: the pupils, RCPR's normaliser (points 17, 18 1-based)
 
 
 def accuracy(pred, true) -> float:
@@ -181,13 +182,16 @@ def binary_balanced_accuracy(probs, labels, threshold: float = 0.5):
 
 
 def interocular_indices(n_points: int) -> tuple[int, int]:
-    """Normalising point pair: outer eye corners for 68 points (and WFLW's 98), the eye centres (0, 1) for MAFL's 5."""
+    """Normalising point pair: outer eye corners for 68 points (and WFLW's 98), the eye centres (0, 1) for MAFL's 5,
+    the pupils for COFW's 29."""
     if n_points == 68:
         return OUTER_EYE_CORNERS
     if n_points == 5:
         return (0, 1)
     if n_points == 98:
         return WFLW_OUTER_EYE_CORNERS
+    if n_points == 29:
+        return COFW_PUPILS
     raise ValueError(f"no inter-ocular convention for {n_points} landmarks; pass normaliser=(i, j)")
 
 

@@ -36,6 +36,8 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "kdef": "expression", "jaffe": "expression", "oulucasia": "expression", "rafd": "classification",
                "300vw": "landmarks",
                "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes",
+               "cofw": "landmarks", "bu3dfe-expr": "expression",
+               "insightface-bin": "verification",
                "utkface": "regression", "utkface-gender": "classification", "utkface-race": "classification",
                "fairface": "classification", "fairface-gender": "classification", "fairface-age": "classification"}
 # reader keywords with a flag of their own in `facessl eval` (others come from --reader-option KEY=VALUE)

@@ -44,7 +44,7 @@ def _(w, s):
 
 @case("eval/dataset-unknown-format", 2, "unknown", "format", "rafdb", "aflw2000")
 def _(w, s):
-    return evaluate(w, s, f"emotionet:{w}")
+    return evaluate(w, s, f"megaface:{w}")
 
 
 @case("eval/dataset-path-missing", 2, "does not exist")
@@ -130,7 +130,7 @@ def _(w, s):
 
 @case("eval/suite-unknown-format", 2, "unknown", "format")
 def _(w, s):
-    return suite(w, s, "tasks:\n  - dataset: emotionet:${root}\n")
+    return suite(w, s, "tasks:\n  - dataset: megaface:${root}\n")
 
 
 for name, extra, words in [

@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, every_kth, parse_number, read_lines, with_dropped
+from facessl.data.formats.imagefiles import (SKIP_MISSING_HINT, every_kth, parse_number, read_lines, with_dropped,
+                                            yes_no)
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.data.labels import EXPRESSIONS
 from facessl.errors import DataFormatError, FacesslError
@@ -194,17 +195,6 @@ def crop_files(folders: list[Path], video: str) -> dict[int, str] | None:
     return crops
 
 
-def _flag(value, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1"):
-        return True
-    if text in ("false", "no", "0"):
-        return False
-    raise FacesslError(f"affwild2: {name} must be true or false, got {value!r}")
-
-
 class Collector:
     """Accumulates the kept frames of the annotation files of one read, with the dropped counts."""
 
@@ -270,7 +260,7 @@ def read_affwild2_expr(root, every: int = DEFAULT_EVERY, other: bool = True, ski
     test (Validation_Set). every=k keeps every k-th annotated frame of each file (default 10). other=False drops
     the frames labelled Other (dropped['other']); the seven basic classes then also give 'expression' (N,) in
     facessl's internal order, for task expression. Task classification."""
-    root, every, other = Path(root), every_kth(every, "affwild2"), _flag(other, "other")
+    root, every, other = Path(root), every_kth(every, "affwild2"), yes_no(other, "affwild2", "other")
     if not root.is_dir():
         raise DataFormatError(root, "Aff-Wild2 folder not found")
     challenge = challenge_folder(root, EXPR_FOLDERS, "expression")

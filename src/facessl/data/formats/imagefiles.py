@@ -95,6 +95,18 @@ def one_of(value, allowed, reader: str, option: str) -> str:
     raise FacesslError(f"{reader} {option} {value!r}: expected one of {', '.join(allowed)}")
 
 
+def yes_no(value, reader: str, option: str) -> bool:
+    """A yes/no reader option: a bool, or true/false/yes/no/1/0 as typed on a command line."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise FacesslError(f"{reader} {option} {value!r}: expected true or false")
+
+
 def unnested(folder: Path) -> Path:
     """DIR/DIR/ (an archive unpacked into a folder of its own name) -> the innermost DIR."""
     while (folder / folder.name).is_dir():
