@@ -116,3 +116,22 @@ def test_nme_box_normaliser():
 def test_nme_rejects_unknown_point_count():
     with pytest.raises(ValueError, match="inter-ocular"):
         metrics.nme(np.zeros((2, 7, 2)), np.ones((2, 7, 2)))
+
+
+def test_nme_with_given_lengths_matches_the_formula_and_the_landmark_task_uses_box_size():
+    """AFLW-19 divides each face's mean point error by sqrt(w h) of its annotated box, not by the points' extent."""
+    from facessl.evaluate.landmarks import landmark_metrics
+
+    rng = np.random.default_rng(3)
+    true = rng.uniform(10, 90, size=(6, 19, 2))
+    pred = true + rng.normal(0, 2, size=true.shape)
+    lengths = rng.uniform(40, 80, size=6)
+    naive = np.mean([np.mean([np.hypot(*(pred[i, k] - true[i, k])) for k in range(19)]) / lengths[i]
+                     for i in range(6)]) * 100
+    assert metrics.nme(pred, true, lengths=lengths) == pytest.approx(naive)
+    with pytest.raises(ValueError, match="6 normalising lengths"):
+        metrics.nme(pred, true, lengths=lengths[:5])
+    sizes = np.full((6, 2), 100.0)  # the task's targets are coordinates / image size
+    out = landmark_metrics((pred / 100).reshape(6, -1), (true / 100).reshape(6, -1), {"sizes": sizes, "box_size": lengths})
+    assert out["nme"] == pytest.approx(naive)
+    assert "nme" not in landmark_metrics((pred / 100).reshape(6, -1), (true / 100).reshape(6, -1), {"sizes": sizes})

@@ -32,7 +32,9 @@ def landmark_metrics(outputs, y, meta) -> dict:
     pred = outputs.reshape(n, -1, 2) * sizes
     true = y.reshape(n, -1, 2) * sizes
     out = {"nme_box": metrics.nme(pred, true, normaliser="box")}
-    if pred.shape[1] in INTEROCULAR_POINTS:
+    if "box_size" in meta:  # the set's own normaliser (AFLW-19: sqrt(w h) of the annotated face box)
+        out["nme"] = metrics.nme(pred, true, lengths=meta["box_size"])
+    elif pred.shape[1] in INTEROCULAR_POINTS:
         out["nme"] = metrics.nme(pred, true)
     return out
 
@@ -47,14 +49,19 @@ def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) 
     y_test, test_sizes = normalised_targets(test)
     y_val = None if val is None else normalised_targets(val)[0]
     n_points = y_train.shape[1] // 2
-    fold = Fold(train, y_train, test, y_test, val, y_val, groups=part_groups(train), test_meta={"sizes": test_sizes})
+    test_meta = {"sizes": test_sizes}
+    box_size = test.images.labels.get("box_size")
+    if box_size is not None:
+        test_meta["box_size"] = np.asarray(box_size, dtype=np.float64)[test.index]
+    fold = Fold(train, y_train, test, y_test, val, y_val, groups=part_groups(train), test_meta=test_meta)
 
     def score(outputs, y) -> float:  # minus the mean error in crop-normalised units (no sizes needed)
         return -float(np.mean(np.linalg.norm(outputs.reshape(len(y), -1, 2) - y.reshape(len(y), -1, 2), axis=2)))
 
     probe = options.probe("regression", loss=options.landmark_loss)
     info = {"train_rows": len(train), "test_rows": len(test), "points": n_points,
-            "normaliser": (f"NME: {INTEROCULAR_POINTS[n_points]}; " if n_points in INTEROCULAR_POINTS else
+            "normaliser": ("NME: the set's box_size (sqrt(w h) of the annotated face box); " if box_size is not None else
+                           f"NME: {INTEROCULAR_POINTS[n_points]}; " if n_points in INTEROCULAR_POINTS else
                            f"{n_points} points have no inter-ocular convention: ") + "NME box: sqrt(box area) of the true points",
             "targets": "coordinates / (image width, height)"}
     return ProbeTask("landmarks", probe, [fold], landmark_metrics, score=score, info=info)

@@ -195,18 +195,23 @@ def interocular_indices(n_points: int) -> tuple[int, int]:
     raise ValueError(f"no inter-ocular convention for {n_points} landmarks; pass normaliser=(i, j)")
 
 
-def nme(pred, true, normaliser="interocular", per_image: bool = False):
+def nme(pred, true, normaliser="interocular", per_image: bool = False, lengths=None):
     """Normalised mean error in %: the mean point-to-point distance of each image divided by the
     distance between two reference points of the ground truth, averaged over images.
 
     pred, true: (N, K, 2). normaliser: "interocular" (see interocular_indices), "box" (sqrt of the
     ground-truth landmarks' bounding-box area, the AFLW2000-3D convention, robust to profile faces
-    whose eye corners coincide) or an index pair (i, j).
+    whose eye corners coincide) or an index pair (i, j). lengths: (N,) normalising lengths given with
+    the data instead (AFLW-19's sqrt(w h) of the annotated face box); overrides `normaliser`.
     """
     pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
     if pred.shape != true.shape or pred.ndim != 3 or pred.shape[2] != 2:
         raise ValueError(f"expected two (N, K, 2) arrays, got {pred.shape} and {true.shape}")
-    if normaliser == "box":
+    if lengths is not None:
+        norm = np.asarray(lengths, dtype=np.float64).reshape(-1)
+        if len(norm) != len(true):
+            raise ValueError(f"expected {len(true)} normalising lengths, got {len(norm)}")
+    elif normaliser == "box":
         extent = true.max(axis=1) - true.min(axis=1)
         norm = np.sqrt(extent[:, 0] * extent[:, 1])
     else:

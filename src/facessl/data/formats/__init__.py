@@ -51,6 +51,8 @@ READERS = {
     "fairface-gender": ("fairface", "read_fairface_gender", "FairFace as fairface, the gender as the class (2 classes)"),
     "fairface-age": ("fairface", "read_fairface_age", "FairFace as fairface, the 9 age bins as classes"),
     "mafl": ("mafl", "read_mafl", "MAFL/CelebA img_align_celeba + list_landmarks_align_celeba.txt + training/testing.txt"),
+    "aflw": ("aflw", "read_aflw", "AFLW aflw/data/aflw.sqlite + flickr/0,2,3/imageXXXXX.jpg: head pose (yaw, pitch, roll) of each face box"),
+    "aflw19": ("aflw", "read_aflw19", "AFLW-19 AFLWinfo_release.mat + AFLW images: 19 landmarks, full/frontal test (box-normalised NME)"),
     "cofw": ("cofw", "read_cofw", "COFW COFW_train_color.mat / COFW_test_color.mat (29 landmarks with occlusion flags)"),
     "insightface-bin": ("insightface_bin", "read_insightface_bin", "InsightFace verification .bin (lfw, cfp_fp, agedb_30, calfw, cplfw ...), read without unpickling"),
     "mtfl": ("mtfl", "read_mtfl", "MTFL training.txt/testing.txt + lfw_5590, net_7876, AFLW images (5 landmarks)"),
