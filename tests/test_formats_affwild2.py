@@ -117,14 +117,18 @@ def test_other_dropped_gives_facessl_expressions(tmp_path):
 def test_au_occurrences_split_option_and_subjects(tmp_path):
     small_affwild2(tmp_path)
     got = formats.read("affwild2-au", tmp_path, every=1)
-    assert got.split is None and got.labels["aus"].shape == (56, 12) and got.labels["aus"].dtype == np.float32
+    assert got.labels["aus"].shape == (56, 12) and got.labels["aus"].dtype == np.float32
     assert got.meta["au_names"] == AU_HEADER.split(",") and got.meta["au_labels"] == "occurrence"
     assert got.dropped == {"unannotated": 3, "no_crop": 1}
     np.testing.assert_array_equal(got.labels["aus"][24:33], [au_codes("vidA", f) for f in kept_frames("vidA")])
     assert got.labels["partition"].tolist() == ["train"] * 33 + ["validation"] * 23
+    assert got.split.tolist() == ["train"] * 33 + ["test"] * 23 and got.meta["au_protocol"] == "split"
+    task = au.build(got, None, EvalOptions())  # ABAW's protocol: one fold, Train_Set -> Validation_Set
+    assert len(task.folds) == 1 and task.folds[0].test.index.tolist() == list(range(33, 56))
     assert got.labels["subject"][:24].tolist() == ["10-30-640x480"] * 24  # the left and right person: one group
     train = formats.read("affwild2-au", tmp_path, every=1, split="train")
     assert len(train) == 33 and set(train.labels["video"]) == set(TRAIN)
+    assert train.split is None and "au_protocol" not in train.meta  # task au cross-validates it by subject
     validation = formats.read("affwild2-au", tmp_path, every=1, split="Validation")
     assert set(validation.labels["video"]) == set(VALIDATION) and validation.dropped["unannotated"] == 1
     with pytest.raises(FacesslError, match="split must be one of all, train, validation, got 'test'"):

@@ -39,6 +39,18 @@ def test_inspect_of_pairs_and_a_bad_out_name(tmp_path, capsys):
     assert "--out must end in .png" in capsys.readouterr().err
 
 
+def test_a_verification_sheet_shows_each_pair_side_by_side():
+    from types import SimpleNamespace
+
+    from facessl.commands.inspect import sheet_rows
+
+    pairs = SimpleNamespace(pairs=np.array([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]),
+                            same=np.array([True, False, True, False, False]), images=None)
+    rows, captions = sheet_rows(pairs, per_class=6, seed=0)
+    assert rows.tolist() == [0, 1, 4, 5, 2, 3, 6, 7, 8, 9]  # the same pairs first, each pair's two faces adjacent
+    assert captions == ["same 1"] * 2 + ["same 2"] * 2 + ["diff 1"] * 2 + ["diff 2"] * 2 + ["diff 3"] * 2
+
+
 def test_draw_points_marks_the_pixels_of_each_point():
     tiles = np.zeros((1, 10, 10, 3), np.uint8)
     drawn = draw_points(tiles, np.array([[[3.5, 6.2], [20.0, 1.0]]]))  # the second is off the tile

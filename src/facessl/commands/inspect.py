@@ -85,7 +85,9 @@ def multi_label_rates(images) -> list[str]:
 def sheet_rows(data, per_class: int, seed: int) -> tuple[np.ndarray, list[str]]:
     """(row indices, caption per row) for the contact sheet: per_class faces of each class, else 48 at random."""
     rng = np.random.default_rng(seed)
-    images = data.images if hasattr(data, "pairs") else data
+    if hasattr(data, "pairs"):
+        return pair_rows(data, rng)
+    images = data
     classes = class_labels(images)
     if classes is None:
         rows = np.sort(rng.choice(len(images), size=min(48, len(images)), replace=False))
@@ -98,6 +100,18 @@ def sheet_rows(data, per_class: int, seed: int) -> tuple[np.ndarray, list[str]]:
         rows += chosen.tolist()
         captions += [str(names[int(c)] if names else c)] * len(chosen)
     return np.array(rows), captions
+
+
+def pair_rows(pairs, rng, per_kind: int = 12) -> tuple[np.ndarray, list[str]]:
+    """A verification set's sheet: per_kind same and per_kind different pairs, each pair's two faces side by
+    side and captioned alike (same 3 / diff 3), so a reader's pairing can be checked by eye."""
+    rows, captions = [], []
+    for kind, wanted in (("same", True), ("diff", False)):
+        members = np.flatnonzero(pairs.same == wanted)
+        for k, p in enumerate(np.sort(rng.choice(members, size=min(per_kind, len(members)), replace=False)), 1):
+            rows += [int(i) for i in pairs.pairs[p]]
+            captions += [f"{kind} {k}"] * 2
+    return np.array(rows, dtype=np.int64), captions
 
 
 def draw_points(tiles: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -134,7 +148,7 @@ def run(args) -> int:
     if "landmarks" in images.labels:
         scale = args.size / image_sizes(images.subset(rows))
         tiles = draw_points(tiles, images.labels["landmarks"][rows] * scale[:, None, :])
-    nrow = args.per_class if len(set(captions)) > 1 else 8
+    nrow = 8 if hasattr(data, "pairs") or len(set(captions)) <= 1 else args.per_class
     image_grid(tiles, nrow, out, labels=captions)
     print(f"contact sheet: {out} ({len(rows)} faces at {args.size} px)")
     return 0

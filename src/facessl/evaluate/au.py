@@ -8,6 +8,8 @@ other folds' subjects (validation carved by subject), with positives weighted by
 positive ratio of the training part. Every image is tested exactly once; F1 (probability >=
 options.au_threshold) and AUC are computed per AU over all folds' test outputs, with their means
 (F1: the PCL table; AUC: the FAb-Net table). Selection score: mean F1 on the validation part.
+A set whose meta['au_protocol'] is 'split' (Aff-Wild2's Train_Set / Validation_Set, EmotioNet's automatic /
+manual labels) is one fold instead: fitted on its train rows, tested on its test rows.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from facessl.errors import FacesslError
 from facessl.evaluate import metrics
 from facessl.evaluate.expression import require_label
 from facessl.evaluate.protocol import EvalOptions, Fold, Part, ProbeTask
-from facessl.evaluate.splits import group_labels, subject_folds
+from facessl.evaluate.splits import TEST_NAMES, TRAIN_NAMES, group_labels, has_split, split_rows, subject_folds
 
 
 OCCURRENCE = "occurrence"  # meta['au_labels'] of sets coded 0/1 (BP4D) rather than by intensity
@@ -47,6 +49,14 @@ def present_aus(test_set: ImageSet, options: EvalOptions) -> tuple[np.ndarray, s
     return (labels >= options.au_positive).astype(np.float32), f"intensity >= {options.au_positive}"
 
 
+def official_test_rows(test_set: ImageSet) -> np.ndarray:
+    """The test rows of a set whose meta['au_protocol'] is 'split' (a release's own train/test, e.g. ABAW's
+    Train_Set / Validation_Set): one fold, fitted on the train rows, instead of cross-validation."""
+    if not (has_split(test_set, TRAIN_NAMES) and has_split(test_set, TEST_NAMES)):
+        raise FacesslError(f"{test_set.source or 'dataset'}: meta au_protocol='split' needs train and test rows")
+    return split_rows(test_set, TEST_NAMES)
+
+
 def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) -> ProbeTask:
     if train_set is not None and train_set is not test_set:
         raise FacesslError("task 'au' uses subject-exclusive cross-validation on one dataset; drop --train-dataset")
@@ -55,10 +65,13 @@ def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) 
     if subjects is None:
         raise FacesslError(f"{test_set.source or 'dataset'}: task 'au' needs a 'subject' label for subject-exclusive folds")
     folds = []
-    try:
-        test_rows_per_fold = subject_folds(subjects, options.cv_folds)
-    except FacesslError as exc:
-        raise FacesslError(f"{test_set.source or 'dataset'}: {exc}") from None
+    if test_set.meta.get("au_protocol") == "split":
+        test_rows_per_fold = [official_test_rows(test_set)]
+    else:
+        try:
+            test_rows_per_fold = subject_folds(subjects, options.cv_folds)
+        except FacesslError as exc:
+            raise FacesslError(f"{test_set.source or 'dataset'}: {exc}") from None
     for test_rows in test_rows_per_fold:
         train_rows = np.setdiff1d(np.arange(len(test_set)), test_rows)
         folds.append(Fold(Part(test_set, train_rows), present[train_rows], Part(test_set, test_rows),
@@ -79,7 +92,7 @@ def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) 
         return metrics.au_f1(outputs, y, threshold)[1]
 
     probe = options.probe("sigmoid", pos_weight="balanced")
-    info = {"folds": options.cv_folds, "subjects": int(len(np.unique(subjects))), "aus": list(names),
+    info = {"folds": len(folds) if len(folds) == 1 else options.cv_folds, "subjects": int(len(np.unique(subjects))), "aus": list(names),
             "positive": rule, "f1_threshold": threshold,
             "base_rates": {n: float(r) for n, r in zip(names, present.mean(0))}}
     return ProbeTask("au", probe, folds, au_metrics, score=score, info=info)

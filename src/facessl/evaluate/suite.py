@@ -36,7 +36,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "kdef": "expression", "jaffe": "expression", "oulucasia": "expression", "rafd": "classification",
                "300vw": "landmarks",
                "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes",
-               "aflw": "pose", "aflw19": "landmarks", "cofw": "landmarks", "bu3dfe-expr": "expression",
+               "aflw": "pose", "aflw19": "landmarks", "cofw": "landmarks", "emotionet": "au", "bu3dfe-expr": "expression",
                "insightface-bin": "verification",
                "utkface": "regression", "utkface-gender": "classification", "utkface-race": "classification",
                "fairface": "classification", "fairface-gender": "classification", "fairface-age": "classification"}

@@ -54,6 +54,7 @@ READERS = {
     "aflw": ("aflw", "read_aflw", "AFLW aflw/data/aflw.sqlite + flickr/0,2,3/imageXXXXX.jpg: head pose (yaw, pitch, roll) of each face box"),
     "aflw19": ("aflw", "read_aflw19", "AFLW-19 AFLWinfo_release.mat + AFLW images: 19 landmarks, full/frontal test (box-normalised NME)"),
     "cofw": ("cofw", "read_cofw", "COFW COFW_train_color.mat / COFW_test_color.mat (29 landmarks with occlusion flags)"),
+    "emotionet": ("emotionet", "read_emotionet", "EmotioNet AU annotation lists + downloaded images: AU occurrences"),
     "insightface-bin": ("insightface_bin", "read_insightface_bin", "InsightFace verification .bin (lfw, cfp_fp, agedb_30, calfw, cplfw ...), read without unpickling"),
     "mtfl": ("mtfl", "read_mtfl", "MTFL training.txt/testing.txt + lfw_5590, net_7876, AFLW images (5 landmarks)"),
     "wflw": ("mtfl", "read_wflw", "WFLW list_98pt_rect_attr_train/test.txt + WFLW_images (98 landmarks, face-box crops)"),

@@ -311,9 +311,11 @@ def _au_splits(split) -> tuple[str, ...]:
 def read_affwild2_au(root, every: int = DEFAULT_EVERY, split: str = "all", skip_missing: bool = False) -> ImageSet:
     """AU occurrences: labels 'aus' (N,K) 0/1 float in the files' AU order (12 AUs since ABAW 2021); 'subject',
     'video', 'frame', 'partition' ('train' / 'validation': the official set a row comes from). meta au_names,
-    au_labels='occurrence' (as bp4d). No split column: task au cross-validates by subject on the rows read;
-    split='train' or 'validation' reads one official set only, 'all' (default) both. every=k keeps every k-th
-    annotated frame of each file (default 10)."""
+    au_labels='occurrence' (as bp4d). split='all' (default) reads both official sets as split train / test with
+    meta au_protocol='split': task au fits on Train_Set and tests on Validation_Set, ABAW's protocol (the test
+    set's labels were never released). split='train' or 'validation' reads one official set only, without a
+    split column: task au cross-validates it by subject. every=k keeps every k-th annotated frame of each file
+    (default 10)."""
     root, every, splits = Path(root), every_kth(every, "affwild2"), _au_splits(split)
     if not root.is_dir():
         raise DataFormatError(root, "Aff-Wild2 folder not found")
@@ -328,8 +330,14 @@ def read_affwild2_au(root, every: int = DEFAULT_EVERY, split: str = "all", skip_
     values = collector.rows["values"]
     labels["aus"] = np.array(values, dtype=np.float32).reshape(len(values), len(names))
     labels["partition"] = np.array(collector.rows["split"], dtype=str)
-    read = " + ".join(SET_FOLDERS[p][0] for p in splits)
-    meta = {"au_names": list(names), "au_labels": "occurrence",
-            "split_from": f"Aff-Wild2 {challenge.name} {read}, cross-validated by subject (video); 1 in "
-                          f"{every} annotated frames"}
-    return with_dropped(ImageSet(collector.rows["images"], labels, None, str(root), meta=meta), collector.dropped)
+    meta = {"au_names": list(names), "au_labels": "occurrence"}
+    if len(splits) == 2:  # ABAW's protocol: fit on Train_Set, test on Validation_Set
+        split = np.where(labels["partition"] == "train", "train", "test")
+        meta["au_protocol"] = "split"
+        meta["split_from"] = (f"Aff-Wild2 {challenge.name}: Train_Set = train, Validation_Set = test (ABAW's "
+                              f"protocol); 1 in {every} annotated frames")
+    else:
+        split = None
+        meta["split_from"] = (f"Aff-Wild2 {challenge.name} {SET_FOLDERS[splits[0]][0]}, cross-validated by subject "
+                              f"(video); 1 in {every} annotated frames")
+    return with_dropped(ImageSet(collector.rows["images"], labels, split, str(root), meta=meta), collector.dropped)
