@@ -30,6 +30,25 @@ def test_imagefolder_with_split_folders_symlinks_and_nesting(tmp_path):
     assert any(p.endswith("linked/more.jpg") for p in got.images)  # through the symlinked folder
 
 
+def test_imagefolder_train_and_val_only_make_val_the_test_split_through_wrappers(tmp_path):
+    """SFEW (Train/, Val/; test labels never released), AFEW's train_afew/ val_afew/, SFEW's
+    Train/Train_Aligned_Faces/<class>/ and an archive's own folder above it all."""
+    for split, inner in (("Train", "Train_Aligned_Faces"), ("Val", "Val_Aligned_Faces")):
+        for label in ("Angry", "Happy"):
+            img(tmp_path / "sfew" / "SFEW_2" / split / inner / label / f"{split}_{label}.png")
+            img(tmp_path / "afew" / f"{split.lower()}_afew" / label / f"{split}_{label}.jpg")
+    for root in ("sfew", "afew"):
+        got = formats.read("imagefolder", tmp_path / root)
+        assert got.meta["class_names"] == ["Angry", "Happy"]
+        assert got.split.tolist() == ["train", "train", "test", "test"] if root == "sfew" else sorted(got.split) == [
+            "test", "test", "train", "train"]
+        assert "is the test split" in got.meta["split_from"]
+    img(tmp_path / "two" / "train" / "a" / "1.png")
+    img(tmp_path / "two" / "Training_Set" / "a" / "2.png")
+    with pytest.raises(DataFormatError, match="both Training_Set/ and train/ look like the train folder"):
+        formats.read("imagefolder", tmp_path / "two")
+
+
 def test_imagefolder_seeded_grouped_stratified_split(tmp_path):
     for subject in range(10):
         for label in ("a", "b"):

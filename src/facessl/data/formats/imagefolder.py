@@ -3,6 +3,12 @@ image release, CK+48, AffectNet and most exports of a user's own labelled faces)
 
     root/happy/0001.jpg  root/sad/0002.png ...                -> seeded, stratified, grouped split
     root/train/happy/... root/val/happy/... root/test/happy/... -> the folders are the split
+    root/Train/Angry/... root/Val/Angry/...                     -> no test folder: val is the test split
+Split folders are named train/, val/, test/ in any case or spelling (Training, Validation, Testing) or have one
+such word among the parts of their name (`train_afew`, `Val_Aligned_Faces`, `Training_Set`). Folders that hold
+nothing but one folder (an archive's own folder, Kaggle's `archive/`, SFEW's `Train/Train_Aligned_Faces/`) are
+looked through. A train/ and val/ without test/ (SFEW, AFEW, whose test labels were never released) make val/
+the test split, as the papers report them.
 
 labels: 'class' (N,) int index into meta['class_names'] (sorted folder names, the union over the
 splits) and 'group' (N,) str (see formats.grouping). Images inside a class folder are found at any
@@ -18,6 +24,7 @@ with `--group '^(P\\d+)/'`); so is a `--group` pattern with a `/`.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +57,31 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
+def split_of(name: str) -> str | None:
+    """The split a folder name stands for: train/, Val/, Testing/, and names with one split word among their
+    parts (`train_afew`, `Val_Aligned_Faces`, `Training_Set`); None for any other name."""
+    lower = name.lower()
+    if lower in SPLIT_FOLDERS:
+        return SPLIT_FOLDERS[lower]
+    found = {SPLIT_FOLDERS[t] for t in re.split(r"[_\-\s.]+", lower) if t in SPLIT_FOLDERS}
+    return found.pop() if len(found) == 1 else None
+
+
+def through_wrappers(folder: Path, depth: int = 3) -> Path:
+    """Below folders that hold nothing but one folder (an archive's own folder, Kaggle's `archive/`, SFEW's
+    `Train/Train_Aligned_Faces/`): where the class (or split) folders are."""
+    for _ in range(depth):
+        entries = [p for p in folder.iterdir() if not p.name.startswith((".", "_"))]
+        if len(entries) != 1 or not entries[0].is_dir() or _holds_images(entries[0]):
+            break  # a lone folder holding images is a class folder (a split with one class), not a wrapper
+        folder = entries[0]
+    return folder
+
+
+def _holds_images(folder: Path) -> bool:
+    return any(p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES) for p in folder.iterdir())
+
+
 def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED,
                      class_names=None, min_class_count: int = 0, label_regex: str | None = None) -> ImageSet:
     """ImageSet of class folders (see module doc). class_names: fixed label order (else sorted folder names).
@@ -58,10 +90,18 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(root, "image folder not found (expected root/<class>/*.jpg)")
+    root = through_wrappers(root)
     subs = _subfolders(root)
-    split_dirs = {SPLIT_FOLDERS[p.name.lower()]: p for p in subs if p.name.lower() in SPLIT_FOLDERS}
+    split_dirs = {}
+    for p in subs:
+        if split_of(p.name) is not None:
+            if split_of(p.name) in split_dirs:
+                raise DataFormatError(root, f"both {split_dirs[split_of(p.name)].name}/ and {p.name}/ look like the "
+                                            f"{split_of(p.name)} folder; point at a folder with one of each")
+            split_dirs[split_of(p.name)] = p
     if split_dirs and "train" not in split_dirs:
         raise DataFormatError(root, f"found {', '.join(p.name for p in split_dirs.values())}/ but no train/ folder")
+    val_is_test = set(split_dirs) == {"train", "val"}  # SFEW, AFEW: test labels never released, val is the test
     if label_regex is not None:
         found, unlabelled = _labelled_by_name(root, split_dirs, label_regex)
     else:
@@ -74,7 +114,7 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     pattern = compile_group(group)
     images = [path for path, _, _ in found]
     labels = [index[name] for _, name, _ in found]
-    split = [split_name for _, _, split_name in found]
+    split = ["test" if val_is_test and name == "val" else name for _, _, name in found]
     (images, split, labels), rare, dropped = leave_out_rare_classes(
         [names[i] for i in labels], min_class_count, images, split, labels)
     if rare:
@@ -84,6 +124,8 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     groups = np.array([group_of(_below(f, root, split_dirs), pattern) for f in images])
     if split_dirs:
         split, split_from = np.array(split), "folders " + ", ".join(f"{p.name}/" for p in split_dirs.values())
+        if val_is_test:
+            split_from += f" (no test folder: {split_dirs['val'].name}/ is the test split)"
     else:
         split = grouped_stratified_split(labels, groups, test_fraction, seed)
         split_from = f"seeded ({seed}) stratified split, {test_fraction:.0%} test, grouped by " + (
@@ -107,7 +149,8 @@ def _below(image: str, root: Path, split_dirs: dict) -> str:
 
 def _labelled_by_folder(root: Path, split_dirs: dict, subs: list) -> list[tuple[str, str, str | None]]:
     """(path, class folder name, split) of every image in the class folders."""
-    parts = [(name, _subfolders(folder)) for name, folder in split_dirs.items()] if split_dirs else [(None, subs)]
+    parts = ([(name, _subfolders(through_wrappers(folder))) for name, folder in split_dirs.items()] if split_dirs
+             else [(None, subs)])
     if not any(classes for _, classes in parts):
         raise DataFormatError(root, "no class folders found (expected root/<class>/*.jpg or root/train/<class>/*.jpg; "
                                     "--label-regex reads labels from file names)")
