@@ -11,7 +11,9 @@ Columns are chosen by name (options of `facessl eval --dataset csv:FILE`):
     box_columns    four columns of a face box in the photo (box_format 'xywh': x, y, width, height; 'xyxy': x0, y0,
                    x1, y1): each row is then the square crop around its box (image_decode.BoxedImage), and point
                    columns are moved into the crop
-Comma, tab or semicolon separated; quoted fields, BOM and CRLF accepted (formats.text).
+Comma, tab or semicolon separated; quoted fields, BOM and CRLF accepted (formats.text). An Excel workbook
+(`csv:labels.xlsx`) is read the same way from its first worksheet with rows, header on its first non-empty row,
+numbers as Excel shows them (formats.xlsx); messages name `labels.xlsx [sheet NAME]:ROW`.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data.formats import xlsx
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split,
                                            leave_out_rare_classes)
@@ -40,17 +43,26 @@ def _names(value) -> list[str]:
     return [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
 
 
-def _expand(patterns: list[str], header: list[str], path) -> list[str]:
+def _read(path: Path) -> tuple[str | Path, int, str, list[str], list[tuple[int, list[str]]]]:
+    """(where for messages, header line, 'CSV' or 'sheet', header, rows) of a CSV file or an .xlsx workbook."""
+    if path.suffix.lower() == ".xlsx":
+        sheet = xlsx.read_sheet(path, "image table")
+        return sheet.where, sheet.header_line, "sheet", sheet.header, sheet.rows
+    header, rows = read_csv(path, "image table")
+    return path, 1, "CSV", header, rows
+
+
+def _expand(patterns: list[str], header: list[str], path, line: int = 1, kind: str = "CSV") -> list[str]:
     """Column names, with shell wildcards expanded in header order; x*,y* pairs interleave."""
     groups = []
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
             hits = [h for h in header if fnmatch.fnmatchcase(h, pattern)]
             if not hits:
-                raise DataFormatError(path, f"no column matches {pattern!r}; the header has {', '.join(header)}", 1)
+                raise DataFormatError(path, f"no column matches {pattern!r}; the header has {', '.join(header)}", line)
             groups.append(hits)
         else:
-            column_index(header, pattern, path, "CSV")
+            column_index(header, pattern, path, kind, line)
             groups.append([pattern])
     if len(groups) == 2 and len(groups[0]) == len(groups[1]) > 1:  # x*,y* -> x1,y1,x2,y2,...
         return [c for pair in zip(*groups) for c in pair]
@@ -62,28 +74,28 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
                    test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED, skip_missing: bool = False,
                    min_class_count: int = 0, box_columns=None, box_format: str = "xywh") -> ImageSet:
     path = Path(path)
-    header, rows = read_csv(path, "image table")
+    where, head, kind, header, rows = _read(path)  # where: the file, or `book.xlsx [sheet NAME]`
     if not rows:
-        raise DataFormatError(path, "no data rows below the header")
+        raise DataFormatError(where, "no data rows below the header", head)
     if image_column is None:
         image_column = next((h for h in header if h.lower() in IMAGE_COLUMNS), None)
         if image_column is None:
-            raise DataFormatError(path, f"no image column ({', '.join(IMAGE_COLUMNS)}); give --image-column "
-                                        f"(the header has {', '.join(header)})", 1)
+            raise DataFormatError(where, f"no image column ({', '.join(IMAGE_COLUMNS)}); give --image-column "
+                                         f"(the header has {', '.join(header)})", head)
     targets, points = _names(target_columns), _names(point_columns)
     if label_column is None and not targets and not points:
         if not any(h.lower() == "label" for h in header):
-            raise DataFormatError(path, f"no label column 'label'; give --label-column, --target-columns or "
-                                        f"--point-columns (the header has {', '.join(header)})", 1)
+            raise DataFormatError(where, f"no label column 'label'; give --label-column, --target-columns or "
+                                         f"--point-columns (the header has {', '.join(header)})", head)
         label_column = "label"
     if sum(map(bool, (label_column, targets, points))) > 1:
         raise FacesslError("give one of --label-column, --target-columns, --point-columns (one task per table)")
-    col = lambda name: column_index(header, name, path, "CSV")
+    col = lambda name: column_index(header, name, where, kind, head)
     image_i = col(image_column)
     label_i = col(label_column) if label_column else None
-    numeric = [col(c) for c in _expand(targets or points, header, path)]
+    numeric = [col(c) for c in _expand(targets or points, header, where, head, kind)]
     if points and len(numeric) % 2:
-        raise DataFormatError(path, f"point columns come in x,y pairs; got {len(numeric)} columns", 1)
+        raise DataFormatError(where, f"point columns come in x,y pairs; got {len(numeric)} columns", head)
     boxes = [col(c) for c in _names(box_columns)]
     if boxes and len(boxes) != 4:
         raise FacesslError(f"--box-columns takes four columns (x,y,width,height or x0,y0,x1,y1), got {len(boxes)}")
@@ -100,19 +112,19 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
     for line, fields in rows:
         name = fields[image_i]
         if not name:
-            raise DataFormatError(path, f"empty {image_column!r} field", line)
+            raise DataFormatError(where, f"empty {image_column!r} field", line)
         file = folder / name
-        if not missing.ok(file, path, line):
+        if not missing.ok(file, where, line):
             continue
         if boxes:
-            file = BoxedImage(file, _box([_number(fields[i], header[i], path, line) for i in boxes], box_format, path, line))
+            file = BoxedImage(file, _box([_number(fields[i], header[i], where, line) for i in boxes], box_format, where, line))
         files.append(file if boxes else str(file))
         if label_i is not None:
             if not fields[label_i]:
-                raise DataFormatError(path, f"empty label in column {header[label_i]!r}", line)
+                raise DataFormatError(where, f"empty label in column {header[label_i]!r}", line)
             raw_labels.append(fields[label_i])
         if numeric:
-            values.append([_number(fields[i], header[i], path, line) for i in numeric])
+            values.append([_number(fields[i], header[i], where, line) for i in numeric])
             if boxes and points:  # into the crop's pixels
                 left, top, _, _ = file.square()
                 values[-1] = [v - (left if k % 2 == 0 else top) for k, v in enumerate(values[-1])]
@@ -120,11 +132,11 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         if split_i is not None:
             value = fields[split_i].lower()
             if value not in SPLIT_VALUES:
-                raise DataFormatError(path, f"split {fields[split_i]!r} in column {header[split_i]!r}: expected "
-                                            "train, val or test", line)
+                raise DataFormatError(where, f"split {fields[split_i]!r} in column {header[split_i]!r}: expected "
+                                             "train, val or test", line)
             split.append(SPLIT_VALUES[value])
     if not files:
-        raise DataFormatError(path, "every image this table names is missing")
+        raise DataFormatError(where, "every image this table names is missing")
     labels, meta = {"group": np.array(groups)}, {"split_from": f"column {header[split_i]!r}" if split_i is not None else None}
     if label_i is not None and min_class_count:
         (files, groups, split, raw_labels), rare, dropped = leave_out_rare_classes(

@@ -54,20 +54,17 @@ reading `dataFile_1001.txt` (AU k in column k + 1, 999 kept apart as unknown) an
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import itertools
 import os
-import posixpath
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, unquote_plus, urlsplit
-from xml.etree import ElementTree
 
 import numpy as np
 
+from facessl.data.formats import xlsx
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION
 from facessl.data.formats.imagefiles import every_kth, one_of, with_dropped
@@ -83,7 +80,6 @@ AUTO_LIST = re.compile(r"(datafile|emotionet)_\d+\.(txt|tsv|csv)", re.IGNORECASE
 LIST_SUFFIX_ORDER = (".csv", ".tsv", ".txt", ".xlsx")  # the same list saved twice: the text copy is read
 URL_HEADERS = {"url", "imageurl", "image_url", "url1", "link"}
 AU_HEADER = re.compile(r"au[\s_-]*0*(\d+)", re.IGNORECASE)
-OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # an encrypted .xlsx (or an old .xls) is an OLE compound file, not a zip
 AMBIGUOUS = object()
 
 
@@ -119,150 +115,9 @@ def text_rows(path: Path):
         raise DataFormatError(path, f"malformed list ({exc})") from None
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _xml_member(book: zipfile.ZipFile, name: str, path: Path):
-    """An XML part of the workbook, refused when it declares a DTD (entities could expand without bound)."""
-    with _workbook_errors(path, name), book.open(name) as handle:
-        head = handle.read(65536)
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise DataFormatError(path, f"workbook part {name} declares a DTD; refusing to expand it (re-save the file)")
-    return book.open(name)
-
-
-@contextlib.contextmanager
-def _workbook_errors(path: Path, name: str):
-    """A damaged workbook part is one DataFormatError naming the workbook and the part."""
-    try:
-        yield
-    except ElementTree.ParseError as exc:
-        raise DataFormatError(path, f"workbook part {name} is not well-formed XML ({exc})") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-        raise DataFormatError(path, f"workbook part {name} cannot be read ({exc})") from None
-
-
-def _parse_xml(book: zipfile.ZipFile, name: str, path: Path):
-    with _workbook_errors(path, name), _xml_member(book, name, path) as handle:
-        return ElementTree.parse(handle).getroot()
-
-
-def _open_workbook(path: Path) -> zipfile.ZipFile:
-    if not path.is_file():
-        raise DataFormatError(path, "EmotioNet list not found")
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
-    if magic == OLE_MAGIC:
-        raise DataFormatError(path, "a password-protected (encrypted) workbook or an old .xls, not an .xlsx: open it "
-                                    "and save a copy without the password as .xlsx or .csv")
-    try:
-        return zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise DataFormatError(path, "not an .xlsx workbook (not a zip archive); save the list as .xlsx or .csv") \
-            from None
-
-
 def xlsx_tables(path: Path) -> list[Table]:
-    """One Table per worksheet, in workbook order."""
-    book = _open_workbook(path)
-    with book:
-        names = set(book.namelist())
-        if "xl/workbook.xml" not in names:
-            raise DataFormatError(path, "not an .xlsx workbook (no xl/workbook.xml)")
-        shared = _shared_strings(book, path) if "xl/sharedStrings.xml" in names else []
-        sheets = _sheet_parts(book, path, names)
-    return [Table(path, f"{path} [sheet {title}]", lambda part=part: _sheet_rows(path, part, shared))
-            for title, part in sheets]
-
-
-def _sheet_parts(book: zipfile.ZipFile, path: Path, names: set) -> list[tuple[str, str]]:
-    """[(sheet name, zip member)] from workbook.xml and its relationships."""
-    targets = {}
-    if "xl/_rels/workbook.xml.rels" in names:
-        for element in _parse_xml(book, "xl/_rels/workbook.xml.rels", path):
-            target = element.get("Target", "")
-            targets[element.get("Id")] = posixpath.normpath(target.lstrip("/") if target.startswith("/") else
-                                                            f"xl/{target}")
-    sheets = []
-    for element in _parse_xml(book, "xl/workbook.xml", path).iter():
-        if _local(element.tag) == "sheet":
-            rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
-            part = targets.get(rid)
-            if part in names:
-                sheets.append((element.get("name", part), part))
-    if not sheets:
-        sheets = [(n, n) for n in sorted(names) if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
-    if not sheets:
-        raise DataFormatError(path, "the workbook has no worksheet")
-    return sheets
-
-
-def _shared_strings(book: zipfile.ZipFile, path: Path) -> list[str]:
-    out = []
-    with _workbook_errors(path, "xl/sharedStrings.xml"), _xml_member(book, "xl/sharedStrings.xml", path) as handle:
-        for _, element in ElementTree.iterparse(handle):
-            if _local(element.tag) == "si":
-                out.append(_rich_text(element))
-                element.clear()
-    return out
-
-
-def _rich_text(element) -> str:
-    """The text of an <si> / <is>: its <t>, or the <t> of each run; phonetic runs (<rPh>) left out."""
-    parts = []
-    for child in element:
-        name = _local(child.tag)
-        if name == "t":
-            parts.append(child.text or "")
-        elif name == "r":
-            parts.extend(t.text or "" for t in child if _local(t.tag) == "t")
-    return "".join(parts)
-
-
-def _column(ref: str | None, default: int) -> int:
-    letters = re.match(r"[A-Z]+", ref or "")
-    if not letters:
-        return default
-    index = 0
-    for ch in letters.group(0):
-        index = index * 26 + ord(ch) - 64
-    return index - 1
-
-
-def _sheet_rows(path: Path, part: str, shared: list[str]):
-    """(row number, cells) of a worksheet, streamed; empty cells between filled ones come back as ''."""
-    with _open_workbook(path) as book, _workbook_errors(path, part), _xml_member(book, part, path) as handle:
-        number = 0
-        for _, element in ElementTree.iterparse(handle):
-            if _local(element.tag) != "row":
-                continue
-            number = int(element.get("r", number + 1))
-            cells: list[str] = []
-            for cell in element:
-                if _local(cell.tag) != "c":
-                    continue
-                index = _column(cell.get("r"), len(cells))
-                cells.extend([""] * (index + 1 - len(cells)))
-                cells[index] = _cell_text(cell, shared, path, number)
-            element.clear()
-            if any(c.strip() for c in cells):
-                yield number, cells
-
-
-def _cell_text(cell, shared: list[str], path: Path, row: int) -> str:
-    kind = cell.get("t", "n")
-    if kind == "inlineStr":
-        inline = next((c for c in cell if _local(c.tag) == "is"), None)
-        return "" if inline is None else _rich_text(inline)
-    value = next((c.text or "" for c in cell if _local(c.tag) == "v"), "")
-    if kind == "s":
-        try:
-            return shared[int(value)]
-        except (ValueError, IndexError):
-            raise DataFormatError(path, f"cell {cell.get('r')} names shared string {value!r}, which the workbook "
-                                        f"does not have", row) from None
-    return value
+    """One Table per worksheet, in workbook order (read by formats.xlsx: zip + XML, no openpyxl)."""
+    return [Table(path, sheet.where, sheet.rows) for sheet in xlsx.worksheets(path, "EmotioNet list")]
 
 
 # --- what a list's rows mean ----------------------------------------------------------------------------------

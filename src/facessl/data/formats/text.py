@@ -60,11 +60,12 @@ def read_csv(path, what: str, delimiter: str | None = None) -> tuple[list[str], 
     return header, rows
 
 
-def column_index(header: list[str], name: str, path, what: str) -> int:
-    """Index of a column by name (exact, else case-insensitive); a missing column names the ones there are."""
+def column_index(header: list[str], name: str, path, what: str, line: int = 1) -> int:
+    """Index of a column by name (exact, else case-insensitive); a missing column names the ones there are.
+    line: the header's line (a worksheet's header may sit below title rows)."""
     if name in header:
         return header.index(name)
     lowered = [h.lower() for h in header]
     if name.lower() in lowered:
         return lowered.index(name.lower())
-    raise DataFormatError(path, f"{what}: no column {name!r}; the header has {', '.join(repr(h) for h in header)}", 1)
+    raise DataFormatError(path, f"{what}: no column {name!r}; the header has {', '.join(repr(h) for h in header)}", line)
