@@ -17,7 +17,7 @@ from facessl.data import formats
 from facessl.data.formats import xlsx
 from facessl.data.formats.imagefiles import save_image
 from facessl.data.formats.text import read_csv
-from facessl.errors import DataFormatError
+from facessl.errors import DataFormatError, FacesslError
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -178,6 +178,25 @@ def test_the_first_visible_sheet_with_rows_is_read(tmp_path):
     assert [n for n, _ in xlsx.read_xlsx(book, "table")[1]] == [5, 6, 7]
     assert [(s.title, s.hidden) for s in xlsx.worksheets(book)] == [("lookup", True), ("Empty", False),
                                                                      ("Faces", False)]
+
+
+def test_the_sheet_with_the_named_columns_is_read_past_a_notes_sheet_or_by_name(tmp_path):
+    """A workbook whose first sheet is notes (a title row, or a header and a line of text: as openpyxl or a user
+    writes one) before the table: the table's sheet is found by its columns; `sheet` names one directly."""
+    names, labels = photos(tmp_path, 3)
+    notes = {1: ["labels of my faces"], 2: ["written by hand"]}
+    faces = {1: ["file", "mood"], **{2 + i: [n, lab] for i, (n, lab) in enumerate(zip(names, labels))}}
+    book = write_xlsx(tmp_path / "own.xlsx", [("Notes", notes, None), ("Faces", faces, None)])
+    data = formats.read("csv", book, image_column="file", label_column="mood")
+    assert [data.meta["class_names"][k] for k in data.labels["class"]] == labels
+    assert len(formats.read("csv", book, image_column="file", label_column="mood", sheet="faces")) == 3
+    with pytest.raises(DataFormatError, match=r"own.xlsx \[sheet Notes\]:1: sheet: no column 'file'"):
+        formats.read("csv", book, image_column="file", label_column="mood", sheet="Notes")
+    with pytest.raises(DataFormatError, match="no worksheet named 'Other'; the workbook has Notes, Faces"):
+        formats.read("csv", book, label_column="mood", sheet="Other")
+    (tmp_path / "own.csv").write_text("file,mood\n" + "".join(f"{n},{lab}\n" for n, lab in zip(names, labels)))
+    with pytest.raises(FacesslError, match="sheet='Faces' applies to an .xlsx workbook, not a text table"):
+        formats.read("csv", tmp_path / "own.csv", label_column="mood", sheet="Faces")
 
 
 def test_a_missing_column_names_the_workbook_sheet_and_header_on_one_line(tmp_path):

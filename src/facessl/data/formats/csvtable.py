@@ -13,7 +13,8 @@ Columns are chosen by name (options of `facessl eval --dataset csv:FILE`):
                    columns are moved into the crop
 Comma, tab or semicolon separated; quoted fields, BOM and CRLF accepted (formats.text). An Excel workbook
 (`csv:labels.xlsx`) is read the same way from its first worksheet with rows, header on its first non-empty row,
-numbers as Excel shows them (formats.xlsx); messages name `labels.xlsx [sheet NAME]:ROW`.
+numbers as Excel shows them (formats.xlsx); a sheet holding the named columns is preferred (a notes sheet before
+the table is passed over), `sheet` names one; messages name `labels.xlsx [sheet NAME]:ROW`.
 """
 from __future__ import annotations
 
@@ -43,12 +44,15 @@ def _names(value) -> list[str]:
     return [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
 
 
-def _read(path: Path) -> tuple[str | Path, int, str, list[str], list[tuple[int, list[str]]]]:
-    """(where for messages, header line, 'CSV' or 'sheet', header, rows) of a CSV file or an .xlsx workbook."""
+def _read(path: Path, columns=(), sheet: str | None = None):
+    """(where for messages, header line, 'CSV' or 'sheet', header, rows) of a CSV file or an .xlsx workbook
+    (the sheet named, else the first with data rows and the named columns)."""
     if path.suffix.lower() == ".xlsx":
-        sheet = xlsx.read_sheet(path, "image table")
+        sheet = xlsx.read_sheet(path, "image table", columns, sheet)
         return sheet.where, sheet.header_line, "sheet", sheet.header, sheet.rows
     header, rows = read_csv(path, "image table")
+    if sheet is not None:
+        raise FacesslError(f"{path}: sheet={sheet!r} applies to an .xlsx workbook, not a text table")
     return path, 1, "CSV", header, rows
 
 
@@ -72,9 +76,11 @@ def _expand(patterns: list[str], header: list[str], path, line: int = 1, kind: s
 def read_csv_table(path, images=None, image_column=None, label_column=None, target_columns=None, point_columns=None,
                    group_column=None, split_column=None, group: str | None = None,
                    test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED, skip_missing: bool = False,
-                   min_class_count: int = 0, box_columns=None, box_format: str = "xywh") -> ImageSet:
+                   min_class_count: int = 0, box_columns=None, box_format: str = "xywh",
+                   sheet: str | None = None) -> ImageSet:
     path = Path(path)
-    where, head, kind, header, rows = _read(path)  # where: the file, or `book.xlsx [sheet NAME]`
+    named = [c for c in (image_column, label_column, group_column, split_column) if c]
+    where, head, kind, header, rows = _read(path, named, sheet)  # where: the file, or `book.xlsx [sheet NAME]`
     if not rows:
         raise DataFormatError(where, "no data rows below the header", head)
     if image_column is None:

@@ -70,22 +70,52 @@ def read_xlsx(path, what: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return sheet.header, sheet.rows
 
 
-def read_sheet(path, what: str) -> Sheet:
-    """The first visible worksheet with rows (hidden ones only when no visible one has any): header on its first
-    non-empty row, names and fields stripped, rows padded to the header's width; a filled cell right of the
-    header is one clear error, as a CSV row with too many fields is."""
+def read_sheet(path, what: str, columns=(), sheet: str | None = None) -> Sheet:
+    """The worksheet holding the table: `sheet` by name when given; else the first one (visible before hidden,
+    workbook order) with a header and data rows that has every name in `columns` (any case), else the first with
+    data rows at all (a notes or title sheet before the table is passed over). Header on its first non-empty row,
+    names and fields stripped, rows padded to the header's width; a filled cell right of the header is one clear
+    error, as a CSV row with too many fields is."""
     path = Path(path)
     sheets = worksheets(path, what)
-    for sheet in sorted(sheets, key=lambda s: s.hidden):  # stable: workbook order within visible / hidden
-        rows = sheet.rows()
-        first = next(rows, None)
-        if first is None:
-            continue
-        line, cells = first
-        header = _trimmed([c.strip() for c in cells])
-        return Sheet(sheet.where, sheet.title, line, header, [_fitted(r, header, sheet.where) for r in rows])
     names = ", ".join(s.title for s in sheets)
+    if sheet is not None:
+        chosen = [s for s in sheets if s.title == str(sheet)] or [s for s in sheets if s.title.lower() == str(sheet).lower()]
+        if not chosen:
+            raise DataFormatError(path, f"no worksheet named {sheet!r}; the workbook has {names}")
+        table = _table(chosen[0])
+        if table is None:
+            raise DataFormatError(chosen[0].where, f"{what}: the worksheet is empty; expected a header row")
+        return table
+    tables = []
+    for candidate in sorted(sheets, key=lambda s: s.hidden):  # stable: workbook order within visible / hidden
+        table = _table(candidate)
+        if table is None:
+            continue
+        if table.rows and _has_columns(table.header, columns):
+            return table
+        tables.append(table)
+    with_rows = [t for t in tables if t.rows]
+    if with_rows:
+        return with_rows[0]  # none has all the columns asked for: the caller names what is missing
+    if tables:
+        return tables[0]  # header rows only: the caller says there are no data rows
     raise DataFormatError(path, f"{what} is empty: no worksheet ({names}) has a row; expected a header row")
+
+
+def _table(sheet: Worksheet) -> Sheet | None:
+    rows = sheet.rows()
+    first = next(rows, None)
+    if first is None:
+        return None
+    line, cells = first
+    header = _trimmed([c.strip() for c in cells])
+    return Sheet(sheet.where, sheet.title, line, header, [_fitted(r, header, sheet.where) for r in rows])
+
+
+def _has_columns(header: list[str], columns) -> bool:
+    lowered = {h.lower() for h in header}
+    return all(str(c).lower() in lowered for c in columns if c)
 
 
 def _trimmed(cells: list[str]) -> list[str]:
