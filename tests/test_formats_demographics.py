@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import facessl
+from image_toys import save_jpeg
 from eval_toys import ToyEncoder
 from facessl.cli import main
 from facessl.data import formats
@@ -30,14 +31,7 @@ FAIRFACE_AGES = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-
 
 
 def save(path, level=None, size=8):
-    """A tiny JPEG: random pixels, or a flat grey `level` with a little noise (a face whose label is linear)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if level is None:
-        pixels = RNG.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
-    else:
-        pixels = np.clip(level + RNG.normal(0, 6, (size, size, 3)), 0, 255).astype(np.uint8)
-    Image.fromarray(pixels).save(path, format="JPEG")
-    return path
+    return save_jpeg(path, RNG, level, size)
 
 
 def utk_name(i, age, gender, race, chip=True):

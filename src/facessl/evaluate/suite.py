@@ -38,6 +38,8 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes",
                "aflw": "pose", "aflw19": "landmarks", "cofw": "landmarks", "emotionet": "au", "bu3dfe-expr": "expression",
                "insightface-bin": "verification",
+               "adience": "classification", "adience-gender": "classification", "agedb": "regression",
+               "pointing04": "regression", "disfaplus": "au", "unbc": "au",
                "utkface": "regression", "utkface-gender": "classification", "utkface-race": "classification",
                "fairface": "classification", "fairface-gender": "classification", "fairface-age": "classification"}
 # reader keywords with a flag of their own in `facessl eval` (others come from --reader-option KEY=VALUE)
@@ -46,6 +48,7 @@ READER_FLAGS = ("--images", "--image-column", "--label-column", "--target-column
                 "--label-regex", "--box-columns", "--box-format")
 # test format -> the training set's format, looked up beside the test set's path when not given
 DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp", "biwi": "300wlp"}
+AGE_FORMATS = ("utkface", "agedb")  # age regression by default; their target=gender (race) option reads classes
 SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features", "options"}
 
 
@@ -64,8 +67,8 @@ class TaskSpec:
         if not self.task and fmt == "csv":  # the chosen columns say what the table holds
             self.task = ("regression" if self.options.get("target_columns") else
                          "landmarks" if self.options.get("point_columns") else "classification")
-        if not self.task and fmt == "utkface" and str(self.options.get("target", "age")).strip().lower() != "age":
-            self.task = "classification"  # utkface's target=gender|race reads classes, not the default age
+        if not self.task and fmt in AGE_FORMATS and str(self.options.get("target", "age")).strip().lower() != "age":
+            self.task = "classification"  # target=gender|race reads classes, not the default age
         if not self.task:
             from facessl.data.formats import reader
 

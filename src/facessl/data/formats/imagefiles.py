@@ -107,6 +107,16 @@ def yes_no(value, reader: str, option: str) -> bool:
     raise FacesslError(f"{reader} {option} {value!r}: expected true or false")
 
 
+def age_or_class_labels(values, group: np.ndarray, target: str, class_names) -> tuple[dict, dict, np.ndarray]:
+    """(labels, meta, strata) of an age set (UTKFace, AgeDB): target 'age' -> 'target' (N,1) years for task
+    regression, meta target_columns; otherwise 'class' indices into class_names (gender, race)."""
+    if target == "age":
+        labels = {"target": np.array(values, dtype=np.float64)[:, None], "group": group}
+        return labels, {"target_columns": ["age"]}, np.zeros(len(group), dtype=np.int64)
+    labels = {"class": np.array(values, dtype=np.int64), "group": group}
+    return labels, {"class_names": list(class_names)}, labels["class"]
+
+
 def unnested(folder: Path) -> Path:
     """DIR/DIR/ (an archive unpacked into a folder of its own name) -> the innermost DIR."""
     while (folder / folder.name).is_dir():

@@ -35,7 +35,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import one_of, read_lines, unnested, with_dropped
+from facessl.data.formats.imagefiles import age_or_class_labels, one_of, read_lines, unnested, with_dropped
 from facessl.data.formats.imagefolder import walk_images
 from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError, FacesslError
@@ -182,14 +182,8 @@ def _nothing_found(unrecognised: list[str]) -> str:
 
 def _imageset(images, values, target, root, test_fraction, seed, meta, unrecognised) -> ImageSet:
     group = np.array([Path(str(i)).name for i in images])  # no person ids: each image is its own group
-    if target == "age":
-        labels = {"target": np.array(values, dtype=np.float64)[:, None], "group": group}
-        meta["target_columns"] = ["age"]
-        strata = np.zeros(len(images), dtype=np.int64)
-    else:
-        labels = {"class": np.array(values, dtype=np.int64), "group": group}
-        meta["class_names"] = list(GENDERS if target == "gender" else RACES)
-        strata = labels["class"]
+    labels, target_meta, strata = age_or_class_labels(values, group, target, GENDERS if target == "gender" else RACES)
+    meta.update(target_meta)
     split = np.asarray(grouped_stratified_split(strata, group, test_fraction, seed))
     meta["split_from"] = (f"seeded ({seed}) {'stratified ' if target != 'age' else ''}split, {test_fraction:.0%} test, "
                           "by image: UTKFace has no identity labels, so the same person may be on both sides")

@@ -1,0 +1,14 @@
+"""Tiny image files for the format readers' tests."""
+import numpy as np
+from PIL import Image
+
+
+def save_jpeg(path, rng, level=None, size=8):
+    """A tiny JPEG: random pixels, or a flat grey `level` with a little noise (a face whose label is linear)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if level is None:
+        pixels = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
+    else:
+        pixels = np.clip(level + rng.normal(0, 6, (size, size, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path, format="JPEG")
+    return path
