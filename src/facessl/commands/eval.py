@@ -45,6 +45,9 @@ def add_arguments(p) -> None:
     proto.add_argument("--verification", choices=("10fold", "fixed"), default="10fold",
                        help="LFW protocol (threshold from the other 9 folds) or one threshold for all pairs")
     proto.add_argument("--threshold", type=finite_float, default=None, help="cosine threshold of --verification fixed")
+    proto.add_argument("--cv", type=positive_int, default=0, metavar="K",
+                       help="K-fold cross-validation over the whole set, person-exclusive (the set's subject/identity/"
+                            "group label; Adience's own folds): every face tested once (CK+, JAFFE, KDEF: 10)")
     proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
     proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
     proto.add_argument("--balanced", action="store_true",
@@ -154,7 +157,7 @@ def options_from_args(args) -> EvalOptions:
                        weight_decays=weight_decays(args.weight_decays), select_epoch=args.select_epoch,
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
                        supervised_epochs=args.supervised_epochs, balanced=args.balanced, device=args.device,
-                       amp=args.amp, quiet=args.quiet)
+                       amp=args.amp, quiet=args.quiet, cv=args.cv)
 
 
 def weight_decays(text: str | None) -> tuple:

@@ -38,6 +38,7 @@ class EvalOptions:
     val_fraction: float = 0.15
     au_positive: float = 2.0  # DISFA: an AU is present when its intensity >= this
     cv_folds: int = 3  # subject-exclusive folds (DISFA AUs; BU-3DFE pose classes without a split file)
+    cv: int = 0  # --cv K: every task cross-validated over K person-exclusive folds of its set (crossval.py)
     au_threshold: float = 0.5  # probability threshold of the F1 score
     pose_loss: str = "l1"  # the reference's pose probe loss
     landmark_loss: str = "l2"

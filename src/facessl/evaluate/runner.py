@@ -21,6 +21,7 @@ from facessl.errors import FacesslError
 from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, verification
 from facessl.evaluate.baselines import random_encoder, run_supervised_task
 from facessl.evaluate.cache import FeatureCache, array_hash
+from facessl.evaluate.crossval import cross_validated
 from facessl.evaluate.features import FeatureSource, available_choices
 from facessl.evaluate.probes import SELECTED_ON_TEST
 from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, run_floor, run_probe_task
@@ -41,6 +42,8 @@ def input_size(encoder, options: EvalOptions) -> int:
 
 def options_hash(options: EvalOptions, features, baselines) -> str:
     settings = {k: v for k, v in asdict(options).items() if k not in ("quiet", "device")}  # not protocol
+    if not settings.get("cv"):
+        settings.pop("cv", None)  # without --cv the hash stays what it was before the option existed
     text = json.dumps({"options": settings, "features": list(features), "baselines": list(baselines)},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -59,6 +62,13 @@ def _row(task, dataset, source: FeatureSource, choice, options, seeds):
     return run_probe_task(task, features, seeds, options.device, cache=source.cache, part_id=part_id)
 
 
+def build_task(task: str, test_set, train_set, options: EvalOptions):
+    """The task's probe folds: its own protocol, or --cv K folds of persons over the whole set."""
+    if options.cv:
+        return cross_validated(BUILDERS[task], task, test_set, train_set, options, options.cv)
+    return BUILDERS[task](test_set, train_set, options)
+
+
 def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions, choices, baselines,
                   datasets: dict, build_random=None, skip_missing=False) -> dict:
     """One task: every feature choice for every row (checkpoint, random), plus the supervised row."""
@@ -72,7 +82,7 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
             _say(options, f"[{spec.name}] {data.source}: skipped {skipped}")
     if spec.task != "verification" and any(isinstance(d, PairSet) for d in (test_set, train_set)):
         raise FacesslError(f"{spec.dataset}: a pairs dataset only serves task 'verification', not {spec.task!r}")
-    task = None if spec.task == "verification" else BUILDERS[spec.task](test_set, train_set, options)
+    task = None if spec.task == "verification" else build_task(spec.task, test_set, train_set, options)
     if spec.features is not None:  # the suite limits this task to some of the requested choices
         choices = [c for c in choices if c in spec.features] or list(choices[:1])
     rows = {}

@@ -87,6 +87,8 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     notes += [f"{t['name']}: classes left out (fewer images than --min-class-count): "
               + ", ".join(f"{name} ({n})" for name, n in t["info"]["left_out_classes"].items())
               for t in tasks if t.get("info", {}).get("left_out_classes")]
+    notes += [f"{t['name']}: {t['info']['folds']} (the set's split not used: {t['info']['split_ignored']})"
+              for t in tasks if t.get("info", {}).get("split_ignored")]
     notes += [f"{t['name']}: {'training set' if key == 'train_dropped' else 'rows'} skipped by the reader: "
               + ", ".join(f"{why.replace('_', ' ')} {n}" for why, n in t["info"][key].items() if n)
               for t in tasks for key in ("dropped", "train_dropped") if any(t.get("info", {}).get(key, {}).values())]
