@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -66,10 +67,19 @@ def extract(encoder, imageset: ImageSet, size: int, batch_size: int = 256, devic
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
     starts = range(0, len(imageset), batch_size)
     bar = tqdm(starts, desc=desc, unit="batch", disable=quiet or not sys.stderr.isatty(), leave=False)
+    batch_rows = lambda start: range(start, min(start + batch_size, len(imageset)))
+    # the next batch decodes while the model runs on this one (benchmarks/extract_speed.py: 1.04-1.05x on 2 busy CPU
+    # cores, 1.05-1.08x with one core left to decoding, as a GPU leaves them all)
+    prefetch = ThreadPoolExecutor(1)
+    load = lambda start: load_batch(imageset.images, batch_rows(start), size)
     try:
+        upcoming = prefetch.submit(load, 0) if len(imageset) else None
         for start in bar:
-            index = range(start, min(start + batch_size, len(imageset)))
-            images = to_float_images(load_batch(imageset.images, index, size), device)
+            index = batch_rows(start)
+            decoded = upcoming.result()
+            if start + batch_size < len(imageset):
+                upcoming = prefetch.submit(load, start + batch_size)
+            images = to_float_images(decoded, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = encoder.features(images)
             for name in names:
@@ -77,6 +87,7 @@ def extract(encoder, imageset: ImageSet, size: int, batch_size: int = 256, devic
                     raise FacesslError(f"encoder.features() returned no {name!r} (feature_names says it should)")
                 chunks[name].append(out[name].float().reshape(len(index), -1).cpu().numpy())
     finally:
+        prefetch.shutdown(wait=True, cancel_futures=True)
         encoder.train(was_training)
     return {name: np.concatenate(parts) if parts else np.zeros((0, 0), np.float32) for name, parts in chunks.items()}
 

@@ -1,6 +1,7 @@
 """Decode and resize the images of an ImageSet to the protocol's square input size (uint8 throughout)."""
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,8 +39,15 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
-def load_batch(images, index, size: int, workers: int = 2) -> np.ndarray:
+def decode_workers() -> int:
+    """Threads that decode images: the machine's cores, at most 8 (PIL releases the GIL while decoding; on a
+    GPU machine the decoding, not the model, bounds feature extraction)."""
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+def load_batch(images, index, size: int, workers: int | None = None) -> np.ndarray:
     """uint8 (len(index), size, size, 3) for the rows `index` of an ImageSet's `images`."""
+    workers = decode_workers() if workers is None else workers
     items = [images[i] for i in index]
     if workers > 1 and len(items) > 8 and not isinstance(images, np.ndarray):
         with ThreadPoolExecutor(workers) as pool:  # PIL decoding releases the GIL
