@@ -1,11 +1,13 @@
 """Task protocols on tiny in-memory datasets: splits, labels, metrics, baselines, tables."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from eval_toys import ToyEncoder, au_set, expression_set, landmark_set, pair_set, pose_set
 from facessl.errors import FacesslError
-from facessl.evaluate import au, expression, landmarks, pose, runner, tables
+from facessl.evaluate import au, expression, landmarks, metrics, pose, runner, tables
 from facessl.evaluate.baselines import random_encoder
 from facessl.evaluate.cache import weights_hash
 from facessl.evaluate.protocol import EvalOptions
@@ -177,3 +179,27 @@ def test_balanced_option_reaches_the_probe_and_the_supervised_row():
     assert rows["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.9  # toy classes are colours
     assert "mean_class_accuracy" in rows["supervised"]["fs"]["metrics"]
     assert options.probe("softmax").class_weight == "balanced" and options.probe("regression").class_weight is None
+
+
+def test_pairs_of_items_compare_the_mean_of_their_images_unit_features():
+    """YouTube Faces / IJB: an item (video, template) is the mean of its images' L2-normalised features."""
+    from facessl.data.formats.common import ImageSet, PairSet
+    from facessl.data.formats.decodable import drop_undecodable
+    from facessl.evaluate.verification import evaluate, item_features
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(7, 4))
+    item = np.array([0, 0, 1, 2, 2, 2, 1])
+    unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    expected = np.stack([unit[[0, 1]].mean(0), unit[[2, 6]].mean(0), unit[[3, 4, 5]].mean(0)])
+    np.testing.assert_allclose(item_features(feats, item), expected)
+    pairs = PairSet(ImageSet(np.zeros((7, 4, 4, 3), np.uint8)), np.array([[0, 1], [1, 2], [0, 2], [2, 1]]),
+                    np.array([True, False, True, False]), np.array([0, 0, 1, 1]), "toy", item=item)
+    out = evaluate(pairs, feats, EvalOptions(verification="fixed"))
+    e = expected / np.linalg.norm(expected, axis=1, keepdims=True)
+    scores = [e[a] @ e[b] for a, b in pairs.pairs]
+    assert out["metrics"]["roc_auc"]["mean"] == pytest.approx(metrics.roc_auc(np.array(scores), pairs.same))
+    assert pairs.first_images().tolist() == [0, 2, 3]
+    kept = drop_undecodable(PairSet(ImageSet([str(Path("/nonexistent") / f"{i}.jpg") for i in range(7)]),
+                                    pairs.pairs, pairs.same, pairs.fold, "toy", item=item))
+    assert len(kept.pairs) == 0 and kept.dropped["pair with an item left without images"] == 4

@@ -39,7 +39,9 @@ def describe(data) -> list[str]:
     if isinstance(data, PairSet):
         folds = len(set(data.fold.tolist()))
         lines.append(f"pairs: {len(data.pairs)} ({int(data.same.sum())} same, {int((~data.same).sum())} different) "
-                     f"in {folds} fold(s), over {len(data.images)} images")
+                     f"in {folds} fold(s), over {len(data.images)} images"
+                     + (f" of {len(np.unique(data.item))} items (videos or templates: an item's images are averaged)"
+                        if data.item is not None else ""))
         images = data.images
     else:
         images = data
@@ -108,8 +110,9 @@ def pair_rows(pairs, rng, per_kind: int = 12) -> tuple[np.ndarray, list[str]]:
     rows, captions = [], []
     for kind, wanted in (("same", True), ("diff", False)):
         members = np.flatnonzero(pairs.same == wanted)
+        stand_for = pairs.first_images() if getattr(pairs, "item", None) is not None else None
         for k, p in enumerate(np.sort(rng.choice(members, size=min(per_kind, len(members)), replace=False)), 1):
-            rows += [int(i) for i in pairs.pairs[p]]
+            rows += [int(stand_for[i] if stand_for is not None else i) for i in pairs.pairs[p]]
             captions += [f"{kind} {k}"] * 2
     return np.array(rows, dtype=np.int64), captions
 

@@ -22,12 +22,26 @@ def cosine_scores(features: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return np.sum(feats[pairs[:, 0]] * feats[pairs[:, 1]], axis=1)
 
 
+def item_features(features: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """(n_items, D): the mean of each item's unit-length image features (a video's frames, a template's
+    photos), the usual set-to-set comparison of YouTube Faces and IJB."""
+    feats = np.asarray(features, dtype=np.float64)
+    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    item = np.asarray(item, dtype=np.int64)
+    sums = np.zeros((int(item.max()) + 1, feats.shape[1]))
+    np.add.at(sums, item, feats)
+    counts = np.bincount(item, minlength=len(sums))[:, None]
+    return sums / np.maximum(counts, 1)
+
+
 def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> dict:
     """features: (N, D) for pairset.images in order. Returns the result dict of one row."""
     if not isinstance(pairset, PairSet):
         raise FacesslError(f"{getattr(pairset, 'source', 'dataset')}: task 'verification' needs a pairs dataset (lfw, cplfw)")
     if len(features) != len(pairset.images):
         raise FacesslError(f"{pairset.source}: {len(features)} feature rows for {len(pairset.images)} images")
+    if pairset.item is not None:
+        features = item_features(features, pairset.item)
     scores = cosine_scores(features, pairset.pairs)
     same = np.asarray(pairset.same, dtype=bool)
     auc = metrics.roc_auc(scores, same)

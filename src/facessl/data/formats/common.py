@@ -42,7 +42,10 @@ class ImageSet:
 
 @dataclass
 class PairSet:
-    """Verification pairs (LFW / CPLFW pairs.txt): indices into `images`, same-identity flags, folds."""
+    """Verification pairs (LFW / CPLFW pairs.txt): indices into `images`, same-identity flags, folds.
+
+    With `item` set, each image row belongs to an item (a video's frames, a template's photos: YouTube Faces,
+    IJB) and `pairs` index items, not images: an item is compared by the mean of its images' unit features."""
 
     images: ImageSet
     pairs: np.ndarray  # (P,2) int
@@ -50,6 +53,17 @@ class PairSet:
     fold: np.ndarray  # (P,) int 0..n_folds-1
     source: str = ""
     dropped: dict = field(default_factory=dict)
+    item: np.ndarray | None = None  # (N,) int: the item of each image row; None: pairs index images
+
+    def first_images(self) -> np.ndarray:
+        """The image row that stands for each item (its first), or every row when pairs index images."""
+        if self.item is None:
+            return np.arange(len(self.images))
+        n_items = int(self.pairs.max()) + 1 if len(self.pairs) else 0
+        first = np.full(max(n_items, int(self.item.max()) + 1 if len(self.item) else 0), -1, np.int64)
+        for row in range(len(self.item) - 1, -1, -1):
+            first[self.item[row]] = row
+        return first
 
 
 def load_image(path, size: int | None = None) -> np.ndarray:

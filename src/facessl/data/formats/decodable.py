@@ -47,11 +47,17 @@ def drop_undecodable(data: ImageSet | PairSet) -> ImageSet | PairSet:
     kept.dropped[UNDECODABLE] = kept.dropped.get(UNDECODABLE, 0) + len(bad)
     if not isinstance(data, PairSet):
         return kept
+    dropped = dict(data.dropped)
+    dropped[UNDECODABLE] = dropped.get(UNDECODABLE, 0) + len(bad)
+    if data.item is not None:  # pairs of items (videos, templates): an item keeps its other images
+        item = data.item[keep]
+        usable = np.isin(data.pairs, item).all(axis=1)
+        dropped["pair with an item left without images"] = (dropped.get("pair with an item left without images", 0)
+                                                            + int((~usable).sum()))
+        return PairSet(kept, data.pairs[usable], data.same[usable], data.fold[usable], data.source, dropped, item)
     new_index = np.full(len(images), -1, np.int64)
     new_index[keep] = np.arange(len(keep))
     pairs = new_index[data.pairs]
     usable = (pairs >= 0).all(axis=1)
-    dropped = dict(data.dropped)
-    dropped[UNDECODABLE] = dropped.get(UNDECODABLE, 0) + len(bad)
     dropped["pair with an undecodable image"] = dropped.get("pair with an undecodable image", 0) + int((~usable).sum())
     return PairSet(kept, pairs[usable], data.same[usable], data.fold[usable], data.source, dropped)
