@@ -220,7 +220,7 @@ def test_aflw_errors_name_the_file(tmp_path):
     write_aflw(tmp_path / "ok")
     with pytest.raises(FacesslError, match="aflw angles 'euler': expected one of facessl, aflw"):
         formats.read("aflw", tmp_path / "ok", angles="euler")
-    with pytest.raises(FacesslError, match="box_scale must be a number > 0"):
+    with pytest.raises(FacesslError, match="aflw box_scale .*: expected a number > 0"):
         formats.read("aflw", tmp_path / "ok", box_scale=0)
 
 

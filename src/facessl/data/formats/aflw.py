@@ -80,7 +80,7 @@ import numpy as np
 from facessl.data.formats.biwi import rotation_to_pose
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, one_of, parse_number, with_dropped
+from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, one_of, parse_number, positive_number, with_dropped
 from facessl.data.formats.text import read_csv
 from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError, FacesslError
@@ -278,22 +278,12 @@ def _yaw_bins(pose: np.ndarray) -> np.ndarray:
     return np.digitize(pose[:, 0], YAW_BIN_EDGES)
 
 
-def _positive(value, name: str, reader: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not number > 0:
-        raise FacesslError(f"{reader}: {name} must be a number > 0, got {value!r}")
-    return number
-
-
 def read_aflw(root, angles: str = "facessl", box_scale: float = 1.0, max_angle: float = 99.0,
               test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> ImageSet:
     """AFLW faces as FaceRect crops: labels 'pose' (N,3) facessl (yaw, pitch, roll) degrees, 'group' (photo),
     'face_id'; a seeded split grouped by photo (see the module docstring)."""
     angles = one_of(angles, tuple(POSE_CONVERSIONS), "aflw", "angles")
-    box_scale = _positive(box_scale, "box_scale", "aflw")
+    box_scale = positive_number(box_scale, "aflw", "box_scale")
     root = Path(root)
     if not root.exists():
         raise DataFormatError(root, "AFLW folder not found")

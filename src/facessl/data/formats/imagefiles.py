@@ -95,6 +95,17 @@ def one_of(value, allowed, reader: str, option: str) -> str:
     raise FacesslError(f"{reader} {option} {value!r}: expected one of {', '.join(allowed)}")
 
 
+def positive_number(value, reader: str, option: str, hint: str = "") -> float:
+    """A reader option that must be a number > 0 (a box scale): '1.2' from a command line is 1.2."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number > 0:
+        raise FacesslError(f"{reader} {option} {value!r}: expected a number > 0" + (f" ({hint})" if hint else ""))
+    return number
+
+
 def yes_no(value, reader: str, option: str) -> bool:
     """A yes/no reader option: a bool, or true/false/yes/no/1/0 as typed on a command line."""
     if isinstance(value, bool):

@@ -55,7 +55,8 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import one_of, parse_number, read_lines, unnested, with_dropped
+from facessl.data.formats.imagefiles import (one_of, parse_number, positive_number, read_lines, unnested,
+                                            with_dropped)
 from facessl.data.formats.imagefolder import walk_images
 from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError, FacesslError
@@ -83,7 +84,7 @@ def read_pointing04(root, split: str = "series", box_scale: float = BOX_SCALE, t
                     seed: int = SPLIT_SEED) -> ImageSet:
     """Pointing'04 faces: labels 'target' (yaw, pitch), 'pose', 'pose_class', 'subject', 'series'; split train / test."""
     split = one_of(split, SPLITS, "pointing04", "split")
-    box_scale = _positive(box_scale)
+    box_scale = positive_number(box_scale, "pointing04", "box_scale", "1.2: the box and a fifth more")
     base = _database_folder(Path(root))
     dropped = {NOT_POINTING04: 0, FRONT_COPY: 0, DUPLICATE: 0}
     rows, unrecognised, seen = [], [], set()
@@ -104,16 +105,6 @@ def read_pointing04(root, split: str = "series", box_scale: float = BOX_SCALE, t
     images = [_face(path, box_scale) for path, _ in rows]
     return _imageset(images, [f for _, f in rows], base, split, box_scale, test_fraction, seed,
                      {k: v for k, v in dropped.items() if v}, unrecognised)
-
-
-def _positive(value) -> float:
-    try:
-        scale = float(value)
-    except (TypeError, ValueError):
-        scale = 0.0
-    if not scale > 0:
-        raise FacesslError(f"pointing04 box_scale {value!r}: expected a number > 0 (1.2: the box and a fifth more)")
-    return scale
 
 
 def name_fields(name: str) -> dict | None:

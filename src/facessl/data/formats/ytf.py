@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
-from facessl.data.formats.imagefiles import parse_number, read_lines, unnested, with_dropped
+from facessl.data.formats.imagefiles import parse_number, positive_number, read_lines, unnested, with_dropped
 from facessl.data.image_decode import IMAGE_SUFFIXES, BoxedImage
 from facessl.errors import DataFormatError, FacesslError
 
@@ -73,7 +73,7 @@ def read_ytf(root, pairs_file: str | None = None, variant: str | None = None, fr
     if not root.exists():
         raise DataFormatError(root, "YouTube Faces not found (no such file or folder)")
     count = _frame_count(frames)
-    box_scale = _positive(box_scale)
+    box_scale = positive_number(box_scale, "ytf", "box_scale", "2.2: the face box grown 2.2 times")
     kind = _variant(variant, root)
     pairs_path = find_splits_file(root, pairs_file)
     rows = read_splits_mat(pairs_path) if pairs_path.suffix.lower() == ".mat" else read_splits_txt(pairs_path)
@@ -95,16 +95,6 @@ def _frame_count(frames) -> int | None:
     if k < 1:
         raise FacesslError(f"ytf frames {frames!r}: expected a whole number >= 1 (frames per video) or 'all'")
     return k
-
-
-def _positive(value) -> float:
-    try:
-        scale = float(value)
-    except (TypeError, ValueError):
-        scale = 0.0
-    if not scale > 0:
-        raise FacesslError(f"ytf box_scale {value!r}: expected a number > 0 (2.2: the face box grown 2.2 times)")
-    return scale
 
 
 def _variant(variant, root: Path) -> str:
