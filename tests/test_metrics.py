@@ -135,3 +135,31 @@ def test_nme_with_given_lengths_matches_the_formula_and_the_landmark_task_uses_b
     out = landmark_metrics((pred / 100).reshape(6, -1), (true / 100).reshape(6, -1), {"sizes": sizes, "box_size": lengths})
     assert out["nme"] == pytest.approx(naive)
     assert "nme" not in landmark_metrics((pred / 100).reshape(6, -1), (true / 100).reshape(6, -1), {"sizes": sizes})
+
+
+def test_tar_at_far_matches_sklearn_roc_curve_under_both_rules():
+    """'at_most': the highest TPR with FPR <= FAR on the full ROC; 'nearest': InsightFace's IJB table, the point
+    nearest in FPR (ties to the higher TPR) on sklearn's default (drop_intermediate) ROC. Tied scores included."""
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(7)
+    fars = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.3]
+    for trial in range(60):
+        n = int(rng.integers(5, 4000))
+        same = rng.random(n) < rng.uniform(0.05, 0.5)
+        same[:2] = [True, False]
+        scores = rng.normal(size=n) + same * rng.uniform(0, 3)
+        if trial % 2:
+            scores = np.round(scores, 1)  # many ties
+        fpr, tpr, _ = roc_curve(same, scores, drop_intermediate=False)
+        expected = [tpr[fpr <= far].max() for far in fars]
+        np.testing.assert_allclose(metrics.tar_at_far(scores, same, fars), expected)
+        fpr, tpr, _ = roc_curve(same, scores)
+        fpr, tpr = fpr[::-1], tpr[::-1]
+        insightface = [tpr[min(zip(np.abs(fpr - far), range(len(fpr))))[1]] for far in fars]
+        np.testing.assert_allclose(metrics.tar_at_far(scores, same, fars, rule="nearest"), insightface)
+    assert metrics.tar_at_far([0.9, 0.8, 0.1], [True, False, True], 0.0) == pytest.approx(0.5)
+    assert isinstance(metrics.tar_at_far([0.9, 0.1], [True, False], 0.1), float)
+    assert np.isnan(metrics.tar_at_far([0.9, 0.1], [True, True], 0.1))
+    with pytest.raises(ValueError, match="rule"):
+        metrics.tar_at_far([0.9, 0.1], [True, False], 0.1, rule="closest")

@@ -6,6 +6,7 @@
     verification_accuracy(scores, same, n_folds=10, folds=None) -> (mean, std, thresholds)
     verification_accuracy_fixed(scores, same, threshold=None) -> (accuracy, threshold)
     roc_auc(scores, positive)                    area under the ROC curve (ties count one half)
+    tar_at_far(scores, same, far, rule="at_most") true accept rate at false accept rate(s) `far` (IJB-B/C)
     mae_degrees(pred, true, wrap=True) -> (per_column, mean)
     au_f1(probs, labels, threshold=0.5) -> (per_au, mean)
     au_auc(probs, labels) -> (per_au, mean)
@@ -115,6 +116,60 @@ def roc_auc(scores, positive) -> float:
         return float("nan")
     ranks = rankdata(scores)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def roc_counts(scores, positive) -> tuple[np.ndarray, np.ndarray]:
+    """(false positives, true positives) accepted by `score >= t` for every distinct score t from the highest
+    down, after a first (0, 0) point: the full ROC as counts (sklearn's roc_curve with drop_intermediate=False)."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    _check_same_length(scores, positive)
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], positive[order]
+    last = np.flatnonzero(np.diff(ranked) != 0) if len(ranked) > 1 else np.zeros(0, np.int64)
+    last = np.append(last, len(ranked) - 1) if len(ranked) else last  # the last pair of each run of equal scores
+    tp = np.cumsum(hits)[last]
+    fp = (last + 1) - tp
+    return np.concatenate([[0], fp]), np.concatenate([[0], tp])
+
+
+def tar_at_far(scores, same, far, rule: str = "at_most"):
+    """True accept rate at false accept rate `far` (a number, or a sequence: one sort for all) from the ROC of
+    all pairs; NaN when one class is missing.
+
+    rule "at_most": the highest TPR among thresholds whose FPR <= far (the conservative reading).
+    rule "nearest": what InsightFace's IJB-B/C evaluation reports (recognition/_evaluation_/ijb/ijb_11.py,
+    arcface_torch/eval_ijbc.py): the TPR of the point nearest in FPR to far, ties to the higher TPR, among the
+    points sklearn's roc_curve keeps by default (drop_intermediate), so published IJB tables compare. It may sit
+    just above far; at IJB's millions of negatives the two rules differ in the last digits.
+    Below FAR = 1 / negatives no threshold separates the rates; callers leave such FARs out."""
+    if rule not in ("at_most", "nearest"):
+        raise ValueError(f"tar_at_far rule {rule!r}: expected 'at_most' or 'nearest'")
+    fars = np.atleast_1d(np.asarray(far, dtype=np.float64))
+    fp, tp = roc_counts(scores, same)
+    if tp[-1] == 0 or fp[-1] == 0:
+        out = np.full(len(fars), np.nan)
+    else:
+        if rule == "nearest":
+            fp, tp = _sklearn_kept_points(fp, tp)
+        fpr, tpr = fp / fp[-1], tp / tp[-1]
+        below = np.searchsorted(fpr, fars, side="right") - 1  # the last point with FPR <= far (FPR never decreases)
+        out = tpr[below]
+        if rule == "nearest":
+            above = np.minimum(below + 1, len(fpr) - 1)
+            top_of_above = np.searchsorted(fpr, fpr[above], side="right") - 1  # the highest TPR at that FPR
+            closer = (below + 1 < len(fpr)) & (fpr[above] - fars <= fars - fpr[below])
+            out = np.where(closer, tpr[top_of_above], out)
+    return float(out[0]) if np.ndim(far) == 0 else out
+
+
+def _sklearn_kept_points(fp: np.ndarray, tp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC points (after the first (0, 0)) that roc_curve(drop_intermediate=True) keeps: the ends, and
+    every point where the step before differs from the step after."""
+    if len(fp) <= 3:
+        return fp, tp
+    bend = (np.diff(fp[1:], 2) != 0) | (np.diff(tp[1:], 2) != 0)
+    keep = np.concatenate([[True, True], bend, [True]])
+    return fp[keep], tp[keep]
 
 
 def mae_degrees(pred, true, wrap: bool = True):

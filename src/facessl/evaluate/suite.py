@@ -37,7 +37,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "300vw": "landmarks",
                "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes",
                "aflw": "pose", "aflw19": "landmarks", "cofw": "landmarks", "emotionet": "au", "bu3dfe-expr": "expression",
-               "insightface-bin": "verification", "ytf": "verification",
+               "insightface-bin": "verification", "ytf": "verification", "ijb": "verification",
                "adience": "classification", "adience-gender": "classification", "agedb": "regression",
                "pointing04": "regression", "disfaplus": "au", "unbc": "au",
                "utkface": "regression", "utkface-gender": "classification", "utkface-race": "classification",

@@ -50,6 +50,25 @@ def cell(result: dict, key: str, scale: float) -> str:
     return f"{mean:.2f} ± {std * scale:.2f}"
 
 
+def tar_columns(task: dict) -> list[tuple[str, str, int]]:
+    """The TAR@FAR columns of a verification task whose rows report them (IJB-B / IJB-C), FARs from the
+    smallest, then AUC; [] for a folds-and-accuracy task (LFW)."""
+    keys = {k for by_feature in task["rows"].values() for r in by_feature.values() if isinstance(r, dict)
+            for k in r.get("metrics", {}) if k.startswith("tar_at_far_")}
+    if not keys:
+        return []
+    ordered = sorted(keys, key=lambda k: float(k[len("tar_at_far_"):]))
+    return [(k, f"TAR@FAR={k[len('tar_at_far_'):]}", 100) for k in ordered] + [("roc_auc", "AUC", 100)]
+
+
+def verification_title(title: str, tar: list[bool]) -> str:
+    if all(tar):
+        return "Face verification (TAR % at FAR, cosine similarity of templates)"
+    if any(tar):
+        return "Face verification (accuracy %, or TAR % at FAR for template sets; cosine similarity)"
+    return title
+
+
 def _row_keys(tasks: list[dict]) -> list[tuple[str, str]]:
     keys = []
     for t in tasks:
@@ -73,14 +92,19 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
         if aus and list(aus) != list(AU_NAMES):
             prefix = kind[3:]
             columns = [(f"{prefix}_{n}", n, 100) for n in aus] + [(f"{prefix}_mean", "mean", 100)]
+    per_task = [columns] * len(tasks)
+    if kind == "verification":  # IJB-style sets: TAR at each FAR instead of the folds' accuracy
+        per_task = [tar_columns(t) or columns for t in tasks]
+        title = verification_title(title, [c is not columns for c in per_task])
     multi = len(tasks) > 1
-    header = ["model", "feature"] + [f"{t['name']} {c}" if multi else c for t in tasks for _, c, _ in columns]
+    header = ["model", "feature"] + [f"{t['name']} {c}" if multi else c
+                                     for t, cols in zip(tasks, per_task) for _, c, _ in cols]
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, feature in _row_keys(tasks):
         cells = []
-        for t in tasks:
+        for t, cols in zip(tasks, per_task):
             result = t["rows"].get(label, {}).get(feature, {})
-            cells += [cell(result, key, scale) for key, _, scale in columns]
+            cells += [cell(result, key, scale) for key, _, scale in cols]
         lines.append("| " + " | ".join([label, feature] + cells) + " |")
     notes = [f"{t['name']}: {label} — {r['unavailable']}" for t in tasks
              for label, r in t["rows"].items() if "unavailable" in r]
@@ -92,8 +116,20 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     notes += [f"{t['name']}: {'training set' if key == 'train_dropped' else 'rows'} skipped by the reader: "
               + ", ".join(f"{why.replace('_', ' ')} {n}" for why, n in t["info"][key].items() if n)
               for t in tasks for key in ("dropped", "train_dropped") if any(t.get("info", {}).get(key, {}).values())]
+    if kind == "verification":
+        notes += [f"{t['name']}: TAR at FAR {', '.join(left)} left out (fewer different pairs than 1 / FAR)"
+                  for t in tasks for left in [_row_value(t, "fars_left_out")] if left]
+        notes += [f"{t['name']}: reduced protocol (" + ", ".join(f"{k} {v}" for k, v in reduced.items())
+                  + "): not comparable with published numbers" for t in tasks for reduced in [_row_value(t, "reduced")]
+                  if reduced]
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return "\n".join(lines)
+
+
+def _row_value(task: dict, key: str):
+    """A value every row of a verification task shares (what the data allowed), from the first row holding it."""
+    return next((r[key] for by_feature in task["rows"].values() for r in by_feature.values()
+                 if isinstance(r, dict) and r.get(key)), None)
 
 
 def attribute_tables(tasks: list[dict], paper_protocol: bool = False) -> str:

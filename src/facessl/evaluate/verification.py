@@ -4,6 +4,10 @@ Default: the standard 10-fold protocol (threshold chosen on 9 folds, accuracy on
 PairSet's folds), mean and std over folds, and ROC AUC over all pairs. `options.verification =
 "fixed"` scores one threshold for all pairs instead: `fixed_threshold`, or when that is None the
 best threshold on all pairs (optimistic; marked in the output).
+
+A set whose images.meta says `verification_metric='tar_at_far'` (IJB-B / IJB-C) has no folds: it reports the
+true accept rate at false accept rates 1e-6 ... 1e-1 (those its negative pairs can resolve: FAR >= 1 /
+negatives) from the ROC of all pairs, and the ROC AUC (`tar_at_far_result`).
 """
 from __future__ import annotations
 
@@ -15,23 +19,108 @@ from facessl.evaluate import metrics
 from facessl.evaluate.protocol import EvalOptions
 
 
+FARS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # the IJB-B / IJB-C table's false accept rates
+PAIR_CHUNK_ELEMENTS = 2 ** 24  # feature values gathered per chunk of pairs (IJB-C has ~15.7 M pairs)
+
+
 def cosine_scores(features: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each pair of feature rows, a chunk of pairs at a time (the gathered rows of all of
+    IJB-C's 15.7 M pairs at once would take tens of GB). When the pairs are a good share (1/16 or more) of all
+    (first, second) combinations, as IJB's few thousand first templates against the rest, blocks of a matrix
+    product instead: several times faster than gathering rows."""
     feats = np.asarray(features, dtype=np.float64)
     feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-    pairs = np.asarray(pairs, dtype=int)
-    return np.sum(feats[pairs[:, 0]] * feats[pairs[:, 1]], axis=1)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(pairs) >= 100_000:
+        firsts, seconds = np.unique(pairs[:, 0]), np.unique(pairs[:, 1])
+        if len(firsts) * len(seconds) <= 16 * len(pairs):
+            return _cosine_blocks(feats, pairs, firsts, seconds)
+    rows = max(1, PAIR_CHUNK_ELEMENTS // max(feats.shape[1] if feats.ndim == 2 else 1, 1))
+    out = np.empty(len(pairs))
+    for start in range(0, len(pairs), rows):
+        chunk = pairs[start:start + rows]
+        out[start:start + rows] = np.sum(feats[chunk[:, 0]] * feats[chunk[:, 1]], axis=1)
+    return out
 
 
-def item_features(features: np.ndarray, item: np.ndarray) -> np.ndarray:
+def _cosine_blocks(unit: np.ndarray, pairs: np.ndarray, firsts: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """cosine_scores through (block of firsts) x (all seconds) similarity matrices, each pair read from its block."""
+    row, col = np.searchsorted(firsts, pairs[:, 0]), np.searchsorted(seconds, pairs[:, 1])
+    order = np.argsort(row, kind="stable")
+    sorted_rows = row[order]
+    right = unit[seconds].T
+    step = max(1, PAIR_CHUNK_ELEMENTS // len(seconds))
+    out = np.empty(len(pairs))
+    for r0 in range(0, len(firsts), step):
+        a, b = np.searchsorted(sorted_rows, [r0, r0 + step])
+        chosen = order[a:b]
+        block = unit[firsts[r0:r0 + step]] @ right
+        out[chosen] = block[row[chosen] - r0, col[chosen]]
+    return out
+
+
+def _mean_by(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    sums = np.zeros((n_groups, values.shape[1]))
+    np.add.at(sums, group, values)
+    counts = np.bincount(group, minlength=n_groups)[:, None]
+    return sums / np.maximum(counts, 1)
+
+
+def item_features(features: np.ndarray, item: np.ndarray, media=None, weight=None) -> np.ndarray:
     """(n_items, D): the mean of each item's unit-length image features (a video's frames, a template's
-    photos), the usual set-to-set comparison of YouTube Faces and IJB."""
+    photos), the usual set-to-set comparison of YouTube Faces and IJB.
+
+    media (N,): InsightFace's IJB template pooling: the mean over each media (one photo, or one video's frames)
+    of a template first, then the mean over its media, so a long video weighs as one photo. weight (N,): each
+    unit feature times it first (IJB's detector score: a doubtful detection counts for little)."""
     feats = np.asarray(features, dtype=np.float64)
     feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
     item = np.asarray(item, dtype=np.int64)
-    sums = np.zeros((int(item.max()) + 1, feats.shape[1]))
-    np.add.at(sums, item, feats)
-    counts = np.bincount(item, minlength=len(sums))[:, None]
-    return sums / np.maximum(counts, 1)
+    n_items = int(item.max()) + 1
+    if weight is not None:
+        feats *= np.asarray(weight, dtype=np.float64)[:, None]  # in place: feats is the division's own copy
+    if media is None:
+        return _mean_by(feats, item, n_items)
+    media = np.asarray(media, dtype=np.int64)
+    media = media - media.min()
+    keys, inverse = np.unique(item * (int(media.max()) + 1) + media, return_inverse=True)  # one key per (item, media)
+    return _mean_by(_mean_by(feats, inverse.reshape(-1), len(keys)), keys // (int(media.max()) + 1), n_items)
+
+
+def _pooling(images) -> dict:
+    """item_features' media / weight arguments that the set's meta asks for (IJB: template_pooling='media',
+    template_weights=<a label name>)."""
+    meta, labels = getattr(images, "meta", None) or {}, getattr(images, "labels", None) or {}
+    out = {}
+    if meta.get("template_pooling") == "media" and "media" in labels:
+        out["media"] = labels["media"]
+    if meta.get("template_weights") in labels:
+        out["weight"] = labels[meta["template_weights"]]
+    return out
+
+
+def far_key(far: float) -> str:
+    """The metric name of TAR at one FAR: 1e-4 -> 'tar_at_far_1e-4'."""
+    mantissa, exponent = f"{far:.0e}".split("e")
+    return f"tar_at_far_{mantissa}e{int(exponent)}"
+
+
+def tar_at_far_result(scores: np.ndarray, same: np.ndarray, rule: str, source: str) -> dict:
+    """IJB-style verification: TAR at each FAR of FARS that the negatives resolve, and the ROC AUC; no folds."""
+    positives, negatives = int(same.sum()), int((~same).sum())
+    if positives == 0 or negatives == 0:
+        raise FacesslError(f"{source}: TAR at FAR needs same and different pairs; got {positives} same and "
+                           f"{negatives} different (a --reader-option limit_pairs too small?)")
+    fars = [f for f in FARS if f * negatives >= 1 - 1e-9]
+    tars = metrics.tar_at_far(scores, same, fars, rule=rule) if fars else []
+    values = {far_key(f): t for f, t in zip(fars, tars)}
+    values["roc_auc"] = metrics.roc_auc(scores, same)
+    how = ("the ROC point nearest each FAR, as InsightFace's IJB evaluation" if rule == "nearest"
+           else "the highest TPR with FPR <= FAR")
+    return {"metrics": {k: {"per_seed": [float(v)], "mean": float(v), "std": 0.0} for k, v in values.items()},
+            "selected_on": f"TAR at FAR from the ROC of all {len(same)} pairs, no threshold folds ({how})",
+            "paper_protocol": False, "thresholds": [], "pairs": int(len(same)), "positive_pairs": positives,
+            "negative_pairs": negatives, "fars_left_out": [far_key(f)[len("tar_at_far_"):] for f in FARS if f not in fars]}
 
 
 def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> dict:
@@ -41,9 +130,14 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
     if len(features) != len(pairset.images):
         raise FacesslError(f"{pairset.source}: {len(features)} feature rows for {len(pairset.images)} images")
     if pairset.item is not None:
-        features = item_features(features, pairset.item)
+        features = item_features(features, pairset.item, **_pooling(pairset.images))
     scores = cosine_scores(features, pairset.pairs)
     same = np.asarray(pairset.same, dtype=bool)
+    meta = getattr(pairset.images, "meta", None) or {}
+    if meta.get("verification_metric") == "tar_at_far":  # IJB: no folds, no threshold to choose
+        result = tar_at_far_result(scores, same, meta.get("tar_at_far_rule", "at_most"), pairset.source)
+        reduced = {k: meta[k] for k in ("limit_pairs", "max_images_per_template") if meta.get(k)}
+        return {**result, "reduced": reduced} if reduced else result
     auc = metrics.roc_auc(scores, same)
     if options.verification == "fixed":
         acc, threshold = metrics.verification_accuracy_fixed(scores, same, options.fixed_threshold)

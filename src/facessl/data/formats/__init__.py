@@ -33,6 +33,7 @@ READERS = {
     "cplfw": ("lfw", "read_lfw_pairs", "cross-pose LFW-style set, same format as lfw"),
     "cfp": ("cfp", "read_cfp", "CFP cfp-dataset/Protocol Pair_list_F/P.txt + Split/FP|FF/01..10 same/diff.txt (verification, FP default)"),
     "ytf": ("ytf", "read_ytf", "YouTube Faces frame_images_DB or aligned_images_DB + splits.txt: 5,000 video pairs in 10 splits (a video = the mean of its frames)"),
+    "ijb": ("ijb", "read_ijb", "IJB-B / IJB-C 1:1 verification as InsightFace packs it: loose_crop + meta/ijbb_face_tid_mid.txt + template pair labels (TAR@FAR)"),
     "aflw2000": ("aflw2000", "read_aflw2000", "AFLW2000-3D imageXXXXX.jpg + .mat (Pose_Para, pt3d_68)"),
     "300wlp": ("aflw2000", "read_300wlp", "300W-LP AFW/HELEN/IBUG/LFPW(+_Flip) .jpg + .mat"),
     "biwi": ("biwi", "read_biwi", "Biwi Kinect hpdb/01/frame_00003_rgb.png + _pose.txt + rgb.cal (head-centre crops), or FSA-Net's BIWI_*.npz"),
