@@ -44,7 +44,7 @@ Protocol (the database page): known faces, a 2-fold cross-validation between the
 both folds); unknown faces, leave one person out (15 folds). `split="series"` (default): series 1 train,
 series 2 test, the known-faces protocol's first fold: fixed, seedless, every image used; `split="person"`: a
 seeded split grouped by person, `test_fraction` of the people tested (3 of 15 at 20 %), the unknown-faces
-protocol in one cut. meta['split_from'] says which.
+protocol in one cut (`facessl eval --cv 15` runs it whole: 15 folds of one person). meta['split_from'] says which.
 """
 from __future__ import annotations
 
