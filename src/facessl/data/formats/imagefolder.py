@@ -107,6 +107,9 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     else:
         found, unlabelled = _labelled_by_folder(root, split_dirs, subs), 0
     names = list(class_names) if class_names is not None else sorted({name for _, name, _ in found})
+    if len(names) < 2:  # one class folder: nothing to classify (often the path is one level too deep)
+        raise DataFormatError(root, f"found one class ({names[0]!r}); expected root/<class>/*.jpg with two or more "
+                                    f"class folders (or train/, test/ above them)")
     index = {n: i for i, n in enumerate(names)}
     unknown = sorted({name for _, name, _ in found if name not in index})
     if unknown:
