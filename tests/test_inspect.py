@@ -91,3 +91,13 @@ def test_output_into_a_closed_pipe_is_no_error(tmp_path):
     process.stdout.close()  # before facessl has written anything
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_describe_says_how_a_template_set_is_scored():
+    from facessl.commands.inspect import describe
+    from facessl.data.formats.common import ImageSet, PairSet
+
+    images = ImageSet(np.zeros((4, 8, 8, 3), np.uint8), meta={"verification_metric": "tar_at_far"})
+    pairs = PairSet(images, np.array([[0, 1]]), np.array([True]), np.array([0]), "ijb", item=np.array([0, 0, 1, 1]))
+    assert describe(pairs)[0] == ("pairs: 1 (1 same, 0 different) scored by TAR at FAR, no folds, over 4 images of 2 "
+                                  "items (videos or templates: an item's images are averaged)")

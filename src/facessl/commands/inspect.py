@@ -38,8 +38,10 @@ def describe(data) -> list[str]:
     lines = []
     if isinstance(data, PairSet):
         folds = len(set(data.fold.tolist()))
+        tar = data.images.meta.get("verification_metric") == "tar_at_far"
         lines.append(f"pairs: {len(data.pairs)} ({int(data.same.sum())} same, {int((~data.same).sum())} different) "
-                     f"in {folds} fold(s), over {len(data.images)} images"
+                     + ("scored by TAR at FAR, no folds" if tar else f"in {folds} fold(s)")
+                     + f", over {len(data.images)} images"
                      + (f" of {len(np.unique(data.item))} items (videos or templates: an item's images are averaged)"
                         if data.item is not None else ""))
         images = data.images
