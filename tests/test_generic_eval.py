@@ -282,3 +282,19 @@ def test_reader_options_reach_the_reader_as_yaml_values():
                                       "--reader-option", "aus=[1, 2, 4]", "--reader-option", "protocol=FF",
                                       "--reader-option", "box-mm=220.5"])
     assert reader_options(args) == {"every": 5, "aus": [1, 2, 4], "protocol": "FF", "box_mm": 220.5}
+
+
+def test_a_valence_arousal_set_reports_the_concordance_correlation_beside_the_mae():
+    rng = np.random.default_rng(1)
+    n = 120
+    va = rng.uniform(-1, 1, (n, 2))
+    images = np.clip(128 + 100 * va[:, :1, None, None] * np.ones((n, 1, 12, 12)), 0, 255).astype(np.uint8)
+    images = np.repeat(images.transpose(0, 2, 3, 1), 3, axis=3)
+    data = ImageSet(images, {"target": va, "group": np.arange(n)}, np.where(np.arange(n) % 4 == 0, "test", "train"),
+                    "toy-va", meta={"target_columns": ["valence", "arousal"], "report_ccc": True})
+    results = runner.evaluate(ToyEncoder(), [TaskSpec("regression", "csv:/va")], FAST, baselines=(),
+                              datasets={"csv:/va": data})
+    fs = results["tasks"][0]["rows"]["checkpoint"]["fs"]["metrics"]
+    assert {"ccc_valence", "ccc_arousal", "ccc", "mae_valence"} <= set(fs)
+    assert fs["ccc_valence"]["mean"] > 0.5  # the image brightness carries the valence
+    assert "| CCC valence | CCC arousal | CCC |" in tables.render(results)

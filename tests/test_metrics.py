@@ -163,3 +163,17 @@ def test_tar_at_far_matches_sklearn_roc_curve_under_both_rules():
     assert np.isnan(metrics.tar_at_far([0.9, 0.1], [True, True], 0.1))
     with pytest.raises(ValueError, match="rule"):
         metrics.tar_at_far([0.9, 0.1], [True, False], 0.1, rule="closest")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ccc_matches_its_formula_written_out(seed):
+    rng = np.random.default_rng(seed)
+    true = rng.uniform(-1, 1, 200)
+    pred = 0.6 * true + rng.normal(0.1, 0.3, 200)
+    n = len(true)
+    mp, mt = sum(pred) / n, sum(true) / n
+    cov = sum((p - mp) * (t - mt) for p, t in zip(pred, true)) / n
+    vp, vt = sum((p - mp) ** 2 for p in pred) / n, sum((t - mt) ** 2 for t in true) / n
+    assert metrics.ccc(pred, true) == pytest.approx(2 * cov / (vp + vt + (mp - mt) ** 2))
+    assert metrics.ccc(true, true) == pytest.approx(1.0) and metrics.ccc(true + 0.5, true) < 1  # a bias lowers it
+    assert np.isnan(metrics.ccc(np.zeros(5), np.zeros(5)))

@@ -15,6 +15,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.errors import FacesslError
+from facessl.evaluate import metrics
 from facessl.evaluate.expression import classification_task, require_label, train_test_parts
 from facessl.evaluate.protocol import EvalOptions, Fold, ProbeTask
 from facessl.evaluate.splits import part_groups
@@ -39,11 +40,17 @@ def build_classification(test_set: ImageSet, train_set: ImageSet | None, options
                                labels(test), options, info)
 
 
-def regression_metrics_for(columns: list[str]):
+def regression_metrics_for(columns: list[str], with_ccc: bool = False):
+    """MAE per column and their mean; with_ccc (valence / arousal sets) also the concordance correlation."""
     def regression_metrics(outputs, y, meta) -> dict:
-        per_column = np.abs(np.asarray(outputs, np.float64) - y).mean(0)
+        outputs = np.asarray(outputs, np.float64)
+        per_column = np.abs(outputs - y).mean(0)
         out = {f"mae_{c}": float(v) for c, v in zip(columns, per_column)}
         out["mae"] = float(per_column.mean())
+        if with_ccc:
+            cccs = [metrics.ccc(outputs[:, k], y[:, k]) for k in range(len(columns))]
+            out.update({f"ccc_{c}": v for c, v in zip(columns, cccs)})
+            out["ccc"] = float(np.mean(cccs))
         return out
 
     return regression_metrics
@@ -55,7 +62,9 @@ def build_regression(test_set: ImageSet, train_set: ImageSet | None, options: Ev
     y_train = targets(train)
     columns = list((test.images.meta or {}).get("target_columns") or [f"y{i}" for i in range(y_train.shape[1])])
     fold = Fold(train, y_train, test, targets(test), val, None if val is None else targets(val), groups=part_groups(train))
+    with_ccc = bool((test.images.meta or {}).get("report_ccc"))  # valence / arousal: ABAW's and AffectNet's CCC
     info = {"train_rows": len(train), "val_rows": len(val) if val is not None else 0, "test_rows": len(test),
-            "columns": columns, "loss": options.pose_loss, "split": (test.images.meta or {}).get("split_from")}
+            "columns": columns, "loss": options.pose_loss, "split": (test.images.meta or {}).get("split_from"),
+            "ccc": with_ccc}
     return ProbeTask("regression", options.probe("regression", loss=options.pose_loss), [fold],
-                     regression_metrics_for(columns), info=info)
+                     regression_metrics_for(columns, with_ccc), info=info)

@@ -7,6 +7,7 @@
     verification_accuracy_fixed(scores, same, threshold=None) -> (accuracy, threshold)
     roc_auc(scores, positive)                    area under the ROC curve (ties count one half)
     tar_at_far(scores, same, far, rule="at_most") true accept rate at false accept rate(s) `far` (IJB-B/C)
+    ccc(pred, true)                              concordance correlation coefficient (valence, arousal)
     mae_degrees(pred, true, wrap=True) -> (per_column, mean)
     au_f1(probs, labels, threshold=0.5) -> (per_au, mean)
     au_auc(probs, labels) -> (per_au, mean)
@@ -170,6 +171,17 @@ def _sklearn_kept_points(fp: np.ndarray, tp: np.ndarray) -> tuple[np.ndarray, np
     bend = (np.diff(fp[1:], 2) != 0) | (np.diff(tp[1:], 2) != 0)
     keep = np.concatenate([[True, True], bend, [True]])
     return fp[keep], tp[keep]
+
+
+def ccc(pred, true) -> float:
+    """Lin's concordance correlation coefficient of two 1-D series: 2 cov / (var_p + var_t + (mean_p - mean_t)^2),
+    population moments (ABAW's valence / arousal metric); NaN when both are constant."""
+    pred, true = np.asarray(pred, dtype=np.float64).reshape(-1), np.asarray(true, dtype=np.float64).reshape(-1)
+    _check_same_length(pred, true)
+    mp, mt = pred.mean(), true.mean()
+    cov = np.mean((pred - mp) * (true - mt))
+    denominator = pred.var() + true.var() + (mp - mt) ** 2
+    return float(2 * cov / denominator) if denominator > 0 else float("nan")
 
 
 def mae_degrees(pred, true, wrap: bool = True):

@@ -87,6 +87,8 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     if kind == "regression":  # one MAE column per target column of the (first) dataset, then their mean
         names = tasks[0].get("info", {}).get("columns") or []
         columns = [(f"mae_{n}", n, 1) for n in names] + columns
+        if tasks[0].get("info", {}).get("ccc"):  # valence / arousal: the concordance correlation beside the MAE
+            columns += [(f"ccc_{n}", f"CCC {n}", 1) for n in names] + [("ccc", "CCC", 1)]
     elif kind.startswith("au"):
         aus = tasks[0].get("info", {}).get("aus")  # the dataset's AU list, if not the default 8
         if aus and list(aus) != list(AU_NAMES):
