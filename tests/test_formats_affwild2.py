@@ -245,3 +245,72 @@ def test_expression_classification_end_to_end(tmp_path):
     assert result["info"]["class_names"][-1] == "other" and "Validation_Set = test" in result["info"]["split"]
     assert result["info"]["train_rows"] == 33 and result["info"]["test_rows"] == 23
     assert set(result["rows"]["checkpoint"]["fs"]["metrics"]) == {"accuracy", "mean_class_accuracy", "macro_f1"}
+
+
+def va_pair(video, frame):
+    """-5,-5 where not annotated; else both ends of [-1, 1] and values between, different per video and frame."""
+    if (video, frame) in UNANNOTATED:
+        return (-5.0, -5.0)
+    return (round(-1 + (frame - 1) / (FRAMES - 1) * 2, 3), round(((frame + INDEX[video]) % 5) / 4 - 0.5, 3))
+
+
+def small_va(root, challenge="VA_Estimation_Challenge", train="Train_Set"):
+    """The VA track as ABAW lays it out; video45_2's file with CRLF + BOM, its crops in the new-50 folder."""
+    for folder, videos in ((train, TRAIN), ("Validation_Set", VALIDATION)):
+        for video in videos:
+            style = {"crlf": True, "bom": True} if video == "video45_2" else {}
+            lines = [f"{v:g},{a:g}" for v, a in (va_pair(video, f) for f in range(1, FRAMES + 1))]
+            annotation(root, challenge, folder, video, "valence,arousal", lines, **style)
+            crops(root, video, "cropped_aligned_new_50_vids" if video == "video45_2" else "cropped_aligned")
+
+
+def test_va_targets_splits_subjects_and_dropped(tmp_path):
+    small_va(tmp_path)
+    annotation(tmp_path, "VA_Estimation_Challenge", "Train_Set", "vidA", "valence,arousal",
+               [f"{v:g},{a:g}" for v, a in (va_pair("vidA", f) for f in range(1, FRAMES + 1))][:-1] + ["0.5,-5"])
+    data = formats.read("affwild2-va", tmp_path, every=1)
+    assert data.meta["target_columns"] == ["valence", "arousal"] and data.labels["target"].shape == (len(data), 2)
+    assert data.dropped == {"unannotated": 4, "no_crop": 1}  # 3 written -5,-5, one with arousal -5 only
+    rows = list(zip(data.labels["video"], data.labels["frame"]))
+    expected = [(v, f) for v in TRAIN + VALIDATION for f in kept_frames(v) if (v, f) != ("vidA", FRAMES)]
+    assert sorted(rows) == sorted(expected)
+    for (video, frame), target in zip(rows, data.labels["target"]):
+        assert tuple(target) == pytest.approx(va_pair(video, frame))
+    assert data.labels["target"].min() == -1 and data.labels["target"].max() == 1  # the ends are values, not markers
+    assert set(data.split[data.labels["video"] == "video45_2"]) == {"test"}
+    assert set(data.split[data.labels["video"] == "vidA"]) == {"train"}
+    assert set(data.labels["subject"]) == {"10-30-640x480", "vidA", "video45", "video7"}
+    assert "Validation_Set = test" in data.meta["split_from"]
+    assert len(formats.read("affwild2-va", tmp_path, every=5)) < len(data)
+
+
+def test_va_earlier_edition_and_errors(tmp_path):
+    small_va(tmp_path / "a", challenge="VA_Set", train="Training_Set")  # ABAW 2020
+    old = formats.read("affwild2-va", tmp_path / "a", every=1)
+    assert len(old) == 56 and old.meta["split_from"].startswith("Aff-Wild2 VA_Set")
+    assert set(old.split) == {"train", "test"}
+    root = tmp_path / "b"
+    crops(root, "vidA")
+    annotation(root, "VA_Estimation_Challenge", "Validation_Set", "vidA", "valence,arousal", ["0.1,0.2"])
+    annotation(root, "VA_Estimation_Challenge", "Train_Set", "vidA", "arousal,valence", ["0.1,0.2"])
+    with pytest.raises(DataFormatError, match=r"vidA.txt:1: expected the header 'valence,arousal'"):
+        formats.read("affwild2-va", root)
+    for line, message in (("0.1,1.5", r"vidA.txt:3: expected arousal in \[-1, 1\] or -5 \(not annotated\), got 1.5"),
+                          ("0.1", r"vidA.txt:3: expected 2 comma-separated values \(valence,arousal\), got 1"),
+                          ("x,0", r"vidA.txt:3: expected a number for valence, got 'x'")):
+        annotation(root, "VA_Estimation_Challenge", "Train_Set", "vidA", "valence,arousal", ["0,0", line])
+        with pytest.raises(DataFormatError, match=message):
+            formats.read("affwild2-va", root)
+    with pytest.raises(DataFormatError, match="valence / arousal annotations not found.*VA_Estimation_Challenge"):
+        formats.read("affwild2-va", tmp_path / "a" / "cropped_aligned")
+
+
+def test_va_regression_end_to_end(tmp_path):
+    small_va(tmp_path)
+    spec = TaskSpec("", f"affwild2-va:{tmp_path}", options={"every": 1})
+    assert spec.task == "regression"
+    result = runner.evaluate(ToyEncoder(), [spec], FAST, baselines=())["tasks"][0]
+    assert result["info"]["columns"] == ["valence", "arousal"] and "Validation_Set = test" in result["info"]["split"]
+    assert result["info"]["train_rows"] + result["info"]["val_rows"] == 33 and result["info"]["test_rows"] == 23
+    assert set(result["rows"]["checkpoint"]["fs"]["metrics"]) == {"mae_valence", "mae_arousal", "mae", "ccc_valence",
+                                                                  "ccc_arousal", "ccc"}  # ABAW scores VA by CCC

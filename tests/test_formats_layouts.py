@@ -14,7 +14,7 @@ from facessl.data.formats.imagefiles import save_image as _save
 from facessl.data.formats.lfw import LfwWriter
 from facessl.data.formats.rafdb import COMPOUND
 from facessl.data.labels import EXPRESSIONS
-from facessl.errors import DataFormatError
+from facessl.errors import DataFormatError, FacesslError
 
 RNG = np.random.default_rng(1)
 
@@ -264,6 +264,46 @@ def test_affectnet_cropped_release(tmp_path):
     (tmp_path / "test_set" / "annotations").mkdir(parents=True)
     np.save(tmp_path / "test_set" / "annotations" / "9_exp.npy", np.array(0))
     assert list(formats.read("affectnet", tmp_path).split) == ["train", "train", "val", "test"]
+
+
+def test_affectnet_lists_valence_arousal_target(tmp_path):
+    images = tmp_path / "Manually_Annotated_Images"
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
+        _photo_with_face(images / "689" / name, (0, 0, 20, 20))
+    head = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal\n"
+    write(tmp_path / "Manually_Annotated_file_lists" / "training.csv",
+          head + '689/a.jpg,0,0,20,20,"1.0;2.0",1,0.785714,-0.055556\n689/b.jpg,0,0,20,20,"",10,-2,-2\n'
+          '689/c.jpg,0,0,20,20,"",8,-1,1\n', crlf=True, bom=True)
+    write(tmp_path / "Manually_Annotated_file_lists" / "validation.csv", head + '689/d.jpg,0,0,20,20,"",9,-2,-2\n'
+          '689/a.jpg,0,0,20,20,"",2,-0.5,0.25\n')
+    got = formats.read("affectnet", tmp_path, target="Valence_Arousal")
+    assert "class" not in got.labels and got.meta["target_columns"] == ["valence", "arousal"]
+    assert got.labels["target"] == pytest.approx(np.array([[0.785714, -0.055556], [-1, 1], [-0.5, 0.25]]))
+    assert list(got.split) == ["train", "train", "test"] and got.dropped == {"valence/arousal not given": 2}
+    assert list(formats.read("affectnet", tmp_path).labels["class"]) == [1, 2]  # the default target: unchanged
+    write(tmp_path / "Manually_Annotated_file_lists" / "validation.csv", head + '689/d.jpg,0,0,20,20,"",9,x,0\n')
+    with pytest.raises(DataFormatError, match="validation.csv:2: expected a number for valence, got 'x'"):
+        formats.read("affectnet", tmp_path, target="valence_arousal")
+    with pytest.raises(FacesslError, match="affectnet target 'age': expected one of expression, valence_arousal"):
+        formats.read("affectnet", tmp_path, target="age")
+
+
+def test_affectnet_cropped_release_valence_arousal(tmp_path):
+    annotations = tmp_path / "train_set" / "annotations"
+    for stem, va in (("0", ("0.25", "-0.5")), ("1", ("-2", "-2")), ("2", ("1", "0")), ("3", None)):
+        save_image(tmp_path / "train_set" / "images" / f"{stem}.jpg", face(24))
+        annotations.mkdir(parents=True, exist_ok=True)
+        np.save(annotations / f"{stem}_exp.npy", np.array("3"))
+        if va:
+            np.save(annotations / f"{stem}_val.npy", np.array(va[0]))
+            np.save(annotations / f"{stem}_aro.npy", np.array(float(va[1])))  # strings or numbers, as releases differ
+    got = formats.read("affectnet", tmp_path, target="valence_arousal")
+    assert got.labels["target"].tolist() == [[0.25, -0.5], [1, 0]]
+    assert got.meta["target_columns"] == ["valence", "arousal"]
+    assert got.dropped == {"valence/arousal not given": 1, "image without _val.npy / _aro.npy": 1}
+    np.save(annotations / "0_aro.npy", np.array([{"a": 1}], dtype=object))  # a pickled object: refused, not run
+    with pytest.raises(DataFormatError, match="0_aro.npy: expected one arousal number"):
+        formats.read("affectnet", tmp_path, target="valence_arousal")
 
 
 def test_expw_label_list_with_boxes_split_by_photo(tmp_path):

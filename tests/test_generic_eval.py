@@ -273,6 +273,32 @@ def test_eval_cli_on_affectnet_lists_reads_the_face_boxes(tmp_path, monkeypatch)
     assert task["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.6  # chance: 1/3
 
 
+def test_eval_cli_on_affectnet_valence_arousal_is_regression(tmp_path, monkeypatch):
+    """`--reader-option target=valence_arousal` reads the lists' valence,arousal columns: task regression by default,
+    rows with -2 (not given) skipped."""
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    rng = np.random.default_rng(0)
+    head = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
+    lists = {"training.csv": [head], "validation.csv": [head]}
+    (tmp_path / "an" / "Manually_Annotated_Images" / "7").mkdir(parents=True)
+    for i in range(60):
+        valence = round(float(rng.uniform(-1, 1)), 3)
+        face = np.clip(128 + 100 * valence + rng.normal(0, 5, (20, 20, 3)), 0, 255).astype(np.uint8)
+        save_image(tmp_path / "an" / "Manually_Annotated_Images" / "7" / f"{i}.jpg", face)
+        va = "-2,-2" if i % 10 == 9 else f"{valence},{-valence / 2}"
+        lists["validation.csv" if i % 5 == 0 else "training.csv"].append(f'7/{i}.jpg,0,0,20,20,"",1,{va}')
+    for name, rows in lists.items():
+        (tmp_path / "an" / name).write_text("\n".join(rows) + "\n")
+    assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"affectnet:{tmp_path / 'an'}",
+                 "--reader-option", "target=valence_arousal", "--out", str(tmp_path / "out"), *CLI_FAST]) == 0
+    task = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"][0]
+    assert task["task"] == "regression" and task["info"]["columns"] == ["valence", "arousal"]
+    assert task["info"]["test_rows"] == 12 and task["info"]["train_rows"] + task["info"]["val_rows"] == 42
+    metrics = task["rows"]["checkpoint"]["fs"]["metrics"]
+    assert metrics["mae_valence"]["mean"] < 0.3  # brightness tracks valence; predicting 0 gives ~0.5
+
+
 def test_reader_options_reach_the_reader_as_yaml_values():
     from facessl.cli import build_parser
     from facessl.commands.eval import reader_options

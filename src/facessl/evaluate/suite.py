@@ -29,7 +29,7 @@ TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "attri
               "regression")
 FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification",
                "cfp": "verification", "aflw2000": "pose", "300wlp": "pose", "biwi": "pose", "bu3dfe": "pose_classes",
-               "disfa": "au", "bp4d": "au", "affwild2-au": "au", "affwild2-expr": "classification",
+               "disfa": "au", "bp4d": "au", "affwild2-au": "au", "affwild2-expr": "classification", "affwild2-va": "regression",
                "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",
                "rafdb-compound": "classification", "ferplus": "classification",
                "affectnet": "classification", "expw": "expression", "ckplus": "classification",
@@ -69,6 +69,9 @@ class TaskSpec:
                          "landmarks" if self.options.get("point_columns") else "classification")
         if not self.task and fmt in AGE_FORMATS and str(self.options.get("target", "age")).strip().lower() != "age":
             self.task = "classification"  # target=gender|race reads classes, not the default age
+        if (not self.task and fmt == "affectnet"
+                and str(self.options.get("target", "")).strip().lower() == "valence_arousal"):
+            self.task = "regression"  # continuous labels instead of the default expression classes
         if not self.task:
             from facessl.data.formats import reader
 

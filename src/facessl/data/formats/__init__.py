@@ -43,6 +43,7 @@ READERS = {
     "bp4d": ("bp4d", "read_bp4d", "BP4D-Spontaneous AUCoding/AU_OCC/F001_T1.csv + Sequences/F001/T1/0001.jpg (12 AU occurrences)"),
     "affwild2-expr": ("affwild2", "read_affwild2_expr", "Aff-Wild2 (ABAW) EXPR_Recognition_Challenge/Train_Set|Validation_Set/<video>.txt + cropped_aligned/<video>/00001.jpg (8 classes)"),
     "affwild2-au": ("affwild2", "read_affwild2_au", "Aff-Wild2 (ABAW) AU_Detection_Challenge/Train_Set|Validation_Set/<video>.txt + cropped_aligned/<video>/00001.jpg (12 AU occurrences)"),
+    "affwild2-va": ("affwild2", "read_affwild2_va", "Aff-Wild2 (ABAW) VA_Estimation_Challenge/Train_Set|Validation_Set/<video>.txt + cropped_aligned: valence and arousal (regression)"),
     "300w": ("w300", "read_300w", "300-W images with 68-point .pts files"),
     "300vw": ("w300vw", "read_300vw", "300VW 001/vid.avi + 001/annot/000001.pts: every k-th frame's face crop in memory (68 landmarks), test categories 1-3"),
     "celeba": ("celeba", "read_celeba", "CelebA Img/img_align_celeba + Anno/list_attr_celeba.txt + Eval/list_eval_partition.txt (40 binary attributes), or Kaggle's csv copy"),

@@ -11,6 +11,13 @@ Expression codes: 0 neutral, 1 happiness, 2 sadness, 3 surprise, 4 fear, 5 disgu
 8 none, 9 uncertain and 10 no-face are not expressions and are skipped and counted. The test set was never
 released: validation is the test split (as every paper reports it), unless a test_set/ folder is present,
 when val_set/ is the validation split. Task `classification` over CLASSES.
+
+Option `target="valence_arousal"` reads the continuous labels instead (the lists' valence,arousal columns, the
+cropped release's <n>_val.npy / <n>_aro.npy): 'target' (N,2) in [-1, 1], meta['target_columns'] ['valence',
+'arousal'], task regression (evaluate.suite sets it). Faces without them (-2: no-face / uncertain, or any value
+outside [-1, 1]) are skipped and counted; the expression code is then not read.
+Sources: Mollahosseini et al., AffectNet (IEEE TAC 2017, arXiv 1708.03985); public loaders that drop rows with
+valence == arousal == -2 before regression.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import MissingImages, parse_number, with_dropped
+from facessl.data.formats.imagefiles import MissingImages, one_of, parse_number, with_dropped
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.image_decode import IMAGE_SUFFIXES, BoxedImage
 from facessl.errors import DataFormatError
@@ -30,18 +37,22 @@ NOT_EXPRESSIONS = {8: "label none", 9: "label uncertain", 10: "label no-face"}
 LISTS = {"training.csv": "train", "validation.csv": "test"}
 IMAGE_FOLDER = "Manually_Annotated_Images"
 CROPPED_SETS = ("train_set", "val_set", "test_set")
+TARGETS = ("expression", "valence_arousal")
+VA_COLUMNS = ("valence", "arousal")
+NO_VA = "valence/arousal not given"  # -2 in the release: no face, or uncertain
 
 
-def read_affectnet(root, skip_missing: bool = False) -> ImageSet:
-    """AffectNet faces: labels 'class' (N,) index into CLASSES; split train / test (/ val)."""
-    root = Path(root)
+def read_affectnet(root, skip_missing: bool = False, target: str = "expression") -> ImageSet:
+    """AffectNet faces: labels 'class' (N,) index into CLASSES, or with target="valence_arousal" 'target' (N,2);
+    split train / test (/ val)."""
+    root, target = Path(root), one_of(target, TARGETS, "affectnet", "target")
     if any((root / name / "annotations").is_dir() for name in CROPPED_SETS):
-        return _read_cropped(root)
+        return _read_cropped(root, target)
     lists = _find_lists(root)
     if not lists:
         raise DataFormatError(root, "AffectNet not found: expected training.csv / validation.csv (in "
                                     "Manually_Annotated_file_lists/ or here) or train_set/, val_set/ with annotations/")
-    return _read_lists(lists, skip_missing)
+    return _read_lists(lists, skip_missing, target)
 
 
 def _find_lists(root: Path) -> list[Path]:
@@ -62,7 +73,14 @@ def _code(text: str, path, number) -> int:
     return code
 
 
-def _read_lists(lists: list[Path], skip_missing: bool) -> ImageSet:
+def _va(valence: str, arousal: str, path, number) -> tuple[float, float] | None:
+    """(valence, arousal), or None where not given (-2, or anything outside [-1, 1])."""
+    values = tuple(parse_number(t, path, number, f"a number for {n}", float) for t, n in zip((valence, arousal),
+                                                                                             VA_COLUMNS))
+    return values if all(-1 <= v <= 1 for v in values) else None
+
+
+def _read_lists(lists: list[Path], skip_missing: bool, target: str) -> ImageSet:
     images_root = next((base / IMAGE_FOLDER for base in (lists[0].parent, lists[0].parent.parent)
                         if (base / IMAGE_FOLDER).is_dir()), lists[0].parent)
     missing = MissingImages(skip_missing)
@@ -70,13 +88,14 @@ def _read_lists(lists: list[Path], skip_missing: bool) -> ImageSet:
     images, labels, split = [], [], []
     for path in lists:
         header, rows = read_csv(path, "AffectNet list")
+        wanted = ("expression",) if target == "expression" else VA_COLUMNS
         columns = [column_index(header, name, path, "AffectNet list") for name in
-                   ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "expression")]
+                   ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height") + wanted]
         for number, fields in rows:
-            rel, x, y, w, h, code = (fields[i] for i in columns)
-            code = _code(code, path, number)
-            if code in NOT_EXPRESSIONS:
-                dropped[NOT_EXPRESSIONS[code]] += 1
+            rel, x, y, w, h, *values = (fields[i] for i in columns)
+            label, reason = _list_label(values, path, number)
+            if reason:
+                dropped[reason] += 1
                 continue
             x, y, w, h = (parse_number(v, path, number, "a face box number", float) for v in (x, y, w, h))
             if w <= 0 or h <= 0:
@@ -85,13 +104,45 @@ def _read_lists(lists: list[Path], skip_missing: bool) -> ImageSet:
             if not missing.ok(image, path, number):
                 continue
             images.append(BoxedImage(image, (x, y, x + w, y + h)))
-            labels.append(code)
+            labels.append(label)
             split.append(LISTS[path.name])
     dropped.update(missing.dropped)
-    return _image_set(images, labels, split, lists[0].parent, dropped, "AffectNet lists (validation.csv as test)")
+    return _image_set(images, labels, split, lists[0].parent, dropped, "AffectNet lists (validation.csv as test)",
+                      target)
 
 
-def _read_cropped(root: Path) -> ImageSet:
+def _list_label(values: list[str], path, number):
+    """(label, None) of a list row, or (None, why it is skipped): the expression code, or (valence, arousal)."""
+    if len(values) == 2:
+        va = _va(*values, path, number)
+        return (va, None) if va else (None, NO_VA)
+    code = _code(values[0], path, number)
+    return (None, NOT_EXPRESSIONS[code]) if code in NOT_EXPRESSIONS else (code, None)
+
+
+def _npy_value(path: Path, what: str) -> str:
+    try:
+        return str(np.load(path, allow_pickle=False).reshape(-1)[0])  # '3' or 3, as releases differ
+    except (ValueError, OSError, IndexError) as exc:
+        raise DataFormatError(path, f"expected one {what} ({exc})") from None
+
+
+def _cropped_label(annotations: Path, stem: str, target: str):
+    """(label, None) of one cropped face, or (None, why it is skipped)."""
+    if target == "expression":
+        path = annotations / f"{stem}_exp.npy"
+        if not path.is_file():
+            return None, "image without _exp.npy"
+        code = _code(_npy_value(path, "expression code 0..10"), path, None)
+        return (None, NOT_EXPRESSIONS[code]) if code in NOT_EXPRESSIONS else (code, None)
+    paths = [annotations / f"{stem}_{suffix}.npy" for suffix in ("val", "aro")]
+    if not all(p.is_file() for p in paths):
+        return None, "image without _val.npy / _aro.npy"
+    va = _va(*(_npy_value(p, f"{n} number") for p, n in zip(paths, VA_COLUMNS)), paths[0], None)
+    return (va, None) if va else (None, NO_VA)
+
+
+def _read_cropped(root: Path, target: str) -> ImageSet:
     has_test = (root / "test_set" / "annotations").is_dir()
     names = {"train_set": "train", "val_set": "val" if has_test else "test", "test_set": "test"}
     dropped: Counter = Counter()
@@ -103,29 +154,27 @@ def _read_cropped(root: Path) -> ImageSet:
         for image in sorted((folder / "images").iterdir()) if (folder / "images").is_dir() else []:
             if image.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            label_path = folder / "annotations" / f"{image.stem}_exp.npy"
-            if not label_path.is_file():
-                dropped["image without _exp.npy"] += 1
-                continue
-            try:
-                value = str(np.load(label_path, allow_pickle=False).reshape(-1)[0])  # '3' or 3, as releases differ
-            except (ValueError, OSError, IndexError) as exc:
-                raise DataFormatError(label_path, f"expected one expression code 0..10 ({exc})") from None
-            code = _code(value, label_path, None)
-            if code in NOT_EXPRESSIONS:
-                dropped[NOT_EXPRESSIONS[code]] += 1
+            label, reason = _cropped_label(folder / "annotations", image.stem, target)
+            if reason:
+                dropped[reason] += 1
                 continue
             images.append(str(image))
-            labels.append(code)
+            labels.append(label)
             split.append(names[name])
     how = "AffectNet train_set / val_set / test_set" if has_test else "AffectNet train_set / val_set (as test)"
-    return _image_set(images, labels, split, root, dropped, how)
+    return _image_set(images, labels, split, root, dropped, how, target)
 
 
-def _image_set(images, labels, split, source: Path, dropped: Counter, split_from: str) -> ImageSet:
+def _image_set(images, labels, split, source: Path, dropped: Counter, split_from: str, target: str) -> ImageSet:
     if not labels:
-        raise DataFormatError(source, "no AffectNet face with an expression label (codes 0..7)"
+        wanted = "an expression label (codes 0..7)" if target == "expression" else "valence/arousal in [-1, 1]"
+        raise DataFormatError(source, f"no AffectNet face with {wanted}"
                                       + (f"; skipped {dict(dropped)}" if dropped else ""))
-    meta = {"class_names": list(CLASSES), "split_from": split_from}
-    result = ImageSet(images, {"class": np.array(labels, dtype=np.int64)}, np.array(split), str(source), meta=meta)
+    if target == "expression":
+        meta, values = {"class_names": list(CLASSES)}, {"class": np.array(labels, dtype=np.int64)}
+    else:
+        meta = {"target_columns": list(VA_COLUMNS), "report_ccc": True}  # scored by MAE and CCC
+        values = {"target": np.array(labels, dtype=np.float32)}
+    meta["split_from"] = split_from
+    result = ImageSet(images, values, np.array(split), str(source), meta=meta)
     return with_dropped(result, {k: v for k, v in dropped.items() if v})

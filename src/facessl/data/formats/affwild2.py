@@ -1,4 +1,5 @@
-"""Aff-Wild2 as distributed for the ABAW competitions (Kollias et al.): per-frame expressions and AU occurrences.
+"""Aff-Wild2 as distributed for the ABAW competitions (Kollias et al.): per-frame expressions, AU occurrences and
+valence / arousal.
 
 Annotations, one text file per annotated person of a video (named after the video; a video showing two people
 has `<video>_left.txt` and `<video>_right.txt`):
@@ -6,6 +7,7 @@ has `<video>_left.txt` and `<video>_right.txt`):
     Annotations/EXPR_Recognition_Challenge/Train_Set/<video>.txt     ABAW 2024 on (6th ABAW Annotations/ ...)
     Annotations/EXPR_Recognition_Challenge/Validation_Set/<video>.txt
     Annotations/AU_Detection_Challenge/Train_Set/<video>.txt
+    Annotations/VA_Estimation_Challenge/Train_Set/<video>.txt        (VA_Set/ in ABAW 2020-2021)
     cropped_aligned/<video>/00001.jpg                                  the released aligned face crops
     cropped_aligned_new_50_vids/<video>/00001.jpg                      the videos added in ABAW 2023
 
@@ -14,7 +16,8 @@ Earlier editions name the folders EXPR_Classification_Challenge (ABAW 2022-2023)
 two folders below the root, as are the crop folders (also nested twice, `cropped_aligned/cropped_aligned/`).
 The first line of an expression file is `Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise,Other` (without
 Other before 2022), then one class index per frame; of an AU file `AU1,AU2,AU4,AU6,AU7,AU10,AU12,AU15,AU23,AU24,
-AU25,AU26` (2020: AU1,AU2,AU4,AU6,AU12,AU15,AU20,AU25), then one 0/1 per AU and frame. -1 marks a frame that is not
+AU25,AU26` (2020: AU1,AU2,AU4,AU6,AU12,AU15,AU20,AU25), then one 0/1 per AU and frame; of a VA file `valence,arousal`,
+then one `v,a` pair in [-1, 1] per frame. -1 (VA: -5, as -1 is a valid value there) marks a frame that is not
 annotated: dropped and counted (`dropped['unannotated']`). Line k after the header is frame k, the crop
 `<video>/{k:05d}.jpg` (1-based); frames where no face was found have no crop: skipped and counted
 (`dropped['no_crop']`, counted over the frames `every` keeps).
@@ -26,6 +29,8 @@ Aff-Wild2 gives no person id: 'subject' is the video name without `_left` / `_ri
 share it, so one video never lands on both sides of a fold) and without the part number of a video cut into
 parts (`video45_1` ... `video45_7`, `122-60-1920x1080-1` ... `-5`: the same recording); otherwise one video shows
 one person.
+ABAW reports the concordance correlation coefficient (CCC) of valence and arousal: meta['report_ccc'] makes task
+regression report it per column beside the MAE.
 The static s-Aff-Wild2 of the multi-task challenges (one list of sampled frames) is another layout, not read.
 """
 from __future__ import annotations
@@ -46,6 +51,9 @@ from facessl.errors import DataFormatError, FacesslError
 DEFAULT_EVERY = 10
 EXPR_FOLDERS = ("EXPR_Recognition_Challenge", "EXPR_Classification_Challenge", "EXPR_Set")  # newest edition first
 AU_FOLDERS = ("AU_Detection_Challenge", "AU_Set")
+VA_FOLDERS = ("VA_Estimation_Challenge", "VA_Set")
+VA_COLUMNS = ("valence", "arousal")
+VA_UNANNOTATED = -5
 SET_FOLDERS = {"train": ("Train_Set", "Training_Set"), "validation": ("Validation_Set",)}
 CROP_FOLDERS = ("cropped_aligned", "cropped_aligned_new_50_vids")
 EXPR_CLASSES = ("neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise", "other")
@@ -132,9 +140,17 @@ def au_names(header: str, path: Path) -> tuple[str, ...]:
     return tuple(f"AU{int(m.group(1))}" for m in numbers)
 
 
+def va_columns(header: str, path: Path) -> tuple[str, ...]:
+    if tuple(c.lower() for c in _header_cells(header)) != VA_COLUMNS:
+        raise DataFormatError(path, f"expected the header 'valence,arousal', got {header.strip()!r}", 1)
+    return VA_COLUMNS
+
+
 class LineReader:
     """Checks the value lines of annotation files. A release has 2.6M lines but few distinct ones (a class
     index, or 12 AU codes), so each distinct text is checked once and its values remembered."""
+
+    missing = UNANNOTATED  # a value that marks a frame not annotated
 
     def __init__(self, names: tuple[str, ...], allowed: tuple[int, ...], expected: str):
         self.names, self.allowed, self.expected = names, allowed, expected
@@ -163,6 +179,23 @@ class LineReader:
         return self.expected if len(self.names) == 1 else f"{self.expected} for {name}"
 
 
+class VaReader:
+    """Checks `valence,arousal` lines: two numbers in [-1, 1], or -5 (not annotated). Values are continuous, so
+    nothing is remembered."""
+
+    missing = VA_UNANNOTATED
+
+    def values(self, text: str, path: Path, line: int) -> tuple[float, ...]:
+        cells = _header_cells(text)
+        if len(cells) != 2:
+            raise DataFormatError(path, f"expected 2 comma-separated values (valence,arousal), got {len(cells)}", line)
+        out = tuple(parse_number(c, path, line, f"a number for {n}", float) for c, n in zip(cells, VA_COLUMNS))
+        for value, name in zip(out, VA_COLUMNS):
+            if value != VA_UNANNOTATED and not -1 <= value <= 1:
+                raise DataFormatError(path, f"expected {name} in [-1, 1] or -5 (not annotated), got {value:g}", line)
+        return out
+
+
 def read_annotation(path: Path, header_of, reader_for) -> tuple[tuple, list[tuple[int, tuple[int, ...] | None]]]:
     """(header value, [(frame, values or None when not annotated)]) of one file; line k after the header = frame k."""
     lines = read_lines(path, "Aff-Wild2 annotation file")
@@ -177,7 +210,7 @@ def read_annotation(path: Path, header_of, reader_for) -> tuple[tuple, list[tupl
         if not text.strip():
             raise DataFormatError(path, "empty line: every line after the header is one frame", frame + 1)
         values = reader.values(text.strip(), path, frame + 1)
-        frames.append((frame, None if UNANNOTATED in values else values))
+        frames.append((frame, None if reader.missing in values else values))
     return header, frames
 
 
@@ -341,3 +374,26 @@ def read_affwild2_au(root, every: int = DEFAULT_EVERY, split: str = "all", skip_
         meta["split_from"] = (f"Aff-Wild2 {challenge.name} {SET_FOLDERS[splits[0]][0]}, cross-validated by subject "
                               f"(video); 1 in {every} annotated frames")
     return with_dropped(ImageSet(collector.rows["images"], labels, split, str(root), meta=meta), collector.dropped)
+
+
+def read_affwild2_va(root, every: int = DEFAULT_EVERY, skip_missing: bool = False) -> ImageSet:
+    """Valence / arousal: labels 'target' (N,2) float in [-1, 1], meta['target_columns'] ['valence', 'arousal'];
+    'subject', 'video', 'frame'. Split train (Train_Set) / test (Validation_Set). every=k keeps every k-th
+    annotated frame of each file (default 10). Task regression (MAE and ABAW's CCC per column)."""
+    root, every = Path(root), every_kth(every, "affwild2")
+    if not root.is_dir():
+        raise DataFormatError(root, "Aff-Wild2 folder not found")
+    challenge = challenge_folder(root, VA_FOLDERS, "valence / arousal")
+    collector = Collector(root, every, skip_missing)
+    for split, name in (("train", "train"), ("validation", "test")):
+        for path in annotation_files(challenge, split):
+            _, frames = read_annotation(path, va_columns, lambda header: VaReader())
+            collector.add_file(path, name, frames)
+    labels = collector.common_labels(challenge)
+    values = collector.rows["values"]
+    labels["target"] = np.array(values, dtype=np.float32).reshape(len(values), 2)
+    meta = {"target_columns": list(VA_COLUMNS), "report_ccc": True,  # ABAW scores VA by the CCC
+            "split_from": f"Aff-Wild2 {challenge.name}: Train_Set = train, Validation_Set = test (the test "
+                          f"set's labels were never released); 1 in {every} annotated frames"}
+    result = ImageSet(collector.rows["images"], labels, np.array(collector.rows["split"]), str(root), meta=meta)
+    return with_dropped(result, collector.dropped)
