@@ -203,3 +203,16 @@ def test_pairs_of_items_compare_the_mean_of_their_images_unit_features():
     kept = drop_undecodable(PairSet(ImageSet([str(Path("/nonexistent") / f"{i}.jpg") for i in range(7)]),
                                     pairs.pairs, pairs.same, pairs.fold, "toy", item=item))
     assert len(kept.pairs) == 0 and kept.dropped["pair with an item left without images"] == 4
+
+
+def test_video_sets_are_scored_per_clip_from_the_mean_of_their_frames_probabilities():
+    from facessl.evaluate.expression import classification_metrics, per_clip
+
+    outputs = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]])
+    y = np.array([0, 0, 0, 1, 1])
+    clip = np.array(["a", "a", "a", "b", "b"])  # clip a: mean (0.47, 0.53) -> class 1; clip b: (0.35, 0.65) -> 1
+    probs, labels = per_clip(outputs, y, clip)
+    np.testing.assert_allclose(probs, [[1.4 / 3, 1.6 / 3], [0.35, 0.65]])
+    assert labels.tolist() == [0, 1]
+    assert classification_metrics(outputs, y, {"clip": clip})["accuracy"] == pytest.approx(0.5)
+    assert classification_metrics(outputs, y, {})["accuracy"] == pytest.approx(0.4)  # per frame: 2 of 5

@@ -41,16 +41,34 @@ def train_test_parts(test_set: ImageSet, train_set: ImageSet | None, task: str):
 
 
 def classification_metrics(outputs, y, meta) -> dict:
+    if "clip" in meta:  # video sets (DFEW): a clip's frames vote with their mean class probabilities
+        outputs, y = per_clip(outputs, y, meta["clip"])
     pred = outputs.argmax(1)
     return {"accuracy": metrics.accuracy(pred, y), "mean_class_accuracy": metrics.mean_class_accuracy(pred, y),
             "macro_f1": metrics.macro_f1(pred, y)}
 
 
+def per_clip(outputs, y, clip) -> tuple[np.ndarray, np.ndarray]:
+    """(clips, classes) mean of the frames' outputs (the probes' class probabilities) and each clip's label."""
+    probs = np.asarray(outputs, dtype=np.float64)
+    ids, inverse = np.unique(np.asarray(clip).astype(str), return_inverse=True)
+    sums = np.zeros((len(ids), probs.shape[1]))
+    np.add.at(sums, inverse.reshape(-1), probs)
+    labels = np.zeros(len(ids), dtype=np.asarray(y).dtype)
+    labels[inverse.reshape(-1)] = y  # a clip's frames share its label
+    return sums / np.bincount(inverse.reshape(-1))[:, None], labels
+
+
 def classification_task(task: str, train: Part, val: Part | None, test: Part, y_train, y_val, y_test,
                         options: EvalOptions, info: dict) -> ProbeTask:
-    fold = Fold(train, y_train, test, y_test, val, y_val, groups=part_groups(train))
+    clips = test.images.labels.get("clip")
+    test_meta = {} if clips is None else {"clip": np.asarray(clips).astype(str)[test.index]}
+    fold = Fold(train, y_train, test, y_test, val, y_val, groups=part_groups(train), test_meta=test_meta)
     info = {"train_rows": len(train), "val_rows": len(val) if val is not None else 0, "test_rows": len(test),
             "classes": int(max(y_train.max(), y_test.max())) + 1, **info}
+    if clips is not None:
+        info["scored_per"] = (f"clip: {len(np.unique(test_meta['clip']))} test clips, each the mean of its frames' "
+                              "class probabilities")
     return ProbeTask(task, options.probe("softmax"), [fold], classification_metrics, info=info)
 
 
