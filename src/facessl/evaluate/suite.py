@@ -32,7 +32,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "disfa": "au", "bp4d": "au", "affwild2-au": "au", "affwild2-expr": "classification", "affwild2-va": "regression",
                "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",
                "rafdb-compound": "classification", "ferplus": "classification",
-               "affectnet": "classification", "expw": "expression", "ckplus": "classification",
+               "affectnet": "classification", "expw": "expression", "dfew": "expression", "ckplus": "classification",
                "kdef": "expression", "jaffe": "expression", "oulucasia": "expression", "rafd": "classification",
                "300vw": "landmarks",
                "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes",

@@ -1,0 +1,185 @@
+"""DFEW, Dynamic Facial Expression in the Wild (Jiang et al., ACM MM 2020), as distributed (part 2 of the
+release, the one with the face clips and the splits):
+
+    DFEW/EmoLabel_DataSplit/train(single-labeled)/set_1.csv ... set_5.csv   video_name,label
+    DFEW/EmoLabel_DataSplit/test(single-labeled)/set_1.csv  ... set_5.csv
+    DFEW/Clip/clip_224x224/00001/00001_00001.jpg ...        aligned face frames, one folder per clip
+    DFEW/Clip/clip_224x224_16f/00001/1.jpg ... 16.jpg       the same clips resampled to 16 frames
+    DFEW/Clip/clip_224x224_avi/00001.avi, Clip/original/1.mp4   videos (not read: frames are needed)
+
+Variants read: the frame folder is the first of clip_224x224, clip_224x224_16f, jpg_256 (MAE-DFER's name for
+the former), clip_224 found under Clip/ or the root; the archive unpacked into a folder of its own name
+(clip_224x224/clip_224x224/00001) or in its parts (clip_224x224/clip_224x224_part_1/00001, 1600 clips a part);
+the root may be DFEW/, DFEW-part2/ or the folder above them. Frame files are ordered by the last number in
+their name (00001_00002.jpg, 2.jpg), never by text. A copy with videos only is one error: extract the frames
+or use the provided clip_224x224 folders.
+
+Labels: the csv `label` is 1-7 = happy, sad, neutral, angry, surprise, disgust, fear (the DFEW page and the
+loaders below, which all subtract one and keep this order); mapped to facessl's EXPRESSIONS. CRLF, BOM and a
+file without its header row are read. `video_name` may be written 1 or 00001 (loaders zero-pad it to 5).
+
+Protocol: 5-fold cross-validation given by the set files. Option fold=K (0-4, default 0): the clips of
+test(single-labeled)/set_{K+1}.csv are 'test', those of train(single-labeled)/set_{K+1}.csv 'train'. Each clip
+gives `frames` rows (default 4): frames evenly spaced over its frame files (the centres of equal segments, as
+TSN-style test sampling does). Row labels: 'expression', 'clip' (the clip id: evaluation pools a clip's
+frames), 'fold' (0-4, the fold whose test set holds the clip) and 'subject' = the clip id (DFEW names no
+people). A listed clip without a folder, or with no frame in it, is skipped and counted.
+
+Sources (read, not copied): dfew-dataset.github.io (layout, label list); sunlicai/MAE-DFER
+preprocess/dfew.py and its audio-visual variant (split files, `video_name,label`, label-1, the
+clip_224x224_part_N folders, jpg_256 = clip_224x224); DFER-CLIP / Former-DFER style loaders reading
+EmoLabel_DataSplit/{train,test}(single-labeled)/set_X.csv with Clip/clip_224x224 and clip_224x224_16f; a
+dataset note giving frames as Clip/clip_224x224/00001/00001_00001.jpg and clip_224x224_16f/00001/1.jpg.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.data.formats.imagefiles import unnested, with_dropped
+from facessl.data.formats.text import column_index, read_csv
+from facessl.data.labels import EXPRESSIONS
+from facessl.errors import DataFormatError, FacesslError
+
+DFEW_ORDER = ("happiness", "sadness", "neutral", "anger", "surprise", "disgust", "fear")  # csv labels 1..7
+N_FOLDS = 5
+SPLIT_FOLDER = "EmoLabel_DataSplit"
+TRAIN_FOLDER, TEST_FOLDER = "train(single-labeled)", "test(single-labeled)"
+FRAME_FOLDERS = ("clip_224x224", "clip_224x224_16f", "jpg_256", "clip_224")
+VIDEO_FOLDERS = ("original", "clip_224x224_avi")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+CLIP_NAME = re.compile(r"\d{1,5}")
+LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+def read_dfew(root, frames=4, fold=0) -> ImageSet:
+    """DFEW clips as frame rows: labels 'expression', 'clip', 'fold', 'subject'; split train / test of fold K."""
+    n_frames, fold = _whole_number(frames, "frames", 1, None), _whole_number(fold, "fold", 0, N_FOLDS - 1)
+    splits = _split_folder(Path(root))
+    base = splits.parent
+    clip_folders = _clip_folders(base)
+    test_fold = {}
+    for k in range(N_FOLDS):  # the fold label needs every test file
+        for clip in _read_set(splits / TEST_FOLDER / f"set_{k + 1}.csv"):
+            test_fold.setdefault(clip, k)
+    chosen = [(clip, label, "train") for clip, label in _read_set(splits / TRAIN_FOLDER / f"set_{fold + 1}.csv").items()]
+    chosen += [(clip, label, "test") for clip, label in _read_set(splits / TEST_FOLDER / f"set_{fold + 1}.csv").items()]
+    return _imageset(chosen, clip_folders, test_fold, n_frames, fold, base)
+
+
+def _whole_number(value, option: str, low: int, high: int | None) -> int:
+    """A reader option that must be a whole number in [low, high]: '2' from a command line is 2."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or number < low or (high is not None and number > high):
+        expected = f"{low}-{high}" if high is not None else f">= {low}"
+        raise FacesslError(f"dfew {option} {value!r}: expected a whole number {expected}")
+    return number
+
+
+def _split_folder(root: Path) -> Path:
+    """EmoLabel_DataSplit/ in the root, one level down (DFEW/, DFEW-part2/), or the root itself."""
+    if (root / TRAIN_FOLDER).is_dir() or (root / TEST_FOLDER).is_dir():
+        return root
+    candidates = [root / SPLIT_FOLDER] + (sorted(p / SPLIT_FOLDER for p in root.iterdir() if p.is_dir())
+                                          if root.is_dir() else [])
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise DataFormatError(root, f"DFEW not found: expected {SPLIT_FOLDER}/{TRAIN_FOLDER}/set_1.csv and "
+                                f"Clip/clip_224x224/00001/ here")
+
+
+def _clip_folders(base: Path) -> dict[str, Path]:
+    """Clip id -> its frame folder, from the first frame folder found (directly or in its part folders)."""
+    for parent in (base / "Clip", base):
+        for name in FRAME_FOLDERS:
+            folder = unnested(parent / name)
+            if folder.is_dir():
+                clips = {}
+                for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+                    if CLIP_NAME.fullmatch(sub.name):
+                        clips[sub.name.zfill(5)] = sub
+                    else:  # clip_224x224_part_1/ ...: the archive's parts unpacked side by side
+                        clips.update({c.name.zfill(5): c for c in sub.iterdir()
+                                      if c.is_dir() and CLIP_NAME.fullmatch(c.name)})
+                if clips:
+                    return clips
+    videos = [base / "Clip" / v for v in VIDEO_FOLDERS if (base / "Clip" / v).is_dir()]
+    if videos:
+        raise DataFormatError(videos[0], "DFEW has videos only here; frames are needed: extract the frames "
+                                         "(one folder per clip) or use the provided Clip/clip_224x224 folders")
+    raise DataFormatError(base, "DFEW frames not found: expected Clip/clip_224x224/00001/*.jpg (or clip_224x224_16f)")
+
+
+def _read_set(path: Path) -> dict[str, int]:
+    """A set_K.csv: clip id (zero-padded to 5) -> internal expression index; the header row may be absent."""
+    header, rows = read_csv(path, "DFEW split file")
+    if len(header) < 2:
+        raise DataFormatError(path, f"expected video_name,label; got {','.join(header)!r}", 1)
+    if header[0].isdigit():  # no header row: the first line is a clip
+        rows, name_col, label_col = [(1, header)] + rows, 0, 1
+    else:
+        name_col = column_index(header, "video_name", path, "DFEW split file")
+        label_col = column_index(header, "label", path, "DFEW split file")
+    return {_clip_name(f[name_col], path, line): _expression(f[label_col], path, line) for line, f in rows}
+
+
+def _clip_name(text: str, path: Path, line: int) -> str:
+    name = text.strip()
+    if not CLIP_NAME.fullmatch(name):
+        raise DataFormatError(path, f"video_name {text!r}: expected a clip number such as 00001", line)
+    return name.zfill(5)
+
+
+def _expression(text: str, path: Path, line: int) -> int:
+    """A csv label 1..7 (DFEW order) -> facessl's internal expression index."""
+    if text.strip() not in {str(i) for i in range(1, 8)}:
+        raise DataFormatError(path, f"label {text!r}: expected 1-7 (happy, sad, neutral, angry, surprise, "
+                                    f"disgust, fear)", line)
+    return EXPRESSIONS.index(DFEW_ORDER[int(text) - 1])
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    """A clip's frame images in numeric order of the last number in their names (10.jpg after 9.jpg)."""
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    number = lambda p: int(m.group(1)) if (m := LAST_NUMBER.search(p.stem)) else -1
+    return sorted(files, key=lambda p: (number(p), p.name))
+
+
+def evenly_spaced(n_files: int, n_frames: int) -> list[int]:
+    """Indices of min(n_frames, n_files) frames: the centres of equal segments of the clip."""
+    k = min(n_frames, n_files)
+    return [int((i + 0.5) * n_files / k) for i in range(k)]
+
+
+def _imageset(chosen, clip_folders, test_fold, n_frames, fold, base) -> ImageSet:
+    images, expression, clip_ids, folds, split = [], [], [], [], []
+    dropped = {"clip listed but not on disk": 0, "clip folder without frames": 0}
+    for clip, label, part in chosen:
+        folder = clip_folders.get(clip)
+        files = _frame_files(folder) if folder is not None else []
+        if not files:
+            dropped["clip listed but not on disk" if folder is None else "clip folder without frames"] += 1
+            continue
+        for i in evenly_spaced(len(files), n_frames):
+            images.append(str(files[i]))
+            expression.append(label)
+            clip_ids.append(clip)
+            folds.append(test_fold.get(clip, -1))
+            split.append(part)
+    if not images:
+        raise DataFormatError(base, f"no DFEW clip of fold {fold} found on disk: the split files name "
+                                    f"{len(chosen)} clips, none has a frame folder under Clip/")
+    clip_ids = np.array(clip_ids)
+    labels = {"expression": np.array(expression, dtype=np.int64), "clip": clip_ids,
+              "fold": np.array(folds, dtype=np.int64), "subject": clip_ids.copy()}
+    meta = {"split_from": f"{SPLIT_FOLDER} set_{fold + 1}.csv: {TEST_FOLDER} is the test split (fold {fold})",
+            "frames_per_clip": n_frames}
+    return with_dropped(ImageSet(images, labels, np.array(split, dtype=object), str(base), meta=meta),
+                        {k: v for k, v in dropped.items() if v})
