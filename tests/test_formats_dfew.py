@@ -1,6 +1,8 @@
 """DFEW read in the layouts it is distributed and commonly unpacked in (formats/dfew.py): EmoLabel_DataSplit with
 its parenthesised folders beside Clip/<frame folder>/<clip>/. Fixtures are written here from the documented layout
 (tiny JPEGs), never from the real data."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -148,5 +150,7 @@ def test_dfew_expression_end_to_end_scores_per_clip(tmp_path):
     assert spec.task == "expression"
     result = runner.evaluate(ToyEncoder(), [spec], FAST, baselines=())["tasks"][0]
     assert result["info"]["train_rows"] == 28 * 2 and result["info"]["test_rows"] == 7 * 2
-    assert result["info"]["scored_per"].startswith("clip: 7 test clips")
+    assert result["info"]["test_clips"] == 7 and result["info"]["scored_per"].startswith("clip: the mean of its frames")
+    with_cv = runner.evaluate(ToyEncoder(), [spec], replace(FAST, cv=5), baselines=())["tasks"][0]
+    assert with_cv["info"]["test_clips"] == 35 and with_cv["info"]["test_rows"] == 70  # every clip tested once
     assert set(result["rows"]["checkpoint"]["fs"]["metrics"]) == {"accuracy", "mean_class_accuracy", "macro_f1"}

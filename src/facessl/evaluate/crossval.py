@@ -58,8 +58,10 @@ def cross_validated(build, task_name: str, test_set: ImageSet, train_set: ImageS
         split[test_rows] = "test"
         tasks.append(build(replace(test_set, split=split.astype(str)), None, options))
     folds = [fold for task in tasks for fold in task.folds]
-    info = {key: value for key, value in tasks[0].info.items() if key not in ("train_rows", "val_rows", "test_rows")}
+    per_fold = ("train_rows", "val_rows", "test_rows", "test_clips")  # summed below, not fold 0's
+    info = {key: value for key, value in tasks[0].info.items() if key not in per_fold}
     info.update({"folds": f"{k}-fold cross-validation: {how}; every row tested once, outputs pooled",
                  "test_rows": int(sum(len(f.y_test) for f in folds)),
+                 **({"test_clips": sum(t.info["test_clips"] for t in tasks)} if "test_clips" in tasks[0].info else {}),
                  "split_ignored": test_set.meta.get("split_from", "the set's split")})
     return replace(tasks[0], folds=folds, info=info)

@@ -67,8 +67,8 @@ def classification_task(task: str, train: Part, val: Part | None, test: Part, y_
     info = {"train_rows": len(train), "val_rows": len(val) if val is not None else 0, "test_rows": len(test),
             "classes": int(max(y_train.max(), y_test.max())) + 1, **info}
     if clips is not None:
-        info["scored_per"] = (f"clip: {len(np.unique(test_meta['clip']))} test clips, each the mean of its frames' "
-                              "class probabilities")
+        info["scored_per"] = "clip: the mean of its frames' class probabilities"
+        info["test_clips"] = int(len(np.unique(test_meta["clip"])))
     return ProbeTask(task, options.probe("softmax"), [fold], classification_metrics, info=info)
 
 
