@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from facessl.commands.options import device, finite_float, output_dir, positive_int
+from facessl.data.formats import FORMAT_NAMES
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache, default_cache_dir
 from facessl.evaluate.protocol import WEIGHT_DECAYS, EvalOptions
@@ -23,8 +24,8 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="output directory for results.json and results.md")
     what = p.add_argument_group("what to evaluate (either --dataset or --suite)")
     what.add_argument("--task", choices=TASK_NAMES, help="task; the dataset format implies a default")
-    what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: rafdb, fer2013, lfw, cplfw, "
-                                        "aflw2000, 300wlp, bu3dfe, disfa, 300w, mafl, celeba, rafdb-compound; your own: imagefolder, csv)")
+    what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: " + ", ".join(n for n in FORMAT_NAMES if n not in ("imagefolder", "csv"))
+                      + "; your own: imagefolder, csv; layouts in docs/data_formats.md)")
     what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP")
     what.add_argument("--suite", help="YAML file listing tasks (see configs/eval_synth.yaml)")
     what.add_argument("--data-root", help="value of ${root} in the suite file")
