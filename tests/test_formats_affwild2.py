@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from eval_toys import ToyEncoder
+from image_toys import write
 from facessl.data import formats
 from facessl.data.formats.affwild2 import AU_HEADER, EXPR_HEADER, subject_of
 from facessl.data.formats.imagefiles import save_image
@@ -24,12 +25,6 @@ VALIDATION = ("video45_2", "video7")  # video45_2: part 2 of a video cut into pa
 INDEX = {v: i for i, v in enumerate(TRAIN + VALIDATION)}
 UNANNOTATED = {("vidA", 1), ("vidA", 2), ("video7", 12)}  # (video, frame) written as -1
 NO_CROP = ("vidA", 6)  # no face found in this frame: the release has no crop for it
-
-
-def write(path, text, crlf=False, bom=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = text.replace("\n", "\r\n") if crlf else text
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
 def expr_code(video, frame):

@@ -7,6 +7,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+from image_toys import write
 from facessl.data import formats
 from facessl.data.formats import aflw as aflw_module
 from facessl.data.formats.aflw import aflw_to_pose, stored_pose
@@ -22,12 +23,6 @@ RNG = np.random.default_rng(5)
 def save_image(path, size=(60, 60)):
     path.parent.mkdir(parents=True, exist_ok=True)
     _save(path, RNG.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
-
-
-def write(path, text, crlf=False, bom=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = text.replace("\n", "\r\n") if crlf else text
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
 # --- the pose conversion ---------------------------------------------------------------------------------

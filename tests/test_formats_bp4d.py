@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from eval_toys import ToyEncoder
+from image_toys import write
 from facessl.data import formats
 from facessl.data.formats.bp4d import BP4D_AUS
 from facessl.data.formats.imagefiles import save_image
@@ -18,12 +19,6 @@ from facessl.evaluate.suite import TaskSpec
 RNG = np.random.default_rng(7)
 HEADER_AUS = range(1, 28)  # the release's header: frame column '0', then consecutive AU numbers
 FAST = EvalOptions(seeds=1, epochs=4, weight_decays=(0.0,), supervised_epochs=1, device="cpu", quiet=True)
-
-
-def write(path, text, crlf=False, bom=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = text.replace("\n", "\r\n") if crlf else text
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
 def code(subject_index, frame, au):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from image_toys import write
 from facessl.data import formats
 from facessl.data.formats.biwi import RgbCamera, rotation_to_pose
 from facessl.data.formats.common import ImageSet, PairSet, load_image
@@ -15,12 +16,6 @@ RNG = np.random.default_rng(3)
 def save_image(path, image):
     path.parent.mkdir(parents=True, exist_ok=True)
     _save(path, image)
-
-
-def write(path, text, crlf=False, bom=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = text.replace("\n", "\r\n") if crlf else text
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
 # --- CFP ------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from image_toys import write
 from eval_toys import ToyEncoder
 from facessl.data import formats
 from facessl.data.formats.emotionet import AUS_2017, CHALLENGE_AUS
@@ -39,12 +40,6 @@ def url(folder, i):
 def image(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(path, np.full((8, 8, 3), 120, np.uint8))
-
-
-def write(path, text, crlf=False, bom=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = text.replace("\n", "\r\n") if crlf else text
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
 def manual_table(n=10, folder=1, odd=None, columns=COLUMNS_2020, duplicate=True):

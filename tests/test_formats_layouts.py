@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from image_toys import write
 from facessl.data import formats
 from facessl.data.formats.aflw2000 import savemat_deterministic
 from facessl.data.formats.common import PairSet
@@ -26,12 +27,6 @@ def face(size=12):
 def save_image(path, image, **kw):
     path.parent.mkdir(parents=True, exist_ok=True)
     _save(path, image, **kw)
-
-
-def write(path, text, crlf=False, bom=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = text.replace("\n", "\r\n") if crlf else text
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
 # --- LFW / CPLFW -------------------------------------------------------------------------------------

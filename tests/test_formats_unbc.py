@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+from image_toys import write
 from eval_toys import ToyEncoder
 from facessl.data import formats
 from facessl.data.formats.imagefiles import save_image
@@ -21,12 +22,6 @@ from facessl.evaluate.suite import TaskSpec
 RNG = np.random.default_rng(5)
 FAST = EvalOptions(seeds=1, epochs=4, weight_decays=(0.0,), supervised_epochs=1, device="cpu", quiet=True)
 SUBJECTS = ("042-ll042", "043-jh043", "047-jl047", "048-aa048", "049-bm049", "052-dr052")
-
-
-def write(path, text, crlf=False, bom=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = text.replace("\n", "\r\n") if crlf else text
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
 def matlab(*numbers):

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from image_toys import write
 from facessl.data import formats
 from facessl.data.formats.common import PairSet, load_image
 from facessl.data.formats.imagefiles import save_image as _save
@@ -27,12 +28,6 @@ COLOURS = {"Alan_Ball": (200, 40, 40), "Cher": (40, 200, 40), "Bo_Derek": (40, 4
 def save_image(path, image):
     path.parent.mkdir(parents=True, exist_ok=True)
     _save(path, image)
-
-
-def write(path, text, crlf=False, bom=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = text.replace("\n", "\r\n") if crlf else text
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
 def face(colour, rng, size):

@@ -27,9 +27,9 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import age_or_class_labels, one_of, unnested, with_dropped
+from facessl.data.formats.imagefiles import age_or_class_labels, fraction_option, one_of, unnested, with_dropped
 from facessl.data.formats.imagefolder import walk_images
-from facessl.errors import DataFormatError, FacesslError
+from facessl.errors import DataFormatError
 
 GENDERS = ("male", "female")
 GENDER_CODES = {"m": 0, "f": 1}
@@ -47,7 +47,7 @@ def read_agedb(root, target: str = "age", test_fraction: float = TEST_FRACTION, 
     """AgeDB photos: labels 'target' (age) or 'class' (gender) and 'group' (the person); split train / test."""
     root = Path(root)
     target = one_of(target, TARGETS, "agedb", "target")
-    fraction = _fraction(test_fraction)
+    fraction = fraction_option(test_fraction, "agedb")
     folder = _image_folder(root)
     images, values, people, unrecognised = [], [], [], []
     for path in walk_images(folder):
@@ -72,16 +72,6 @@ def name_labels(file_name: str) -> dict | None:
         return None
     return {"number": int(match["number"]), "name": match["name"], "age": int(match["age"]),
             "gender": GENDER_CODES[match["gender"].lower()]}
-
-
-def _fraction(value) -> float:
-    try:
-        fraction = float(value)
-    except (TypeError, ValueError):
-        fraction = -1.0
-    if not 0.0 < fraction < 1.0:
-        raise FacesslError(f"agedb: test_fraction must be a number in (0, 1), got {value!r}")
-    return fraction
 
 
 def _image_folder(root: Path) -> Path:

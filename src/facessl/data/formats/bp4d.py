@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, every_kth, parse_number, with_dropped
+from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, au_numbers, every_kth, parse_number, with_dropped
 from facessl.data.formats.text import read_csv
 from facessl.data.image_decode import IMAGE_SUFFIXES
-from facessl.errors import DataFormatError, FacesslError
+from facessl.errors import DataFormatError
 
 BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)  # the 12 AUs of the common protocol
 NOT_CODED = 9
@@ -102,23 +102,11 @@ def frame_files(root: Path, subject: str, task: str) -> dict[int, str]:
     return {k + offset: v for k, v in numbered.items()}
 
 
-def _au_list(aus) -> tuple[int, ...]:
-    """The `aus` option: AU numbers as a sequence or a comma list ('1,2,4')."""
-    items = aus.split(",") if isinstance(aus, str) else list(aus)
-    try:
-        numbers = tuple(int(str(a).strip().upper().removeprefix("AU")) for a in items if str(a).strip())
-    except ValueError:
-        raise FacesslError(f"bp4d: aus must be AU numbers such as 1,2,4, got {aus!r}") from None
-    if not numbers or len(set(numbers)) != len(numbers) or min(numbers) < 1:
-        raise FacesslError(f"bp4d: aus must be distinct AU numbers >= 1, got {aus!r}")
-    return numbers
-
-
 def read_bp4d(root, skip_missing: bool = False, every: int = 1, aus=BP4D_AUS) -> ImageSet:
     """labels: 'aus' (N,K) 0/1 float occurrences of `aus` (default the 12 of the protocol); 'subject' (N,)
     e.g. 'F001'; 'task' (N,) 'T1'; 'frame' (N,). every=k keeps every k-th coded frame of each sequence.
     meta: au_names ('AU1', ...) and au_labels='occurrence' (the AU task's present rule)."""
-    root, aus, every = Path(root), _au_list(aus), every_kth(every, "bp4d")
+    root, aus, every = Path(root), au_numbers(aus, "bp4d", "1,2,4"), every_kth(every, "bp4d")
     if not root.is_dir():
         raise DataFormatError(root, "BP4D folder not found")
     labels_dir = label_folder(root)

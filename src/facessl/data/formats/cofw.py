@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import one_of, with_dropped
+from facessl.data.formats.imagefiles import one_of, whole_number, with_dropped
 from facessl.errors import DataFormatError, FacesslError
 
 SPLIT_VARIABLES = {"train": ("IsTr", "phisTr", "bboxesTr"), "test": ("IsT", "phisT", "bboxesT")}
@@ -81,7 +81,7 @@ def read_cofw(root, points: int = 29, variant: str = "auto", crop_size: int = 12
     train / test. points=68 reads COFW-68 instead (the 507 test faces with 68 points, split test)."""
     root = Path(root)
     variant = one_of(SPELLINGS.get(str(variant).strip().lower(), variant), VARIANTS, "cofw", "variant")
-    crop_size = _whole_number(crop_size, 8, "crop_size")
+    crop_size = whole_number(crop_size, "cofw", "crop_size", 8)
     if str(points).strip() == str(N_POINTS_68):
         return _read_cofw68(root, variant, crop_size)
     if str(points).strip() != str(N_POINTS):
@@ -98,14 +98,6 @@ def read_cofw(root, points: int = 29, variant: str = "auto", crop_size: int = 12
             "files": [str(p) for p in files], "variant": _kinds_read(files),
             "crop": f"square around the face box grown by {BOX_SCALE}, resized to {crop_size} px"}
     return _imageset(rows, root, meta, dropped)
-
-
-def _whole_number(value, minimum: int, option: str) -> int:
-    """A whole-number option (a suite's YAML gives an int, the command line may give text)."""
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < minimum:
-        raise FacesslError(f"cofw {option} {value!r}: expected a whole number >= {minimum}")
-    return int(text)
 
 
 def _counts(dropped: Counter) -> str:

@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import unnested, with_dropped
+from facessl.data.formats.imagefiles import unnested, whole_number, with_dropped
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.labels import EXPRESSIONS
-from facessl.errors import DataFormatError, FacesslError
+from facessl.errors import DataFormatError
 
 DFEW_ORDER = ("happiness", "sadness", "neutral", "anger", "surprise", "disgust", "fear")  # csv labels 1..7
 N_FOLDS = 5
@@ -57,7 +57,7 @@ LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 def read_dfew(root, frames=4, fold=0) -> ImageSet:
     """DFEW clips as frame rows: labels 'expression', 'clip', 'fold', 'subject'; split train / test of fold K."""
-    n_frames, fold = _whole_number(frames, "frames", 1, None), _whole_number(fold, "fold", 0, N_FOLDS - 1)
+    n_frames, fold = whole_number(frames, "dfew", "frames"), whole_number(fold, "dfew", "fold", 0, N_FOLDS - 1)
     splits = _split_folder(Path(root))
     base = splits.parent
     clip_folders = _clip_folders(base)
@@ -68,18 +68,6 @@ def read_dfew(root, frames=4, fold=0) -> ImageSet:
     chosen = [(clip, label, "train") for clip, label in _read_set(splits / TRAIN_FOLDER / f"set_{fold + 1}.csv").items()]
     chosen += [(clip, label, "test") for clip, label in _read_set(splits / TEST_FOLDER / f"set_{fold + 1}.csv").items()]
     return _imageset(chosen, clip_folders, test_fold, n_frames, fold, base)
-
-
-def _whole_number(value, option: str, low: int, high: int | None) -> int:
-    """A reader option that must be a whole number in [low, high]: '2' from a command line is 2."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        number = None
-    if number is None or number < low or (high is not None and number > high):
-        expected = f"{low}-{high}" if high is not None else f">= {low}"
-        raise FacesslError(f"dfew {option} {value!r}: expected a whole number {expected}")
-    return number
 
 
 def _split_folder(root: Path) -> Path:

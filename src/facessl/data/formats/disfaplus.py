@@ -36,31 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import every_kth, parse_number, read_lines, unnested, with_dropped
+from facessl.data.formats.imagefiles import au_numbers, every_kth, parse_number, read_lines, unnested, with_dropped
 from facessl.data.image_decode import IMAGE_SUFFIXES
-from facessl.errors import DataFormatError, FacesslError
+from facessl.errors import DataFormatError
 
 DISFAPLUS_AUS = (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26)
 SUBJECT_PATTERN = re.compile(r"SN\d{3}")
 AU_FILE = re.compile(r"AU0*(\d+)\.txt", re.IGNORECASE)
 ROW_FORM = "'000.jpg intensity'"
-
-
-def _au_list(aus) -> tuple[int, ...]:
-    """The `aus` option: AU numbers as a sequence or a comma list ('1,2,4')."""
-    items = aus.split(",") if isinstance(aus, str) else list(aus)
-    try:
-        numbers = tuple(int(str(a).strip().upper().removeprefix("AU")) for a in items if str(a).strip())
-    except ValueError:
-        raise FacesslError(f"disfaplus: aus must be AU numbers such as 1,2,4, got {aus!r}") from None
-    if not numbers or len(set(numbers)) != len(numbers) or min(numbers) < 1:
-        raise FacesslError(f"disfaplus: aus must be distinct AU numbers >= 1, got {aus!r}")
-    return numbers
-
-
-def own_folder(folder: Path) -> Path:
-    """SN001/SN001/ (a per-subject archive unpacked into a folder of its name) -> the inner folder."""
-    return folder / folder.name if (folder / folder.name).is_dir() else folder
 
 
 def is_frame_name(field: str) -> bool:
@@ -148,7 +131,7 @@ def read_disfaplus(root, every: int = 1, aus=DISFAPLUS_AUS, images: str = "Image
     """labels: 'aus' (N,K) float intensities 0..5 of `aus` (default the 12, meta['au_names'] order);
     'subject' (N,) e.g. 'SN001'; 'trial' (N,) e.g. 'A1_AU1_TrailNo_1'; 'frame' (N,) the frame file's number
     (000.jpg -> 0). meta: au_names ('AU1', ...), au_labels='intensity'."""
-    root, aus, every = unnested(Path(root)), _au_list(aus), every_kth(every, "disfaplus")
+    root, aus, every = unnested(Path(root)), au_numbers(aus, "disfaplus", "1,2,4"), every_kth(every, "disfaplus")
     if not root.is_dir():
         raise DataFormatError(root, "DISFA+ folder not found")
     labels_dir, image_dir = root / "Labels", root / images
@@ -159,8 +142,8 @@ def read_disfaplus(root, every: int = 1, aus=DISFAPLUS_AUS, images: str = "Image
     rows: dict[str, list] = {"images": [], "aus": [], "subject": [], "trial": [], "frame": []}
     seen: set[int] = set()  # the AUs some trial has a file for
     for subject in subjects_of(labels_dir):
-        subject_images = own_folder(image_dir / subject)
-        for trial in sorted(p for p in own_folder(labels_dir / subject).iterdir() if p.is_dir()):
+        subject_images = unnested(image_dir / subject)
+        for trial in sorted(p for p in unnested(labels_dir / subject).iterdir() if p.is_dir()):
             kept, unlabelled, present = trial_frames(trial, aus)
             dropped["unlabelled"] += unlabelled
             seen |= present

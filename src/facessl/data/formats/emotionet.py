@@ -67,7 +67,7 @@ import numpy as np
 from facessl.data.formats import xlsx
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION
-from facessl.data.formats.imagefiles import every_kth, one_of, with_dropped
+from facessl.data.formats.imagefiles import au_numbers, every_kth, fraction_option, one_of, with_dropped
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError, FacesslError
 
@@ -162,20 +162,6 @@ def layout_of(first: list[str], table: Table, line: int) -> Layout:
         elif name.isdigit() and index != url:  # columns named 1, 2, ... 60 by some converted copies
             plain[int(name)] = index
     return Layout(url, aus or plain, True, line)
-
-
-def _au_option(aus) -> tuple[int, ...] | None:
-    """The `aus` option: AU numbers as a sequence or a comma list ('1,2,4' or 'AU1, AU2'); None: the default."""
-    if aus is None:
-        return None
-    items = aus.split(",") if isinstance(aus, str) else [aus] if isinstance(aus, int) else list(aus)
-    try:
-        numbers = tuple(int(str(a).strip().upper().replace("AU", "").strip()) for a in items if str(a).strip())
-    except ValueError:
-        raise FacesslError(f"emotionet: aus must be AU numbers such as 1,2,4, got {aus!r}") from None
-    if not numbers or len(set(numbers)) != len(numbers) or min(numbers) < 1:
-        raise FacesslError(f"emotionet: aus must be distinct AU numbers >= 1, got {aus!r}")
-    return numbers
 
 
 def chosen_aus(wanted: tuple[int, ...] | None, layouts: list[tuple[Table, Layout]]) -> tuple[int, ...]:
@@ -388,12 +374,7 @@ def read_emotionet(root, annotations: str | None = None, aus=None, images=None, 
     downloaded an error. Labels 'aus' (N, K) 0/1, 'group' (the image), 'annotation'; meta au_names,
     au_labels='occurrence'."""
     root, every = Path(root), every_kth(every, "emotionet")
-    try:
-        fraction = float(test_fraction)
-    except (TypeError, ValueError):
-        fraction = -1.0
-    if not 0.0 < fraction < 1.0:
-        raise FacesslError(f"emotionet: test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    fraction = fraction_option(test_fraction, "emotionet")
     if not root.exists():
         raise DataFormatError(root, "EmotioNet folder or list not found")
     base = root if root.is_dir() else root.parent
@@ -406,15 +387,16 @@ def read_emotionet(root, annotations: str | None = None, aus=None, images=None, 
                 layouts.append((kind, table, layout_of(head[1], table, head[0])))
     if not layouts:
         raise DataFormatError(lists[0][1], "the EmotioNet list has no rows")
-    au_numbers = chosen_aus(_au_option(aus), [(table, layout) for _, table, layout in layouts])
+    wanted = None if aus is None else au_numbers(aus, "emotionet")
+    coded = chosen_aus(wanted, [(table, layout) for _, table, layout in layouts])
     not_coded: dict[str, int] = {}
-    rows_by_list = [list_rows(table, layout, au_numbers, kind, not_coded) for kind, table, layout in layouts]
+    rows_by_list = [list_rows(table, layout, coded, kind, not_coded) for kind, table, layout in layouts]
     image_root = image_folder(base, images)
     kept, dropped = resolve(rows_by_list, ImageIndex.scan(image_root), every, skip_missing, image_root)
-    meta = {"au_names": [f"AU{a}" for a in au_numbers], "au_labels": "occurrence", "annotations": chosen,
+    meta = {"au_names": [f"AU{a}" for a in coded], "au_labels": "occurrence", "annotations": chosen,
             "lists": [str(path) for _, path in lists],
             "not_coded_per_au": {k: not_coded[k] for k in sorted(not_coded, key=lambda n: int(n[2:]))}}
-    return image_set(kept, dropped, len(au_numbers), meta, image_root, root, fraction, seed)
+    return image_set(kept, dropped, len(coded), meta, image_root, root, fraction, seed)
 
 
 def lists_to_read(root: Path, base: Path, annotations, labels) -> tuple[list[tuple[str, Path]], str]:

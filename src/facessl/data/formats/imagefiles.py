@@ -87,12 +87,45 @@ def every_kth(every, reader: str) -> int:
     return k
 
 
+def au_numbers(aus, reader: str, example: str = "1,2,4") -> tuple[int, ...]:
+    """An `aus` option: AU numbers as a sequence, a number, or a comma list ('1,2,4', 'AU1, AU2')."""
+    items = aus.split(",") if isinstance(aus, str) else [aus] if isinstance(aus, int) else list(aus)
+    try:
+        numbers = tuple(int(str(a).strip().upper().removeprefix("AU").strip()) for a in items if str(a).strip())
+    except ValueError:
+        raise FacesslError(f"{reader}: aus must be AU numbers such as {example}, got {aus!r}") from None
+    if not numbers or len(set(numbers)) != len(numbers) or min(numbers) < 1:
+        raise FacesslError(f"{reader}: aus must be distinct AU numbers >= 1, got {aus!r}")
+    return numbers
+
+
+def fraction_option(value, reader: str, option: str = "test_fraction") -> float:
+    """A reader option that is a share in (0, 1): '0.2' from a command line is 0.2."""
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        fraction = -1.0
+    if not 0.0 < fraction < 1.0:
+        raise FacesslError(f"{reader}: {option} must be a number in (0, 1), got {value!r}")
+    return fraction
+
+
 def one_of(value, allowed, reader: str, option: str) -> str:
     """A reader option that names one of `allowed` (any case accepted), spelled as in `allowed`."""
     for name in allowed:
         if str(value).strip().lower() == str(name).lower():
             return name
     raise FacesslError(f"{reader} {option} {value!r}: expected one of {', '.join(allowed)}")
+
+
+def whole_number(value, reader: str, option: str, low: int = 1, high: int | None = None, hint: str = "") -> int:
+    """A whole-number reader option in [low, high] (a suite's YAML gives an int, the command line text)."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+        expected = f"{low}-{high}" if high is not None else f">= {low}"
+        raise FacesslError(f"{reader} {option} {value!r}: expected a whole number {expected}"
+                           + (f" ({hint})" if hint else ""))
+    return int(text)
 
 
 def positive_number(value, reader: str, option: str, hint: str = "") -> float:

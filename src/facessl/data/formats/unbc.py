@@ -42,9 +42,10 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import every_kth, one_of, parse_number, read_lines, unnested, with_dropped
+from facessl.data.formats.imagefiles import (au_numbers, every_kth, one_of, parse_number, read_lines, unnested,
+                                             with_dropped)
 from facessl.data.image_decode import IMAGE_SUFFIXES
-from facessl.errors import DataFormatError, FacesslError
+from facessl.errors import DataFormatError
 
 INTENSITY_AUS = (4, 6, 7, 9, 10, 12, 20, 25, 26)  # the 0..5 intensities of the usual protocol
 OCCURRENCE_AUS = INTENSITY_AUS + (43,)
@@ -54,18 +55,6 @@ LABEL_KINDS = ("intensity", "occurrence")
 IMAGE_FOLDERS = ("Images", "images")
 SUFFIX = "_facs.txt"
 ROW_FORM = "'AU intensity' (then up to two more numbers)"
-
-
-def _au_list(aus) -> tuple[int, ...]:
-    """The `aus` option: AU numbers as a sequence or a comma list ('4,6,7')."""
-    items = aus.split(",") if isinstance(aus, str) else list(aus)
-    try:
-        numbers = tuple(int(str(a).strip().upper().removeprefix("AU")) for a in items if str(a).strip())
-    except ValueError:
-        raise FacesslError(f"unbc: aus must be AU numbers such as 4,6,7, got {aus!r}") from None
-    if not numbers or len(set(numbers)) != len(numbers) or min(numbers) < 1:
-        raise FacesslError(f"unbc: aus must be distinct AU numbers >= 1, got {aus!r}")
-    return numbers
 
 
 def read_facs(path: Path) -> dict[int, float]:
@@ -189,7 +178,7 @@ def read_unbc(root, labels: str = "intensity", aus=None, every: int = 1, images:
     'pspi' (N,) float 0..16; 'subject' (N,) e.g. '042-ll042'; 'sequence' (N,) e.g. 'll042t1aaaff'; 'frame' (N,)."""
     root, every = unnested(Path(root)), every_kth(every, "unbc")
     kind = one_of(labels, LABEL_KINDS, "unbc", "labels")
-    aus = _au_list(aus) if aus is not None else (INTENSITY_AUS if kind == "intensity" else OCCURRENCE_AUS)
+    aus = au_numbers(aus, "unbc", "4,6,7") if aus is not None else (INTENSITY_AUS if kind == "intensity" else OCCURRENCE_AUS)
     if not root.is_dir():
         raise DataFormatError(root, "UNBC-McMaster folder not found")
     facs_dir, pspi_dir = root / "Frame_Labels" / "FACS", root / "Frame_Labels" / "PSPI"

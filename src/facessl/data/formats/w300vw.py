@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, load_image
-from facessl.data.formats.imagefiles import with_dropped
+from facessl.data.formats.imagefiles import whole_number, with_dropped
 from facessl.data.formats.w300 import parse_pts
 from facessl.data.image_decode import IMAGE_SUFFIXES, decode_errors
 from facessl.errors import DataFormatError, FacesslError
@@ -57,7 +57,7 @@ def read_300vw(root, every: int = 25, crop_size: int = 128, category=tuple(CATEG
     """300VW face crops: labels 'landmarks' (N,68,2) in crop pixels, 'subject', 'category', 'frame';
     split train (the training videos) / test (the chosen test categories)."""
     root = Path(root)
-    every, crop_size = _at_least(every, 1, "every"), _at_least(crop_size, 8, "crop_size")
+    every, crop_size = whole_number(every, "300vw", "every"), whole_number(crop_size, "300vw", "crop_size", 8)
     categories = _categories(category)
     folder = _dataset_folder(root)
     dropped, unreadable = Counter(), []
@@ -80,14 +80,6 @@ def read_300vw(root, every: int = 25, crop_size: int = 128, category=tuple(CATEG
     if not rows:
         raise DataFormatError(folder, _nothing_read(plans, unreadable))
     return _imageset(images[:len(rows)], rows, folder, every, crop_size, categories, dropped, unreadable)
-
-
-def _at_least(value, minimum: int, option: str) -> int:
-    """A whole-number option (a suite's YAML gives an int, the command line may give text)."""
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < minimum:
-        raise FacesslError(f"300vw {option} {value!r}: expected a whole number >= {minimum}")
-    return int(text)
 
 
 def _categories(value) -> set[str]:

@@ -52,7 +52,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
-from facessl.data.formats.imagefiles import parse_number, positive_number, read_lines, unnested, with_dropped
+from facessl.data.formats.imagefiles import (parse_number, positive_number, read_lines, unnested, whole_number,
+                                             with_dropped)
 from facessl.data.image_decode import IMAGE_SUFFIXES, BoxedImage
 from facessl.errors import DataFormatError, FacesslError
 
@@ -88,13 +89,7 @@ def _frame_count(frames) -> int | None:
     """`frames`: a whole number >= 1, or 'all' (None: every frame)."""
     if str(frames).strip().lower() == "all":
         return None
-    try:
-        k = int(str(frames).strip())
-    except ValueError:
-        k = 0
-    if k < 1:
-        raise FacesslError(f"ytf frames {frames!r}: expected a whole number >= 1 (frames per video) or 'all'")
-    return k
+    return whole_number(frames, "ytf", "frames", hint="frames per video, or 'all'")
 
 
 def _variant(variant, root: Path) -> str:
