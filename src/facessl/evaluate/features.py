@@ -106,9 +106,20 @@ class FeatureSource:
         self.extract_seconds = 0.0
         self._memory: dict[str, dict[str, np.ndarray]] = {}
         self._keys: dict[int, tuple] = {}
+        self._fingerprints: dict[tuple, tuple] = {}
+
+    def _fingerprint(self, imageset: ImageSet) -> str:
+        """dataset_fingerprint, once per image list: it stats every file, and the probes ask for the features of
+        one set for each part, seed and feature choice (--cv's fold views share their set's list)."""
+        ident = (id(imageset.images), len(imageset), str(imageset.source))
+        held = self._fingerprints.get(ident)
+        if held is None or held[0] is not imageset.images:
+            held = (imageset.images, dataset_fingerprint(imageset))
+            self._fingerprints[ident] = held
+        return held[1]
 
     def _key_parts(self, imageset: ImageSet) -> dict:
-        return {"weights": self.weights, "dataset": dataset_fingerprint(imageset), "rows": len(imageset),
+        return {"weights": self.weights, "dataset": self._fingerprint(imageset), "rows": len(imageset),
                 "size": self.size, "resize": "pil-bilinear", "names": list(feature_names(self.encoder)),
                 "autocast": "bf16" if self.amp else "fp32"}
 
