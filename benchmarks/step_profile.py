@@ -41,7 +41,7 @@ def profile(method: str, cache: str, args) -> None:
         for i in range(args.steps + 2):
             t0 = time.perf_counter()
             batch = next(loader)
-            batch.pop("skipped"), batch.pop("skipped_path", None)
+            batch.pop("skipped"), batch.pop("skipped_path", None), batch.pop("skipped_paths", None)
             batch = trainer._to_device(batch)
             t1 = time.perf_counter()
             trainer.train_step(batch)
@@ -58,7 +58,7 @@ def profile(method: str, cache: str, args) -> None:
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
                 for _ in range(3):
                     batch = next(loader)
-                    batch.pop("skipped"), batch.pop("skipped_path", None)
+                    batch.pop("skipped"), batch.pop("skipped_path", None), batch.pop("skipped_paths", None)
                     trainer.train_step(trainer._to_device(batch))
             table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top)
             print("\n".join("    " + line for line in table.splitlines()))

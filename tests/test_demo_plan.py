@@ -31,22 +31,55 @@ def test_demo_has_no_ablation_stage_and_no_ablation_flag(monkeypatch, tmp_path):
     assert "--no-ablation" not in parser.format_help()
     demo.run(parser.parse_args(["--scale", "small", "--out", str(tmp_path / "d"), "--quiet"]))
     assert not any("ablation" in s for s in stages)
-    # side by side, longest first (a PCL step costs ~5x a SimCLR step); the baselines beside the runs
-    assert stages == ["data", "preview", "pretrain-pcl", "pretrain-pcl_seed1", "eval-baselines", "pretrain-simclr",
-                      "pretrain-simclr_seed1", "pretrain-fabnet", "eval-pcl", "eval-pcl_seed1",
+    # one group side by side, the longest road first (a PCL step costs ~5x a SimCLR step); the baselines beside
+    # the runs, each evaluation after its own run
+    assert stages == ["data", "preview", "pretrain-pcl", "pretrain-pcl_seed1", "eval-baselines", "pretrain-fabnet",
+                      "pretrain-simclr", "pretrain-simclr_seed1", "eval-pcl", "eval-pcl_seed1",
                       "eval-simclr", "eval-simclr_seed1", "eval-fabnet", "analysis"]
 
 
-def test_a_rerun_with_every_run_trained_puts_the_baselines_beside_the_evaluations(monkeypatch, tmp_path):
+def test_each_evaluation_waits_for_its_own_run_only(monkeypatch, tmp_path):
     groups = []
-    monkeypatch.setattr(demo.StageRunner, "done", lambda self, name: {"seconds": 1.0} if name.startswith("pretrain-") else None)
     monkeypatch.setattr(demo.StageRunner, "run", lambda self, name, fn, *a, **k: None)
-    monkeypatch.setattr(demo.StageRunner, "run_parallel", lambda self, jobs, workers: groups.append([j[0] for j in jobs]))
+    monkeypatch.setattr(demo.StageRunner, "run_parallel", lambda self, jobs, workers: groups.append(jobs))
     monkeypatch.setattr(demo, "write_report", lambda *a: None)
     parser = argparse.ArgumentParser()
     demo.add_arguments(parser)
     demo.run(parser.parse_args(["--scale", "small", "--out", str(tmp_path / "d"), "--quiet"]))
-    assert "eval-baselines" not in groups[0] and groups[1][0] == "eval-baselines"
+    (jobs,) = groups
+    needs = {job[0]: tuple(job[4]) if len(job) > 4 else () for job in jobs}
+    assert needs["eval-baselines"] == () and all(needs[n] == () for n in needs if n.startswith("pretrain-"))
+    assert {n: w for n, w in needs.items() if w} == {f"eval-{r}": (f"pretrain-{r}",) for r in
+                                                     ("pcl", "pcl_seed1", "simclr", "simclr_seed1", "fabnet")}
+
+
+def test_a_stage_starts_once_the_stages_it_needs_are_done(tmp_path):
+    import time
+
+    t0 = time.time()
+    # 'later' needs 'slow'; 'free' needs nothing: the worker that finishes 'quick' takes 'free' without waiting
+    jobs = [("slow", time.sleep, (1.5,), {}), ("later", time.time, (), {}, ("slow",)), ("quick", time.sleep, (0.1,), {}),
+            ("free", time.time, (), {})]
+    results = StageRunner(tmp_path, 4).run_parallel(jobs, workers=2)
+    assert results["later"] >= t0 + 1.5 and results["free"] < results["later"]
+    # one at a time, the list's order gives way to what a job needs
+    serial = StageRunner(tmp_path / "serial", 2).run_parallel([("b", time.time, (), {}, ("a",)), ("a", time.time, (), {})],
+                                                              workers=1)
+    assert serial["a"] <= serial["b"]
+    # a stage recorded by an earlier group counts as done; one that is nowhere is an error
+    again = StageRunner(tmp_path / "serial", 1).run_parallel([("c", time.time, (), {}, ("a",))], workers=2)
+    assert again["c"] >= serial["b"]
+    with pytest.raises(FacesslError, match="'nowhere' is needed by a job"):
+        StageRunner(tmp_path, 1).run_parallel([("d", time.time, (), {}, ("nowhere",))], workers=2)
+
+
+def test_a_stage_whose_need_failed_is_not_started(tmp_path):
+    jobs = [("bad", get_plan, ("huge",), {}), ("needs-bad", torch.get_num_threads, (), {}, ("bad",)),
+            ("good", torch.get_num_threads, (), {})]
+    with pytest.raises(FacesslError, match="unknown --scale 'huge'"):
+        StageRunner(tmp_path, 3).run_parallel(jobs, workers=2)
+    assert (tmp_path / "stages" / "good.json").is_file()
+    assert not (tmp_path / "stages" / "needs-bad.json").exists()
 
 
 def test_ablation_reuses_the_demos_pcl_runs_at_the_same_budget():

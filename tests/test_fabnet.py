@@ -57,12 +57,30 @@ def test_forward_returns_a_finite_loss_and_the_window():
     assert (out["curriculum_low"], out["curriculum_high"]) == (0.0, 0.5)
 
 
-def test_features_are_the_embedding():
+def test_features_are_the_embedding_and_the_map_it_is_made_from():
     m = make().eval()
     enc = m.encoder()
-    assert enc.feature_names == ("embedding",)
+    assert enc.feature_names == ("embedding", "fs")
     feats = enc.features(torch.rand(3, 3, SIZE, SIZE))
-    assert set(feats) == {"embedding"} and feats["embedding"].shape == (3, 32)
+    assert set(feats) == {"embedding", "fs"} and feats["embedding"].shape == (3, 32)
+
+
+def test_map_read_out_of_a_small_backbone_keeps_a_larger_inputs_map_whole():
+    from types import SimpleNamespace
+
+    m = FAbNet(FAbNetConfig(embedding_dim=8), backbone=SimpleNamespace(name="small", width=0.25), image_size=32).eval()
+    enc = m.encoder()
+    with torch.no_grad():
+        for size in (32, 48):
+            images = torch.rand(2, 3, size, size)
+            feats = enc.features(images)
+            fmap = m.embedder.backbone(images)
+            assert torch.equal(feats["fs"], fmap.flatten(1))  # not pooled: the map at the input's own size
+            pooled = torch.nn.functional.adaptive_avg_pool2d(fmap, (2, 2))  # the training size's 2x2 map
+            expected = pooled.flatten(1) @ m.embedder.project.weight.T + m.embedder.project.bias
+            assert torch.allclose(feats["embedding"], expected, atol=1e-5)
+            assert torch.allclose(feats["embedding"], m.embedder(images), atol=1e-6)
+        assert feats["fs"].shape == (2, fmap.shape[1] * 3 * 3)
 
 
 def test_gradients_reach_encoder_and_decoder():

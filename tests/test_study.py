@@ -37,6 +37,26 @@ def test_plan_overrides_and_unknown_keys(tmp_path):
         load_plan(path, ["eval_size=4"])
     with pytest.raises(FacesslError, match="min_class_count must be a whole number >= 0"):
         load_plan(path, ["min_class_count=-3"])
+    assert load_plan(path, ["fabnet_features=[embedding, fs]"]).fabnet_features == ["embedding", "fs"]
+    with pytest.raises(FacesslError, match="fabnet_features must be a non-empty list of embedding, fs, got"):
+        load_plan(path, ["fabnet_features=[ff]"])
+    with pytest.raises(FacesslError, match="pcl_features must be a non-empty list of fs, ff, fp, got"):
+        load_plan(path, ["pcl_features=[]"])
+
+
+def test_a_fabnet_run_is_probed_on_the_chosen_read_outs(tmp_path, monkeypatch):
+    from facessl.study import stages
+
+    class FakeEncoder:
+        feature_names = ("embedding", "fs")
+
+    seen = []
+    monkeypatch.setattr(stages.facessl, "load", lambda path: FakeEncoder())
+    monkeypatch.setattr(stages, "_evaluate_to", lambda out, plan, name, enc, quiet, **kw: seen.append(kw["features"]))
+    path = plan_file(tmp_path)
+    stages.evaluate_run(tmp_path, load_plan(path, []), "fabnet_seed0", True)
+    stages.evaluate_run(tmp_path, load_plan(path, ["fabnet_features=[fs, embedding]"]), "fabnet_seed0", True)
+    assert seen == [["embedding"], ["fs", "embedding"]]
 
 
 def per_seed(*values):
@@ -104,21 +124,21 @@ def test_study_runs_the_baselines_beside_the_pretraining_two_at_a_time(tmp_path,
     monkeypatch.setattr(study, "default_workers", lambda: 2)
     main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "methods=[simclr, pcl]",
           "seeds=[0]"])
-    assert calls == [(["data"], 1), (["eval-baselines", "pretrain-simclr_seed0", "pretrain-pcl_seed0"], 2),
-                     (["eval-simclr_seed0", "eval-pcl_seed0"], 2)]
+    assert calls == [(["data"], 1), (["eval-baselines", "pretrain-simclr_seed0", "pretrain-pcl_seed0",
+                                      "eval-simclr_seed0", "eval-pcl_seed0"], 2)]
 
 
-def test_a_rerun_with_every_run_trained_puts_the_baselines_beside_the_evaluations(tmp_path, monkeypatch):
+def test_each_study_evaluation_waits_for_its_own_run(tmp_path, monkeypatch):
     from facessl.commands import study
 
     calls = []
-    monkeypatch.setattr(study.StageRunner, "done", lambda self, name: {"seconds": 1.0} if name.startswith("pretrain-") else None)
     monkeypatch.setattr(study.StageRunner, "run", lambda self, name, fn, *a, **k: {})
     monkeypatch.setattr(study.StageRunner, "run_parallel", lambda self, jobs, workers: calls.append(
-        [j[0] for j in jobs]) or {j[0]: {"steps": 5, "seconds_per_step": 1.0} for j in jobs})
+        {j[0]: tuple(j[4]) if len(j) > 4 else () for j in jobs}) or {j[0]: {"steps": 5} for j in jobs})
     monkeypatch.setattr(study, "write_report", lambda *a: {})
-    main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "methods=[simclr]", "seeds=[0]"])
-    assert calls == [["pretrain-simclr_seed0"], ["eval-baselines", "eval-simclr_seed0"]]
+    main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "methods=[simclr]", "seeds=[0, 1]"])
+    assert calls == [{"eval-baselines": (), "pretrain-simclr_seed0": (), "pretrain-simclr_seed1": (),
+                      "eval-simclr_seed0": ("pretrain-simclr_seed0",), "eval-simclr_seed1": ("pretrain-simclr_seed1",)}]
 
 
 def toy_table(tmp_path, people=12, per_person=4):

@@ -32,10 +32,12 @@ def add_arguments(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars (stage lines still print)")
 
 
-# Seconds of a pretraining step (32 px, batch 64, one thread; benchmarks/step_profile.py) and of the
-# baselines stage: only their order matters, longest first, so that the two workers finish together.
-STEP_SECONDS = {"pcl": 0.40, "simclr": 0.086, "fabnet": 0.067}
-BASELINES_SECONDS = 300.0
+# Seconds of a pretraining step and of the other stages (one thread, two stages side by side; the fresh-clone
+# run of session 12, docs/demo_study.md): only their order matters. A free worker takes the job with the longest
+# road ahead of it (a run's own time plus its evaluation's), so that the two workers finish together.
+STEP_SECONDS = {"pcl": 0.89, "simclr": 0.17, "fabnet": 0.31}
+EVAL_SECONDS = {"pcl": 152.0, "simclr": 52.0, "fabnet": 38.0}
+BASELINES_SECONDS = 446.0
 
 
 def run(args) -> int:
@@ -54,16 +56,15 @@ def run(args) -> int:
     stages.run("preview", pipeline.preview, out, args.seed)
     workers = args.workers or default_workers()
     quiet_job = quiet or workers > 1  # progress bars of two processes would garble each other
-    pretraining = [(STEP_SECONDS.get(method, 0.1) * plan.steps, (f"pretrain-{name}", pipeline.pretrain,
-                    (out, plan, method, args.seed + i, quiet_job), {"run_name": name})) for method, i, name in runs]
-    evaluations = [(STEP_SECONDS.get(method, 0.1), (f"eval-{name}", pipeline.evaluate_run, (out, plan, name, quiet_job), {}))
-                   for method, i, name in runs]
-    # the random-weights and supervised rows need no pretrained run: they go beside the pretraining, or
-    # beside the evaluations when a rerun finds every run trained
-    baselines = (BASELINES_SECONDS, ("eval-baselines", pipeline.evaluate_baselines, (out, plan, quiet_job), {}))
-    (evaluations if stages.all_done(job[0] for _, job in pretraining) else pretraining).append(baselines)
-    stages.run_parallel([job for _, job in sorted(pretraining, key=lambda c: -c[0])], workers)
-    stages.run_parallel([job for _, job in sorted(evaluations, key=lambda c: -c[0])], workers)
+    # one group: a run's evaluation starts as soon as that run is trained, beside the other runs; the
+    # random-weights and supervised rows need no run at all
+    jobs = [(BASELINES_SECONDS, ("eval-baselines", pipeline.evaluate_baselines, (out, plan, quiet_job), {}))]
+    for method, i, name in runs:
+        train_s, eval_s = STEP_SECONDS.get(method, 0.3) * plan.steps, EVAL_SECONDS.get(method, 60.0)
+        jobs.append((train_s + eval_s, (f"pretrain-{name}", pipeline.pretrain, (out, plan, method, args.seed + i, quiet_job),
+                                        {"run_name": name})))
+        jobs.append((eval_s, (f"eval-{name}", pipeline.evaluate_run, (out, plan, name, quiet_job), {}, (f"pretrain-{name}",))))
+    stages.run_parallel([job for _, job in sorted(jobs, key=lambda c: -c[0])], workers)
     stages.run("analysis", analysis_stage, out, plan)
     write_report(out, plan, stages.timings())
     stages._say(f"[{total}/{total}] report: {out / 'report.html'} (total {time.perf_counter() - start:.0f} s)")

@@ -46,17 +46,15 @@ def run(args) -> int:
     workers = plan.workers or default_workers()
     quiet = args.quiet or workers > 1  # progress bars of two processes would garble each other
     # every run trains for the same minutes (train.minutes: exact, where timing a few steps beforehand was
-    # off by up to 20 % with the neighbour process); the baselines (supervised: the longest) need no run,
-    # so they go beside the pretraining, or beside the evaluations when a rerun finds every run trained
-    baselines = ("eval-baselines", stages.evaluate_baselines, (out, plan, quiet), {})
-    pretraining = [(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain,
-                    (out, plan, method, seed, quiet), {}) for method, seed in runs]
-    evaluations = [(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run,
-                    (out, plan, stages.run_name(method, seed), quiet), {}) for method, seed in runs]
-    (evaluations if runner.all_done(job[0] for job in pretraining) else pretraining).insert(0, baselines)
-    trained = runner.run_parallel(pretraining, workers)
+    # off by up to 20 % with the neighbour process). One group: the baselines (supervised: the longest) need
+    # no run, so they start first; a run's evaluation starts as soon as that run is trained, beside the others
+    jobs = [("eval-baselines", stages.evaluate_baselines, (out, plan, quiet), {})]
+    jobs += [(f"pretrain-{stages.run_name(method, seed)}", stages.pretrain, (out, plan, method, seed, quiet), {})
+             for method, seed in runs]
+    jobs += [(f"eval-{stages.run_name(method, seed)}", stages.evaluate_run, (out, plan, stages.run_name(method, seed), quiet),
+              {}, (f"pretrain-{stages.run_name(method, seed)}",)) for method, seed in runs]
+    trained = runner.run_parallel(jobs, workers)
     data_info["budget"] = stages.budget_summary(trained, plan)
-    runner.run_parallel(evaluations, workers)
     verdict = write_report(out, plan, data_info, runner.timings(), missing)
     runner._say(f"report: {out / 'report.html'}; " + "; ".join(f"{k} {v['gain']:+.1f}" for k, v in verdict.items()))
     return 0

@@ -1,8 +1,9 @@
 """Resumable stages: each finished stage leaves <out>/stages/<name>.json; a rerun skips it.
 
-Independent stages (the pretraining runs, then the evaluations) can run side by side in worker
-processes: on a CPU the demo's small model gains little from a second thread, so two one-thread
-runs at once do 1.45-1.73x the steps of one two-thread run (benchmarks/parallel_stages.py).
+Independent stages (the pretraining runs, the baselines, each run's evaluation once its run is trained)
+can run side by side in worker processes: on a CPU the demo's small model gains little from a second
+thread, so two one-thread runs at once do 1.45-1.73x the steps of one two-thread run
+(benchmarks/parallel_stages.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from facessl.engine.io import write_json_atomic
+from facessl.errors import FacesslError
 
 
 def _limit_threads(threads: int) -> None:
@@ -67,21 +69,35 @@ class StageRunner:
 
     def run_parallel(self, jobs, workers: int) -> dict:
         """Run independent stages, `workers` at a time, each in a worker process with
-        cpu_count // workers threads. jobs: [(name, fn, args, kwargs)], longest first (they start in
-        this order). fn and its arguments must pickle (module-level functions, plain data). Returns
-        {name: result}. A failing stage is raised after the stages already running have finished
-        (and been recorded), so a rerun resumes after them."""
-        results, pending = {}, []
-        for name, fn, args, kwargs in jobs:
+        cpu_count // workers threads. jobs: [(name, fn, args, kwargs)] or [(name, fn, args, kwargs, after)],
+        `after` naming the stages a job needs (an evaluation its pretraining run): it starts once they have
+        finished, so a free worker never waits for a whole group. The list is the priority: a free worker
+        takes the first job whose stages are done (longest first, so that the workers finish together).
+        fn and its arguments must pickle (module-level functions, plain data). Returns {name: result}. A
+        failing stage is raised after the stages already running have finished (and been recorded), so a
+        rerun resumes after them; jobs that need it are not started."""
+        results, pending, needs = {}, [], {}
+        for name, fn, args, kwargs, *after in jobs:
             self.index += 1
+            needs[name] = tuple(after[0]) if after else ()
             previous = self.done(name)
             if previous is not None:
                 self._say(f"[{self.index}/{self.total}] {name}: done earlier ({previous['seconds']:.0f} s), skipped")
                 results[name] = previous.get("result")
             else:
                 pending.append((f"[{self.index}/{self.total}] {name}", name, fn, args, kwargs))
+        earlier = set(self._finished(needs))
+        unknown = sorted({n for wanted in needs.values() for n in wanted} - set(needs) - earlier)
+        if unknown:
+            raise FacesslError(f"stage {unknown[0]!r} is needed by a job but is neither in this group nor done")
+        ready = lambda job: all(n in results or n in earlier for n in needs[job[1]])
         if workers <= 1 or len(pending) <= 1:
-            for prefix, name, fn, args, kwargs in pending:
+            while pending:
+                job = next((j for j in pending if ready(j)), None)
+                if job is None:  # only a cycle of needs leaves no job ready here
+                    raise FacesslError(f"stages {', '.join(j[1] for j in pending)} wait for each other")
+                pending.remove(job)
+                prefix, name, fn, args, kwargs = job
                 results[name] = self._run_here(prefix, name, fn, args, kwargs)
             return results
         threads = max(1, (os.cpu_count() or 1) // workers)
@@ -90,8 +106,12 @@ class StageRunner:
                                  initializer=_limit_threads, initargs=(threads,)) as pool:
             queue, running = list(pending), {}
             while queue or running:
-                while queue and len(running) < workers and error is None:
-                    prefix, name, fn, args, kwargs = queue.pop(0)
+                while len(running) < workers and error is None:
+                    job = next((j for j in queue if ready(j)), None)
+                    if job is None:
+                        break
+                    queue.remove(job)
+                    prefix, name, fn, args, kwargs = job
                     self._say(f"{prefix} ... (worker process, {threads} thread{'s' * (threads > 1)})")
                     running[pool.submit(_timed, fn, args, kwargs)] = (prefix, name, time.perf_counter())
                 if not running:
@@ -110,7 +130,13 @@ class StageRunner:
                     results[name] = result
         if error is not None:
             raise error
+        if queue:  # only a cycle of needs leaves jobs that never became ready
+            raise FacesslError(f"stages {', '.join(j[1] for j in queue)} wait for each other")
         return results
+
+    def _finished(self, names) -> list[str]:
+        """Of every stage recorded in this directory, those not among `names` (stages of an earlier group)."""
+        return [p.stem for p in self.dir.glob("*.json") if p.stem not in names] if self.dir.is_dir() else []
 
     def _run_here(self, prefix, name, fn, args, kwargs):
         self._say(f"{prefix} ...")

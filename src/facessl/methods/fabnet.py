@@ -88,14 +88,19 @@ class FAbNetConfig(MethodConfig):
 
 
 class FAbNetEncoder(Encoder):
-    feature_names = ("embedding",)
+    """'embedding': the paper's read-out (the D numbers the flow decoder reads). 'fs': the backbone's map
+    before the embedding's linear layer, flattened at the input's own size, read as SimCLR's and the
+    random-weights row's F_s are (the embedding is a linear map of it, pooled to the training size)."""
+
+    feature_names = ("embedding", "fs")
 
     def __init__(self, embedder: Embedder):
         super().__init__()
         self.embedder = embedder
 
     def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"embedding": self.embedder(images)}
+        maps = self.embedder.maps(images)
+        return {"embedding": self.embedder.project_maps(maps), "fs": maps.flatten(1)}
 
 
 class FAbNet(Method):

@@ -79,13 +79,19 @@ class Embedder(nn.Module):
         self.image_size = int(image_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        # The embedding is a linear map of the flattened map of the training size. A larger input (the probes
-        # may evaluate at a larger size) makes a larger map, pooled to that shape, so every pixel is seen; a
-        # smaller one is resized up to the training size (the paper's encoder needs it to reach 1x1).
+        return self.project_maps(self.maps(images))
+
+    def maps(self, images: torch.Tensor) -> torch.Tensor:
+        """The backbone's map of `images`; a smaller input is resized up to the training size first (the
+        paper's encoder needs it to reach 1x1)."""
         if images.shape[-1] < self.image_size or images.shape[-2] < self.image_size:
             images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear",
                                    align_corners=False)
-        maps = self.backbone(images)
+        return self.backbone(images)
+
+    def project_maps(self, maps: torch.Tensor) -> torch.Tensor:
+        """The embedding: a linear map of the flattened map of the training size. A larger input (the probes
+        may evaluate at a larger size) makes a larger map, pooled to that shape, so every pixel is seen."""
         trained = self.backbone.feature_shape(self.image_size)[1:]
         if maps.shape[-2:] != trained:
             maps = F.adaptive_avg_pool2d(maps, trained)

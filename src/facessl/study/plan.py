@@ -41,6 +41,8 @@ class StudyPlan:
     supervised_epochs: int = 5
     balanced: bool = True  # class-balanced probes (loss and selection; mean-class accuracy is the study's headline)
     pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
+    # FAb-Net's read-outs: 'embedding' (the paper's) and/or 'fs' (its backbone's map, read as SimCLR's F_s)
+    fabnet_features: list = field(default_factory=lambda: ["embedding"])
     workers: int = 0  # stages side by side, one process each (0: 2 on a CPU with 2+ cores, 1 on a GPU)
     # 'test': probe on the label table's test split (the result). 'validation': set the test split aside
     # unread, carve a grouped validation split out of the train split, pretrain on the rest and probe on
@@ -65,6 +67,10 @@ class StudyPlan:
             raise FacesslError(f"study: eval_size must be a whole number of pixels >= 8 (or null), got {self.eval_size!r}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
+        for key, known in (("pcl_features", ("fs", "ff", "fp")), ("fabnet_features", ("embedding", "fs"))):
+            chosen = getattr(self, key)
+            if not isinstance(chosen, list) or not chosen or any(f not in known for f in chosen):
+                raise FacesslError(f"study: {key} must be a non-empty list of {', '.join(known)}, got {chosen!r}")
         if self.holdout not in HOLDOUTS:
             raise FacesslError(f"study: holdout must be one of {', '.join(HOLDOUTS)}, got {self.holdout!r}")
         self._check_method_overrides()

@@ -37,8 +37,9 @@ def collect(out: Path, plan: StudyPlan) -> dict:
                 continue
             task = results["tasks"][0]
             first = first or task
+            named = method == "pcl" or len(task["rows"]["checkpoint"]) > 1  # FAb-Net probed on two read-outs
             for feature, result in task["rows"]["checkpoint"].items():
-                label = LABELS[method] + (f" ({FEATURE_NAMES.get(feature, feature)})" if method == "pcl" else "")
+                label = LABELS[method] + (f" ({FEATURE_NAMES.get(feature, feature)})" if named else "")
                 row = rows.setdefault(label, {"method": method, "seeds": {}})
                 for metric, _ in METRICS:
                     row.setdefault(metric, []).extend(_values(result, metric))

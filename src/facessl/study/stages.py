@@ -242,10 +242,11 @@ def _evaluate_to(out: Path, plan: StudyPlan, name: str, encoder, quiet: bool, **
 
 
 def evaluate_run(out: Path, plan: StudyPlan, name: str, quiet: bool) -> str:
-    """Probe runs/<name> (PCL: every feature of plan.pcl_features)."""
+    """Probe runs/<name> (PCL: every feature of plan.pcl_features; FAb-Net: of plan.fabnet_features)."""
     encoder = facessl.load(out / "runs" / name)
     names = tuple(encoder.feature_names)
-    features = [f for f in plan.pcl_features if f in names] if {"ff", "fp"} <= set(names) else [names[0]]
+    wanted = plan.pcl_features if {"ff", "fp"} <= set(names) else plan.fabnet_features if "embedding" in names else []
+    features = [f for f in wanted if f in names] or [names[0]]
     return _evaluate_to(out, plan, name, encoder, quiet, features=features, baselines=(),
                         checkpoint={"path": str(out / "runs" / name)})
 
