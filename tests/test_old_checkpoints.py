@@ -21,6 +21,6 @@ def test_old_layout_checkpoint_gives_the_same_features(method):
     with torch.no_grad():
         feats = enc.features(expected["images"])
     keys = sorted(k.split(".", 1)[1] for k in expected if k.startswith(method + "."))
-    assert sorted(feats) == keys
+    assert set(keys) <= set(feats)  # every feature the old code gave (later read-outs, e.g. FAb-Net's fs, may be added)
     for k in keys:
         torch.testing.assert_close(feats[k], expected[f"{method}.{k}"], rtol=1e-5, atol=1e-5)
