@@ -216,3 +216,42 @@ def test_video_sets_are_scored_per_clip_from_the_mean_of_their_frames_probabilit
     assert labels.tolist() == [0, 1]
     assert classification_metrics(outputs, y, {"clip": clip})["accuracy"] == pytest.approx(0.5)
     assert classification_metrics(outputs, y, {})["accuracy"] == pytest.approx(0.4)  # per frame: 2 of 5
+
+
+def test_centred_verification_matches_sphereface_written_out():
+    from facessl.data.formats.common import ImageSet, PairSet
+    from facessl.evaluate import verification
+
+    rng = np.random.default_rng(3)
+    feats = np.abs(rng.normal(size=(40, 6))) + 2.0  # one orthant, as after a ReLU: plain cosines all near 1
+    pairs = rng.integers(0, 40, size=(60, 2))
+    same = rng.random(60) < 0.5
+    fold = np.repeat(np.arange(10), 6)
+    pairset = PairSet(ImageSet([f"{i}.png" for i in range(40)], source="toy"), pairs, same, source="toy", fold=fold)
+    options = EvalOptions(verification_center=True, device="cpu", quiet=True)
+    row = verification.evaluate(pairset, feats, options)
+    # the loop of SphereFace's evaluation.m: mean of the other folds' left and right features, then cosine
+    accs = []
+    for k in range(10):
+        train, test = fold != k, fold == k
+        mu = np.concatenate([feats[pairs[train, 0]], feats[pairs[train, 1]]]).mean(axis=0)
+        left, right = feats[pairs[:, 0]] - mu, feats[pairs[:, 1]] - mu
+        cos = (left * right).sum(1) / np.linalg.norm(left, axis=1) / np.linalg.norm(right, axis=1)
+        candidates = np.r_[-np.inf, np.unique(cos[train])]  # "> t" at every score, and accepting all
+        best = max(candidates, key=lambda t: ((cos[train] > t) == same[train]).mean())
+        best_acc = ((cos[train] > best) == same[train]).mean()
+        assert ((cos[train] > row["thresholds"][k]) == same[train]).mean() == pytest.approx(best_acc)
+        accs.append(((cos[test] > row["thresholds"][k]) == same[test]).mean())
+    assert row["metrics"]["accuracy"]["mean"] == pytest.approx(np.mean(accs))
+    assert "centred on their mean" in row["selected_on"]
+    plain = verification.evaluate(pairset, feats, EvalOptions(device="cpu", quiet=True))
+    assert "centred" not in plain["selected_on"]
+    assert runner.options_hash(EvalOptions(), ["fs"], ()) != runner.options_hash(options, ["fs"], ())
+    # off, the hash is the one it was before the option existed (cached results stay valid)
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    before = {k: v for k, v in asdict(EvalOptions()).items() if k not in ("quiet", "device", "cv", "verification_center")}
+    text = json.dumps({"options": before, "features": ["fs"], "baselines": []}, sort_keys=True, default=str)
+    assert runner.options_hash(EvalOptions(), ["fs"], ()) == hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -46,6 +46,9 @@ def add_arguments(p) -> None:
     proto.add_argument("--verification", choices=("10fold", "fixed"), default="10fold",
                        help="LFW protocol (threshold from the other 9 folds) or one threshold for all pairs")
     proto.add_argument("--threshold", type=finite_float, default=None, help="cosine threshold of --verification fixed")
+    proto.add_argument("--verification-center", action="store_true",
+                       help="verification: subtract the mean feature of the threshold folds' images before the cosine "
+                            "(SphereFace's and CosFace's LFW evaluation)")
     proto.add_argument("--cv", type=positive_int, default=0, metavar="K",
                        help="K-fold cross-validation over the whole set, person-exclusive (the set's subject/identity/"
                             "group label; Adience's own folds): every face tested once (CK+, JAFFE, KDEF: 10)")
@@ -159,6 +162,7 @@ def options_from_args(args) -> EvalOptions:
     return EvalOptions(seeds=args.seeds, size=args.size, paper_protocol=args.paper_protocol, epochs=args.epochs,
                        weight_decays=weight_decays(args.weight_decays), select_epoch=args.select_epoch,
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
+                       verification_center=args.verification_center,
                        supervised_epochs=args.supervised_epochs, balanced=args.balanced, device=args.device,
                        amp=args.amp, quiet=args.quiet, cv=args.cv)
 

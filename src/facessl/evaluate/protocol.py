@@ -44,6 +44,7 @@ class EvalOptions:
     landmark_loss: str = "l2"
     verification: str = "10fold"  # or "fixed": one threshold for all pairs
     fixed_threshold: float | None = None  # "fixed" mode; None = best on all pairs (optimistic)
+    verification_center: bool = False  # subtract the mean feature of the threshold folds' images first (SphereFace's LFW code)
     balanced: bool = False  # classification: class-balanced loss, weight decay chosen on the class-balanced
                             # validation cross-entropy; attributes: positives weighed by negatives / positives
     supervised_epochs: int = 10

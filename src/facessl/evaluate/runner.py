@@ -42,8 +42,9 @@ def input_size(encoder, options: EvalOptions) -> int:
 
 def options_hash(options: EvalOptions, features, baselines) -> str:
     settings = {k: v for k, v in asdict(options).items() if k not in ("quiet", "device")}  # not protocol
-    if not settings.get("cv"):
-        settings.pop("cv", None)  # without --cv the hash stays what it was before the option existed
+    for key in ("cv", "verification_center"):  # off, the hash stays what it was before the option existed
+        if not settings.get(key):
+            settings.pop(key, None)
     text = json.dumps({"options": settings, "features": list(features), "baselines": list(baselines)},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -5,6 +5,12 @@ PairSet's folds), mean and std over folds, and ROC AUC over all pairs. `options.
 "fixed"` scores one threshold for all pairs instead: `fixed_threshold`, or when that is None the
 best threshold on all pairs (optimistic; marked in the output).
 
+`options.verification_center`: before the cosine, subtract the mean feature of the images of the folds
+the threshold is chosen on (both images of each of their pairs), as SphereFace's and CosFace's LFW
+evaluation does. Features after a ReLU all lie in one orthant, where the plain cosine of any two faces is
+high; the mean is what they share. Each pair is scored with its own fold held out of the mean (the AUC from
+those scores); in "fixed" mode the mean of all pairs' images.
+
 A set whose images.meta says `verification_metric='tar_at_far'` (IJB-B / IJB-C) has no folds: it reports the
 true accept rate at false accept rates 1e-6 ... 1e-1 (those its negative pairs can resolve: FAR >= 1 /
 negatives) from the ROC of all pairs, and the ROC AUC (`tar_at_far_result`).
@@ -41,6 +47,22 @@ def cosine_scores(features: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         chunk = pairs[start:start + rows]
         out[start:start + rows] = np.sum(feats[chunk[:, 0]] * feats[chunk[:, 1]], axis=1)
     return out
+
+
+def centred_scores(features: np.ndarray, pairs: np.ndarray, fold: np.ndarray | None) -> np.ndarray:
+    """Cosine of each pair after subtracting the mean feature of the other folds' pairs' images (each image
+    counted once per pair it is in). fold None: the mean of all pairs' images."""
+    feats = np.asarray(features, dtype=np.float64)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if fold is None:
+        return cosine_scores(feats - feats[pairs.ravel()].mean(axis=0), pairs)
+    fold = np.asarray(fold)
+    scores = np.empty(len(pairs))
+    for k in np.unique(fold):
+        test = fold == k
+        mean = feats[pairs[~test].ravel()].mean(axis=0)
+        scores[test] = cosine_scores(feats - mean, pairs[test])
+    return scores
 
 
 def _cosine_blocks(unit: np.ndarray, pairs: np.ndarray, firsts: np.ndarray, seconds: np.ndarray) -> np.ndarray:
@@ -131,9 +153,16 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
         raise FacesslError(f"{pairset.source}: {len(features)} feature rows for {len(pairset.images)} images")
     if pairset.item is not None:
         features = item_features(features, pairset.item, **_pooling(pairset.images))
-    scores = cosine_scores(features, pairset.pairs)
     same = np.asarray(pairset.same, dtype=bool)
     meta = getattr(pairset.images, "meta", None) or {}
+    fold = getattr(pairset, "fold", None)
+    if options.verification_center and meta.get("verification_metric") == "tar_at_far":
+        raise FacesslError(f"{pairset.source}: --verification-center needs folds to take the mean on; this set has none")
+    if options.verification_center:
+        fold = np.arange(len(same)) * 10 // max(len(same), 1) if fold is None else np.asarray(fold)
+        scores = centred_scores(features, pairset.pairs, fold if options.verification == "10fold" else None)
+    else:
+        scores = cosine_scores(features, pairset.pairs)
     if meta.get("verification_metric") == "tar_at_far":  # IJB: no folds, no threshold to choose
         result = tar_at_far_result(scores, same, meta.get("tar_at_far_rule", "at_most"), pairset.source)
         reduced = {k: meta[k] for k in ("limit_pairs", "max_images_per_template") if meta.get(k)}
@@ -146,12 +175,12 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
         values = {"accuracy": acc, "roc_auc": auc}
         thresholds = [threshold]
     elif options.verification == "10fold":
-        fold = getattr(pairset, "fold", None)
         if fold is not None and len(np.unique(fold)) < 2:  # e.g. pairsDevTest.txt: no other fold to choose a threshold on
             raise FacesslError(f"{pairset.source}: the pairs form one fold; the k-fold protocol needs >= 2 "
                                "(give --verification fixed --threshold T, or a pairs file with folds)")
         mean, std, thresholds = metrics.verification_accuracy(scores, same, folds=fold)
         protocol = f"{len(np.unique(fold)) if fold is not None else 10}-fold, threshold chosen on the other folds"
+        protocol += ", features centred on their mean" if options.verification_center else ""
         values = {"accuracy": mean, "accuracy_fold_std": std, "roc_auc": auc}
     else:
         raise FacesslError(f"verification mode {options.verification!r}: expected '10fold' or 'fixed'")
