@@ -141,3 +141,7 @@ def test_the_demos_pcl_runs_and_its_ablation_rows_use_the_simclr_face_views(tmp_
     ablation_row = pipeline.pretrain_config("pcl", plan, tmp_path, 0, extra=["method.use_pose=false"])
     assert ablation_row.method.face_views == "simclr" and not ablation_row.method.use_pose
     assert pipeline.pretrain_config("pcl", get_plan("paper"), tmp_path, 0).method.face_views == "distance_crop"
+
+
+def test_the_demo_verifies_on_features_centred_on_the_threshold_folds():
+    assert pipeline.eval_options(get_plan("small"), quiet=True).verification_center

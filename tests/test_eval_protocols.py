@@ -224,7 +224,7 @@ def test_centred_verification_matches_sphereface_written_out():
 
     rng = np.random.default_rng(3)
     feats = np.abs(rng.normal(size=(40, 6))) + 2.0  # one orthant, as after a ReLU: plain cosines all near 1
-    pairs = rng.integers(0, 40, size=(60, 2))
+    pairs = np.array([rng.choice(40, 2, replace=False) for _ in range(60)])  # no image paired with itself (cos 1 ± ulp)
     same = rng.random(60) < 0.5
     fold = np.repeat(np.arange(10), 6)
     pairset = PairSet(ImageSet([f"{i}.png" for i in range(40)], source="toy"), pairs, same, source="toy", fold=fold)
@@ -244,6 +244,12 @@ def test_centred_verification_matches_sphereface_written_out():
         accs.append(((cos[test] > row["thresholds"][k]) == same[test]).mean())
     assert row["metrics"]["accuracy"]["mean"] == pytest.approx(np.mean(accs))
     assert "centred on their mean" in row["selected_on"]
+    fixed = verification.evaluate(pairset, feats, EvalOptions(verification="fixed", verification_center=True))
+    mu = feats[pairs.ravel()].mean(axis=0)  # no threshold folds: the mean of every pair's images
+    left, right = feats[pairs[:, 0]] - mu, feats[pairs[:, 1]] - mu
+    cos = (left * right).sum(1) / np.linalg.norm(left, axis=1) / np.linalg.norm(right, axis=1)
+    assert fixed["metrics"]["roc_auc"]["mean"] == pytest.approx(metrics.roc_auc(cos, same))
+    assert "centred on their mean" in fixed["selected_on"]
     plain = verification.evaluate(pairset, feats, EvalOptions(device="cpu", quiet=True))
     assert "centred" not in plain["selected_on"]
     assert runner.options_hash(EvalOptions(), ["fs"], ()) != runner.options_hash(options, ["fs"], ())

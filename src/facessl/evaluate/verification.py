@@ -49,20 +49,22 @@ def cosine_scores(features: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return out
 
 
-def centred_scores(features: np.ndarray, pairs: np.ndarray, fold: np.ndarray | None) -> np.ndarray:
-    """Cosine of each pair after subtracting the mean feature of the other folds' pairs' images (each image
-    counted once per pair it is in). fold None: the mean of all pairs' images."""
+def centred_folds(features: np.ndarray, pairs: np.ndarray, same: np.ndarray, fold: np.ndarray):
+    """The k-fold protocol on centred features, as SphereFace's evaluation.m: for each fold, subtract the mean
+    feature of the other folds' pairs' images (each image counted once per pair it is in) from every feature,
+    choose the threshold on the other folds' cosines and score this fold's. Returns (mean accuracy, std,
+    thresholds, scores), each pair's score the one its own fold was tested with (for the AUC)."""
     feats = np.asarray(features, dtype=np.float64)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    if fold is None:
-        return cosine_scores(feats - feats[pairs.ravel()].mean(axis=0), pairs)
-    fold = np.asarray(fold)
-    scores = np.empty(len(pairs))
+    scores, accs, thresholds = np.empty(len(pairs)), [], []
     for k in np.unique(fold):
         test = fold == k
-        mean = feats[pairs[~test].ravel()].mean(axis=0)
-        scores[test] = cosine_scores(feats - mean, pairs[test])
-    return scores
+        centred = cosine_scores(feats - feats[pairs[~test].ravel()].mean(axis=0), pairs)
+        threshold, _ = metrics.best_threshold(centred[~test], same[~test])
+        accs.append(np.mean((centred[test] > threshold) == same[test]))
+        thresholds.append(threshold)
+        scores[test] = centred[test]
+    return float(np.mean(accs)), float(np.std(accs)), np.asarray(thresholds), scores
 
 
 def _cosine_blocks(unit: np.ndarray, pairs: np.ndarray, firsts: np.ndarray, seconds: np.ndarray) -> np.ndarray:
@@ -158,9 +160,9 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
     fold = getattr(pairset, "fold", None)
     if options.verification_center and meta.get("verification_metric") == "tar_at_far":
         raise FacesslError(f"{pairset.source}: --verification-center needs folds to take the mean on; this set has none")
-    if options.verification_center:
-        fold = np.arange(len(same)) * 10 // max(len(same), 1) if fold is None else np.asarray(fold)
-        scores = centred_scores(features, pairset.pairs, fold if options.verification == "10fold" else None)
+    if options.verification_center and options.verification == "fixed":  # no threshold folds: every pair's images
+        pairs = np.asarray(pairset.pairs, dtype=np.int64).reshape(-1, 2)
+        scores = cosine_scores(features - np.asarray(features, np.float64)[pairs.ravel()].mean(axis=0), pairs)
     else:
         scores = cosine_scores(features, pairset.pairs)
     if meta.get("verification_metric") == "tar_at_far":  # IJB: no folds, no threshold to choose
@@ -178,12 +180,17 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
         if fold is not None and len(np.unique(fold)) < 2:  # e.g. pairsDevTest.txt: no other fold to choose a threshold on
             raise FacesslError(f"{pairset.source}: the pairs form one fold; the k-fold protocol needs >= 2 "
                                "(give --verification fixed --threshold T, or a pairs file with folds)")
-        mean, std, thresholds = metrics.verification_accuracy(scores, same, folds=fold)
+        if options.verification_center:
+            folds = np.arange(len(same)) * 10 // max(len(same), 1) if fold is None else np.asarray(fold)
+            mean, std, thresholds, scores = centred_folds(features, pairset.pairs, same, folds)
+            auc = metrics.roc_auc(scores, same)
+        else:
+            mean, std, thresholds = metrics.verification_accuracy(scores, same, folds=fold)
         protocol = f"{len(np.unique(fold)) if fold is not None else 10}-fold, threshold chosen on the other folds"
-        protocol += ", features centred on their mean" if options.verification_center else ""
         values = {"accuracy": mean, "accuracy_fold_std": std, "roc_auc": auc}
     else:
         raise FacesslError(f"verification mode {options.verification!r}: expected '10fold' or 'fixed'")
+    protocol += ", features centred on their mean" if options.verification_center else ""
     metrics_out = {k: {"per_seed": [float(v)], "mean": float(v), "std": 0.0} for k, v in values.items()}
     return {"metrics": metrics_out, "selected_on": protocol, "paper_protocol": False,
             "thresholds": [float(t) for t in thresholds], "pairs": int(len(same)),
