@@ -53,10 +53,6 @@ class StageRunner:
         path = self.dir / f"{name}.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
-    def all_done(self, names) -> bool:
-        """Whether every named stage finished before (e.g. a rerun that finds every run trained)."""
-        return all(self.done(name) is not None for name in names)
-
     def run(self, name: str, fn, *args, **kwargs):
         """Run fn unless stage `name` finished before; returns fn's (JSON-able) result or the saved one."""
         self.index += 1
