@@ -248,24 +248,33 @@ def test_eval_cli_on_ferplus_png_folders(tmp_path, monkeypatch):
     assert task["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.55  # chance: 1/3
 
 
+def write_affectnet(root, photos):
+    """AffectNet's layout: Manually_Annotated_Images/7/<i>.jpg and training.csv / validation.csv (every fifth photo)
+    with `photos` = [(image, the row's columns after the file path)]."""
+    head = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
+    lists = {"training.csv": [head], "validation.csv": [head]}
+    (root / "Manually_Annotated_Images" / "7").mkdir(parents=True)
+    for i, (image, columns) in enumerate(photos):
+        save_image(root / "Manually_Annotated_Images" / "7" / f"{i}.jpg", image)
+        lists["validation.csv" if i % 5 == 0 else "training.csv"].append(f"7/{i}.jpg,{columns}")
+    for name, rows in lists.items():
+        (root / name).write_text("\n".join(rows) + "\n")
+
+
 def test_eval_cli_on_affectnet_lists_reads_the_face_boxes(tmp_path, monkeypatch):
     """`--dataset affectnet:DIR` end to end over faces given as boxes in full photos (that the crop is the box is
     checked in test_formats_layouts)."""
     monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
     (tmp_path / "run").mkdir()
     rng = np.random.default_rng(0)
-    head = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
-    lists = {"training.csv": [head], "validation.csv": [head]}
-    (tmp_path / "an" / "Manually_Annotated_Images" / "7").mkdir(parents=True)
+    photos = []
     for i in range(60):
         code = (0, 1, 6)[i % 3]
         photo = np.full((48, 64, 3), rng.integers(0, 256), np.uint8)  # a background of any brightness
         x, y = rng.integers(0, 40), rng.integers(0, 24)
         photo[y:y + 20, x:x + 20] = np.clip({0: 60, 1: 200, 6: 130}[code] + rng.normal(0, 10, (20, 20, 3)), 0, 255)
-        save_image(tmp_path / "an" / "Manually_Annotated_Images" / "7" / f"{i}.jpg", photo)
-        lists["validation.csv" if i % 5 == 0 else "training.csv"].append(f'7/{i}.jpg,{x},{y},20,20,"",{code},0,0')
-    for name, rows in lists.items():
-        (tmp_path / "an" / name).write_text("\n".join(rows) + "\n")
+        photos.append((photo, f'{x},{y},20,20,"",{code},0,0'))
+    write_affectnet(tmp_path / "an", photos)
     assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"affectnet:{tmp_path / 'an'}",
                  "--out", str(tmp_path / "out"), *CLI_FAST]) == 0
     task = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"][0]
@@ -279,17 +288,13 @@ def test_eval_cli_on_affectnet_valence_arousal_is_regression(tmp_path, monkeypat
     monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
     (tmp_path / "run").mkdir()
     rng = np.random.default_rng(0)
-    head = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
-    lists = {"training.csv": [head], "validation.csv": [head]}
-    (tmp_path / "an" / "Manually_Annotated_Images" / "7").mkdir(parents=True)
+    photos = []
     for i in range(60):
         valence = round(float(rng.uniform(-1, 1)), 3)
         face = np.clip(128 + 100 * valence + rng.normal(0, 5, (20, 20, 3)), 0, 255).astype(np.uint8)
-        save_image(tmp_path / "an" / "Manually_Annotated_Images" / "7" / f"{i}.jpg", face)
         va = "-2,-2" if i % 10 == 9 else f"{valence},{-valence / 2}"
-        lists["validation.csv" if i % 5 == 0 else "training.csv"].append(f'7/{i}.jpg,0,0,20,20,"",1,{va}')
-    for name, rows in lists.items():
-        (tmp_path / "an" / name).write_text("\n".join(rows) + "\n")
+        photos.append((face, f'0,0,20,20,"",1,{va}'))
+    write_affectnet(tmp_path / "an", photos)
     assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"affectnet:{tmp_path / 'an'}",
                  "--reader-option", "target=valence_arousal", "--out", str(tmp_path / "out"), *CLI_FAST]) == 0
     task = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"][0]

@@ -160,32 +160,32 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
     fold = getattr(pairset, "fold", None)
     if options.verification_center and meta.get("verification_metric") == "tar_at_far":
         raise FacesslError(f"{pairset.source}: --verification-center needs folds to take the mean on; this set has none")
+    centred_by_fold = options.verification_center and options.verification == "10fold"  # scored per fold below
     if options.verification_center and options.verification == "fixed":  # no threshold folds: every pair's images
         pairs = np.asarray(pairset.pairs, dtype=np.int64).reshape(-1, 2)
         scores = cosine_scores(features - np.asarray(features, np.float64)[pairs.ravel()].mean(axis=0), pairs)
-    else:
+    elif not centred_by_fold:
         scores = cosine_scores(features, pairset.pairs)
     if meta.get("verification_metric") == "tar_at_far":  # IJB: no folds, no threshold to choose
         result = tar_at_far_result(scores, same, meta.get("tar_at_far_rule", "at_most"), pairset.source)
         reduced = {k: meta[k] for k in ("limit_pairs", "max_images_per_template") if meta.get(k)}
         return {**result, "reduced": reduced} if reduced else result
-    auc = metrics.roc_auc(scores, same)
     if options.verification == "fixed":
         acc, threshold = metrics.verification_accuracy_fixed(scores, same, options.fixed_threshold)
         protocol = (f"fixed threshold {threshold:.4f}" if options.fixed_threshold is not None
                     else f"one threshold ({threshold:.4f}) chosen on all pairs (optimistic)")
-        values = {"accuracy": acc, "roc_auc": auc}
+        values = {"accuracy": acc, "roc_auc": metrics.roc_auc(scores, same)}
         thresholds = [threshold]
     elif options.verification == "10fold":
         if fold is not None and len(np.unique(fold)) < 2:  # e.g. pairsDevTest.txt: no other fold to choose a threshold on
             raise FacesslError(f"{pairset.source}: the pairs form one fold; the k-fold protocol needs >= 2 "
                                "(give --verification fixed --threshold T, or a pairs file with folds)")
-        if options.verification_center:
+        if centred_by_fold:
             folds = np.arange(len(same)) * 10 // max(len(same), 1) if fold is None else np.asarray(fold)
             mean, std, thresholds, scores = centred_folds(features, pairset.pairs, same, folds)
-            auc = metrics.roc_auc(scores, same)
         else:
             mean, std, thresholds = metrics.verification_accuracy(scores, same, folds=fold)
+        auc = metrics.roc_auc(scores, same)
         protocol = f"{len(np.unique(fold)) if fold is not None else 10}-fold, threshold chosen on the other folds"
         values = {"accuracy": mean, "accuracy_fold_std": std, "roc_auc": auc}
     else:

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
-from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, one_of, unnested, yes_no
+from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, count_option, one_of, unnested, yes_no
 from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError, FacesslError
 
@@ -313,13 +313,7 @@ def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _positive_int(value, option: str) -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number < 1 or str(number) != str(value).strip():
-        raise FacesslError(f"ijb: {option} must be a whole number >= 1, got {value!r}")
-    return number
+    return count_option(value, "ijb", option)
 
 
 def _seed(value) -> int:

@@ -78,13 +78,18 @@ class MissingImages:
 
 def every_kth(every, reader: str) -> int:
     """A reader's `every` option (keep every k-th frame) as a whole number >= 1; '5' from a command line is 5."""
+    return count_option(every, reader, "every")
+
+
+def count_option(value, reader: str, option: str) -> int:
+    """A reader option that counts something, a whole number >= 1: '5' from a command line is 5."""
     try:
-        k = int(every)
+        number = int(value)
     except (TypeError, ValueError):
-        k = 0
-    if k < 1 or str(k) != str(every).strip():
-        raise FacesslError(f"{reader}: every must be a whole number >= 1, got {every!r}")
-    return k
+        number = 0
+    if number < 1 or str(number) != str(value).strip():
+        raise FacesslError(f"{reader}: {option} must be a whole number >= 1, got {value!r}")
+    return number
 
 
 def au_numbers(aus, reader: str, example: str = "1,2,4") -> tuple[int, ...]:
