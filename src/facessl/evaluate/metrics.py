@@ -87,16 +87,22 @@ def verification_accuracy(scores, same, n_folds: int = 10, folds=None):
     """
     scores, same = np.asarray(scores, dtype=np.float64), np.asarray(same, dtype=bool)
     _check_same_length(scores, same)
-    if folds is None:
-        folds = np.arange(len(scores)) * n_folds // max(len(scores), 1)
-    folds = np.asarray(folds)
-    accs, thresholds = [], []
-    for k in np.unique(folds):
-        test = folds == k
-        threshold, _ = best_threshold(scores[~test], same[~test])
-        accs.append(np.mean((scores[test] > threshold) == same[test]))
-        thresholds.append(threshold)
+    folds = default_folds(len(scores), n_folds) if folds is None else np.asarray(folds)
+    per_fold = [held_out_fold_accuracy(scores, same, folds == k) for k in np.unique(folds)]
+    accs, thresholds = [a for a, _ in per_fold], [t for _, t in per_fold]
     return float(np.mean(accs)), float(np.std(accs)), np.asarray(thresholds)
+
+
+def default_folds(n_pairs: int, n_folds: int = 10) -> np.ndarray:
+    """Fold index of each of n_pairs pairs cut into n_folds consecutive blocks (LFW's pairs.txt layout)."""
+    return np.arange(n_pairs) * n_folds // max(n_pairs, 1)
+
+
+def held_out_fold_accuracy(scores, same, test) -> tuple[float, float]:
+    """One fold of the LFW protocol: the threshold maximising accuracy on the pairs outside `test` (a mask),
+    and the accuracy of that threshold on the pairs inside it. Returns (accuracy, threshold)."""
+    threshold, _ = best_threshold(scores[~test], same[~test])
+    return float(np.mean((scores[test] > threshold) == same[test])), threshold
 
 
 def verification_accuracy_fixed(scores, same, threshold=None):

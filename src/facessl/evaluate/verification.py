@@ -54,17 +54,23 @@ def centred_folds(features: np.ndarray, pairs: np.ndarray, same: np.ndarray, fol
     feature of the other folds' pairs' images (each image counted once per pair it is in) from every feature,
     choose the threshold on the other folds' cosines and score this fold's. Returns (mean accuracy, std,
     thresholds, scores), each pair's score the one its own fold was tested with (for the AUC)."""
-    feats = np.asarray(features, dtype=np.float64)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     scores, accs, thresholds = np.empty(len(pairs)), [], []
     for k in np.unique(fold):
         test = fold == k
-        centred = cosine_scores(feats - feats[pairs[~test].ravel()].mean(axis=0), pairs)
-        threshold, _ = metrics.best_threshold(centred[~test], same[~test])
-        accs.append(np.mean((centred[test] > threshold) == same[test]))
+        centred = centred_cosines(features, pairs, pairs[~test])
+        acc, threshold = metrics.held_out_fold_accuracy(centred, same, test)
+        accs.append(acc)
         thresholds.append(threshold)
         scores[test] = centred[test]
     return float(np.mean(accs)), float(np.std(accs)), np.asarray(thresholds), scores
+
+
+def centred_cosines(features: np.ndarray, pairs: np.ndarray, mean_pairs: np.ndarray) -> np.ndarray:
+    """cosine_scores of `pairs` after subtracting the mean feature of mean_pairs' images (an image counted once
+    per pair it is in)."""
+    feats = np.asarray(features, dtype=np.float64)
+    return cosine_scores(feats - feats[np.asarray(mean_pairs, dtype=np.int64).ravel()].mean(axis=0), pairs)
 
 
 def _cosine_blocks(unit: np.ndarray, pairs: np.ndarray, firsts: np.ndarray, seconds: np.ndarray) -> np.ndarray:
@@ -162,8 +168,7 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
         raise FacesslError(f"{pairset.source}: --verification-center needs folds to take the mean on; this set has none")
     centred_by_fold = options.verification_center and options.verification == "10fold"  # scored per fold below
     if options.verification_center and options.verification == "fixed":  # no threshold folds: every pair's images
-        pairs = np.asarray(pairset.pairs, dtype=np.int64).reshape(-1, 2)
-        scores = cosine_scores(features - np.asarray(features, np.float64)[pairs.ravel()].mean(axis=0), pairs)
+        scores = centred_cosines(features, pairset.pairs, pairset.pairs)
     elif not centred_by_fold:
         scores = cosine_scores(features, pairset.pairs)
     if meta.get("verification_metric") == "tar_at_far":  # IJB: no folds, no threshold to choose
@@ -181,7 +186,7 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
             raise FacesslError(f"{pairset.source}: the pairs form one fold; the k-fold protocol needs >= 2 "
                                "(give --verification fixed --threshold T, or a pairs file with folds)")
         if centred_by_fold:
-            folds = np.arange(len(same)) * 10 // max(len(same), 1) if fold is None else np.asarray(fold)
+            folds = metrics.default_folds(len(same)) if fold is None else np.asarray(fold)
             mean, std, thresholds, scores = centred_folds(features, pairset.pairs, same, folds)
         else:
             mean, std, thresholds = metrics.verification_accuracy(scores, same, folds=fold)
