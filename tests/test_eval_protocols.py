@@ -258,6 +258,7 @@ def test_centred_verification_matches_sphereface_written_out():
     import json
     from dataclasses import asdict
 
-    before = {k: v for k, v in asdict(EvalOptions()).items() if k not in ("quiet", "device", "cv", "verification_center")}
+    before = {k: v for k, v in asdict(EvalOptions()).items() if k not in ("quiet", "device", "cv", "verification_center",
+                                                                         "supervised_seeds")}
     text = json.dumps({"options": before, "features": ["fs"], "baselines": []}, sort_keys=True, default=str)
     assert runner.options_hash(EvalOptions(), ["fs"], ()) == hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -27,6 +27,9 @@ def test_plan_overrides_and_unknown_keys(tmp_path):
 
     assert options(plan, True).size == plan.size == 64  # probes at the pretraining size unless eval_size says
     assert options(load_plan(path, ["eval_size=96"]), True).size == 96
+    assert options(plan, True).supervised_seeds == 1 and options(load_plan(path, ["supervised_seeds=3"]), True).supervised_seeds == 3
+    with pytest.raises(FacesslError, match="supervised_seeds must be a whole number >= 1, got 0"):
+        load_plan(path, ["supervised_seeds=0"])
     with pytest.raises(FacesslError, match="unknown key 'budget_minute' \\(did you mean 'budget_minutes'\\?\\)"):
         load_plan(path, ["budget_minute=3"])
     with pytest.raises(FacesslError, match="unknown method 'moco'"):

@@ -3,7 +3,8 @@ import numpy as np
 
 from eval_toys import ToyEncoder, expression_set
 from facessl.evaluate import expression
-from facessl.evaluate.baselines import PATIENCE, finetune_fold
+from facessl.evaluate import runner
+from facessl.evaluate.baselines import PATIENCE, finetune_fold, run_supervised_task
 from facessl.evaluate.protocol import EvalOptions
 
 
@@ -27,3 +28,27 @@ def test_the_cap_ends_training_when_validation_keeps_improving():
     task = _task(options)
     _, summary = finetune_fold(ToyEncoder(), task.folds[0], task, "fs", 16, options, seed=0)
     assert summary["epochs_run"] == 2 and 1 <= summary["epochs"] <= 2
+
+
+def test_supervised_seeds_are_separate_training_runs_reported_with_their_spread():
+    options = EvalOptions(seeds=1, supervised_epochs=2, supervised_seeds=2, device="cpu", quiet=True)
+    task = _task(options)
+    row = run_supervised_task(ToyEncoder(), task, "fs", 16, options, seeds=options.supervised_seeds)
+    accuracy = row["metrics"]["accuracy"]
+    assert len(accuracy["per_seed"]) == 2 and [s["seed"] for s in row["selection"]] == [0, 1]
+    assert accuracy["mean"] == np.mean(accuracy["per_seed"]) and accuracy["std"] == np.std(accuracy["per_seed"])
+    one = run_supervised_task(ToyEncoder(), task, "fs", 16, options, seeds=1)
+    assert one["metrics"]["accuracy"]["per_seed"] == accuracy["per_seed"][:1]  # seed 0 is the one-seed row
+
+
+def test_one_supervised_seed_keeps_the_options_hash_of_before_the_option():
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    before = {k: v for k, v in asdict(EvalOptions()).items() if k not in ("quiet", "device", "cv", "verification_center",
+                                                                         "supervised_seeds")}
+    text = json.dumps({"options": before, "features": ["fs"], "baselines": ["supervised"]}, sort_keys=True, default=str)
+    assert runner.options_hash(EvalOptions(), ["fs"], ["supervised"]) == hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert runner.options_hash(EvalOptions(supervised_seeds=3), ["fs"], ["supervised"]) != \
+        runner.options_hash(EvalOptions(), ["fs"], ["supervised"])

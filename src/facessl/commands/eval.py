@@ -54,6 +54,8 @@ def add_arguments(p) -> None:
                             "group label; Adience's own folds): every face tested once (CK+, JAFFE, KDEF: 10)")
     proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
     proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
+    proto.add_argument("--supervised-seeds", type=positive_int, default=1,
+                       help="training runs of the supervised baseline, each its own seed (mean ± std over them)")
     proto.add_argument("--balanced", action="store_true",
                        help="classification: class-balanced loss, weight decay chosen on the class-balanced "
                             "validation cross-entropy (for imbalanced sets, whose headline is mean-class accuracy or macro F1); "
@@ -163,7 +165,7 @@ def options_from_args(args) -> EvalOptions:
                        weight_decays=weight_decays(args.weight_decays), select_epoch=args.select_epoch,
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
                        verification_center=args.verification_center,
-                       supervised_epochs=args.supervised_epochs, balanced=args.balanced, device=args.device,
+                       supervised_epochs=args.supervised_epochs, supervised_seeds=args.supervised_seeds, balanced=args.balanced, device=args.device,
                        amp=args.amp, quiet=args.quiet, cv=args.cv)
 
 

@@ -49,6 +49,7 @@ class EvalOptions:
                             # validation cross-entropy; attributes: positives weighed by negatives / positives
     supervised_epochs: int = 10
     supervised_lr: float = 1e-3
+    supervised_seeds: int = 1  # the fine-tuned row's seeds (each a whole training run); >1 gives it a spread
     device: str | None = None
     amp: bool = False
     quiet: bool = False

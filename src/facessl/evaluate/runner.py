@@ -45,6 +45,8 @@ def options_hash(options: EvalOptions, features, baselines) -> str:
     for key in ("cv", "verification_center"):  # off, the hash stays what it was before the option existed
         if not settings.get(key):
             settings.pop(key, None)
+    if settings.get("supervised_seeds") == 1:  # likewise at its default
+        settings.pop("supervised_seeds")
     text = json.dumps({"options": settings, "features": list(features), "baselines": list(baselines)},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -99,7 +101,7 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
             _say(options, f"[{spec.name}] {spec.task}: supervised {choices[0]}")
             try:
                 rows["supervised"] = {choices[0]: run_supervised_task(
-                    template, task, choices[0], input_size(template, options), options, 1, build_random,
+                    template, task, choices[0], input_size(template, options), options, options.supervised_seeds, build_random,
                     cache=next(iter(sources.values())).cache)}
             except FacesslError as exc:
                 rows["supervised"] = {"unavailable": str(exc)}

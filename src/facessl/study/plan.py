@@ -39,6 +39,7 @@ class StudyPlan:
     probe_seeds: int = 3
     probe_epochs: int = 100
     supervised_epochs: int = 5
+    supervised_seeds: int = 1  # training runs of the supervised row (its spread when > 1)
     balanced: bool = True  # class-balanced probes (loss and selection; mean-class accuracy is the study's headline)
     pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
     # FAb-Net's read-outs: 'embedding' (the paper's) and/or 'fs' (its backbone's map, read as SimCLR's F_s)
@@ -67,6 +68,8 @@ class StudyPlan:
             raise FacesslError(f"study: eval_size must be a whole number of pixels >= 8 (or null), got {self.eval_size!r}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
+        if not isinstance(self.supervised_seeds, int) or isinstance(self.supervised_seeds, bool) or self.supervised_seeds < 1:
+            raise FacesslError(f"study: supervised_seeds must be a whole number >= 1, got {self.supervised_seeds!r}")
         for key, known in (("pcl_features", ("fs", "ff", "fp")), ("fabnet_features", ("embedding", "fs"))):
             chosen = getattr(self, key)
             if not isinstance(chosen, list) or not chosen or any(f not in known for f in chosen):
