@@ -98,9 +98,12 @@ def test_report_table_and_verdicts(tmp_path, baselines_in):
     verdict = write_report(out, plan, data_info, timings, ["FAb-Net: no clips"])
     assert verdict["SimCLR"]["beyond_spread"] and verdict["SimCLR"]["target_met"]
     assert verdict["SimCLR"]["gain"] == pytest.approx(29.5 - 21)
+    assert verdict["SimCLR"]["macro_f1_gain"] == pytest.approx(29.5 - 21)  # the fake rows give each metric the same values
+    assert verdict["PCL (F_s)"]["accuracy_gain"] == pytest.approx(22.5 - 21)
     assert not verdict["PCL (F_s)"]["beyond_spread"] and not verdict["PCL (F_s)"]["target_met"]
     md = (out / "report.md").read_text()
     assert "| SimCLR | 29.50 ± 0.96 |" in md and "| Floor (majority class) | 12.50 |" in md
+    assert "target +5: met; against random weights: macro F1 +8.50, accuracy +8.50" in md
     assert "FAb-Net: no clips" in md and "SimCLR 60 / 58 at 1.00 s/step" in md and (out / "report.html").is_file()
     assert "class-balanced cross-entropy" in md  # the study's default protocol is named
     assert "left out (fewer than 50 images): contempt (9), fear (21)" in md and "probes: 96 px input" in md
