@@ -165,8 +165,8 @@ def options_from_args(args) -> EvalOptions:
                        weight_decays=weight_decays(args.weight_decays), select_epoch=args.select_epoch,
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
                        verification_center=args.verification_center,
-                       supervised_epochs=args.supervised_epochs, supervised_seeds=args.supervised_seeds, balanced=args.balanced, device=args.device,
-                       amp=args.amp, quiet=args.quiet, cv=args.cv)
+                       supervised_epochs=args.supervised_epochs, supervised_seeds=args.supervised_seeds,
+                       balanced=args.balanced, device=args.device, amp=args.amp, quiet=args.quiet, cv=args.cv)
 
 
 def weight_decays(text: str | None) -> tuple:

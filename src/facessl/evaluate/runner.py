@@ -101,8 +101,8 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
             _say(options, f"[{spec.name}] {spec.task}: supervised {choices[0]}")
             try:
                 rows["supervised"] = {choices[0]: run_supervised_task(
-                    template, task, choices[0], input_size(template, options), options, options.supervised_seeds, build_random,
-                    cache=next(iter(sources.values())).cache)}
+                    template, task, choices[0], input_size(template, options), options, options.supervised_seeds,
+                    build_random, cache=next(iter(sources.values())).cache)}
             except FacesslError as exc:
                 rows["supervised"] = {"unavailable": str(exc)}
     if task is not None:  # what ignoring the image scores: every table's floor
