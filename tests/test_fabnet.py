@@ -157,6 +157,8 @@ def test_config_section_is_validated():
         FAbNetConfig(stage="multi", n_sources=1)
     with pytest.raises(FacesslError, match="method.grayscale is a probability"):
         load_config(raw={"method": {"name": "fabnet", "grayscale": 1.5}})
+    with pytest.raises(FacesslError, match="method.elastic must be in"):
+        load_config(raw={"method": {"name": "fabnet", "elastic": 0.6}})
 
 
 def test_tuple_augmentation_is_training_only():
@@ -240,3 +242,35 @@ def test_embedding_of_a_smaller_input_is_that_of_the_image_resized_up(backbone):
     up = torch.nn.functional.interpolate(tiny, size=(32, 32), mode="bilinear", align_corners=False)
     with torch.no_grad():
         assert torch.allclose(emb(tiny), emb(up), atol=1e-6)  # no shape error at a smaller size
+
+
+def test_elastic_warps_each_source_alone_in_training():
+    m = make(elastic=0.05, elastic_grid=3, jitter_translate=0.0, jitter_scale=0.0)
+    batch = blob_tuples()
+    frames = m.frames(batch)
+    seen = []
+    m.predict = lambda f: seen.append(f) or FAbNet.predict(m, f)
+    m(batch, "joint")
+    assert torch.equal(seen[0][:, 0], frames[:, 0])  # the target is the frame as read
+    moved = (seen[0][:, 1] - frames[:, 1]).abs().flatten(1).amax(1)
+    assert (moved > 0.01).all()  # every source is warped, each its own way
+    m.eval()
+    m(batch, "joint")
+    assert torch.equal(seen[1], frames)  # not at evaluation
+
+
+def test_random_elastic_is_a_smooth_bounded_local_warp():
+    from facessl.methods.fabnet_warp import random_elastic
+
+    ramp = torch.linspace(0, 1, SIZE).view(1, 1, 1, SIZE).expand(2, 3, SIZE, SIZE).contiguous()
+    g = torch.Generator().manual_seed(0)
+    warped = random_elastic(ramp, 0.05, 3, generator=g)
+    shift = (warped - ramp)[:, 0, 4:-4, 4:-4] * (SIZE - 1)  # a ramp's value is its x: the x offset in pixels
+    assert shift.abs().max() <= 1.3 * 0.05 * (SIZE - 1)  # the lattice's bound, with bicubic overshoot
+    assert shift.abs().max() > 0.2 * 0.05 * (SIZE - 1)
+    assert not torch.allclose(warped[0], warped[1])  # each image its own warp
+    step = (shift[:, :, 1:] - shift[:, :, :-1]).abs().max()
+    assert step < 0.5  # smooth: neighbouring pixels move alike
+    flat = torch.full((1, 3, SIZE, SIZE), 0.3)
+    assert torch.allclose(random_elastic(flat, 0.05, 3), flat)
+    assert torch.equal(random_elastic(ramp, 0.0), ramp)

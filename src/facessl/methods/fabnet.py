@@ -41,8 +41,8 @@ from facessl.errors import FacesslError
 from facessl.methods.base import Encoder, Method
 from facessl.models.fabnet import Embedder, FlowDecoder, n_halvings
 from facessl.models.registry import make_divisible
-from facessl.methods.fabnet_warp import (ALIGN_CORNERS, combine_sources, random_jitter, tuple_consistent_augment,
-                                         warp)
+from facessl.methods.fabnet_warp import (ALIGN_CORNERS, combine_sources, random_elastic, random_jitter,
+                                         tuple_consistent_augment, warp)
 
 
 @dataclass
@@ -67,6 +67,10 @@ class FAbNetConfig(MethodConfig):
     jitter_scale: float = 0.1           # max zoom-in, fraction of the image size
     grayscale: float = 0.0              # probability that a training tuple is turned grey (all its frames)
     flip: float = 0.0                   # probability that a training tuple is mirrored (all its frames)
+    elastic: float = 0.0                # max offset of a smooth random local warp of each source frame (fraction
+                                        # of the image size; 0: off): the flow must undo it, so the embeddings
+                                        # must say where the parts of the face are, even for a still
+    elastic_grid: int = 4               # the warp's lattice cells per side
     flow_init_std: float = 1e-3         # std of the flow decoder's last conv at init: ~0 starts from the identity
                                         # warp (our default; exactly 0 would stop gradients to the encoder at
                                         # the first step); < 0: PyTorch's default init (the reference)
@@ -85,6 +89,9 @@ class FAbNetConfig(MethodConfig):
         for key in ("grayscale", "flip"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise FacesslError(f"method.{key} is a probability: expected a value in [0, 1], got {getattr(self, key)}")
+        if not 0.0 <= self.elastic < 0.5 or self.elastic_grid < 1:
+            raise FacesslError(f"method.elastic must be in [0, 0.5) (a fraction of the image size) and "
+                               f"method.elastic_grid >= 1, got {self.elastic} and {self.elastic_grid}")
 
 
 class FAbNetEncoder(Encoder):
@@ -190,7 +197,11 @@ class FAbNet(Method):
             self._initialised = True
         frames = self.frames(batch)
         if self.training:
-            frames = self.jitter(tuple_consistent_augment(frames, self.cfg.grayscale, self.cfg.flip))
+            frames = tuple_consistent_augment(frames, self.cfg.grayscale, self.cfg.flip)
+            if self.cfg.elastic > 0:
+                sources = random_elastic(frames[:, 1:].flatten(0, 1), self.cfg.elastic, self.cfg.elastic_grid)
+                frames = torch.cat((frames[:, :1], sources.view_as(frames[:, 1:])), dim=1)
+            frames = self.jitter(frames)
         out = self.predict(frames)
         target = frames[:, 0]
         if self.multi:

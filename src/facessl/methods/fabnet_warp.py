@@ -105,6 +105,18 @@ def random_jitter(images: torch.Tensor, translate: float = 0.05, scale: float = 
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=ALIGN_CORNERS)
 
 
+def random_elastic(images: torch.Tensor, amplitude: float, grid: int = 4,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """A smooth random local warp per image: offsets drawn uniformly in ±amplitude (a fraction of the
+    image size) on a (grid+1)x(grid+1) lattice, interpolated bicubically over the image."""
+    if amplitude <= 0:
+        return images
+    n, _, h, w = images.shape
+    u = torch.rand(n, 2, grid + 1, grid + 1, generator=generator, device=images.device).to(images.dtype)
+    coarse = (2.0 * u - 1.0) * 2.0 * amplitude  # normalised units: the image spans 2
+    return warp(images, F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=ALIGN_CORNERS))
+
+
 def tuple_consistent_augment(frames: torch.Tensor, grayscale: float = 0.0, flip: float = 0.0,
                              generator: torch.Generator | None = None) -> torch.Tensor:
     """Turn whole tuples grey (probability `grayscale`) and mirror whole tuples (probability `flip`),
