@@ -4,6 +4,8 @@ turns a source frame into a target frame of the same track from the two embeddin
 Batch: uint8 (B,K,3,H,W) tuples of one face track; frame 0 is the target, frames 1..n the sources.
 Each frame gets an independent mild spatial jitter (training only), as the reference loader does;
 optionally whole tuples are turned grey or mirrored (`grayscale`, `flip`: every frame of a tuple alike).
+Optionally each source frame gets its own smooth random local warp (`elastic`, off by default; not in the
+paper), which the flow must undo.
 
 Stages (config `stage`):
   single  every (source_i, target) pair is a sample: L1(warp(s_i, g(v_si, v_t)), t).
