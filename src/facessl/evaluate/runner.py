@@ -40,13 +40,15 @@ def input_size(encoder, options: EvalOptions) -> int:
     return int(options.size or getattr(encoder, "input_size", None) or trained or 64)
 
 
+# options added after results were cached: at these values they are left out of the hash
+DEFAULTS_BEFORE_THE_OPTION = {"cv": 0, "verification_center": False, "supervised_seeds": 1}
+
+
 def options_hash(options: EvalOptions, features, baselines) -> str:
     settings = {k: v for k, v in asdict(options).items() if k not in ("quiet", "device")}  # not protocol
-    for key in ("cv", "verification_center"):  # off, the hash stays what it was before the option existed
-        if not settings.get(key):
-            settings.pop(key, None)
-    if settings.get("supervised_seeds") == 1:  # likewise at its default
-        settings.pop("supervised_seeds")
+    for key, default in DEFAULTS_BEFORE_THE_OPTION.items():  # at it, the hash stays what it was before the option
+        if settings.get(key) == default:
+            settings.pop(key)
     text = json.dumps({"options": settings, "features": list(features), "baselines": list(baselines)},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -55,7 +55,8 @@ def collect(out: Path, plan: StudyPlan) -> dict:
 
 
 def verdicts(rows: dict) -> dict:
-    random = rows.get("Random weights", {}).get("mean_class_accuracy")
+    random_row = rows.get("Random weights", {})
+    random = random_row.get("mean_class_accuracy")
     out = {}
     for label, row in rows.items():
         if row["method"] not in LABELS or not random or not row.get("mean_class_accuracy"):
@@ -64,9 +65,8 @@ def verdicts(rows: dict) -> dict:
         gain = float(np.mean(values) - np.mean(random))
         out[label] = {"gain": gain, "beyond_spread": bool(min(values) > max(random)), "target_met": gain >= TARGET_GAIN}
         # the other two metrics' gains: a probe can buy mean-class accuracy with its plain accuracy and F1
-        for metric in ("macro_f1", "accuracy"):
-            if row.get(metric) and rows["Random weights"].get(metric):
-                out[label][f"{metric}_gain"] = float(np.mean(row[metric]) - np.mean(rows["Random weights"][metric]))
+        out[label].update({f"{metric}_gain": float(np.mean(row[metric]) - np.mean(random_row[metric]))
+                           for metric in ("macro_f1", "accuracy") if row.get(metric) and random_row.get(metric)})
     return out
 
 
