@@ -143,5 +143,15 @@ def test_the_demos_pcl_runs_and_its_ablation_rows_use_the_simclr_face_views(tmp_
     assert pipeline.pretrain_config("pcl", get_plan("paper"), tmp_path, 0).method.face_views == "distance_crop"
 
 
+def test_the_demos_simclr_crops_and_pcls_face_views_are_the_same_recipe(tmp_path):
+    plan = get_plan("small")
+    simclr = pipeline.pretrain_config("simclr", plan, tmp_path, 0).method
+    pcl = pipeline.pretrain_config("pcl", plan, tmp_path, 0).method
+    assert (simclr.crop_min_scale, simclr.crop_max_aspect, simclr.colour_strength) == (0.5, 1.0, 0.5)
+    assert (pcl.face_crop_min_scale, pcl.face_crop_max_aspect, pcl.face_colour_strength) == (0.5, 1.0, 0.5)
+    paper = pipeline.pretrain_config("simclr", get_plan("paper"), tmp_path, 0).method
+    assert (paper.crop_min_scale, paper.crop_max_aspect) == (0.2, 4 / 3)  # SimCLR's own crops
+
+
 def test_the_demo_verifies_on_features_centred_on_the_threshold_folds():
     assert pipeline.eval_options(get_plan("small"), quiet=True).verification_center

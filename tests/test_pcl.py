@@ -166,6 +166,13 @@ def test_batch_fractions_outside_0_1_are_one_clear_error(key, value):
         make(negatives="batch", **{key: value})
 
 
+@pytest.mark.parametrize("key, value", [("face_colour_strength", -0.5), ("face_colour_strength", 3.0),
+                                        ("face_crop_max_aspect", 0.5), ("face_crop_min_scale", 0.0)])
+def test_simclr_face_view_options_out_of_range_are_one_clear_error(key, value):
+    with pytest.raises(FacesslError, match=f"method.{key} must be in"):
+        make(face_views="simclr", **{key: value})
+
+
 def test_reference_negatives_are_sample_major_flipped_copies():
     m = make()
     m.views.preserve = torch.nn.Identity()  # isolate the geometry

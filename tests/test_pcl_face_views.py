@@ -23,3 +23,23 @@ def test_default_face_views_are_the_distance_crops():
 
     assert isinstance(PCLViews(32)._face_views, PCLFaceViews)
     assert not isinstance(PCLViews(32, face_views="simclr")._face_views, PCLFaceViews)
+
+
+def test_simclr_face_views_take_simclrs_crop_and_colour_options():
+    from facessl.augment import simclr_views
+
+    x = _batch()
+
+    def draw(make):
+        torch.manual_seed(2)
+        return make()
+
+    default = draw(lambda: PCLViews(32, face_views="simclr").face(x))
+    for options, recipe in (({"colour_strength": 1.0}, {"colour_strength": 1.0}),
+                            ({"crop_max_aspect": 1.0}, {"ratio": (1.0, 1.0)}),
+                            ({"crop_min_scale": 0.5}, {"scale": (0.5, 1.0)})):
+        got = draw(lambda: PCLViews(32, face_views="simclr", **options).face(x))
+        first, second = simclr_views(32, **recipe)
+        for view, want in zip(got, draw(lambda: (first(x), second(x)))):
+            torch.testing.assert_close(view, want)
+        assert not torch.allclose(got[0], default[0])

@@ -128,6 +128,15 @@ def test_real_renderer_builds_deterministically(tmp_path):
     assert _files(tmp_path / "a") == _files(tmp_path / "b") and a.manifest["parts"]["rafdb"]["result"]["images"] == 3
 
 
+def test_parts_built_in_parallel_processes_are_the_same_files(tmp_path):
+    """The demo builds its parts two at a time (`jobs`): the files must not depend on it."""
+    counts = {"rafdb.train": 2, "rafdb.test": 1, "lfw.folds": 2, "lfw.pairs": 2}
+    kw = dict(scale="tiny", size=48, parts=["rafdb", "lfw"], counts=counts, quiet=True)
+    build_benchmark(tmp_path / "one", **kw)
+    build_benchmark(tmp_path / "two", jobs=2, **kw)
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+
+
 def test_pose_signs_match_aflw_convention():
     """Internal yaw > 0 turns the face to the image's left; roll > 0 rotates it clockwise (AFLW2000 / 300W-LP)."""
     import torch

@@ -201,6 +201,19 @@ def test_simclr_crop_scale_reaches_its_views(data):
     method = build_method(tiny_config(data, "method.crop_min_scale=0.5"))
     assert [view.transforms[0].scale for view in method._views] == [(0.5, 1.0), (0.5, 1.0)]
     assert build_method(tiny_config(data))._views[0].transforms[0].scale == (0.2, 1.0)  # SimCLR's default
+    assert build_method(tiny_config(data))._views[0].transforms[0].ratio == (3 / 4, 4 / 3)
+    assert build_method(tiny_config(data, "method.crop_max_aspect=1"))._views[1].transforms[0].ratio == (1.0, 1.0)
+
+
+def test_simclr_colour_strength_reaches_its_jitter(data):
+    from facessl.methods import build_method
+
+    def jitter(method):
+        j = method._views[1].transforms[2]
+        return (j.brightness, j.contrast, j.saturation, j.hue)
+
+    assert jitter(build_method(tiny_config(data))) == pytest.approx((0.4, 0.4, 0.4, 0.1))  # s = 0.5
+    assert jitter(build_method(tiny_config(data, "method.colour_strength=1"))) == pytest.approx((0.8, 0.8, 0.8, 0.2))
 
 
 class FakeClock:

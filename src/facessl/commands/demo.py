@@ -52,9 +52,9 @@ def run(args) -> int:
     stages = StageRunner(out, total)
     start = time.perf_counter()
     quiet = args.quiet
-    stages.run("data", pipeline.build_data, out, plan, args.seed, quiet)
-    stages.run("preview", pipeline.preview, out, args.seed)
     workers = args.workers or default_workers()
+    stages.run("data", pipeline.build_data, out, plan, args.seed, quiet, workers)
+    stages.run("preview", pipeline.preview, out, args.seed)
     quiet_job = quiet or workers > 1  # progress bars of two processes would garble each other
     # one group: a run's evaluation starts as soon as that run is trained, beside the other runs; the
     # random-weights and supervised rows need no run at all

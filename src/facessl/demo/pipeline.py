@@ -31,10 +31,11 @@ PCL_FEATURES = ("fs", "ff", "fp", "ff+fp")
 FEATURE_CHOICE_TASKS = ("RAF-DB", "LFW", "DISFA", "AFLW2000")
 
 
-def build_data(out: Path, plan: DemoPlan, seed: int, quiet: bool) -> dict:
+def build_data(out: Path, plan: DemoPlan, seed: int, quiet: bool, jobs: int = 1) -> dict:
+    """The synthetic benchmark; `jobs` parts at a time in their own processes (the same files at any jobs)."""
     from facessl.data.synthetic.build import build_benchmark
 
-    result = build_benchmark(out / "data", size=64, seed=seed, scale=plan.data_scale, quiet=quiet)
+    result = build_benchmark(out / "data", size=64, seed=seed, scale=plan.data_scale, jobs=jobs, quiet=quiet)
     return {"built": list(result.built), "cached": list(result.cached), "seconds": result.seconds}
 
 

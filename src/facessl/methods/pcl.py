@@ -54,7 +54,8 @@ class PCL(Method):
         validate(cfg)
         self.cfg, self.image_size = cfg, int(image_size)
         self.net = PCLNetwork(cfg, backbone.name, backbone.width, image_size)
-        self.views = PCLViews(image_size, cfg.pose_augment, cfg.rotate_degrees, cfg.face_views)
+        self.views = PCLViews(image_size, cfg.pose_augment, cfg.rotate_degrees, cfg.face_views, cfg.face_crop_min_scale,
+                              cfg.face_crop_max_aspect, cfg.face_colour_strength)
         self.phases = phases_for(cfg)
         self.dwa = PeriodDWA(("pose", "face") if cfg.use_pose else ("face",), cfg.dwa_temperature, cfg.dwa_period_steps)
 

@@ -50,13 +50,15 @@ class PCLViews:
     views hold no trained state and must not enter checkpoints (as SimCLR's views)."""
 
     def __init__(self, image_size: int, pose_augment: str = "flip", rotate_degrees: float = 40.0,
-                 face_views: str = "distance_crop"):
+                 face_views: str = "distance_crop", crop_min_scale: float = 0.2, crop_max_aspect: float = 4 / 3,
+                 colour_strength: float = 0.5):
         from facessl.augment import pcl_face_views, pose_preserving, simclr_views
 
         self.pose_augment = PoseAugment(pose_augment, rotate_degrees)
         self.preserve = pose_preserving(image_size)
         if face_views == "simclr":
-            first, second = simclr_views(image_size)
+            first, second = simclr_views(image_size, scale=(crop_min_scale, 1.0), colour_strength=colour_strength,
+                                         ratio=(1 / crop_max_aspect, crop_max_aspect))
             self._face_views = lambda x: (first(x), second(x))
         else:
             self._face_views = pcl_face_views(image_size)
