@@ -36,7 +36,7 @@ def test_simclr_face_views_take_simclrs_crop_and_colour_options():
 
     default = draw(lambda: PCLViews(32, face_views="simclr").face(x))
     for options, recipe in (({"colour_strength": 1.0}, {"colour_strength": 1.0}),
-                            ({"crop_max_aspect": 1.0}, {"ratio": (1.0, 1.0)}),
+                            ({"crop_max_aspect": 1.0}, {"max_aspect": 1.0}),
                             ({"crop_min_scale": 0.5}, {"scale": (0.5, 1.0)})):
         got = draw(lambda: PCLViews(32, face_views="simclr", **options).face(x))
         first, second = simclr_views(32, **recipe)

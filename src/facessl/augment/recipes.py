@@ -9,14 +9,14 @@ from facessl.augment.color import ColorJitter, GaussianBlur, RandomGrayscale, So
 from facessl.augment.geometry import HorizontalFlip, RandomResizedCrop, Resize, distance_crop
 
 
-def simclr_views(size, scale=(0.2, 1.0), colour_strength: float = 0.5, ratio=(3 / 4, 4 / 3)) -> list[nn.Module]:
-    """Two SimCLR views: random resized crop (area in `scale`, aspect ratio in `ratio`), flip, colour
-    jitter of strength s p=0.8 (SimCLR's (0.8s, 0.8s, 0.8s, 0.2s): s = 0.5 gives (0.4,0.4,0.4,0.1), s = 1
-    ImageNet's and the PCL reference's), greyscale p=0.2, Gaussian blur (kernel 0.1*size, sigma 0.1-2) p=0.5."""
+def simclr_views(size, scale=(0.2, 1.0), max_aspect: float = 4 / 3, colour_strength: float = 0.5) -> list[nn.Module]:
+    """Two SimCLR views: random resized crop (area in `scale`, aspect ratio in [1/max_aspect, max_aspect]),
+    flip, colour jitter of strength s p=0.8 (SimCLR's (0.8s, 0.8s, 0.8s, 0.2s): s = 0.5 gives (0.4,0.4,0.4,0.1),
+    s = 1 ImageNet's and the PCL reference's), greyscale p=0.2, Gaussian blur (kernel 0.1*size, sigma 0.1-2) p=0.5."""
     s = colour_strength
 
     def view():
-        return Compose([RandomResizedCrop(size, scale=scale, ratio=ratio), HorizontalFlip(0.5),
+        return Compose([RandomResizedCrop(size, scale=scale, ratio=(1 / max_aspect, max_aspect)), HorizontalFlip(0.5),
                         ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s, p=0.8), RandomGrayscale(0.2),
                         GaussianBlur(0.1, (0.1, 2.0), p=0.5)])
     return [view(), view()]

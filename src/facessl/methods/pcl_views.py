@@ -57,8 +57,7 @@ class PCLViews:
         self.pose_augment = PoseAugment(pose_augment, rotate_degrees)
         self.preserve = pose_preserving(image_size)
         if face_views == "simclr":
-            first, second = simclr_views(image_size, scale=(crop_min_scale, 1.0), colour_strength=colour_strength,
-                                         ratio=(1 / crop_max_aspect, crop_max_aspect))
+            first, second = simclr_views(image_size, (crop_min_scale, 1.0), crop_max_aspect, colour_strength)
             self._face_views = lambda x: (first(x), second(x))
         else:
             self._face_views = pcl_face_views(image_size)

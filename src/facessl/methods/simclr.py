@@ -62,11 +62,10 @@ class SimCLR(Method):
         proj_last_bn: bool = True
         views: Literal["simclr", "deterministic"] = "simclr"  # 'deterministic': (x, flipped x), no randomness
         crop_min_scale: float = 0.2  # random resized crop area in [crop_min_scale, 1] of the image (SimCLR: 0.08-0.2)
-        colour_strength: float = 0.5  # SimCLR's jitter strength s: (0.8s, 0.8s, 0.8s, 0.2s); 1 = ImageNet's
         crop_max_aspect: float = 4 / 3  # crop aspect ratio in [1/a, a] (SimCLR: 4/3); 1 keeps the face's proportions
+        colour_strength: float = 0.5  # SimCLR's jitter strength s: (0.8s, 0.8s, 0.8s, 0.2s); 1 = ImageNet's
         LIMITS: ClassVar[dict] = {"temperature": (0, None, "open"), "proj_hidden": (1, None), "proj_dim": (1, None),
-                                  "crop_min_scale": (0.01, 1), "colour_strength": (0, 2),
-                                  "crop_max_aspect": (1, 4)}
+                                  "crop_min_scale": (0.01, 1), "crop_max_aspect": (1, 4), "colour_strength": (0, 2)}
 
     def __init__(self, cfg: "SimCLR.Config", backbone, image_size: int = 64):
         super().__init__()
@@ -82,8 +81,7 @@ class SimCLR(Method):
         else:
             from facessl.augment import simclr_views
 
-            views = simclr_views(image_size, scale=(cfg.crop_min_scale, 1.0), colour_strength=cfg.colour_strength,
-                                 ratio=(1 / cfg.crop_max_aspect, cfg.crop_max_aspect))
+            views = simclr_views(image_size, (cfg.crop_min_scale, 1.0), cfg.crop_max_aspect, cfg.colour_strength)
         self._views = tuple(views)  # a tuple, not registered: views hold no trained state
 
     def make_views(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
