@@ -37,7 +37,7 @@ class PCLConfig(MethodConfig):
     # face step views: the reference's 'distance_crop' (two quadrant crops + colour recipe) or SimCLR's
     # random resized crop + flip + colour (to compare the PCL family with the SimCLR baseline view for view)
     face_views: Literal["distance_crop", "simclr"] = "distance_crop"
-    # face_views='simclr' only: SimCLR's crop_min_scale, crop_max_aspect and colour_strength, for PCL's face views
+    # face_views='simclr' only: SimCLR's crop_min_scale, crop_max_aspect and colour_strength (ranges: simclr.VIEW_LIMITS)
     face_crop_min_scale: float = 0.2
     face_crop_max_aspect: float = 4 / 3
     face_colour_strength: float = 0.5
@@ -77,6 +77,7 @@ class PCLConfig(MethodConfig):
 def validate(cfg: PCLConfig) -> None:
     """Value checks the type system cannot express; one clear line per problem."""
     from facessl.errors import FacesslError
+    from facessl.methods.simclr import VIEW_LIMITS
 
     checks = [
         (cfg.noise_sigma >= 0, "method.noise_sigma must be >= 0"),
@@ -90,10 +91,9 @@ def validate(cfg: PCLConfig) -> None:
         (cfg.dwa_temperature > 0, "method.dwa_temperature must be > 0"),
         (cfg.decoder_channels >= 8, "method.decoder_channels must be >= 8"),
         (0 <= cfg.rotate_degrees <= 180, "method.rotate_degrees must be in [0, 180]"),
-        (0 <= cfg.face_colour_strength <= 2, "method.face_colour_strength must be in [0, 2]"),
-        (0.01 <= cfg.face_crop_min_scale <= 1, "method.face_crop_min_scale must be in [0.01, 1]"),
-        (1 <= cfg.face_crop_max_aspect <= 4, "method.face_crop_max_aspect must be in [1, 4]"),
     ]
+    checks += [(low <= getattr(cfg, f"face_{key}") <= high, f"method.face_{key} must be in [{low}, {high}]")
+               for key, (low, high) in VIEW_LIMITS.items()]
     for ok, message in checks:
         if not ok:
             raise FacesslError(message)

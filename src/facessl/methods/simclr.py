@@ -37,6 +37,10 @@ class TrunkEncoder(Encoder):
         return self.features(images)
 
 
+# The ranges of SimCLR's view options; PCL checks its face_* copies of them against the same table.
+VIEW_LIMITS = {"crop_min_scale": (0.01, 1), "crop_max_aspect": (1, 4), "colour_strength": (0, 2)}
+
+
 class FlipViews(nn.Module):
     """Deterministic views (image, its mirror): for tests and debugging, e.g. distributed equivalence."""
 
@@ -65,7 +69,7 @@ class SimCLR(Method):
         crop_max_aspect: float = 4 / 3  # crop aspect ratio in [1/a, a] (SimCLR: 4/3); 1 keeps the face's proportions
         colour_strength: float = 0.5  # SimCLR's jitter strength s: (0.8s, 0.8s, 0.8s, 0.2s); 1 = ImageNet's
         LIMITS: ClassVar[dict] = {"temperature": (0, None, "open"), "proj_hidden": (1, None), "proj_dim": (1, None),
-                                  "crop_min_scale": (0.01, 1), "crop_max_aspect": (1, 4), "colour_strength": (0, 2)}
+                                  **VIEW_LIMITS}
 
     def __init__(self, cfg: "SimCLR.Config", backbone, image_size: int = 64):
         super().__init__()
