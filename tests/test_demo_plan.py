@@ -121,8 +121,11 @@ def test_ablation_runs_its_missing_rows_side_by_side(tmp_path, monkeypatch):
     from facessl.demo import ablation
 
     plan = replace(get_plan("small"), ablation_seeds=2)
-    done = {"pcl", "ablation/simclr_seed0"}  # evaluated already: not run again
-    monkeypatch.setattr(ablation.pipeline, "read_results", lambda out, name: {} if name in done else None)
+    done = {"pcl", "ablation/simclr_seed0"}  # evaluated already on every ablation task: not run again
+    complete = {"tasks": [{"name": task} for task in ablation.TASKS]}
+    older = {"tasks": [{"name": "RAF-DB"}]}  # evaluated before LFW and AFLW2000 joined the ablation: evaluated again
+    monkeypatch.setattr(ablation.pipeline, "read_results",
+                        lambda out, name: complete if name in done else older if name == "ablation/l_dis_seed1" else None)
     calls = []
     monkeypatch.setattr(StageRunner, "run_parallel", lambda self, jobs, workers: calls.append((jobs, workers)))
     runs = ablation.run_ablation(tmp_path, plan, 0, quiet=False, workers=2)

@@ -55,7 +55,12 @@ def test_paper_tables_layout_order_missing_and_best():
 
 def test_ablation_and_feature_choice_keep_the_paper_rows():
     ablation = ablation_table({"+l_dis": {"rafdb/accuracy": [71.47, 0.2]}, "simclr": {"rafdb/accuracy": 71.06}})
-    assert [r[0] for r in ablation.rows] == ["SimCLR", "+ L_dis"]
+    assert [r[0] for r in ablation.rows] == ["SimCLR", "+ L_dis"] and ablation.header == ["configuration", "RAF-DB acc. (%)"]
+    ours = ablation_table({"simclr": {"rafdb/accuracy": [25.7, 0.1], "lfw/accuracy": [58.2, 0.3], "aflw2000/mae": [14.4, 0.1]},
+                           "+l_pose": {"rafdb/accuracy": [25.6, 0.1], "lfw/accuracy": [55.8, 0.5], "aflw2000/mae": [13.8, 0.2]}})
+    assert ours.header[1:] == ["RAF-DB acc. (%)", "LFW acc. (%)", "AFLW2000 MAE (°)"]
+    assert ours.rows[1] == ["+ L_pose", "25.60 ± 0.10", "55.80 ± 0.50", "13.80 ± 0.20"]
+    assert (1, 3) in ours.emphasis and (0, 3) not in ours.emphasis  # MAE: lower is better
     choice = feature_choice_table({"fp": {"rafdb/accuracy": 65.7, "lfw/accuracy": 62.5, "disfa/f1_mean": 34.2},
                                    "ff+fp": {"lfw/accuracy": 79.1}})
     assert choice.rows == [["F_p", "65.70", "62.50", "34.20"], ["F_f + F_p", "—", "79.10", "—"]]
