@@ -126,9 +126,14 @@ def test_ablation_runs_its_missing_rows_side_by_side(tmp_path, monkeypatch):
     older = {"tasks": [{"name": "RAF-DB"}]}  # evaluated before LFW and AFLW2000 joined the ablation: evaluated again
     monkeypatch.setattr(ablation.pipeline, "read_results",
                         lambda out, name: complete if name in done else older if name == "ablation/l_dis_seed1" else None)
+    (tmp_path / "stages").mkdir()
+    for stage in ("run-ablation-simclr_seed0", "run-ablation-l_dis_seed1"):  # their stage records
+        (tmp_path / "stages" / f"{stage}.json").write_text('{"seconds": 1}')
     calls = []
     monkeypatch.setattr(StageRunner, "run_parallel", lambda self, jobs, workers: calls.append((jobs, workers)))
     runs = ablation.run_ablation(tmp_path, plan, 0, quiet=False, workers=2)
+    # the older run's record is dropped, or its stage would be skipped as done; the complete one's is kept
+    assert sorted(p.name for p in (tmp_path / "stages").iterdir()) == ["run-ablation-simclr_seed0.json"]
     (jobs, workers), = calls
     assert workers == 2 and [j[0] for j in jobs] == [
         "run-ablation-l_dis_seed0", "run-ablation-l_orth_seed0", "run-ablation-l_pose_seed0",

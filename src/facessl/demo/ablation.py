@@ -53,15 +53,21 @@ def run_ablation(out: Path, plan: DemoPlan, seed: int, quiet: bool, steps=tuple(
     (facessl.demo.stages; each resumable). Returns {row: [run names]} (also results/ablation_runs.json)."""
     from facessl.demo.stages import StageRunner
 
-    runs, jobs = {step: [] for step in steps}, []
+    runs, jobs, stale = {step: [] for step in steps}, [], []
     for s in range(seed, seed + plan.ablation_seeds):
         for step in steps:
             name = run_name(step, s, plan, seed)
-            if not covers_tasks(pipeline.read_results(out, name)):
-                jobs.append((f"run-{name.replace('/', '-')}", ablation_run,
-                             (out, plan, step, s, name, quiet or workers > 1), {}))
+            results = pipeline.read_results(out, name)
+            if not covers_tasks(results):
+                stage = f"run-{name.replace('/', '-')}"
+                jobs.append((stage, ablation_run, (out, plan, step, s, name, quiet or workers > 1), {}))
+                if results is not None:  # finished before a task joined TASKS: run again (training resumes as done)
+                    stale.append(stage)
             runs[step].append(name)
-    StageRunner(out, len(jobs)).run_parallel(jobs, workers)
+    stages = StageRunner(out, len(jobs))
+    for stage in stale:
+        stages.forget(stage)
+    stages.run_parallel(jobs, workers)
     write_json_atomic(out / "results" / "ablation_runs.json", runs)
     return runs
 

@@ -53,6 +53,10 @@ class StageRunner:
         path = self.dir / f"{name}.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
+    def forget(self, name: str) -> None:
+        """Drop stage `name`'s record, so that the next run of it runs again (its output is out of date)."""
+        (self.dir / f"{name}.json").unlink(missing_ok=True)
+
     def run(self, name: str, fn, *args, **kwargs):
         """Run fn unless stage `name` finished before; returns fn's (JSON-able) result or the saved one."""
         self.index += 1
