@@ -55,7 +55,7 @@ def test_ablate_adds_its_rows_with_identity_and_pose_columns(demo):
         assert {"rafdb/accuracy", "lfw/accuracy", "aflw2000/mae"} <= set(row)
     claim, = [v for v in json.loads((demo / "results" / "verdicts.json").read_text())
               if v["claim"].startswith("The ablation is ordered")]
-    assert claim["verdict"] in VERDICTS and len(claim["numbers"]) == len(ABLATION_ROWS)
+    assert claim["verdict"] in VERDICTS and sum(not k.startswith("random") for k in claim["numbers"]) == len(ABLATION_ROWS)
     report = (demo / "report.md").read_text()
     assert ". PCL ablation\n" in report
     ours, published = [line for line in report.splitlines() if line.startswith("| configuration")]

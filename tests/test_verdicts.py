@@ -111,3 +111,22 @@ def test_a_win_between_chance_level_rows_is_inconclusive():
     main["random"]["rafdb/accuracy"] = [19.0, 1.0]  # now PCL carries signal: the win counts
     claim = next(c for c in paper_claims(main, {}, None, {}) if "expression" in c["claim"])
     assert claim["verdict"] == "reproduced"
+
+
+def test_an_ablation_step_between_chance_level_rows_is_not_decided():
+    # + L_orth loses to + L_dis beyond their spread, but + L_dis does not beat random weights (21.5 +- 1):
+    # at chance level the step says nothing, so the ordering claim is inconclusive, not refuted
+    main = _main()
+    main["random"]["rafdb/accuracy"] = [21.5, 1.0]
+    rows = {"simclr": {"rafdb/accuracy": [21.0, 0.1]}, "+l_dis": {"rafdb/accuracy": [22.0, 0.1]},
+            "+l_orth": {"rafdb/accuracy": [21.0, 0.1]}, "+l_pose": {"rafdb/accuracy": [21.5, 0.1]},
+            "+dwa": {"rafdb/accuracy": [21.8, 0.1]}}
+
+    def ordering(main):
+        return next(c for c in paper_claims(main, {}, rows, {}) if "ablation" in c["claim"])
+
+    claim = ordering(main)
+    assert claim["verdict"] == "inconclusive" and "no signal" in claim["rule"]
+    assert claim["numbers"]["random weights rafdb/accuracy"] == [21.5, 1.0]
+    main["random"]["rafdb/accuracy"] = [20.0, 0.5]  # + L_dis now beats the floor: its win over + L_orth counts
+    assert ordering(main)["verdict"] == "not reproduced"

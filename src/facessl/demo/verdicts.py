@@ -78,10 +78,15 @@ def pairwise_claim(claim: str, rows: dict, a: str, b: str, metric: str, floor=No
     if floor is not None and outcome in ("better", "worse"):
         winner = a if outcome == "better" else b
         numbers[f"random weights {metric}"] = floor
-        if compare(rows.get(winner, {}).get(metric), floor, lower) != "better":
+        if not _winner_beats_floor(outcome, rows.get(a, {}).get(metric), rows.get(b, {}).get(metric), floor, lower):
             return _entry(claim, INCONCLUSIVE, numbers,
                           f"{why}, but {label(winner)} does not beat random weights: no signal to compare")
     return _entry(claim, verdict_of(outcome), numbers, why)
+
+
+def _winner_beats_floor(outcome: str, a, b, floor, lower: bool) -> bool:
+    """Whether the winner of a decided comparison of a and b also beats the random-weights floor."""
+    return compare(a if outcome == "better" else b, floor, lower) == "better"
 
 
 def all_claim(claim: str, rows: dict, a: str, b: str, metrics) -> dict:
@@ -99,14 +104,24 @@ def all_claim(claim: str, rows: dict, a: str, b: str, metrics) -> dict:
     return _entry(claim, verdict, numbers, "; ".join(f"{m}: {sentence(label(a), label(b), o)}" for m, o in outcomes.items()))
 
 
-def ordered_claim(claim: str, ablation: dict | None, order, metric: str) -> dict:
+def ordered_claim(claim: str, ablation: dict | None, order, metric: str, floor=None) -> dict:
     """The ablation rows improve in `order`: no step worse than the previous beyond the spread and the
-    last beats the first -> reproduced; a step worse beyond the spread -> not reproduced."""
+    last beats the first -> reproduced; a step worse beyond the spread -> not reproduced. With `floor`
+    (the random-weights value), as in pairwise_claim, a step or the overall comparison is decided only when
+    its winner beats the floor; otherwise it counts as level (no signal)."""
     if not ablation or not all(step in ablation for step in order):
         return _entry(claim, INCONCLUSIVE, {}, "not run in the demo: `facessl ablate` measures it")
+    lower = lower_is_better(metric)
     values = [ablation[step].get(metric) for step in order]
-    steps = [compare(values[i + 1], values[i], lower_is_better(metric)) for i in range(len(order) - 1)]
-    overall = compare(values[-1], values[0], lower_is_better(metric))
+
+    def decide(a, b) -> str:
+        outcome = compare(a, b, lower)
+        if floor is not None and outcome in ("better", "worse") and not _winner_beats_floor(outcome, a, b, floor, lower):
+            return f"{outcome}, but its winner does not beat random weights: no signal"
+        return outcome
+
+    steps = [decide(values[i + 1], values[i]) for i in range(len(order) - 1)]
+    overall = decide(values[-1], values[0])
     if "worse" in steps:
         verdict = NOT_REPRODUCED
     elif overall == "better":
@@ -114,7 +129,10 @@ def ordered_claim(claim: str, ablation: dict | None, order, metric: str) -> dict
     else:
         verdict = INCONCLUSIVE
     why = "; ".join(f"{order[i + 1]} vs {order[i]}: {o}" for i, o in enumerate(steps)) + f"; last vs first: {overall}"
-    return _entry(claim, verdict, {f"{s} {metric}": v for s, v in zip(order, values)}, why)
+    numbers = {f"{s} {metric}": v for s, v in zip(order, values)}
+    if floor is not None:
+        numbers[f"random weights {metric}"] = floor
+    return _entry(claim, verdict, numbers, why)
 
 
 def retrieval_claim(claim: str, retrieval: dict | None) -> dict:
@@ -144,7 +162,7 @@ def paper_claims(main: dict, features: dict, ablation: dict | None, analysis: di
         pairwise_claim("F_p holds pose and F_f does not (AFLW2000 MAE from F_p vs F_f)", features, "fp", "ff",
                        "aflw2000/mae", floor("aflw2000/mae")),
         ordered_claim("The ablation is ordered: SimCLR < + L_dis < + L_orth < + L_pose < + DWA (RAF-DB)", ablation,
-                      ("simclr", "+l_dis", "+l_orth", "+l_pose", "+dwa"), "rafdb/accuracy"),
+                      ("simclr", "+l_dis", "+l_orth", "+l_pose", "+dwa"), "rafdb/accuracy", floor("rafdb/accuracy")),
         all_claim("FAb-Net encodes pose and landmarks (beats random weights on AFLW2000 MAE, 300-W and MAFL NME)",
                   main, "fabnet", "random", ("aflw2000/mae", "300w/nme", "mafl/nme")),
         retrieval_claim("FAb-Net retrieval finds the same pose across identities", analysis.get("fabnet", {}).get("retrieval")),
