@@ -53,20 +53,17 @@ def run_ablation(out: Path, plan: DemoPlan, seed: int, quiet: bool, steps=tuple(
     (facessl.demo.stages; each resumable). Returns {row: [run names]} (also results/ablation_runs.json)."""
     from facessl.demo.stages import StageRunner
 
-    runs, jobs, stale = {step: [] for step in steps}, [], []
+    runs, jobs = {step: [] for step in steps}, []
     for s in range(seed, seed + plan.ablation_seeds):
         for step in steps:
             name = run_name(step, s, plan, seed)
-            results = pipeline.read_results(out, name)
-            if not covers_tasks(results):
-                stage = f"run-{name.replace('/', '-')}"
-                jobs.append((stage, ablation_run, (out, plan, step, s, name, quiet or workers > 1), {}))
-                if results is not None:  # finished before a task joined TASKS: run again (training resumes as done)
-                    stale.append(stage)
+            if not covers_tasks(pipeline.read_results(out, name)):
+                jobs.append((f"run-{name.replace('/', '-')}", ablation_run,
+                             (out, plan, step, s, name, quiet or workers > 1), {}))
             runs[step].append(name)
     stages = StageRunner(out, len(jobs))
-    for stage in stale:
-        stages.forget(stage)
+    for name, *_ in jobs:  # a run lacking results or a task: any record of its stage is out of date
+        stages.forget(name)  # (a finished run's training resumes as done; only its evaluation runs)
     stages.run_parallel(jobs, workers)
     write_json_atomic(out / "results" / "ablation_runs.json", runs)
     return runs

@@ -73,12 +73,13 @@ def pairwise_claim(claim: str, rows: dict, a: str, b: str, metric: str, floor=No
     the metric), a win counts only when the winner also beats the floor: two rows that both sit at
     chance level can differ beyond their spread, and that says nothing about what either learned."""
     lower = lower_is_better(metric)
-    outcome = compare(rows.get(a, {}).get(metric), rows.get(b, {}).get(metric), lower)
+    value_a, value_b = rows.get(a, {}).get(metric), rows.get(b, {}).get(metric)
+    outcome = compare(value_a, value_b, lower)
     numbers, why = _numbers(rows, metric, (a, b)), sentence(label(a), label(b), outcome)
     if floor is not None and outcome in ("better", "worse"):
         winner = a if outcome == "better" else b
         numbers[f"random weights {metric}"] = floor
-        if not _winner_beats_floor(outcome, rows.get(a, {}).get(metric), rows.get(b, {}).get(metric), floor, lower):
+        if not _winner_beats_floor(outcome, value_a, value_b, floor, lower):
             return _entry(claim, INCONCLUSIVE, numbers,
                           f"{why}, but {label(winner)} does not beat random weights: no signal to compare")
     return _entry(claim, verdict_of(outcome), numbers, why)
