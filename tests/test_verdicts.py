@@ -30,7 +30,7 @@ def _main():
 
 
 def test_claims_follow_the_rule():
-    features = {"fp": {"aflw2000/mae": [15.0, 0.2]}, "ff": {"aflw2000/mae": [17.0, 0.2]}}
+    features = {"fp": {"aflw2000/mae": [15.0, 0.2]}, "ff": {"aflw2000/mae": [18.1, 0.2]}}  # F_f at random's 18.0
     retrieval = {"neighbour_yaw_error": 10.0, "random_yaw_error": 25.0, "neighbour_yaw_error_se": 1.0,
                  "random_yaw_error_se": 1.0}
     claims = {c["claim"].split(" (")[0]: c["verdict"] for c in paper_claims(_main(), features, None,
@@ -43,6 +43,30 @@ def test_claims_follow_the_rule():
     assert claims["The ablation is ordered: SimCLR < + L_dis < + L_orth < + L_pose < + DWA"] == "inconclusive"
     assert claims["FAb-Net encodes pose and landmarks"] == "not reproduced"  # random beats it on MAFL (18.5 vs 18.0)
     assert claims["FAb-Net retrieval finds the same pose across identities"] == "reproduced"
+
+
+def _split_verdict(fp, ff, random=(18.0, 0.1)):
+    main = {"random": {"aflw2000/mae": list(random)}} if random else {}
+    features = {"fp": {"aflw2000/mae": list(fp)}, "ff": {"aflw2000/mae": list(ff)}}
+    claim = next(c for c in paper_claims(main, features, None, {}) if c["claim"].startswith("F_p holds pose"))
+    return claim["verdict"], claim["rule"]
+
+
+def test_f_p_holds_pose_and_f_f_does_not_needs_both_halves():
+    # F_p ahead and F_f no better than random weights: both halves hold
+    assert _split_verdict((15.0, 0.2), (18.1, 0.2))[0] == "reproduced"
+    # F_p ahead, but F_f also beats random weights (17.0 vs 18.0 beyond 0.22): F_f holds pose too
+    verdict, rule = _split_verdict((15.0, 0.2), (17.0, 0.2))
+    assert verdict == "not reproduced" and "F_f beats random weights" in rule and "F_f holds it too" in rule
+    # F_f ahead of F_p: the first half fails
+    assert _split_verdict((17.0, 0.2), (15.0, 0.2))[0] == "not reproduced"
+    # F_p level with F_f, both at random weights' level: nothing to decide
+    assert _split_verdict((18.05, 0.2), (18.1, 0.2))[0] == "inconclusive"
+    # F_p ahead of F_f but not of random weights (F_f is worse than random): no signal in F_p
+    assert _split_verdict((18.0, 0.05), (19.0, 0.05))[0] == "inconclusive"
+    # without random weights only "F_f beats F_p" can decide
+    assert _split_verdict((15.0, 0.2), (18.1, 0.2), random=None)[0] == "inconclusive"
+    assert _split_verdict((18.1, 0.2), (15.0, 0.2), random=None)[0] == "not reproduced"
 
 
 def test_action_unit_claim_is_not_reproduced_when_simclr_wins_beyond_the_spread():

@@ -20,7 +20,8 @@ def verdict_table(claims: list[dict]) -> Table:
                   "decided by"], rows, align=["left", "left", "left", "left"],
                  emphasis={(i, 0) for i, c in enumerate(claims) if c["verdict"] == "reproduced"},
                  caption="Reproduced: the paper's direction wins by more than the combined spread "
-                         "sqrt(s_A² + s_B²); not reproduced: the opposite direction does; inconclusive: level.")
+                         "sqrt(s_A² + s_B²), its winner beating random weights; not reproduced: the opposite direction "
+                         "does; inconclusive: level. A claim of two halves (F_p holds pose and F_f does not) needs both.")
 
 
 def targets_table(targets: list[dict]) -> Table:
