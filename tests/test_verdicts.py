@@ -58,8 +58,10 @@ def test_f_p_holds_pose_and_f_f_does_not_needs_both_halves():
     # F_p ahead, but F_f also beats random weights (17.0 vs 18.0 beyond 0.22): F_f holds pose too
     verdict, rule = _split_verdict((15.0, 0.2), (17.0, 0.2))
     assert verdict == "not reproduced" and "F_f beats random weights" in rule and "F_f holds it too" in rule
-    # F_f ahead of F_p: the first half fails
+    # F_f ahead of F_p (and of random weights): the first half fails
     assert _split_verdict((17.0, 0.2), (15.0, 0.2))[0] == "not reproduced"
+    # F_f ahead of F_p, but both worse than random weights: a win without signal decides nothing
+    assert _split_verdict((19.0, 0.05), (18.5, 0.05))[0] == "inconclusive"
     # F_p level with F_f, both at random weights' level: nothing to decide
     assert _split_verdict((18.05, 0.2), (18.1, 0.2))[0] == "inconclusive"
     # F_p ahead of F_f but not of random weights (F_f is worse than random): no signal in F_p

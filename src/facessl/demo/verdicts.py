@@ -95,18 +95,19 @@ def split_claim(claim: str, rows: dict, holder: str, other: str, metric: str, fl
     """`holder` holds what `metric` measures and `other` does not (PCL: F_p holds pose, F_f does not).
 
     Both halves are decided by the rule. Reproduced: holder beats other, holder beats random weights, and other
-    does not beat random weights (it holds no more than an untrained net). Not reproduced: other beats holder,
-    or other beats random weights (it holds the factor too, whatever holder's lead). Otherwise inconclusive.
-    Without the random-weights value the second half cannot be decided: only 'other beats holder' decides."""
+    does not beat random weights (it holds no more than an untrained net). Not reproduced: other beats random
+    weights (it holds the factor too, whatever holder's lead; this covers other beating holder, since a winner
+    must beat random weights to count, as in pairwise_claim). Otherwise inconclusive. Without the random-weights
+    value the second half cannot be decided, and only 'other beats holder' decides."""
     lower = lower_is_better(metric)
     value_h, value_o = rows.get(holder, {}).get(metric), rows.get(other, {}).get(metric)
     first = compare(value_h, value_o, lower)
     numbers, why = _numbers(rows, metric, (holder, other)), sentence(label(holder), label(other), first)
     if first == "missing":
         return _entry(claim, INCONCLUSIVE, numbers, why)
-    if first == "worse":
-        return _entry(claim, NOT_REPRODUCED, numbers, why)
     if floor is None:
+        if first == "worse":
+            return _entry(claim, NOT_REPRODUCED, numbers, why)
         return _entry(claim, INCONCLUSIVE, numbers, f"{why}; random weights not measured, so whether "
                                                     f"{label(other)} holds it is not known")
     numbers[f"random weights {metric}"] = floor
