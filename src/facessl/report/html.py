@@ -30,7 +30,7 @@ nav.toc a { color: var(--accent); text-decoration: none; }
 nav.toc a:hover { text-decoration: underline; }
 .table-wrap { overflow-x: auto; margin: 1rem 0 1.6rem; }
 table { border-collapse: collapse; font-size: .93rem; font-variant-numeric: tabular-nums; }
-caption { caption-side: top; text-align: left; color: var(--muted); font-size: .88rem; padding: 0 0 .4rem; }
+.table-caption { color: var(--muted); font-size: .88rem; margin: 0 0 .4rem; max-width: 48rem; }
 th, td { padding: .35rem .75rem; border-bottom: 1px solid var(--rule); white-space: nowrap; }
 thead th { border-bottom: 2px solid var(--ink); font-weight: 600; background: #fff; }
 tbody tr:nth-child(even) { background: var(--band); }
@@ -113,8 +113,10 @@ def table_html(table: Table) -> str:
             tag = "th" if c == 0 else "td"
             cells.append(f'<{tag} class="{a}">{inner}</{tag}>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    caption = f"<caption>{_inline(table.caption)}</caption>" if table.caption else ""
-    return (f'<div class="table-wrap"><table>{caption}<thead><tr>{head}</tr></thead>'
+    # the caption as a paragraph above the table, not a <caption>: a <caption> is as wide as its table, so under
+    # a table wider than the window (the verdicts) it ran off screen on one line
+    caption = f'<p class="table-caption">{_inline(table.caption)}</p>' if table.caption else ""
+    return (f'<div class="table-wrap">{caption}<table><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
