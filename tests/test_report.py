@@ -164,6 +164,16 @@ def test_report_command_rebuilds_from_a_run_dir(tmp_path, capsys):
     assert str(run_dir / "report.html") in capsys.readouterr().out
 
 
+def test_report_command_keeps_the_title_of_the_report_it_rebuilds(tmp_path):
+    run_dir = fake_run(tmp_path / "run")
+    assert main(["report", str(run_dir)]) == 0  # no report yet: the generic title
+    assert (run_dir / "report.md").read_text().splitlines()[0] == "# facessl: self-supervised facial representations"
+    assert main(["report", str(run_dir), "--title", "facessl demo: my run"]) == 0
+    assert main(["report", str(run_dir)]) == 0  # a rebuild keeps it, in both files
+    assert (run_dir / "report.md").read_text().splitlines()[0] == "# facessl demo: my run"
+    assert "<title>facessl demo: my run</title>" in (run_dir / "report.html").read_text()
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda d: (d / "results/tables.json").unlink(), r"results/tables\.json: not found"),
     (lambda d: (d / "timings.json").unlink(), r"timings\.json: not found"),

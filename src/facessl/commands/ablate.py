@@ -61,6 +61,7 @@ def update_demo_report(out: Path, ablation: dict) -> None:
     import json
 
     from facessl.commands.report import report_sections
+    from facessl.demo.report import DEMO_TITLE
     from facessl.demo.verdicts import paper_claims
     from facessl.report import build_report
 
@@ -71,5 +72,5 @@ def update_demo_report(out: Path, ablation: dict) -> None:
     write_json_atomic(out / "results" / "verdicts.json",
                       paper_claims(tables["main"], tables.get("feature_choice", {}), ablation, analysis))
     sections, intro = report_sections(out)
-    build_report(out, sections, title="facessl demo: PCL, SimCLR and FAb-Net on the embedded data", intro=intro)
+    build_report(out, sections, title=DEMO_TITLE, intro=intro)
     print(f"updated {out / 'report.html'} (ablation table and verdict)")

@@ -33,6 +33,7 @@ from facessl.report.tables import (PAPER_ABLATION, PAPER_FEATURES, PAPER_RESULTS
                                    feature_choice_table, fractions_to_percent, paper_tables)
 
 REQUIRED = ("results/tables.json", "hardware.json", "timings.json")
+DEFAULT_TITLE = "facessl: self-supervised facial representations"
 FIGURE_SECTIONS = (  # file-name prefix -> (section title, caption when captions.json has none), in report order
     ("preview", "Data", "Sample frames of the pretraining data."),
     ("samples", "Data", "Sample images of the evaluation data."),
@@ -48,8 +49,8 @@ FIGURE_SECTIONS = (  # file-name prefix -> (section title, caption when captions
 
 def add_arguments(parser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `facessl demo`")
-    parser.add_argument("--title", default="facessl: self-supervised facial representations",
-                        help="report title")
+    parser.add_argument("--title", default=None,
+                        help=f"report title (default: the title of RUN_DIR/report.md if there is one, else {DEFAULT_TITLE!r})")
 
 
 def _read_json(path: Path):
@@ -162,9 +163,22 @@ def report_sections(run_dir) -> tuple[list[Section], str]:
     return sections, summary.read_text() if summary.is_file() else ""
 
 
+def previous_title(run_dir) -> str | None:
+    """The title of the report already in RUN_DIR (its report.md's first line), so that a rebuild keeps the
+    demo's or the study's own title."""
+    try:
+        first = (Path(run_dir) / "report.md").read_text(encoding="utf-8").splitlines()[0]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return None
+    if not first.startswith("# "):
+        return None
+    return first[2:].strip() or None
+
+
 def run(args) -> int:
     sections, intro = report_sections(args.run_dir)
-    md_path, html_path = build_report(args.run_dir, sections, title=args.title, intro=intro)
+    title = args.title or previous_title(args.run_dir) or DEFAULT_TITLE
+    md_path, html_path = build_report(args.run_dir, sections, title=title, intro=intro)
     print(f"wrote {md_path}")
     print(f"wrote {html_path}")
     return 0

@@ -11,6 +11,8 @@ from facessl.engine.io import write_json_atomic
 
 RUNS = {"SimCLR": "simclr", "PCL": "pcl", "FAb-Net": "fabnet"}
 
+DEMO_TITLE = "facessl demo: PCL, SimCLR and FAb-Net on the embedded data"
+
 
 def analysis_stage(out: Path, plan: DemoPlan) -> dict:
     """Figures and analysis numbers on held-out identities; results/analysis.json."""
@@ -112,4 +114,4 @@ def write_report(out: Path, plan: DemoPlan, timings: dict) -> None:
     write_json_atomic(out / "timings.json", timings)
     (out / "summary.md").write_text(summary_text(out, plan) + "\n")
     sections, intro = report_sections(out)
-    build_report(out, sections, title="facessl demo: PCL, SimCLR and FAb-Net on the embedded data", intro=intro)
+    build_report(out, sections, title=DEMO_TITLE, intro=intro)
