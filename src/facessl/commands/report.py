@@ -165,7 +165,7 @@ def report_sections(run_dir) -> tuple[list[Section], str]:
 
 def previous_title(run_dir) -> str | None:
     """The title of the report already in RUN_DIR (its report.md's first line), so that a rebuild keeps the
-    demo's or the study's own title."""
+    demo's title, or one given with --title before."""
     try:
         first = (Path(run_dir) / "report.md").read_text(encoding="utf-8").splitlines()[0]
     except (OSError, UnicodeDecodeError, IndexError):
