@@ -128,6 +128,13 @@ def test_table_markdown_alignment():
     assert text.splitlines() == ["| m | v |", "|:---|---:|", "| PCL | **1.00** |"]
 
 
+def test_sentence_cells_wrap_and_value_cells_do_not():
+    from facessl.report.html import table_html
+    claim = "PCL beats SimCLR on verification (LFW accuracy), its winner beating random weights"
+    cells = re.findall(r'<td class="([^"]*)">', table_html(Table(["verdict", "claim", "value"], [["x", claim, "14.10 ± 0.14"]])))
+    assert [c.endswith(" prose") for c in cells] == [True, False]  # a wide verdict table no longer runs off the window (seen in Chromium)
+
+
 def test_hardware_info_has_the_facts():
     info = hardware_info()
     assert {"cpu", "cpu_cores", "torch", "device", "peak_rss_mib", "python"} <= set(info)

@@ -32,8 +32,9 @@ nav.toc a:hover { text-decoration: underline; }
 table { border-collapse: collapse; font-size: .93rem; font-variant-numeric: tabular-nums; }
 .table-caption { color: var(--muted); font-size: .88rem; margin: 0 0 .4rem; max-width: 48rem; }
 th, td { padding: .35rem .75rem; border-bottom: 1px solid var(--rule); white-space: nowrap; }
-thead th { border-bottom: 2px solid var(--ink); font-weight: 600; background: #fff; }
+thead th { border-bottom: 2px solid var(--ink); font-weight: 600; background: #fff; white-space: normal; }
 tbody tr:nth-child(even) { background: var(--band); }
+td.prose { white-space: normal; min-width: 10rem; max-width: 22rem; }
 td.left, th.left { text-align: left; } td.right, th.right { text-align: right; } td.center { text-align: center; }
 figure { margin: 1.2rem 0 2rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--rule); border-radius: 4px; }
@@ -101,6 +102,9 @@ def markdown_to_html(text: str) -> str:
     return "\n".join(blocks)
 
 
+PROSE_CHARS = 32  # a cell longer than this is a sentence, not a value
+
+
 def table_html(table: Table) -> str:
     head = "".join(f'<th class="{a}">{_inline(h)}</th>' for h, a in zip(table.header, table.align))
     rows = []
@@ -111,7 +115,9 @@ def table_html(table: Table) -> str:
             if (r, c) in table.emphasis:
                 inner = f"<strong>{inner}</strong>"
             tag = "th" if c == 0 else "td"
-            cells.append(f'<{tag} class="{a}">{inner}</{tag}>')
+            # sentences (a verdict's claim and numbers) wrap; numbers and short labels stay on one line
+            prose = " prose" if tag == "td" and len(text) > PROSE_CHARS else ""
+            cells.append(f'<{tag} class="{a}{prose}">{inner}</{tag}>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     # the caption as a paragraph above the table, not a <caption>: a <caption> is as wide as its table, so under
     # a table wider than the window (the verdicts) it ran off screen on one line
