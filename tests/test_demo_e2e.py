@@ -6,6 +6,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
+
+from facessl.engine.runtime import resolve_precision
 
 VERDICTS = {"reproduced", "not reproduced", "inconclusive"}
 ABLATION_ROWS = ("simclr", "+l_dis", "+l_orth", "+l_pose", "+dwa")
@@ -35,6 +38,7 @@ def test_the_demo_writes_its_tables_verdicts_and_report(demo):
     assert ablation_claim["verdict"] == "inconclusive" and ablation_claim["numbers"] == {}
     report = (demo / "report.md").read_text()
     assert "Verdicts: the papers' claims at this budget" in report and ". PCL ablation\n" not in report
+    assert f"Pretraining precision: {resolve_precision('auto', torch.device('cpu'))} (" in report  # what auto chose here
     assert (demo / "report.html").stat().st_size > 10_000
 
 

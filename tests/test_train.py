@@ -248,6 +248,7 @@ def test_a_time_budget_stops_the_run_and_runs_the_schedule_over_time(tmp_path, d
     cfg = tiny_config(data, "train.minutes=1", "optim.warmup_steps=0", "train.checkpoint_every=1000", steps=100)
     summary = train(cfg, tmp_path / "run", quiet=True)
     assert summary["step"] == 6 and summary["training_seconds"] == pytest.approx(60.0)
+    assert (summary["device"], summary["precision"]) == ("cpu", "fp32")  # what the run resolved, for reports
     assert ckpt.latest_checkpoint(tmp_path / "run").name == "step_00000006"
     logged = _metrics(tmp_path / "run")
     assert [m["step"] for m in logged] == [1, 2, 3, 4, 5, 6] and logged[-1]["elapsed"] == pytest.approx(60.0)

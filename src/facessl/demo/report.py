@@ -67,6 +67,15 @@ def notes(plan: DemoPlan) -> dict:
             "ablation": "From `facessl ablate` (mean ± std over its pretraining seeds)."}
 
 
+def pretraining_precision(out: Path) -> str:
+    """The precision the pretraining stages ran in ('bf16', 'fp32', 'bf16 and fp32'), from their stage records;
+    '' for runs recorded before the trainer reported it. It changes the numbers, so the report says it."""
+    found = set()
+    for path in sorted((out / "stages").glob("pretrain-*.json")):
+        found.add(json.loads(path.read_text()).get("result", {}).get("precision"))
+    return " and ".join(sorted(p for p in found if p))
+
+
 def summary_text(out: Path, plan: DemoPlan) -> str:
     analysis = json.loads((out / "results" / "analysis.json").read_text())
     lines = [f"Scale: backbone `{plan.backbone}` (width {plan.width:g}) at {plan.size} px, {plan.steps} steps of batch "
@@ -75,6 +84,9 @@ def summary_text(out: Path, plan: DemoPlan) -> str:
              f"{plan.eval_seeds} seeds, selection on a validation split of the training data (never the test set). "
              "The PCL ablation is not part of the demo: `facessl ablate --out <this directory>` runs it "
              "and adds its table and its verdict here."]
+    precision = pretraining_precision(out)
+    if precision:
+        lines[0] += f" Pretraining precision: {precision} (`train.precision=auto`: bf16 where the hardware computes it natively)."
     swap = analysis.get("pcl", {}).get("swap_test")
     if swap:
         lines.append(f"PCL swap test (held-out faces, mean L1): D(F_f(s), F_p(ŝ)) is {swap['fp_swap_to_target']:.4f} from ŝ "

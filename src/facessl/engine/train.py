@@ -366,7 +366,8 @@ class Trainer:
         if self.main and not self.quiet and last:
             print(f"trained to step {self.step}: loss {last['loss']:.4f}; checkpoint {ckpt.latest_checkpoint(self.run_dir)}")
         return {"step": self.step, "loss": last.get("loss"), "skipped_files": len(bad_run),
-                "checkpoint": str(ckpt.latest_checkpoint(self.run_dir) or ""), "training_seconds": self.training_seconds()}
+                "checkpoint": str(ckpt.latest_checkpoint(self.run_dir) or ""), "training_seconds": self.training_seconds(),
+                "device": self.device.type, "precision": self.precision}  # what train.precision=auto chose
 
     def _periodic(self, batch) -> dict:
         """Image grids and the kNN monitor (rank 0, on forked RNG so training randomness is unchanged)."""
