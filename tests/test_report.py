@@ -6,9 +6,11 @@ import math
 import re
 
 import pytest
+import torch
 from PIL import Image
 
 from facessl.cli import main
+from facessl.engine.runtime import resolve_precision
 from facessl.errors import FacesslError
 from facessl.report import (Section, Table, ablation_table, build_report, feature_choice_table, format_mean_std,
                             fractions_to_percent, hardware_info, paper_tables)
@@ -139,6 +141,7 @@ def test_hardware_info_has_the_facts():
     info = hardware_info()
     assert {"cpu", "cpu_cores", "torch", "device", "peak_rss_mib", "python"} <= set(info)
     assert info["peak_rss_mib"] > 10
+    assert info["cpu_bf16"].startswith("native" if resolve_precision("auto", torch.device("cpu")) == "bf16" else "not native")
 
 
 def fake_run(run_dir):

@@ -86,7 +86,8 @@ def summary_text(out: Path, plan: DemoPlan) -> str:
              "and adds its table and its verdict here."]
     precision = pretraining_precision(out)
     if precision:
-        lines[0] += f" Pretraining precision: {precision} (`train.precision=auto`: bf16 where the hardware computes it natively)."
+        lines[0] += (f" Pretraining precision: {precision} (as `train.precision` resolved on this hardware; `auto` picks bf16 "
+                     "where it is native).")
     swap = analysis.get("pcl", {}).get("swap_test")
     if swap:
         lines.append(f"PCL swap test (held-out faces, mean L1): D(F_f(s), F_p(ŝ)) is {swap['fp_swap_to_target']:.4f} from ŝ "
