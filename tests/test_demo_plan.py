@@ -163,3 +163,17 @@ def test_the_demos_simclr_crops_and_pcls_face_views_are_the_same_recipe(tmp_path
 
 def test_the_demo_verifies_on_features_centred_on_the_threshold_folds():
     assert pipeline.eval_options(get_plan("small"), quiet=True).verification_center
+
+
+def test_the_report_names_the_precision_the_pretraining_stages_recorded(tmp_path):
+    from facessl.demo.report import pretraining_precision
+    stages = tmp_path / "stages"
+    stages.mkdir()
+    assert pretraining_precision(tmp_path) == ""  # nothing recorded yet
+    records = {"pretrain-pcl": {"precision": "bf16"}, "pretrain-simclr": {"step": 4},  # recorded before precision was
+               "pretrain-fabnet": None, "eval-pcl": {"precision": "fp32"}}             # not a pretraining stage
+    for name, result in records.items():
+        (stages / f"{name}.json").write_text(json.dumps({"seconds": 1.0, "result": result}))
+    assert pretraining_precision(tmp_path) == "bf16"
+    (stages / "pretrain-simclr.json").write_text(json.dumps({"seconds": 1.0, "result": {"precision": "fp32"}}))
+    assert pretraining_precision(tmp_path) == "bf16 and fp32"

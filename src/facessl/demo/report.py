@@ -72,7 +72,8 @@ def pretraining_precision(out: Path) -> str:
     '' for runs recorded before the trainer reported it. It changes the numbers, so the report says it."""
     found = set()
     for path in sorted((out / "stages").glob("pretrain-*.json")):
-        found.add(json.loads(path.read_text()).get("result", {}).get("precision"))
+        result = json.loads(path.read_text()).get("result")
+        found.add(result.get("precision") if isinstance(result, dict) else None)
     return " and ".join(sorted(p for p in found if p))
 
 
