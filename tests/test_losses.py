@@ -197,3 +197,28 @@ def test_losses_under_bf16_inputs_are_float32_and_finite():
     out = L.nt_xent(z1, z2, 0.07)
     assert out.dtype == torch.float32 and torch.isfinite(out)
     assert torch.isfinite(L.pose_contrastive(z1, z2, torch.randn(8, 3, 16).bfloat16(), 0.07))
+
+
+@pytest.mark.parametrize("name", ["nt_xent", "nt_xent_mixed", "pose", "orth"])
+def test_losses_inside_bf16_autocast_compute_in_float32(name):
+    """The trainer runs the whole forward pass, losses included, under autocast. A matmul of float32 tensors
+    still runs in bf16 there, unless the loss turns autocast off: NT-Xent's gradient was 1.3 % off."""
+    g = torch.Generator().manual_seed(0)
+    z1 = torch.randn(64, 128, generator=g)
+    z2, neg = z1 + 1.5 * torch.randn(64, 128, generator=g), torch.randn(64, 128, generator=g)
+    loss = {"nt_xent": lambda a, b: L.nt_xent(a, b, 0.07),
+            "nt_xent_mixed": lambda a, b: L.nt_xent(a, b, 0.07, mix_alpha=1.6, generator=torch.Generator().manual_seed(1)),
+            "pose": lambda a, b: L.pose_contrastive(a, b, neg, 0.07),
+            "orth": lambda a, b: L.orthogonality(a, b)}[name]
+
+    def value_and_grad(autocast: bool):
+        a, b = z1.clone().requires_grad_(), z2.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            out = loss(a, b)
+        out.backward()
+        return out.detach(), a.grad
+
+    (ref, ref_grad), (out, grad) = value_and_grad(False), value_and_grad(True)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-7)
