@@ -177,3 +177,11 @@ def test_the_report_names_the_precision_the_pretraining_stages_recorded(tmp_path
     assert pretraining_precision(tmp_path) == "bf16"
     (stages / "pretrain-simclr.json").write_text(json.dumps({"seconds": 1.0, "result": {"precision": "fp32"}}))
     assert pretraining_precision(tmp_path) == "bf16 and fp32"
+
+
+def test_the_demo_pretrains_in_fp32_on_every_cpu(tmp_path):
+    """Its settings were chosen in fp32; auto would switch to bf16 on a CPU with native bf16 (session 19)."""
+    small, tiny = get_plan("small"), get_plan("tiny")
+    for method in ("simclr", "pcl", "fabnet"):
+        assert pipeline.pretrain_config(method, small, tmp_path, seed=0).train.precision == "fp32"
+    assert pipeline.pretrain_config("simclr", tiny, tmp_path, seed=0).train.precision == "auto"
