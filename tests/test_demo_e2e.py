@@ -40,6 +40,10 @@ def test_the_demo_writes_its_tables_verdicts_and_report(demo):
     assert "Verdicts: the papers' claims at this budget" in report and ". PCL ablation\n" not in report
     assert f"Pretraining precision: {resolve_precision('auto', torch.device('cpu'))} (" in report  # what auto chose here
     assert (demo / "report.html").stat().st_size > 10_000
+    assert "input 32 px (RAF-DB at 48 px, as the reference probes each task at its own size)" in report
+    for run in ("baselines", "simclr", "pcl", "fabnet"):  # the plan's probe size reaches every row, supervised included
+        tasks = {t["name"]: t for t in json.loads((demo / "eval" / run / "results.json").read_text())["tasks"]}
+        assert tasks["RAF-DB"]["input_size"] == 48 and tasks["LFW"]["input_size"] == 32
 
 
 def test_a_second_demo_run_skips_every_finished_stage(demo):

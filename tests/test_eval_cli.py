@@ -72,6 +72,33 @@ def test_suite_task_features_limit_the_choices(toys):
     assert list(rows[0]) == ["fs"] and sorted(rows[1]) == ["ff+fp", "fs"]
 
 
+def test_suite_task_size_reads_that_task_at_its_own_size(toys, monkeypatch):
+    import facessl.evaluate.runner as runner
+
+    supervised_sizes = []
+    real_supervised = runner.run_supervised_task
+    monkeypatch.setattr(runner, "run_supervised_task",
+                        lambda template, task, choice, size, *a, **kw: supervised_sizes.append(size)
+                        or real_supervised(template, task, choice, size, *a, **kw))
+    suite = toys / "suite.yaml"
+    suite.write_text("tasks:\n  - dataset: rafdb:${root}/rafdb\n    size: 24\n  - name: LFW\n    dataset: lfw:${root}/lfw\n")
+    common = ["--checkpoint", str(toys / "run"), "--baselines", "random,supervised", "--size", "16", *FAST]
+    assert main(["eval", "--suite", str(suite), "--data-root", str(toys / "bench"), "--out", str(toys / "mixed"),
+                 *common]) == 0
+    mixed = json.loads((toys / "mixed" / "results.json").read_text())
+    assert [t["input_size"] for t in mixed["tasks"]] == [24, 16] and supervised_sizes == [24]
+    assert "tasks at their own input size: rafdb 24 px" in (toys / "mixed" / "results.md").read_text()
+    # the task's rows are what a whole evaluation at that size gives, and not what the default size gives
+    for size in ("24", "16"):
+        assert main(["eval", "--dataset", f"rafdb:{toys / 'bench/rafdb'}", "--out", str(toys / f"at{size}"),
+                     *common[:-len(FAST) - 2], "--size", size, *FAST, "--no-cache"]) == 0
+    at = {size: json.loads((toys / f"at{size}" / "results.json").read_text())["tasks"][0]["rows"] for size in ("24", "16")}
+    accuracy = lambda rows, label: rows[label]["fs"]["metrics"]["accuracy"]["per_seed"]
+    for label in ("checkpoint", "random"):
+        assert accuracy(mixed["tasks"][0]["rows"], label) == accuracy(at["24"], label)
+    assert mixed["tasks"][0]["rows"]["checkpoint"]["fs"] != at["16"]["checkpoint"]["fs"]
+
+
 def test_suite_keeps_going_past_a_failed_task(toys, capsys):
     suite = toys / "suite.yaml"
     suite.write_text("tasks:\n  - dataset: rafdb:${root}/rafdb\n  - task: au\n    dataset: rafdb:${root}/rafdb\n")
@@ -94,13 +121,16 @@ def test_suite_keeps_going_past_a_failed_task(toys, capsys):
     (["--dataset", "rafdb:X", "--baselines", "imagenet"], "baseline"),
     (["--suite", "SUITE_UNKNOWN_VAR"], "${data}"),
     (["--suite", "SUITE_BAD_KEY"], "unknown key 'datset'"),
+    (["--suite", "SUITE_BAD_SIZE"], "tasks[0]: size '64px': expected a positive whole number of pixels"),
 ])
 def test_bad_input_is_one_line_error(toys, capsys, extra, message):
     (toys / "bench/rafdb").mkdir(exist_ok=True)
     (toys / "bad1.yaml").write_text("tasks:\n  - dataset: rafdb:${data}/rafdb\n")
     (toys / "bad2.yaml").write_text("tasks:\n  - datset: rafdb:x\n    dataset: rafdb:x\n")
+    (toys / "bad3.yaml").write_text("tasks:\n  - dataset: rafdb:x\n    size: 64px\n")
     extra = [e.replace("rafdb:X", f"rafdb:{toys / 'bench/rafdb'}").replace("SUITE_UNKNOWN_VAR", str(toys / "bad1.yaml"))
-             .replace("SUITE_BAD_KEY", str(toys / "bad2.yaml")) for e in extra]
+             .replace("SUITE_BAD_KEY", str(toys / "bad2.yaml")).replace("SUITE_BAD_SIZE", str(toys / "bad3.yaml"))
+             for e in extra]
     code = main(["eval", "--checkpoint", str(toys / "run"), "--out", str(toys / "o"), *FAST, *extra])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err

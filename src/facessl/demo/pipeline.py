@@ -81,10 +81,13 @@ def eval_options(plan: DemoPlan, quiet: bool) -> EvalOptions:
                        quiet=quiet, size=plan.size, verification_center=True)
 
 
-def suite_specs(out: Path, task_names=None, suite: str = "eval_synth.yaml") -> list:
-    """The synthetic suite's tasks that are the report's columns (or those named)."""
+def suite_specs(out: Path, plan: DemoPlan, task_names=None, suite: str = "eval_synth.yaml") -> list:
+    """The synthetic suite's tasks that are the report's columns (or those named), at the plan's probe sizes."""
     task_names = tuple(DATASET_KEYS) if task_names is None else task_names
-    return [s for s in load_suite(CONFIG_DIR / suite, root=str(out / "data")) if s.name in task_names]
+    specs = [s for s in load_suite(CONFIG_DIR / suite, root=str(out / "data")) if s.name in task_names]
+    for spec in specs:
+        spec.size = plan.probe_sizes.get(spec.name)
+    return specs
 
 
 def _evaluate_to(out: Path, name: str, encoder, specs, plan: DemoPlan, quiet: bool, **kwargs) -> str:
@@ -99,7 +102,7 @@ def _evaluate_to(out: Path, name: str, encoder, specs, plan: DemoPlan, quiet: bo
 def evaluate_run(out: Path, plan: DemoPlan, name: str, quiet: bool, features=None, task_names=None) -> str:
     """Evaluate runs/<name> on the synthetic suite; writes eval/<name>/results.{json,md}."""
     encoder = facessl.load(out / "runs" / name)
-    specs = suite_specs(out, task_names)
+    specs = suite_specs(out, plan, task_names)
     if features is None:
         names = tuple(encoder.feature_names)
         features = list(PCL_FEATURES) if {"ff", "fp"} <= set(names) else [names[0]]
@@ -119,7 +122,7 @@ def evaluate_baselines(out: Path, plan: DemoPlan, quiet: bool, architecture: str
     from facessl.methods import build_method
 
     encoder = build_method(pretrain_config(architecture, plan, out, seed=0)).encoder()
-    return _evaluate_to(out, BASELINES_RUN, encoder, suite_specs(out), plan, quiet, features=["fs"],
+    return _evaluate_to(out, BASELINES_RUN, encoder, suite_specs(out, plan), plan, quiet, features=["fs"],
                         baselines=("random", "supervised"), checkpoint_row=False)
 
 

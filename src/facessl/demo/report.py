@@ -77,12 +77,19 @@ def pretraining_precision(out: Path) -> str:
     return " and ".join(sorted(p for p in found if p))
 
 
+def probe_sizes_text(plan: DemoPlan) -> str:
+    """Which input size each column's probes (and its supervised row) read."""
+    own = ", ".join(f"{name} at {size} px" for name, size in plan.probe_sizes.items() if size != plan.size)
+    return f"input {plan.size} px" + (f" ({own}, as the reference probes each task at its own size)" if own else "")
+
+
 def summary_text(out: Path, plan: DemoPlan) -> str:
     analysis = json.loads((out / "results" / "analysis.json").read_text())
     lines = [f"Scale: backbone `{plan.backbone}` (width {plan.width:g}) at {plan.size} px, {plan.steps} steps of batch "
              f"{plan.batch_size} per method ({plan.pretrain_seeds} pretraining seeds for "
              f"{' and '.join(plan.seeded_methods)}), synthetic data preset `{plan.data_scale}`; probes: "
-             f"{plan.eval_seeds} seeds, selection on a validation split of the training data (never the test set). "
+             f"{plan.eval_seeds} seeds, selection on a validation split of the training data (never the test set), "
+             f"{probe_sizes_text(plan)}. "
              "The PCL ablation is not part of the demo: `facessl ablate --out <this directory>` runs it "
              "and adds its table and its verdict here."]
     precision = pretraining_precision(out)

@@ -76,8 +76,10 @@ def build_task(task: str, test_set, train_set, options: EvalOptions):
 
 def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions, choices, baselines,
                   datasets: dict, build_random=None, skip_missing=False) -> dict:
-    """One task: every feature choice for every row (checkpoint, random), plus the supervised row."""
+    """One task: every feature choice for every row (checkpoint, random), plus the supervised row, all at
+    the input size of `sources` (the task's own size, else the evaluation's)."""
     start = time.perf_counter()
+    size = next(iter(sources.values())).size
     read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing, spec.options)
     test_set = read(spec.dataset)
     train_set = read(spec.train_dataset) if spec.train_dataset else None
@@ -103,7 +105,7 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
             _say(options, f"[{spec.name}] {spec.task}: supervised {choices[0]}")
             try:
                 rows["supervised"] = {choices[0]: run_supervised_task(
-                    template, task, choices[0], input_size(template, options), options, options.supervised_seeds,
+                    template, task, choices[0], size, options, options.supervised_seeds,
                     build_random, cache=next(iter(sources.values())).cache)}
             except FacesslError as exc:
                 rows["supervised"] = {"unavailable": str(exc)}
@@ -114,7 +116,7 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
         if getattr(data, "dropped", None):
             info[key] = data.dropped  # rows a reader skipped (missing images, |angle| > 99 ...)
     return {"name": spec.name, "task": spec.task, "dataset": spec.dataset, "train_dataset": spec.train_dataset,
-            "info": info, "rows": rows,
+            "input_size": size, "info": info, "rows": rows,
             "seconds": round(time.perf_counter() - start, 3)}
 
 
@@ -135,26 +137,37 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
         raise FacesslError(f"none of the features {', '.join(requested)} exist; this encoder has {', '.join(names)}")
     for choice in lacking:
         _say(options, f"note: feature {choice!r} skipped (this encoder has {', '.join(names)})")
-    size = input_size(encoder, options)
-    common = dict(size=size, cache=cache, device=options.device, amp=options.amp, quiet=options.quiet)
-    sources = {"checkpoint": FeatureSource(encoder, label="checkpoint", **common)} if checkpoint_row else {}
-    if not sources and "random" not in baselines:
+    if not checkpoint_row and "random" not in baselines:
         raise FacesslError("nothing to evaluate: no checkpoint row and no random-weights row")
-    if "random" in baselines:
-        sources["random"] = FeatureSource(random_encoder(encoder, RANDOM_SEED, build_random), label="random", **common)
+    size = input_size(encoder, options)
+    random_weights = random_encoder(encoder, RANDOM_SEED, build_random) if "random" in baselines else None
+    sources_by_size = {}
+
+    def sources_at(task_size: int) -> dict:
+        """The rows' feature sources at one input size (a task may have its own: TaskSpec.size)."""
+        if task_size not in sources_by_size:
+            common = dict(size=task_size, cache=cache, device=options.device, amp=options.amp, quiet=options.quiet)
+            rows = {"checkpoint": FeatureSource(encoder, label="checkpoint", **common)} if checkpoint_row else {}
+            if random_weights is not None:
+                rows["random"] = FeatureSource(random_weights, label="random", **common)
+            sources_by_size[task_size] = rows
+        return sources_by_size[task_size]
+
+    sources_at(size)
     start = time.perf_counter()
     tasks = []
     for spec in specs:
         try:
-            tasks.append(evaluate_spec(spec, sources, encoder, options, choices, baselines, datasets or {},
-                                       build_random, skip_missing))
+            tasks.append(evaluate_spec(spec, sources_at(spec.size or size), encoder, options, choices, baselines,
+                                       datasets or {}, build_random, skip_missing))
         except FacesslError as exc:
             if not keep_going:
                 raise
             _say(options, f"[{spec.name}] {spec.task}: FAILED: {exc}")
             tasks.append({"name": spec.name, "task": spec.task, "dataset": spec.dataset,
                           "train_dataset": spec.train_dataset, "error": str(exc), "rows": {}})
-    for source in sources.values():
+    all_sources = [source for rows in sources_by_size.values() for source in rows.values()]
+    for source in all_sources:
         source.verify_unchanged()
     protocol = SELECTED_ON_TEST if options.paper_protocol else (
         "weight decay (of " + ", ".join(f"{w:g}" for w in options.weight_decays) + ")"
@@ -164,7 +177,7 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     return json_safe({
         "facessl_version": facessl.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "checkpoint": {**(checkpoint or {}), "weights_hash": sources["checkpoint"].weights if checkpoint_row else None},
+        "checkpoint": {**(checkpoint or {}), "weights_hash": sources_at(size)["checkpoint"].weights if checkpoint_row else None},
         "eval_config": {**asdict(options), "features": choices, "skipped_features": lacking,
                         "baselines": list(baselines), "input_size": size},
         "eval_config_hash": options_hash(options, choices, baselines),
@@ -172,7 +185,7 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
         "protocol": protocol,
         "tasks": tasks,
         "timing": {"total_seconds": round(time.perf_counter() - start, 3),
-                   "extract_seconds": round(sum(s.extract_seconds for s in sources.values()), 3)},
+                   "extract_seconds": round(sum(s.extract_seconds for s in all_sources), 3)},
         "cache": {"dir": None if cache is None or cache.root is None else str(cache.root),
                   "hits": 0 if cache is None else cache.hits, "misses": 0 if cache is None else cache.misses,
                   "probe_hits": 0 if cache is None else cache.probe_hits,

@@ -10,6 +10,8 @@ A suite file::
         dataset: aflw2000:${root}/aflw2000
         train_dataset: 300wlp:${root}/300wlp
         features: fs            # optional; this task's feature choices (those of --features it keeps)
+        size: 64                # optional; this task's input size in px (default: --size), as the reference
+                                # probes expression and pose at their own sizes
       - name: my faces
         dataset: csv:${root}/faces/labels.csv
         options: {label_column: emotion, images: "${root}/faces/images", group: "^(S\\d+)_"}
@@ -49,7 +51,7 @@ READER_FLAGS = ("--images", "--image-column", "--label-column", "--target-column
 # test format -> the training set's format, looked up beside the test set's path when not given
 DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp", "biwi": "300wlp"}
 AGE_FORMATS = ("utkface", "agedb")  # age regression by default; their target=gender (race) option reads classes
-SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features", "options"}
+SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features", "size", "options"}
 
 
 @dataclass
@@ -60,9 +62,12 @@ class TaskSpec:
     name: str = ""
     features: tuple | None = None  # None: every requested feature choice; else only these of them
     options: dict = field(default_factory=dict)  # reader keywords: label_column, images, group, pairs_file ...
+    size: int | None = None  # input size of this task's images; None: the evaluation's (--size)
 
     def __post_init__(self):
         fmt, _ = parse_dataset(self.dataset)
+        if self.size is not None:
+            self.size = parse_size(self.size)
         self.options = {k: v for k, v in (self.options or {}).items() if v is not None}
         if not self.task and fmt == "csv":  # the chosen columns say what the table holds
             self.task = ("regression" if self.options.get("target_columns") else
@@ -90,6 +95,17 @@ class TaskSpec:
         self.name = self.name or fmt
         if isinstance(self.features, str):
             self.features = tuple(f.strip() for f in self.features.split(",") if f.strip())
+
+
+def parse_size(value) -> int:
+    """A task's input size: a positive whole number of pixels."""
+    try:
+        size = int(str(value).strip())
+    except ValueError:
+        size = 0
+    if size < 1 or str(value).strip() != str(size):
+        raise FacesslError(f"size {value!r}: expected a positive whole number of pixels, e.g. 64")
+    return size
 
 
 def parse_dataset(text: str) -> tuple[str, str]:
@@ -165,7 +181,7 @@ def load_suite(path, root=None) -> list[TaskSpec]:
         options = {k: substitute(v, {"root": root}, where) if isinstance(v, str) else v for k, v in options.items()}
         try:
             specs.append(TaskSpec(values.get("task", ""), values["dataset"], values.get("train_dataset"),
-                                  values.get("name", ""), values.get("features"), options))
+                                  values.get("name", ""), values.get("features"), options, values.get("size")))
         except FacesslError as exc:
             raise FacesslError(f"{where}: {exc}") from None
     return specs

@@ -161,6 +161,11 @@ def render(results: dict) -> str:
              f"input {results.get('eval_config', {}).get('input_size', '?')} px, "
              f"{results.get('eval_config', {}).get('seeds', '?')} seed(s)",
              f"- model selection: {results.get('protocol', '?')}"]
+    default_size = results.get("eval_config", {}).get("input_size")
+    own_sizes = [f"{t['name']} {t['input_size']} px" for t in results.get("tasks", [])
+                 if t.get("input_size") not in (None, default_size)]
+    if own_sizes:
+        lines.insert(3, f"- tasks at their own input size: {', '.join(own_sizes)}")
     if results.get("paper_protocol"):
         lines += ["", "**PAPER PROTOCOL: hyper-parameters and epoch chosen on the TEST set. These numbers are "
                       "optimistic and not comparable with validation-selected ones.**"]
