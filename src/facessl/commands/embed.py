@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("--device", type=device, default=None, help="cpu, cuda, mps (default: the fastest available)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--quiet", action="store_true")
-    p.add_argument("--skip-missing", action="store_true", help="--dataset: skip (and count) images its list names but lacks or that do not decode")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="skip (and count) images that do not decode and, for --dataset, those its list names but lacks")
     from facessl.commands.eval import add_dataset_options
 
     add_dataset_options(p, images_flag=False)
@@ -64,9 +65,17 @@ def images_to_embed(args):
         raise FacesslError("give exactly one of --images FOLDER or --dataset FORMAT:PATH")
     if args.images:
         files, linked = list_image_files(args.images, count_linked=True)
+        bad = []
+        if args.skip_missing:  # one checking pass, so a corrupt photo is counted here, not fatal mid-extraction
+            from facessl.data.formats.decodable import undecodable_rows
+
+            rows = set(undecodable_rows([str(f) for f in files]).tolist())
+            bad = [f for i, f in enumerate(files) if i in rows]
+            files = [f for i, f in enumerate(files) if i not in rows]
         if not args.quiet:
-            print(f"found {len(files)} images under {args.images}"
-                  + (f" ({linked} of them through symlinked folders)" if linked else ""))
+            print(f"found {len(files) + len(bad)} images under {args.images}"
+                  + (f" ({linked} of them through symlinked folders)" if linked else "")
+                  + (f"; skipped {len(bad)} that do not decode (e.g. {_shown(bad[0])})" if bad else ""))
         root = Path(args.images)
         return ImageSet([str(f) for f in files], source=str(args.images)), [str(f.relative_to(root)) for f in files]
     data = read_dataset(args.dataset, getattr(args, "skip_missing", False), reader_options(args))
@@ -79,6 +88,11 @@ def images_to_embed(args):
         dropped = ", ".join(f"{v} {k}" for k, v in data.dropped.items() if v)
         print(f"found {len(data)} images in {args.dataset}" + (f" (skipped: {dropped})" if dropped else ""))
     return data, names
+
+
+def _shown(path) -> str:
+    """A file name for the console: bytes that are not UTF-8 as \\xe9 (printing a surrogate would raise)."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def run(args) -> int:

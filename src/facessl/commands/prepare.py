@@ -4,7 +4,8 @@
                     [--format tree|shards] [--workers N] [--detector mtcnn] [--quiet]
     facessl prepare --images DIR --out OUT [--size 128] [--margin 0.25]
 
-Rerunning the same command continues a killed run; finished videos are not redone.
+Rerunning the same command continues a killed run; finished videos are not redone, new inputs
+(and skipped ones that changed since) are. Photos: `photos.csv` in OUT maps each input to its crop.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from facessl.errors import FacesslError
 def add_arguments(parser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--videos", help="folder of videos (.mp4 .mov .avi .mkv .webm; any depth; VoxCeleb2 id/video/clip.mp4 keeps its names)")
-    src.add_argument("--images", help="folder of photos: one aligned crop of the largest face each, same relative paths")
+    src.add_argument("--images", help="folder of photos: one aligned crop of the largest face each, same folders "
+                                      "(names in OUT/photos.csv)")
     parser.add_argument("--out", required=True, help="output folder (a rerun resumes)")
     parser.add_argument("--size", type=int, default=128, help="crop side in pixels (default 128)")
     parser.add_argument("--margin", type=float, default=0.25, help="extra context around the face, fraction of the tight crop per side (default 0.25)")
@@ -71,15 +73,36 @@ def run(args) -> int:
         raise FacesslError("--format shards is for videos (face tracks); photos are written as a folder of crops")
     s = prepare(kind, root, args.out, opts, args.format, args.workers, args.quiet, shard_frames=args.shard_frames)
     if not args.quiet:
-        t, run_ = s["totals"], s["_run"]
-        if kind == "videos":
-            print(f"prepared {t['videos']} videos: {t['tracks_written']} tracks, {t['frames_written']} frames written "
-                  f"of {t['frames_sampled']} sampled; {t['videos_skipped']} skipped, {t['videos_without_track']} without a track")
-        else:
-            print(f"prepared {t['images']} photos: {t['written']} crops written; {t['no_face']} without a face, "
-                  f"{t['unreadable']} unreadable")
-        for item in s["skipped"][:10]:
-            print(f"  skipped {item['input']}: {item['reason']}")
-        print(f"{run_['frames_per_s']:.1f} frames/s this run ({run_['seconds']:.1f} s, {run_['workers']} workers); "
-              f"summary in {os.path.join(args.out, 'prepare.json')}")
+        report(kind, s, args.out)
     return 0
+
+
+def report(kind: str, s: dict, out) -> None:
+    """The console summary: counts, then every kind of loss by name (up to a few each; all in prepare.json)."""
+    from facessl.data.video.writers import partly_decoded, shown
+
+    t, run_ = s["totals"], s["_run"]
+    if kind == "videos":
+        print(f"prepared {t['videos']} videos: {t['tracks_written']} tracks, {t['frames_written']} frames written "
+              f"of {t['frames_sampled']} sampled; {t['videos_skipped']} skipped, "
+              f"{t['videos_without_track']} without a track")
+        _names("without a track", [v["key"] for v in s["videos"] if not v.get("tracks")])
+        for v in [v for v in s["videos"] if partly_decoded(v)][:10]:
+            print(f"  partly decoded {shown(v['key'])}: {partly_decoded(v)}")
+    else:
+        print(f"prepared {t['images']} photos: {t['written']} crops written; {t['no_face']} without a face, "
+              f"{t['unreadable']} unreadable, {t['errors']} failed; names in {os.path.join(out, 'photos.csv')}")
+        _names("without a face", s["no_face"])
+        _names("unreadable", s["unreadable"])
+    for item in s["skipped"][:10]:
+        print(f"  skipped {shown(item['input'])}: {item['reason']}")
+    print(f"{run_['frames_per_s']:.1f} frames/s this run ({run_['seconds']:.1f} s, {run_['workers']} workers); "
+          f"summary in {os.path.join(out, 'prepare.json')}")
+
+
+def _names(what: str, names: list[str], n: int = 5) -> None:
+    from facessl.data.video.writers import shown
+
+    if names:
+        more = f" ... ({len(names) - n} more)" if len(names) > n else ""
+        print(f"  {what} ({len(names)}): {', '.join(shown(x) for x in names[:n])}{more}")

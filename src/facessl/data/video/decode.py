@@ -2,7 +2,9 @@
 
 `sample_frames` yields (frame_index, time_s, rgb uint8 (H,W,3)) for every k-th decoded frame or
 for the frames closest to a target rate (--fps), in presentation order. Times come from the
-stream's timestamps when present, else from the frame index and the average rate.
+stream's timestamps when present, else from the frame index and the average rate. A damaged
+packet in the middle (a bad sector, a broken download) is skipped and counted, and decoding goes
+on with the next one; only a file that cannot be read further ends the frames early.
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ def list_videos(root: Path) -> list[str]:
     return [f for f in walk_files(root) if f.lower().endswith(VIDEO_EXTENSIONS)]
 
 
-def sample_frames(path, fps: float | None = None, every: int = 1):
-    """Yield (index, time_s, rgb) of the sampled frames. Raises VideoError on an unreadable file."""
+def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | None = None):
+    """Yield (index, time_s, rgb) of the sampled frames. Raises VideoError on an unreadable file.
+    stats (a dict, if given) gets "bad_packets": how many packets did not decode and were skipped."""
     import av
 
     if Path(path).stat().st_size == 0:
@@ -43,8 +46,10 @@ def sample_frames(path, fps: float | None = None, every: int = 1):
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         base = stream.time_base or Fraction(1, 1000)
         next_time, count = 0.0, 0
+        stats = {} if stats is None else stats
+        stats["bad_packets"] = 0
         try:
-            for index, frame in enumerate(container.decode(stream)):
+            for index, frame in enumerate(_decoded(container, stream, stats)):
                 t = float(frame.pts * base) if frame.pts is not None else index / rate
                 if fps:
                     if t + 0.5 / rate < next_time:  # not yet the frame closest to the next sampling time
@@ -60,7 +65,21 @@ def sample_frames(path, fps: float | None = None, every: int = 1):
             # a truncated file: the caller keeps what was sampled before and records the error
             raise VideoError(f"cannot decode after {count} sampled frames: {_short(exc)}") from None
         if count == 0:
-            raise VideoError("no decodable frame")
+            bad = stats["bad_packets"]
+            raise VideoError("no decodable frame" + (f" ({bad} damaged packets skipped)" if bad else ""))
+
+
+def _decoded(container, stream, stats: dict):
+    """The stream's frames, packet by packet: one that does not decode is counted and skipped, not the end."""
+    import av
+
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:  # damaged data; demux errors (the file ends, cannot be read) stop the outer loop
+            stats["bad_packets"] += 1
+            continue
+        yield from frames
 
 
 def upright(rgb: np.ndarray, rotation) -> np.ndarray:

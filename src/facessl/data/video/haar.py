@@ -27,7 +27,8 @@ class Haar(Detector):
         s = min(1.0, self.max_side / max(frame.shape[:2]))
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if s < 1.0:
-            grey = cv2.resize(grey, (round(grey.shape[1] * s), round(grey.shape[0] * s)), interpolation=cv2.INTER_AREA)
+            grey = cv2.resize(grey, (max(1, round(grey.shape[1] * s)), max(1, round(grey.shape[0] * s))),
+                              interpolation=cv2.INTER_AREA)  # at least 1 px: a 2000x3 strip has no face, no assertion
         found = []
         for cascade, flip in ((self.frontal, False), (self.profile, False), (self.profile, True)):
             img = grey[:, ::-1].copy() if flip else grey

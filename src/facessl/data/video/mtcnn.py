@@ -121,7 +121,9 @@ class MTCNN(Detector):
     def _shrink(self, frame):
         s = min(1.0, self.max_side / max(frame.shape[:2]))
         if s < 1.0:
-            frame = cv2.resize(frame, (round(frame.shape[1] * s), round(frame.shape[0] * s)), interpolation=cv2.INTER_AREA)
+            # at least 1 px: a 2000x3 strip must give "no face", not an OpenCV assertion
+            frame = cv2.resize(frame, (max(1, round(frame.shape[1] * s)), max(1, round(frame.shape[0] * s))),
+                               interpolation=cv2.INTER_AREA)
         return frame, s
 
     def detect(self, frame: np.ndarray) -> list[Face]:

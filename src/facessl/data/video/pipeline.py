@@ -55,7 +55,7 @@ def process_video(path, opts: Options, detector) -> VideoResult:
     result = VideoResult()
     s = result.summary
     tracker, cuts = Tracker(max_faces=opts.max_faces), ShotCuts()
-    frames, at, lost = {}, {}, True
+    frames, at, lost, decoding = {}, {}, True, {}
 
     def finalize(pos):
         frame = frames.pop(pos, None)
@@ -66,7 +66,7 @@ def process_video(path, opts: Options, detector) -> VideoResult:
             track.crops.append((index, time_s, face, encode_jpeg(crop)))
 
     try:
-        for pos, (index, time_s, frame) in enumerate(sample_frames(path, opts.fps, opts.every)):
+        for pos, (index, time_s, frame) in enumerate(sample_frames(path, opts.fps, opts.every, decoding)):
             s["frames_sampled"] += 1
             if cuts(frame):
                 tracker.close_all()
@@ -89,6 +89,8 @@ def process_video(path, opts: Options, detector) -> VideoResult:
         if s["frames_sampled"] == 0:
             raise
         s["error"] = str(exc)  # truncated: keep what decoded before
+    if decoding.get("bad_packets"):
+        s["bad_packets"] = decoding["bad_packets"]  # said on the console too: the video is only partly there
     for pos in sorted(frames):
         finalize(pos)
     tracker.close_all()

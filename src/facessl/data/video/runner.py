@@ -1,10 +1,13 @@
 """`facessl prepare` at scale: videos (or chunks of photos) in worker processes, resumable.
 
 State lives in `<out>/.prepare/`: `options.json` (a rerun with other options is refused) and
-`done.jsonl` (one line per finished input, appended and fsync'ed after its output is in place).
-A killed run continues where it stopped: unfinished inputs are redone from scratch, and each
-track folder appears by one atomic rename, so nothing half-written looks finished. The result
-is a pure function of the input and the options; `prepare.json` (written last) summarises it.
+`done.jsonl` (one line per finished input, video or photo, appended and fsync'ed after its output
+is in place). A killed run continues where it stopped: unfinished inputs are redone from scratch,
+and each track folder appears by one atomic rename, so nothing half-written looks finished. A
+rerun also does what is new: inputs added since, and inputs whose size or modification time
+changed since they were skipped (a file still being copied) or, for photos, prepared. Output
+names given once are kept (naming.py). The result is a pure function of the input and the
+options; `prepare.json` (written last) summarises it, and photos also get `photos.csv`.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from facessl.data.video.pipeline import Options
 from facessl.data.video import writers
+from facessl.data.video.naming import photo_places, video_places
 from facessl.data.video.writers import STATE
 from facessl.engine.io import write_json_atomic
 from facessl.errors import FacesslError
@@ -38,11 +42,13 @@ def _run_job(job: tuple) -> dict:
     kind, root, out, fmt, payload = job
     try:
         if kind == "videos":
-            return writers.video_job(Path(root), Path(out), fmt, payload, _WORKER["opts"], _WORKER["detector"])
+            return writers.video_job(Path(root), Path(out), fmt, *payload, _WORKER["opts"], _WORKER["detector"])
         return writers.photo_job(Path(root), Path(out), payload, _WORKER["opts"], _WORKER["detector"])
-    except Exception as exc:  # one bad input must never stop a large run: counted and named instead
-        key = payload if kind == "videos" else f"photos[{payload[0]}]"
-        return {"key": key, "skipped": f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}"}
+    except Exception as exc:  # one bad input must never stop a large run: counted, named, and retried on a rerun
+        reason = f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}"
+        if kind == "videos":
+            return {"key": payload[0], "skipped": reason, "retry": True}
+        return [{"key": rel, "result": "error", "reason": reason, "retry": True} for rel, _ in payload]
 
 
 class DoneLog:
@@ -63,9 +69,10 @@ class DoneLog:
         os.replace(tmp, path)
         self.file = open(path, "a")
 
-    def add(self, rec: dict) -> None:
-        self.records[rec["key"]] = rec
-        self.file.write(json.dumps(rec, sort_keys=True) + "\n")
+    def add(self, *recs: dict) -> None:
+        for rec in recs:
+            self.records[rec["key"]] = rec
+            self.file.write(json.dumps(rec, sort_keys=True) + "\n")
         self.file.flush()
         os.fsync(self.file.fileno())
 
@@ -94,41 +101,55 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
     _check_options(state, {"input": kind, "format": fmt, **opts.as_dict()})
     shutil.rmtree(state / "tmp", ignore_errors=True)  # leftovers of a killed run
     done = DoneLog(state / "done.jsonl")
+    sigs = {rel: writers.signature(root / rel) for rel in inputs}
+    todo = [rel for rel in inputs if not _current(kind, done.records.get(rel), sigs[rel])]
     if kind == "videos":
-        keys = {rel: rel for rel in inputs}
-        sizes = {rel: (root / rel).stat().st_size for rel in inputs}
-        todo = sorted((r for r in inputs if r not in done.records), key=lambda r: (-sizes[r], r))  # big first
-        jobs = [("videos", str(root), str(out), fmt, rel) for rel in todo]
+        places = video_places(inputs, {k: r["out"] for k, r in done.records.items() if r.get("out")})
+        todo.sort(key=lambda r: (-sigs[r][0], r))  # big first
+        jobs = [("videos", str(root), str(out), fmt, (rel, places[rel])) for rel in todo]
     else:
-        chunks = [inputs[i:i + chunk] for i in range(0, len(inputs), chunk)]
-        keys = {f"photos[{c[0]}]": c for c in chunks}
-        jobs = [("photos", str(root), str(out), fmt, c) for k, c in keys.items() if k not in done.records]
+        places = photo_places(inputs, {k: r["output"] for k, r in done.records.items() if r.get("output")})
+        jobs = [("photos", str(root), str(out), fmt, [(rel, places[rel]) for rel in todo[i:i + chunk]])
+                for i in range(0, len(todo), chunk)]
     assembled = fmt == "shards" and (out / "shards" / "index.json").is_file()
     if assembled and jobs:
-        raise FacesslError(f"{out / 'shards'}: shards were already assembled without {len(jobs)} input(s) now found; "
-                           "prepare them into another --out")
+        raise FacesslError(f"{out / 'shards'}: shards were already assembled without {len(todo)} input(s) "
+                           "new or changed since; prepare them into another --out")
     if jobs:  # a detector that cannot load (weights missing, no OpenCV 4 ...) is one clear error, here
         _init_worker(opts)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-    bar = _progress(len(keys), len(keys) - len(jobs), quiet, "videos" if kind == "videos" else "photo chunks")
+    bar = _progress(len(inputs), len(inputs) - len(todo), quiet, "videos" if kind == "videos" else "photos")
     frames, t0 = 0, time.time()
     try:
-        for rec in _results(jobs, opts, workers):
-            done.add(rec)
-            frames += rec.get("frames_sampled", rec.get("images", 0))
+        for result in _results(jobs, opts, workers):
+            recs = result if isinstance(result, list) else [result]
+            for rec in recs:  # as listed before reading: a file that grows meanwhile is redone next time
+                rec["sig"] = sigs[rec["key"]]
+            done.add(*recs)
+            frames += sum(rec.get("frames_sampled", kind == "images") for rec in recs)
             bar.set_postfix_str(f"{frames / max(time.time() - t0, 1e-9):.0f} frames/s", refresh=False)
-            bar.update(1)
+            bar.update(len(recs))
     finally:
         bar.close()
         done.close()
     elapsed = time.time() - t0
-    records = [done.records[k] for k in sorted(keys) if k in done.records]
+    records = [done.records[k] for k in sorted(inputs) if k in done.records]
     if fmt == "shards" and not assembled:
         writers.assemble_shards(out, records, shard_frames)
     summary = writers.summarise(kind, root, opts, fmt, records)
+    if kind == "images":
+        writers.write_photo_list(out, records)
     write_json_atomic(out / "prepare.json", summary)
     summary["_run"] = {"seconds": elapsed, "frames_per_s": frames / max(elapsed, 1e-9), "workers": workers}
     return summary
+
+
+def _current(kind: str, rec: dict | None, sig: list) -> bool:
+    """Whether an input's record still stands. Skips (and photos) are keyed by the file's size and mtime, so a
+    file fixed or finished copying is redone; an unexpected error is retried."""
+    if rec is None or rec.get("retry"):
+        return False
+    return rec.get("sig") == sig or (kind == "videos" and "skipped" not in rec)
 
 
 def _results(jobs, opts, workers):

@@ -1,6 +1,7 @@
 """Writing one finished input: a video's tracks as frame-tree folders (or a shard part), a chunk
 of photos as aligned crops; and the run's summary. Each track folder or photo appears by one
-atomic rename (from `<out>/.prepare/tmp/`)."""
+atomic rename (from `<out>/.prepare/tmp/`). Input paths are str as os.fsdecode gives them: a name
+that is not UTF-8 carries surrogates, written back as its own bytes (surrogateescape)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.video.decode import VideoError, list_videos
-from facessl.data.video.naming import photo_place, track_name, video_place
+from facessl.data.video.naming import track_name
+from facessl.engine.io import atomic_path
 from facessl.errors import FacesslError
 
 STATE = ".prepare"
@@ -20,24 +22,30 @@ STATE = ".prepare"
 
 def job_id(key: str) -> str:
     """A file-name-safe id of one input (its temporary folder and shard part are named by it)."""
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
+    return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def signature(path: Path) -> list[int]:
+    """[size, mtime_ns]: a file still being copied or fixed later has another one, so it is redone."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def shown(name: str) -> str:
+    """A name for the console: bytes that are not UTF-8 as \\xe9 (printing a surrogate would raise)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def list_inputs(kind: str, root: Path) -> list[str]:
     from facessl.data.frames import walk_files
     from facessl.data.image_decode import IMAGE_SUFFIXES
 
+    if root.is_file():
+        raise FacesslError(f"--{kind} {root}: expected a folder of {kind}, not a file (put it in a folder of its own)")
     if not root.is_dir():
         raise FacesslError(f"--{kind} {root}: folder not found")
     if kind == "videos":
         found = list_videos(root)
-        places = {}
-        for rel in found:
-            place = video_place(rel)
-            if place in places:
-                raise FacesslError(f"{root / rel} and {root / places[place]} would be written to the same place "
-                                   f"{'/'.join(p for p in place if p)}; rename one")
-            places[place] = rel
     else:
         found = [f for f in walk_files(root) if f.lower().endswith(IMAGE_SUFFIXES)]
     if not found:
@@ -71,14 +79,15 @@ def sidecar_text(record: dict) -> str:
     return f'{{"source": {json.dumps(record["source"])},\n "frames": [\n  {frames}\n ]}}\n'
 
 
-def video_job(root: Path, out: Path, fmt: str, rel: str, opts, detector) -> dict:
+def video_job(root: Path, out: Path, fmt: str, rel: str, place: tuple, opts, detector) -> dict:
+    """place: (identity, video, clip) from naming.video_places."""
     from facessl.data.video.pipeline import process_video
 
     try:
         result = process_video(root / rel, opts, detector)
     except VideoError as exc:
         return {"key": rel, "skipped": str(exc)}
-    identity, video, clip = video_place(rel)
+    identity, video, clip = place
     names = [track_name(clip, n + 1) for n in range(len(result.tracks))]
     if fmt == "shards":
         from facessl.data.shards import write_part
@@ -97,16 +106,7 @@ def video_job(root: Path, out: Path, fmt: str, rel: str, opts, detector) -> dict
             if target.exists():  # left by an interrupted earlier attempt at this same input
                 shutil.rmtree(target)
             os.replace(tmp, target)
-    return {"key": rel, "place": f"{identity}/{video}", "tracks": names, **result.summary}
-
-
-def read_photo(path: Path) -> np.ndarray | None:
-    from facessl.data.image_decode import decode_errors, read_rgb
-
-    try:
-        return read_rgb(path)
-    except decode_errors():
-        return None
+    return {"key": rel, "place": f"{identity}/{video}", "out": list(place), "tracks": names, **result.summary}
 
 
 def detect_photo(detector, image: np.ndarray):
@@ -135,29 +135,41 @@ def best_face(faces):
     return max(faces, key=lambda f: ((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), f.score))
 
 
-def photo_job(root: Path, out: Path, rels: list[str], opts, detector) -> dict:
+def photo_job(root: Path, out: Path, items: list[tuple[str, str]], opts, detector) -> list[dict]:
+    """items: (input, output) pairs. One record per photo: {"key", "result", "output" when written, "reason"}."""
+    tmp = _tmp_dir(out, job_id(items[0][0]))
+    records = []
+    for rel, name in items:
+        try:
+            rec = _photo(root / rel, out, name, tmp, opts, detector)
+        except Exception as exc:  # one odd photo costs itself only, named; retried on a rerun
+            rec = {"result": "error", "reason": f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}",
+                   "retry": True}
+        records.append({"key": rel, **rec})
+    shutil.rmtree(tmp, ignore_errors=True)
+    return records
+
+
+def _photo(path: Path, out: Path, name: str, tmp: Path, opts, detector) -> dict:
+    from facessl.data.image_decode import decode_errors, read_rgb
     from facessl.data.video.align import align
     from facessl.data.video.pipeline import encode_jpeg
 
-    rec = {"key": f"photos[{rels[0]}]", "images": len(rels), "written": 0, "no_face": [], "unreadable": []}
-    tmp = _tmp_dir(out, job_id(rec["key"]))
-    for rel in rels:
-        image = read_photo(root / rel)
-        if image is None:
-            rec["unreadable"].append(rel)
-            continue
-        face = best_face(detect_photo(detector, image))
-        if face is None:
-            rec["no_face"].append(rel)
-            continue
-        target = out / photo_place(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = tmp / "crop.jpg"
-        part.write_bytes(encode_jpeg(align(image, face.box, face.landmarks, opts.size, opts.margin)))
-        os.replace(part, target)
-        rec["written"] += 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    return rec
+    target = out / name
+    try:
+        image = read_rgb(path)
+    except decode_errors() as exc:
+        target.unlink(missing_ok=True)  # the crop of an earlier version of this photo
+        return {"result": "unreadable", "reason": str(exc)[:200]}
+    face = best_face(detect_photo(detector, image))
+    if face is None:
+        target.unlink(missing_ok=True)
+        return {"result": "no_face"}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = tmp / "crop.jpg"
+    part.write_bytes(encode_jpeg(align(image, face.box, face.landmarks, opts.size, opts.margin)))
+    os.replace(part, target)
+    return {"result": "written", "output": name}
 
 
 def assemble_shards(out: Path, records: list[dict], shard_frames: int) -> None:
@@ -168,18 +180,44 @@ def assemble_shards(out: Path, records: list[dict], shard_frames: int) -> None:
 
 
 def summarise(kind: str, root: Path, opts, fmt: str, records: list[dict]) -> dict:
-    skipped = [{"input": r["key"], "reason": r["skipped"]} for r in records if "skipped" in r]
-    ok = [r for r in records if "skipped" not in r]
     if kind == "videos":
+        skipped = [{"input": r["key"], "reason": r["skipped"]} for r in records if "skipped" in r]
+        ok = [r for r in records if "skipped" not in r]
         totals = {k: sum(r.get(k, 0) for r in ok) for k in
                   ("frames_sampled", "frames_with_face", "tracks_written", "frames_written", "tracks_too_short")}
         totals.update(videos=len(records), videos_skipped=len(skipped),
-                      videos_without_track=sum(1 for r in ok if not r.get("tracks")))
+                      videos_without_track=sum(1 for r in ok if not r.get("tracks")),
+                      videos_partly_decoded=sum(1 for r in ok if partly_decoded(r)))
         items = {"videos": ok}
     else:
-        totals = {"images": sum(r["images"] for r in ok), "written": sum(r["written"] for r in ok),
-                  "no_face": sum(len(r["no_face"]) for r in ok), "unreadable": sum(len(r["unreadable"]) for r in ok)}
-        items = {"no_face": sorted(x for r in ok for x in r["no_face"]),
-                 "unreadable": sorted(x for r in ok for x in r["unreadable"])}
+        def having(result):
+            return [r for r in records if r["result"] == result]
+
+        skipped = [{"input": r["key"], "reason": r["reason"]} for r in having("error")]
+        totals = {"images": len(records), "written": len(having("written")), "no_face": len(having("no_face")),
+                  "unreadable": len(having("unreadable")), "errors": len(skipped)}
+        items = {what: [r["key"] for r in having(what)] for what in ("no_face", "unreadable")}
     return {"input": {"kind": kind, "root": str(root)}, "format": fmt, "options": opts.as_dict(),
             "totals": totals, "skipped": skipped, **items}
+
+
+def partly_decoded(rec: dict) -> str | None:
+    """Why a video kept only some of its frames (truncated, damaged packets skipped), or None."""
+    why = [rec["error"]] if rec.get("error") else []
+    if rec.get("bad_packets"):
+        why.append(f"{rec['bad_packets']} damaged packet(s) skipped")
+    return "; ".join(why) or None
+
+
+def write_photo_list(out: Path, records: list[dict]) -> Path:
+    """`photos.csv`: input,output,result per photo, so a list of the inputs (labels) finds their crops.
+    Names are written as their own bytes, as `facessl embed` writes them."""
+    import csv
+
+    path = out / "photos.csv"
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["input", "output", "result"])
+            writer.writerows([r["key"], r.get("output", ""), r["result"]] for r in records)
+    return path
