@@ -58,7 +58,7 @@ def test_colliding_photo_names_all_get_a_crop_and_a_line_in_photos_csv(tmp_path,
     assert len(crops) == 6 and "张三.jpg" in crops and "李四.jpg" in crops and not any(c.startswith("_") for c in crops)
     listed = photo_list(out)
     assert sorted(o for o, _ in listed.values()) == crops and {r for _, r in listed.values()} == {"written"}
-    assert "prepared 6 photos: 6 crops written" in printed
+    assert "prepared 6 photos: 6 crops written" in printed and "photos/s this run" in printed
     # each crop is its own photo's face
     assert not np.array_equal(np.asarray(Image.open(out / listed["person.jpg"][0])),
                               np.asarray(Image.open(out / listed["person.png"][0])))

@@ -96,7 +96,8 @@ def report(kind: str, s: dict, out) -> None:
         _names("unreadable", s["unreadable"])
     for item in s["skipped"][:10]:
         print(f"  skipped {shown(item['input'])}: {item['reason']}")
-    print(f"{run_['frames_per_s']:.1f} frames/s this run ({run_['seconds']:.1f} s, {run_['workers']} workers); "
+    unit = "frames" if kind == "videos" else "photos"
+    print(f"{run_['frames_per_s']:.1f} {unit}/s this run ({run_['seconds']:.1f} s, {run_['workers']} workers); "
           f"summary in {os.path.join(out, 'prepare.json')}")
 
 
