@@ -23,9 +23,10 @@ def faces(n: int, seed: int = 0, size: int = 64) -> np.ndarray:
 
 
 def write_video(path, frames: int = 20, seed: int = 0, shape=(120, 160), fps: int = 10, codec: str = "libx264",
-                sideways: bool = False) -> Path:
+                sideways: bool = False, squeeze: int = 1) -> Path:
     """An mp4 of a face moving right by 2 px a frame on a grey background. sideways: stored as a phone stores
-    portrait video, the pixels turned a quarter anticlockwise and a display matrix saying "turn clockwise"."""
+    portrait video, the pixels turned a quarter anticlockwise and a display matrix saying "turn clockwise".
+    squeeze: anamorphic, the width stored `squeeze` times narrower with a sample aspect ratio of squeeze:1."""
     import av
 
     path = Path(path)
@@ -33,14 +34,20 @@ def write_video(path, frames: int = 20, seed: int = 0, shape=(120, 160), fps: in
     heads = faces(frames, seed)
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height = (shape[0], shape[1]) if sideways else (shape[1], shape[0])
+        stream.width, stream.height = (shape[0], shape[1]) if sideways else (shape[1] // squeeze, shape[0])
         stream.pix_fmt = "yuv420p"
+        if squeeze != 1:
+            from fractions import Fraction
+
+            stream.codec_context.sample_aspect_ratio = Fraction(squeeze, 1)
         for i, head in enumerate(heads):
             frame = np.full((*shape, 3), 100, np.uint8)
             x, y = 20 + 2 * i, (shape[0] - 64) // 2
             frame[y:y + 64, x:x + 64] = head
             if sideways:
                 frame = np.ascontiguousarray(np.rot90(frame, 1))
+            if squeeze != 1:
+                frame = np.ascontiguousarray(frame[:, ::squeeze])
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():

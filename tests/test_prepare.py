@@ -68,6 +68,18 @@ def test_a_phone_video_stored_sideways_is_read_upright(tmp_path):
     assert np.abs(a - b).mean() < 12
 
 
+def test_an_anamorphic_video_is_read_with_square_pixels(tmp_path):
+    """A video stored at half its width with a 2:1 sample aspect ratio comes out as a player shows it, so the
+    face is not cropped at half its width."""
+    from facessl.data.video.decode import sample_frames
+
+    square = write_video(tmp_path / "square.mp4", frames=2, seed=3)
+    squeezed = write_video(tmp_path / "squeezed.mp4", frames=2, seed=3, squeeze=2)
+    a, b = (next(iter(sample_frames(path)))[2] for path in (square, squeezed))
+    assert b.shape == a.shape == (120, 160, 3)
+    assert np.abs(a.astype(int) - b).mean() < 6  # the same picture, less the detail that half the width lost
+
+
 def test_killed_run_resumes_to_byte_identical_output(videos, tmp_path, monkeypatch):
     runner.prepare("videos", videos, tmp_path / "straight", OPTS, workers=1, quiet=True)
 

@@ -44,6 +44,7 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
         stream = container.streams.video[0]
         stream.thread_type = "SLICE"  # one core per worker process: no frame threads (and deterministic order)
         rate = float(stream.average_rate or stream.guessed_rate or 25)
+        sar = float(stream.sample_aspect_ratio or 1)  # anamorphic video (DV, some broadcast): pixels not square
         base = stream.time_base or Fraction(1, 1000)
         next_time, count = 0.0, 0
         stats = {} if stats is None else stats
@@ -60,7 +61,8 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
                 elif index % every:
                     continue
                 count += 1
-                yield index, round(t, 4), upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+                rgb = square_pixels(frame.to_ndarray(format="rgb24"), sar)
+                yield index, round(t, 4), upright(rgb, getattr(frame, "rotation", 0))
         except (av.FFmpegError, OSError, ValueError) as exc:
             # a truncated file: the caller keeps what was sampled before and records the error
             raise VideoError(f"cannot decode after {count} sampled frames: {_short(exc)}") from None
@@ -80,6 +82,17 @@ def _decoded(container, stream, stats: dict):
             stats["bad_packets"] += 1
             continue
         yield from frames
+
+
+def square_pixels(rgb: np.ndarray, sar: float) -> np.ndarray:
+    """The frame at the shape a player shows: stored width stretched by the sample aspect ratio (a 240x480
+    frame with SAR 2:1 is shown 480x480; a face kept at the stored shape would be half as wide)."""
+    if not sar > 0 or abs(sar - 1) < 0.01:
+        return rgb
+    import cv2
+
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (max(1, round(w * sar)), h), interpolation=cv2.INTER_AREA if sar < 1 else cv2.INTER_LINEAR)
 
 
 def upright(rgb: np.ndarray, rotation) -> np.ndarray:
