@@ -7,7 +7,6 @@ from PIL import Image
 from facessl.data.formats.common import load_image
 from facessl.data.frames import decode_image
 from facessl.data.image_decode import IMAGE_SUFFIXES, read_rgb, upright_size
-from facessl.data.video.writers import read_photo
 from facessl.evaluate.images import image_sizes
 
 
@@ -20,7 +19,7 @@ def _upright(h=24, w=40) -> np.ndarray:
 
 
 def _all_readers(path) -> list[np.ndarray]:
-    return [load_image(path), decode_image(path, None).permute(1, 2, 0).numpy(), read_photo(path), read_rgb(path)]
+    return [load_image(path), decode_image(path, None).permute(1, 2, 0).numpy(), read_rgb(path)]  # prepare: read_rgb
 
 
 @pytest.mark.parametrize("orientation, stored_from_upright", [
