@@ -98,6 +98,53 @@ def test_cplfw_as_released(tmp_path):
     assert list(got.images.labels["identity"]) == ["Ann_Lee", "Ann_Lee", "Bo_Chen", "Cy_Diaz"]
 
 
+def calfw_files(root, images="aligned images", per_fold=1):
+    """pairs_CALFW.txt as released: every positive pair first, labelled with its fold 1..10, then every negative
+    pair labelled 0 (the negatives' folds are not in the file)."""
+    positives = [(f"P{k}_0001.jpg", f"P{k}_0002.jpg", k // per_fold + 1) for k in range(10 * per_fold)]
+    negatives = [(f"P{k}_0001.jpg", f"P{(k + 1) % (10 * per_fold)}_0002.jpg", 0) for k in range(10 * per_fold)]
+    for a, b, _ in positives:
+        save_image(root / images / a, face())
+        save_image(root / images / b, face())
+    write(root / "pairs_CALFW.txt", "".join(f"{a} {label}\n{b} {label}\n" for a, b, label in positives + negatives))
+
+
+@pytest.mark.parametrize("per_fold", [1, 3])
+def test_calfw_positives_carry_their_fold_and_negatives_are_shared_out(tmp_path, per_fold):
+    calfw_files(tmp_path, per_fold=per_fold)
+    for name in ("cplfw", "calfw"):  # calfw: the same reader under CALFW's name
+        got = formats.read(name, tmp_path)
+        assert len(got.pairs) == 20 * per_fold and got.same.sum() == 10 * per_fold
+        for fold in range(10):  # each fold: its numbered positives and the fold-th block of negatives
+            assert list(got.same[got.fold == fold]) == [True] * per_fold + [False] * per_fold
+        negatives = np.flatnonzero(~got.same)
+        assert list(got.fold[negatives]) == [k // per_fold for k in range(10 * per_fold)]  # in file order
+
+
+def test_calfw_images_below_wrappers_and_no_pair_left(tmp_path):
+    calfw_files(tmp_path, images="images&landmarks/images&landmarks/images")
+    got = formats.read("cplfw", tmp_path)
+    assert "images&landmarks/images&landmarks/images/P0_0001.jpg" in got.images.images[0] and len(got.pairs) == 20
+    shutil.rmtree(tmp_path / "images&landmarks")
+    with pytest.raises(DataFormatError, match=r"pairs_CALFW.txt:1: image .*P0_0001.jpg named here does not exist "
+                                              rf"\(no folder holding P0_0001.jpg in {tmp_path} \(or up to 2 folders"):
+        formats.read("cplfw", tmp_path)
+
+
+def test_cplfw_with_every_pair_skipped_says_so(tmp_path):
+    """--skip-missing that leaves no pair is one error here, not an empty contact sheet or a one-fold protocol."""
+    calfw_files(tmp_path)
+    for image in (tmp_path / "aligned images").iterdir():
+        if image.name != "P0_0001.jpg":  # the image folder is found, every pair lacks an image
+            image.unlink()
+    with pytest.raises(DataFormatError, match=r"pairs_CALFW.txt: no pair left: 20 skipped \(missing image\)$"):
+        formats.read("cplfw", tmp_path, skip_missing=True)
+    shutil.rmtree(tmp_path / "aligned images")
+    with pytest.raises(DataFormatError, match=r"pairs_CALFW.txt: no pair left: 20 skipped \(missing image; no folder "
+                                              r"holding P0_0001.jpg in "):
+        formats.read("cplfw", tmp_path, skip_missing=True)
+
+
 def test_lfw_missing_pairs_file_names_where_it_looked(tmp_path):
     lfw_images(tmp_path / "lfw")
     with pytest.raises(DataFormatError, match="pairs file not found.*--pairs FILE"):
@@ -136,6 +183,20 @@ def test_rafdb_kaggle_image_folders(tmp_path):
     assert sorted(zip(got.split, got.labels["expression"])) == [("test", 3), ("train", 0), ("train", 6)]
 
 
+def test_rafdb_inside_a_wrapper_folder(tmp_path):
+    """ROOT/RAF-DB/basic/ (the archive's own folder), beside macOS's __MACOSX/ copy of it; the compound reader
+    does not take the basic list for its own."""
+    rafdb_files(tmp_path / "RAF-DB" / "basic", [("train_00001.jpg", 4), ("test_0001.jpg", 7)])
+    write(tmp_path / "__MACOSX" / "RAF-DB" / "basic" / "EmoLabel" / "._list_patition_label.txt", "x")
+    got = formats.read("rafdb", tmp_path)
+    assert list(got.labels["expression"]) == [3, 6] and got.source == str(tmp_path / "RAF-DB" / "basic")
+    with pytest.raises(DataFormatError, match=r"RAF-DB label list not found here or up to 2 folders below \(expected "
+                                              r"compound/EmoLabel/list_patition_label.txt"):
+        formats.read("rafdb-compound", tmp_path)
+    save_image(tmp_path / "archive" / "DATASET" / "train" / "1" / "train_00001_aligned.jpg", face())
+    assert len(formats.read("rafdb", tmp_path / "archive")) == 1  # Kaggle's copy in a wrapper
+
+
 # --- FER-2013 -----------------------------------------------------------------------------------------
 def pixels(value):
     return " ".join([str(value)] * 2304)
@@ -160,6 +221,18 @@ def test_fer2013_kaggle_image_release(tmp_path):
     got = formats.read("fer2013", tmp_path)
     pairs = sorted(zip(got.split, (EXPRESSIONS[i] for i in got.labels["expression"])))
     assert pairs == [("test", "anger"), ("test", "surprise"), ("train", "anger"), ("train", "happiness")]
+
+
+def test_fer2013_inside_wrapper_folders(tmp_path):
+    """fer2013.tar.gz unpacks to fer2013/fer2013.csv; Kaggle's image release downloads as archive/train/<class>/."""
+    write(tmp_path / "csv" / "fer2013" / "fer2013.csv", f"emotion,pixels,Usage\n3,{pixels(9)},Training\n")
+    got = formats.read("fer2013", tmp_path / "csv")
+    assert got.source == str(tmp_path / "csv" / "fer2013" / "fer2013.csv") and list(got.split) == ["Training"]
+    for split, name in (("train", "happy"), ("test", "sad")):
+        save_image(tmp_path / "kaggle" / "archive" / split / name / "im0.png", face(48)[:, :, 0])
+    got = formats.read("fer2013", tmp_path / "kaggle")
+    assert sorted(zip(got.split, (EXPRESSIONS[i] for i in got.labels["expression"]))) == [("test", "sadness"),
+                                                                                          ("train", "happiness")]
 
 
 def test_majority_label_follows_the_ferplus_rules():
@@ -301,6 +374,76 @@ def test_affectnet_cropped_release_valence_arousal(tmp_path):
         formats.read("affectnet", tmp_path, target="valence_arousal")
 
 
+AFFECTNET_HEAD = ("subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,"
+                  "arousal\n")
+
+
+def affectnet_lists(root, images="Manually_Annotated_Images", val_header=False):
+    """training.csv with its header, validation.csv without one (as released), 136 landmark numbers a row."""
+    landmarks = ";".join(["12.5"] * 136)
+    for name in ("a.jpg", "b.png"):
+        _photo_with_face(root / images / "689" / name, (10, 5, 30, 25))
+    lists = root / "Manually_Annotated_file_lists"
+    write(lists / "training.csv", AFFECTNET_HEAD + f"689/a.jpg,10,5,20,20,{landmarks},1,0.5,0.2\n")
+    rows = f"689/b.png,10,5,20,20,{landmarks},3,0.1,0.1\n689/a.jpg,10,5,20,20,{landmarks},10,-2,-2\n"
+    write(lists / "validation.csv", (AFFECTNET_HEAD if val_header else "") + rows)
+
+
+def test_affectnet_validation_list_without_its_header(tmp_path):
+    affectnet_lists(tmp_path / "released")
+    affectnet_lists(tmp_path / "with_header", val_header=True)
+    got = formats.read("affectnet", tmp_path / "released")
+    expected = formats.read("affectnet", tmp_path / "with_header")
+    assert list(got.labels["class"]) == list(expected.labels["class"]) == [1, 3]
+    assert list(got.split) == ["train", "test"]
+    assert got.dropped == expected.dropped == {"label no-face": 1}
+    va = formats.read("affectnet", tmp_path / "released", target="valence_arousal")
+    assert va.labels["target"] == pytest.approx(np.array([[0.5, 0.2], [0.1, 0.1]]))
+    lists = tmp_path / "released" / "Manually_Annotated_file_lists"
+    write(lists / "validation.csv", "689/b.png,10,5,20,20,3,0.1,0.1\n")  # a data row, but 8 fields: not the list
+    with pytest.raises(DataFormatError, match=r"validation.csv:1: AffectNet list: no column 'subDirectory_filePath'"):
+        formats.read("affectnet", tmp_path / "released")
+
+
+def test_a_list_with_another_header_is_named_in_a_short_line(tmp_path):
+    affectnet_lists(tmp_path)
+    long_header = ",".join(["x" * 300] * 9)
+    write(tmp_path / "Manually_Annotated_file_lists" / "validation.csv", long_header + "\n1,2,3,4,5,6,7,8,9\n")
+    with pytest.raises(DataFormatError) as error:
+        formats.read("affectnet", tmp_path)
+    message = str(error.value)  # the 2,700-character header echoed cut short
+    assert "validation.csv:1: AffectNet list: no column 'subDirectory_filePath'; the header has 'xxx" in message
+    assert "\n" not in message and len(message) < len(str(tmp_path)) + 350, message
+
+
+@pytest.mark.parametrize("images", ["Manually_Annotated/Manually_Annotated_Images",
+                                    "Manually_Annotated_Images/Manually_Annotated_Images"])
+def test_affectnet_images_inside_a_wrapper_folder(tmp_path, images):
+    affectnet_lists(tmp_path, images=images)
+    got = formats.read("affectnet", tmp_path)
+    assert got.images[0] == str(tmp_path / images / "689" / "a.jpg") and len(got) == 2
+
+
+def test_affectnet_images_not_found_names_where_it_looked(tmp_path):
+    affectnet_lists(tmp_path, images="elsewhere/deeper/still")
+    lists = tmp_path / "Manually_Annotated_file_lists"
+    where = rf"no Manually_Annotated_Images/ holding 689/a.jpg in {lists} or {tmp_path} \(or up to 2 folders below\)"
+    with pytest.raises(DataFormatError, match=rf"training.csv:2: image .* does not exist \({where}\); pass"):
+        formats.read("affectnet", tmp_path)
+    with pytest.raises(DataFormatError, match=rf"training.csv: none of the listed images found \({where}\)"):
+        formats.read("affectnet", tmp_path, skip_missing=True)
+
+
+def test_affectnet_cropped_release_in_a_wrapper_folder(tmp_path):
+    save_image(tmp_path / "AffectNet" / "train_set" / "images" / "0.jpg", face(24))
+    (tmp_path / "AffectNet" / "train_set" / "annotations").mkdir(parents=True)
+    np.save(tmp_path / "AffectNet" / "train_set" / "annotations" / "0_exp.npy", np.array("4"))
+    got = formats.read("affectnet", tmp_path)
+    assert list(got.labels["class"]) == [4] and got.source == str(tmp_path / "AffectNet")
+    with pytest.raises(DataFormatError, match=r"AffectNet not found here or up to 2 folders below"):
+        formats.read("affectnet", tmp_path / "AffectNet" / "train_set" / "images")
+
+
 def test_expw_label_list_with_boxes_split_by_photo(tmp_path):
     from facessl.data.formats.common import load_image
 
@@ -322,6 +465,17 @@ def test_expw_label_list_with_boxes_split_by_photo(tmp_path):
     write(tmp_path / "label" / "label.lst", "p0.jpg 0 4 25 5 24 0.9 3\n")  # left > right
     with pytest.raises(DataFormatError, match="label.lst:1.*left < right"):
         formats.read("expw", tmp_path)
+
+
+def test_expw_folder_above_data(tmp_path):
+    """The archive's ExpW/data/ with label/label.lst and image/origin/: ExpW/ (or the folder above it) is read."""
+    _photo_with_face(tmp_path / "ExpW" / "data" / "image" / "origin" / "p0.jpg", (5, 4, 25, 24))
+    write(tmp_path / "ExpW" / "data" / "label" / "label.lst", "p0.jpg 0 4 5 25 24 0.9 3\n")
+    for given in (tmp_path / "ExpW", tmp_path):
+        got = formats.read("expw", given)
+        assert got.source == str(tmp_path / "ExpW" / "data" / "label" / "label.lst") and len(got) == 1
+    with pytest.raises(DataFormatError, match=r"ExpW label list not found here or up to 2 folders below"):
+        formats.read("expw", tmp_path / "ExpW" / "data" / "image")
 
 
 def test_ckplus_as_distributed_peak_frames_cropped_by_landmarks(tmp_path):
@@ -504,3 +658,9 @@ def test_disfa_right_camera_video(tmp_path):
     writer.release()
     got = formats.read("disfa", tmp_path)
     assert got.images.shape[0] == 2 and got.images[1].mean() > got.images[0].mean() + 100
+
+
+def test_calfw_is_read_as_a_verification_set_by_default(tmp_path):
+    from facessl.evaluate.suite import TaskSpec
+
+    assert TaskSpec("", f"calfw:{tmp_path}").task == "verification"

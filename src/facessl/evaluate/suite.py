@@ -29,7 +29,7 @@ from facessl.errors import FacesslError
 
 TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "attributes", "landmarks", "classification",
               "regression")
-FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification",
+FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification", "calfw": "verification",
                "cfp": "verification", "aflw2000": "pose", "300wlp": "pose", "biwi": "pose", "bu3dfe": "pose_classes",
                "disfa": "au", "bp4d": "au", "affwild2-au": "au", "affwild2-expr": "classification", "affwild2-va": "regression",
                "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",

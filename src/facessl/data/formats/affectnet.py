@@ -3,14 +3,18 @@
     full images + lists   Manually_Annotated_file_lists/training.csv, validation.csv (or beside the images):
                           `subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,
                           valence,arousal`, the path relative to Manually_Annotated_Images/; each face is read as
-                          the square crop around its box (image_decode.BoxedImage)
+                          the square crop around its box (image_decode.BoxedImage). validation.csv is released
+                          without this header row: a list whose first row is a data row (an image path, nine
+                          fields) is read in this column order. The images folder may sit in a wrapper
+                          (Manually_Annotated/Manually_Annotated_Images/, Manually_Annotated_Images/ twice)
     cropped release       train_set/images/0.jpg + train_set/annotations/0_exp.npy (also _val, _aro, _lnd),
                           val_set/..., sometimes test_set/...
 
 Expression codes: 0 neutral, 1 happiness, 2 sadness, 3 surprise, 4 fear, 5 disgust, 6 anger, 7 contempt;
 8 none, 9 uncertain and 10 no-face are not expressions and are skipped and counted. The test set was never
 released: validation is the test split (as every paper reports it), unless a test_set/ folder is present,
-when val_set/ is the validation split. Task `classification` over CLASSES.
+when val_set/ is the validation split. Task `classification` over CLASSES. Either form is also found up to
+two folders below the path given (ROOT/AffectNet/train_set/, an archive's own folder).
 
 Option `target="valence_arousal"` reads the continuous labels instead (the lists' valence,arousal columns, the
 cropped release's <n>_val.npy / <n>_aro.npy): 'target' (N,2) in [-1, 1], meta['target_columns'] ['valence',
@@ -27,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import MissingImages, one_of, parse_number, with_dropped
+from facessl.data.formats.imagefiles import BELOW, MissingImages, find_wrapped, one_of, parse_number, with_dropped
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.image_decode import IMAGE_SUFFIXES, BoxedImage
 from facessl.errors import DataFormatError
@@ -35,6 +39,9 @@ from facessl.errors import DataFormatError
 CLASSES = ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt")
 NOT_EXPRESSIONS = {8: "label none", 9: "label uncertain", 10: "label no-face"}
 LISTS = {"training.csv": "train", "validation.csv": "test"}
+LIST_FOLDER = "Manually_Annotated_file_lists"
+LIST_COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
+                "expression", "valence", "arousal")  # training.csv's header; validation.csv comes without one
 IMAGE_FOLDER = "Manually_Annotated_Images"
 CROPPED_SETS = ("train_set", "val_set", "test_set")
 TARGETS = ("expression", "valence_arousal")
@@ -46,24 +53,49 @@ def read_affectnet(root, skip_missing: bool = False, target: str = "expression")
     """AffectNet faces: labels 'class' (N,) index into CLASSES, or with target="valence_arousal" 'target' (N,2);
     split train / test (/ val)."""
     root, target = Path(root), one_of(target, TARGETS, "affectnet", "target")
-    if any((root / name / "annotations").is_dir() for name in CROPPED_SETS):
-        return _read_cropped(root, target)
-    lists = _find_lists(root)
+    folder = root.parent if root.is_file() else find_wrapped(root, lambda f: _is_cropped(f) or bool(_lists_in(f)))
+    if folder is not None and _is_cropped(folder):
+        return _read_cropped(folder, target)
+    lists = _lists_in(folder if folder is not None else root.parent / LIST_FOLDER)  # root: the images folder
     if not lists:
-        raise DataFormatError(root, "AffectNet not found: expected training.csv / validation.csv (in "
-                                    "Manually_Annotated_file_lists/ or here) or train_set/, val_set/ with annotations/")
+        raise DataFormatError(root, f"AffectNet not found here or {BELOW}: expected training.csv / validation.csv "
+                                    f"(alone or in {LIST_FOLDER}/) or train_set/, val_set/ with annotations/")
     return _read_lists(lists, skip_missing, target)
 
 
-def _find_lists(root: Path) -> list[Path]:
-    folders = [root, root / "Manually_Annotated_file_lists", root.parent / "Manually_Annotated_file_lists"]
-    if root.is_file():
-        folders = [root.parent]
-    for folder in folders:
-        found = [folder / name for name in LISTS if (folder / name).is_file()]
+def _is_cropped(folder: Path) -> bool:
+    return any((folder / name / "annotations").is_dir() for name in CROPPED_SETS)
+
+
+def _lists_in(folder: Path) -> list[Path]:
+    """training.csv / validation.csv in folder or in its Manually_Annotated_file_lists/."""
+    for place in (folder, folder / LIST_FOLDER):
+        found = [place / name for name in LISTS if (place / name).is_file()]
         if found:
             return found
     return []
+
+
+def _list_rows(path: Path, wanted) -> tuple[list[int], list]:
+    """(indices of the `wanted` columns, (line, fields) rows) of a list. A first row that is not the header but a
+    data row (an image path, as many fields as LIST_COLUMNS: validation.csv as released) is read as data."""
+    header, rows = read_csv(path, "AffectNet list")
+    named = any(h.lower() == LIST_COLUMNS[0].lower() for h in header)
+    if not named and len(header) == len(LIST_COLUMNS) and header[0].lower().endswith(IMAGE_SUFFIXES):
+        header, rows = list(LIST_COLUMNS), [(1, header)] + rows
+    return [column_index(header, name, path, "AffectNet list") for name in wanted], rows
+
+
+def _images_root(lists: list[Path], first: str | None) -> tuple[Path, str]:
+    """(the folder the lists' paths are relative to, '' or where it was looked for): a Manually_Annotated_Images/
+    or the folder holding the first listed image, at or below the lists' folder or the one above it (wrappers
+    such as Manually_Annotated/ looked through); else the lists' folder."""
+    bases = [lists[0].parent, lists[0].parent.parent]
+    holds = lambda f: f.name == IMAGE_FOLDER or (first is not None and (f / first).is_file())
+    found = next((f for f in (find_wrapped(b, holds) for b in bases) if f is not None), None)
+    if found is not None:
+        return found, ""
+    return bases[0], f"no {IMAGE_FOLDER}/ holding {first} in {bases[0]} or {bases[1]} (or {BELOW})"
 
 
 def _code(text: str, path, number) -> int:
@@ -81,16 +113,14 @@ def _va(valence: str, arousal: str, path, number) -> tuple[float, float] | None:
 
 
 def _read_lists(lists: list[Path], skip_missing: bool, target: str) -> ImageSet:
-    images_root = next((base / IMAGE_FOLDER for base in (lists[0].parent, lists[0].parent.parent)
-                        if (base / IMAGE_FOLDER).is_dir()), lists[0].parent)
-    missing = MissingImages(skip_missing)
+    wanted = LIST_COLUMNS[:5] + (("expression",) if target == "expression" else VA_COLUMNS)
+    tables = [(path, *_list_rows(path, wanted)) for path in lists]
+    first = next((rows[0][1][columns[0]] for _, columns, rows in tables if rows), None)
+    images_root, searched = _images_root(lists, first)
+    missing = MissingImages(skip_missing, searched)
     dropped: Counter = Counter()
     images, labels, split = [], [], []
-    for path in lists:
-        header, rows = read_csv(path, "AffectNet list")
-        wanted = ("expression",) if target == "expression" else VA_COLUMNS
-        columns = [column_index(header, name, path, "AffectNet list") for name in
-                   ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height") + wanted]
+    for path, columns, rows in tables:
         for number, fields in rows:
             rel, x, y, w, h, *values = (fields[i] for i in columns)
             label, reason = _list_label(values, path, number)
@@ -106,6 +136,8 @@ def _read_lists(lists: list[Path], skip_missing: bool, target: str) -> ImageSet:
             images.append(BoxedImage(image, (x, y, x + w, y + h)))
             labels.append(label)
             split.append(LISTS[path.name])
+    if searched and not images:
+        raise DataFormatError(lists[0], f"none of the listed images found ({searched})")
     dropped.update(missing.dropped)
     return _image_set(images, labels, split, lists[0].parent, dropped, "AffectNet lists (validation.csv as test)",
                       target)

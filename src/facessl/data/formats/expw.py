@@ -1,5 +1,6 @@
 """ExpW, the Expression in-the-Wild set (Zhang et al., 2018), as distributed: `label/label.lst` and the
-photos in `image/origin/` (the archive unpacks to `origin/`; found beside or under the list's folder).
+photos in `image/origin/` (the archive unpacks to `origin/`; found beside or under the list's folder). The list
+is found here or up to two folders below (ROOT/ExpW/data/label/label.lst given ROOT/ExpW).
 
 label.lst lines: `image_name face_id_in_image face_box_top face_box_left face_box_right face_box_bottom
 face_box_cofidence expression_label`, labels 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad, 5 surprise,
@@ -16,7 +17,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import MissingImages, field_rows, parse_number, with_dropped
+from facessl.data.formats.imagefiles import BELOW, MissingImages, field_rows, find_wrapped, parse_number, with_dropped
 from facessl.data.image_decode import BoxedImage
 from facessl.data.labels import EXPRESSIONS
 from facessl.errors import DataFormatError
@@ -26,12 +27,20 @@ LIST_PLACES = ("label/label.lst", "label.lst")
 IMAGE_PLACES = ("image/origin", "origin", "image", "images", "../image/origin", "../origin")
 
 
+def _list_in(folder: Path) -> Path | None:
+    return next((folder / p for p in LIST_PLACES if (folder / p).is_file()), None)
+
+
 def read_expw(root, skip_missing: bool = False, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> ImageSet:
     """ExpW faces: labels 'expression' (internal order) and 'group' (the photo); split train / test."""
     root = Path(root)
-    list_path = root if root.is_file() else next((root / p for p in LIST_PLACES if (root / p).is_file()), None)
+    if root.is_file():
+        list_path = root
+    else:
+        folder = find_wrapped(root, lambda f: _list_in(f) is not None)
+        list_path = None if folder is None else _list_in(folder)
     if list_path is None:
-        raise DataFormatError(root, f"ExpW label list not found (looked for {', '.join(LIST_PLACES)})")
+        raise DataFormatError(root, f"ExpW label list not found here or {BELOW} (looked for {', '.join(LIST_PLACES)})")
     bases = [list_path.parent, list_path.parent.parent]
     images_root = next((b / p for b in bases for p in IMAGE_PLACES if (b / p).is_dir()), list_path.parent)
     to_internal = [EXPRESSIONS.index(name) for name in EXPW_ORDER]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import parse_number
+from facessl.data.formats.imagefiles import BELOW, find_wrapped, parse_number
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.labels import EXPRESSIONS, FER_TO_INTERNAL, INTERNAL_TO_FER
 from facessl.errors import DataFormatError
@@ -79,13 +79,16 @@ def read_fer2013(path, usages=USAGES) -> ImageSet:
     CSV variants: fer2013.csv (`emotion,pixels,Usage`), Kaggle's icml_face_data.csv (`emotion, Usage,
     pixels`: any column order, spaces around names), train.csv (`emotion,pixels`: all Training);
     a quoted pixels field, BOM and CRLF are read. Image release: train/<angry|disgust|...>/*.jpg and
-    test/<...>/*.jpg (PrivateTest is the usual test; here split 'test')."""
+    test/<...>/*.jpg (PrivateTest is the usual test; here split 'test'). Either is also found up to two folders
+    below the path (fer2013.tar.gz's fer2013/fer2013.csv, Kaggle's archive/train/)."""
     path = Path(path)
-    csv_path = find_csv(path)
+    found = path if path.is_file() else find_wrapped(path, lambda f: find_csv(f) is not None or (f / "train").is_dir())
+    if found is None:
+        raise DataFormatError(path, f"FER-2013 csv not found here or {BELOW} (looked for {', '.join(CSV_NAMES)}, "
+                                    f"or train/<class>/ folders)")
+    csv_path = find_csv(found)
     if csv_path is None:
-        if path.is_dir() and (path / "train").is_dir():
-            return _read_image_release(path)
-        raise DataFormatError(path, f"FER-2013 csv not found (looked for {', '.join(CSV_NAMES)}, or train/<class>/ folders)")
+        return _read_image_release(found)
     header, rows = read_csv(csv_path, "FER-2013 csv")
     emotion_i = column_index(header, "emotion", csv_path, "FER-2013 csv")
     pixels_i = column_index(header, "pixels", csv_path, "FER-2013 csv")

@@ -6,6 +6,7 @@ DataFormatError naming file and line, and count what they skip in `ImageSet.drop
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -63,8 +64,9 @@ def parse_number(text: str, path, line: int, what: str, kind=float):
 class MissingImages:
     """Checks that images named by a list file exist; raises or, with skip_missing, skips and counts."""
 
-    def __init__(self, skip_missing: bool):
+    def __init__(self, skip_missing: bool, searched: str = ""):
         self.skip_missing = skip_missing
+        self.searched = searched  # set when the image folder itself was not found: where the reader looked
         self.dropped: Counter = Counter()
 
     def ok(self, image_path, list_path, line: int | None = None) -> bool:
@@ -73,7 +75,9 @@ class MissingImages:
         if self.skip_missing:
             self.dropped["missing_image"] += 1
             return False
-        raise DataFormatError(list_path, f"image {image_path} named here does not exist; {SKIP_MISSING_HINT}", line)
+        where = f" ({self.searched})" if self.searched else ""
+        raise DataFormatError(list_path, f"image {image_path} named here does not exist{where}; {SKIP_MISSING_HINT}",
+                              line)
 
 
 def every_kth(every, reader: str) -> int:
@@ -171,6 +175,36 @@ def unnested(folder: Path) -> Path:
     while (folder / folder.name).is_dir():
         folder = folder / folder.name
     return folder
+
+
+WRAPPER_DEPTH = 2  # ROOT/RAF-DB/basic/, ROOT/archive/train/, ROOT/Manually_Annotated/Manually_Annotated_Images/
+BELOW = f"up to {WRAPPER_DEPTH} folders below"  # for not-found messages: "here or {BELOW}"
+
+
+def wrapped_folders(root: Path, depth: int = WRAPPER_DEPTH):
+    """root, then the folders 1..depth levels below it, breadth first and lazily (a level is listed only when
+    the caller asks past the one above): where a release lies when its archive was unpacked into a folder of
+    its own. DIR/DIR/ counts as one level (unnested); hidden folders and macOS's __MACOSX/ are passed over."""
+    level = [Path(root)]
+    yield level[0]
+    for _ in range(depth):
+        below = []
+        for folder in level:
+            try:  # scandir: an entry's type without a stat of each file (AffectNet's folders hold thousands)
+                with os.scandir(folder) as entries:
+                    names = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith(".")
+                                   and e.name != "__MACOSX")
+            except OSError:  # a file, or unreadable: nothing below it
+                continue
+            for name in names:
+                below.append(unnested(folder / name))
+                yield below[-1]
+        level = below
+
+
+def find_wrapped(root: Path, holds, depth: int = WRAPPER_DEPTH) -> Path | None:
+    """The first of wrapped_folders(root) for which holds(folder) is true, else None."""
+    return next((f for f in wrapped_folders(root, depth) if holds(f)), None)
 
 
 def with_dropped(imageset, dropped) -> object:

@@ -15,6 +15,11 @@ Layouts read (the path may be the image folder, the folder holding pairs.txt, or
     matchpairsDevTest.csv + mismatchpairsDevTest.csv (--pairs either; one fold)
 CPLFW as released: `pairs_CPLFW.txt` with one `Name_1.jpg 1` line per image, two consecutive lines a
 pair, label 1 same / 0 different, 10 folds of consecutive pairs; images in `images/` beside it.
+CALFW as released (format `calfw`, the same reader): `pairs_CALFW.txt` in that form, but all positive pairs
+first, each labelled with its fold number 1..10, then all negative pairs labelled 0; images in `aligned images/`
+or `images&landmarks/images&landmarks/images/`. A positive goes to its numbered fold. The negatives' folds are
+not in the file: the k-th block of a tenth of them (300 of 3,000), in file order, goes to fold k, so that each
+fold holds both classes. The image folder is also looked for up to two folders below the pairs file's folder.
 """
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
-from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, JPEG_QUALITY, MissingImages, parse_number, read_lines, save_image, with_dropped
+from facessl.data.formats.imagefiles import (BELOW, IMAGE_SUFFIXES, JPEG_QUALITY, MissingImages, find_wrapped,
+                                             parse_number, read_lines, save_image, with_dropped)
 from facessl.errors import DataFormatError
 
 FIRST_NAMES = ("Aaron Abigail Adam Adele Ahmed Aisha Alan Alice Amir Ana Andre Anna Arjun Astrid Ben Bianca Boris Carla "
@@ -95,20 +101,25 @@ def find_pairs_file(root: Path, pairs_file: str | None) -> Path:
                                            f"(looked for {', '.join(names)}; give --pairs FILE)")
 
 
-def find_image_folder(pairs_path: Path, root: Path, probe: str, variant: str | None = None) -> Path:
-    """The folder holding <probe>/ (a person's folder) or the file <probe> (CPLFW): root, the pairs file's
-    folder, or one of IMAGE_FOLDERS in either (also nested twice: lfw-deepfunneled/lfw-deepfunneled/)."""
-    bases = [root] if root.is_dir() else []
-    bases.append(pairs_path.parent)
+def find_image_folder(pairs_path: Path, root: Path, probe: str, variant: str | None = None) -> tuple[Path, str]:
+    """(the folder holding <probe>/ (a person's folder) or the file <probe> (CPLFW), '' or where it was looked
+    for): root, the pairs file's folder, one of IMAGE_FOLDERS in either (also nested twice:
+    lfw-deepfunneled/lfw-deepfunneled/), else any folder up to two below them (CALFW's images&landmarks/
+    images&landmarks/images/). variant: only a folder of that name."""
+    bases = list(dict.fromkeys(([root] if root.is_dir() else []) + [pairs_path.parent]))
     names = [variant] if variant else list(IMAGE_FOLDERS)
     candidates = [] if variant else list(bases)
     for base in bases:
         for name in names:
             candidates += [base / name, base / name / name]
-    for folder in candidates:
-        if (folder / probe).exists():
-            return folder
-    return root if root.is_dir() and not variant else candidates[0]
+    found = next((folder for folder in candidates if (folder / probe).exists()), None)
+    wrapped = (find_wrapped(base, lambda f: (f / probe).exists() and variant in (None, f.name)) for base in bases)
+    found = found or next((folder for folder in wrapped if folder is not None), None)  # searched only if needed
+    if found is not None:
+        return found, ""
+    what = f"{variant}/" if variant else "folder"
+    where = f"no {what} holding {probe} in {' or '.join(map(str, bases))} (or {BELOW})"
+    return (root if root.is_dir() and not variant else candidates[0]), where
 
 
 def read_lfw_pairs(root, pairs_file: str | None = None, skip_missing: bool = False, variant: str | None = None) -> PairSet:
@@ -172,8 +183,8 @@ def _csv_rows(path: Path, lines) -> list:
 
 def _read_rows(rows, path: Path, root: Path, skip_missing: bool, variant) -> PairSet:
     """rows: (line number, fields, is_same, fold[, file]) of pairs.txt-style pairs."""
-    folder = find_image_folder(path, root, rows[0][1][0] if rows else "", variant)
-    missing = MissingImages(skip_missing)
+    folder, searched = find_image_folder(path, root, rows[0][1][0] if rows else "", variant)
+    missing = MissingImages(skip_missing, searched)
     index: dict[str, int] = {}
     names: list[str] = []
     pairs, same, fold = [], [], []
@@ -202,27 +213,33 @@ def _read_rows(rows, path: Path, root: Path, skip_missing: bool, variant) -> Pai
 
 
 def _pair_set(index, names, pairs, same, fold, folder, path, missing) -> PairSet:
+    if not pairs:  # every pair skipped: say so here, not as an empty contact sheet or a one-fold protocol later
+        skipped = missing.dropped["missing_image"]
+        if not skipped:
+            raise DataFormatError(path, "no pairs listed")
+        where = f"; {missing.searched}" if missing.searched else ""
+        raise DataFormatError(path, f"no pair left: {skipped} skipped (missing image{where})")
     images = ImageSet(list(index), {"identity": np.array(names)}, None, str(folder))
     result = PairSet(images, np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path))
     return with_dropped(result, {"missing_pair": missing.dropped["missing_image"]})
 
 
 def _read_cplfw_pairs(path: Path, root: Path, lines, skip_missing: bool, variant, n_folds: int = 10) -> PairSet:
-    """CPLFW / CALFW pairs: `Name_1.jpg <label>` per image, consecutive lines a pair, folds consecutive."""
+    """CPLFW / CALFW pairs: `Name_1.jpg <label>` per image, consecutive lines a pair (folds: _cplfw_folds)."""
     if len(lines) % 2:
         raise DataFormatError(path, f"expected pairs of lines (two images per pair), found {len(lines)} lines", lines[-1][0])
-    folder = find_image_folder(path, root, lines[0][1].split()[0], variant)
-    n_pairs = len(lines) // 2
-    missing = MissingImages(skip_missing)
+    for number, line in lines:
+        if len(line.split()) != 2:
+            raise DataFormatError(path, f"expected 'Name_1.jpg <label>', got {line.strip()!r}", number)
+    labels = [parse_number(line.split()[1], path, number, "a pair label (0 different; 1 same, or CALFW's fold 1..10)",
+                           int) for number, line in lines[::2]]
+    folder, searched = find_image_folder(path, root, lines[0][1].split()[0], variant)
+    missing = MissingImages(skip_missing, searched)
     index: dict[str, int] = {}
     names, pairs, same, fold = [], [], [], []
-    for k in range(n_pairs):
+    for k, (label, pair_fold) in enumerate(zip(labels, _cplfw_folds(labels, n_folds))):
         (n1, a), (n2, b) = lines[2 * k], lines[2 * k + 1]
         fields = [a.split(), b.split()]
-        for number, f in ((n1, fields[0]), (n2, fields[1])):
-            if len(f) != 2:
-                raise DataFormatError(path, f"expected 'Name_1.jpg <label 0/1>', got {' '.join(f)!r}", number)
-        label = parse_number(fields[0][1], path, n1, "a pair label 0 or 1", int)
         files = [folder / f[0] for f in fields]
         if not all(missing.ok(p, path, n) for p, n in zip(files, (n1, n2))):
             continue
@@ -232,5 +249,15 @@ def _read_cplfw_pairs(path: Path, root: Path, lines, skip_missing: bool, variant
                 names.append(p.stem.rsplit("_", 1)[0])
         pairs.append([index[str(p)] for p in files])
         same.append(label != 0)
-        fold.append(min(k * n_folds // n_pairs, n_folds - 1))
+        fold.append(pair_fold)
     return _pair_set(index, names, pairs, same, fold, folder, path, missing)
+
+
+def _cplfw_folds(labels: list[int], n_folds: int) -> list[int]:
+    """Each pair's fold: consecutive blocks (CPLFW), or CALFW's layout (see the module doc) when every positive
+    comes first labelled with its fold number 1..n_folds (some above 1) and every negative after it, labelled 0."""
+    n, negatives = len(labels), labels.count(0)
+    positives = labels[:n - negatives]
+    if negatives and positives and max(positives) > 1 and min(positives) >= 1 and max(positives) <= n_folds:
+        return [label - 1 for label in positives] + [k * n_folds // negatives for k in range(negatives)]
+    return [min(k * n_folds // n, n_folds - 1) for k in range(n)]

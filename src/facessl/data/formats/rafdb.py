@@ -11,6 +11,7 @@ order (surprise, fear, disgust, happiness, sadness, anger, neutral) = internal i
 Other unpackings read the same way: the official `basic/` folder above these (root = the RAF-DB folder
 holding `basic/` and `compound/`); a flat `aligned/`, `original/` + `list_patition_label.txt`; and the
 Kaggle image-folder copy `DATASET/{train,test}/<1..7>/train_00001_aligned.jpg` (folder = RAF-DB label).
+Each is also found up to two folders below the path given (ROOT/RAF-DB/basic/, an archive's own folder).
 The compound set (format `rafdb-compound`): `compound/EmoLabel/list_patition_label.txt` with labels 1..11
 (COMPOUND order) and `compound/Image/aligned/train_0001_aligned.jpg` (4-digit train numbers).
 """
@@ -22,11 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import JPEG_QUALITY, MissingImages, parse_number, read_lines, save_image, with_dropped
+from facessl.data.formats.imagefiles import (BELOW, JPEG_QUALITY, MissingImages, find_wrapped, parse_number, read_lines,
+                                             save_image, with_dropped)
 from facessl.data.labels import EXPRESSIONS
 from facessl.errors import DataFormatError
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"
+FLAT_LIST = "list_patition_label.txt"  # a flat copy: the list beside aligned/
 NAME_PATTERN = re.compile(r"(train_\d{4,5}|test_\d{4})\.jpg")
 COMPOUND = ("happily surprised", "happily disgusted", "sadly fearful", "sadly angry", "sadly surprised",
             "sadly disgusted", "fearfully angry", "fearfully surprised", "angrily surprised", "angrily disgusted",
@@ -71,34 +74,52 @@ def image_path(root: Path, name: str, variant: str) -> Path:
     return folder / "original" / name
 
 
-def find_root(root: Path, subset: str = "basic") -> Path:
-    """The folder holding EmoLabel/ (or the list itself): root, root/basic or root/compound."""
-    for folder in (root / subset, root):
-        if (folder / LABEL_FILE).is_file() or (folder / "list_patition_label.txt").is_file():
-            return folder
-    return root
+def find_root(root: Path, subset: str = "basic") -> Path | None:
+    """The folder holding EmoLabel/ (or, given as root, the list itself): root/<subset> or root, also in a wrapper
+    up to two folders below (ROOT/RAF-DB/basic/); never the other subset's folder. None when there is none."""
+    other = "compound" if subset == "basic" else "basic"
+
+    def holds(folder: Path) -> bool:  # a flat copy only as the root: below it, EmoLabel/ itself would match
+        flat = folder == root and (folder / FLAT_LIST).is_file()
+        return _has_list(folder / subset) or (folder.name != other and ((folder / LABEL_FILE).is_file() or flat))
+
+    found = find_wrapped(root, holds)
+    if found is not None and _has_list(found / subset):
+        return found / subset
+    return found
+
+
+def _has_list(folder: Path) -> bool:
+    return (folder / LABEL_FILE).is_file() or (folder / FLAT_LIST).is_file()
 
 
 def _label_file(root: Path) -> Path:
-    flat = root / "list_patition_label.txt"
+    flat = root / FLAT_LIST
     return flat if not (root / LABEL_FILE).is_file() and flat.is_file() else root / LABEL_FILE
 
 
-def _kaggle_folders(root: Path):
-    """DATASET/{train,test}/<1..7>/ (Kaggle's RAF-DB copy) or None."""
-    for base in (root / "DATASET", root):
-        if (base / "train").is_dir() and any(p.name in "1234567" and p.is_dir() for p in (base / "train").iterdir()):
-            return base
-    return None
+def _is_kaggle(base: Path) -> bool:
+    """base holds train/<1..7>/ (Kaggle's RAF-DB copy: DATASET/{train,test}/<1..7>/)."""
+    return (base / "train").is_dir() and any(p.name in "1234567" and p.is_dir() for p in (base / "train").iterdir())
+
+
+def _not_found(root: Path, subset: str) -> DataFormatError:
+    return DataFormatError(root, f"RAF-DB label list not found here or {BELOW} (expected {subset}/{LABEL_FILE}, "
+                                 f"{LABEL_FILE} or list_patition_label.txt"
+                                 + ("; or Kaggle's DATASET/train/<1..7>/)" if subset == "basic" else ")"))
 
 
 def read_rafdb(root, variant: str = "aligned", skip_missing: bool = False) -> ImageSet:
     """labels: 'expression' (N,) internal index; split: 'train' / 'test' from the file name."""
     if variant not in ("aligned", "original"):
         raise ValueError(f"variant must be 'aligned' or 'original', got {variant!r}")
-    root = find_root(Path(root))
-    if not _label_file(root).is_file() and _kaggle_folders(root) is not None:
-        return _read_kaggle(_kaggle_folders(root))
+    given = Path(root)
+    root = find_root(given)
+    if root is None:
+        kaggle = find_wrapped(given, _is_kaggle)
+        if kaggle is None:
+            raise _not_found(given, "basic")
+        return _read_kaggle(kaggle)
     images, labels, split, dropped = _read_list(root, variant, skip_missing, len(EXPRESSIONS))
     result = ImageSet(images, {"expression": labels - 1}, split, str(root))
     return with_dropped(result, dropped)
@@ -106,7 +127,10 @@ def read_rafdb(root, variant: str = "aligned", skip_missing: bool = False) -> Im
 
 def read_rafdb_compound(root, variant: str = "aligned", skip_missing: bool = False) -> ImageSet:
     """The compound set: labels 'class' (N,) 0..10 in COMPOUND order (meta class_names); split train/test."""
-    root = find_root(Path(root), "compound")
+    given = Path(root)
+    root = find_root(given, "compound")
+    if root is None:
+        raise _not_found(given, "compound")
     images, labels, split, dropped = _read_list(root, variant, skip_missing, len(COMPOUND))
     meta = {"class_names": list(COMPOUND), "split_from": "RAF-DB file names (train_/test_)"}
     return with_dropped(ImageSet(images, {"class": labels - 1}, split, str(root), meta=meta), dropped)

@@ -53,7 +53,8 @@ def read_csv(path, what: str, delimiter: str | None = None) -> tuple[list[str], 
                 continue
             line = reader.line_num
             if len(fields) != len(header):
-                raise DataFormatError(path, f"expected {len(header)} fields ({', '.join(header)}), got {len(fields)}", line)
+                raise DataFormatError(path, f"expected {len(header)} fields ({shortened(', '.join(header))}), "
+                                            f"got {len(fields)}", line)
             rows.append((line, [f.strip() for f in fields]))
     except csv.Error as exc:
         raise DataFormatError(path, f"malformed CSV ({exc})", reader.line_num) from None
@@ -68,4 +69,11 @@ def column_index(header: list[str], name: str, path, what: str, line: int = 1) -
     lowered = [h.lower() for h in header]
     if name.lower() in lowered:
         return lowered.index(name.lower())
-    raise DataFormatError(path, f"{what}: no column {name!r}; the header has {', '.join(repr(h) for h in header)}", line)
+    names = shortened(", ".join(repr(shortened(h, 40)) for h in header))
+    raise DataFormatError(path, f"{what}: no column {name!r}; the header has {names}", line)
+
+
+def shortened(text: str, limit: int = 200) -> str:
+    """Echoed file content cut to `limit` characters (a data row read as a header holds 136 landmark numbers),
+    so that an error stays one readable line."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
