@@ -54,9 +54,9 @@ PLANS = {
     # pretraining: expression at 100 px, pose at 256). On the validation build, the demo's weights (SimCLR, PCL;
     # seeds 0 / 1) at 64 against 32 px: RAF-DB 38.17 / 45.08, 30.75 / 34.33 against 25.58 / 27.00, 25.67 / 25.67
     # (random weights 25.67 at both). AFLW2000 (0.71-0.74 x random weights against 0.77-0.80 x) and 300-W (0.75-0.81
-    # against 0.84-1.04 x) gain too, but at 64 px those two columns and RAF-DB cost 890 more CPU-seconds of
-    # probes and supervised rows (about 24 minutes in all); RAF-DB alone costs about 320. LFW gains less over random
-    # at 64 (docs/demo_study.md, session 20).
+    # against 0.84-1.04 x) gain too, but they would add about 340 CPU-seconds of probes and supervised rows (about
+    # 22 minutes in all); RAF-DB at 64 px added 136 (19 min 1 s). LFW gains less over random at 64
+    # (docs/demo_study.md, session 20).
     "small": DemoPlan(data_scale="default", backbone="small", steps=1000, batch_size=64, size=32, eval_seeds=2,
                       supervised_epochs=25, ablation_steps=1000, ablation_seeds=2, precision="fp32",
                       probe_sizes={"RAF-DB": 64},
