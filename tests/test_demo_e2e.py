@@ -41,6 +41,7 @@ def test_the_demo_writes_its_tables_verdicts_and_report(demo):
     assert f"Pretraining precision: {resolve_precision('auto', torch.device('cpu'))} (" in report  # what auto chose here
     assert (demo / "report.html").stat().st_size > 10_000
     assert "input 32 px (RAF-DB at 48 px, as the reference probes each task at its own size)" in report
+    assert "Probes and supervised rows read input 32 px (RAF-DB at 48 px" in report  # above each results table
     for run in ("baselines", "simclr", "pcl", "fabnet"):  # the plan's probe size reaches every row, supervised included
         tasks = {t["name"]: t for t in json.loads((demo / "eval" / run / "results.json").read_text())["tasks"]}
         assert tasks["RAF-DB"]["input_size"] == 48 and tasks["LFW"]["input_size"] == 32

@@ -62,7 +62,8 @@ def notes(plan: DemoPlan) -> dict:
     return {"main": f"SimCLR and PCL rows: mean ± std over {seeds}; random weights and FAb-Net: over "
                     f"{plan.eval_seeds} probe seeds (verification has no probe: its spread is the pretraining seeds'; "
                     "the std over its 10 test folds, ~4-6 points, is in tables.json as lfw/accuracy_fold_std). "
-                    "Supervised: one run, early stopping on a validation split.",
+                    f"Supervised: one run, early stopping on a validation split. Probes and supervised rows read "
+                    f"{probe_sizes_text(plan)}.",
             "feature_choice": f"Mean ± std over {seeds}.",
             "ablation": "From `facessl ablate` (mean ± std over its pretraining seeds)."}
 
