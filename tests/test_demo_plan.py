@@ -185,3 +185,35 @@ def test_the_demo_pretrains_in_fp32_on_every_cpu(tmp_path):
     for method in ("simclr", "pcl", "fabnet"):
         assert pipeline.pretrain_config(method, small, tmp_path, seed=0).train.precision == "fp32"
     assert pipeline.pretrain_config("simclr", tiny, tmp_path, seed=0).train.precision == "auto"
+
+
+def test_a_demo_directory_is_reused_only_with_the_plan_it_was_made_with(tmp_path):
+    import dataclasses
+
+    from facessl.demo.plan import check_made_with
+
+    out, plan = tmp_path / "demo", get_plan("tiny")
+    check_made_with(out, plan, seed=0)  # the first run records its plan
+    check_made_with(out, plan, seed=0)
+    check_made_with(out, dataclasses.replace(plan, ablation_seeds=3, ablation_steps=9), seed=0)  # `ablate --seeds/--steps`
+    newer = dataclasses.replace(plan, probe_sizes={"RAF-DB": 64})
+    with pytest.raises(FacesslError, match=r"another demo plan \(probe_sizes: \{'RAF-DB': 48\} there, "
+                                           r"\{'RAF-DB': 64\} now\); run into a new --out"):
+        check_made_with(out, newer, seed=0)
+    with pytest.raises(FacesslError, match=r"\(seed: 0 there, 1 now\)"):
+        check_made_with(out, plan, seed=1)
+    older = tmp_path / "older"  # stages of a facessl that did not record its plan
+    (older / "stages").mkdir(parents=True)
+    (older / "stages" / "data.json").write_text("{}")
+    with pytest.raises(FacesslError, match="did not record its plan"):
+        check_made_with(older, plan, seed=0)
+
+
+def test_demo_refuses_a_directory_made_with_another_scale(tmp_path, capsys):
+    from facessl.cli import main
+    from facessl.demo.plan import check_made_with
+
+    check_made_with(tmp_path / "d", get_plan("small"), seed=0)
+    assert main(["demo", "--scale", "tiny", "--out", str(tmp_path / "d"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "made with another demo plan" in err and len(err.splitlines()) == 1

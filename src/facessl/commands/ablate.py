@@ -14,7 +14,7 @@ from pathlib import Path
 from facessl.commands.options import non_negative_int, positive_int
 from facessl.demo import pipeline
 from facessl.demo.ablation import ablation_rows, run_ablation
-from facessl.demo.plan import PLANS, get_plan
+from facessl.demo.plan import PLANS, check_made_with, get_plan
 from facessl.demo.report import main_rows
 from facessl.demo.stages import StageRunner, default_workers
 from facessl.engine.io import write_json_atomic, write_text_atomic
@@ -38,6 +38,7 @@ def run(args) -> int:
     changes = {k: v for k, v in (("ablation_seeds", args.seeds), ("ablation_steps", args.steps)) if v}
     plan = dataclasses.replace(plan, **changes)
     out = Path(args.out)
+    check_made_with(out, plan, args.seed)
     stages = StageRunner(out, 3)
     stages.run("data", pipeline.build_data, out, plan, args.seed, args.quiet)
     stages.run("pretrain-pcl", pipeline.pretrain, out, plan, "pcl", args.seed, args.quiet)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from facessl.commands.options import non_negative_int, positive_int
 from facessl.demo import pipeline
-from facessl.demo.plan import PLANS, get_plan
+from facessl.demo.plan import PLANS, check_made_with, get_plan
 from facessl.demo.report import analysis_stage, write_report
 from facessl.demo.stages import StageRunner, default_workers
 from facessl.errors import FacesslError
@@ -46,6 +46,7 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise FacesslError(f"--out {out}: exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
+    check_made_with(out, plan, args.seed)
     runs = [(method, i, pipeline.run_name(method, i)) for method in plan.methods
             for i in range(len(pipeline.seed_runs(plan, method)))]
     total = 2 + 2 * len(runs) + 3
