@@ -68,6 +68,7 @@ def images_to_embed(args):
         bad = []
         if args.skip_missing:  # one checking pass, so a corrupt photo is counted here, not fatal mid-extraction
             from facessl.data.formats.decodable import undecodable_rows
+            from facessl.data.video.writers import shown  # names that are not UTF-8, printable
 
             rows = set(undecodable_rows([str(f) for f in files]).tolist())
             bad = [f for i, f in enumerate(files) if i in rows]
@@ -75,7 +76,7 @@ def images_to_embed(args):
         if not args.quiet:
             print(f"found {len(files) + len(bad)} images under {args.images}"
                   + (f" ({linked} of them through symlinked folders)" if linked else "")
-                  + (f"; skipped {len(bad)} that do not decode (e.g. {_shown(bad[0])})" if bad else ""))
+                  + (f"; skipped {len(bad)} that do not decode (e.g. {shown(str(bad[0]))})" if bad else ""))
         root = Path(args.images)
         return ImageSet([str(f) for f in files], source=str(args.images)), [str(f.relative_to(root)) for f in files]
     data = read_dataset(args.dataset, getattr(args, "skip_missing", False), reader_options(args))
@@ -88,11 +89,6 @@ def images_to_embed(args):
         dropped = ", ".join(f"{v} {k}" for k, v in data.dropped.items() if v)
         print(f"found {len(data)} images in {args.dataset}" + (f" (skipped: {dropped})" if dropped else ""))
     return data, names
-
-
-def _shown(path) -> str:
-    """A file name for the console: bytes that are not UTF-8 as \\xe9 (printing a surrogate would raise)."""
-    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def run(args) -> int:
