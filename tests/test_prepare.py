@@ -80,6 +80,45 @@ def test_an_anamorphic_video_is_read_with_square_pixels(tmp_path):
     assert np.abs(a.astype(int) - b).mean() < 6  # the same picture, less the detail that half the width lost
 
 
+def _video_at_times(path, times_ms, shape=(48, 64)):
+    """An mp4 whose frames carry the given presentation times (a variable frame rate, as phones record)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = shape[1], shape[0], "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for k, ms in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(np.full((*shape, 3), 10 * (k % 20), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_sampling_a_steady_video_takes_the_frame_nearest_each_time(tmp_path):
+    from facessl.data.video.decode import sample_frames
+
+    path = _video_at_times(tmp_path / "cfr.mp4", [round(k * 1000 / 30) for k in range(60)])
+    times = [t for _, t, _ in sample_frames(path, fps=10)]
+    assert np.allclose(times, np.arange(20) / 10, atol=0.02)
+
+
+def test_sampling_a_variable_rate_video_takes_no_near_duplicates(tmp_path):
+    """After a gap the frame taken late for one time was followed 17 ms later by the next time's (seen on a
+    variable-rate clip): samples now stay at least half an interval apart."""
+    from facessl.data.video.decode import sample_frames
+
+    steady = [0, 100, 150, 200, 233, 266, 283, 300, 317, 334, 434, 484, 584, 634, 684, 784]
+    gap = [1734, 1751, 1768, 1868, 1885, 1935, 1952, 1985, 2018, 2118, 2218]
+    times = [t for _, t, _ in sample_frames(_video_at_times(tmp_path / "vfr.mp4", steady + gap), fps=10)]
+    assert min(np.diff(times)) > 0.05 - 1e-6 and 1.868 in times and 1.885 not in times
+
+
 def test_killed_run_resumes_to_byte_identical_output(videos, tmp_path, monkeypatch):
     runner.prepare("videos", videos, tmp_path / "straight", OPTS, workers=1, quiet=True)
 

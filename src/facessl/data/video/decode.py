@@ -8,6 +8,8 @@ on with the next one; only a file that cannot be read further ends the frames ea
 """
 from __future__ import annotations
 
+import math
+
 from fractions import Fraction
 from pathlib import Path
 
@@ -46,7 +48,7 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         sar = float(stream.sample_aspect_ratio or 1)  # anamorphic video (DV, some broadcast): pixels not square
         base = stream.time_base or Fraction(1, 1000)
-        next_time, count = 0.0, 0
+        next_time, count, last = 0.0, 0, -math.inf
         stats = {} if stats is None else stats
         stats["bad_packets"] = 0
         try:
@@ -55,6 +57,12 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
                 if fps:
                     if t + 0.5 / rate < next_time:  # not yet the frame closest to the next sampling time
                         continue
+                    # Phones record at a variable rate: after a gap, the frame taken late for one sampling time was
+                    # followed a few ms later by the next one's. Samples stay half an interval apart (at a steady
+                    # rate they always are, so this changes nothing there)
+                    if t < last + 0.5 / fps:
+                        continue
+                    last = t
                     next_time += 1.0 / fps
                     while next_time <= t:
                         next_time += 1.0 / fps
