@@ -9,7 +9,6 @@ on with the next one; only a file that cannot be read further ends the frames ea
 from __future__ import annotations
 
 import math
-
 from fractions import Fraction
 from pathlib import Path
 

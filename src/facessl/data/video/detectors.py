@@ -21,6 +21,18 @@ class Face:
     landmarks: np.ndarray | None = field(default=None)  # (5,2) eyes (person's right, left), nose, mouth corners
 
 
+def shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """(image scaled so its longer side is at most max_side, the scale). Each side stays at least 1 px: a 2000x3
+    strip must give "no face", not an OpenCV assertion."""
+    s = min(1.0, max_side / max(image.shape[:2]))
+    if s < 1.0:
+        import cv2
+
+        size = (max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return image, s
+
+
 class Detector:
     name = "base"
     has_landmarks = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facessl.data.video.detectors import Detector, Face, register
+from facessl.data.video.detectors import Detector, Face, register, shrink
 from facessl.errors import FacesslError
 
 
@@ -24,11 +24,7 @@ class Haar(Detector):
         self.max_side, self.min_face = max_side, min_face
 
     def detect(self, frame: np.ndarray) -> list[Face]:
-        s = min(1.0, self.max_side / max(frame.shape[:2]))
-        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        if s < 1.0:
-            grey = cv2.resize(grey, (max(1, round(grey.shape[1] * s)), max(1, round(grey.shape[0] * s))),
-                              interpolation=cv2.INTER_AREA)  # at least 1 px: a 2000x3 strip has no face, no assertion
+        grey, s = shrink(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.max_side)
         found = []
         for cascade, flip in ((self.frontal, False), (self.profile, False), (self.profile, True)):
             img = grey[:, ::-1].copy() if flip else grey

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import torch
 
-from facessl.data.video.detectors import Detector, Face, register
+from facessl.data.video.detectors import Detector, Face, register, shrink
 from facessl.data.video.mtcnn_nets import load_nets
 
 
@@ -118,16 +118,8 @@ class MTCNN(Detector):
         return boxes, lm
 
     # ---- interface ------------------------------------------------------------------------------
-    def _shrink(self, frame):
-        s = min(1.0, self.max_side / max(frame.shape[:2]))
-        if s < 1.0:
-            # at least 1 px: a 2000x3 strip must give "no face", not an OpenCV assertion
-            frame = cv2.resize(frame, (max(1, round(frame.shape[1] * s)), max(1, round(frame.shape[0] * s))),
-                               interpolation=cv2.INTER_AREA)
-        return frame, s
-
     def detect(self, frame: np.ndarray) -> list[Face]:
-        image, s = self._shrink(frame)
+        image, s = shrink(frame, self.max_side)
         boxes = self._proposals(image)
         if len(boxes):
             boxes = self._rnet(image, boxes)
