@@ -210,8 +210,9 @@ def test_unknown_attribute_and_bad_csv_values_name_file_and_line(tmp_path):
     _replace_line(csv, 3, "000002.jpg," + ",".join(["1"] * 39 + ["yes"]))
     with pytest.raises(DataFormatError, match=r"list_attr_celeba.csv:3: attribute Young: expected -1 or 1, got 'yes'"):
         formats.read("celeba", tmp_path / "kaggle")
+    (tmp_path / "elsewhere").mkdir()  # tmp_path itself now finds release/ and kaggle/ below it
     with pytest.raises(DataFormatError, match=r"list_attr_celeba.txt not found"):
-        formats.read("celeba", tmp_path)
+        formats.read("celeba", tmp_path / "elsewhere")
 
 
 # --- metrics, task, floor, baselines ----------------------------------------------------------------------

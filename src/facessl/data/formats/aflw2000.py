@@ -5,8 +5,9 @@ AFLW2000-3D: `<root>/image00002.jpg` + `image00002.mat` (numbers with gaps, as r
 `AFW_134212_1_0.jpg` (source set, source image id, face number, profiling step).
 
 As released, 300W-LP also holds `landmarks/AFW/AFW_134212_1_0_pts.mat` (pts_2d / pts_3d, no image
-beside them) and `Code/`: `*_pts.mat` files are not samples and are skipped. AFLW2000-3D's .mat files
-carry more fields (Shape_Para, Exp_Para, Illum_Para, Color_Para, Tex_Para, roi, and a 2x21 `pt2d` of
+beside them) and `Code/` (MATLAB code with the 3DMM's own .mat files, `Code/ModelGeneration/Model_Shape.mat`,
+`Model_Exp.mat`, `model_info.mat`): `*_pts.mat` files, and .mat files under a `Code/` folder (any case) with no
+image beside them, are not samples and are skipped. AFLW2000-3D's .mat files carry more fields (Shape_Para, Exp_Para, Illum_Para, Color_Para, Tex_Para, roi, and a 2x21 `pt2d` of
 the original AFLW points): only Pose_Para and the 68-point field are read.
 
 The .mat holds `Pose_Para` (1x7: pitch, yaw, roll in radians, then tx, ty, tz, scale) and the 68
@@ -108,6 +109,16 @@ def _pose_angles(value, mat_path):
     return np.rad2deg(para[:3])
 
 
+def is_sample_mat(path: Path, root: Path) -> bool:
+    """False for the .mat files a release ships beside its samples: 300W-LP's landmarks/*_pts.mat and the 3DMM
+    model files under Code/ (Code/ModelGeneration/Model_Shape.mat has no image and no Pose_Para). A .mat with its
+    image beside it is a sample wherever it lies (a root above a folder that happens to be called code/)."""
+    if path.stem.endswith("_pts"):
+        return False
+    in_code = "code" in (part.lower() for part in path.relative_to(root).parts[:-1])
+    return not in_code or any(path.with_suffix(s).is_file() for s in IMAGE_SUFFIXES)
+
+
 def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> ImageSet:
     """Every `.mat` under root (recursively, sorted) with its image.
 
@@ -117,7 +128,7 @@ def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> 
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(root, "pose dataset folder not found")
-    mats = sorted(p for p in root.rglob("*.mat") if not p.stem.endswith("_pts"))  # 300W-LP's landmarks/ files
+    mats = sorted(p for p in root.rglob("*.mat") if is_sample_mat(p, root))
     if not mats:
         raise DataFormatError(root, "no .mat files found; expected imageXXXXX.jpg + imageXXXXX.mat pairs")
     dropped = {"angle_over_99": 0, "missing_image": 0, "invalid_pose": 0}

@@ -7,7 +7,8 @@ As released (Google Drive / Baidu):
     <root>/Eval/list_eval_partition.txt             `000001.jpg 0`: 0 train, 1 validation, 2 test
 Kaggle's copy (jessicali9530/celeba-dataset): `img_align_celeba/img_align_celeba/000001.jpg`,
 `list_attr_celeba.csv` (`image_id,5_o_Clock_Shadow,...`, values -1/1), `list_eval_partition.csv`
-(`image_id,partition`). The list files are also found flat in the root. `img_celeba/` (the in-the-wild photos)
+(`image_id,partition`). The list files are also found flat in the root, and the whole tree up to two folders
+below the path (the Drive folder downloaded as CelebA/, Kaggle's archive unpacked as archive/). `img_celeba/` (the in-the-wild photos)
 is not the aligned set and is never read.
 
 Labels: 'attributes' (N, A) float32 0/1, meta['attribute_names']; split train / val / test from the partition
@@ -24,7 +25,8 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION
-from facessl.data.formats.imagefiles import MissingImages, field_rows, parse_number, read_lines, with_dropped
+from facessl.data.formats.imagefiles import (BELOW, MissingImages, field_rows, find_wrapped, parse_number,
+                                             read_lines, with_dropped)
 from facessl.data.formats.text import column_index, read_csv
 from facessl.errors import DataFormatError, FacesslError
 
@@ -42,6 +44,13 @@ def find_list(root, stem: str) -> Path | None:
     candidates = [root / f"{stem}.txt", root / "Anno" / f"{stem}.txt", root / "Eval" / f"{stem}.txt",
                   root / f"{stem}.csv"]
     return next((c for c in candidates if c.is_file()), None)
+
+
+def release_folder(root, stem: str) -> Path:
+    """The folder whose find_list finds `stem`: the root, else one up to two folders below it (the Drive
+    download's CelebA/, Kaggle's archive/); the root when there is none (the reader then says what is missing)."""
+    root = Path(root)
+    return find_wrapped(root, lambda folder: find_list(folder, stem) is not None) or root
 
 
 @dataclass(frozen=True)
@@ -196,11 +205,11 @@ def read_celeba(root, attributes=None, limit_train: int | None = None, skip_miss
     """CelebA's aligned faces with labels 'attributes' (N, A) 0/1: all 40 in the list's order, or the `attributes`
     asked for in the order asked; split from the partition file. limit_train: use at most that many training
     images (a seeded choice; validation and test are kept whole) — extracting all 162,770 is slow on a CPU."""
-    root = Path(root)
+    root = release_folder(root, ATTRIBUTE_LIST)
     attribute_file = find_list(root, ATTRIBUTE_LIST)
     if attribute_file is None:
         raise DataFormatError(root, f"{ATTRIBUTE_LIST}.txt not found (looked in the folder, Anno/ and for "
-                                    f"Kaggle's {ATTRIBUTE_LIST}.csv)")
+                                    f"Kaggle's {ATTRIBUTE_LIST}.csv, here and {BELOW})")
     table = read_attribute_csv(attribute_file) if attribute_file.suffix == ".csv" else read_attribute_list(attribute_file)
     if not table.rows:
         raise DataFormatError(attribute_file, "lists no images")

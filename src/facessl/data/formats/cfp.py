@@ -11,7 +11,8 @@ Each same.txt / diff.txt holds 350 pairs: 10 identity-disjoint folds of 350 same
 Protocol "FP" (frontal-profile, the default: the set everybody reports as CFP-FP) or "FF" (frontal-frontal).
 Read into a PairSet: fold = the split folder (01 -> 0), within a fold the same pairs, then the different ones;
 images.labels 'identity' (the person's folder, 001) and 'view' (frontal / profile). Task `verification`.
-The path may be `cfp-dataset/`, the folder holding it, or `Protocol/`. Kaggle's copy (`chinafax/cfpw-dataset`)
+The path may be `cfp-dataset/`, a folder up to two above it (`cfp-dataset/cfp-dataset/` as a zip unpacked into a
+folder of its name, Kaggle's `archive/`), or `Protocol/`. Kaggle's copy (`chinafax/cfpw-dataset`)
 is used unpacked as the same `cfp-dataset/` tree.
 
 Facts checked against the dataset's own Readme.txt (folder tree, 5000 F / 2000 P, 350 pairs per file, 1-based
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
-from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, parse_number, read_lines, with_dropped
+from facessl.data.formats.imagefiles import BELOW, SKIP_MISSING_HINT, find_wrapped, parse_number, read_lines, with_dropped
 from facessl.errors import DataFormatError
 
 PROTOCOLS = ("FP", "FF")
@@ -34,11 +35,14 @@ LIST_NAMES = {"F": "Pair_list_F.txt", "P": "Pair_list_P.txt"}
 
 
 def find_protocol_folder(root: Path) -> Path:
-    """Protocol/ given as is, inside cfp-dataset/, or inside the folder holding cfp-dataset/."""
-    for folder in (root, root / "Protocol", root / "cfp-dataset" / "Protocol"):
-        if (folder / LIST_NAMES["F"]).is_file():
-            return folder
-    raise DataFormatError(root, "CFP not found: expected Protocol/Pair_list_F.txt here, in cfp-dataset/, "
+    """Protocol/ given as is, inside cfp-dataset/, or inside a folder up to two below root (the folder holding
+    cfp-dataset/, cfp-dataset/cfp-dataset/ when the zip was unpacked into a folder of its name, Kaggle's archive/)."""
+    if (root / LIST_NAMES["F"]).is_file():
+        return root
+    release = find_wrapped(root, lambda folder: (folder / "Protocol" / LIST_NAMES["F"]).is_file())
+    if release is not None:
+        return release / "Protocol"
+    raise DataFormatError(root, f"CFP not found: expected Protocol/Pair_list_F.txt here or {BELOW} (cfp-dataset/), "
                                 "or this to be the Protocol folder")
 
 

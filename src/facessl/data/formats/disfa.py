@@ -11,6 +11,8 @@ Extracted frame folders as common loaders write them are read too: `Images/SN001
 numbered 1-based (`00001.jpg`, `1.png`, `frame_00001.jpg`) or 0-based (`0.jpg`: a folder holding frame 0
 is read as 0-based, so label frame k = file k-1). The right camera's videos
 (`Videos_RightCamera/RightVideoSN001_comp.avi`) are used when the left camera's are absent.
+The root may also be a folder up to two above the one holding ActionUnit_Labels/ (DISFA/ unpacked into a
+folder of its own).
 Only the AUs of facessl.data.labels.AUS (1, 2, 4, 6, 9, 12, 25, 26) are read or written.
 """
 from __future__ import annotations
@@ -22,10 +24,12 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet, load_image
 from facessl.data.image_decode import IMAGE_SUFFIXES
-from facessl.data.formats.imagefiles import JPEG_QUALITY, SKIP_MISSING_HINT, parse_number, read_lines, save_image, with_dropped
+from facessl.data.formats.imagefiles import (BELOW, JPEG_QUALITY, SKIP_MISSING_HINT, find_wrapped, parse_number,
+                                             read_lines, save_image, with_dropped)
 from facessl.data.labels import AUS
 from facessl.errors import DataFormatError
 
+LABEL_FOLDER = "ActionUnit_Labels"
 SUBJECT_PATTERN = re.compile(r"SN\d{3}")
 # The 27 subject numbers of the real release (SN014, SN015, SN019, ... do not exist); more are numbered on.
 REAL_SUBJECTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32)
@@ -123,10 +127,11 @@ def _decode_video(path: Path) -> list[np.ndarray]:
 
 def read_disfa(root, skip_missing: bool = False) -> ImageSet:
     """labels: 'aus' (N,8) float in AUS order; 'subject' (N,) e.g. 'SN001'; 'frame' (N,) 1-based."""
-    root = Path(root)
-    label_root = root / "ActionUnit_Labels"
+    root = find_wrapped(Path(root), lambda folder: (folder / LABEL_FOLDER).is_dir()) or Path(root)
+    label_root = root / LABEL_FOLDER
     if not label_root.is_dir():
-        raise DataFormatError(label_root, "DISFA label folder not found (expected ActionUnit_Labels/SN001/SN001_au1.txt ...)")
+        raise DataFormatError(label_root, f"DISFA label folder not found here or {BELOW} (expected "
+                                          f"{LABEL_FOLDER}/SN001/SN001_au1.txt ...)")
     subjects = sorted(p.name for p in label_root.iterdir() if p.is_dir() and SUBJECT_PATTERN.fullmatch(p.name))
     if not subjects:
         raise DataFormatError(label_root, "no subject folders named like SN001")

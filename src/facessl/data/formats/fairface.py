@@ -9,7 +9,7 @@
 Labels: race (7 classes: White, Black, Latino_Hispanic, East Asian, Southeast Asian, Indian, Middle Eastern),
 gender (Male, Female), age in 9 bins (0-2, 3-9, 10-19, 20-29, 30-39, 40-49, 50-59, 60-69, more than 70), read as
 ordered classes. The label files sit beside the image folder (or the root is the image folder, the files in
-its parent); the folder may be nested twice (`fairface-img-margin025-trainval/fairface-img-margin025-trainval/`);
+its parent, or everything lies up to two folders below the root); the folder may be nested twice (`fairface-img-margin025-trainval/fairface-img-margin025-trainval/`);
 Kaggle's copy has `train/`, `val/` and the two files side by side. `service_test` is not read.
 
 Split: train = fairface_label_train.csv, test = fairface_label_val.csv: no test labels were released, so the
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import MissingImages, unnested, with_dropped
+from facessl.data.formats.imagefiles import BELOW, MissingImages, find_wrapped, unnested, with_dropped
 from facessl.data.formats.text import read_csv
 from facessl.errors import DataFormatError, FacesslError
 
@@ -92,13 +92,20 @@ def _padding(value) -> str:
     raise FacesslError(f"fairface variant {value!r}: expected the padding, one of {', '.join(IMAGE_FOLDERS)}")
 
 
+def _holds_labels(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in LABEL_FILES.values())
+
+
 def _label_folder(root: Path) -> Path:
-    """The folder holding both label files: the root, or its parent when the root is the image folder."""
-    for folder in (root, root.parent):
-        if all((folder / name).is_file() for name in LABEL_FILES.values()):
-            return folder
-    raise DataFormatError(root, f"FairFace labels not found: expected {' and '.join(LABEL_FILES.values())} here "
-                                "(or beside the image folder)")
+    """The folder holding both label files: the root, its parent when the root is the image folder, else a
+    folder up to two below the root (everything unpacked into a fairface/ folder of its own)."""
+    if _holds_labels(root.parent) and not _holds_labels(root):
+        return root.parent
+    found = find_wrapped(root, _holds_labels)
+    if found is None:
+        raise DataFormatError(root, f"FairFace labels not found: expected {' and '.join(LABEL_FILES.values())} here, "
+                                    f"{BELOW}, or beside the image folder")
+    return found
 
 
 def _has_split_folders(folder: Path) -> bool:

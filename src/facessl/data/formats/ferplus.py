@@ -8,6 +8,8 @@ Layouts read (the path is the folder, or the label file):
     DIR/FER2013Train/label.csv + fer0000000.png ..., FER2013Valid/, FER2013Test/
                                            the PNG folders FER+'s generate_training_data.py writes; label.csv
                                            lines `fer0000000.png,"(0, 0, 48, 48)",4,0,0,1,3,2,0,0,0,0` (no header)
+Both are also found up to two folders below the path (FERPlus-master/ as GitHub's zip unpacks), and fer2013.csv
+below fer2013new.csv's folder (Kaggle's fer2013.tar.gz unpacks to fer2013/fer2013.csv).
 
 Labels follow the FER+ code's 'majority' mode: a single vote for an emotion is dropped as an outlier; a face
 whose top emotion then holds more than half of the votes gets it; a face without such a majority, or whose
@@ -24,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import MissingImages, parse_number, read_lines, with_dropped
+from facessl.data.formats.imagefiles import (BELOW, MissingImages, find_wrapped, parse_number, read_lines,
+                                             with_dropped)
 from facessl.data.formats.text import column_index, read_csv
 from facessl.errors import DataFormatError
 
@@ -47,15 +50,36 @@ def majority_label(votes, minimum: int = 1) -> int | str:
 
 def read_ferplus(path, skip_missing: bool = False) -> ImageSet:
     """FER+ faces with their majority labels: 'class' (N,) index into CLASSES; images 48x48 RGB in memory
-    (beside fer2013.csv) or PNG files (the generated folders)."""
+    (beside fer2013.csv) or PNG files (the generated folders). Either is also found up to two folders below
+    the path (the repository unpacked as FERPlus-master/)."""
     path = Path(path)
-    folder = path.parent if path.is_file() else path
+    folder = path.parent if path.is_file() else find_wrapped(path, _holds_labels) or path
     if (folder / LABEL_FILE).is_file() or path.name == LABEL_FILE:
         return _read_with_fer2013(folder / LABEL_FILE if path.is_dir() else path)
-    if any((folder / name / "label.csv").is_file() for name in FOLDERS):
+    if _holds_png_folders(folder):
         return _read_folders(folder, skip_missing)
-    raise DataFormatError(path, f"FER+ labels not found: expected {LABEL_FILE} beside fer2013.csv, or "
-                                f"{', '.join(FOLDERS)} folders holding label.csv")
+    raise DataFormatError(path, f"FER+ labels not found here or {BELOW}: expected {LABEL_FILE} beside "
+                                f"fer2013.csv, or {', '.join(FOLDERS)} folders holding label.csv")
+
+
+def _holds_png_folders(folder: Path) -> bool:
+    return any((folder / name / "label.csv").is_file() for name in FOLDERS)
+
+
+def _holds_labels(folder: Path) -> bool:
+    return (folder / LABEL_FILE).is_file() or _holds_png_folders(folder)
+
+
+def _pixels_csv(label_path: Path):
+    """FER-2013's CSV beside fer2013new.csv, or below it: Kaggle's fer2013.tar.gz unpacks to fer2013/fer2013.csv."""
+    from facessl.data.formats.fer2013 import find_csv
+
+    def holds_pixels(folder: Path) -> bool:
+        found = find_csv(folder)
+        return found is not None and found != label_path
+
+    folder = find_wrapped(label_path.parent, holds_pixels)
+    return None if folder is None else find_csv(folder)
 
 
 def _votes(fields, path, number) -> list[int]:
@@ -76,16 +100,16 @@ def _labelled(rows, dropped: Counter):
 
 
 def _read_with_fer2013(label_path: Path) -> ImageSet:
-    from facessl.data.formats.fer2013 import SIDE, _parse_pixels, find_csv
+    from facessl.data.formats.fer2013 import SIDE, _parse_pixels
 
     header, rows = read_csv(label_path, "FER+ label file")
     usage_i = column_index(header, "Usage", label_path, "FER+ label file")
     name_i = column_index(header, "Image name", label_path, "FER+ label file")
     vote_i = [column_index(header, c, label_path, "FER+ label file") for c in VOTE_COLUMNS]
-    pixels_path = find_csv(label_path.parent)
-    if pixels_path is None or pixels_path == label_path:
+    pixels_path = _pixels_csv(label_path)
+    if pixels_path is None:
         raise DataFormatError(label_path.parent / "fer2013.csv", "FER-2013's CSV (the pixels FER+ labels) not found "
-                                                                 f"beside {LABEL_FILE}")
+                                                                 f"beside {LABEL_FILE} or {BELOW}")
     pixel_header, pixel_rows = read_csv(pixels_path, "FER-2013 csv")
     if len(pixel_rows) != len(rows):
         raise DataFormatError(label_path, f"{len(rows)} label rows but {len(pixel_rows)} rows in {pixels_path.name}; "

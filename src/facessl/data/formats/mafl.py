@@ -5,7 +5,8 @@
                                              then `000001.jpg  69  109  106  113 ...` (integer pixels)
     <root>/training.txt, <root>/testing.txt  one image name per line (MAFL split)
 MAFL on the CelebA files as distributed is read too: `Img/img_align_celeba/`, `Anno/list_landmarks_align_celeba.txt`
-and the MAFL lists in `MAFL/` (or beside); Kaggle's CelebA copy (`img_align_celeba/img_align_celeba/`,
+and the MAFL lists in `MAFL/` (or beside), the CelebA tree also up to two folders below the path (the Drive
+folder downloaded as `CelebA/`, with `MAFL/` inside it or beside it); Kaggle's CelebA copy (`img_align_celeba/img_align_celeba/`,
 `list_landmarks_align_celeba.csv` with `image_id,lefteye_x,...`); the PNG copy `img_align_celeba_png/`.
 Where CelebA's files lie is found in one place, formats.celeba (find_list, find_aligned_images).
 CelebA does not say whether its integer coordinates are 0- or 1-based; facessl reads them as 0-based
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facessl.data.formats.celeba import find_aligned_images, find_list
+from facessl.data.formats.celeba import find_aligned_images, find_list, release_folder
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import JPEG_QUALITY, MissingImages, parse_number, read_lines, save_image, with_dropped
 from facessl.data.formats.text import column_index, read_csv
@@ -94,13 +95,21 @@ def read_landmark_csv(path) -> dict[str, np.ndarray]:
                                     dtype=np.float32).reshape(5, 2) for n, f in rows}
 
 
+def split_list_folder(root: Path, given: Path) -> Path:
+    """Where training.txt lies: CelebA's folder or MAFL/ in it, else the folder given or MAFL/ in it (MAFL's
+    lists unpacked beside a CelebA/ wrapper); `root` when none holds it (the reader then names root/training.txt)."""
+    candidates = dict.fromkeys([root, root / "MAFL", given, given / "MAFL"])
+    return next((folder for folder in candidates if (folder / SPLIT_FILES["train"]).is_file()), root)
+
+
 def read_mafl(root, skip_missing: bool = False) -> ImageSet:
     """Images of training.txt (split 'train') then testing.txt ('test'); labels 'landmarks' (N,5,2) 0-based."""
-    root = Path(root)
+    given = Path(root)
+    root = release_folder(given, Path(LANDMARK_FILE).stem)
     marks_file = find_list(root, Path(LANDMARK_FILE).stem) or root / LANDMARK_FILE
     table = read_landmark_csv(marks_file) if marks_file.suffix == ".csv" else read_landmark_list(marks_file)
     aligned = find_aligned_images(root)
-    list_dir = root / "MAFL" if not (root / SPLIT_FILES["train"]).is_file() and (root / "MAFL").exists() else root
+    list_dir = split_list_folder(root, given)
     missing = MissingImages(skip_missing)
     images, marks, split = [], [], []
     for name_of_split, file_name in SPLIT_FILES.items():
