@@ -22,11 +22,22 @@ def faces(n: int, seed: int = 0, size: int = 64) -> np.ndarray:
     return render(ids, pose, torch.zeros(n, 8), plain_scene(n), size=size).images.numpy()
 
 
+def photo(seed: int = 0, size: int = 64, shape=(128, 160)) -> np.ndarray:
+    """A still (shape + (3,)) uint8: one head of `size` px on a grey frame, up and left of the centre (a turn
+    moves it), as big as MTCNN finds it standing upright and, after the turn search, turned."""
+    frame = np.full((*shape, 3), 100, np.uint8)
+    top, left = (shape[0] - size) // 3, (shape[1] - size) // 3
+    frame[top:top + size, left:left + size] = faces(1, seed, size)[0]
+    return frame
+
+
 def write_video(path, frames: int = 20, seed: int = 0, shape=(120, 160), fps: int = 10, codec: str = "libx264",
-                sideways: bool = False, squeeze: int = 1) -> Path:
+                sideways: bool = False, squeeze: int = 1, turned: int = 0) -> Path:
     """An mp4 of a face moving right by 2 px a frame on a grey background. sideways: stored as a phone stores
     portrait video, the pixels turned a quarter anticlockwise and a display matrix saying "turn clockwise".
-    squeeze: anamorphic, the width stored `squeeze` times narrower with a sample aspect ratio of squeeze:1."""
+    squeeze: anamorphic, the width stored `squeeze` times narrower with a sample aspect ratio of squeeze:1.
+    turned: the pixels stored `turned` quarter turns anticlockwise and nothing saying so (a video re-encoded
+    without its rotation flag)."""
     import av
 
     path = Path(path)
@@ -34,7 +45,9 @@ def write_video(path, frames: int = 20, seed: int = 0, shape=(120, 160), fps: in
     heads = faces(frames, seed)
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height = (shape[0], shape[1]) if sideways else (shape[1] // squeeze, shape[0])
+        quarters = 1 if sideways else turned
+        height, width = (shape[1], shape[0]) if quarters % 2 else shape
+        stream.width, stream.height = width // squeeze, height
         stream.pix_fmt = "yuv420p"
         if squeeze != 1:
             from fractions import Fraction
@@ -44,8 +57,8 @@ def write_video(path, frames: int = 20, seed: int = 0, shape=(120, 160), fps: in
             frame = np.full((*shape, 3), 100, np.uint8)
             x, y = 20 + 2 * i, (shape[0] - 64) // 2
             frame[y:y + 64, x:x + 64] = head
-            if sideways:
-                frame = np.ascontiguousarray(np.rot90(frame, 1))
+            if quarters:
+                frame = np.ascontiguousarray(np.rot90(frame, quarters))
             if squeeze != 1:
                 frame = np.ascontiguousarray(frame[:, ::squeeze])
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):

@@ -6,6 +6,8 @@
 
 Rerunning the same command continues a killed run; finished videos are not redone, new inputs
 (and skipped ones that changed since) are. Photos: `photos.csv` in OUT maps each input to its crop.
+A photo or video standing sideways or upside down without saying so (no EXIF / rotation flag) is
+turned upright when its upright reading finds no face it can trust (data/video/orient.py); said here.
 """
 from __future__ import annotations
 
@@ -87,11 +89,15 @@ def report(kind: str, s: dict, out) -> None:
               f"of {t['frames_sampled']} sampled; {t['videos_skipped']} skipped, "
               f"{t['videos_without_track']} without a track")
         _names("without a track", [v["key"] for v in s["videos"] if not v.get("tracks")])
+        _names("turned upright", [f"{v['key']} ({v['turn']}° anticlockwise)" for v in s["videos"] if v.get("turn")])
         for v in [v for v in s["videos"] if partly_decoded(v)][:10]:
             print(f"  partly decoded {shown(v['key'])}: {partly_decoded(v)}")
     else:
-        print(f"prepared {t['images']} photos: {t['written']} crops written; {t['no_face']} without a face, "
-              f"{t['unreadable']} unreadable, {t['errors']} failed; names in {os.path.join(out, 'photos.csv')}")
+        turned = f" ({t['turned']} turned upright)" if t["turned"] else ""  # upright data: the line as it was
+        print(f"prepared {t['images']} photos: {t['written']} crops written{turned}; "
+              f"{t['no_face']} without a face, {t['unreadable']} unreadable, {t['errors']} failed; "
+              f"names in {os.path.join(out, 'photos.csv')}")
+        _names("turned upright", s["turned"])
         _names("without a face", s["no_face"])
         _names("unreadable", s["unreadable"])
     for item in s["skipped"][:10]:

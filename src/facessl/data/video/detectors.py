@@ -2,8 +2,9 @@
 
 A detector maps an RGB uint8 frame (H,W,3) to a list of `Face`s in that frame's pixel
 coordinates. `refine(frame, box)` re-detects a face near a known box (cheap tracking between full
-detections; detectors without such a stage return None). Adding a detector = one module in this
-package that calls `register(name, factory)`, and its name in BUILTIN.
+detections; detectors without such a stage return None). `turn_scores(frame, box)` scores a face's
+crop turned by quarters, to tell a face standing turned (orient.py; None: cannot say). Adding a
+detector = one module in this package that calls `register(name, factory)`, and its name in BUILTIN.
 """
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ class Detector:
         raise NotImplementedError
 
     def refine(self, frame: np.ndarray, box: np.ndarray) -> Face | None:
+        return None
+
+    def turn_scores(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """(4,) face scores of the square crop around box turned 0, 1, 2, 3 quarters anticlockwise (a face
+        standing turned scores higher turned back; orient.py), or None where the detector cannot say."""
         return None
 
 

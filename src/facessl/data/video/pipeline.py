@@ -1,5 +1,6 @@
-"""One video in, aligned face tracks out: sample -> detect (full every k-th frame, O-Net tracking
-between) -> link into tracks -> smooth -> align -> JPEG bytes in memory.
+"""One video in, aligned face tracks out: sample -> turn upright (orient.py; one turn per video) ->
+detect (full every k-th frame, O-Net tracking between) -> link into tracks -> smooth -> align ->
+JPEG bytes in memory. Boxes and landmarks are in the coordinates of the frame as turned.
 
 The result is a pure function of the file and the options (single-threaded torch, fixed JPEG
 settings), so a rerun or another worker count writes the same bytes.
@@ -13,6 +14,7 @@ import numpy as np
 
 from facessl.data.video.align import align
 from facessl.data.video.decode import VideoError, sample_frames
+from facessl.data.video.orient import upright_frames
 from facessl.data.video.track import ShotCuts, Tracker
 
 JPEG_QUALITY = 90
@@ -66,7 +68,8 @@ def process_video(path, opts: Options, detector) -> VideoResult:
             track.crops.append((index, time_s, face, encode_jpeg(crop)))
 
     try:
-        for pos, (index, time_s, frame) in enumerate(sample_frames(path, opts.fps, opts.every, decoding)):
+        samples = upright_frames(sample_frames(path, opts.fps, opts.every, decoding), detector, s)
+        for pos, (index, time_s, frame) in enumerate(samples):
             s["frames_sampled"] += 1
             if cuts(frame):
                 tracker.close_all()

@@ -153,6 +153,7 @@ def photo_job(root: Path, out: Path, items: list[tuple[str, str]], opts, detecto
 def _photo(path: Path, out: Path, name: str, tmp: Path, opts, detector) -> dict:
     from facessl.data.image_decode import decode_errors, read_rgb
     from facessl.data.video.align import align
+    from facessl.data.video.orient import degrees, find_upright
     from facessl.data.video.pipeline import encode_jpeg
 
     target = out / name
@@ -161,7 +162,7 @@ def _photo(path: Path, out: Path, name: str, tmp: Path, opts, detector) -> dict:
     except decode_errors() as exc:
         target.unlink(missing_ok=True)  # the crop of an earlier version of this photo
         return {"result": "unreadable", "reason": str(exc)[:200]}
-    face = best_face(detect_photo(detector, image))
+    k, image, face = find_upright(image, lambda im: best_face(detect_photo(detector, im)), detector)
     if face is None:
         target.unlink(missing_ok=True)
         return {"result": "no_face"}
@@ -169,7 +170,7 @@ def _photo(path: Path, out: Path, name: str, tmp: Path, opts, detector) -> dict:
     part = tmp / "crop.jpg"
     part.write_bytes(encode_jpeg(align(image, face.box, face.landmarks, opts.size, opts.margin)))
     os.replace(part, target)
-    return {"result": "written", "output": name}
+    return {"result": "written", "output": name, **({"turn": degrees(k)} if k else {})}
 
 
 def assemble_shards(out: Path, records: list[dict], shard_frames: int) -> None:
@@ -187,6 +188,7 @@ def summarise(kind: str, root: Path, opts, fmt: str, records: list[dict]) -> dic
                   ("frames_sampled", "frames_with_face", "tracks_written", "frames_written", "tracks_too_short")}
         totals.update(videos=len(records), videos_skipped=len(skipped),
                       videos_without_track=sum(1 for r in ok if not r.get("tracks")),
+                      videos_turned=sum(1 for r in ok if r.get("turn")),
                       videos_partly_decoded=sum(1 for r in ok if partly_decoded(r)))
         items = {"videos": ok}
     else:
@@ -195,8 +197,10 @@ def summarise(kind: str, root: Path, opts, fmt: str, records: list[dict]) -> dic
 
         skipped = [{"input": r["key"], "reason": r["reason"]} for r in having("error")]
         totals = {"images": len(records), "written": len(having("written")), "no_face": len(having("no_face")),
-                  "unreadable": len(having("unreadable")), "errors": len(skipped)}
+                  "unreadable": len(having("unreadable")), "errors": len(skipped),
+                  "turned": sum(1 for r in records if r.get("turn"))}
         items = {what: [r["key"] for r in having(what)] for what in ("no_face", "unreadable")}
+        items["turned"] = [r["key"] for r in records if r.get("turn")]
     return {"input": {"kind": kind, "root": str(root)}, "format": fmt, "options": opts.as_dict(),
             "totals": totals, "skipped": skipped, **items}
 
@@ -210,14 +214,16 @@ def partly_decoded(rec: dict) -> str | None:
 
 
 def write_photo_list(out: Path, records: list[dict]) -> Path:
-    """`photos.csv`: input,output,result per photo, so a list of the inputs (labels) finds their crops.
-    Names are written as their own bytes, as `facessl embed` writes them."""
+    """`photos.csv`: input,output,result,turn per photo, so a list of the inputs (labels) finds their crops;
+    turn: degrees anticlockwise the photo was turned to stand upright (0; empty without a crop). Names are
+    written as their own bytes, as `facessl embed` writes them."""
     import csv
 
     path = out / "photos.csv"
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["input", "output", "result"])
-            writer.writerows([r["key"], r.get("output", ""), r["result"]] for r in records)
+            writer.writerow(["input", "output", "result", "turn"])
+            writer.writerows([r["key"], r.get("output", ""), r["result"], r.get("turn", 0) if r.get("output") else ""]
+                             for r in records)
     return path
