@@ -39,6 +39,8 @@ def test_the_demo_writes_its_tables_verdicts_and_report(demo):
     report = (demo / "report.md").read_text()
     assert "Verdicts: the papers' claims at this budget" in report and ". PCL ablation\n" not in report
     assert f"Pretraining precision: {resolve_precision('auto', torch.device('cpu'))} (" in report  # what auto chose here
+    trained_in = {"bf16": "bf16 autocast", "fp32": "fp32"}[resolve_precision("auto", torch.device("cpu"))]
+    assert f"Supervised rows: {trained_in} (`--supervised-precision auto`)." in report
     assert (demo / "report.html").stat().st_size > 10_000
     assert "input 32 px (RAF-DB at 48 px, as the reference probes each task at its own size)" in report
     assert "Probes and supervised rows read input 32 px (RAF-DB at 48 px" in report  # above each results table

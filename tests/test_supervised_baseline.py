@@ -4,7 +4,7 @@ import numpy as np
 from eval_toys import ToyEncoder, expression_set
 from facessl.evaluate import expression
 from facessl.evaluate import runner
-from facessl.evaluate.baselines import PATIENCE, finetune_fold, run_supervised_task
+from facessl.evaluate.baselines import PATIENCE, finetune_fold, run_supervised_task, supervised_key
 from facessl.evaluate.protocol import EvalOptions
 
 
@@ -45,3 +45,30 @@ def test_more_supervised_seeds_change_the_options_hash():
     # (one seed keeps the hash of before the option: test_eval_protocols' hash check leaves the key out)
     assert runner.options_hash(EvalOptions(supervised_seeds=3), ["fs"], ["supervised"]) != \
         runner.options_hash(EvalOptions(), ["fs"], ["supervised"])
+
+
+def test_the_supervised_row_trains_in_the_precision_asked_and_says_which():
+    import pytest
+    import torch
+
+    from facessl.errors import FacesslError
+
+    task = _task(EvalOptions(seeds=1, device="cpu", quiet=True))
+    rows = {}
+    for precision in ("fp32", "bf16"):
+        options = EvalOptions(seeds=1, supervised_epochs=40, supervised_lr=1e-2, supervised_precision=precision,
+                              device="cpu", quiet=True)
+        rows[precision] = run_supervised_task(ToyEncoder(), task, "fs", 16, options)
+        assert rows[precision]["precision"] == precision and rows[precision]["selection"][0]["precision"] == precision
+        assert rows[precision]["metrics"]["accuracy"]["mean"] > 0.9  # bf16 autocast still learns the toy classes
+    assert "bf16 autocast" in rows["bf16"]["training"] and "bf16" not in rows["fp32"]["training"]
+    # the two precisions are different computations: their fine-tunes must not share a cache entry
+    fold = task.folds[0]
+    keys = {p: supervised_key(ToyEncoder(), fold, task, "fs", 16, EvalOptions(supervised_precision=p, device="cpu"), 0, None)
+            for p in ("fp32", "bf16")}
+    assert keys["fp32"] != keys["bf16"]
+    auto = EvalOptions(seeds=1, supervised_epochs=1, device="cpu", quiet=True)
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert finetune_fold(ToyEncoder(), fold, task, "fs", 16, auto, seed=0)[1]["precision"] == ("bf16" if native else "fp32")
+    with pytest.raises(FacesslError, match="supervised precision 'fp16': expected auto, fp32 or bf16"):
+        finetune_fold(ToyEncoder(), fold, task, "fs", 16, EvalOptions(supervised_precision="fp16", device="cpu"), seed=0)

@@ -54,6 +54,9 @@ def add_arguments(p) -> None:
                             "group label; Adience's own folds): every face tested once (CK+, JAFFE, KDEF: 10)")
     proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
     proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
+    proto.add_argument("--supervised-precision", choices=("auto", "fp32", "bf16"), default="auto",
+                       help="arithmetic of the supervised baseline: auto = bf16 autocast where the hardware computes "
+                            "bf16 natively (GPUs, CPUs with AVX-512 BF16 / AMX), fp32 elsewhere")
     proto.add_argument("--supervised-seeds", type=positive_int, default=1,
                        help="training runs of the supervised baseline, each its own seed (mean ± std over them)")
     proto.add_argument("--balanced", action="store_true",
@@ -166,6 +169,7 @@ def options_from_args(args) -> EvalOptions:
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
                        verification_center=args.verification_center,
                        supervised_epochs=args.supervised_epochs, supervised_seeds=args.supervised_seeds,
+                       supervised_precision=args.supervised_precision,
                        balanced=args.balanced, device=args.device, amp=args.amp, quiet=args.quiet, cv=args.cv)
 
 

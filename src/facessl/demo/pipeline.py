@@ -78,7 +78,8 @@ def eval_options(plan: DemoPlan, quiet: bool) -> EvalOptions:
     # build (docs/demo_study.md, session 13): the mean gain over random weights of SimCLR, PCL and FAb-Net was
     # -0.6, -2.0 and -7.5 points with the plain cosine, +3.2, +2.7 and +0.3 centred
     return EvalOptions(seeds=plan.eval_seeds, epochs=plan.eval_epochs, supervised_epochs=plan.supervised_epochs,
-                       quiet=quiet, size=plan.size, verification_center=True)
+                       quiet=quiet, size=plan.size, verification_center=True,
+                       supervised_precision=plan.supervised_precision)
 
 
 def suite_specs(out: Path, plan: DemoPlan, task_names=None, suite: str = "eval_synth.yaml") -> list:

@@ -30,6 +30,7 @@ class DemoPlan:
     overrides: dict = field(default_factory=dict)  # method -> extra key=value overrides
     precision: str = "auto"  # train.precision of every pretraining run
     probe_sizes: dict = field(default_factory=dict)  # table column -> its probes' input size (default: size)
+    supervised_precision: str = "auto"  # the supervised rows' arithmetic (facessl eval --supervised-precision)
 
 
 PLANS = {
@@ -60,7 +61,7 @@ PLANS = {
     # (docs/demo_study.md, session 20).
     "small": DemoPlan(data_scale="default", backbone="small", steps=1000, batch_size=64, size=32, eval_seeds=2,
                       supervised_epochs=25, ablation_steps=1000, ablation_seeds=2, precision="fp32",
-                      probe_sizes={"RAF-DB": 64},
+                      probe_sizes={"RAF-DB": 64, "AFLW2000": 64},
                       overrides={"simclr": ("method.crop_min_scale=0.5", "method.crop_max_aspect=1"),
                                  "pcl": ("method.face_views=simclr", "method.face_crop_min_scale=0.5",
                                          "method.face_crop_max_aspect=1")}),

@@ -78,6 +78,15 @@ def pretraining_precision(out: Path) -> str:
     return " and ".join(sorted(p for p in found if p))
 
 
+def supervised_precision(out: Path) -> str:
+    """The precision the supervised rows trained in ('bf16', 'fp32', ...), from eval/baselines; '' before facessl
+    recorded it."""
+    results = pipeline.read_results(out, pipeline.BASELINES_RUN) or {"tasks": []}
+    found = {entry.get("precision") for task in results["tasks"]
+             for entry in task.get("rows", {}).get("supervised", {}).values() if isinstance(entry, dict)}
+    return " and ".join(sorted(p for p in found if p))
+
+
 def probe_sizes_text(plan: DemoPlan) -> str:
     """Which input size each column's probes (and its supervised row) read."""
     own = ", ".join(f"{name} at {size} px" for name, size in plan.probe_sizes.items() if size != plan.size)
@@ -97,6 +106,10 @@ def summary_text(out: Path, plan: DemoPlan) -> str:
     if precision:
         lines[0] += (f" Pretraining precision: {precision} (as `train.precision` resolved on this hardware; `auto` picks bf16 "
                      "where it is native).")
+    trained_in = supervised_precision(out)
+    if trained_in:
+        lines[0] += (f" Supervised rows: {trained_in.replace('bf16', 'bf16 autocast')} (`--supervised-precision "
+                     f"{plan.supervised_precision}`).")
     swap = analysis.get("pcl", {}).get("swap_test")
     if swap:
         lines.append(f"PCL swap test (held-out faces, mean L1): D(F_f(s), F_p(ŝ)) is {swap['fp_swap_to_target']:.4f} from ŝ "

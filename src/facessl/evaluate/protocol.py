@@ -50,6 +50,8 @@ class EvalOptions:
     supervised_epochs: int = 10
     supervised_lr: float = 1e-3
     supervised_seeds: int = 1  # the fine-tuned row's seeds (each a whole training run); >1 gives it a spread
+    supervised_precision: str = "auto"  # the fine-tuned row's arithmetic: auto (bf16 autocast where the hardware
+                                        # computes bf16 natively, as train.precision), fp32 or bf16
     device: str | None = None
     amp: bool = False
     quiet: bool = False
