@@ -1,5 +1,6 @@
 """The demo's comparison rule, claim verdicts, targets, and the pooling of pretraining seeds."""
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -102,6 +103,22 @@ def test_pooled_rows_pool_every_pretraining_and_probe_seed():
     assert np.allclose(rows["lfw/accuracy_fold_std"], [2.0, 1.0])
     single = pipeline.pooled_rows([_results([0.20], 0.01)])
     assert single["rafdb/accuracy"] == [20.0, None]  # one value: no spread (not zero)
+
+
+def test_a_feature_choice_row_leaves_out_the_tasks_not_probed_on_that_feature():
+    rows = [_results([0.20, 0.22], 0.01)]
+    assert pipeline.pooled_rows(rows, feature="ff+fp")["rafdb/accuracy"][0] == 21.0  # a main row: its first feature
+    assert pipeline.pooled_rows(rows, feature="ff+fp", strict=True) == {}  # a feature-choice row: none
+    assert pipeline.pooled_rows(rows, feature="fs", strict=True)["rafdb/accuracy"][0] == 21.0
+
+
+def test_pcl_reads_pose_on_fs_ff_and_fp_and_the_papers_tasks_on_all_four():
+    from facessl.demo.plan import get_plan
+
+    plan, choice = get_plan("small"), pipeline.FEATURE_CHOICE_TASKS
+    assert choice["AFLW2000"] == ("fs", "ff", "fp") and choice["RAF-DB"] == choice["LFW"] == choice["DISFA"] \
+        == pipeline.PCL_FEATURES
+    assert {s.name for s in pipeline.suite_specs(Path("demo"), plan)} >= set(choice)
 
 
 def test_ablate_decides_the_ablation_claim_in_a_demo_directory(tmp_path):

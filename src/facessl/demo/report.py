@@ -49,7 +49,7 @@ def main_rows(out: Path, plan: DemoPlan) -> tuple[dict, dict]:
             main["supervised"] = pipeline.pooled_rows(results[:1], "supervised")
         if method == "pcl":
             for choice in ("ff", "fp", "fs", "ff+fp"):
-                features[choice] = pipeline.pooled_rows(results, "checkpoint", choice)
+                features[choice] = pipeline.pooled_rows(results, "checkpoint", choice, strict=True)
     baselines = pipeline.read_results(out, pipeline.BASELINES_RUN)
     if baselines:
         main["random"] = pipeline.pooled_rows([baselines], "random")

@@ -40,6 +40,7 @@ class StudyPlan:
     probe_epochs: int = 100
     supervised_epochs: int = 5
     supervised_seeds: int = 1  # training runs of the supervised row (its spread when > 1)
+    supervised_precision: str = "auto"  # its arithmetic: auto (bf16 autocast where native), fp32 or bf16
     balanced: bool = True  # class-balanced probes (loss and selection; mean-class accuracy is the study's headline)
     pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
     # FAb-Net's read-outs: 'embedding' (the paper's) and/or 'fs' (its backbone's map, read as SimCLR's F_s)
@@ -70,6 +71,8 @@ class StudyPlan:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
         if not isinstance(self.supervised_seeds, int) or isinstance(self.supervised_seeds, bool) or self.supervised_seeds < 1:
             raise FacesslError(f"study: supervised_seeds must be a whole number >= 1, got {self.supervised_seeds!r}")
+        if self.supervised_precision not in ("auto", "fp32", "bf16"):
+            raise FacesslError(f"study: supervised_precision must be auto, fp32 or bf16, got {self.supervised_precision!r}")
         for key, known in (("pcl_features", ("fs", "ff", "fp")), ("fabnet_features", ("embedding", "fs"))):
             chosen = getattr(self, key)
             if not isinstance(chosen, list) or not chosen or any(f not in known for f in chosen):
