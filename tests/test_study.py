@@ -32,7 +32,7 @@ def test_plan_overrides_and_unknown_keys(tmp_path):
         load_plan(path, ["supervised_seeds=0"])
     assert options(plan, True).supervised_precision == "auto"
     assert options(load_plan(path, ["supervised_precision=fp32"]), True).supervised_precision == "fp32"
-    with pytest.raises(FacesslError, match="supervised_precision must be auto, fp32 or bf16, got 'fp16'"):
+    with pytest.raises(FacesslError, match="supervised_precision must be one of auto, fp32, bf16, got 'fp16'"):
         load_plan(path, ["supervised_precision=fp16"])
     with pytest.raises(FacesslError, match="unknown key 'budget_minute' \\(did you mean 'budget_minutes'\\?\\)"):
         load_plan(path, ["budget_minute=3"])

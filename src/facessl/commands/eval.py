@@ -15,7 +15,7 @@ from facessl.commands.options import device, finite_float, output_dir, positive_
 from facessl.data.formats import FORMAT_NAMES
 from facessl.errors import FacesslError
 from facessl.evaluate.cache import FeatureCache, default_cache_dir
-from facessl.evaluate.protocol import WEIGHT_DECAYS, EvalOptions
+from facessl.evaluate.protocol import SUPERVISED_PRECISIONS, WEIGHT_DECAYS, EvalOptions
 from facessl.evaluate.suite import TASK_NAMES, TaskSpec, load_suite, parse_dataset
 
 
@@ -54,7 +54,7 @@ def add_arguments(p) -> None:
                             "group label; Adience's own folds): every face tested once (CK+, JAFFE, KDEF: 10)")
     proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
     proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
-    proto.add_argument("--supervised-precision", choices=("auto", "fp32", "bf16"), default="auto",
+    proto.add_argument("--supervised-precision", choices=SUPERVISED_PRECISIONS, default="auto",
                        help="arithmetic of the supervised baseline: auto = bf16 autocast where the hardware computes "
                             "bf16 natively (GPUs, CPUs with AVX-512 BF16 / AMX), fp32 elsewhere")
     proto.add_argument("--supervised-seeds", type=positive_int, default=1,

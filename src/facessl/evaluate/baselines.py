@@ -27,7 +27,8 @@ from facessl.errors import FacesslError
 from facessl.evaluate.cache import array_hash, cache_key, dataset_fingerprint, weights_hash
 from facessl.evaluate.images import load_batch
 from facessl.evaluate.probes import SELECTED_ON_TEST, SELECTED_ON_VALIDATION, balanced_class_weights, metric_score
-from facessl.evaluate.protocol import PROBE_VERSION, EvalOptions, ProbeTask, aggregate, concat_meta
+from facessl.evaluate.protocol import (PROBE_VERSION, SUPERVISED_PRECISIONS, EvalOptions, ProbeTask, aggregate,
+                                      concat_meta)
 from facessl.evaluate.splits import carve_validation
 
 
@@ -203,8 +204,11 @@ def supervised_precision(options: EvalOptions, device: torch.device) -> str:
     times slower than fp32 on AVX2 CPUs)."""
     from facessl.engine.runtime import resolve_precision
 
-    if options.supervised_precision not in ("auto", "fp32", "bf16"):
-        raise FacesslError(f"supervised precision {options.supervised_precision!r}: expected auto, fp32 or bf16")
+    if options.supervised_precision not in SUPERVISED_PRECISIONS:
+        raise FacesslError(f"supervised precision {options.supervised_precision!r}: expected "
+                           f"{', '.join(SUPERVISED_PRECISIONS[:-1])} or {SUPERVISED_PRECISIONS[-1]}")
+    if device.type not in ("cpu", "cuda"):  # autocast's bf16 is checked only there
+        return "fp32"
     return resolve_precision(options.supervised_precision, device)
 
 

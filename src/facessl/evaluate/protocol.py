@@ -25,6 +25,9 @@ PROBE_VERSION = 5  # bump when the probe's training changes, to invalidate cache
                    # 5: classes' weight decay chosen on the validation cross-entropy, not accuracy)
 
 
+SUPERVISED_PRECISIONS = ("auto", "fp32", "bf16")
+
+
 @dataclass
 class EvalOptions:
     seeds: int = 3
@@ -50,8 +53,8 @@ class EvalOptions:
     supervised_epochs: int = 10
     supervised_lr: float = 1e-3
     supervised_seeds: int = 1  # the fine-tuned row's seeds (each a whole training run); >1 gives it a spread
-    supervised_precision: str = "auto"  # the fine-tuned row's arithmetic: auto (bf16 autocast where the hardware
-                                        # computes bf16 natively, as train.precision), fp32 or bf16
+    supervised_precision: str = "auto"  # the fine-tuned row's arithmetic, one of SUPERVISED_PRECISIONS: auto (bf16
+                                        # autocast where the hardware computes bf16 natively, as train.precision)
     device: str | None = None
     amp: bool = False
     quiet: bool = False

@@ -71,8 +71,11 @@ class StudyPlan:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
         if not isinstance(self.supervised_seeds, int) or isinstance(self.supervised_seeds, bool) or self.supervised_seeds < 1:
             raise FacesslError(f"study: supervised_seeds must be a whole number >= 1, got {self.supervised_seeds!r}")
-        if self.supervised_precision not in ("auto", "fp32", "bf16"):
-            raise FacesslError(f"study: supervised_precision must be auto, fp32 or bf16, got {self.supervised_precision!r}")
+        from facessl.evaluate.protocol import SUPERVISED_PRECISIONS
+
+        if self.supervised_precision not in SUPERVISED_PRECISIONS:
+            raise FacesslError(f"study: supervised_precision must be one of {', '.join(SUPERVISED_PRECISIONS)}, "
+                               f"got {self.supervised_precision!r}")
         for key, known in (("pcl_features", ("fs", "ff", "fp")), ("fabnet_features", ("embedding", "fs"))):
             chosen = getattr(self, key)
             if not isinstance(chosen, list) or not chosen or any(f not in known for f in chosen):
