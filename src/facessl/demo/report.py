@@ -75,7 +75,7 @@ def pretraining_precision(out: Path) -> str:
     for path in sorted((out / "stages").glob("pretrain-*.json")):
         result = json.loads(path.read_text()).get("result")
         found.add(result.get("precision") if isinstance(result, dict) else None)
-    return " and ".join(sorted(p for p in found if p))
+    return _joined(found)
 
 
 def supervised_precision(out: Path) -> str:
@@ -84,7 +84,12 @@ def supervised_precision(out: Path) -> str:
     results = pipeline.read_results(out, pipeline.BASELINES_RUN) or {"tasks": []}
     found = {entry.get("precision") for task in results["tasks"]
              for entry in task.get("rows", {}).get("supervised", {}).values() if isinstance(entry, dict)}
-    return " and ".join(sorted(p for p in found if p))
+    return _joined(found)
+
+
+def _joined(precisions: set) -> str:
+    """'bf16', 'fp32', 'bf16 and fp32'; '' when none was recorded."""
+    return " and ".join(sorted(p for p in precisions if p))
 
 
 def probe_sizes_text(plan: DemoPlan) -> str:

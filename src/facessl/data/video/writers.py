@@ -196,11 +196,10 @@ def summarise(kind: str, root: Path, opts, fmt: str, records: list[dict]) -> dic
             return [r for r in records if r["result"] == result]
 
         skipped = [{"input": r["key"], "reason": r["reason"]} for r in having("error")]
-        totals = {"images": len(records), "written": len(having("written")), "no_face": len(having("no_face")),
-                  "unreadable": len(having("unreadable")), "errors": len(skipped),
-                  "turned": sum(1 for r in records if r.get("turn"))}
         items = {what: [r["key"] for r in having(what)] for what in ("no_face", "unreadable")}
         items["turned"] = [r["key"] for r in records if r.get("turn")]
+        totals = {"images": len(records), "written": len(having("written")), "no_face": len(items["no_face"]),
+                  "unreadable": len(items["unreadable"]), "errors": len(skipped), "turned": len(items["turned"])}
     return {"input": {"kind": kind, "root": str(root)}, "format": fmt, "options": opts.as_dict(),
             "totals": totals, "skipped": skipped, **items}
 
