@@ -19,6 +19,7 @@ RUNS = [  # (script, arguments, quick arguments)
     ("pcl_negatives.py", ["--backbone", "small"], ["--backbone", "small", "--size", "32", "--repeats", "1"]),
     ("aug_speed.py", [], ["--batch", "64", "--repeats", "1"]),
     ("eval_speed.py", [], ["--images", "200", "--ref-epochs", "1"]),
+    ("probe_fit.py", [], ["--dims", "512", "--rows", "500", "--epochs", "10", "--repeats", "1"]),
     ("supervised_step.py", [], ["--sizes", "32", "--tasks", "pose", "--steps", "3", "--repeats", "1"]),
     ("step_profile.py", ["--methods", "simclr,pcl,fabnet", "--steps", "30"], ["--methods", "simclr", "--steps", "3"]),
     ("parallel_stages.py", ["--steps", "30"], ["--methods", "simclr", "--steps", "3"]),

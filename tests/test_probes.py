@@ -254,3 +254,30 @@ def test_balanced_probe_raises_mean_class_accuracy_on_imbalanced_classes():
         pred = fit_predict(x[train], y[train], x[test], cfg, seed=0, device="cpu").predictions.argmax(1)
         scores[weight] = mean_class_accuracy(pred, y[test])
     assert scores["balanced"] > scores[None] + 0.05
+
+
+def test_the_batched_grid_is_g_independent_linear_maps_written_out_naively():
+    """The grid's G maps share one (G*C, D) product; each must equal x @ W_g + b_g with W_g drawn (D, C)
+    from the seed, its gradient must be its own map's alone, and the L2 penalty sum_g decay_g * |W_g|^2."""
+    import torch
+
+    from facessl.evaluate.probes import _BatchedLinear
+
+    decays, (n, d, c) = (0.0, 0.1, 10.0), (9, 6, 4)
+    model = _BatchedLinear(d, c, decays, seed=3, device=torch.device("cpu"))
+    gen = torch.Generator().manual_seed(3)
+    drawn = (torch.rand(len(decays), d, c, generator=gen) * 2 - 1) / np.sqrt(d)  # (G, D, C), as seeded
+    with torch.no_grad():
+        model.bias += torch.arange(len(decays) * c, dtype=torch.float32).view(len(decays), 1, c)
+    x = torch.randn(n, d)
+    out = model(x)
+    assert out.shape == (len(decays), n, c)
+    for g in range(len(decays)):
+        naive = np.asarray(x) @ np.asarray(drawn[g]) + np.asarray(model.bias[g].detach())
+        np.testing.assert_allclose(out[g].detach().numpy(), naive, rtol=1e-5, atol=1e-5)
+    penalty = sum(w * float((drawn[g] ** 2).sum()) for g, w in enumerate(decays))
+    assert float(model.penalty().detach()) == pytest.approx(penalty, rel=1e-5)
+    out[1].sum().backward()  # only map 1's weights see map 1's output
+    grad = model.weight.grad
+    assert float(grad[0].abs().sum()) == 0.0 and float(grad[2].abs().sum()) == 0.0
+    np.testing.assert_allclose(grad[1].numpy(), np.repeat(np.asarray(x).sum(0)[None], c, axis=0), rtol=1e-5)

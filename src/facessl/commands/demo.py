@@ -4,8 +4,8 @@
 
 Stages (each resumable: a rerun skips finished stages): synthetic benchmark -> preview -> pretrain
 SimCLR and PCL (plan.pretrain_seeds seeds each) and FAb-Net (same backbone and budget), and beside
-them the random-weights and supervised rows -> evaluate each run on every task -> analysis and
-figures -> verdicts -> report.md / report.html. The PCL ablation is `facessl ablate --out DIR` (same directory: it reuses
+them the random-weights and supervised rows -> evaluate each run on every task, and (once each
+method's first run is trained) analysis and figures -> verdicts -> report.md / report.html. The PCL ablation is `facessl ablate --out DIR` (same directory: it reuses
 the data and the PCL runs, then adds its table and its verdict to the report).
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ def add_arguments(p) -> None:
 STEP_SECONDS = {"pcl": 0.89, "simclr": 0.17, "fabnet": 0.31}
 EVAL_SECONDS = {"pcl": 152.0, "simclr": 52.0, "fabnet": 38.0}
 BASELINES_SECONDS = 446.0
+ANALYSIS_SECONDS = 31.0
 
 
 def run(args) -> int:
@@ -65,8 +66,10 @@ def run(args) -> int:
         jobs.append((train_s + eval_s, (f"pretrain-{name}", pipeline.pretrain, (out, plan, method, args.seed + i, quiet_job),
                                         {"run_name": name})))
         jobs.append((eval_s, (f"eval-{name}", pipeline.evaluate_run, (out, plan, name, quiet_job), {}, (f"pretrain-{name}",))))
+    # the analysis reads each method's first run only: it starts beside the last evaluations, not after them
+    first_runs = tuple(f"pretrain-{pipeline.run_name(method, 0)}" for method in plan.methods)
+    jobs.append((ANALYSIS_SECONDS, ("analysis", analysis_stage, (out, plan), {}, first_runs)))
     stages.run_parallel([job for _, job in sorted(jobs, key=lambda c: -c[0])], workers)
-    stages.run("analysis", analysis_stage, out, plan)
     write_report(out, plan, stages.timings())
     stages._say(f"[{total}/{total}] report: {out / 'report.html'} (total {time.perf_counter() - start:.0f} s)")
     return 0

@@ -127,18 +127,27 @@ class _Standardiser:
 
 
 class _BatchedLinear:
-    """G linear maps trained side by side, one per weight decay."""
+    """G linear maps trained side by side, one per weight decay.
+
+    The weights are stored (G, C, D), nn.Linear's (out, in) layout, so that the G maps are one
+    `F.linear` over a (G*C, D) view: with a few outputs and a wide feature (C = 3-8, D = 2048) BLAS is
+    faster that way round than on (D, C) (einsum's bmm); with index_select below, a probe fit takes
+    1.7-2.0x less time on one thread (68 landmarks: 1.1x; benchmarks/probe_fit.py)."""
 
     def __init__(self, dim_in, dim_out, weight_decays, seed, device):
         gen = torch.Generator().manual_seed(seed)
         bound = 1.0 / math.sqrt(dim_in)
         g = len(weight_decays)
-        self.weight = ((torch.rand(g, dim_in, dim_out, generator=gen) * 2 - 1) * bound).to(device).requires_grad_()
+        # drawn (G, D, C) as before, so a seed starts from the same weights in the new layout
+        init = (torch.rand(g, dim_in, dim_out, generator=gen) * 2 - 1) * bound
+        self.weight = init.transpose(1, 2).contiguous().to(device).requires_grad_()
         self.bias = torch.zeros(g, 1, dim_out, device=device, requires_grad=True)
         self.decay = torch.tensor(weight_decays, dtype=torch.float32, device=device)
 
     def __call__(self, x):  # (N, D) -> (G, N, C)
-        return torch.einsum("nd,gdc->gnc", x, self.weight) + self.bias
+        g, c, d = self.weight.shape
+        out = F.linear(x, self.weight.view(g * c, d), self.bias.view(g * c))
+        return out.view(len(x), g, c).transpose(0, 1)
 
     def penalty(self):
         return (self.decay * self.weight.pow(2).sum((1, 2))).sum()
@@ -241,7 +250,9 @@ def _train_loop(task, weight_decays, config, seed, stop_epoch, eval_set, score):
         order = torch.randperm(n, generator=gen).to(task.device)
         for start in range(0, n, batch):
             idx = order[start:start + batch]
-            loss = _loss(model(xs[idx]), task.y[idx], config, task.pos_weight, class_weight) + model.penalty()
+            # index_select, not xs[idx]: the same rows, 7x faster on CPU (advanced indexing's generic kernel)
+            batch_x, batch_y = xs.index_select(0, idx), task.y.index_select(0, idx)
+            loss = _loss(model(batch_x), batch_y, config, task.pos_weight, class_weight) + model.penalty()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
