@@ -87,3 +87,30 @@ def test_markdown_and_heatmap(table, tmp_path):
 def test_features_must_match_between_train_and_test():
     with pytest.raises(FacesslError, match=r"\['F_p'\] are not in both"):
         disentanglement_table({"F_f": np.zeros((5, 2)), "F_p": np.zeros((5, 2))}, {"F_f": np.zeros((5, 2))}, {}, {})
+
+
+def test_the_expression_probe_stops_at_its_iteration_budget_without_a_warning(monkeypatch):
+    """L-BFGS may reach its 300 iterations on the demo's features (it did, twice a run); the demo's console
+    must not get sklearn's page of advice for it, and the fit still returns its score."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from facessl.demo.analysis import expression_accuracy
+
+    fit = LogisticRegression.fit
+
+    def fit_that_stops_early(self, *args, **kwargs):
+        warnings.warn("lbfgs failed to converge after 300 iteration(s)", ConvergenceWarning)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", fit_that_stops_early)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    x = rng.normal(size=(400, 64)) + 2.0 * rng.normal(size=(3, 64))[y]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        acc = expression_accuracy(_Basis(x[:300], x[300:]), y[:300], y[300:])
+    assert acc > 0.9
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
