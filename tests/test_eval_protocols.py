@@ -259,6 +259,42 @@ def test_centred_verification_matches_sphereface_written_out():
     from dataclasses import asdict
 
     before = {k: v for k, v in asdict(EvalOptions()).items() if k not in ("quiet", "device", "cv", "verification_center",
-                                                                         "supervised_seeds")}
+                                                                         "supervised_seeds", "random_inits")}
     text = json.dumps({"options": before, "features": ["fs"], "baselines": []}, sort_keys=True, default=str)
     assert runner.options_hash(EvalOptions(), ["fs"], ()) == hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def test_the_random_row_pools_its_initialisations(monkeypatch):
+    """random_inits=2: the random row is init RANDOM_SEED and init RANDOM_SEED + 1, each probed with every seed,
+    their per-seed values joined (mean and std over all); one init alone is the row at random_inits=1."""
+    from dataclasses import replace
+
+    datasets = {"rafdb:/r": expression_set(), "lfw:/l": pair_set()}
+    specs = [TaskSpec("", "rafdb:/r"), TaskSpec("", "lfw:/l")]
+    two_seeds = replace(FAST, seeds=2)
+    pooled = runner.evaluate(ToyEncoder(), specs, replace(two_seeds, random_inits=2), baselines=("random",),
+                             datasets=datasets, checkpoint_row=False)
+    singles = []
+    for seed in (runner.RANDOM_SEED, runner.RANDOM_SEED + 1):
+        monkeypatch.setattr(runner, "RANDOM_SEED", seed)
+        singles.append(runner.evaluate(ToyEncoder(), specs, two_seeds, baselines=("random",), datasets=datasets,
+                                       checkpoint_row=False))
+    for k, task in enumerate(pooled["tasks"]):
+        metrics = task["rows"]["random"]["fs"]["metrics"]
+        for name, value in metrics.items():
+            alone = [s["tasks"][k]["rows"]["random"]["fs"]["metrics"][name]["per_seed"] for s in singles]
+            assert value["per_seed"] == alone[0] + alone[1]
+            assert value["mean"] == pytest.approx(np.mean(alone[0] + alone[1]))
+            assert value["std"] == pytest.approx(np.std(alone[0] + alone[1]))
+    lfw = [s["tasks"][1]["rows"]["random"]["fs"]["metrics"]["accuracy"]["per_seed"] for s in singles]
+    assert len(lfw[0]) == 1 and len(pooled["tasks"][1]["rows"]["random"]["fs"]["metrics"]["accuracy"]["per_seed"]) == 2
+    fits = [s["tasks"][0]["rows"]["random"]["fs"]["selection"] for s in singles]
+    assert fits[0] != fits[1]  # two draws of the weights: two sets of features, other probe fits
+    assert pooled["tasks"][0]["rows"]["random"]["fs"]["runs"] == 2
+    assert pooled["eval_config_hash"] != singles[0]["eval_config_hash"]
+    assert runner.options_hash(replace(two_seeds, random_inits=2), ["fs"], []) == runner.options_hash(two_seeds, ["fs"], [])
+    unchanged = runner.evaluate(ToyEncoder(), specs, replace(two_seeds, random_inits=1), baselines=("random",),
+                                datasets=datasets, checkpoint_row=False)
+    assert unchanged["eval_config_hash"] == runner.options_hash(two_seeds, ["fs"], ["random"])
+    with pytest.raises(FacesslError, match="random_inits"):
+        runner.evaluate(ToyEncoder(), specs, replace(FAST, random_inits=0), baselines=("random",), datasets=datasets)

@@ -59,6 +59,9 @@ def add_arguments(p) -> None:
                             "bf16 natively (GPUs, CPUs with AVX-512 BF16 / AMX), fp32 elsewhere")
     proto.add_argument("--supervised-seeds", type=positive_int, default=1,
                        help="training runs of the supervised baseline, each its own seed (mean ± std over them)")
+    proto.add_argument("--random-inits", type=positive_int, default=1,
+                       help="initialisations of the random-weights row, each probed with every --seeds seed "
+                            "(mean ± std over all): its floor then carries the spread of the draw")
     proto.add_argument("--balanced", action="store_true",
                        help="classification: class-balanced loss, weight decay chosen on the class-balanced "
                             "validation cross-entropy (for imbalanced sets, whose headline is mean-class accuracy or macro F1); "
@@ -169,7 +172,7 @@ def options_from_args(args) -> EvalOptions:
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
                        verification_center=args.verification_center,
                        supervised_epochs=args.supervised_epochs, supervised_seeds=args.supervised_seeds,
-                       supervised_precision=args.supervised_precision,
+                       random_inits=args.random_inits, supervised_precision=args.supervised_precision,
                        balanced=args.balanced, device=args.device, amp=args.amp, quiet=args.quiet, cv=args.cv)
 
 

@@ -59,9 +59,12 @@ def main_rows(out: Path, plan: DemoPlan) -> tuple[dict, dict]:
 
 def notes(plan: DemoPlan) -> dict:
     seeds = f"{plan.pretrain_seeds} pretraining seeds x {plan.eval_seeds} probe seeds"
-    return {"main": f"SimCLR and PCL rows: mean ± std over {seeds}; random weights and FAb-Net: over "
-                    f"{plan.eval_seeds} probe seeds (verification has no probe: its spread is the pretraining seeds'; "
-                    "the std over its 10 test folds, ~4-6 points, is in tables.json as lfw/accuracy_fold_std). "
+    inits = (f"random weights: over {plan.random_inits} initialisations x {plan.eval_seeds} probe seeds; FAb-Net: over "
+             if plan.random_inits > 1 else "random weights and FAb-Net: over ")
+    return {"main": f"SimCLR and PCL rows: mean ± std over {seeds}; {inits}"
+                    f"{plan.eval_seeds} probe seeds (verification has no probe: its spread is the pretraining seeds' "
+                    "or the initialisations'; the std over its 10 test folds is in tables.json as "
+                    "lfw/accuracy_fold_std). "
                     f"Supervised: one run, early stopping on a validation split. Probes and supervised rows read "
                     f"{probe_sizes_text(plan)}.",
             "feature_choice": f"Mean ± std over {seeds}.",

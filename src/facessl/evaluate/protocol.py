@@ -53,6 +53,8 @@ class EvalOptions:
     supervised_epochs: int = 10
     supervised_lr: float = 1e-3
     supervised_seeds: int = 1  # the fine-tuned row's seeds (each a whole training run); >1 gives it a spread
+    random_inits: int = 1  # initialisations of the random-weights row, each probed with every seed; >1 gives
+                           # the floor the spread of its draw (on LFW one init is a lottery: docs/demo_study.md)
     supervised_precision: str = "auto"  # the fine-tuned row's arithmetic, one of SUPERVISED_PRECISIONS: auto (bf16
                                         # autocast where the hardware computes bf16 natively, as train.precision)
     device: str | None = None
@@ -108,6 +110,18 @@ def aggregate(per_seed: list[dict]) -> dict:
         values = [float(m[name]) for m in per_seed]
         out[name] = {"per_seed": values, "mean": float(np.mean(values)), "std": float(np.std(values))}
     return out
+
+
+def pool_runs(results: list[dict]) -> dict:
+    """One row from several runs of it (the random row's initialisations): every metric's per-seed values
+    joined, mean and std over all of them; the other keys (selection, thresholds) are the first run's."""
+    if len(results) == 1:
+        return results[0]
+    pooled = dict(results[0])
+    pooled["metrics"] = {name: aggregate([{name: v} for r in results for v in r["metrics"][name]["per_seed"]])[name]
+                         for name in results[0]["metrics"]}
+    pooled["runs"] = len(results)
+    return pooled
 
 
 def seed_spread(metric: dict):

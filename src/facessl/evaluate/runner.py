@@ -24,14 +24,14 @@ from facessl.evaluate.cache import FeatureCache, array_hash
 from facessl.evaluate.crossval import cross_validated
 from facessl.evaluate.features import FeatureSource, available_choices
 from facessl.evaluate.probes import SELECTED_ON_TEST
-from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, run_floor, run_probe_task
+from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, pool_runs, run_floor, run_probe_task
 from facessl.evaluate.suite import TaskSpec, read_dataset
 
 BUILDERS = {"expression": expression.build, "pose": pose.build, "pose_classes": pose.build_classes,
             "au": au.build, "attributes": attributes.build, "landmarks": landmarks.build,
             "classification": generic.build_classification, "regression": generic.build_regression}
 BASELINES = ("random", "supervised")
-RANDOM_SEED = 1234  # initialisation seed of the random-weights row
+RANDOM_SEED = 1234  # initialisation seed of the random-weights row (its k-th of --random-inits: + k)
 
 
 def input_size(encoder, options: EvalOptions) -> int:
@@ -41,7 +41,7 @@ def input_size(encoder, options: EvalOptions) -> int:
 
 
 # options added after results were cached: at these values they are left out of the hash
-DEFAULTS_BEFORE_THE_OPTION = {"cv": 0, "verification_center": False, "supervised_seeds": 1}
+DEFAULTS_BEFORE_THE_OPTION = {"cv": 0, "verification_center": False, "supervised_seeds": 1, "random_inits": 1}
 
 
 def options_hash(options: EvalOptions, features, baselines) -> str:
@@ -49,6 +49,8 @@ def options_hash(options: EvalOptions, features, baselines) -> str:
     for key, default in DEFAULTS_BEFORE_THE_OPTION.items():  # at it, the hash stays what it was before the option
         if settings.get(key) == default:
             settings.pop(key)
+    if "random" not in baselines:  # no random row: its draws change nothing (a method's cached results stay valid)
+        settings.pop("random_inits", None)
     text = json.dumps({"options": settings, "features": list(features), "baselines": list(baselines)},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -74,12 +76,19 @@ def build_task(task: str, test_set, train_set, options: EvalOptions):
     return BUILDERS[task](test_set, train_set, options)
 
 
+def _group(source) -> list[FeatureSource]:
+    """A row's feature sources: one, or the random row's initialisations."""
+    return list(source) if isinstance(source, (list, tuple)) else [source]
+
+
 def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions, choices, baselines,
                   datasets: dict, build_random=None, skip_missing=False) -> dict:
     """One task: every feature choice for every row (checkpoint, random), plus the supervised row, all at
-    the input size of `sources` (the task's own size, else the evaluation's)."""
+    the input size of `sources` (the task's own size, else the evaluation's). A row given several sources
+    (the random row's initialisations) is scored on each and pooled (pool_runs)."""
     start = time.perf_counter()
-    size = next(iter(sources.values())).size
+    first = _group(next(iter(sources.values())))[0]
+    size = first.size
     read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing, spec.options)
     test_set = read(spec.dataset)
     train_set = read(spec.train_dataset) if spec.train_dataset else None
@@ -97,7 +106,8 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
         rows[label] = {}
         for choice in choices:
             _say(options, f"[{spec.name}] {spec.task}: {label} {choice}")
-            rows[label][choice] = _row(task, test_set, source, choice, options, options.seeds)
+            rows[label][choice] = pool_runs([_row(task, test_set, one, choice, options, options.seeds)
+                                             for one in _group(source)])
     if "supervised" in baselines:
         if task is None:
             rows["supervised"] = {"unavailable": "a pairs protocol has no training labels"}
@@ -106,7 +116,7 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
             try:
                 rows["supervised"] = {choices[0]: run_supervised_task(
                     template, task, choices[0], size, options, options.supervised_seeds,
-                    build_random, cache=next(iter(sources.values())).cache)}
+                    build_random, cache=first.cache)}
             except FacesslError as exc:
                 rows["supervised"] = {"unavailable": str(exc)}
     if task is not None:  # what ignoring the image scores: every table's floor
@@ -140,7 +150,10 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     if not checkpoint_row and "random" not in baselines:
         raise FacesslError("nothing to evaluate: no checkpoint row and no random-weights row")
     size = input_size(encoder, options)
-    random_weights = random_encoder(encoder, RANDOM_SEED, build_random) if "random" in baselines else None
+    if options.random_inits < 1:
+        raise FacesslError(f"random_inits must be >= 1, got {options.random_inits}")
+    random_weights = [random_encoder(encoder, RANDOM_SEED + k, build_random) for k in range(options.random_inits)] \
+        if "random" in baselines else None
     sources_by_size = {}
 
     def sources_at(task_size: int) -> dict:
@@ -149,7 +162,8 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
             common = dict(size=task_size, cache=cache, device=options.device, amp=options.amp, quiet=options.quiet)
             rows = {"checkpoint": FeatureSource(encoder, label="checkpoint", **common)} if checkpoint_row else {}
             if random_weights is not None:
-                rows["random"] = FeatureSource(random_weights, label="random", **common)
+                rows["random"] = [FeatureSource(weights, label="random" if k == 0 else f"random #{k + 1}", **common)
+                                  for k, weights in enumerate(random_weights)]
             sources_by_size[task_size] = rows
         return sources_by_size[task_size]
 
@@ -166,7 +180,7 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
             _say(options, f"[{spec.name}] {spec.task}: FAILED: {exc}")
             tasks.append({"name": spec.name, "task": spec.task, "dataset": spec.dataset,
                           "train_dataset": spec.train_dataset, "error": str(exc), "rows": {}})
-    all_sources = [source for rows in sources_by_size.values() for source in rows.values()]
+    all_sources = [one for rows in sources_by_size.values() for source in rows.values() for one in _group(source)]
     for source in all_sources:
         source.verify_unchanged()
     protocol = SELECTED_ON_TEST if options.paper_protocol else (
