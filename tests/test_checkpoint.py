@@ -96,3 +96,29 @@ def test_latest_and_pruning(tmp_path):
     ckpt.prune_checkpoints(tmp_path, keep=2)
     assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["step_00000003", "step_00000020"]
     assert not list((tmp_path / "checkpoints").glob(".*"))  # no temporary directories left behind
+
+
+def test_the_random_row_is_the_architecture_as_its_config_builds_it(tmp_path):
+    """The random-weights row of a saved run (`facessl eval`) and of an encoder built from the same config (the
+    demo's and the study's baselines stage) are the same weights for a seed: the method's own init (the `small`
+    trunk's Kaiming fan-out convolutions), not PyTorch's default re-initialisation of a copy."""
+    from facessl.evaluate.baselines import architecture_builder, random_encoder
+
+    cfg = tiny_config(tmp_path)
+    _save_method(tmp_path / "run", cfg)
+    loaded = facessl.load(tmp_path / "run")
+    built = build_method(cfg).encoder()
+    built.config = cfg
+    draw = lambda enc, seed: random_encoder(enc, seed, architecture_builder(enc)).state_dict()
+    a, b = draw(loaded, 1234), draw(built, 1234)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(next(iter(draw(loaded, 1235).values())), next(iter(a.values())))
+
+    conv = next(m for m in random_encoder(loaded, 1234, architecture_builder(loaded)).modules()
+                if isinstance(m, torch.nn.Conv2d) and m.weight[0].numel() >= 27)
+    fan_out = conv.weight.shape[0] * conv.weight[0, 0].numel()
+    assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.25)  # kaiming_normal_, fan_out
+    reset = next(m for m in random_encoder(loaded, 1234).modules()  # no config: a re-initialised copy
+                 if isinstance(m, torch.nn.Conv2d) and m.weight[0].numel() >= 27)
+    assert reset.weight.std().item() == pytest.approx((1 / (3 * reset.weight[0].numel())) ** 0.5, rel=0.25)
+    assert architecture_builder(torch.nn.Linear(2, 2)) is None

@@ -298,3 +298,26 @@ def test_the_random_row_pools_its_initialisations(monkeypatch):
     assert unchanged["eval_config_hash"] == runner.options_hash(two_seeds, ["fs"], ["random"])
     with pytest.raises(FacesslError, match="random_inits"):
         runner.evaluate(ToyEncoder(), specs, replace(FAST, random_inits=0), baselines=("random",), datasets=datasets)
+
+
+def test_the_random_row_builds_the_encoders_architecture_from_its_config(monkeypatch):
+    """Without an explicit builder the runner draws the random row with architecture_builder(encoder): a demo's
+    baselines and `facessl eval` on its run then probe the same weights. An encoder without a config keeps the
+    re-initialised copy."""
+    built = []
+
+    def fake_build_method(cfg):
+        built.append(cfg)
+        return type("Method", (), {"encoder": lambda self: ToyEncoder(seed=cfg)})()
+
+    monkeypatch.setattr("facessl.methods.build_method", fake_build_method)
+    datasets, specs = {"lfw:/l": pair_set()}, [TaskSpec("", "lfw:/l")]
+    with_config = ToyEncoder()
+    with_config.config = 7
+    seen = []
+    original = runner.random_encoder
+    monkeypatch.setattr(runner, "random_encoder", lambda enc, seed, build: seen.append(build) or original(enc, seed, build))
+    runner.evaluate(with_config, specs, FAST, baselines=("random",), datasets=datasets, checkpoint_row=False)
+    assert built == [7] and seen[0] is not None
+    runner.evaluate(ToyEncoder(), specs, FAST, baselines=("random",), datasets=datasets, checkpoint_row=False)
+    assert built == [7] and seen[1] is None

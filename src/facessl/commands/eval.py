@@ -200,16 +200,6 @@ def checkpoint_info(path, encoder) -> dict:
     return info
 
 
-def random_builder(encoder):
-    """Fresh encoder of the checkpoint's config via the methods registry, or None (then a re-initialised copy)."""
-    cfg = getattr(encoder, "config", None)
-    if cfg is None:
-        return None
-    from facessl.methods import build_method
-
-    return lambda: build_method(cfg).encoder()
-
-
 def run(args) -> int:
     import facessl
     from facessl.evaluate import runner, tables
@@ -230,7 +220,7 @@ def run(args) -> int:
                 raise FacesslError(f"{path}: dataset path does not exist (from {dataset!r})")
     encoder = facessl.load(args.checkpoint)
     results = runner.evaluate(encoder, specs, options, features=features, baselines=baselines, cache=cache,
-                              build_random=random_builder(encoder), checkpoint=checkpoint_info(args.checkpoint, encoder),
+                              checkpoint=checkpoint_info(args.checkpoint, encoder),
                               skip_missing=args.skip_missing, keep_going=bool(args.suite))
     out = Path(args.out)
     tables.save(out, results)

@@ -123,7 +123,9 @@ def evaluate_baselines(out: Path, plan: DemoPlan, quiet: bool, architecture: str
     pretrained run, so this stage runs beside the pretraining. Writes eval/baselines/results.{json,md}."""
     from facessl.methods import build_method
 
-    encoder = build_method(pretrain_config(architecture, plan, out, seed=0)).encoder()
+    cfg = pretrain_config(architecture, plan, out, seed=0)
+    encoder = build_method(cfg).encoder()
+    encoder.config = cfg  # the random and supervised rows start from this config's init, as its runs did
     return _evaluate_to(out, BASELINES_RUN, encoder, suite_specs(out, plan), plan, quiet, features=["fs"],
                         baselines=("random", "supervised"), checkpoint_row=False)
 

@@ -1,8 +1,9 @@
 """Context rows for every table: the same backbone with random weights, and trained with labels.
 
-random:      the checkpoint's architecture, freshly initialised (build_random(), e.g.
-             `lambda: facessl.methods.build_method(cfg).encoder()`, or a copy of the encoder with
-             every submodule's reset_parameters() called), then probed exactly like the checkpoint.
+random:      the checkpoint's architecture, freshly initialised, then probed exactly like the checkpoint:
+             built anew from its config (architecture_builder: the init its pretraining started from,
+             e.g. the `small` trunk's Kaiming fan-out convolutions), or, for an encoder without a
+             config, a copy with every submodule's reset_parameters() called (PyTorch's default init).
 supervised:  the same architecture from random weights trained end to end with a linear head on the
              task's training split (Adam with a cosine decay over at most supervised_epochs, early
              stopping: training ends PATIENCE epochs after the best validation score and that epoch's
@@ -32,8 +33,20 @@ from facessl.evaluate.protocol import (PROBE_VERSION, SUPERVISED_PRECISIONS, Eva
 from facessl.evaluate.splits import carve_validation
 
 
+def architecture_builder(encoder):
+    """A builder of the encoder's architecture as its method constructs it (its config's init), or None
+    when the encoder carries no config (then random_encoder re-initialises a copy)."""
+    cfg = getattr(encoder, "config", None)
+    if cfg is None:
+        return None
+    from facessl.methods import build_method
+
+    return lambda: build_method(cfg).encoder()
+
+
 def random_encoder(encoder: nn.Module, seed: int = 0, build_random=None) -> nn.Module:
-    """A randomly initialised encoder of the same architecture."""
+    """A randomly initialised encoder of the same architecture: build_random() (see architecture_builder)
+    after seeding, else a re-initialised copy."""
     torch.manual_seed(seed)
     if build_random is not None:
         return build_random()

@@ -19,7 +19,7 @@ import facessl
 from facessl.data.formats.common import PairSet
 from facessl.errors import FacesslError
 from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, verification
-from facessl.evaluate.baselines import random_encoder, run_supervised_task
+from facessl.evaluate.baselines import architecture_builder, random_encoder, run_supervised_task
 from facessl.evaluate.cache import FeatureCache, array_hash
 from facessl.evaluate.crossval import cross_validated
 from facessl.evaluate.features import FeatureSource, available_choices
@@ -152,6 +152,8 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     size = input_size(encoder, options)
     if options.random_inits < 1:
         raise FacesslError(f"random_inits must be >= 1, got {options.random_inits}")
+    if build_random is None:  # the architecture's own init, whoever calls (the demo, a study, `facessl eval`)
+        build_random = architecture_builder(encoder)
     random_weights = [random_encoder(encoder, RANDOM_SEED + k, build_random) for k in range(options.random_inits)] \
         if "random" in baselines else None
     sources_by_size = {}

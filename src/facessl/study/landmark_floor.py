@@ -24,11 +24,11 @@ import torch
 
 import facessl
 from facessl.evaluate import landmarks
-from facessl.evaluate.baselines import random_encoder
+from facessl.evaluate.baselines import architecture_builder, random_encoder
 from facessl.evaluate.features import to_float_images
 from facessl.evaluate.images import load_all
 from facessl.evaluate.protocol import EvalOptions, Part
-from facessl.evaluate.runner import evaluate
+from facessl.evaluate.runner import RANDOM_SEED, evaluate
 from facessl.evaluate.suite import TaskSpec, read_dataset
 
 
@@ -70,7 +70,7 @@ def analyse(data_text: str, checkpoint: str, size: int, seeds: int, supervised_e
     images = load_all(data, size)
     grey = images.mean(3).reshape(len(images), -1)
     table["pixels: ridge"] = ridge_nme(grey[train_rows], y_train, grey[test_rows], y_test, sizes)
-    for label, enc in (("random", random_encoder(encoder, 1234)), ("checkpoint", encoder)):
+    for label, enc in (("random", random_encoder(encoder, RANDOM_SEED, architecture_builder(encoder))), ("checkpoint", encoder)):
         enc.eval()
         row = rows[label]["fs"]["metrics"]["nme"]
         table[f"{label}: probe (F_s, {seeds} seeds)"] = row["mean"]
