@@ -102,7 +102,7 @@ def test_the_random_row_is_the_architecture_as_its_config_builds_it(tmp_path):
     """The random-weights row of a saved run (`facessl eval`) and of an encoder built from the same config (the
     demo's and the study's baselines stage) are the same weights for a seed: the method's own init (the `small`
     trunk's Kaiming fan-out convolutions), not PyTorch's default re-initialisation of a copy."""
-    from facessl.evaluate.baselines import architecture_builder, random_encoder
+    from facessl.evaluate.baselines import architecture_builder, random_encoder, supervised_init
 
     cfg = tiny_config(tmp_path)
     _save_method(tmp_path / "run", cfg)
@@ -122,3 +122,5 @@ def test_the_random_row_is_the_architecture_as_its_config_builds_it(tmp_path):
                  if isinstance(m, torch.nn.Conv2d) and m.weight[0].numel() >= 27)
     assert reset.weight.std().item() == pytest.approx((1 / (3 * reset.weight[0].numel())) ** 0.5, rel=0.25)
     assert architecture_builder(torch.nn.Linear(2, 2)) is None
+    start = supervised_init(loaded, 0).state_dict()  # the supervised row: PyTorch's default init, config or not
+    assert all(torch.equal(start[k], v) for k, v in random_encoder(loaded, 0).state_dict().items())

@@ -64,7 +64,7 @@ def test_the_supervised_row_trains_in_the_precision_asked_and_says_which():
     assert "bf16 autocast" in rows["bf16"]["training"] and "bf16" not in rows["fp32"]["training"]
     # the two precisions are different computations: their fine-tunes must not share a cache entry
     fold = task.folds[0]
-    keys = {p: supervised_key(ToyEncoder(), fold, task, "fs", 16, EvalOptions(supervised_precision=p, device="cpu"), 0, None)
+    keys = {p: supervised_key(ToyEncoder(), fold, task, "fs", 16, EvalOptions(supervised_precision=p, device="cpu"), 0)
             for p in ("fp32", "bf16")}
     assert keys["fp32"] != keys["bf16"]
     auto = EvalOptions(seeds=1, supervised_epochs=1, device="cpu", quiet=True)
@@ -72,3 +72,17 @@ def test_the_supervised_row_trains_in_the_precision_asked_and_says_which():
     assert finetune_fold(ToyEncoder(), fold, task, "fs", 16, auto, seed=0)[1]["precision"] == ("bf16" if native else "fp32")
     with pytest.raises(FacesslError, match="supervised precision 'fp16': expected auto, fp32 or bf16"):
         finetune_fold(ToyEncoder(), fold, task, "fs", 16, EvalOptions(supervised_precision="fp16", device="cpu"), seed=0)
+
+
+def test_the_supervised_row_starts_from_pytorchs_default_init_not_the_architectures(monkeypatch):
+    """Its recipe was chosen from a re-initialised copy (baselines.supervised_init); an encoder's config, which
+    gives the random row its init, is not used here."""
+    def no_build(cfg):
+        raise AssertionError("the supervised row built the architecture from its config")
+
+    monkeypatch.setattr("facessl.methods.build_method", no_build)
+    options = EvalOptions(seeds=1, supervised_epochs=1, device="cpu", quiet=True)
+    task = _task(options)
+    encoder = ToyEncoder()
+    encoder.config = "a config"
+    finetune_fold(encoder, task.folds[0], task, "fs", 16, options, seed=0)

@@ -82,7 +82,7 @@ def _group(source) -> list[FeatureSource]:
 
 
 def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions, choices, baselines,
-                  datasets: dict, build_random=None, skip_missing=False) -> dict:
+                  datasets: dict, skip_missing=False) -> dict:
     """One task: every feature choice for every row (checkpoint, random), plus the supervised row, all at
     the input size of `sources` (the task's own size, else the evaluation's). A row given several sources
     (the random row's initialisations) is scored on each and pooled (pool_runs)."""
@@ -115,8 +115,7 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
             _say(options, f"[{spec.name}] {spec.task}: supervised {choices[0]}")
             try:
                 rows["supervised"] = {choices[0]: run_supervised_task(
-                    template, task, choices[0], size, options, options.supervised_seeds,
-                    build_random, cache=first.cache)}
+                    template, task, choices[0], size, options, options.supervised_seeds, cache=first.cache)}
             except FacesslError as exc:
                 rows["supervised"] = {"unavailable": str(exc)}
     if task is not None:  # what ignoring the image scores: every table's floor
@@ -175,7 +174,7 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     for spec in specs:
         try:
             tasks.append(evaluate_spec(spec, sources_at(spec.size or size), encoder, options, choices, baselines,
-                                       datasets or {}, build_random, skip_missing))
+                                       datasets or {}, skip_missing))
         except FacesslError as exc:
             if not keep_going:
                 raise
