@@ -30,6 +30,9 @@ def test_plan_overrides_and_unknown_keys(tmp_path):
     assert options(plan, True).supervised_seeds == 1 and options(load_plan(path, ["supervised_seeds=3"]), True).supervised_seeds == 3
     with pytest.raises(FacesslError, match="supervised_seeds must be a whole number >= 1, got 0"):
         load_plan(path, ["supervised_seeds=0"])
+    assert options(plan, True).random_inits == 1 and options(load_plan(path, ["random_inits=2"]), True).random_inits == 2
+    with pytest.raises(FacesslError, match="random_inits must be a whole number >= 1, got 0"):
+        load_plan(path, ["random_inits=0"])
     assert options(plan, True).supervised_precision == "auto"
     assert options(load_plan(path, ["supervised_precision=fp32"]), True).supervised_precision == "fp32"
     with pytest.raises(FacesslError, match="supervised_precision must be one of auto, fp32, bf16, got 'fp16'"):

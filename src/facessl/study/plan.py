@@ -41,6 +41,7 @@ class StudyPlan:
     supervised_epochs: int = 5
     supervised_seeds: int = 1  # training runs of the supervised row (its spread when > 1)
     supervised_precision: str = "auto"  # its arithmetic: auto (bf16 autocast where native), fp32 or bf16
+    random_inits: int = 1  # draws of the random-weights row, pooled (its spread is then the weights' too)
     balanced: bool = True  # class-balanced probes (loss and selection; mean-class accuracy is the study's headline)
     pcl_features: list = field(default_factory=lambda: ["fs", "ff", "fp"])
     # FAb-Net's read-outs: 'embedding' (the paper's) and/or 'fs' (its backbone's map, read as SimCLR's F_s)
@@ -69,8 +70,10 @@ class StudyPlan:
             raise FacesslError(f"study: eval_size must be a whole number of pixels >= 8 (or null), got {self.eval_size!r}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
-        if not isinstance(self.supervised_seeds, int) or isinstance(self.supervised_seeds, bool) or self.supervised_seeds < 1:
-            raise FacesslError(f"study: supervised_seeds must be a whole number >= 1, got {self.supervised_seeds!r}")
+        for key in ("supervised_seeds", "random_inits"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise FacesslError(f"study: {key} must be a whole number >= 1, got {value!r}")
         from facessl.evaluate.protocol import SUPERVISED_PRECISIONS
 
         if self.supervised_precision not in SUPERVISED_PRECISIONS:

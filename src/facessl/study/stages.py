@@ -226,6 +226,7 @@ def budget_summary(results: dict, plan: StudyPlan) -> dict:
 def options(plan: StudyPlan, quiet: bool) -> EvalOptions:
     return EvalOptions(seeds=plan.probe_seeds, epochs=plan.probe_epochs, supervised_epochs=plan.supervised_epochs,
                        supervised_seeds=plan.supervised_seeds, supervised_precision=plan.supervised_precision,
+                       random_inits=plan.random_inits,
                        size=plan.eval_size or plan.size, balanced=plan.balanced, quiet=quiet)
 
 
