@@ -317,7 +317,10 @@ def test_the_random_row_builds_the_encoders_architecture_from_its_config(monkeyp
     seen = []
     original = runner.random_encoder
     monkeypatch.setattr(runner, "random_encoder", lambda enc, seed, build: seen.append(build) or original(enc, seed, build))
-    runner.evaluate(with_config, specs, FAST, baselines=("random",), datasets=datasets, checkpoint_row=False)
+    result = runner.evaluate(with_config, specs, FAST, baselines=("random",), datasets=datasets, checkpoint_row=False)
     assert built == [7] and seen[0] is not None
-    runner.evaluate(ToyEncoder(), specs, FAST, baselines=("random",), datasets=datasets, checkpoint_row=False)
+    assert result["baseline_inits"]["random"] == {"init": "the architecture as its config builds it", "seeds": [runner.RANDOM_SEED]}
+    result = runner.evaluate(ToyEncoder(), specs, FAST, baselines=("random",), datasets=datasets, checkpoint_row=False)
     assert built == [7] and seen[1] is None
+    assert result["baseline_inits"]["random"]["init"].startswith("a re-initialised copy")
+    assert result["baseline_inits"]["supervised"] is None

@@ -42,7 +42,10 @@ def add_arguments(p) -> None:
                        help="also choose the probe's epoch on the validation part (early stopping; default: the last)")
     proto.add_argument("--paper-protocol", action="store_true",
                        help="the reference code's protocol: best epoch chosen on the TEST set (marked in outputs)")
-    proto.add_argument("--baselines", default="random,supervised", help="comma list of random,supervised or 'none'")
+    proto.add_argument("--baselines", default="random,supervised",
+                       help="comma list of random,supervised or 'none'. random: the checkpoint's architecture as its "
+                            "config builds it (the init pretraining starts from); supervised: trained end to end "
+                            "from PyTorch's default init")
     proto.add_argument("--verification", choices=("10fold", "fixed"), default="10fold",
                        help="LFW protocol (threshold from the other 9 folds) or one threshold for all pairs")
     proto.add_argument("--threshold", type=finite_float, default=None, help="cosine threshold of --verification fixed")
@@ -60,8 +63,8 @@ def add_arguments(p) -> None:
     proto.add_argument("--supervised-seeds", type=positive_int, default=1,
                        help="training runs of the supervised baseline, each its own seed (mean ± std over them)")
     proto.add_argument("--random-inits", type=positive_int, default=1,
-                       help="initialisations of the random-weights row, each probed with every --seeds seed "
-                            "(mean ± std over all): its floor then carries the spread of the draw")
+                       help="initialisations of the random-weights row (seeds 1234, 1235, ...), each probed with every "
+                            "--seeds seed (mean ± std over all): its floor then carries the spread of the draw")
     proto.add_argument("--balanced", action="store_true",
                        help="classification: class-balanced loss, weight decay chosen on the class-balanced "
                             "validation cross-entropy (for imbalanced sets, whose headline is mean-class accuracy or macro F1); "

@@ -151,8 +151,11 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     size = input_size(encoder, options)
     if options.random_inits < 1:
         raise FacesslError(f"random_inits must be >= 1, got {options.random_inits}")
+    random_init = "given builder" if build_random is not None else None
     if build_random is None:  # the architecture's own init, whoever calls (the demo, a study, `facessl eval`)
         build_random = architecture_builder(encoder)
+        random_init = ("the architecture as its config builds it" if build_random is not None
+                       else "a re-initialised copy (PyTorch's default init)")
     random_weights = [random_encoder(encoder, RANDOM_SEED + k, build_random) for k in range(options.random_inits)] \
         if "random" in baselines else None
     sources_by_size = {}
@@ -195,6 +198,10 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
         "checkpoint": {**(checkpoint or {}), "weights_hash": sources_at(size)["checkpoint"].weights if checkpoint_row else None},
         "eval_config": {**asdict(options), "features": choices, "skipped_features": lacking,
                         "baselines": list(baselines), "input_size": size},
+        "baseline_inits": {  # where the baselines' weights came from (provenance; not part of the hash)
+            "random": {"init": random_init, "seeds": [RANDOM_SEED + k for k in range(options.random_inits)]}
+            if "random" in baselines else None,
+            "supervised": "a re-initialised copy (PyTorch's default init), seed k for its run k" if "supervised" in baselines else None},
         "eval_config_hash": options_hash(options, choices, baselines),
         "paper_protocol": options.paper_protocol,
         "protocol": protocol,
