@@ -320,6 +320,9 @@ def test_the_random_row_builds_the_encoders_architecture_from_its_config(monkeyp
     result = runner.evaluate(with_config, specs, FAST, baselines=("random",), datasets=datasets, checkpoint_row=False)
     assert built == [7] and seen[0] is not None
     assert result["baseline_inits"]["random"] == {"init": "the architecture as its config builds it", "seeds": [runner.RANDOM_SEED]}
+    from facessl.evaluate import tables
+    assert (f"- random weights: the architecture as its config builds it, 1 draw(s) (seeds {runner.RANDOM_SEED})"
+            in tables.render(result))
     result = runner.evaluate(ToyEncoder(), specs, FAST, baselines=("random",), datasets=datasets, checkpoint_row=False)
     assert built == [7] and seen[1] is None
     assert result["baseline_inits"]["random"]["init"].startswith("a re-initialised copy")

@@ -161,6 +161,13 @@ def render(results: dict) -> str:
              f"input {results.get('eval_config', {}).get('input_size', '?')} px, "
              f"{results.get('eval_config', {}).get('seeds', '?')} seed(s)",
              f"- model selection: {results.get('protocol', '?')}"]
+    inits = results.get("baseline_inits") or {}
+    if inits.get("random"):
+        seeds = inits["random"].get("seeds") or []
+        lines.append(f"- random weights: {inits['random'].get('init')}, {len(seeds)} draw(s) (seeds "
+                     f"{', '.join(map(str, seeds))}), each probed with every seed")
+    if inits.get("supervised"):
+        lines.append(f"- supervised: from {inits['supervised']}")
     default_size = results.get("eval_config", {}).get("input_size")
     own_sizes = [f"{t['name']} {t['input_size']} px" for t in results.get("tasks", [])
                  if t.get("input_size") not in (None, default_size)]
