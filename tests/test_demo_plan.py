@@ -219,3 +219,20 @@ def test_demo_refuses_a_directory_made_with_another_scale(tmp_path, capsys):
     assert main(["demo", "--scale", "tiny", "--out", str(tmp_path / "d"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "made with another demo plan" in err and len(err.splitlines()) == 1
+
+
+def test_a_demo_directory_whose_random_row_was_drawn_the_old_way_is_refused(tmp_path):
+    """Before session 24 the random row was a copy re-initialised with PyTorch's default init; its plan.json has no
+    random_init, and its stages must not be reported as 'the architecture as its config builds it'."""
+    import json
+
+    from facessl.demo.plan import check_made_with
+
+    out, plan = tmp_path / "demo", get_plan("tiny")
+    check_made_with(out, plan, seed=0)
+    record = json.loads((out / "plan.json").read_text())
+    assert record["random_init"] == "architecture"
+    del record["random_init"]
+    (out / "plan.json").write_text(json.dumps(record))
+    with pytest.raises(FacesslError, match=r"\(random_init: None there, 'architecture' now\)"):
+        check_made_with(out, plan, seed=0)

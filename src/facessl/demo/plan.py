@@ -32,6 +32,10 @@ class DemoPlan:
     probe_sizes: dict = field(default_factory=dict)  # table column -> its probes' input size (default: size)
     supervised_precision: str = "auto"  # the supervised rows' arithmetic (facessl eval --supervised-precision)
     random_inits: int = 1  # initialisations of the random-weights row (facessl eval --random-inits)
+    # how that row is drawn: the architecture as its config builds it (since session 24; before, a copy re-initialised
+    # with PyTorch's default init). Recorded in plan.json, so a directory whose random row was drawn the old way
+    # is refused rather than reported under the new description
+    random_init: str = "architecture"
 
 
 PLANS = {
