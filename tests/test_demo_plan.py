@@ -236,3 +236,20 @@ def test_a_demo_directory_whose_random_row_was_drawn_the_old_way_is_refused(tmp_
     (out / "plan.json").write_text(json.dumps(record))
     with pytest.raises(FacesslError, match=r"\(random_init: None there, 'architecture' now\)"):
         check_made_with(out, plan, seed=0)
+
+
+def test_the_plan_records_the_supervised_learning_rates_the_evaluation_uses(tmp_path):
+    import json
+
+    from facessl.demo.plan import check_made_with
+    from facessl.evaluate.baselines import DEFAULT_SUPERVISED_LR, SUPERVISED_LR
+
+    for scale in ("tiny", "small", "paper"):
+        assert get_plan(scale).supervised_lrs == {**SUPERVISED_LR, "other tasks": DEFAULT_SUPERVISED_LR}
+    out = tmp_path / "demo"
+    check_made_with(out, get_plan("tiny"), seed=0)
+    record = json.loads((out / "plan.json").read_text())
+    del record["supervised_lrs"]  # a directory made before session 25: its landmark rows trained at 1e-3
+    (out / "plan.json").write_text(json.dumps(record))
+    with pytest.raises(FacesslError, match=r"\(supervised_lrs: None there"):
+        check_made_with(out, get_plan("tiny"), seed=0)

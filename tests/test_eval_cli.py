@@ -119,6 +119,7 @@ def test_suite_keeps_going_past_a_failed_task(toys, capsys):
     ([], "exactly one"),
     (["--dataset", "rafdb:X", "--seeds", "0"], "--seeds"),
     (["--dataset", "rafdb:X", "--baselines", "imagenet"], "baseline"),
+    (["--dataset", "rafdb:X", "--supervised-lr", "0"], "--supervised-lr must be > 0, got 0"),
     (["--suite", "SUITE_UNKNOWN_VAR"], "${data}"),
     (["--suite", "SUITE_BAD_KEY"], "unknown key 'datset'"),
     (["--suite", "SUITE_BAD_SIZE"], "tasks[0]: size '64px': expected a positive whole number of pixels"),

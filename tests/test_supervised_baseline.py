@@ -86,3 +86,35 @@ def test_the_supervised_row_starts_from_pytorchs_default_init_not_the_architectu
     encoder = ToyEncoder()
     encoder.config = "a config"
     finetune_fold(encoder, task.folds[0], task, "fs", 16, options, seed=0)
+
+
+def test_the_supervised_learning_rate_is_the_tasks_unless_one_is_given(monkeypatch):
+    """Landmarks train at 3e-3 and every other task at 1e-3 (chosen on the validation build); --supervised-lr
+    sets one rate for all. The rate that trained is the one the row reports, and it is part of the cache key."""
+    import torch
+
+    from eval_toys import landmark_set
+    from facessl.evaluate import landmarks
+    from facessl.evaluate.baselines import supervised_lr
+
+    assert supervised_lr(EvalOptions(), "landmarks") == 3e-3
+    assert supervised_lr(EvalOptions(), "expression") == supervised_lr(EvalOptions(), "pose") == 1e-3
+    assert supervised_lr(EvalOptions(supervised_lr=5e-4), "landmarks") == 5e-4
+    seen = []
+    adam = torch.optim.Adam
+
+    def recording_adam(params, lr):
+        seen.append(lr)
+        return adam(params, lr=lr)
+
+    monkeypatch.setattr(torch.optim, "Adam", recording_adam)
+    options = EvalOptions(seeds=1, supervised_epochs=1, device="cpu", quiet=True)
+    marks = landmarks.build(landmark_set(), None, options)
+    row = run_supervised_task(ToyEncoder(), marks, "fs", 16, options)
+    assert seen == [3e-3] and "Adam lr 0.003 with" in row["training"]
+    faces = _task(options)
+    assert "Adam lr 0.001 with" in run_supervised_task(ToyEncoder(), faces, "fs", 16, options)["training"]
+    key = lambda task, opts: supervised_key(ToyEncoder(), task.folds[0], task, "fs", 16, opts, 0)
+    explicit = EvalOptions(seeds=1, supervised_epochs=1, supervised_lr=1e-3, device="cpu", quiet=True)
+    assert key(marks, options) != key(marks, explicit)  # another rate, another fine-tune
+    assert key(faces, options) == key(faces, explicit)  # the same rate: the cached fine-tune stays valid
