@@ -97,6 +97,9 @@ def test_all_tasks_end_to_end_with_baselines_and_tables():
     for heading in ("Expression", "verification", "Head pose", "Action units (F1", "Action units (AUC", "Landmarks"):
         assert heading in md
     assert "| random | fs |" in md and "| supervised | fs |" in md and "PAPER PROTOCOL" not in md
+    # each supervised row says the learning rate it trained at (landmarks their own: baselines.SUPERVISED_LR)
+    assert by_name["mafl"]["rows"]["supervised"]["fs"]["lr"] == 3e-3 and expr["supervised"]["fs"]["lr"] == 1e-3
+    assert "- supervised learning rate (Adam): 0.001 (rafdb, aflw2000, disfa); 0.003 (mafl)" in md
 
 
 def test_baselines_alone_equal_the_baselines_beside_a_checkpoint():

@@ -65,10 +65,19 @@ def notes(plan: DemoPlan) -> dict:
                     f"{plan.eval_seeds} probe seeds (verification has no probe: its spread is the pretraining seeds' "
                     "or the initialisations'; the std over its 10 test folds is in tables.json as "
                     "lfw/accuracy_fold_std). "
-                    f"Supervised: one run, early stopping on a validation split. Probes and supervised rows read "
+                    f"Supervised: one run, early stopping on a validation split, {supervised_lr_text(plan)}. "
+                    f"Probes and supervised rows read "
                     f"{probe_sizes_text(plan)}.",
             "feature_choice": f"Mean ± std over {seeds}.",
             "ablation": "From `facessl ablate` (mean ± std over its pretraining seeds)."}
+
+
+def supervised_lr_text(plan: DemoPlan) -> str:
+    """'Adam at 0.003 for landmarks and 0.001 for the other tasks': the supervised rows' learning rates."""
+    rates = dict(plan.supervised_lrs)
+    rest = rates.pop("other tasks")
+    own = ", ".join(f"{rate:g} for {task}" for task, rate in rates.items())
+    return f"Adam at {own} and {rest:g} for the other tasks" if own else f"Adam at {rest:g}"
 
 
 def pretraining_precision(out: Path) -> str:

@@ -168,6 +168,14 @@ def render(results: dict) -> str:
                      f"{', '.join(map(str, seeds))}), each probed with every seed")
     if inits.get("supervised"):
         lines.append(f"- supervised: from {inits['supervised']}")
+    rates: dict[float, list] = {}  # the supervised rows' learning rates (a task's own: baselines.SUPERVISED_LR)
+    for t in results.get("tasks", []):
+        for row in ((t.get("rows") or {}).get("supervised") or {}).values():
+            if isinstance(row, dict) and row.get("lr") is not None:
+                rates.setdefault(row["lr"], []).append(t["name"])
+    if rates:
+        lines.append("- supervised learning rate (Adam): "
+                     + "; ".join(f"{lr:g} ({', '.join(names)})" for lr, names in sorted(rates.items())))
     default_size = results.get("eval_config", {}).get("input_size")
     own_sizes = [f"{t['name']} {t['input_size']} px" for t in results.get("tasks", [])
                  if t.get("input_size") not in (None, default_size)]
