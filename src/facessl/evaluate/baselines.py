@@ -5,8 +5,8 @@ random:      the checkpoint's architecture, freshly initialised, then probed exa
              e.g. the `small` trunk's Kaiming fan-out convolutions), or, for an encoder without a
              config, a copy with every submodule's reset_parameters() called (PyTorch's default init).
 supervised:  the same architecture from PyTorch's default init (supervised_init) trained end to end with a linear head on the
-             task's training split (Adam with a cosine decay over at most supervised_epochs, early
-             stopping: training ends PATIENCE epochs after the best validation score and that epoch's
+             task's training split (Adam at the task's rate, SUPERVISED_LR, with a cosine decay over at most
+             supervised_epochs, early stopping: training ends PATIENCE epochs after the best validation score and that epoch's
              weights are kept; the test set picks the epoch only under the paper protocol), scored with
              the task's own metrics. Training
              images are shifted by up to 1/16 of their side, and mirrored for the tasks whose labels
