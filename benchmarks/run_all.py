@@ -21,6 +21,8 @@ RUNS = [  # (script, arguments, quick arguments)
     ("eval_speed.py", [], ["--images", "200", "--ref-epochs", "1"]),
     ("probe_fit.py", [], ["--dims", "512", "--rows", "500", "--epochs", "10", "--repeats", "1"]),
     ("supervised_step.py", [], ["--sizes", "32", "--tasks", "pose", "--steps", "3", "--repeats", "1"]),
+    ("baselines_stage.py", ["--data-scale", "default", "--tasks", "RAF-DB,300-W,MAFL"],
+     ["--tasks", "RAF-DB,300-W", "--supervised-epochs", "2"]),
     ("step_profile.py", ["--methods", "simclr,pcl,fabnet", "--steps", "30"], ["--methods", "simclr", "--steps", "3"]),
     ("parallel_stages.py", ["--steps", "30"], ["--methods", "simclr", "--steps", "3"]),
 ]
