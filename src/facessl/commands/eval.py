@@ -180,7 +180,8 @@ def options_from_args(args) -> EvalOptions:
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
                        verification_center=args.verification_center,
                        supervised_epochs=args.supervised_epochs, supervised_seeds=args.supervised_seeds,
-                       supervised_lr=args.supervised_lr, random_inits=args.random_inits, supervised_precision=args.supervised_precision,
+                       supervised_lr=args.supervised_lr, random_inits=args.random_inits,
+                       supervised_precision=args.supervised_precision,
                        balanced=args.balanced, device=args.device, amp=args.amp, quiet=args.quiet, cv=args.cv)
 
 

@@ -125,7 +125,7 @@ def evaluate_baselines(out: Path, plan: DemoPlan, quiet: bool, architecture: str
 
     cfg = pretrain_config(architecture, plan, out, seed=0)
     encoder = build_method(cfg).encoder()
-    encoder.config = cfg  # the random and supervised rows start from this config's init, as its runs did
+    encoder.config = cfg  # the random row starts from this config's init, as its runs did
     return _evaluate_to(out, BASELINES_RUN, encoder, suite_specs(out, plan), plan, quiet, features=["fs"],
                         baselines=("random", "supervised"), checkpoint_row=False)
 

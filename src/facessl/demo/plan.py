@@ -38,6 +38,7 @@ class DemoPlan:
     random_init: str = "architecture"
     # the supervised rows' learning rates (facessl.evaluate.baselines.SUPERVISED_LR; since session 25 landmarks train at
     # 3e-3), recorded in plan.json for the same reason: a directory whose supervised rows trained otherwise is refused
+    # (a copy of that table, not an import: it would load torch with the plan; a test keeps the two equal)
     supervised_lrs: dict = field(default_factory=lambda: {"landmarks": 3e-3, "other tasks": 1e-3})
 
 

@@ -281,10 +281,11 @@ def run_supervised_task(template, task: ProbeTask, choice: str, size: int, optio
             selection.append({"fold": k, **summary})
         per_seed.append(task.metrics(np.concatenate(outputs), np.concatenate(targets), concat_meta(task.folds)))
     precision = selection[0].get("precision", "fp32")  # a cached fine-tune of an earlier facessl: fp32
+    lr = supervised_lr(options, task.task)
     return {"metrics": aggregate(per_seed), "selection": selection, "selected_on": selection[0]["selected_on"],
             "paper_protocol": task.probe.paper_protocol, "feature": choice,
-            "precision": precision, "lr": supervised_lr(options, task.task),
-            "training": f"end to end from random weights, Adam lr {supervised_lr(options, task.task):g} with cosine decay, "
+            "precision": precision, "lr": lr,
+            "training": f"end to end from random weights, Adam lr {lr:g} with cosine decay, "
                         f"at most {options.supervised_epochs} epochs, stopped {PATIENCE} epochs after the best validation "
                         f"score (that epoch kept), batch {BATCH}, {PRECISION_TEXT[precision]}, shifts"
                         + (" and mirrors" if task.task in FLIP_INVARIANT_TASKS else "")}

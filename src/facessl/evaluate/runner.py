@@ -151,8 +151,9 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     size = input_size(encoder, options)
     if options.random_inits < 1:
         raise FacesslError(f"random_inits must be >= 1, got {options.random_inits}")
-    random_init = "given builder" if build_random is not None else None
-    if build_random is None:  # the architecture's own init, whoever calls (the demo, a study, `facessl eval`)
+    if build_random is not None:
+        random_init = "given builder"
+    else:  # the architecture's own init, whoever calls (the demo, a study, `facessl eval`)
         build_random = architecture_builder(encoder)
         random_init = ("the architecture as its config builds it" if build_random is not None
                        else "a re-initialised copy (PyTorch's default init)")

@@ -263,7 +263,7 @@ def evaluate_baselines(out: Path, plan: StudyPlan, quiet: bool) -> str:
 
     cfg = method_config(out, plan, "simclr", plan.seeds[0], plan.steps)
     encoder = build_method(cfg).encoder()
-    encoder.config = cfg  # the random and supervised rows start from this config's init, as its runs did
+    encoder.config = cfg  # the random row starts from this config's init, as its runs did
     return _evaluate_to(out, plan, BASELINES_RUN, encoder, quiet, features=["fs"], baselines=("random", "supervised"),
                         checkpoint_row=False)
 
