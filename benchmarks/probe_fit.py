@@ -1,24 +1,28 @@
-"""Linear-probe fit speed: the batched weight-decay grid's layout and the mini-batch gather.
+"""Linear-probe fit speed: the probe's written-out gradients and Adam against autograd and torch.optim.Adam.
 
     python benchmarks/probe_fit.py [--rows 2000] [--dims 2048,512] [--repeats 3] [--threads 1]
 
 A demo evaluation is mostly probe fits (2,000 training rows of 2,048-d features, a grid of 5 weight decays,
 100 epochs, then a refit of the chosen one). Prints, per probe kind and feature width, the median seconds
-of one `fit_predict` with
-  - the layout before (weights (G, D, C), `einsum` -> bmm; rows gathered with `x[idx]`), and
-  - the current one (weights (G, C, D), one `F.linear` over a (G*C, D) view; rows by `index_select`),
-their ratio, and the current probe's optimiser steps per second. One thread by default: that is how the
-demo's evaluation stages run (two side by side on two cores).
+of one `fit_predict`
+  - before: each step through autograd (the loss, backward) and torch.optim.Adam with a LambdaLR cosine, and
+  - now: the loss's gradient on the logits written out, one matrix product for the weights' gradient, and the
+    probe's own Adam (facessl.evaluate.probes),
+their ratio, and the current probe's optimiser steps per second. The two train the same weights to float rounding
+(tests/test_probes.py). One thread by default: that is how the demo's evaluation stages run (two side by side on two
+cores).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from contextlib import contextmanager
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from facessl.evaluate import probes
 from facessl.evaluate.probes import ProbeConfig, fit_predict
@@ -26,30 +30,65 @@ from facessl.evaluate.probes import ProbeConfig, fit_predict
 KINDS = {"softmax": 7, "regression": 3, "sigmoid": 8, "landmarks": 136}  # expression classes, yaw/pitch/roll, AUs, 68 points
 
 
-class EinsumLinear(probes._BatchedLinear):
-    """The layout before: (G, D, C) weights through einsum (a bmm of G narrow products)."""
+def autograd_loss(out, y, config, pos_weight, class_weight):
+    """The summed grid loss as the probe computed it before (out: (G, N, C))."""
+    g = out.shape[0]
+    if config.kind == "softmax":
+        return F.cross_entropy(out.reshape(-1, out.shape[2]), y.repeat(g), weight=class_weight,
+                               reduction="sum") / out.shape[1]
+    target = y.expand_as(out)
+    if config.kind == "sigmoid":
+        return F.binary_cross_entropy_with_logits(out, target, pos_weight=pos_weight, reduction="mean") * g
+    diff = out - target
+    return (diff.abs() if config.loss == "l1" else diff.pow(2)).mean() * g
 
-    def __init__(self, dim_in, dim_out, weight_decays, seed, device):
-        super().__init__(dim_in, dim_out, weight_decays, seed, device)
-        self.weight = self.weight.detach().transpose(1, 2).contiguous().requires_grad_()
 
-    def __call__(self, x):
-        return torch.einsum("nd,gdc->gnc", x, self.weight) + self.bias
-
-    def penalty(self):
-        return (self.decay * self.weight.pow(2).sum((1, 2))).sum()
+def autograd_train_loop(task, weight_decays, config, seed, stop_epoch, eval_set, score):
+    """probes._train_loop as it was: autograd, torch.optim.Adam and LambdaLR (same batches, same init)."""
+    model = probes._BatchedLinear(task.x.shape[1], task.dim_out, weight_decays, seed, task.device)
+    model.weight.requires_grad_()
+    model.bias.requires_grad_()
+    n = len(task.x)
+    batch = n if not config.batch_size else max(1, min(config.batch_size, math.ceil(n / 8)))
+    total = config.epochs * math.ceil(n / batch)
+    opt = torch.optim.Adam([model.weight, model.bias], lr=config.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    gen = torch.Generator(device="cpu").manual_seed(seed + 1)
+    xs = task.scaler(task.x)
+    balanced = config.kind == "softmax" and config.class_weight == "balanced"
+    class_weight = probes.balanced_class_weights(task.y, task.dim_out) if balanced else None
+    best = [(-math.inf, 0, None) for _ in weight_decays]
+    eval_x = None if eval_set is None else task.prepare(eval_set[0])
+    for epoch in range(1, (stop_epoch or config.epochs) + 1):
+        order = torch.randperm(n, generator=gen)
+        for start in range(0, n, batch):
+            idx = order[start:start + batch]
+            batch_x, batch_y = xs.index_select(0, idx), task.y.index_select(0, idx)
+            penalty = (model.decay * model.weight.pow(2).sum((1, 2))).sum()
+            loss = autograd_loss(model(batch_x), batch_y, config, task.pos_weight, class_weight) + penalty
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        if eval_set is not None and (config.select_epoch or epoch == config.epochs):
+            outs = task.outputs(model, eval_x)
+            for g in range(len(weight_decays)):
+                s = score(outs[g], eval_set[1])
+                if best[g][2] is None or s > best[g][0] + 1e-12:
+                    best[g] = (s, epoch, (model.weight[g].detach().clone(), model.bias[g].detach().clone()))
+    model.weight, model.bias = model.weight.detach(), model.bias.detach()
+    return model, best
 
 
 @contextmanager
-def layout_before():
-    """Swap in the earlier map and x[idx] gathers for the duration."""
-    saved_linear, saved_select = probes._BatchedLinear, torch.Tensor.index_select
-    probes._BatchedLinear = EinsumLinear
-    torch.Tensor.index_select = lambda self, dim, index: self[index] if dim == 0 else saved_select(self, dim, index)
+def autograd_training():
+    """Swap in the autograd training loop for the duration."""
+    saved = probes._train_loop
+    probes._train_loop = autograd_train_loop
     try:
         yield
     finally:
-        probes._BatchedLinear, torch.Tensor.index_select = saved_linear, saved_select
+        probes._train_loop = saved
 
 
 def fit_seconds(x, y, x_test, config, repeats):
@@ -86,7 +125,7 @@ def main():
                 y = rng.normal(size=(args.rows, outputs)).astype(np.float32)
             config = ProbeConfig(kind="regression" if kind == "landmarks" else kind,
                                  loss="l2" if kind == "landmarks" else "l1", epochs=args.epochs)
-            with layout_before():
+            with autograd_training():
                 before = fit_seconds(x, y, x_test, config, args.repeats)
             now = fit_seconds(x, y, x_test, config, args.repeats)
             batch = min(config.batch_size, -(-int(args.rows * (1 - config.val_fraction)) // 8))
