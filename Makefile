@@ -10,12 +10,16 @@ TORCH   ?= torch==2.13.0
 
 setup: $(STAMP)
 
+# pip byte-compiles what it installs on one core (33 of its 60 s here); compileall does it on every core afterwards
+# (16 s): .venv ready in 38 s instead of 60. Its exit status is ignored, as pip ignores compile errors: a wheel may
+# carry files for newer Pythons (torch's py312_intrinsics.py), which are never imported here.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH) || $(BIN)/pip install -q torch
-	@$(BIN)/pip install -q -e ".[test]"
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q --no-compile $(TORCH) || $(BIN)/pip install -q --no-compile torch
+	@$(BIN)/pip install -q --no-compile -e ".[test]"
 	@# MTCNN weights for `facessl prepare` ship in this wheel; --no-deps: its pins (old torch, torchvision) are not ours
-	@$(BIN)/pip install -q --no-deps facenet-pytorch==2.6.0
+	@$(BIN)/pip install -q --no-compile --no-deps facenet-pytorch==2.6.0
+	@$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null 2>&1 || true
 	@touch $(STAMP)
 
 demo: $(STAMP)
