@@ -22,7 +22,8 @@ from facessl.evaluate.probes import WEIGHT_DECAYS, ProbeConfig, fit_predict, sin
 
 PROBE_VERSION = 5  # bump when the probe's training changes, to invalidate cached probe outputs (3: dead features dropped;
                    # 4: grouped carves stratified, generic sets' groups used, weight decay chosen at the last epoch;
-                   # 5: classes' weight decay chosen on the validation cross-entropy, not accuracy)
+                   # 5: classes' weight decay chosen on the validation cross-entropy, not accuracy; not bumped when
+                   # the gradients were written out, session 26: the same arithmetic to float rounding)
 
 
 SUPERVISED_PRECISIONS = ("auto", "fp32", "bf16")
