@@ -161,9 +161,6 @@ class _BatchedLinear:
         grad_w.add_(self.weight * (2 * self.decay).view(g, 1, 1))
         return grad_w, d_logits.sum(2).view(g, 1, c)
 
-    def state(self):
-        return self.weight.clone(), self.bias.clone()
-
 
 def _loss_gradient(out, y, config, pos_weight, class_weight=None):
     """Gradient on the logits out (G, C, N) of each grid entry's loss (summed over the grid), which is:
