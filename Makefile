@@ -10,9 +10,9 @@ TORCH   ?= torch==2.13.0
 
 setup: $(STAMP)
 
-# pip byte-compiles what it installs on one core (33 of its 60 s here); compileall does it on every core afterwards
-# (16 s): .venv ready in 38 s instead of 60. Its exit status is ignored, as pip ignores compile errors: a wheel may
-# carry files for newer Pythons (torch's py312_intrinsics.py), which are never imported here.
+# pip byte-compiles what it installs on one core (about 33 of its 59 s here, session 25); compileall does it on every
+# core afterwards: install 22 s + compile 16 s (session 26; docs/benchmarks.md). Its exit status is ignored, as pip
+# ignores compile errors: a wheel may carry files for newer Pythons (torch's py312_intrinsics.py), never imported here.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q --no-compile $(TORCH) || $(BIN)/pip install -q --no-compile torch
