@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from facessl.errors import FacesslError
 from facessl.evaluate.features import fastest_device
