@@ -61,6 +61,13 @@ def test_a_second_demo_run_skips_every_finished_stage(demo):
     assert (demo / "results" / "tables.json").read_bytes() == before
 
 
+def test_a_demo_directory_refuses_another_precision_in_one_line(demo):
+    for verb in ("demo", "ablate"):
+        other = facessl(verb, "--scale", "tiny", "--out", demo, "--precision", "fp32", "--quiet")
+        assert other.returncode != 0 and "Traceback" not in other.stderr
+        assert "precision: 'auto' there, 'fp32' now" in other.stderr.strip().splitlines()[-1]
+
+
 def test_ablate_adds_its_rows_with_identity_and_pose_columns(demo):
     done = facessl("ablate", "--scale", "tiny", "--out", demo, "--quiet")
     assert done.returncode == 0, done.stderr[-2000:]

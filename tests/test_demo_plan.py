@@ -197,6 +197,20 @@ def test_the_demo_pretrains_in_bf16_only_where_the_cpu_computes_it_natively(tmp_
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
 
 
+def test_precision_replaces_the_plans_and_a_directory_keeps_the_one_it_was_made_with(tmp_path):
+    from facessl.demo.plan import check_made_with
+    from facessl.errors import FacesslError
+
+    assert get_plan("small", "fp32").precision == "fp32" and get_plan("small").precision == "auto"
+    assert get_plan("small", "fp32").steps == get_plan("small").steps  # nothing else changes
+    assert pipeline.pretrain_config("pcl", get_plan("small", "fp32"), tmp_path, seed=0).train.precision == "fp32"
+    with pytest.raises(FacesslError, match="precision 'half'"):
+        get_plan("small", "half")
+    check_made_with(tmp_path, get_plan("tiny"), seed=0)
+    with pytest.raises(FacesslError, match="precision: 'auto' there, 'fp32' now"):
+        check_made_with(tmp_path, get_plan("tiny", "fp32"), seed=0)
+
+
 def test_a_demo_directory_is_reused_only_with_the_plan_it_was_made_with(tmp_path):
     import dataclasses
 

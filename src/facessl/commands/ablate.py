@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from facessl.commands.demo import add_precision_argument
 from facessl.commands.options import non_negative_int, positive_int
 from facessl.demo import pipeline
 from facessl.demo.ablation import ablation_rows, run_ablation
@@ -30,11 +31,12 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=positive_int, default=None, help="pretraining steps per ablation run (default: the scale's)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="runs side by side, one process each (default: 2 on a CPU with 2+ cores, 1 on a GPU)")
+    add_precision_argument(p)
     p.add_argument("--quiet", action="store_true")
 
 
 def run(args) -> int:
-    plan = get_plan(args.scale)
+    plan = get_plan(args.scale, args.precision)
     changes = {k: v for k, v in (("ablation_seeds", args.seeds), ("ablation_steps", args.steps)) if v}
     plan = dataclasses.replace(plan, **changes)
     out = Path(args.out)

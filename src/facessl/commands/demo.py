@@ -15,7 +15,7 @@ from pathlib import Path
 
 from facessl.commands.options import non_negative_int, positive_int
 from facessl.demo import pipeline
-from facessl.demo.plan import PLANS, check_made_with, get_plan
+from facessl.demo.plan import PLANS, PRECISIONS, check_made_with, get_plan
 from facessl.demo.report import analysis_stage, write_report
 from facessl.demo.stages import StageRunner, default_workers
 from facessl.errors import FacesslError
@@ -29,7 +29,15 @@ def add_arguments(p) -> None:
     p.add_argument("--workers", type=positive_int, default=None,
                    help="stages run side by side, each in its own process with its share of the cores "
                         "(default: 2 on a CPU with 2 or more cores, 1 on a GPU)")
+    add_precision_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars (stage lines still print)")
+
+
+def add_precision_argument(p) -> None:
+    """--precision of `facessl demo` and `facessl ablate` (the same directory must be run with the same one)."""
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="pretraining precision (default: the scale's; auto: bf16 where the CPU or GPU computes it "
+                        "natively, else fp32); fp32 reproduces an AVX2 machine's table on a bf16 one")
 
 
 # Seconds of a pretraining step and of the other stages (one thread, two stages side by side; the fresh-clone
@@ -42,7 +50,7 @@ ANALYSIS_SECONDS = 31.0
 
 
 def run(args) -> int:
-    plan = get_plan(args.scale)
+    plan = get_plan(args.scale, args.precision)
     out = Path(args.out).resolve()
     if out.exists() and not out.is_dir():
         raise FacesslError(f"--out {out}: exists and is not a directory")

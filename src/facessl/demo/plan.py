@@ -88,10 +88,21 @@ PLANS = {
 }
 
 
-def get_plan(scale: str) -> DemoPlan:
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def get_plan(scale: str, precision: str | None = None) -> DemoPlan:
+    """The scale's plan; `precision` (facessl demo/ablate --precision) replaces its pretraining precision, e.g. fp32
+    on a CPU where auto means bf16, to reproduce a table made on an AVX2 machine (recorded in plan.json as any field)."""
     if scale not in PLANS:
         raise FacesslError(f"unknown --scale {scale!r}; expected one of {', '.join(PLANS)}")
-    return PLANS[scale]
+    if precision is None:
+        return PLANS[scale]
+    if precision not in PRECISIONS:
+        raise FacesslError(f"unknown --precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    from dataclasses import replace
+
+    return replace(PLANS[scale], precision=precision)
 
 
 def config_path(method: str, plan: DemoPlan) -> Path:
