@@ -23,7 +23,7 @@ from facessl.errors import FacesslError
 
 def add_arguments(p) -> None:
     p.add_argument("--scale", default="small", choices=tuple(PLANS),
-                   help="tiny: smoke run; small: the study on 2 CPU cores (< 20 min); paper: GPU-sized")
+                   help="tiny: smoke run; small: the study on 2 CPU cores (about 20 min); paper: GPU-sized")
     p.add_argument("--out", default="demo", help="output directory (rerun to resume)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="first pretraining seed (further seeds: +1, +2, ...)")
     p.add_argument("--workers", type=positive_int, default=None,
