@@ -185,8 +185,6 @@ def test_the_demo_pretrains_in_bf16_only_where_the_cpu_computes_it_natively(tmp_
     """Every plan leaves train.precision at auto (session 27: the pinned fp32 of sessions 19-26 cost PCL 1.47x its
     bf16 time on an AVX-512 BF16 CPU, and the validation build showed the precisions level); auto resolves to bf16
     only where oneDNN computes bf16 natively, so an AVX2 machine keeps fp32."""
-    import torch
-
     from facessl.engine.runtime import resolve_precision
 
     for scale in ("tiny", "small", "paper"):
@@ -199,7 +197,6 @@ def test_the_demo_pretrains_in_bf16_only_where_the_cpu_computes_it_natively(tmp_
 
 def test_precision_replaces_the_plans_and_a_directory_keeps_the_one_it_was_made_with(tmp_path):
     from facessl.demo.plan import check_made_with
-    from facessl.errors import FacesslError
 
     assert get_plan("small", "fp32").precision == "fp32" and get_plan("small").precision == "auto"
     assert get_plan("small", "fp32").steps == get_plan("small").steps  # nothing else changes

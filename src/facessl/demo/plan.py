@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from facessl.errors import FacesslError
@@ -100,8 +100,6 @@ def get_plan(scale: str, precision: str | None = None) -> DemoPlan:
         return PLANS[scale]
     if precision not in PRECISIONS:
         raise FacesslError(f"unknown --precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
-    from dataclasses import replace
-
     return replace(PLANS[scale], precision=precision)
 
 
