@@ -4,6 +4,8 @@ import torch
 
 from facessl.errors import FacesslError
 from facessl.models import BACKBONES, BranchHead, ProjectionHead, build_backbone, build_branch_heads, count_flops
+from facessl.models.fabnet import FAbNetConvEncoder
+from facessl.models.registry import StemConv2d
 
 torch.set_num_threads(2)
 NAMES = ["facecycle", "resnet18", "resnet50", "small"]
@@ -57,6 +59,32 @@ def test_channels_last_gives_the_same_output(name):
     bb_cl = bb.to(memory_format=torch.channels_last)
     out = bb_cl(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+
+
+def image_readers(module: torch.nn.Module) -> list[torch.nn.Conv2d]:
+    return [m for m in module.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels == 3]
+
+
+@pytest.mark.parametrize("name", NAMES + ["fabnet_encoder"])
+def test_the_layer_that_reads_the_image_computes_in_fp32_under_bf16_autocast(name):
+    """Only the stem: every other layer keeps autocast's bf16 (its weight gradient is what bf16 got wrong, session 28)."""
+    torch.manual_seed(0)
+    if name == "fabnet_encoder":
+        bb = FAbNetConvEncoder(width=0.5, image_size=32)
+    else:
+        bb = build_backbone(name, width=1.0 if name in ("facecycle", "small") else 0.125, image_size=64)
+    (stem,) = image_readers(bb)
+    assert isinstance(stem, StemConv2d)
+    assert sum(isinstance(m, StemConv2d) for m in bb.modules()) == 1
+    x = torch.rand(2, 3, 16, 16)
+    fp32 = torch.nn.functional.conv2d(x, stem.weight, stem.bias, stem.stride, stem.padding)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = stem(x.bfloat16())
+        rest = torch.nn.functional.conv2d(x, stem.weight, stem.bias, stem.stride, stem.padding)
+    assert out.dtype == torch.float32 and rest.dtype == torch.bfloat16
+    torch.testing.assert_close(out, torch.nn.functional.conv2d(x.bfloat16().float(), stem.weight, stem.bias,
+                                                               stem.stride, stem.padding), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(stem(x), fp32, rtol=0, atol=0)  # outside autocast: a plain Conv2d
 
 
 def test_feature_dim_leaves_training_state_and_bn_stats_alone():

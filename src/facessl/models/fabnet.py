@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from facessl.errors import FacesslError
-from facessl.models.registry import Backbone, build_backbone, make_divisible
+from facessl.models.registry import Backbone, StemConv2d, build_backbone, make_divisible
 
 
 def n_halvings(image_size: int) -> int:
@@ -51,7 +51,7 @@ class FAbNetConvEncoder(Backbone):
         layers: list[nn.Module] = []
         cin = 3
         for i, cout in enumerate(_channel_plan(depth, nf)):
-            layers.append(nn.Conv2d(cin, cout, 4, 2, 1, bias=(i == 0)))
+            layers.append((StemConv2d if i == 0 else nn.Conv2d)(cin, cout, 4, 2, 1, bias=(i == 0)))
             if i > 0:
                 layers.append(nn.BatchNorm2d(cout))
             layers.append(nn.LeakyReLU(0.2, inplace=True))

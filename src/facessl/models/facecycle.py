@@ -11,11 +11,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from facessl.models.registry import Backbone, make_divisible, register
+from facessl.models.registry import Backbone, StemConv2d, make_divisible, register
 
 
 def conv_act(cin: int, cout: int, stride: int = 1, kernel: int = 3) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, kernel, stride, kernel // 2), nn.LeakyReLU(0.1, inplace=True)]
+    conv = StemConv2d if cin == 3 else nn.Conv2d  # the layer that reads the image stays fp32 under autocast
+    return [conv(cin, cout, kernel, stride, kernel // 2), nn.LeakyReLU(0.1, inplace=True)]
 
 
 class ChannelSelfAttention(nn.Module):

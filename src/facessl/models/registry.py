@@ -35,6 +35,22 @@ def make_divisible(channels: float, divisor: int = 8) -> int:
     return max(divisor, int(round(channels / divisor)) * divisor)
 
 
+class StemConv2d(nn.Conv2d):
+    """A backbone's first convolution, the one that reads the image: it computes in fp32 under bf16/fp16 autocast.
+
+    Its weight gradient sums input x output-gradient over every pixel of the batch, and where a loss pulls an image and
+    its mirror apart (PCL's L_pose: mirrored negatives) those sums nearly cancel: with bf16 inputs PCL's stem gradient
+    was 109 % off fp32's and the whole trunk's 77 %; with this layer alone in fp32, 7 % (L_face 8 %, L_PDD 12 % either
+    way; trained weights, one batch, docs/demo_study.md session 28). With 3 input channels it is a few % of the FLOPs.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+
 class Backbone(nn.Module):
     """Base: normalisation + `trunk` (an nn.Module map -> map). Subclasses set `trunk`, `out_channels`
     and `head_style` (how build_branch_heads shapes the face/pose heads)."""

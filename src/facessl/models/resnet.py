@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from facessl.models.registry import Backbone, make_divisible, register
+from facessl.models.registry import Backbone, StemConv2d, make_divisible, register
 
 
 class BasicBlock(nn.Module):
@@ -60,9 +60,9 @@ class ResNetBackbone(Backbone):
         super().__init__(image_size)
         stem_ch = make_divisible(64 * width)
         if image_size <= 96:
-            stem = [nn.Conv2d(3, stem_ch, 3, 1, 1, bias=False), nn.BatchNorm2d(stem_ch), nn.ReLU(inplace=True)]
+            stem = [StemConv2d(3, stem_ch, 3, 1, 1, bias=False), nn.BatchNorm2d(stem_ch), nn.ReLU(inplace=True)]
         else:
-            stem = [nn.Conv2d(3, stem_ch, 7, 2, 3, bias=False), nn.BatchNorm2d(stem_ch), nn.ReLU(inplace=True),
+            stem = [StemConv2d(3, stem_ch, 7, 2, 3, bias=False), nn.BatchNorm2d(stem_ch), nn.ReLU(inplace=True),
                     nn.MaxPool2d(3, 2, 1)]
         stages, cin = [], stem_ch
         for i, n_blocks in enumerate(layers):

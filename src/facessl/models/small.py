@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from facessl.models.registry import Backbone, make_divisible, register
+from facessl.models.registry import Backbone, StemConv2d, make_divisible, register
 
 
 def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    conv = StemConv2d if cin == 3 else nn.Conv2d  # the layer that reads the image stays fp32 under autocast
+    return [conv(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
 @register("small")
