@@ -25,6 +25,7 @@ RUNS = [  # (script, arguments, quick arguments)
      ["--tasks", "RAF-DB,300-W", "--supervised-epochs", "2"]),
     ("step_profile.py", ["--methods", "simclr,pcl,fabnet", "--steps", "30"], ["--methods", "simclr", "--steps", "3"]),
     ("parallel_stages.py", ["--steps", "30"], ["--methods", "simclr", "--steps", "3"]),
+    ("bf16_gradients.py", ["--train-steps", "100", "--batches", "2", "--view-seeds", "4"], ["--train-steps", "5"]),
 ]
 
 

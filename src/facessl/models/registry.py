@@ -39,9 +39,10 @@ class StemConv2d(nn.Conv2d):
     """A backbone's first convolution, the one that reads the image: it computes in fp32 under bf16/fp16 autocast.
 
     Its weight gradient sums input x output-gradient over every pixel of the batch, and where a loss pulls an image and
-    its mirror apart (PCL's L_pose: mirrored negatives) those sums nearly cancel: with bf16 inputs PCL's stem gradient
-    was 109 % off fp32's and the whole trunk's 77 %; with this layer alone in fp32, 7 % (L_face 8 %, L_PDD 12 % either
-    way; trained weights, one batch, docs/demo_study.md session 28). With 3 input channels it is a few % of the FLOPs.
+    its mirror apart (PCL's L_pose: mirrored negatives) those sums partly cancel, so the input's rounding to bf16 moves
+    what is left: L_pose's backbone gradient was 20 % off fp32's on average and up to 77 %, against 9.6 % (at most 12 %)
+    with this layer in fp32; L_face and L_PDD move by a point (trained PCL weights, 16 draws of the views:
+    benchmarks/bf16_gradients.py, docs/demo_study.md session 28). With 3 input channels it is a few % of the FLOPs.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
