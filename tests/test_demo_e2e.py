@@ -38,7 +38,9 @@ def test_the_demo_writes_its_tables_verdicts_and_report(demo):
     assert ablation_claim["verdict"] == "inconclusive" and ablation_claim["numbers"] == {}
     report = (demo / "report.md").read_text()
     assert "Verdicts: the papers' claims at this budget" in report and ". PCL ablation\n" not in report
-    assert f"Pretraining precision: {resolve_precision('auto', torch.device('cpu'))} (" in report  # what auto chose here
+    chosen = resolve_precision("auto", torch.device("cpu"))  # what auto chose here
+    assert f"Pretraining precision: {chosen} (" in report
+    assert ("the stem, the convolution that reads the image, computes in fp32" in report) == (chosen != "fp32")
     trained_in = {"bf16": "bf16 autocast", "fp32": "fp32"}[resolve_precision("auto", torch.device("cpu"))]
     assert f"Supervised rows: {trained_in} (`--supervised-precision auto`)." in report
     assert (demo / "report.html").stat().st_size > 10_000

@@ -121,8 +121,9 @@ def summary_text(out: Path, plan: DemoPlan) -> str:
              "and adds its table and its verdict here."]
     precision = pretraining_precision(out)
     if precision:
+        stem = "; the stem, the convolution that reads the image, computes in fp32" if precision != "fp32" else ""
         lines[0] += (f" Pretraining precision: {precision} (as `train.precision` resolved on this hardware; `auto` picks bf16 "
-                     "where it is native).")
+                     f"where it is native{stem}).")
     trained_in = supervised_precision(out)
     if trained_in:
         lines[0] += (f" Supervised rows: {trained_in.replace('bf16', 'bf16 autocast')} (`--supervised-precision "
