@@ -136,6 +136,21 @@ def test_csv_errors_are_one_line_and_name_the_problem(tmp_path):
         formats.read("csv", tmp_path / "t.csv", group="([", skip_missing=True)
 
 
+@pytest.mark.parametrize("table", ["legend.csv", "data/legend.csv"])
+def test_a_csv_beside_its_images_folder_names_the_folder_to_pass(tmp_path, table):
+    """legend.csv next to images/ (or in data/ beside it, as the facial-expressions repository ships): without
+    --images the error names the folder that holds the images, and with it the table reads."""
+    for i in range(4):
+        img(tmp_path / "images" / f"f{i}.jpg")
+    write_csv(tmp_path / table, "image,emotion\n" + "".join(f"f{i}.jpg,{'happy' if i % 2 else 'sad'}\n" for i in range(4)))
+    for skip in (False, True):
+        with pytest.raises(DataFormatError, match=rf"legend.csv:2: image 'f0.jpg' is not in the CSV's folder .* but in "
+                                                  rf"{re.escape(str(tmp_path / 'images'))}: pass --images "):
+            formats.read("csv", tmp_path / table, label_column="emotion", skip_missing=skip)
+    got = formats.read("csv", tmp_path / table, images=tmp_path / "images", label_column="emotion")
+    assert len(got.images) == 4 and got.meta["class_names"] == ["happy", "sad"]
+
+
 def test_min_class_count_leaves_rare_classes_out_before_the_split(tmp_path):
     rows = []
     for label, n in (("happy", 30), ("neutral", 40), ("contempt", 3)):

@@ -113,6 +113,8 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
     if not folder.is_dir():
         raise FacesslError(f"{folder}: image folder (--images) does not exist")
     pattern = compile_group(group)
+    if images is None:
+        _check_images_are_beside(path, folder, rows[0], image_i, where)
     missing = MissingImages(skip_missing)
     files, raw_labels, values, groups, split = [], [], [], [], []
     for line, fields in rows:
@@ -168,6 +170,22 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         how = f"column {group_column!r}" if group_column else (f"--group '{group}'" if group else "file name")
         meta["split_from"] = f"seeded ({seed}) {'stratified ' if 'class' in labels else ''}split, {test_fraction:.0%} test, grouped by {how}"
     return with_dropped(ImageSet(files, labels, split, str(path), meta=meta), missing.dropped)
+
+
+def _check_images_are_beside(path: Path, folder: Path, first_row, image_i: int, where) -> None:
+    """Without --images the image column is read relative to the CSV's folder. Tables often sit beside (or one folder
+    below) the folder that holds the images, e.g. legend.csv next to images/: if the first row's image is not beside
+    the CSV but one folder near it holds it, say so in one line instead of reporting every image as missing."""
+    line, fields = first_row
+    name = fields[image_i]
+    if not name or (folder / name).is_file():
+        return
+    near = [d for base in (folder, folder.parent) if base.is_dir() for d in sorted(base.iterdir())
+            if d.is_dir() and d != folder and (d / name).is_file()]
+    if near:
+        raise DataFormatError(where, f"image {name!r} is not in the CSV's folder {folder} but in {near[0]}: pass "
+                                     f"--images {near[0]} (Python: images=...), the folder the image column is relative to",
+                              line)
 
 
 def _number(text: str, column: str, path, line: int) -> float:
