@@ -114,7 +114,7 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         raise FacesslError(f"{folder}: image folder (--images) does not exist")
     pattern = compile_group(group)
     if images is None:
-        _check_images_are_beside(path, folder, rows[0], image_i, where)
+        _check_images_are_beside(folder, rows[0], image_i, where)
     missing = MissingImages(skip_missing)
     files, raw_labels, values, groups, split = [], [], [], [], []
     for line, fields in rows:
@@ -172,10 +172,11 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
     return with_dropped(ImageSet(files, labels, split, str(path), meta=meta), missing.dropped)
 
 
-def _check_images_are_beside(path: Path, folder: Path, first_row, image_i: int, where) -> None:
-    """Without --images the image column is read relative to the CSV's folder. Tables often sit beside (or one folder
-    below) the folder that holds the images, e.g. legend.csv next to images/: if the first row's image is not beside
-    the CSV but one folder near it holds it, say so in one line instead of reporting every image as missing."""
+def _check_images_are_beside(folder: Path, first_row, image_i: int, where) -> None:
+    """Without --images the image column is read relative to the CSV's folder. Tables often sit next to the folder
+    of images (legend.csv beside images/) or in a folder of their own beside it (data/legend.csv, images/): if the
+    first row's image is not in the CSV's folder but a subfolder of it or of its parent holds it, say so in one line
+    instead of reporting every image as missing."""
     line, fields = first_row
     name = fields[image_i]
     if not name or (folder / name).is_file():
