@@ -6,14 +6,14 @@ stem (the convolution that reads the image, StemConv2d) in fp32 as facessl runs 
 
 RUN is a pretraining run directory (config.yaml and checkpoints/); its newest checkpoint's weights are loaded. Without
 --run, a small synthetic pretraining tree (40 identities) is built and the method's synth config trained on it for
---train-steps steps at 32 px in bf16 (stem in fp32), in a temporary folder. Each
-batch is drawn once and, per draw of its views, each term is computed three times with the same views (the global
-RNG is reseeded):
-fp32, bf16 with the stem in fp32, bf16 with the stem in bf16. Prints the relative error |g_bf16 - g_fp32| / |g_fp32|
-over all the backbone's parameters and over the stem's weight alone (means over the batches, and the range over them),
-and the stem's share of the gradient's norm.
-PCL is measured per term (L_PDD, L_face, L_pose: the pose term's mirrored negatives are where bf16 went wrong,
-docs/demo_study.md session 28); other methods on their whole loss.
+--train-steps steps at 32 px in bf16 (stem in fp32), in a temporary folder.
+
+Each batch is drawn once and, per draw of its views, each term is computed three times with the same views (the
+global RNG is reseeded): fp32, bf16 with the stem in fp32, bf16 with the stem in bf16. Prints the relative error
+|g_bf16 - g_fp32| / |g_fp32| over all the backbone's parameters and over the stem's weight alone (means over the
+draws, and the range over them), and the stem's share of the gradient's norm. PCL is measured per term (L_PDD,
+L_face, L_pose: the pose term's mirrored negatives are where bf16 went wrong, docs/demo_study.md session 28); other
+methods on their whole loss.
 """
 from __future__ import annotations
 
@@ -124,7 +124,9 @@ def measure(args) -> None:
         rows: dict[str, list] = {}
         for b in range(args.batches):
             batch = next(loader)
-            batch = trainer._to_device({"images": batch["images"]})
+            for key in ("skipped", "skipped_path", "skipped_paths"):  # the loader's counts, not model inputs
+                batch.pop(key, None)
+            batch = trainer._to_device(batch)
             for (name, term), v in itertools.product(loss_terms(method, batch).items(), range(args.view_seeds)):
                 seed = b * args.view_seeds + v
                 ref = backbone_gradient(method, term, False, seed)
