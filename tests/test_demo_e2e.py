@@ -38,6 +38,7 @@ def test_the_demo_writes_its_tables_verdicts_and_report(demo):
     assert ablation_claim["verdict"] == "inconclusive" and ablation_claim["numbers"] == {}
     report = (demo / "report.md").read_text()
     assert "Verdicts: the papers' claims at this budget" in report and ". PCL ablation\n" not in report
+    assert "`facessl ablate --out <this directory>` runs it and adds its table and its verdict here." in report
     chosen = resolve_precision("auto", torch.device("cpu"))  # what auto chose here
     assert f"Pretraining precision: {chosen} (" in report
     assert ("the stem, the convolution that reads the image, computes in fp32" in report) == (chosen != "fp32")
@@ -82,6 +83,7 @@ def test_ablate_adds_its_rows_with_identity_and_pose_columns(demo):
     assert claim["verdict"] in VERDICTS and sum(not k.startswith("random") for k in claim["numbers"]) == len(ABLATION_ROWS)
     report = (demo / "report.md").read_text()
     assert ". PCL ablation\n" in report
+    assert "`facessl ablate --out <this directory>` has run it here" in report and "runs it and adds" not in report
     ours, published = [line for line in report.splitlines() if line.startswith("| configuration")]
     assert "RAF-DB" in ours and "LFW" in ours and "AFLW2000" in ours
     assert "RAF-DB" in published and "LFW" not in published  # the paper's ablation has RAF-DB only

@@ -54,17 +54,17 @@ def run(args) -> int:
     write_text_atomic(out / "results" / "ablation.md", text)
     print(text)
     if (out / "results" / "tables.json").is_file() and (out / "results" / "analysis.json").is_file():
-        update_demo_report(out, rows)
+        update_demo_report(out, rows, plan)
     return 0
 
 
-def update_demo_report(out: Path, ablation: dict) -> None:
+def update_demo_report(out: Path, ablation: dict, plan) -> None:
     """In a `facessl demo` directory: the ablation joins tables.json, its claim's verdict is decided
-    from it (verdicts.json), and report.md / report.html are rebuilt."""
+    from it (verdicts.json), the summary says the ablation has run, and report.md / report.html are rebuilt."""
     import json
 
     from facessl.commands.report import report_sections
-    from facessl.demo.report import DEMO_TITLE
+    from facessl.demo.report import DEMO_TITLE, summary_text
     from facessl.demo.verdicts import paper_claims
     from facessl.report import build_report
 
@@ -74,6 +74,7 @@ def update_demo_report(out: Path, ablation: dict) -> None:
     write_json_atomic(out / "results" / "tables.json", tables)
     write_json_atomic(out / "results" / "verdicts.json",
                       paper_claims(tables["main"], tables.get("feature_choice", {}), ablation, analysis))
+    write_text_atomic(out / "summary.md", summary_text(out, plan) + "\n")
     sections, intro = report_sections(out)
     build_report(out, sections, title=DEMO_TITLE, intro=intro)
     print(f"updated {out / 'report.html'} (ablation table and verdict)")

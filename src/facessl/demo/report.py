@@ -110,15 +110,21 @@ def probe_sizes_text(plan: DemoPlan) -> str:
     return f"input {plan.size} px" + (f" ({own}, as the reference probes each task at its own size)" if own else "")
 
 
+def ablation_text(out: Path) -> str:
+    if (out / "results" / "ablation_runs.json").is_file():
+        return ("The PCL ablation is not part of the demo; `facessl ablate --out <this directory>` has run it here and "
+                "added its table and its verdict.")
+    return ("The PCL ablation is not part of the demo: `facessl ablate --out <this directory>` runs it "
+            "and adds its table and its verdict here.")
+
+
 def summary_text(out: Path, plan: DemoPlan) -> str:
     analysis = json.loads((out / "results" / "analysis.json").read_text())
     lines = [f"Scale: backbone `{plan.backbone}` (width {plan.width:g}) at {plan.size} px, {plan.steps} steps of batch "
              f"{plan.batch_size} per method ({plan.pretrain_seeds} pretraining seeds for "
              f"{' and '.join(plan.seeded_methods)}), synthetic data preset `{plan.data_scale}`; probes: "
              f"{plan.eval_seeds} seeds, selection on a validation split of the training data (never the test set), "
-             f"{probe_sizes_text(plan)}. "
-             "The PCL ablation is not part of the demo: `facessl ablate --out <this directory>` runs it "
-             "and adds its table and its verdict here."]
+             f"{probe_sizes_text(plan)}. " + ablation_text(out)]
     precision = pretraining_precision(out)
     if precision:
         stem = "; the stem, the convolution that reads the image, computes in fp32" if precision != "fp32" else ""
