@@ -125,6 +125,7 @@ def test_ablate_decides_the_ablation_claim_in_a_demo_directory(tmp_path):
     import json
 
     from facessl.commands.ablate import update_demo_report
+    from facessl.demo.plan import get_plan
 
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "tables.json").write_text(json.dumps({"main": _main(), "feature_choice": {}}))
@@ -133,11 +134,12 @@ def test_ablate_decides_the_ablation_claim_in_a_demo_directory(tmp_path):
     (tmp_path / "timings.json").write_text("{}")
     rows = {step: {"rafdb/accuracy": [20.0 + i, 0.1]}
             for i, step in enumerate(("simclr", "+l_dis", "+l_orth", "+l_pose", "+dwa"))}
-    update_demo_report(tmp_path, rows)
+    update_demo_report(tmp_path, rows, get_plan("tiny"))
     claims = json.loads((tmp_path / "results" / "verdicts.json").read_text())
     assert next(c for c in claims if "ablation" in c["claim"])["verdict"] == "reproduced"
+    assert "`facessl ablate --out <this directory>` has run it here" in (tmp_path / "summary.md").read_text()
     rows["+l_orth"] = {"rafdb/accuracy": [18.0, 0.1]}  # a step that loses beyond the spread
-    update_demo_report(tmp_path, rows)
+    update_demo_report(tmp_path, rows, get_plan("tiny"))
     claims = json.loads((tmp_path / "results" / "verdicts.json").read_text())
     assert next(c for c in claims if "ablation" in c["claim"])["verdict"] == "not reproduced"
     assert "PCL ablation" in (tmp_path / "report.md").read_text()

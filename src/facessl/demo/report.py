@@ -111,7 +111,9 @@ def probe_sizes_text(plan: DemoPlan) -> str:
 
 
 def ablation_text(out: Path) -> str:
-    if (out / "results" / "ablation_runs.json").is_file():
+    """Whether `facessl ablate` has added its table to this directory's tables.json (written before the summary)."""
+    tables = out / "results" / "tables.json"
+    if tables.is_file() and "ablation" in json.loads(tables.read_text()):
         return ("The PCL ablation is not part of the demo; `facessl ablate --out <this directory>` has run it here and "
                 "added its table and its verdict.")
     return ("The PCL ablation is not part of the demo: `facessl ablate --out <this directory>` runs it "
