@@ -74,7 +74,7 @@ def update_demo_report(out: Path, ablation: dict, plan) -> None:
     write_json_atomic(out / "results" / "tables.json", tables)
     write_json_atomic(out / "results" / "verdicts.json",
                       paper_claims(tables["main"], tables.get("feature_choice", {}), ablation, analysis))
-    write_text_atomic(out / "summary.md", summary_text(out, plan) + "\n")
+    write_text_atomic(out / "summary.md", summary_text(out, plan, with_ablation=True) + "\n")
     sections, intro = report_sections(out)
     build_report(out, sections, title=DEMO_TITLE, intro=intro)
     print(f"updated {out / 'report.html'} (ablation table and verdict)")

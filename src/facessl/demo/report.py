@@ -110,23 +110,22 @@ def probe_sizes_text(plan: DemoPlan) -> str:
     return f"input {plan.size} px" + (f" ({own}, as the reference probes each task at its own size)" if own else "")
 
 
-def ablation_text(out: Path) -> str:
-    """Whether `facessl ablate` has added its table to this directory's tables.json (written before the summary)."""
-    tables = out / "results" / "tables.json"
-    if tables.is_file() and "ablation" in json.loads(tables.read_text()):
+def ablation_text(with_ablation: bool) -> str:
+    if with_ablation:
         return ("The PCL ablation is not part of the demo; `facessl ablate --out <this directory>` has run it here and "
                 "added its table and its verdict.")
     return ("The PCL ablation is not part of the demo: `facessl ablate --out <this directory>` runs it "
             "and adds its table and its verdict here.")
 
 
-def summary_text(out: Path, plan: DemoPlan) -> str:
+def summary_text(out: Path, plan: DemoPlan, with_ablation: bool) -> str:
+    """The report's opening paragraphs; `with_ablation`: `facessl ablate` has added its table to this directory."""
     analysis = json.loads((out / "results" / "analysis.json").read_text())
     lines = [f"Scale: backbone `{plan.backbone}` (width {plan.width:g}) at {plan.size} px, {plan.steps} steps of batch "
              f"{plan.batch_size} per method ({plan.pretrain_seeds} pretraining seeds for "
              f"{' and '.join(plan.seeded_methods)}), synthetic data preset `{plan.data_scale}`; probes: "
              f"{plan.eval_seeds} seeds, selection on a validation split of the training data (never the test set), "
-             f"{probe_sizes_text(plan)}. " + ablation_text(out)]
+             f"{probe_sizes_text(plan)}. " + ablation_text(with_ablation)]
     precision = pretraining_precision(out)
     if precision:
         stem = "; the stem, the convolution that reads the image, computes in fp32" if precision != "fp32" else ""
@@ -173,6 +172,6 @@ def write_report(out: Path, plan: DemoPlan, timings: dict) -> None:
     write_json_atomic(out / "results" / "targets.json", targets(main))
     write_json_atomic(out / "hardware.json", hardware_info())
     write_json_atomic(out / "timings.json", timings)
-    (out / "summary.md").write_text(summary_text(out, plan) + "\n")
+    (out / "summary.md").write_text(summary_text(out, plan, with_ablation=bool(ablation)) + "\n")
     sections, intro = report_sections(out)
     build_report(out, sections, title=DEMO_TITLE, intro=intro)
