@@ -47,10 +47,16 @@ def test_the_demo_writes_its_tables_verdicts_and_report(demo):
     assert (demo / "report.html").stat().st_size > 10_000
     assert "input 32 px (RAF-DB at 48 px, as the reference probes each task at its own size)" in report
     assert "Probes and supervised rows read input 32 px (RAF-DB at 48 px" in report  # above each results table
-    assert "early stopping on a validation split, Adam at 0.003 for landmarks and 0.001 for the other tasks." in report
+    assert "early stopping on a validation split, Adam at 0.003 for landmarks and 0.001 for the other tasks; " in report
+    assert ("LFW's and CPLFW's an identity classifier trained on the pretraining frames' identities (at most 1 epoch,"
+            in report)
     baselines = {t["name"]: t for t in json.loads((demo / "eval" / "baselines" / "results.json").read_text())["tasks"]}
     assert baselines["300-W"]["rows"]["supervised"]["fs"]["lr"] == 3e-3  # what the report says is what trained
     assert baselines["RAF-DB"]["rows"]["supervised"]["fs"]["lr"] == 1e-3
+    for pairs in ("LFW", "CPLFW"):  # verification's supervised row: trained on the pretraining frames' identities
+        row = baselines[pairs]["rows"]["supervised"]["fs"]
+        assert row["trained_on"].endswith("data/voxceleb") and row["selection"][0]["epochs_run"] == 1
+        assert 0 <= tables["main"]["supervised"][f"{pairs.lower()}/accuracy"][0] <= 100
     for run in ("baselines", "simclr", "pcl", "fabnet"):  # the plan's probe size reaches every row, supervised included
         tasks = {t["name"]: t for t in json.loads((demo / "eval" / run / "results.json").read_text())["tasks"]}
         assert tasks["RAF-DB"]["input_size"] == 48 and tasks["LFW"]["input_size"] == 32

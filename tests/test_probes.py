@@ -100,7 +100,7 @@ def test_the_eval_cli_passes_the_grid_and_epoch_choice():
 
     from facessl.commands.eval import options_from_args
     args = SimpleNamespace(seeds=1, epochs=5, size=None, paper_protocol=False, au_positive=2.0, verification="10fold", verification_center=False,
-                           threshold=None, supervised_epochs=1, supervised_seeds=2, random_inits=3, supervised_lr=2e-3, supervised_precision="fp32", balanced=False, device="cpu", amp=False, quiet=True,
+                           threshold=None, supervised_epochs=1, supervised_seeds=2, identity_epochs=None, random_inits=3, supervised_lr=2e-3, supervised_precision="fp32", balanced=False, device="cpu", amp=False, quiet=True,
                            weight_decays="0, 1e-2", select_epoch=True, cv=0)
     options = options_from_args(args)
     probe = options.probe("softmax")

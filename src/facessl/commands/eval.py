@@ -26,7 +26,8 @@ def add_arguments(p) -> None:
     what.add_argument("--task", choices=TASK_NAMES, help="task; the dataset format implies a default")
     what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: " + ", ".join(n for n in FORMAT_NAMES if n not in ("imagefolder", "csv"))
                       + "; your own: imagefolder, csv; layouts in docs/data_formats.md)")
-    what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP")
+    what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP; for "
+                      "verification, a set of identities (voxceleb:, imagefolder:) that trains the supervised row")
     what.add_argument("--suite", help="YAML file listing tasks (see configs/eval_synth.yaml)")
     what.add_argument("--data-root", help="value of ${root} in the suite file")
     add_dataset_options(p)
@@ -57,6 +58,9 @@ def add_arguments(p) -> None:
                             "group label; Adience's own folds): every face tested once (CK+, JAFFE, KDEF: 10)")
     proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
     proto.add_argument("--supervised-epochs", type=positive_int, default=10, help="epochs of the supervised baseline")
+    proto.add_argument("--identity-epochs", type=positive_int, default=None,
+                       help="verification (LFW, CPLFW) with --train-dataset: epochs of the supervised row's identity "
+                            "classifier (default --supervised-epochs)")
     proto.add_argument("--supervised-lr", type=finite_float, default=None,
                        help="Adam's learning rate of the supervised baseline (default: the task's, 3e-3 for landmarks "
                             "and 1e-3 for the rest, chosen on the synthetic validation build)")
@@ -180,6 +184,7 @@ def options_from_args(args) -> EvalOptions:
                        au_positive=args.au_positive, verification=args.verification, fixed_threshold=args.threshold,
                        verification_center=args.verification_center,
                        supervised_epochs=args.supervised_epochs, supervised_seeds=args.supervised_seeds,
+                       identity_epochs=args.identity_epochs,
                        supervised_lr=args.supervised_lr, random_inits=args.random_inits,
                        supervised_precision=args.supervised_precision,
                        balanced=args.balanced, device=args.device, amp=args.amp, quiet=args.quiet, cv=args.cv)

@@ -81,7 +81,8 @@ def eval_options(plan: DemoPlan, quiet: bool) -> EvalOptions:
     # -0.6, -2.0 and -7.5 points with the plain cosine, +3.2, +2.7 and +0.3 centred
     return EvalOptions(seeds=plan.eval_seeds, epochs=plan.eval_epochs, supervised_epochs=plan.supervised_epochs,
                        quiet=quiet, size=plan.size, verification_center=True,
-                       supervised_precision=plan.supervised_precision, random_inits=plan.random_inits)
+                       supervised_precision=plan.supervised_precision, random_inits=plan.random_inits,
+                       identity_epochs=plan.identity_epochs)
 
 
 def suite_specs(out: Path, plan: DemoPlan, task_names=None, suite: str = "eval_synth.yaml") -> list:

@@ -40,12 +40,15 @@ class DemoPlan:
     # 3e-3), recorded in plan.json for the same reason: a directory whose supervised rows trained otherwise is refused
     # (a copy of that table, not an import: it would load torch with the plan; a test keeps the two equal)
     supervised_lrs: dict = field(default_factory=lambda: {"landmarks": 3e-3, "other tasks": 1e-3})
+    # LFW / CPLFW's supervised row: the identity classifier's epoch cap (facessl eval --identity-epochs; trained on
+    # the pretraining frames' identities, evaluate/identity.py)
+    identity_epochs: int = 4
 
 
 PLANS = {
     # A smoke run of the whole pipeline (tests, a first look): a couple of minutes on 2 cores.
     "tiny": DemoPlan(data_scale="small", backbone="small", steps=6, batch_size=16, size=32, eval_seeds=1, eval_epochs=20,
-                     supervised_epochs=1, ablation_steps=3, probe_sizes={"RAF-DB": 48}),
+                     supervised_epochs=1, ablation_steps=3, probe_sizes={"RAF-DB": 48}, identity_epochs=1),
     # `make demo`: the study on 2 CPU cores in under 20 minutes; size, width, lr and steps chosen on a
     # separately generated validation build (docs/demo_study.md).
     # A fresh-clone run at 480 steps, one stage at a time, took 20 min 53 s (400 steps: 18 min 16 s). A step
@@ -86,7 +89,7 @@ PLANS = {
     # The same study at the papers' settings on a GPU (facecycle backbone, paper configs, larger data).
     "paper": DemoPlan(data_scale="large", backbone="facecycle", steps=20000, batch_size=256, config_suffix="voxceleb",
                       eval_seeds=3, eval_epochs=300, supervised_epochs=60, pretrain_seeds=3, ablation_steps=10000,
-                      ablation_seeds=3, random_inits=3),
+                      ablation_seeds=3, random_inits=3, identity_epochs=10),
 }
 
 

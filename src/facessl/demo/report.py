@@ -65,7 +65,10 @@ def notes(plan: DemoPlan) -> dict:
                     f"{plan.eval_seeds} probe seeds (verification has no probe: its spread is the pretraining seeds' "
                     "or the initialisations'; the std over its 10 test folds is in tables.json as "
                     "lfw/accuracy_fold_std). "
-                    f"Supervised: one run, early stopping on a validation split, {supervised_lr_text(plan)}. "
+                    f"Supervised: one run, early stopping on a validation split, {supervised_lr_text(plan)}; "
+                    f"LFW's and CPLFW's an identity classifier trained on the pretraining frames' identities (at most "
+                    f"{plan.identity_epochs} epoch{'s' * (plan.identity_epochs != 1)}, the epoch chosen by verification "
+                    f"AUC on held-out identities). "
                     f"Probes and supervised rows read "
                     f"{probe_sizes_text(plan)}.",
             "feature_choice": f"Mean ± std over {seeds}.",

@@ -63,7 +63,8 @@ def random_encoder(encoder: nn.Module, seed: int = 0, build_random=None) -> nn.M
     return fresh
 
 
-FLIP_INVARIANT_TASKS = ("expression", "au", "attributes")  # a mirrored face keeps its label (not pose, landmarks)
+FLIP_INVARIANT_TASKS = ("expression", "au", "attributes", "verification")  # a mirrored face keeps its label and its
+# identity (not pose, landmarks)
 SHIFTED_TASKS = ("expression", "au", "attributes", "pose", "pose_classes", "verification")  # landmarks would move
 
 
@@ -74,12 +75,19 @@ def augment_batch(x: torch.Tensor, task: str, generator: torch.Generator) -> tor
         flip = torch.rand(n, generator=generator) < 0.5
         x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
     if task in SHIFTED_TASKS:
-        theta = torch.zeros(n, 2, 3)
-        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
-        theta[:, :, 2] = (torch.rand(n, 2, generator=generator) * 2 - 1) / 8  # 1/16 of the side, in [-1, 1] units
-        grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+        shift = (torch.rand(n, 2, generator=generator) * 2 - 1) / 8  # 1/16 of the side, in [-1, 1] units
+        # the identity grid plus each sample's shift: what affine_grid gives for a pure translation, without its
+        # (B,H,W,3)x(3,2) product per batch, 9 of the supervised rows' 415 s in the demo (session 29)
+        grid = _identity_grid(x.shape[-2], x.shape[-1], x.device, x.dtype) + shift.to(x.device, x.dtype)[:, None, None, :]
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return x
+
+
+def _identity_grid(height: int, width: int, device, dtype) -> torch.Tensor:
+    """(1, H, W, 2) sampling grid of the unmoved image (pixel centres, align_corners=False)."""
+    ys = (torch.arange(height, device=device, dtype=dtype) * 2 + 1) / height - 1
+    xs = (torch.arange(width, device=device, dtype=dtype) * 2 + 1) / width - 1
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
 
 
 def _to_float(images: np.ndarray, device) -> torch.Tensor:
@@ -158,17 +166,7 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
         pos_weight = ((len(targets) - pos) / pos.clamp_min(1)).clamp(1.0, 50.0)
 
     # 3. Model: the checkpoint's architecture from random weights, every parameter trained, + a linear head.
-    encoder = supervised_init(template, seed).to(device)
-    if device.type in ("cpu", "cuda"):  # a step 1.11-1.29x faster (benchmarks/supervised_step.py)
-        encoder = encoder.to(memory_format=torch.channels_last)
-    for p in encoder.parameters():
-        p.requires_grad_(True)
-    parts = choice.split("+")
-
-    def features(x):
-        out = encoder.features(x)
-        return torch.cat([out[name].reshape(len(x), -1) for name in parts], dim=1)
-
+    encoder, features = trainable_encoder(template, seed, device, choice)
     encoder.eval()  # the feature width, without touching batch-norm statistics
     with torch.no_grad():
         dim = features(_to_float(images[:2], device)).shape[1]
@@ -222,6 +220,22 @@ def finetune_fold(template, fold, task: ProbeTask, choice, size, options: EvalOp
     head.load_state_dict(best_state[1])
     return predict(test_images), {"seed": seed, "epochs": best_epoch, "epochs_run": epoch, "val_score": best_score,
                                   "selected_on": selected_on, "precision": precision}
+
+
+def trainable_encoder(template, seed: int, device: torch.device, choice: str):
+    """(encoder from supervised_init with every parameter trainable, features(x) -> the choice's (B, D) features)."""
+    encoder = supervised_init(template, seed).to(device)
+    if device.type in ("cpu", "cuda"):  # a step 1.11-1.29x faster (benchmarks/supervised_step.py)
+        encoder = encoder.to(memory_format=torch.channels_last)
+    for p in encoder.parameters():
+        p.requires_grad_(True)
+    parts = choice.split("+")
+
+    def features(x):
+        out = encoder.features(x)
+        return torch.cat([out[name].reshape(len(x), -1) for name in parts], dim=1)
+
+    return encoder, features
 
 
 def supervised_precision(options: EvalOptions, device: torch.device) -> str:

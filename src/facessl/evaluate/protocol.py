@@ -53,6 +53,7 @@ class EvalOptions:
                             # validation cross-entropy; attributes: positives weighed by negatives / positives
     supervised_epochs: int = 10
     supervised_lr: float | None = None  # Adam's learning rate of the supervised row; None: its task's (baselines.SUPERVISED_LR)
+    identity_epochs: int | None = None  # verification's supervised row (identity.py): its epoch cap; None: supervised_epochs
     supervised_seeds: int = 1  # the fine-tuned row's seeds (each a whole training run); >1 gives it a spread
     random_inits: int = 1  # initialisations of the random-weights row, each probed with every seed; >1 gives
                            # the floor the spread of its draw (on LFW one init is a lottery: docs/demo_study.md)

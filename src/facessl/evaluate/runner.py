@@ -23,6 +23,7 @@ from facessl.evaluate.baselines import architecture_builder, random_encoder, run
 from facessl.evaluate.cache import FeatureCache, array_hash
 from facessl.evaluate.crossval import cross_validated
 from facessl.evaluate.features import FeatureSource, available_choices
+from facessl.evaluate.identity import supervised_verification
 from facessl.evaluate.probes import SELECTED_ON_TEST
 from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, pool_runs, run_floor, run_probe_task
 from facessl.evaluate.suite import TaskSpec, read_dataset
@@ -109,8 +110,16 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
             rows[label][choice] = pool_runs([_row(task, test_set, one, choice, options, options.seeds)
                                              for one in _group(source)])
     if "supervised" in baselines:
-        if task is None:
-            rows["supervised"] = {"unavailable": "a pairs protocol has no training labels"}
+        if task is None and train_set is None:
+            rows["supervised"] = {"unavailable": "a pairs protocol has no training labels; a training set of "
+                                                 "identities (train_dataset) gives it a supervised row"}
+        elif task is None:
+            _say(options, f"[{spec.name}] {spec.task}: supervised {choices[0]} (identities of {spec.train_dataset})")
+            try:
+                rows["supervised"] = {choices[0]: supervised_verification(
+                    template, test_set, train_set, choices[0], size, options, options.supervised_seeds, cache=first.cache)}
+            except FacesslError as exc:
+                rows["supervised"] = {"unavailable": str(exc)}
         else:
             _say(options, f"[{spec.name}] {spec.task}: supervised {choices[0]}")
             try:

@@ -1,0 +1,194 @@
+"""The verification task's supervised row: the architecture trained with identity labels, then verifying.
+
+A pairs protocol (LFW, CPLFW) has no training labels of its own, so its supervised row is trained on another
+set's identities (the task's train_dataset: in the demo, the pretraining frames' identity folders, the same
+images the self-supervised methods saw without their labels): the encoder from PyTorch's default init
+(baselines.supervised_init) + a linear classifier over the training identities, cross-entropy, Adam at the
+supervised rate with a cosine decay over `identity_epochs`, mirrored and shifted images. The epoch is chosen on
+identities held out of training (VAL_FRACTION of them, whole): the ROC AUC of centred-cosine verification of
+pairs among them, as the test protocol scores pairs. The test pairs are then verified with the chosen epoch's
+features exactly as every other row's (verification.evaluate): it is an upper bound of what the architecture
+carries of identity at this input size, learnt from those identities.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from facessl.data.formats.common import PairSet
+from facessl.errors import FacesslError
+from facessl.evaluate import metrics, verification
+from facessl.evaluate.baselines import (BATCH, PATIENCE, PRECISION_TEXT, _device, _to_float, augment_batch,
+                                        supervised_init, supervised_lr, supervised_precision, trainable_encoder)
+from facessl.evaluate.cache import array_hash, cache_key, dataset_fingerprint, weights_hash
+from facessl.evaluate.features import combine, extract
+from facessl.evaluate.images import load_batch
+from facessl.evaluate.protocol import PROBE_VERSION, EvalOptions, pool_runs
+
+IDENTITY_LABELS = ("identity", "class")  # the label naming a person: voxceleb/lfw/cfp/ytf, or a class folder
+VAL_FRACTION = 0.15  # of the identities, held out whole to choose the epoch
+VAL_PAIRS = 5000  # at most this many same-identity pairs among them (and as many different ones)
+MIN_IDENTITIES = 5
+# Images per identity at most (a seeded sample): VoxCeleb-like sets hold hundreds of near-identical frames per
+# person; 64 keeps a VoxCeleb1-sized set (1,211 people) near 80,000 images in memory
+MAX_PER_IDENTITY = 64
+
+_TRAINED: dict[str, tuple[nn.Module, dict]] = {}  # in-process: LFW and CPLFW share one training set and one training
+
+
+def identity_labels(train_set) -> np.ndarray:
+    """Each training image's person: the set's 'identity' label, else its class (a folder per person)."""
+    images = train_set.images if isinstance(train_set, PairSet) else train_set
+    for key in IDENTITY_LABELS:
+        if key in images.labels:
+            return np.asarray(images.labels[key]).astype(str)
+    raise FacesslError(f"{images.source}: this training set names no identities (labels: "
+                       f"{', '.join(images.labels) or 'none'}); the verification task's supervised row learns from "
+                       f"identity labels: give a set of identity folders (voxceleb:, imagefolder:, lfw:)")
+
+
+def training_rows(people: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit rows, validation rows): whole identities held out for validation, at most MAX_PER_IDENTITY rows each."""
+    names, person = np.unique(people, return_inverse=True)
+    if len(names) < MIN_IDENTITIES:
+        raise FacesslError(f"the training set has {len(names)} identities; the supervised row needs at least "
+                           f"{MIN_IDENTITIES} (some are held out to choose the epoch)")
+    rng = np.random.default_rng([seed, 7])
+    rows = np.concatenate([r if len(r) <= MAX_PER_IDENTITY else np.sort(rng.choice(r, MAX_PER_IDENTITY, replace=False))
+                           for r in np.split(np.argsort(person, kind="stable"), np.cumsum(np.bincount(person))[:-1])])
+    held = rng.permutation(len(names))[: max(2, round(VAL_FRACTION * len(names)))]
+    is_val = np.isin(person[rows], held)
+    return np.sort(rows[~is_val]), np.sort(rows[is_val])
+
+
+def validation_pairs(people: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs, same) among the validation rows: up to VAL_PAIRS same-identity pairs and as many different ones."""
+    rng = np.random.default_rng([seed, 8])
+    a, b = np.triu_indices(len(people), k=1)
+    same_pairs = np.stack([a, b], 1)[people[a] == people[b]]
+    if len(same_pairs) == 0:
+        raise FacesslError("no held-out identity has two images: the supervised row cannot choose its epoch")
+    same_pairs = same_pairs[rng.permutation(len(same_pairs))[:VAL_PAIRS]]
+    candidates = rng.integers(0, len(people), (4 * len(same_pairs), 2))
+    diff_pairs = candidates[people[candidates[:, 0]] != people[candidates[:, 1]]][: len(same_pairs)]
+    pairs = np.concatenate([same_pairs, diff_pairs])
+    return pairs, np.r_[np.ones(len(same_pairs), bool), np.zeros(len(diff_pairs), bool)]
+
+
+def identity_epochs(options: EvalOptions) -> int:
+    return options.identity_epochs if options.identity_epochs is not None else options.supervised_epochs
+
+
+def identity_key(template, train_set, choice: str, size: int, options: EvalOptions, seed: int) -> str:
+    images = train_set.images if isinstance(train_set, PairSet) else train_set
+    return cache_key({"kind": "supervised-identity", "version": PROBE_VERSION, "choice": choice, "size": size,
+                      "seed": seed, "init": weights_hash(supervised_init(template, seed)),
+                      "train": dataset_fingerprint(images), "people": array_hash(identity_labels(train_set)),
+                      "epochs": identity_epochs(options), "patience": PATIENCE,
+                      "lr": supervised_lr(options, "verification"),
+                      "precision": supervised_precision(options, _device(options)),
+                      "max_per_identity": MAX_PER_IDENTITY,
+                      "val_fraction": VAL_FRACTION})
+
+
+def train_identity(template, train_set, choice: str, size: int, options: EvalOptions, seed: int):
+    """(encoder in eval mode at its chosen epoch, summary): the training described in the module docstring."""
+    device = _device(options)
+    precision = supervised_precision(options, device)
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    images_set = train_set.images if isinstance(train_set, PairSet) else train_set
+    people = identity_labels(train_set)
+    fit, val = training_rows(people, seed)
+    images = load_batch(images_set.images, np.concatenate([fit, val]), size)
+    fit_images, val_images = images[: len(fit)], images[len(fit):]
+    val_pairs, val_same = validation_pairs(people[val], seed)
+    names, y = np.unique(people[fit], return_inverse=True)
+    targets = torch.as_tensor(y, dtype=torch.int64, device=device)
+
+    encoder, features = trainable_encoder(template, seed, device, choice)
+
+    def val_auc() -> float:
+        encoder.eval()
+        with torch.no_grad(), autocast():
+            feats = torch.cat([features(_to_float(val_images[s:s + 256], device)).float()
+                               for s in range(0, len(val_images), 256)]).cpu().numpy()
+        return metrics.roc_auc(verification.centred_cosines(feats, val_pairs, val_pairs), val_same)
+
+    encoder.eval()
+    with torch.no_grad():
+        dim = features(_to_float(fit_images[:2], device)).shape[1]
+    head = nn.Linear(dim, len(names)).to(device)
+    epochs = identity_epochs(options)
+    lr = supervised_lr(options, "verification")
+    opt = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * -(-len(fit) // BATCH))
+    gen = torch.Generator().manual_seed(seed)
+    best_score, best_epoch, best_state, scores = -np.inf, 0, None, []
+    for epoch in range(1, epochs + 1):
+        encoder.train()
+        order = torch.randperm(len(fit), generator=gen).numpy()
+        for s in range(0, len(fit), BATCH):
+            rows = order[s:s + BATCH]
+            x = augment_batch(_to_float(fit_images[rows], device), "verification", gen)
+            with autocast():
+                logits = head(features(x)).float()
+            loss = F.cross_entropy(logits, targets[torch.as_tensor(rows, device=device)])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            schedule.step()
+        value = float(val_auc())
+        scores.append(round(100 * value, 2))
+        if best_state is None or value > best_score:
+            best_score, best_epoch, best_state = value, epoch, copy.deepcopy(encoder.state_dict())
+        elif epoch - best_epoch >= PATIENCE:
+            break
+    encoder.load_state_dict(best_state)
+    encoder.eval()
+    summary = {"seed": seed, "epochs": best_epoch, "epochs_run": epoch, "val_score": best_score,
+               "val_auc_per_epoch": scores, "selected_on": "verification ROC AUC on identities held out of training",
+               "precision": precision, "identities": int(len(names)), "images": int(len(fit)),
+               "val_identities": int(len(np.unique(people[val]))), "val_pairs": int(len(val_pairs))}
+    return encoder, summary
+
+
+def supervised_verification(template, pairset: PairSet, train_set, choice: str, size: int, options: EvalOptions,
+                            seeds: int = 1, cache=None) -> dict:
+    """The supervised row of a verification task: one identity training per seed (shared by every pairs set
+    evaluated in this process, and cached with its test features), each verifying the pairs; pooled over seeds."""
+    if isinstance(train_set, PairSet) and train_set.images.source == pairset.images.source:
+        raise FacesslError(f"{pairset.source}: the supervised row cannot train on the pairs set it is tested on")
+    use_cache = cache is not None and cache.root is not None
+    per_seed, selection = [], []
+    for seed in range(seeds):
+        key = identity_key(template, train_set, choice, size, options, seed)
+        test_key = cache_key({"kind": "supervised-identity-features", "model": key,
+                              "test": dataset_fingerprint(pairset.images)})
+        hit = cache.load_probe(test_key) if use_cache else None
+        if hit is None:
+            if key not in _TRAINED:
+                encoder, summary = train_identity(template, train_set, choice, size, options, seed)
+                _TRAINED[key] = (encoder, summary)
+            encoder, summary = _TRAINED[key]
+            feats = extract(encoder, pairset.images, size, device=_device(options), quiet=options.quiet)
+            feats = combine(feats, choice)
+            if use_cache:
+                cache.save_probe(test_key, feats, summary)
+        else:
+            feats, summary = hit
+        per_seed.append(verification.evaluate(pairset, feats, options))
+        selection.append(summary)
+    precision, lr = selection[0]["precision"], supervised_lr(options, "verification")
+    train_source = (train_set.images if isinstance(train_set, PairSet) else train_set).source
+    return {**pool_runs(per_seed), "selection": selection, "feature": choice, "precision": precision, "lr": lr,
+            "trained_on": train_source,
+            "training": f"identity classification of {selection[0]['identities']} identities of {train_source} "
+                        f"({selection[0]['images']} images) from random weights, Adam lr {lr:g} with cosine decay, "
+                        f"at most "
+                        f"{identity_epochs(options)} epochs, the epoch chosen by verification AUC on "
+                        f"{selection[0]['val_identities']} held-out identities, batch {BATCH}, "
+                        f"{PRECISION_TEXT[precision]}, shifts and mirrors"}
