@@ -45,6 +45,9 @@ def test_whole_identities_are_held_out_and_each_gives_at_most_the_cap(monkeypatc
     assert all(counts[p] == min(4, int((people == p).sum())) for p in counts)
     again = identity.training_rows(people, seed=0)
     assert np.array_equal(again[0], fit) and np.array_equal(again[1], val)
+    monkeypatch.setattr(identity, "MAX_IMAGES", 60)  # 20 people: at most 3 each
+    fit, val = identity.training_rows(people, seed=0)
+    assert len(fit) + len(val) == 60 and max(np.unique(people[np.r_[fit, val]], return_counts=True)[1]) == 3
     with pytest.raises(FacesslError, match="3 identities; the supervised row needs at least 5"):
         identity.training_rows(np.array(["a", "b", "c"] * 4), seed=0)
 

@@ -85,6 +85,10 @@ def test_targets_need_threshold_and_spread():
     assert not by[("pcl", "300w/nme")]["met"]  # 33 > 0.9 * 35 = 31.5
     assert not by[("pcl", "lfw/accuracy")]["met"]  # 59 >= 58 but 9 points are within the spread (9.4)
     assert by[("fabnet", "300w/nme")]["met"] and not by[("fabnet", "mafl/nme")]["met"]
+    assert "supervised" not in by[("simclr", "lfw/accuracy")]  # no supervised row in this table
+    main = {**_main(), "supervised": {"lfw/accuracy": [72.0, 1.3]}}
+    by = {(t["row"], t["metric"]): t for t in targets(main)}
+    assert by[("pcl", "lfw/accuracy")]["supervised"] == [72.0, 1.3] and "supervised" not in by[("pcl", "300w/nme")]
 
 
 def _results(per_seed_acc, fold_std):

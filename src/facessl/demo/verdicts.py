@@ -212,12 +212,14 @@ TARGETS = (  # (method row, metric, kind, amount): ratio = at most amount x rand
 
 def targets(main: dict) -> list[dict]:
     """The demo's targets against random weights: each met only when the threshold holds AND the
-    method beats random beyond the combined spread."""
+    method beats random beyond the combined spread. Each carries the supervised row's value too (the same
+    architecture trained with labels: how far the column reaches), where the table has one."""
     out = []
     for row, metric, kind, amount in TARGETS:
         value, random = main.get(row, {}).get(metric), main.get("random", {}).get(metric)
+        bound = {"supervised": main["supervised"][metric]} if metric in main.get("supervised", {}) else {}
         if value is None or random is None or value[0] is None or random[0] is None:
-            out.append({"row": row, "metric": metric, "target": kind, "met": None})
+            out.append({"row": row, "metric": metric, "target": kind, "met": None, **bound})
             continue
         outcome = compare(value, random, lower_is_better(metric))
         if kind == "ratio":
@@ -229,5 +231,5 @@ def targets(main: dict) -> list[dict]:
         else:
             ok, target = True, "beats random"
         out.append({"row": row, "metric": metric, "target": target, "value": value, "random": random,
-                    "beyond_spread": outcome == "better", "met": bool(ok and outcome == "better")})
+                    "beyond_spread": outcome == "better", "met": bool(ok and outcome == "better"), **bound})
     return out

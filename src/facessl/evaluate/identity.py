@@ -34,8 +34,10 @@ VAL_FRACTION = 0.15  # of the identities, held out whole to choose the epoch
 VAL_PAIRS = 5000  # at most this many same-identity pairs among them (and as many different ones)
 MIN_IDENTITIES = 5
 # Images per identity at most (a seeded sample): VoxCeleb-like sets hold hundreds of near-identical frames per
-# person; 64 keeps a VoxCeleb1-sized set (1,211 people) near 80,000 images in memory
+# person; 64 keeps a VoxCeleb1-sized set (1,211 people) near 80,000 images in memory. A set of more people gets fewer
+# a person, so that all of them fit in MAX_IMAGES (CASIA-WebFace's 10,575 people: 9 each, 1.2 GB at 64 px)
 MAX_PER_IDENTITY = 64
+MAX_IMAGES = 100_000
 
 _TRAINED: dict[str, tuple[nn.Module, dict]] = {}  # in-process: LFW and CPLFW share one training set and one training
 
@@ -52,13 +54,15 @@ def identity_labels(train_set) -> np.ndarray:
 
 
 def training_rows(people: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(fit rows, validation rows): whole identities held out for validation, at most MAX_PER_IDENTITY rows each."""
+    """(fit rows, validation rows): whole identities held out for validation, at most MAX_PER_IDENTITY rows each
+    (fewer when MAX_IMAGES would not hold them all)."""
     names, person = np.unique(people, return_inverse=True)
     if len(names) < MIN_IDENTITIES:
         raise FacesslError(f"the training set has {len(names)} identities; the supervised row needs at least "
                            f"{MIN_IDENTITIES} (some are held out to choose the epoch)")
     rng = np.random.default_rng([seed, 7])
-    rows = np.concatenate([r if len(r) <= MAX_PER_IDENTITY else np.sort(rng.choice(r, MAX_PER_IDENTITY, replace=False))
+    cap = min(MAX_PER_IDENTITY, max(2, MAX_IMAGES // len(names)))
+    rows = np.concatenate([r if len(r) <= cap else np.sort(rng.choice(r, cap, replace=False))
                            for r in np.split(np.argsort(person, kind="stable"), np.cumsum(np.bincount(person))[:-1])])
     held = rng.permutation(len(names))[: max(2, round(VAL_FRACTION * len(names)))]
     is_val = np.isin(person[rows], held)
@@ -91,7 +95,7 @@ def identity_key(template, train_set, choice: str, size: int, options: EvalOptio
                       "epochs": identity_epochs(options), "patience": PATIENCE,
                       "lr": supervised_lr(options, "verification"),
                       "precision": supervised_precision(options, _device(options)),
-                      "max_per_identity": MAX_PER_IDENTITY,
+                      "max_per_identity": MAX_PER_IDENTITY, "max_images": MAX_IMAGES,
                       "val_fraction": VAL_FRACTION})
 
 
