@@ -120,3 +120,10 @@ def test_the_runner_gives_pairs_a_supervised_row_only_with_a_training_set_of_ide
     assert "train_dataset" in rows["plain"]["unavailable"]
     assert 0.0 <= rows["with people"]["fs"]["metrics"]["accuracy"]["mean"] <= 1.0
     assert "names no identities (labels: aus, subject)" in rows["without people"]["unavailable"]
+
+
+def test_without_the_supervised_row_a_pairs_task_does_not_read_its_training_set():
+    options = EvalOptions(seeds=1, epochs=2, device="cpu", quiet=True)
+    spec = TaskSpec("verification", "lfw:toy", "voxceleb:/nowhere/at/all", name="LFW")
+    results = runner.evaluate(ToyEncoder(), [spec], options, baselines=(), datasets={"lfw:toy": people_pairs()})
+    assert "checkpoint" in results["tasks"][0]["rows"] and "supervised" not in results["tasks"][0]["rows"]

@@ -92,7 +92,9 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
     size = first.size
     read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing, spec.options)
     test_set = read(spec.dataset)
-    train_set = read(spec.train_dataset) if spec.train_dataset else None
+    # a pairs task reads its training set (identities) only for the supervised row
+    needed = spec.train_dataset and (spec.task != "verification" or "supervised" in baselines)
+    train_set = read(spec.train_dataset) if needed else None
     for data in filter(None, (test_set, train_set)):  # say what the readers skipped before the (slow) work
         skipped = ", ".join(f"{n} {why}" for why, n in getattr(data, "dropped", {}).items() if n)
         if skipped:
