@@ -27,7 +27,7 @@ def add_arguments(p) -> None:
     what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: " + ", ".join(n for n in FORMAT_NAMES if n not in ("imagefolder", "csv"))
                       + "; your own: imagefolder, csv; layouts in docs/data_formats.md)")
     what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP; for "
-                      "verification, a set of identities (voxceleb:, imagefolder:) that trains the supervised row")
+                      "verification, a set of identities (voxceleb:, imagefolder:, insightface-rec:) that trains the supervised row")
     what.add_argument("--suite", help="YAML file listing tasks (see configs/eval_synth.yaml)")
     what.add_argument("--data-root", help="value of ${root} in the suite file")
     add_dataset_options(p)

@@ -127,7 +127,10 @@ class BoxedImage(str):
 
 
 def read_face(item, size: int | None = None) -> np.ndarray:
-    """read_rgb for a path or a BoxedImage (its square face crop)."""
+    """read_rgb for a path, a BoxedImage (its square face crop) or an item inside a container file that gives its
+    encoded bytes (`open_bytes()`: formats.insightface_rec.RecordImage)."""
+    if hasattr(item, "open_bytes"):
+        return read_rgb(item.open_bytes(), size)
     if not isinstance(item, BoxedImage):
         return read_rgb(item, size)
     from PIL import Image

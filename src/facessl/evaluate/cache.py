@@ -48,7 +48,7 @@ def dataset_fingerprint(imageset: ImageSet) -> str:
             digest.update(np.ascontiguousarray(item).tobytes())
             continue
         try:
-            st = os.stat(item)
+            st = os.stat(getattr(item, "file", item))  # an image inside a container file: the container's
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "missing"

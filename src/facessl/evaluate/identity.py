@@ -50,7 +50,7 @@ def identity_labels(train_set) -> np.ndarray:
             return np.asarray(images.labels[key]).astype(str)
     raise FacesslError(f"{images.source}: this training set names no identities (labels: "
                        f"{', '.join(images.labels) or 'none'}); the verification task's supervised row learns from "
-                       f"identity labels: give a set of identity folders (voxceleb:, imagefolder:, lfw:)")
+                       f"identity labels: give a set of identities (voxceleb:, imagefolder:, insightface-rec:, lfw:)")
 
 
 def training_rows(people: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -76,7 +76,7 @@ def image_sizes(imageset: ImageSet) -> np.ndarray:
             sizes.append((right - left, right - left))
             continue
         try:
-            with Image.open(Path(item)) as im:
+            with Image.open(item.open_bytes() if hasattr(item, "open_bytes") else Path(item)) as im:
                 sizes.append(upright_size(im))  # as load_image will show it (EXIF orientation applied)
         except OSError as exc:
             raise FacesslError(f"{item}: cannot read image size ({exc})") from None

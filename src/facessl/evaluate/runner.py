@@ -26,7 +26,7 @@ from facessl.evaluate.features import FeatureSource, available_choices
 from facessl.evaluate.identity import supervised_verification
 from facessl.evaluate.probes import SELECTED_ON_TEST
 from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, pool_runs, run_floor, run_probe_task
-from facessl.evaluate.suite import TaskSpec, read_dataset
+from facessl.evaluate.suite import TaskSpec, read_dataset, split_reader_options
 
 BUILDERS = {"expression": expression.build, "pose": pose.build, "pose_classes": pose.build_classes,
             "au": au.build, "attributes": attributes.build, "landmarks": landmarks.build,
@@ -90,7 +90,8 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
     start = time.perf_counter()
     first = _group(next(iter(sources.values())))[0]
     size = first.size
-    read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing, spec.options)
+    reader_options = split_reader_options(spec)
+    read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing, reader_options[key])
     test_set = read(spec.dataset)
     # a pairs task reads its training set (identities) only for the supervised row
     needed = spec.train_dataset and (spec.task != "verification" or "supervised" in baselines)

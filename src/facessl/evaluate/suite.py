@@ -116,6 +116,20 @@ def parse_dataset(text: str) -> tuple[str, str]:
     return fmt.lower(), path
 
 
+def split_reader_options(spec: TaskSpec) -> dict:
+    """{dataset text: its reader's options} for the spec's test and training sets: an option goes to whichever
+    reader takes it (300W-LP's and AFLW2000's, or a pairs set's and its identities'); one neither takes stays
+    with the test set's reader, which names it in its error."""
+    import facessl.data.formats as formats
+
+    if not spec.train_dataset or not spec.options or spec.train_dataset == spec.dataset:
+        return {spec.dataset: spec.options, spec.train_dataset: spec.options}
+    takes = lambda text, key: key in inspect.signature(formats.reader(parse_dataset(text)[0])).parameters
+    train = {k: v for k, v in spec.options.items() if takes(spec.train_dataset, k)}
+    test = {k: v for k, v in spec.options.items() if takes(spec.dataset, k) or k not in train}
+    return {spec.dataset: test, spec.train_dataset: train}
+
+
 def read_dataset(text: str, skip_missing: bool = False, options: dict | None = None):
     """Read FORMAT:PATH with the format readers' registry (ImageSet or PairSet); `options` are keyword
     arguments of its reader (an option the reader does not take is one error naming both)."""

@@ -67,6 +67,7 @@ READERS = {
     "cofw": ("cofw", "read_cofw", "COFW COFW_train_color.mat / COFW_test_color.mat (29 landmarks with occlusion flags)"),
     "emotionet": ("emotionet", "read_emotionet", "EmotioNet AU annotation lists + downloaded images: AU occurrences"),
     "insightface-bin": ("insightface_bin", "read_insightface_bin", "InsightFace verification .bin (lfw, cfp_fp, agedb_30, calfw, cplfw ...), read without unpickling"),
+    "insightface-rec": ("insightface_rec", "read_insightface_rec", "InsightFace training sets as MXNet RecordIO train.rec + train.idx (faces_emore, CASIA faces_webface_112x112 ...): identities, read without MXNet"),
     "mtfl": ("mtfl", "read_mtfl", "MTFL training.txt/testing.txt + lfw_5590, net_7876, AFLW images (5 landmarks)"),
     "wflw": ("mtfl", "read_wflw", "WFLW list_98pt_rect_attr_train/test.txt + WFLW_images (98 landmarks, face-box crops)"),
     "imagefolder": ("imagefolder", "read_imagefolder", "your own class folders root/<label>/*.jpg (or root/train|val|test/<label>/)"),

@@ -71,4 +71,4 @@ def load_image(path, size: int | None = None) -> np.ndarray:
     resized to size x size when given (a large JPEG decoded at a reduced scale first)."""
     from facessl.data.image_decode import BoxedImage, read_face
 
-    return read_face(path if isinstance(path, BoxedImage) else Path(path), size)
+    return read_face(path if isinstance(path, BoxedImage) or hasattr(path, "open_bytes") else Path(path), size)

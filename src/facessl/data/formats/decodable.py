@@ -18,7 +18,7 @@ def decodable(path) -> bool:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path.open_bytes() if hasattr(path, "open_bytes") else path) as im:
             im.draft("RGB", (64, 64))
             im.load()
         return True
