@@ -72,8 +72,12 @@ def training_rows(people: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray
 def validation_pairs(people: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(pairs, same) among the validation rows: up to VAL_PAIRS same-identity pairs and as many different ones."""
     rng = np.random.default_rng([seed, 8])
-    a, b = np.triu_indices(len(people), k=1)
-    same_pairs = np.stack([a, b], 1)[people[a] == people[b]]
+    order = np.argsort(people, kind="stable")
+    starts = np.flatnonzero(np.r_[True, people[order][1:] != people[order][:-1]])
+    groups = np.split(order, starts[1:])  # each identity's rows: pairs within them, never all rows x all rows
+    same_pairs = np.concatenate([np.sort(g)[np.stack(np.triu_indices(len(g), k=1), 1)] for g in groups]
+                                or [np.zeros((0, 2), np.int64)]).reshape(-1, 2)
+    same_pairs = same_pairs[np.lexsort((same_pairs[:, 1], same_pairs[:, 0]))]  # row-major order, as triu over all rows
     if len(same_pairs) == 0:
         raise FacesslError("no held-out identity has two images: the supervised row cannot choose its epoch")
     same_pairs = same_pairs[rng.permutation(len(same_pairs))[:VAL_PAIRS]]
