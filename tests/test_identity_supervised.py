@@ -97,6 +97,17 @@ def test_the_identity_trained_row_verifies_new_people_better_than_random_weights
     assert row["trained_on"] == "toy-people-0" and row["feature"] == "ff"
 
 
+def test_the_identity_training_says_each_epochs_held_out_auc_unless_quiet(capsys):
+    options = EvalOptions(seeds=1, supervised_epochs=2, device="cpu", quiet=False)
+    identity.train_identity(ToyEncoder(), people_set(seed=6), "fs", SIZE, options, seed=0)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "identities: epoch" in line]
+    assert len(lines) == 2 and lines[0].startswith("  identities: epoch 1/2, held-out verification AUC ")
+    assert lines[0].endswith("(best)")
+    identity.train_identity(ToyEncoder(), people_set(seed=6), "fs", SIZE, EvalOptions(supervised_epochs=1, quiet=True,
+                                                                                       device="cpu"), seed=0)
+    assert "identities: epoch" not in capsys.readouterr().err
+
+
 def test_one_training_serves_every_pairs_set_and_a_rerun_reads_the_cache(tmp_path, monkeypatch):
     options = EvalOptions(seeds=1, supervised_epochs=2, device="cpu", quiet=True)
     calls = []

@@ -13,6 +13,7 @@ carries of identity at this input size, learnt from those identities.
 from __future__ import annotations
 
 import copy
+import sys
 
 import numpy as np
 import torch
@@ -151,9 +152,13 @@ def train_identity(template, train_set, choice: str, size: int, options: EvalOpt
             schedule.step()
         value = float(val_auc())
         scores.append(round(100 * value, 2))
-        if best_state is None or value > best_score:
+        improved = best_state is None or value > best_score
+        if improved:
             best_score, best_epoch, best_state = value, epoch, copy.deepcopy(encoder.state_dict())
-        elif epoch - best_epoch >= PATIENCE:
+        if not options.quiet:  # a real training set can take minutes an epoch on a CPU: say where it is
+            print(f"  identities: epoch {epoch}/{epochs}, held-out verification AUC {100 * value:.2f} %"
+                  + (" (best)" if improved else ""), file=sys.stderr, flush=True)
+        if not improved and epoch - best_epoch >= PATIENCE:
             break
     encoder.load_state_dict(best_state)
     encoder.eval()
