@@ -146,3 +146,41 @@ def test_without_the_supervised_row_a_pairs_task_does_not_read_its_training_set(
     spec = TaskSpec("verification", "lfw:toy", "voxceleb:/nowhere/at/all", name="LFW")
     results = runner.evaluate(ToyEncoder(), [spec], options, baselines=(), datasets={"lfw:toy": people_pairs()})
     assert "checkpoint" in results["tasks"][0]["rows"] and "supervised" not in results["tasks"][0]["rows"]
+
+
+def test_pairs_drawn_from_a_set_of_people_follow_lfws_protocol():
+    from facessl.evaluate.pairs import pairs_from_identities
+
+    people = people_set(people=40, per_person=3, seed=7)
+    people.labels["identity"][3] = "solo"  # id001's first image given to a person of one image: in no pair
+    drawn = pairs_from_identities(people, folds=10, seed=0)
+    names = drawn.images.labels["identity"]
+    first, second = names[drawn.pairs[:, 0]], names[drawn.pairs[:, 1]]
+    assert np.array_equal(first == second, drawn.same)  # same pairs: one person; different: two
+    assert drawn.same.sum() == (~drawn.same).sum() == 40  # one of each per person with two images or more
+    for k in range(10):  # identity-disjoint folds, as LFW's
+        inside = set(names[drawn.pairs[drawn.fold == k].ravel()])
+        outside = set(names[drawn.pairs[drawn.fold != k].ravel()])
+        assert not inside & outside and (drawn.fold == k).sum() == 8
+    assert "solo" not in set(names) and "solo" in set(people.labels["identity"])
+    assert len(drawn.images) == len(np.unique(drawn.pairs))  # features only for the images in a pair
+    again = pairs_from_identities(people, folds=10, seed=0)
+    assert np.array_equal(again.pairs, drawn.pairs)
+    with pytest.raises(FacesslError, match="6 people have two images or more; verification pairs drawn from the set "
+                                           "need at least 20"):
+        pairs_from_identities(people_set(people=6, per_person=2), folds=10)
+    unnamed = ImageSet(np.zeros((4, 8, 8, 3), np.uint8), {"aus": np.zeros((4, 8))}, None, source="disfa")
+    with pytest.raises(FacesslError, match="needs a pairs file .* or a set that names each image's person"):
+        pairs_from_identities(unnamed)
+
+
+def test_a_verification_task_on_a_set_of_people_draws_its_pairs_and_can_train_on_other_people():
+    options = EvalOptions(seeds=1, supervised_epochs=1, device="cpu", quiet=True)
+    datasets = {"imagefolder:mine": people_set(people=30, per_person=3, seed=8, source="mine"),
+                "voxceleb:others": people_set(seed=9, source="others")}
+    specs = [TaskSpec("verification", "imagefolder:mine", "voxceleb:others", name="mine"),
+             TaskSpec("verification", "imagefolder:mine", "imagefolder:mine", name="itself")]
+    results = runner.evaluate(ToyEncoder(), specs, options, baselines=("supervised",), datasets=datasets)
+    mine, itself = results["tasks"]
+    assert mine["rows"]["checkpoint"]["fs"]["pairs"] == 60 and "fs" in mine["rows"]["supervised"]
+    assert "cannot train on the people it is tested on" in itself["rows"]["supervised"]["unavailable"]

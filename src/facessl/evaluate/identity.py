@@ -173,8 +173,9 @@ def supervised_verification(template, pairset: PairSet, train_set, choice: str, 
                             seeds: int = 1, cache=None) -> dict:
     """The supervised row of a verification task: one identity training per seed (shared by every pairs set
     evaluated in this process, and cached with its test features), each verifying the pairs; pooled over seeds."""
-    if isinstance(train_set, PairSet) and train_set.images.source == pairset.images.source:
-        raise FacesslError(f"{pairset.source}: the supervised row cannot train on the pairs set it is tested on")
+    train_images = train_set.images if isinstance(train_set, PairSet) else train_set
+    if train_images.source == pairset.images.source:
+        raise FacesslError(f"{pairset.source}: the supervised row cannot train on the people it is tested on")
     use_cache = cache is not None and cache.root is not None
     per_seed, selection = [], []
     for seed in range(seeds):

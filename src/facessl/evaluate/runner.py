@@ -24,6 +24,7 @@ from facessl.evaluate.cache import FeatureCache, array_hash
 from facessl.evaluate.crossval import cross_validated
 from facessl.evaluate.features import FeatureSource, available_choices
 from facessl.evaluate.identity import supervised_verification
+from facessl.evaluate.pairs import pairs_from_identities
 from facessl.evaluate.probes import SELECTED_ON_TEST
 from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, pool_runs, run_floor, run_probe_task
 from facessl.evaluate.suite import TaskSpec, read_dataset, split_reader_options
@@ -93,6 +94,8 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
     reader_options = split_reader_options(spec)
     read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing, reader_options[key])
     test_set = read(spec.dataset)
+    if spec.task == "verification" and not isinstance(test_set, PairSet):  # a set of people without a pairs file
+        test_set = pairs_from_identities(test_set)
     # a pairs task reads its training set (identities) only for the supervised row
     needed = spec.train_dataset and (spec.task != "verification" or "supervised" in baselines)
     train_set = read(spec.train_dataset) if needed else None
