@@ -75,6 +75,12 @@ def test_a_training_set_that_names_no_identities_says_so():
         identity.identity_labels(unnamed)
     classes = ImageSet(np.zeros((2, 8, 8, 3), np.uint8), {"class": np.array([3, 4])}, None, source="folders")
     assert list(identity.identity_labels(classes)) == ["3", "4"]  # a folder per person
+    # a CSV read with a label column and --group: the group is the person, not the (expression) class
+    grouped = {"class": np.array([0, 0, 1, 1]), "group": np.array(["ann", "bob", "ann", "bob"])}
+    assert list(identity.identity_labels(ImageSet(np.zeros((4, 8, 8, 3), np.uint8), grouped))) == ["ann", "bob"] * 2
+    # without --group every file is its own group: the class folders are the people
+    own = {"class": np.array([0, 0, 1, 1]), "group": np.array(["a.jpg", "b.jpg", "c.jpg", "d.jpg"])}
+    assert list(identity.identity_labels(ImageSet(np.zeros((4, 8, 8, 3), np.uint8), own))) == ["0", "0", "1", "1"]
 
 
 def test_the_identity_trained_row_verifies_new_people_better_than_random_weights(tmp_path):

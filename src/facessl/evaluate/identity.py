@@ -28,9 +28,9 @@ from facessl.evaluate.baselines import (BATCH, PATIENCE, PRECISION_TEXT, _device
 from facessl.evaluate.cache import array_hash, cache_key, dataset_fingerprint, weights_hash
 from facessl.evaluate.features import combine, extract
 from facessl.evaluate.images import load_batch
+from facessl.evaluate.pairs import person_labels
 from facessl.evaluate.protocol import PROBE_VERSION, EvalOptions, pool_runs
 
-IDENTITY_LABELS = ("identity", "class")  # the label naming a person: voxceleb/lfw/cfp/ytf, or a class folder
 VAL_FRACTION = 0.15  # of the identities, held out whole to choose the epoch
 VAL_PAIRS = 5000  # at most this many same-identity pairs among them (and as many different ones)
 MIN_IDENTITIES = 5
@@ -44,11 +44,11 @@ _TRAINED: dict[str, tuple[nn.Module, dict]] = {}  # in-process: LFW and CPLFW sh
 
 
 def identity_labels(train_set) -> np.ndarray:
-    """Each training image's person: the set's 'identity' label, else its class (a folder per person)."""
+    """Each training image's person (pairs.person_labels: its identity, its --group, or its class folder)."""
     images = train_set.images if isinstance(train_set, PairSet) else train_set
-    for key in IDENTITY_LABELS:
-        if key in images.labels:
-            return np.asarray(images.labels[key]).astype(str)
+    people = person_labels(images)
+    if people is not None:
+        return people
     raise FacesslError(f"{images.source}: this training set names no identities (labels: "
                        f"{', '.join(images.labels) or 'none'}); the verification task's supervised row learns from "
                        f"identity labels: give a set of identities (voxceleb:, imagefolder:, insightface-rec:, lfw:)")

@@ -13,20 +13,27 @@ import numpy as np
 from facessl.data.formats.common import ImageSet, PairSet
 from facessl.errors import FacesslError
 
-PERSON_LABELS = ("identity", "class", "group")  # a person's label: its own, a folder per person, or a CSV's --group
-
-
-def person_labels(images: ImageSet) -> np.ndarray:
-    for key in PERSON_LABELS:
-        if key in images.labels:
-            return np.asarray(images.labels[key]).astype(str)
-    raise FacesslError(f"{images.source}: task 'verification' needs a pairs file (lfw, cplfw ...) or a set that names "
-                       f"each image's person (labels: {', '.join(images.labels) or 'none'}; a folder per person, or a "
-                       "CSV's --group)")
+def person_labels(images: ImageSet) -> np.ndarray | None:
+    """Each image's person, or None: the set's own 'identity' label; else its 'group' when --group gave one (a group
+    is the person, as in the grouped splits; without --group every file is its own group); else its class (a folder
+    per person, or the CSV column given)."""
+    labels = images.labels
+    group = labels.get("group")
+    if "identity" in labels:
+        chosen = labels["identity"]
+    elif group is not None and len(np.unique(np.asarray(group).astype(str))) < len(group):
+        chosen = group
+    else:
+        chosen = labels.get("class")
+    return None if chosen is None else np.asarray(chosen).astype(str)
 
 
 def pairs_from_identities(images: ImageSet, folds: int = 10, seed: int = 0) -> PairSet:
     people = person_labels(images)
+    if people is None:
+        raise FacesslError(f"{images.source}: task 'verification' needs a pairs file (lfw, cplfw ...) or a set that "
+                           f"names each image's person (labels: {', '.join(images.labels) or 'none'}; a folder per "
+                           "person, or a CSV's --group)")
     names, person = np.unique(people, return_inverse=True)
     rows_of = np.split(np.argsort(person, kind="stable"), np.cumsum(np.bincount(person))[:-1])
     eligible = np.array([p for p in range(len(names)) if len(rows_of[p]) >= 2])
