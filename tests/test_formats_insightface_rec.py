@@ -119,6 +119,15 @@ def test_broken_record_files_fail_in_one_line_naming_the_file(tmp_path):
         formats.read("insightface-rec", tmp_path / "c")
 
 
+def test_a_recordio_set_alone_is_verified_on_pairs_drawn_from_its_identities(tmp_path):
+    insightface_layout(tmp_path / "ids", per_person=(2,) * 20)
+    spec = TaskSpec("", f"insightface-rec:{tmp_path / 'ids'}")
+    assert spec.task == "verification"
+    results = runner.evaluate(ToyEncoder(input_size=12), [spec], EvalOptions(seeds=1, device="cpu", quiet=True),
+                              baselines=())
+    assert results["tasks"][0]["rows"]["checkpoint"]["fs"]["pairs"] == 40
+
+
 def test_a_recordio_set_trains_the_verification_rows_supervised_baseline(tmp_path):
     insightface_layout(tmp_path / "ids", per_person=(3, 3, 3, 3, 3, 3, 3))
     options = EvalOptions(seeds=1, supervised_epochs=1, device="cpu", quiet=True)

@@ -40,6 +40,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes",
                "aflw": "pose", "aflw19": "landmarks", "cofw": "landmarks", "emotionet": "au", "bu3dfe-expr": "expression",
                "insightface-bin": "verification", "ytf": "verification", "ijb": "verification",
+               "insightface-rec": "verification",  # pairs drawn from its identities (evaluate/pairs.py)
                "adience": "classification", "adience-gender": "classification", "agedb": "regression",
                "pointing04": "regression", "disfaplus": "au", "unbc": "au",
                "utkface": "regression", "utkface-gender": "classification", "utkface-race": "classification",
