@@ -189,4 +189,9 @@ def test_a_verification_task_on_a_set_of_people_draws_its_pairs_and_can_train_on
     results = runner.evaluate(ToyEncoder(), specs, options, baselines=("supervised",), datasets=datasets)
     mine, itself = results["tasks"]
     assert mine["rows"]["checkpoint"]["fs"]["pairs"] == 60 and "fs" in mine["rows"]["supervised"]
+    assert mine["info"]["pairs_drawn"] == {"folds": 10, "seed": 0, "people": 30, "pairs": 60}
+    from facessl.evaluate.tables import render
+    md = render(results)
+    assert "- mine: no pairs file; 60 pairs drawn from its 30 people with two images or more, 10 identity-disjoint" in md
+    assert "- mine: supervised row — identity classification of" in md
     assert "cannot train on the people it is tested on" in itself["rows"]["supervised"]["unavailable"]

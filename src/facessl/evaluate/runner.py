@@ -136,6 +136,9 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
     if task is not None:  # what ignoring the image scores: every table's floor
         rows["floor"] = {FLOOR_NAMES[task.probe.kind]: run_floor(task)}
     info = {} if task is None else dict(task.info)
+    drawn = isinstance(test_set, PairSet) and test_set.images.meta.get("pairs_drawn")
+    if drawn:  # no pairs file: say how the pairs were drawn (evaluate/pairs.py)
+        info["pairs_drawn"] = {**drawn, "pairs": int(len(test_set.pairs))}
     for key, data in (("dropped", test_set), ("train_dropped", train_set)):
         if getattr(data, "dropped", None):
             info[key] = data.dropped  # rows a reader skipped (missing images, |angle| > 99 ...)

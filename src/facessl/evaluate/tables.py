@@ -119,6 +119,11 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
               + ", ".join(f"{why.replace('_', ' ')} {n}" for why, n in t["info"][key].items() if n)
               for t in tasks for key in ("dropped", "train_dropped") if any(t.get("info", {}).get(key, {}).values())]
     if kind == "verification":
+        notes += [f"{t['name']}: no pairs file; {d['pairs']} pairs drawn from its {d['people']} people with two images or "
+                  f"more, {d['folds']} identity-disjoint folds (seed {d['seed']})"
+                  for t in tasks for d in [t.get("info", {}).get("pairs_drawn")] if d]
+        notes += [f"{t['name']}: supervised row — {r['training']}" for t in tasks
+                  for r in t["rows"].get("supervised", {}).values() if isinstance(r, dict) and r.get("training")]
         notes += [f"{t['name']}: TAR at FAR {', '.join(left)} left out (fewer different pairs than 1 / FAR)"
                   for t in tasks for left in [_row_value(t, "fars_left_out")] if left]
         notes += [f"{t['name']}: reduced protocol (" + ", ".join(f"{k} {v}" for k, v in reduced.items())
