@@ -126,13 +126,16 @@ class BoxedImage(str):
         return left, top, left + int(round(side)), top + int(round(side))
 
 
+def image_source(item):
+    """What PIL opens for an image item: the encoded bytes of an item inside a container file (its `open_bytes()`:
+    formats.insightface_rec.RecordImage), else the item itself (a path)."""
+    return item.open_bytes() if hasattr(item, "open_bytes") else item
+
+
 def read_face(item, size: int | None = None) -> np.ndarray:
-    """read_rgb for a path, a BoxedImage (its square face crop) or an item inside a container file that gives its
-    encoded bytes (`open_bytes()`: formats.insightface_rec.RecordImage)."""
-    if hasattr(item, "open_bytes"):
-        return read_rgb(item.open_bytes(), size)
+    """read_rgb for a path, an item inside a container file (image_source) or a BoxedImage (its square face crop)."""
     if not isinstance(item, BoxedImage):
-        return read_rgb(item, size)
+        return read_rgb(image_source(item), size)
     from PIL import Image
 
     with Image.open(str(item)) as im:

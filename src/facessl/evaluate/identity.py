@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facessl.data.formats.common import PairSet
+from facessl.data.formats.common import ImageSet, PairSet
 from facessl.errors import FacesslError
 from facessl.evaluate import metrics, verification
 from facessl.evaluate.baselines import (BATCH, PATIENCE, PRECISION_TEXT, _device, _to_float, augment_batch,
@@ -43,9 +43,8 @@ MAX_IMAGES = 100_000
 _TRAINED: dict[str, tuple[nn.Module, dict]] = {}  # in-process: LFW and CPLFW share one training set and one training
 
 
-def identity_labels(train_set) -> np.ndarray:
+def identity_labels(images: ImageSet) -> np.ndarray:
     """Each training image's person (pairs.person_labels: its identity, its --group, or its class folder)."""
-    images = train_set.images if isinstance(train_set, PairSet) else train_set
     people = person_labels(images)
     if people is not None:
         return people
@@ -92,11 +91,10 @@ def identity_epochs(options: EvalOptions) -> int:
     return options.identity_epochs if options.identity_epochs is not None else options.supervised_epochs
 
 
-def identity_key(template, train_set, choice: str, size: int, options: EvalOptions, seed: int) -> str:
-    images = train_set.images if isinstance(train_set, PairSet) else train_set
+def identity_key(template, images: ImageSet, choice: str, size: int, options: EvalOptions, seed: int) -> str:
     return cache_key({"kind": "supervised-identity", "version": PROBE_VERSION, "choice": choice, "size": size,
                       "seed": seed, "init": weights_hash(supervised_init(template, seed)),
-                      "train": dataset_fingerprint(images), "people": array_hash(identity_labels(train_set)),
+                      "train": dataset_fingerprint(images), "people": array_hash(identity_labels(images)),
                       "epochs": identity_epochs(options), "patience": PATIENCE,
                       "lr": supervised_lr(options, "verification"),
                       "precision": supervised_precision(options, _device(options)),
@@ -104,13 +102,12 @@ def identity_key(template, train_set, choice: str, size: int, options: EvalOptio
                       "val_fraction": VAL_FRACTION})
 
 
-def train_identity(template, train_set, choice: str, size: int, options: EvalOptions, seed: int):
+def train_identity(template, images_set: ImageSet, choice: str, size: int, options: EvalOptions, seed: int):
     """(encoder in eval mode at its chosen epoch, summary): the training described in the module docstring."""
     device = _device(options)
     precision = supervised_precision(options, device)
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    images_set = train_set.images if isinstance(train_set, PairSet) else train_set
-    people = identity_labels(train_set)
+    people = identity_labels(images_set)
     fit, val = training_rows(people, seed)
     images = load_batch(images_set.images, np.concatenate([fit, val]), size)
     fit_images, val_images = images[: len(fit)], images[len(fit):]
@@ -172,20 +169,21 @@ def train_identity(template, train_set, choice: str, size: int, options: EvalOpt
 def supervised_verification(template, pairset: PairSet, train_set, choice: str, size: int, options: EvalOptions,
                             seeds: int = 1, cache=None) -> dict:
     """The supervised row of a verification task: one identity training per seed (shared by every pairs set
-    evaluated in this process, and cached with its test features), each verifying the pairs; pooled over seeds."""
+    evaluated in this process, and cached with its test features), each verifying the pairs; pooled over seeds.
+    train_set: an ImageSet of identities, or a PairSet whose images are."""
     train_images = train_set.images if isinstance(train_set, PairSet) else train_set
     if train_images.source == pairset.images.source:
         raise FacesslError(f"{pairset.source}: the supervised row cannot train on the people it is tested on")
     use_cache = cache is not None and cache.root is not None
     per_seed, selection = [], []
     for seed in range(seeds):
-        key = identity_key(template, train_set, choice, size, options, seed)
+        key = identity_key(template, train_images, choice, size, options, seed)
         test_key = cache_key({"kind": "supervised-identity-features", "model": key,
                               "test": dataset_fingerprint(pairset.images)})
         hit = cache.load_probe(test_key) if use_cache else None
         if hit is None:
             if key not in _TRAINED:
-                encoder, summary = train_identity(template, train_set, choice, size, options, seed)
+                encoder, summary = train_identity(template, train_images, choice, size, options, seed)
                 _TRAINED[key] = (encoder, summary)
             encoder, summary = _TRAINED[key]
             feats = extract(encoder, pairset.images, size, device=_device(options), quiet=options.quiet)
@@ -197,7 +195,7 @@ def supervised_verification(template, pairset: PairSet, train_set, choice: str, 
         per_seed.append(verification.evaluate(pairset, feats, options))
         selection.append(summary)
     precision, lr = selection[0]["precision"], supervised_lr(options, "verification")
-    train_source = (train_set.images if isinstance(train_set, PairSet) else train_set).source
+    train_source = train_images.source
     return {**pool_runs(per_seed), "selection": selection, "feature": choice, "precision": precision, "lr": lr,
             "trained_on": train_source,
             "training": f"identity classification of {selection[0]['identities']} identities of {train_source} "

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from facessl.data.formats.common import ImageSet, load_image
-from facessl.data.image_decode import BoxedImage, decode_errors, upright_size
+from facessl.data.image_decode import BoxedImage, decode_errors, image_source, upright_size
 from facessl.errors import FacesslError
 
 
@@ -76,7 +76,7 @@ def image_sizes(imageset: ImageSet) -> np.ndarray:
             sizes.append((right - left, right - left))
             continue
         try:
-            with Image.open(item.open_bytes() if hasattr(item, "open_bytes") else Path(item)) as im:
+            with Image.open(image_source(item)) as im:
                 sizes.append(upright_size(im))  # as load_image will show it (EXIF orientation applied)
         except OSError as exc:
             raise FacesslError(f"{item}: cannot read image size ({exc})") from None

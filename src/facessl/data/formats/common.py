@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -69,6 +68,6 @@ class PairSet:
 def load_image(path, size: int | None = None) -> np.ndarray:
     """Decode an image file to uint8 RGB (H,W,3): upright, 16-bit grey and transparency handled (image_decode);
     resized to size x size when given (a large JPEG decoded at a reduced scale first)."""
-    from facessl.data.image_decode import BoxedImage, read_face
+    from facessl.data.image_decode import read_face
 
-    return read_face(path if isinstance(path, BoxedImage) or hasattr(path, "open_bytes") else Path(path), size)
+    return read_face(path, size)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
-from facessl.data.image_decode import decode_errors
+from facessl.data.image_decode import decode_errors, image_source
 
 UNDECODABLE = "undecodable image"
 
@@ -18,7 +18,7 @@ def decodable(path) -> bool:
     from PIL import Image
 
     try:
-        with Image.open(path.open_bytes() if hasattr(path, "open_bytes") else path) as im:
+        with Image.open(image_source(path)) as im:
             im.draft("RGB", (64, 64))
             im.load()
         return True
