@@ -139,3 +139,36 @@ def test_a_recordio_set_trains_the_verification_rows_supervised_baseline(tmp_pat
     assert row["selection"][0]["identities"] + row["selection"][0]["val_identities"] == 7
     assert row["selection"][0]["images"] == 2 * row["selection"][0]["identities"]
     assert 0 <= row["metrics"]["accuracy"]["mean"] <= 1
+
+
+def test_the_index_arrays_answer_as_the_lines_read_into_a_dict_would(tmp_path):
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 400, 300)  # unsorted, some written twice (the last line wins, as a dict keeps it)
+    offsets = rng.integers(0, 10**12, 300)
+    lines = [f"{k}\t{o}" for k, o in zip(keys, offsets)]
+    naive = {}
+    for k, o in zip(keys, offsets):
+        naive[int(k)] = int(o)
+    variants = {"fast": "\n".join(lines) + "\n",
+                "crlf, bom, blank lines, an extra field": "\ufeff" + "\r\n\r\n".join(lines[:-1]) + f"\r\n{lines[-1]}\tx\r\n"}
+    for name, text in variants.items():
+        (tmp_path / "train.idx").write_text(text, encoding="utf-8")
+        index = insightface_rec.read_index(tmp_path / "train.idx")
+        assert len(index) == len(naive), name
+        assert {int(k): index[int(k)] for k in index.keys} == naive, name
+        probes = np.arange(-5, 410)
+        assert list(index.has(probes)) == [int(p) in naive for p in probes], name
+        with pytest.raises(KeyError):
+            index[401]
+
+
+def test_an_item_opened_in_another_process_finds_its_offset_again_from_the_idx(tmp_path):
+    import pickle
+
+    images = insightface_layout(tmp_path / "faces_emore")
+    data = formats.read("insightface-rec", tmp_path / "faces_emore", per_identity=2)
+    assert list(data.labels["identity"]) == [0, 0, 1, 1, 2, 2]
+    item = pickle.loads(pickle.dumps(data.images[5]))
+    insightface_rec._INDEXES.clear()  # a spawned worker holds no index: the item reads train.idx itself
+    assert str(item) == str(data.images[5]) and not hasattr(item, "__dict__")
+    assert np.array_equal(formats.load_image(item), images[6])  # identity 2's second image (images 5..8 are its)
