@@ -45,11 +45,31 @@ def test_whole_identities_are_held_out_and_each_gives_at_most_the_cap(monkeypatc
     assert all(counts[p] == min(4, int((people == p).sum())) for p in counts)
     again = identity.training_rows(people, seed=0)
     assert np.array_equal(again[0], fit) and np.array_equal(again[1], val)
-    monkeypatch.setattr(identity, "MAX_IMAGES", 60)  # 20 people: at most 3 each
+    monkeypatch.setattr(identity, "MAX_IMAGES", 60)  # 20 people: at most 3 each (with a floor of 2 a person)
+    monkeypatch.setattr(identity, "MIN_PER_IDENTITY", 2)
     fit, val = identity.training_rows(people, seed=0)
     assert len(fit) + len(val) == 60 and max(np.unique(people[np.r_[fit, val]], return_counts=True)[1]) == 3
     with pytest.raises(FacesslError, match="3 identities; the supervised row needs at least 5"):
         identity.training_rows(np.array(["a", "b", "c"] * 4), seed=0)
+
+
+def test_past_max_images_at_the_floor_a_seeded_sample_of_people_keeps_the_floor_each(monkeypatch):
+    # MS1M-like: many people with many images; MAX_IMAGES cannot give each of them MIN_PER_IDENTITY
+    monkeypatch.setattr(identity, "MAX_IMAGES", 200)
+    monkeypatch.setattr(identity, "MIN_PER_IDENTITY", 8)
+    people = np.repeat(np.arange(100), np.r_[[5] * 10, [30] * 90])  # ten people hold fewer images than the floor
+    fit, val = identity.training_rows(people, seed=3)
+    rows = np.r_[fit, val]
+    assert len(rows) <= 200 and len(np.unique(rows)) == len(rows)
+    kept, counts = np.unique(people[rows], return_counts=True)
+    assert all(c == min(8, int((people == p).sum())) for p, c in zip(kept, counts))  # the floor, or all they have
+    assert 200 - 8 < len(rows) and 25 <= len(kept) < 100
+    assert not set(people[fit]) & set(people[val]) and set(people[val]) <= set(kept)
+    assert len(set(people[val])) == max(2, round(0.15 * len(kept)))
+    again = identity.training_rows(people, seed=3)
+    assert np.array_equal(again[0], fit) and np.array_equal(again[1], val)
+    other = identity.training_rows(people, seed=4)
+    assert set(people[np.r_[other[0], other[1]]]) != set(kept)
 
 
 def test_validation_pairs_are_as_many_same_as_different_identity_pairs():

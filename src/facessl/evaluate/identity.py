@@ -36,8 +36,11 @@ VAL_PAIRS = 5000  # at most this many same-identity pairs among them (and as man
 MIN_IDENTITIES = 5
 # Images per identity at most (a seeded sample): VoxCeleb-like sets hold hundreds of near-identical frames per
 # person; 64 keeps a VoxCeleb1-sized set (1,211 people) near 80,000 images in memory. A set of more people gets fewer
-# a person, so that all of them fit in MAX_IMAGES (CASIA-WebFace's 10,575 people: 9 each, 1.2 GB at 64 px)
+# a person, so that all of them fit in MAX_IMAGES (CASIA-WebFace's 10,575 people: 9 each, 1.2 GB at 64 px), but never
+# fewer than MIN_PER_IDENTITY (a class seen in one or two images teaches the classifier little): past MAX_IMAGES // 8
+# people (MS1M-ArcFace's 85,742, Glint360K's 360,232) a seeded sample of them, 12,500 of 8 images each
 MAX_PER_IDENTITY = 64
+MIN_PER_IDENTITY = 8
 MAX_IMAGES = 100_000
 
 _TRAINED: dict[str, tuple[nn.Module, dict]] = {}  # in-process: LFW and CPLFW share one training set and one training
@@ -55,16 +58,22 @@ def identity_labels(images: ImageSet) -> np.ndarray:
 
 def training_rows(people: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit rows, validation rows): whole identities held out for validation, at most MAX_PER_IDENTITY rows each
-    (fewer when MAX_IMAGES would not hold them all)."""
+    (fewer when MAX_IMAGES would not hold them all, down to MIN_PER_IDENTITY; then a seeded sample of the people)."""
     names, person = np.unique(people, return_inverse=True)
     if len(names) < MIN_IDENTITIES:
         raise FacesslError(f"the training set has {len(names)} identities; the supervised row needs at least "
                            f"{MIN_IDENTITIES} (some are held out to choose the epoch)")
     rng = np.random.default_rng([seed, 7])
-    cap = min(MAX_PER_IDENTITY, max(2, MAX_IMAGES // len(names)))
-    rows = np.concatenate([r if len(r) <= cap else np.sort(rng.choice(r, cap, replace=False))
-                           for r in np.split(np.argsort(person, kind="stable"), np.cumsum(np.bincount(person))[:-1])])
-    held = rng.permutation(len(names))[: max(2, round(VAL_FRACTION * len(names)))]
+    cap = min(MAX_PER_IDENTITY, max(MIN_PER_IDENTITY, MAX_IMAGES // len(names)))
+    counts = np.minimum(np.bincount(person), cap)
+    kept = np.arange(len(names))
+    if counts.sum() > MAX_IMAGES:  # too many people for MAX_IMAGES even at MIN_PER_IDENTITY each: a sample of them
+        order = rng.permutation(len(names))
+        kept = np.sort(order[np.cumsum(counts[order]) <= MAX_IMAGES])
+    groups = np.split(np.argsort(person, kind="stable"), np.cumsum(np.bincount(person))[:-1])
+    rows = np.concatenate([groups[k] if len(groups[k]) <= cap else np.sort(rng.choice(groups[k], cap, replace=False))
+                           for k in kept])
+    held = rng.permutation(kept)[: max(2, round(VAL_FRACTION * len(kept)))]
     is_val = np.isin(person[rows], held)
     return np.sort(rows[~is_val]), np.sort(rows[is_val])
 
