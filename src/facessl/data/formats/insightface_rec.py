@@ -46,10 +46,6 @@ class RecordImage(str):
     def __reduce__(self):  # pickles (a worker process) as its name
         return RecordImage, tuple(self.rsplit("#", 1))
 
-    @property
-    def file(self) -> str:
-        return self.rsplit("#", 1)[0]
-
     def open_bytes(self) -> io.BytesIO:
         file, key = self.rsplit("#", 1)
         with open(file, "rb") as f:
@@ -82,9 +78,6 @@ class RecordIndex:
         keys = np.asarray(keys, np.int64)
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         return self.keys[at] == keys
-
-    def __contains__(self, key) -> bool:
-        return bool(self.has([key])[0])
 
     def __getitem__(self, key) -> int:
         at = int(np.searchsorted(self.keys, key))
