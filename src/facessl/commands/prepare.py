@@ -85,8 +85,8 @@ def report(kind: str, s: dict, out) -> None:
 
     t, run_ = s["totals"], s["_run"]
     if kind == "videos":
-        print(f"prepared {t['videos']} videos: {t['tracks_written']} tracks, {t['frames_written']} frames written "
-              f"of {t['frames_sampled']} sampled; {t['videos_skipped']} skipped, "
+        print(f"prepared {t['videos']} videos: {t['tracks_written']} tracks, {t['frames_written']} face crops "
+              f"from {t['frames_sampled']} sampled frames; {t['videos_skipped']} skipped, "
               f"{t['videos_without_track']} without a track")
         _names("without a track", [v["key"] for v in s["videos"] if not v.get("tracks")])
         _names("turned upright", [f"{v['key']} ({v['turn']}° anticlockwise)" for v in s["videos"] if v.get("turn")])
@@ -102,6 +102,15 @@ def report(kind: str, s: dict, out) -> None:
         _names("unreadable", s["unreadable"])
     for item in s["skipped"][:10]:
         print(f"  skipped {shown(item['input'])}: {item['reason']}")
+    if s.get("removed"):
+        _names("outputs removed, their input is gone", s["removed"])
+    if s.get("ignored_files"):
+        kinds = ", ".join(f"{suffix} ({n})" for suffix, n in list(s["ignored_files"].items())[:6])
+        print(f"  not read ({'videos' if kind == 'videos' else 'not images'}): {sum(s['ignored_files'].values())} "
+              f"other files: {kinds}")
+    if not run_["inputs_done"]:
+        print(f"nothing new to do: every input was prepared before; summary in {os.path.join(out, 'prepare.json')}")
+        return
     unit = "frames" if kind == "videos" else "photos"
     print(f"{run_['frames_per_s']:.1f} {unit}/s this run ({run_['seconds']:.1f} s, {run_['workers']} workers); "
           f"summary in {os.path.join(out, 'prepare.json')}")

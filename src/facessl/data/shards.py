@@ -48,7 +48,7 @@ def write_part(path: Path, tmp_dir: Path, tracks: list) -> None:
     """One input's tracks as a tar part: tracks = [(key 'identity/video/track', crops, sidecar dict)]."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / "part.tar"
-    with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         for key, crops, sidecar in tracks:
             for i, ((*_, jpeg), meta) in enumerate(zip(crops, sidecar["frames"])):
                 stem = f"{key}/{i + 1:04d}"
@@ -87,7 +87,7 @@ def assemble(folder: Path, parts: list[Path], shard_frames: int) -> None:
                     tar.close()
                 entry = {"file": f"shard-{len(shards):06d}.tar", "frames": 0, "tracks": []}
                 shards.append(entry)
-                tar = tarfile.open(tmp / entry["file"], "w", format=tarfile.USTAR_FORMAT)
+                tar = tarfile.open(tmp / entry["file"], "w", format=tarfile.PAX_FORMAT)
             track = {"key": key, "offsets": [], "sizes": []}
             for name, data in members:
                 offset = _add(tar, name, data)

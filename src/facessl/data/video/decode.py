@@ -9,12 +9,16 @@ on with the next one; only a file that cannot be read further ends the frames ea
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+# what phones, cameras and the web save (FFmpeg reads them all): .3gp from older phones, .mts/.m2ts from
+# camcorders, .ts broadcast captures, .mpg, .wmv, .flv
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".3gp", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
+                    ".wmv", ".flv")
 
 
 class VideoError(Exception):
@@ -30,7 +34,9 @@ def list_videos(root: Path) -> list[str]:
 
 def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | None = None):
     """Yield (index, time_s, rgb) of the sampled frames. Raises VideoError on an unreadable file.
-    stats (a dict, if given) gets "bad_packets": how many packets did not decode and were skipped."""
+    stats (a dict, if given) gets "bad_packets": how many packets did not decode and were skipped, and, when the
+    file states its length, "duration" and "decoded_until" (seconds): a download cut short by a missing end
+    still demuxes cleanly, and only these two tell that frames are missing."""
     import av
 
     if Path(path).stat().st_size == 0:
@@ -50,6 +56,9 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
         next_time, count, last = 0.0, 0, -math.inf
         stats = {} if stats is None else stats
         stats["bad_packets"] = 0
+        duration = _stated_duration(container, stream)
+        start = float(stream.start_time * base) if stream.start_time else 0.0  # MPEG-TS clocks do not start at 0
+        t = start
         try:
             for index, frame in enumerate(_decoded(container, stream, stats)):
                 t = float(frame.pts * base) if frame.pts is not None else index / rate
@@ -73,9 +82,30 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
         except (av.FFmpegError, OSError, ValueError) as exc:
             # a truncated file: the caller keeps what was sampled before and records the error
             raise VideoError(f"cannot decode after {count} sampled frames: {_short(exc)}") from None
+        finally:
+            if duration:
+                stats["duration"], stats["decoded_until"] = round(duration, 2), round(t - start + 1.0 / rate, 2)
         if count == 0:
             bad = stats["bad_packets"]
             raise VideoError("no decodable frame" + (f" ({bad} damaged packets skipped)" if bad else ""))
+
+
+def _stated_duration(container, stream) -> float | None:
+    """The length the file states, in seconds (the stream's, else the container's), or None."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000  # av.time_base
+    return None
+
+
+def ended_early(stats: dict) -> str | None:
+    """Why a video seems cut short: its frames end well before the length it states (a file copied or downloaded
+    only in part), else None. A second, or a twentieth of the length, of slack: stated lengths round up."""
+    duration, until = stats.get("duration"), stats.get("decoded_until")
+    if not duration or until is None or until >= duration - max(1.0, 0.05 * duration):
+        return None
+    return f"frames end at {until:.1f} s of the {duration:.1f} s the file states (cut short?)"
 
 
 def _decoded(container, stream, stats: dict):
@@ -113,5 +143,7 @@ def upright(rgb: np.ndarray, rotation) -> np.ndarray:
 
 
 def _short(exc) -> str:
-    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+    """The first line of an FFmpeg error without its errno (`[Errno 1094995529] Invalid data` -> `Invalid data`)."""
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc).splitlines()[0]) if str(exc) else ""
+    return text[:160] or type(exc).__name__
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from facessl.data.video.align import align
-from facessl.data.video.decode import VideoError, sample_frames
+from facessl.data.video.decode import VideoError, ended_early, sample_frames
 from facessl.data.video.orient import upright_frames
 from facessl.data.video.track import ShotCuts, Tracker
 
@@ -94,6 +94,8 @@ def process_video(path, opts: Options, detector) -> VideoResult:
         s["error"] = str(exc)  # truncated: keep what decoded before
     if decoding.get("bad_packets"):
         s["bad_packets"] = decoding["bad_packets"]  # said on the console too: the video is only partly there
+    if "error" not in s and ended_early(decoding):
+        s["ended_early"] = ended_early(decoding)
     for pos in sorted(frames):
         finalize(pos)
     tracker.close_all()

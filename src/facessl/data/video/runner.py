@@ -29,7 +29,11 @@ _WORKER: dict = {}
 
 
 def _init_worker(opts: Options) -> None:
+    import signal
+
     import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the run in the main process, without a trace per worker
 
     torch.set_num_threads(1)  # one core per worker; also keeps the float results independent of thread count
     from facessl.data.video.detectors import build_detector
@@ -76,6 +80,16 @@ class DoneLog:
         self.file.flush()
         os.fsync(self.file.fileno())
 
+    def drop(self, keys) -> None:
+        """Forget these inputs (gone from the input folder): the log is rewritten without them."""
+        for key in keys:
+            self.records.pop(key, None)
+        self.file.close()
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records.values()))
+        os.replace(tmp, self.path)
+        self.file = open(self.path, "a")
+
     def close(self) -> None:
         self.file.close()
 
@@ -95,23 +109,40 @@ def _check_options(state: Path, settings: dict) -> None:
 def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int | None = None,
             quiet: bool = False, chunk: int = 256, shard_frames: int = 2000) -> dict:
     root, out = Path(root), Path(out)
-    inputs = writers.list_inputs(kind, root)
+    writers.check_separate(kind, root, out)
+    inputs, ignored = writers.list_inputs(kind, root, out)
     state = out / STATE
-    state.mkdir(parents=True, exist_ok=True)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FacesslError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
     _check_options(state, {"input": kind, "format": fmt, **opts.as_dict()})
     shutil.rmtree(state / "tmp", ignore_errors=True)  # leftovers of a killed run
     done = DoneLog(state / "done.jsonl")
     sigs = {rel: writers.signature(root / rel) for rel in inputs}
+    gone = sorted(set(done.records) - set(inputs))
+    assembled = fmt == "shards" and (out / "shards" / "index.json").is_file()
+    if assembled and gone:
+        raise FacesslError(f"{out / 'shards'}: shards were assembled with {len(gone)} input(s) no longer in "
+                           f"{root} (first: {writers.shown(gone[0])}); prepare into another --out")
+    removed = _remove_outputs(kind, out, [done.records[k] for k in gone])
+    if gone:
+        done.drop(gone)
     todo = [rel for rel in inputs if not _current(kind, done.records.get(rel), sigs[rel])]
+    unreadable = [rel for rel in todo if sigs[rel] is None]  # named, counted and retried on a rerun, not fatal
+    done.add(*[_unreadable(kind, rel) for rel in unreadable])
+    todo = [rel for rel in todo if sigs[rel] is not None]
     if kind == "videos":
+        _remove_outputs(kind, out, [done.records[rel] for rel in todo if rel in done.records])  # redone: changed
         places = video_places(inputs, {k: r["out"] for k, r in done.records.items() if r.get("out")})
         todo.sort(key=lambda r: (-sigs[r][0], r))  # big first
         jobs = [("videos", str(root), str(out), fmt, (rel, places[rel])) for rel in todo]
     else:
         places = photo_places(inputs, {k: r["output"] for k, r in done.records.items() if r.get("output")})
-        jobs = [("photos", str(root), str(out), fmt, [(rel, places[rel]) for rel in todo[i:i + chunk]])
-                for i in range(0, len(todo), chunk)]
-    assembled = fmt == "shards" and (out / "shards" / "index.json").is_file()
+        # chunks small enough that every worker gets several (and a kill redoes little), large enough to be cheap
+        size = max(16, min(chunk, -(-len(todo) // (4 * max(1, workers or os.cpu_count() or 1)))))
+        jobs = [("photos", str(root), str(out), fmt, [(rel, places[rel]) for rel in todo[i:i + size]])
+                for i in range(0, len(todo), size)]
     if assembled and jobs:
         raise FacesslError(f"{out / 'shards'}: shards were already assembled without {len(todo)} input(s) "
                            "new or changed since; prepare them into another --out")
@@ -133,23 +164,55 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
         bar.close()
         done.close()
     elapsed = time.time() - t0
+    shutil.rmtree(state / "tmp", ignore_errors=True)
     records = [done.records[k] for k in sorted(inputs) if k in done.records]
     if fmt == "shards" and not assembled:
         writers.assemble_shards(out, records, shard_frames)
     summary = writers.summarise(kind, root, opts, fmt, records)
+    summary["ignored_files"] = dict(sorted(ignored.items(), key=lambda kv: (-kv[1], kv[0])))
+    summary["removed"] = removed
     if kind == "images":
         writers.write_photo_list(out, records)
     write_json_atomic(out / "prepare.json", summary)
-    summary["_run"] = {"seconds": elapsed, "frames_per_s": frames / max(elapsed, 1e-9), "workers": workers}
+    summary["_run"] = {"seconds": elapsed, "frames_per_s": frames / max(elapsed, 1e-9), "workers": workers,
+                       "inputs_done": len(todo)}
     return summary
 
 
-def _current(kind: str, rec: dict | None, sig: list) -> bool:
+def _unreadable(kind: str, rel: str) -> dict:
+    reason = "cannot read the file (a broken link, or removed while listing)"
+    if kind == "videos":
+        return {"key": rel, "skipped": reason, "retry": True}
+    return {"key": rel, "result": "unreadable", "reason": reason, "retry": True}
+
+
+def _remove_outputs(kind: str, out: Path, records: list[dict]) -> list[str]:
+    """Remove what these inputs wrote (their input is gone, or changed and about to be redone): the output
+    stays a function of the input folder, so no crop of a deleted photo or video is trained on. Only names this
+    run's own log gave out are touched. Returns the inputs whose outputs were removed."""
+    removed = []
+    for rec in records:
+        if kind == "videos":
+            if rec.get("place") and rec.get("tracks"):
+                for name in rec["tracks"]:
+                    shutil.rmtree(out / rec["place"] / name, ignore_errors=True)
+                removed.append(rec["key"])
+        elif rec.get("output"):
+            (out / rec["output"]).unlink(missing_ok=True)
+            removed.append(rec["key"])
+    return removed
+
+
+def _current(kind: str, rec: dict | None, sig: list | None) -> bool:
     """Whether an input's record still stands. Skips (and photos) are keyed by the file's size and mtime, so a
-    file fixed or finished copying is redone; an unexpected error is retried."""
-    if rec is None or rec.get("retry"):
+    file fixed or finished copying is redone; an unexpected error is retried. A prepared video is kept while its
+    size is the same (a copy or `touch` changes only the time, and a video costs minutes); another size is
+    another file (a download finished since), redone."""
+    if rec is None or rec.get("retry") or sig is None:
         return False
-    return rec.get("sig") == sig or (kind == "videos" and "skipped" not in rec)
+    if rec.get("sig") == sig:
+        return True
+    return kind == "videos" and "skipped" not in rec and bool(rec.get("sig")) and rec["sig"][0] == sig[0]
 
 
 def _results(jobs, opts, workers):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facessl.data.video.decode import VideoError, list_videos
+from facessl.data.video.decode import VIDEO_EXTENSIONS, VideoError
 from facessl.data.video.naming import track_name
 from facessl.engine.io import atomic_path
 from facessl.errors import FacesslError
@@ -25,9 +25,13 @@ def job_id(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def signature(path: Path) -> list[int]:
-    """[size, mtime_ns]: a file still being copied or fixed later has another one, so it is redone."""
-    st = path.stat()
+def signature(path: Path) -> list[int] | None:
+    """[size, mtime_ns]: a file still being copied or fixed later has another one, so it is redone.
+    None for a name that cannot be read (a broken symbolic link, a file removed while listing)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
     return [st.st_size, st.st_mtime_ns]
 
 
@@ -36,7 +40,9 @@ def shown(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def list_inputs(kind: str, root: Path) -> list[str]:
+def list_inputs(kind: str, root: Path, out: Path | None = None) -> tuple[list[str], dict[str, int]]:
+    """(the inputs under root as sorted relative paths, {suffix: count} of the other files, which are not read).
+    An output folder inside root is not read: its crops are not inputs."""
     from facessl.data.frames import walk_files
     from facessl.data.image_decode import IMAGE_SUFFIXES
 
@@ -44,14 +50,36 @@ def list_inputs(kind: str, root: Path) -> list[str]:
         raise FacesslError(f"--{kind} {root}: expected a folder of {kind}, not a file (put it in a folder of its own)")
     if not root.is_dir():
         raise FacesslError(f"--{kind} {root}: folder not found")
-    if kind == "videos":
-        found = list_videos(root)
-    else:
-        found = [f for f in walk_files(root) if f.lower().endswith(IMAGE_SUFFIXES)]
+    inside = _relative_inside(out, root) if out is not None else None
+    files = [f for f in walk_files(root) if inside is None or not (f + "/").startswith(inside + "/")]
+    suffixes = VIDEO_EXTENSIONS if kind == "videos" else IMAGE_SUFFIXES
+    found = [f for f in files if f.lower().endswith(suffixes)]
+    ignored: dict[str, int] = {}
+    for f in files:
+        if not f.lower().endswith(suffixes):
+            suffix = os.path.splitext(f)[1].lower() or "(no suffix)"
+            ignored[suffix] = ignored.get(suffix, 0) + 1
     if not found:
-        what = "video files (.mp4 .mov .avi .mkv .webm .m4v)" if kind == "videos" else "image files"
+        what = f"video files ({' '.join(VIDEO_EXTENSIONS)})" if kind == "videos" else "image files"
         raise FacesslError(f"--{kind} {root}: no {what} found")
-    return found
+    return found, ignored
+
+
+def _relative_inside(path: Path, root: Path) -> str | None:
+    """path relative to root (POSIX) when path lies inside root, else None (both resolved: links, `..`)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def check_separate(kind: str, root: Path, out: Path) -> None:
+    """--out must not be the input folder or a folder above it: crops would be written over the inputs (a photo's
+    crop keeps its name) or be read back as inputs. A folder inside the input folder is fine: it is not read."""
+    if _relative_inside(root, out) is not None:
+        where = "is the input folder" if _relative_inside(out, root) == "." else "holds the input folder"
+        raise FacesslError(f"--out {out} {where} (--{kind} {root}): the crops would overwrite or mix with "
+                           "the inputs; choose another output folder")
 
 
 def _tmp_dir(out: Path, name: str) -> Path:
@@ -206,7 +234,7 @@ def summarise(kind: str, root: Path, opts, fmt: str, records: list[dict]) -> dic
 
 def partly_decoded(rec: dict) -> str | None:
     """Why a video kept only some of its frames (truncated, damaged packets skipped), or None."""
-    why = [rec["error"]] if rec.get("error") else []
+    why = [rec[k] for k in ("error", "ended_early") if rec.get(k)]
     if rec.get("bad_packets"):
         why.append(f"{rec['bad_packets']} damaged packet(s) skipped")
     return "; ".join(why) or None
