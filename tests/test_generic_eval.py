@@ -128,8 +128,9 @@ def test_eval_cli_csv_and_imagefolder(own_csv):
     assert task["task"] == "classification" and task["info"]["class_names"] == ["angry", "happy", "sad"]
     assert "grouped by --group '^(S\\d+)_'" in task["info"]["split"]  # the pattern as typed, not its repr
     assert task["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["mean"] > 0.55  # chance: 1/3
-    assert ("weight decay (of 0, 0.01, 0.1, 1, 10) at the last epoch chosen on a validation split of the training "
-            "data (grouped by person where the data names one); for classes by the validation cross-entropy") in \
+    assert ("weight decay (of 0, 0.01, 0.1, 1, 10) at the last epoch chosen on a validation split (the dataset's own "
+            "where it gives one, else carved from the training data, grouped by person where the data names one); for "
+            "classes by the validation cross-entropy") in \
         (out / "results.md").read_text().replace("\n", " ")
     for i, path in enumerate(sorted((own_csv / "photos").iterdir())):  # the same faces as class folders
         label = ("happy", "sad", "angry")[int(path.stem.split("_")[1]) % 3]
@@ -212,8 +213,11 @@ def test_a_single_class_dataset_is_an_error_not_a_perfect_score(own_csv, capsys)
 
 
 def test_eval_cli_min_class_count_names_the_classes_left_out(own_csv):
-    with (own_csv / "legend.csv").open("a") as f:  # a class of two photos
-        f.write("7,S00_000.png,contempt\r\n7,S01_001.png,contempt\r\n")
+    # a class of two photos, copies under new names (a row naming a listed photo with another label is a conflict)
+    for src, dst in (("S00_000.png", "S00_900.png"), ("S01_001.png", "S01_901.png")):
+        (own_csv / "photos" / dst).write_bytes((own_csv / "photos" / src).read_bytes())
+    with (own_csv / "legend.csv").open("a") as f:
+        f.write("7,S00_900.png,contempt\r\n7,S01_901.png,contempt\r\n")
     out = own_csv / "out"
     assert main(["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'legend.csv'}",
                  "--images", str(own_csv / "photos"), "--label-column", "emotion", "--group", r"^(S\d+)_",

@@ -79,7 +79,12 @@ def images_to_embed(args):
                   + (f"; skipped {len(bad)} that do not decode (e.g. {shown(str(bad[0]))})" if bad else ""))
         root = Path(args.images)
         return ImageSet([str(f) for f in files], source=str(args.images)), [str(f.relative_to(root)) for f in files]
-    data = read_dataset(args.dataset, getattr(args, "skip_missing", False), reader_options(args))
+    from facessl.evaluate.suite import parse_dataset
+
+    options = reader_options(args)
+    if parse_dataset(args.dataset)[0] == "csv":  # embedding needs no labels: a table of images alone will do
+        options.setdefault("require_labels", False)
+    data = read_dataset(args.dataset, getattr(args, "skip_missing", False), options)
     data = data.images if isinstance(data, PairSet) else data
     if isinstance(data.images, np.ndarray):  # images held in memory (FER-2013 csv rows)
         names = [f"row{i:06d}" for i in range(len(data))]
@@ -103,6 +108,10 @@ def run(args) -> int:
     if args.size is not None and args.size < 8:
         raise FacesslError(f"--size must be >= 8 pixels, got {args.size}")
     imageset, names = images_to_embed(args)
+    broken = next((n for n in names if "\n" in n or "\r" in n), None)
+    if out.suffix == ".npy" and broken is not None:  # the .txt sidecar holds one name per line
+        raise FacesslError(f"{broken!r}: a file name with a line break cannot go in {out.with_suffix('.txt')} (one "
+                           "name per line); write --out FILE.csv, which quotes it")
     encoder = facessl.load(args.checkpoint)
     choice = args.features or feature_names(encoder)[0]
     if available_choices(encoder, [choice])[1]:

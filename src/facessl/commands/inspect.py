@@ -67,6 +67,29 @@ def describe(data) -> list[str]:
     return lines
 
 
+CHECK_AT_MOST = 20_000  # images decoded to find the broken ones; past it a seeded sample, said as such
+
+
+def undecodable(images, seed: int = 0) -> tuple[np.ndarray, str | None]:
+    """(rows that do not decode, a line saying so or None): every image of a set up to CHECK_AT_MOST, else a
+    sample. inspect is the check before eval, which would stop at the first such image without --skip-missing."""
+    from facessl.data.formats.decodable import undecodable_rows
+    from facessl.data.video.writers import shown
+
+    files = images.images
+    if isinstance(files, np.ndarray) or len(files) == 0:
+        return np.zeros(0, np.int64), None
+    rows = np.arange(len(files))
+    if len(rows) > CHECK_AT_MOST:
+        rows = np.sort(np.random.default_rng(seed).choice(len(files), CHECK_AT_MOST, replace=False))
+    bad = rows[undecodable_rows([files[i] for i in rows])]
+    if len(bad) == 0:
+        return bad, None
+    checked = "" if len(rows) == len(files) else f" of {len(rows)} checked (a sample)"
+    return bad, (f"do not decode: {len(bad)}{checked}, e.g. {shown(str(files[bad[0]]))}; eval stops at the first "
+                 "unless --skip-missing (which skips and counts them)")
+
+
 def multi_label_rates(images) -> list[str]:
     """How often each AU or attribute is present (the imbalance a reader of F1 or accuracy needs to know):
     attributes and occurrence-coded AUs are 0/1, DISFA-style intensities count as present at >= 2 (eval's default)."""
@@ -145,9 +168,17 @@ def run(args) -> int:
     print(f"{args.dataset}: format {fmt}, task {task}")  # the task eval would run (csv's columns, utkface's target)
     for line in describe(data):
         print(line)
+    images = data.images if hasattr(data, "pairs") else data
+    bad, line = undecodable(images, args.seed)
+    if line:
+        print(line)
     if out is None:
         return 0
-    images = data.images if hasattr(data, "pairs") else data
+    if len(bad):  # the sheet shows faces that decode
+        from facessl.data.formats.decodable import drop_undecodable
+
+        data = drop_undecodable(data)
+        images = data.images if hasattr(data, "pairs") else data
     rows, captions = sheet_rows(data, args.per_class, args.seed)
     tiles = load_batch(images.images, rows, args.size)
     if "landmarks" in images.labels:

@@ -34,6 +34,10 @@ def build_classification(test_set: ImageSet, train_set: ImageSet | None, options
         raise FacesslError(f"{train.images.source}: classification needs at least 2 classes in the training "
                            f"split; found {len(seen)} ({only!r})")
     info = {"class_names": names, "split": (test.images.meta or {}).get("split_from")}
+    unseen = np.setdiff1d(labels(test), seen)
+    if len(unseen):  # the probe can never answer these: every such test image counts as an error
+        counts = np.bincount(labels(test), minlength=int(unseen.max()) + 1)
+        info["unseen_test_classes"] = {(names[int(c)] if names else str(int(c))): int(counts[c]) for c in unseen}
     if (test.images.meta or {}).get("left_out_classes"):
         info["left_out_classes"] = test.images.meta["left_out_classes"]  # class -> images (--min-class-count)
     return classification_task("classification", train, val, test, labels(train), None if val is None else labels(val),

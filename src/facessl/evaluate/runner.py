@@ -209,7 +209,8 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     protocol = SELECTED_ON_TEST if options.paper_protocol else (
         "weight decay (of " + ", ".join(f"{w:g}" for w in options.weight_decays) + ")"
         + (" and epoch" if options.select_epoch else " at the last epoch")
-        + " chosen on a validation split of the training data (grouped by person where the data names one);"
+        + " chosen on a validation split (the dataset's own where it gives one, else carved from the training data,"
+        + " grouped by person where the data names one);"
         + " for classes by the validation cross-entropy")
     return json_safe({
         "facessl_version": facessl.__version__,

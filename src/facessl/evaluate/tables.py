@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from facessl.data.labels import AU_NAMES
+from facessl.evaluate.probes import SELECTED_ON_VALIDATION
 from facessl.evaluate.protocol import seed_spread
 
 # task -> (title, [(metric key, column label, scale to display)])
@@ -113,6 +114,10 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     notes += [f"{t['name']}: classes left out (fewer images than --min-class-count): "
               + ", ".join(f"{name} ({n})" for name, n in t["info"]["left_out_classes"].items())
               for t in tasks if t.get("info", {}).get("left_out_classes")]
+    notes += [f"{t['name']}: test classes with no training image, which the probe cannot predict (each counts as an "
+              "error; a spelling difference between the splits' names?): "
+              + ", ".join(f"{name} ({n})" for name, n in t["info"]["unseen_test_classes"].items())
+              for t in tasks if t.get("info", {}).get("unseen_test_classes")]
     notes += [f"{t['name']}: {t['info']['folds']} (the set's split not used: {t['info']['split_ignored']})"
               for t in tasks if t.get("info", {}).get("split_ignored")]
     notes += [f"{t['name']}: {'training set' if key == 'train_dropped' else 'rows'} skipped by the reader: "
@@ -189,6 +194,7 @@ def render(results: dict) -> str:
     if results.get("paper_protocol"):
         lines += ["", "**PAPER PROTOCOL: hyper-parameters and epoch chosen on the TEST set. These numbers are "
                       "optimistic and not comparable with validation-selected ones.**"]
+    lines += data_lines(results.get("tasks", []))
     lines.append("")
     by_kind: dict[str, list] = {}
     for t in results.get("tasks", []):
@@ -206,6 +212,30 @@ def render(results: dict) -> str:
     if failed:
         lines += ["### Failed tasks", ""] + [f"- {t['name']} ({t['task']}): {t['error']}" for t in failed] + [""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def data_lines(tasks: list[dict]) -> list[str]:
+    """Per task: the data, how it was split, rows per part, and where the probe's settings were chosen when that
+    is not the carve the model-selection line names (a validation split the dataset gives, or the test set)."""
+    lines = []
+    for t in tasks:
+        if t.get("error"):
+            continue
+        info = t.get("info") or {}
+        parts = [f"{t.get('dataset', '?')}" + (f", trained on {t['train_dataset']}" if t.get("train_dataset") else "")]
+        if info.get("split"):
+            parts.append(f"split: {info['split']}")
+        counts = [f"{k} {info[k + '_rows']}" for k in ("train", "val", "test") if info.get(k + "_rows")]
+        if counts:
+            parts.append("rows " + ", ".join(counts))
+        chosen = {sel.get("selected_on") for row in (t.get("rows") or {}).values() if isinstance(row, dict)
+                  for r in row.values() if isinstance(r, dict) for sel in r.get("selection") or []}
+        chosen.discard(None)
+        chosen.discard(SELECTED_ON_VALIDATION)
+        if chosen:
+            parts.append("probe settings chosen on the " + " / ".join(sorted(chosen)))
+        lines.append(f"- {t['name']} ({t['task']}): " + "; ".join(parts))
+    return lines
 
 
 def save(folder, results: dict) -> None:

@@ -77,7 +77,8 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
                    group_column=None, split_column=None, group: str | None = None,
                    test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED, skip_missing: bool = False,
                    min_class_count: int = 0, box_columns=None, box_format: str = "xywh",
-                   sheet: str | None = None) -> ImageSet:
+                   sheet: str | None = None, require_labels: bool = True) -> ImageSet:
+    """require_labels=False (`facessl embed`, `inspect`): a table of images alone is read, without a label."""
     path = Path(path)
     named = [c for c in (image_column, label_column, group_column, split_column) if c]
     where, head, kind, header, rows = _read(path, named, sheet)  # where: the file, or `book.xlsx [sheet NAME]`
@@ -90,10 +91,13 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
                                          f"(the header has {', '.join(header)})", head)
     targets, points = _names(target_columns), _names(point_columns)
     if label_column is None and not targets and not points:
-        if not any(h.lower() == "label" for h in header):
+        if not require_labels and not any(h.lower() == "label" for h in header):
+            label_column = None
+        elif not any(h.lower() == "label" for h in header):
             raise DataFormatError(where, f"no label column 'label'; give --label-column, --target-columns or "
                                          f"--point-columns (the header has {', '.join(header)})", head)
-        label_column = "label"
+        else:
+            label_column = "label"
     if sum(map(bool, (label_column, targets, points))) > 1:
         raise FacesslError("give one of --label-column, --target-columns, --point-columns (one task per table)")
     col = lambda name: column_index(header, name, where, kind, head)
@@ -121,6 +125,8 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         name = fields[image_i]
         if not name:
             raise DataFormatError(where, f"empty {image_column!r} field", line)
+        if "\\" in name and not (folder / name).is_file():  # written on Windows: imgs\sub\a.jpg
+            name = name.replace("\\", "/")
         file = folder / name
         if not missing.ok(file, where, line):
             continue
@@ -145,6 +151,8 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
             split.append(SPLIT_VALUES[value])
     if not files:
         raise DataFormatError(where, "every image this table names is missing")
+    if label_i is not None or numeric:
+        files, groups, split, raw_labels, values = _unique_rows(files, groups, split, raw_labels, values, missing.dropped)
     labels, meta = {"group": np.array(groups)}, {"split_from": f"column {header[split_i]!r}" if split_i is not None else None}
     if label_i is not None and min_class_count:
         (files, groups, split, raw_labels), rare, dropped = leave_out_rare_classes(
@@ -153,13 +161,14 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
             labels["group"], meta["left_out_classes"] = np.array(groups), rare
             missing.dropped.update(dropped)
     if label_i is not None:
+        _check_classes(raw_labels, header[label_i], where, head)
         names = sorted(set(raw_labels), key=_natural)
         labels["class"] = np.array([names.index(v) for v in raw_labels], dtype=np.int64)
         meta.update(class_names=names, label_column=header[label_i])
     elif targets:
         labels["target"] = np.array(values, dtype=np.float64)
         meta["target_columns"] = [header[i] for i in numeric]
-    else:
+    elif points:
         labels["landmarks"] = np.array(values, dtype=np.float64).reshape(len(files), -1, 2)
         meta["point_columns"] = [header[i] for i in numeric]
     if split_i is not None:
@@ -170,6 +179,46 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         how = f"column {group_column!r}" if group_column else (f"--group '{group}'" if group else "file name")
         meta["split_from"] = f"seeded ({seed}) {'stratified ' if 'class' in labels else ''}split, {test_fraction:.0%} test, grouped by {how}"
     return with_dropped(ImageSet(files, labels, split, str(path), meta=meta), missing.dropped)
+
+
+def _unique_rows(files, groups, split, raw_labels, values, dropped):
+    """One row per image (per face box): a second row with the same label is dropped; an image listed with two
+    different labels is dropped whole (which is right is unknown, and its copies could land in train and test).
+    Both counted, as `duplicate_row` and `conflicting_labels`."""
+    label_of = lambda i: (raw_labels[i] if raw_labels else None, tuple(values[i]) if values else None)
+    key_of = lambda i: (str(files[i]), getattr(files[i], "box", None))
+    seen: dict = {}
+    for i in range(len(files)):
+        seen.setdefault(key_of(i), set()).add(label_of(i))
+    keep, first = [], set()
+    for i in range(len(files)):
+        key = key_of(i)
+        if len(seen[key]) > 1:
+            dropped["conflicting_labels"] += 1
+        elif key in first:
+            dropped["duplicate_row"] += 1
+        else:
+            first.add(key)
+            keep.append(i)
+    if len(keep) == len(files):
+        return files, groups, split, raw_labels, values
+    pick = lambda seq: [seq[i] for i in keep] if seq else seq
+    return pick(files), pick(groups), pick(split), pick(raw_labels), pick(values)
+
+
+def _check_classes(raw_labels: list[str], column: str, where, line: int) -> None:
+    """A column of measurements (valence 0.53, -0.21 ...) read as classes would give one class per value and a
+    probe that cannot be right: said, with the option that reads it as numbers."""
+    try:
+        numbers = [float(v) for v in raw_labels]
+    except ValueError:
+        return
+    distinct = set(raw_labels)
+    if len(distinct) > 20 and any(not float(v).is_integer() for v in distinct) and all(map(math.isfinite, numbers)):
+        examples = ", ".join(sorted(distinct)[:3])
+        raise DataFormatError(where, f"label column {column!r} holds {len(distinct)} different numbers in "
+                                     f"{len(raw_labels)} rows ({examples} ...): a measurement, not classes; read it "
+                                     f"with --target-columns {column} (regression)", line)
 
 
 def _check_images_are_beside(folder: Path, first_row, image_i: int, where) -> None:
