@@ -202,6 +202,9 @@ def load_config(path=None, overrides=(), raw: dict | None = None) -> Config:
     try:
         return from_dict(Config, data, "")
     except FacesslError as exc:
+        given = [o.split("=", 1)[0].strip() for o in overrides if "=" in str(o)]
+        if any(f"'{key}'" in str(exc) for key in given):  # the value typed on the command line, not the file's
+            raise FacesslError(f"command line: {exc}") from None
         raise FacesslError(f"{path}: {exc}" if path is not None else str(exc)) from None
 
 

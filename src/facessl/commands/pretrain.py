@@ -49,5 +49,32 @@ def run(args) -> int:
     cfg = load_config(resolve_config(args.config), overrides)
     if args.data:  # set directly: a path is not always a clean YAML scalar
         cfg.data.path = str(Path(args.data).resolve())
+    check_run_dir(Path(args.out), cfg.data.path)
     train(cfg, args.out, quiet=args.quiet)
     return 0
+
+
+def check_run_dir(out: Path, data: str | None) -> None:
+    """--out is a new or empty folder or a facessl run (resumed); never inside the data (the run's image grids
+    would be read as training frames next time), never a folder of other files (config.yaml and metrics.jsonl
+    would be overwritten)."""
+    from facessl.config import load_config
+
+    if data:
+        try:
+            out.resolve().relative_to(Path(data).resolve())
+            raise FacesslError(f"--out {out} is inside the data folder {data}: the run's files would be read as "
+                               "training images; choose a folder outside it")
+        except ValueError:
+            pass
+    if not out.is_dir() or not any(out.iterdir()) or (out / "checkpoints").is_dir():
+        return
+    config = out / "config.yaml"
+    if not config.is_file():
+        raise FacesslError(f"--out {out} holds other files and is not a facessl run (no config.yaml, no "
+                           "checkpoints/); choose a new or empty folder")
+    try:
+        load_config(config)
+    except FacesslError as exc:
+        raise FacesslError(f"--out {out}: its config.yaml is not a facessl run's ({str(exc).splitlines()[0][:120]}); "
+                           "choose a new or empty folder") from None

@@ -80,12 +80,21 @@ class FrameFiles(Dataset):
 
     def __init__(self, root, size: int | None = 64):
         self.root = Path(root)
+        if self.root.is_file():
+            raise DataFormatError(self.root, "a file; expected the folder of prepared frames (facessl prepare --out)")
         if not self.root.is_dir():
             raise DataFormatError(self.root, "dataset directory not found")
         self.size = size
         self.skipped: dict[str, tuple[int, str]] = {}  # why -> (count, an example), for summary()
         self.files = np.array(self._scan())  # a numpy array, not a list: no refcount copies in workers
         if len(self.files) == 0:
+            from facessl.data.video.decode import list_videos
+
+            videos = list_videos(self.root)
+            if videos:  # raw videos handed straight to pretraining: they want faces cut out first
+                raise DataFormatError(self.root, f"no images found, but {len(videos)} video file(s) (e.g. {videos[0]}): "
+                                                 f"cut the faces out first, facessl prepare --videos {self.root} --out "
+                                                 "FOLDER, then pretrain on FOLDER")
             raise DataFormatError(self.root, f"no images found ({self.layout_hint})")
         self._check_one_readable()
 
@@ -189,6 +198,13 @@ class VoxCelebFrames(FrameFiles):
         notes = "".join(f"; {int((depth == d).sum())} images read as {how}" for d, how in shallow.items() if (depth == d).any())
         return head + notes + FrameFiles.summary(self).split(str(self.root), 1)[1]
 
+    @property
+    def small_epoch_hint(self) -> str:
+        if self.sampling != "per_identity":
+            return ""
+        return (f"data.sampling=per_identity takes one frame of each of the {len(self.identities)} identities an "
+                "epoch; with few identities data.sampling=all_frames takes every frame")
+
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])
         if self.sampling == "all_frames":
@@ -220,6 +236,13 @@ class TrackTuples(VoxCelebFrames):
         self.tracks = [(int(s), int(c)) for s, c in zip(starts[keep], counts[keep])]
         owner = np.searchsorted(self._id_starts, starts[keep], side="right") - 1
         self._tracks_of = np.split(np.arange(len(self.tracks)), np.flatnonzero(np.diff(owner)) + 1)
+
+    @property
+    def small_epoch_hint(self) -> str:
+        if self.sampling != "per_identity":
+            return ""
+        return (f"data.sampling=per_identity takes one frame of each of the {len(self.identities)} identities an "
+                "epoch; with few identities data.sampling=all_frames takes every frame")
 
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facessl.engine.io import write_text_atomic
 from facessl.errors import FacesslError
 
 
@@ -35,7 +36,7 @@ class MetricsLog:
         elif self.path.exists():
             kept = [line for line in self.path.read_text(errors="replace").splitlines()
                     if _step_of(line) is not None and _step_of(line) <= resume_step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            write_text_atomic(self.path, "".join(line + "\n" for line in kept))  # a kill now keeps the old file
         self.writer = None
         if tensorboard:
             try:

@@ -19,6 +19,8 @@ run would have (bit-identical on CPU).
 """
 from __future__ import annotations
 
+import functools
+
 import contextlib
 import sys
 import time
@@ -47,6 +49,10 @@ class Trainer:
         if cfg.train.batch_size % self.world:
             raise FacesslError(f"train.batch_size {cfg.train.batch_size} must be divisible by the {self.world} processes")
         self.local_batch = cfg.train.batch_size // self.world
+        if self.local_batch < 2:  # contrastive losses need negatives, batch norm two values a channel
+            raise FacesslError(f"train.batch_size {cfg.train.batch_size}: at least 2 images per process are needed "
+                               f"(got {self.local_batch} on each of {self.world}); contrastive losses compare the "
+                               "images of a batch and batch norm needs two of them")
         self.device = select_device(cfg.train.device)
 
         seed_everything(cfg.seed)  # the same initial weights on every rank
@@ -91,6 +97,10 @@ class Trainer:
             self.dataset = cached(self.dataset)
         self._sampler_args = (self.dataset, cfg.seed, cfg.train.batch_size, self.rank, self.world)
         self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
+        if self.main and not quiet and self.epoch_length < cfg.train.batch_size:  # a batch holds items twice
+            hint = getattr(self.dataset, "small_epoch_hint", "")
+            print(f"note: an epoch is {self.epoch_length} items, fewer than the batch of {cfg.train.batch_size}: every "
+                  f"batch holds some items twice, each copy a negative of the other{'; ' + hint if hint else ''}")
         self.knn = self._build_knn()
 
         seed_everything(cfg.seed + self.rank)  # augmentation differs per rank
@@ -115,10 +125,18 @@ class Trainer:
 
     def _write_config(self):
         path = self.run_dir / "config.yaml"
+        if self.resumed_from and self.step >= self.cfg.train.steps:  # nothing to train: the run's record stands
+            if not self.quiet:
+                print(f"note: {self.run_dir} is already trained to step {self.step} (train.steps "
+                      f"{self.cfg.train.steps}): nothing to do; raise train.steps to train on")
+            return
         if self.resumed_from and path.is_file():
             changed = diff_configs(load_config(path), self.cfg)
             if changed and not self.quiet:
-                print(f"note: resuming with changed settings: {', '.join(changed)}")
+                print(f"note: resuming with changed settings: {', '.join(changed)}"
+                      + ("; the learning-rate schedule now ends at step "
+                         f"{self.cfg.train.steps}, so the rate moves to where that schedule is at step {self.step}"
+                         if "train.steps" in changed else ""))
         save_config(self.cfg, path)
 
     def _resume(self):
@@ -129,6 +147,7 @@ class Trainer:
             remove_stale_temporaries(self.run_dir / "checkpoints", old_versions=True)
             remove_stale_temporaries(self.run_dir)
         dist.barrier()
+        self._check_same_model()
         unreadable = []
         for candidate in reversed(ckpt.list_checkpoints(self.run_dir)):
             try:
@@ -147,6 +166,23 @@ class Trainer:
             raise FacesslError(f"{self.run_dir}: no readable checkpoint left to resume from (newest: {unreadable[0]}); "
                                "start a new run with another --out")
         return None
+
+    def _check_same_model(self):
+        """A run resumes with the networks it was trained with: a changed method or backbone is said by name
+        (loading the weights would only report missing keys and shapes)."""
+        path = self.run_dir / "config.yaml"
+        if not path.is_file() or not ckpt.list_checkpoints(self.run_dir):
+            return
+        try:
+            before = load_config(path)
+        except FacesslError:
+            return  # an older or hand-edited config: the weights' own check speaks
+        structural = [k for k in diff_configs(before, self.cfg) if k == "method.name" or k.startswith("backbone.")]
+        if structural:
+            flat = lambda cfg, key: functools.reduce(getattr, key.split("."), cfg)
+            said = ", ".join(f"{k} was {flat(before, k)!r}, now {flat(self.cfg, k)!r}" for k in structural)
+            raise FacesslError(f"{self.run_dir}: trained with other networks ({said}); a run resumes with the method and "
+                               "backbone it was trained with: start a new run with another --out")
 
     def _restore(self, latest, state, optim):
         # first: a schedule over time (train.minutes) reads it

@@ -84,6 +84,8 @@ class Embedder(nn.Module):
     def maps(self, images: torch.Tensor) -> torch.Tensor:
         """The backbone's map of `images`; a smaller input is resized up to the training size first (the
         paper's encoder needs it to reach 1x1)."""
+        if images.dtype == torch.uint8:  # resizing needs floats; the backbone reads either
+            images = images.float() / 255
         if images.shape[-1] < self.image_size or images.shape[-2] < self.image_size:
             images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear",
                                    align_corners=False)

@@ -72,6 +72,13 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 3:
             raise FacesslError(f"backbone expects images (N,3,H,W), got shape {tuple(x.shape)}")
+        if x.dtype == torch.uint8:  # images as decoded (0..255): the same faces as float / 255
+            x = x.float() / 255
+        elif not self.training and x.numel() and float(x.detach().amax()) > 2.0:
+            # floats in 0..255 would give features of a white image, silently: checked where users call in
+            # (evaluation, `facessl.load(...).features`); training feeds its own [0, 1] views
+            raise FacesslError(f"images should be floats in [0, 1] (or uint8 0..255); got values up to "
+                               f"{float(x.detach().amax()):g}: divide by 255")
         return self.trunk(self.normalize(x))
 
     def feature_shape(self, image_size: int | None = None) -> tuple[int, int, int]:

@@ -125,7 +125,7 @@ def _(w, s):
     return pretrain(w, s, data=s.images)
 
 
-@case("pretrain/data-is-a-file", 2, "not found")
+@case("pretrain/data-is-a-file", 2, "a file; expected the folder of prepared frames")
 def _(w, s):
     (w / "file.jpg").write_bytes(b"x")
     return pretrain(w, s, data=w / "file.jpg")

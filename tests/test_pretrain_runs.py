@@ -1,0 +1,101 @@
+"""`facessl pretrain` as a user meets it: images as uint8 to `features`, a batch of one, few identities for the
+batch, an output folder inside the data or full of other files, a changed method on resume, a finished run
+rerun with fewer steps, raw videos handed to pretraining, and errors that name the command line."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+import facessl
+from facessl.cli import main
+from facessl.engine.train import train
+from facessl.errors import FacesslError
+from train_helpers import make_track_tree, tiny_config
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_track_tree(tmp_path_factory.mktemp("vox"), identities=3, videos=1, tracks=2, frames=3, size=32)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, data):
+    out = tmp_path_factory.mktemp("run") / "run"
+    train(tiny_config(data, steps=2), out, quiet=True)
+    return out
+
+
+def cli(data, out, *extra) -> list[str]:
+    config = out.parent / "tiny.yaml"
+    config.write_text("{}\n")  # every setting comes as an override
+    return ["pretrain", "--config", str(config), "--data", str(data), "--out", str(out), "--quiet",
+            "method.name=simclr", "method.proj_hidden=64", "method.proj_dim=32", "backbone.name=small",
+            "backbone.width=0.25", "data.size=32", "data.workers=0", "train.precision=fp32", "train.device=cpu",
+            "train.batch_size=8", "train.image_every=0", *extra]
+
+
+def test_features_of_uint8_images_are_those_of_the_same_floats(run):
+    encoder = facessl.load(run)
+    images = (torch.rand(2, 3, 32, 32) * 255).to(torch.uint8)
+    as_uint8, as_float = encoder.features(images)["fs"], encoder.features(images.float() / 255)["fs"]
+    assert torch.isfinite(as_uint8).all() and torch.allclose(as_uint8, as_float)
+    with pytest.raises(FacesslError, match=r"floats in \[0, 1\].*divide by 255"):
+        encoder.features(images.float())
+
+
+def test_a_batch_of_one_is_one_error(tmp_path, data):
+    with pytest.raises(FacesslError, match="train.batch_size 1: at least 2 images per process"):
+        train(tiny_config(data, batch=1, steps=1), tmp_path / "run", quiet=True)
+
+
+def test_fewer_identities_than_the_batch_is_said(tmp_path, data, capsys):
+    train(tiny_config(data, steps=1), tmp_path / "run")
+    printed = capsys.readouterr().out
+    assert "note: an epoch is 3 items, fewer than the batch of 8" in printed and "data.sampling=all_frames" in printed
+    train(tiny_config(data, "data.sampling=all_frames", steps=1), tmp_path / "run2")  # 18 frames: no note
+    assert "fewer than the batch" not in capsys.readouterr().out
+
+
+def test_an_output_folder_inside_the_data_or_of_other_files_is_refused(tmp_path, data, capsys):
+    assert main(cli(data, data / "myrun", "train.steps=1")) == 2
+    assert "is inside the data folder" in capsys.readouterr().err and not (data / "myrun").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.yaml").write_text("lr: 1\n")
+    (mine / "metrics.jsonl").write_text("my own notes\n")
+    assert main(cli(data, mine, "train.steps=1")) == 2
+    assert "its config.yaml is not a facessl run's" in capsys.readouterr().err
+    assert (mine / "config.yaml").read_text() == "lr: 1\n" and (mine / "metrics.jsonl").read_text() == "my own notes\n"
+    (mine / "config.yaml").unlink()
+    assert main(cli(data, mine, "train.steps=1")) == 2
+    assert "holds other files and is not a facessl run" in capsys.readouterr().err
+
+
+def test_another_method_on_resume_is_named(tmp_path, data, run, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    with pytest.raises(FacesslError, match=r"trained with other networks \(backbone.width was 0.25, now 0.5\)"):
+        train(tiny_config(data, "backbone.width=0.5", steps=3), copy, quiet=True)
+    with pytest.raises(FacesslError, match=r"method.name was 'simclr', now 'pcl'"):
+        train(tiny_config(data, "method.name=pcl", steps=3), copy, quiet=True)
+
+
+def test_a_finished_run_rerun_with_fewer_steps_keeps_its_config(tmp_path, data, run, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    before = (copy / "config.yaml").read_text()
+    train(tiny_config(data, steps=1), copy)
+    assert "already trained to step 2 (train.steps 1): nothing to do" in capsys.readouterr().out
+    assert (copy / "config.yaml").read_text() == before
+
+
+def test_raw_videos_point_to_prepare_and_overrides_are_blamed_on_the_command_line(tmp_path, capsys):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "talk.mp4").write_bytes(b"\0" * 64)
+    assert main(cli(tmp_path / "videos", tmp_path / "out", "train.steps=1")) == 2
+    assert "facessl prepare --videos" in capsys.readouterr().err
+    assert main(cli(tmp_path / "videos", tmp_path / "out", "train.steps=-5")) == 2
+    err = capsys.readouterr().err
+    assert "command line: config key 'train.steps': expected >= 1, got -5" in err
