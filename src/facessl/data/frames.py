@@ -202,8 +202,8 @@ class VoxCelebFrames(FrameFiles):
     def small_epoch_hint(self) -> str:
         if self.sampling != "per_identity":
             return ""
-        return (f"data.sampling=per_identity takes one frame of each of the {len(self.identities)} identities an "
-                "epoch; with few identities data.sampling=all_frames takes every frame")
+        return (f"data.sampling=per_identity takes one frame (track) of each of the {len(self.identities)} "
+                "identities an epoch; with few identities data.sampling=all_frames takes every one")
 
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])
@@ -236,13 +236,6 @@ class TrackTuples(VoxCelebFrames):
         self.tracks = [(int(s), int(c)) for s, c in zip(starts[keep], counts[keep])]
         owner = np.searchsorted(self._id_starts, starts[keep], side="right") - 1
         self._tracks_of = np.split(np.arange(len(self.tracks)), np.flatnonzero(np.diff(owner)) + 1)
-
-    @property
-    def small_epoch_hint(self) -> str:
-        if self.sampling != "per_identity":
-            return ""
-        return (f"data.sampling=per_identity takes one frame of each of the {len(self.identities)} identities an "
-                "epoch; with few identities data.sampling=all_frames takes every frame")
 
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])
