@@ -198,3 +198,15 @@ def test_an_upside_down_video_without_a_rotation_flag_is_turned_as_a_whole(tmp_p
         assert np.abs(np.asarray(Image.open(a), float) - np.asarray(Image.open(b), float)).mean() < 6, a.name
     report("videos", down, tmp_path / "out-down")
     assert "turned upright (1): a.mp4 (180° anticlockwise)" in capsys.readouterr().out
+
+
+def test_a_turned_face_read_at_0_99_as_it_stands_is_still_told_turned():
+    """O-Net's scores of a real frame stored upside down (session 31: a talking-head clip, 512 px): 0.9895 as it
+    stands, 1.0 turned back. A margin in probability (+0.05) could not see it; the margin in log-odds does. The
+    same frame upright: its turned crops score 0.93-0.99, below its own 0.9987: not turned."""
+    from facessl.data.video.orient import _stands_turned
+
+    assert _stands_turned(np.array([0.9895, 0.8021, 1.0, 0.6257], np.float32))
+    assert not _stands_turned(np.array([0.9987, 0.9862, 0.9872, 0.9295], np.float32))
+    assert not _stands_turned(np.array([0.5, 0.85, 0.2, 0.1], np.float32))  # turned, but not enough like a face
+    assert _stands_turned(np.array([0.3, 0.95, 0.2, 0.1], np.float32))
