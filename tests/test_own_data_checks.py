@@ -111,3 +111,39 @@ def test_inspect_finds_images_that_do_not_decode(tmp_path, capsys):
     assert main(["inspect", "--dataset", f"imagefolder:{tmp_path / 'set'}", "--out", str(tmp_path / "s.png")]) == 0
     printed = capsys.readouterr().out
     assert "do not decode: 1, e.g. " in printed and "broken.jpg" in printed and (tmp_path / "s.png").is_file()
+
+
+def test_an_unlabelled_row_stops_or_is_skipped_and_counted(tmp_path):
+    images(tmp_path, ["a.png", "b.png", "c.png"])
+    (tmp_path / "t.csv").write_text("image,label\na.png,x\nb.png,\nc.png,y\n")
+    with pytest.raises(FacesslError, match=r"t.csv:3: empty label in column 'label' \(--skip-missing skips"):
+        read_csv_table(tmp_path / "t.csv")
+    data = read_csv_table(tmp_path / "t.csv", skip_missing=True)
+    assert len(data) == 2 and data.dropped == {"empty_label": 1}
+
+
+def test_small_messages_say_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    images(tmp_path / "set" / "happy", ["1.png", "2.png"])
+    images(tmp_path / "set" / "sad", ["3.png", "4.png"])
+    assert main(["eval", "--checkpoint", str(tmp_path), "--dataset", f"imagefolder:{tmp_path / 'set'}",
+                 "--task", "expression", "--out", str(tmp_path / "o"), *CLI_FAST]) == 2
+    assert "(--task classification)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", "--checkpoint", str(tmp_path), "--dataset", "csv:x.csv", "--out", "o", "--cv", "1"])
+    assert "expected a number of folds, 2 or more, got '1'" in capsys.readouterr().err
+    assert main(["embed", "--checkpoint", str(tmp_path), "--images", str(tmp_path), "--dataset", "csv:x.csv",
+                 "--out", str(tmp_path / "f.csv")]) == 2
+    assert "is --image-root" in capsys.readouterr().err
+
+
+def test_a_checkpoint_without_its_config_names_where_it_looked(tmp_path, capsys):
+    from facessl.engine.checkpoint import load_method
+
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "model.safetensors").write_bytes(b"")
+    with pytest.raises(FacesslError, match=r"weights: no config.yaml beside the weights nor in the run folder above"):
+        load_method(tmp_path / "weights")
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(FacesslError, match="a run directory without a checkpoint yet"):
+        load_method(tmp_path / "run")

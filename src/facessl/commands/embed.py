@@ -62,7 +62,8 @@ def images_to_embed(args):
     from facessl.evaluate.suite import read_dataset
 
     if bool(args.images) == bool(args.dataset):
-        raise FacesslError("give exactly one of --images FOLDER or --dataset FORMAT:PATH")
+        raise FacesslError("give exactly one of --images FOLDER or --dataset FORMAT:PATH"
+                           + (" (the folder a table's image column is relative to is --image-root)" if args.images else ""))
     if args.images:
         files, linked = list_image_files(args.images, count_linked=True)
         bad = []
@@ -91,7 +92,7 @@ def images_to_embed(args):
     else:
         names = [str(p) for p in data.images]
     if not args.quiet:
-        dropped = ", ".join(f"{v} {k}" for k, v in data.dropped.items() if v)
+        dropped = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in data.dropped.items() if v)
         print(f"found {len(data)} images in {args.dataset}" + (f" (skipped: {dropped})" if dropped else ""))
     return data, names
 

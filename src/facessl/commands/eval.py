@@ -53,7 +53,7 @@ def add_arguments(p) -> None:
     proto.add_argument("--verification-center", action="store_true",
                        help="verification: subtract the mean feature of the threshold folds' images before the cosine "
                             "(SphereFace's and CosFace's LFW evaluation)")
-    proto.add_argument("--cv", type=positive_int, default=0, metavar="K",
+    proto.add_argument("--cv", type=fold_count, default=0, metavar="K",
                        help="K-fold cross-validation over the whole set, person-exclusive (the set's subject/identity/"
                             "group label; Adience's own folds): every face tested once (CK+, JAFFE, KDEF: 10)")
     proto.add_argument("--au-positive", type=finite_float, default=2.0, help="DISFA: AU present when intensity >= this")
@@ -246,3 +246,16 @@ def run(args) -> int:
         raise FacesslError(f"{len(failed)} of {len(results['tasks'])} tasks failed (details in {out / 'results.json'}); "
                            f"first: {failed[0]['name']}: {failed[0]['error']}")
     return 0
+
+
+def fold_count(text: str) -> int:
+    """--cv K: two folds or more (one fold has nothing to train on)."""
+    import argparse
+
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if k < 2 or str(k) != text.strip():
+        raise argparse.ArgumentTypeError(f"expected a number of folds, 2 or more, got {text!r}")
+    return k

@@ -189,6 +189,9 @@ def resolve_checkpoint(path) -> Path:
             return latest
     if not path.exists():
         raise FacesslError(f"{path}: no such checkpoint or run directory")
+    if (path / "checkpoints").is_dir():
+        raise FacesslError(f"{path}: a run directory without a checkpoint yet (checkpoints/ is empty: the run stopped "
+                           "before its first one)")
     raise FacesslError(f"{path}: not a checkpoint (no model.safetensors) nor a run directory with checkpoints/")
 
 
@@ -239,6 +242,9 @@ def load_method(path, device="cpu"):
     config_file = ckpt / "config.yaml"
     if not config_file.is_file():
         config_file = ckpt.parent.parent / "config.yaml"
+    if not config_file.is_file():  # name both places looked, not a bare `config.yaml`
+        raise CheckpointError(f"{ckpt}: no config.yaml beside the weights nor in the run folder above "
+                              f"({ckpt.parent.parent.resolve() / 'config.yaml'}); facessl writes it with every checkpoint")
     try:
         cfg = read_file(config_file, "config", load_config)
         method = build_method(cfg)

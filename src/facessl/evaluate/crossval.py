@@ -39,7 +39,9 @@ def test_rows_per_fold(data: ImageSet, k: int) -> tuple[list[np.ndarray], str]:
         rows = subject_folds(people, k)
     except FacesslError as exc:
         raise FacesslError(f"{data.source or 'dataset'}: {exc}") from None
-    return rows, f"{k} folds of persons ({len(np.unique(people))} groups, dealt in sorted order)"
+    whole = len(np.unique(people)) == len(people)  # no person named: each image is its own group
+    what = "images (no person label: each image its own group)" if whole else "persons"
+    return rows, f"{k} folds of {what} ({len(np.unique(people))} groups, dealt in sorted order)"
 
 
 def cross_validated(build, task_name: str, test_set: ImageSet, train_set: ImageSet | None,

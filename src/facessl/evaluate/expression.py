@@ -18,7 +18,10 @@ from facessl.evaluate.splits import TEST_NAMES, TRAIN_NAMES, VAL_NAMES, has_spli
 def require_label(imageset: ImageSet, name: str, task: str) -> np.ndarray:
     if name not in imageset.labels:
         have = ", ".join(imageset.labels) or "none"
-        raise FacesslError(f"{imageset.source or 'dataset'}: task {task!r} needs label {name!r} (labels present: {have})")
+        hint = ("; a table's or folder's own classes are task 'classification' (--task classification)"
+                if "class" in imageset.labels and task != "classification" else "")
+        raise FacesslError(f"{imageset.source or 'dataset'}: task {task!r} needs label {name!r} (labels present: "
+                           f"{have}){hint}")
     return np.asarray(imageset.labels[name])
 
 

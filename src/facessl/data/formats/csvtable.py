@@ -128,14 +128,18 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         if "\\" in name and not (folder / name).is_file():  # written on Windows: imgs\sub\a.jpg
             name = name.replace("\\", "/")
         file = folder / name
+        if label_i is not None and not fields[label_i]:
+            if not skip_missing:
+                raise DataFormatError(where, f"empty label in column {header[label_i]!r} (--skip-missing skips and "
+                                             "counts unlabelled rows)", line)
+            missing.dropped["empty_label"] += 1
+            continue
         if not missing.ok(file, where, line):
             continue
         if boxes:
             file = BoxedImage(file, _box([_number(fields[i], header[i], where, line) for i in boxes], box_format, where, line))
         files.append(file if boxes else str(file))
         if label_i is not None:
-            if not fields[label_i]:
-                raise DataFormatError(where, f"empty label in column {header[label_i]!r}", line)
             raw_labels.append(fields[label_i])
         if numeric:
             values.append([_number(fields[i], header[i], where, line) for i in numeric])
