@@ -42,7 +42,8 @@ class BackboneConfig:
 
 @dataclass
 class DataConfig:
-    LIMITS: ClassVar[dict] = {"size": (8, None), "frames_per_tuple": (1, None), "workers": (0, None)}
+    # size: faces beyond 1024 px would not fit a batch in memory (a typo such as 64000 is one error, not an OOM)
+    LIMITS: ClassVar[dict] = {"size": (8, 1024), "frames_per_tuple": (1, None), "workers": (0, None)}
     path: str | None = None  # root of the pretraining data (`facessl pretrain --data` sets it)
     layout: Literal["voxceleb", "folder"] = "voxceleb"  # id*/video/track/frame.jpg, or any folders of images
     size: int = 64  # images are resized to size x size if stored otherwise

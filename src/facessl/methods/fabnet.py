@@ -162,7 +162,7 @@ class FAbNet(Method):
         need = self.cfg.n_sources + 1
         if images.shape[1] < need:
             raise FacesslError(f"fabnet with method.n_sources={self.cfg.n_sources} needs tuples of {need} frames, "
-                               f"got {images.shape[1]}")
+                               f"got {images.shape[1]}: set data.frames_per_tuple={need}")
         images = images[:, :need]
         return images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
 
@@ -267,7 +267,10 @@ def load_initial_weights(method: FAbNet, path: str) -> None:
 
     from facessl.engine.checkpoint import resolve_checkpoint
 
-    ckpt = resolve_checkpoint(path)
+    try:
+        ckpt = resolve_checkpoint(path)
+    except FacesslError as exc:  # say which setting named it: the recipe's init_from, not a command-line path
+        raise FacesslError(f"method.init_from: {exc} (the single-source run this stage starts from)") from None
     file = ckpt / "model.safetensors"
     state = load_file(str(file))
     own = method.state_dict()
