@@ -107,7 +107,7 @@ def test_resume_falls_back_to_the_checkpoint_before(tmp_path, two_checkpoints, d
 @pytest.mark.parametrize("override", [
     "train.steps=0", "train.batch_size=0", "train.checkpoint_every=0", "train.log_every=0", "train.image_every=-1",
     "train.keep_checkpoints=-1", "optim.lr=-1", "optim.lr=.inf", "optim.weight_decay=-1", "optim.momentum=1.5",
-    "optim.warmup_steps=-1", "optim.grad_clip=-0.5", "data.size=4", "data.workers=-1", "data.frames_per_tuple=0",
+    "optim.warmup_steps=-1", "optim.grad_clip=-0.5", "data.size=4", "data.size=100000", "data.workers=-1", "data.frames_per_tuple=0",
     "backbone.width=0", "train.knn.k=0", "train.knn.train_fraction=1.0", "seed=-3", "method.temperature=0",
     "method.crop_min_scale=0", "method.crop_min_scale=1.5", "method.colour_strength=-0.1", "method.colour_strength=3",
     "method.crop_max_aspect=0.5"])
