@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -99,3 +100,21 @@ def test_raw_videos_point_to_prepare_and_overrides_are_blamed_on_the_command_lin
     assert main(cli(tmp_path / "videos", tmp_path / "out", "train.steps=-5")) == 2
     err = capsys.readouterr().err
     assert "command line: config key 'train.steps': expected >= 1, got -5" in err
+
+
+def test_image_grids_say_what_each_row_shows(tmp_path, data):
+    from PIL import Image
+
+    from facessl.engine.runlog import save_image_grid
+
+    images = torch.rand(16, 3, 32, 32)
+    save_image_grid(images, tmp_path / "p.png")
+    plain = Image.open(tmp_path / "p.png")
+    save_image_grid(images, tmp_path / "l.png", row_labels=["view 1", "view 2"])
+    labelled = Image.open(tmp_path / "l.png")
+    assert labelled.height == plain.height and labelled.width > plain.width  # a margin for the labels
+    margin = np.asarray(labelled)[:, : labelled.width - plain.width]
+    assert (margin < 128).any() and (margin == 255).mean() > 0.8  # dark text on white
+    train(tiny_config(data, "train.image_every=1", steps=1), tmp_path / "run", quiet=True)
+    views = Image.open(tmp_path / "run" / "images" / "views_00000001.png")
+    assert views.width > views.height * 4 + 20  # SimCLR's two rows of 8, labelled

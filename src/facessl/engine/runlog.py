@@ -79,8 +79,10 @@ def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> np.ndarray:
     return grid
 
 
-def save_image_grid(images: torch.Tensor, path, nrow: int = 8, min_side: int = 256) -> np.ndarray:
-    """Write a PNG grid (upscaled with nearest neighbours when tiny, so 64-px faces stay visible)."""
+def save_image_grid(images: torch.Tensor, path, nrow: int = 8, min_side: int = 256,
+                    row_labels: list[str] | None = None) -> np.ndarray:
+    """Write a PNG grid (upscaled with nearest neighbours when tiny, so 64-px faces stay visible); row_labels,
+    when given, are written in a white margin at the left of their rows."""
     from PIL import Image
 
     from facessl.engine.io import atomic_path
@@ -90,9 +92,23 @@ def save_image_grid(images: torch.Tensor, path, nrow: int = 8, min_side: int = 2
     scale = max(1, min_side // max(1, min(im.size)))
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+    if row_labels:
+        im = _with_row_labels(im, row_labels)
     with atomic_path(path) as tmp:
         im.save(tmp, format="PNG")
     return grid
+
+
+def _with_row_labels(im, labels: list[str]):
+    from PIL import Image, ImageDraw
+
+    margin = 8 + 7 * max(len(label) for label in labels)  # the default bitmap font: about 6 px a character
+    out = Image.new("RGB", (im.width + margin, im.height), "white")
+    out.paste(im, (margin, 0))
+    draw, row_height = ImageDraw.Draw(out), im.height / len(labels)
+    for i, label in enumerate(labels):
+        draw.text((4, int((i + 0.5) * row_height) - 5), label, fill="black")
+    return out
 
 
 def progress_bar(total: int, initial: int, quiet: bool, main: bool):

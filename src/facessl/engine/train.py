@@ -416,7 +416,8 @@ class Trainer:
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             if do_images:
                 for name, images in self.method.images_for_logging(batch).items():
-                    grid = save_image_grid(images, self.run_dir / "images" / f"{name}_{self.step:08d}.png")
+                    grid = save_image_grid(images, self.run_dir / "images" / f"{name}_{self.step:08d}.png",
+                                           row_labels=self.method.logging_row_labels(name))
                     self.log.add_images(name, grid, self.step)
             if do_knn:
                 self.method.eval()

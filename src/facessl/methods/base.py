@@ -62,5 +62,9 @@ class Method(nn.Module):
         """Inverse of extra_state."""
 
     def images_for_logging(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Optional PNG grids written during training: name -> (N,3,H,W) float [0,1]."""
+        """Optional PNG grids written during training: name -> (N,3,H,W) float [0,1], 8 a row."""
         return {}
+
+    def logging_row_labels(self, name: str) -> list[str] | None:
+        """What each row of the grid `name` shows, written at its left (None: no labels)."""
+        return None

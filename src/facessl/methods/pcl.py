@@ -174,6 +174,11 @@ class PCL(Method):
 
         return {"reconstructions": reconstruction_grid(self, batch["images"], columns=8)}
 
+    def logging_row_labels(self, name: str) -> list[str] | None:
+        from facessl.methods.pcl_analysis import grid_row_names
+
+        return grid_row_names(self) if name == "reconstructions" else None
+
 
 def swap_test(method: PCL, images: torch.Tensor, batch_size: int = 256) -> dict[str, float]:
     """Feature-swap disentanglement check; see facessl.methods.pcl_analysis.swap_test."""

@@ -48,6 +48,11 @@ def reconstructions(method, images: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
+def grid_row_names(method) -> list[str]:
+    """The GRID_ROWS a reconstruction grid of this model holds (parts switched off leave theirs out)."""
+    return list(GRID_ROWS if method.net.decoder is not None else GRID_ROWS[:2])  # as reconstructions() gives them
+
+
 def reconstruction_grid(method, images: torch.Tensor, columns: int = 8) -> torch.Tensor:
     """(rows*columns, 3, H, W): one row per GRID_ROWS entry, `columns` samples (white padding if fewer)."""
     recon = reconstructions(method, images[:columns])

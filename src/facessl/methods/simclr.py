@@ -108,3 +108,6 @@ class SimCLR(Method):
     def images_for_logging(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         v1, v2 = self.make_views(batch["images"][:8])
         return {"views": torch.cat([v1, v2]).clamp(0, 1)}  # row 1: first views, row 2: second views
+
+    def logging_row_labels(self, name: str) -> list[str] | None:
+        return ["view 1", "view 2"] if name == "views" else None
