@@ -259,3 +259,46 @@ def test_samples_in_a_folder_named_code_are_still_read(tmp_path):
                                                     "pt3d_68": np.zeros((3, 68))})
     got = formats.read("aflw2000", tmp_path)
     assert len(got) == 1 and got.labels["subset"].tolist() == ["code/AFLW2000"]
+
+
+# --- session 31: layouts a user really has -------------------------------------------------------------------
+def test_lfw_kaggle_copy_inside_its_archive_folder(tmp_path):
+    root = tmp_path / "lfw_kaggle" / "archive"
+    for name in ("Ann_Lee", "Bo_Chen"):
+        for k in (1, 2):
+            save_image(root / "lfw-deepfunneled" / "lfw-deepfunneled" / name / f"{name}_{k:04d}.jpg", face())
+    write(root / "pairs.csv", "name,imagenum1,imagenum2,\nAnn_Lee,1,2,\nAnn_Lee,1,Bo_Chen,1\n", crlf=True)
+    got = formats.read("lfw", tmp_path / "lfw_kaggle")
+    assert got.same.tolist() == [True, False]
+
+
+def test_aflw2000_finds_300w_lp_as_released_and_inspect_needs_no_training_set(tmp_path, capsys):
+    mat = {"Pose_Para": np.array([[0.0, 0.3, 0.0, 10, 10, 0, 0.001]]), "pt3d_68": np.zeros((3, 68))}
+    for folder in ("posedata/AFLW2000/image00002", "posedata/300W_LP/AFW/AFW_1_1_0", "alone/AFLW2000/image00002"):
+        save_image(tmp_path / f"{folder}.jpg", face(20))
+        savemat_deterministic(tmp_path / f"{folder}.mat", mat)
+    from facessl.evaluate.suite import TaskSpec
+
+    spec = TaskSpec("", f"aflw2000:{tmp_path / 'posedata' / 'AFLW2000'}")
+    assert spec.train_dataset == f"300wlp:{tmp_path / 'posedata' / '300W_LP'}"
+    assert main(["inspect", "--dataset", f"aflw2000:{tmp_path / 'alone' / 'AFLW2000'}"]) == 0
+    printed = capsys.readouterr().out
+    assert "task pose (eval: task 'pose' on aflw2000 needs a training set" in printed and "images: 1" in printed
+
+
+def test_an_affectnet_copy_in_another_layout_is_told_what_reads_it(tmp_path):
+    for c in ("anger", "happy", "neutral"):
+        save_image(tmp_path / "kaggle" / "archive" / "Train" / c / "0.jpg", face())
+    one_line_error(lambda: formats.read("affectnet", tmp_path / "kaggle"),
+                   f"a copy in class folders \\(train/<class>/\\) is read as imagefolder:{tmp_path / 'kaggle'}")
+    save_image(tmp_path / "yolo" / "YOLO_format" / "train" / "images" / "0.jpg", face())
+    write(tmp_path / "yolo" / "YOLO_format" / "train" / "labels" / "0.txt", "3 0.5 0.5 1 1\n")
+    one_line_error(lambda: formats.read("affectnet", tmp_path / "yolo"), "looks like a YOLO-format copy")
+
+
+def test_image_folders_with_one_file_name_in_two_classes_are_two_groups(tmp_path):
+    for c in ("angry", "happy"):
+        for k in range(3):
+            save_image(tmp_path / "set" / c / f"im{k}.png", face())
+    got = formats.read("imagefolder", tmp_path / "set")
+    assert len(set(got.labels["group"].tolist())) == 6

@@ -118,3 +118,37 @@ def test_image_grids_say_what_each_row_shows(tmp_path, data):
     train(tiny_config(data, "train.image_every=1", steps=1), tmp_path / "run", quiet=True)
     views = Image.open(tmp_path / "run" / "images" / "views_00000001.png")
     assert views.width > views.height * 4 + 20  # SimCLR's two rows of 8, labelled
+
+
+def test_sigterm_saves_the_step_reached_and_the_rerun_resumes_there(tmp_path, data):
+    """A cluster's preemption or `timeout` sends SIGTERM: the step in flight finishes and is saved (with a
+    checkpoint every 100,000 steps nothing else would have been), exit status 143, one line saying so."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from facessl.engine import checkpoint as ckpt
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "facessl", *cli(data, out, "train.steps=100000", "train.checkpoint_every=100000",
+                                                  "train.log_every=1")]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.is_file() or len(metrics.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    saved = ckpt.list_checkpoints(out)
+    assert len(saved) == 1 and f"stopped by SIGTERM after step {int(saved[0].name.split('_')[1])}, checkpoint saved" in err
+    step = int(saved[0].name.split("_")[1])
+    assert step >= 3 and "Traceback" not in err
+    resumed = subprocess.run(args[:-3] + ["train.steps=" + str(step + 2), "train.checkpoint_every=100000",
+                                          "train.log_every=1"], capture_output=True, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert ckpt.list_checkpoints(out)[-1].name == f"step_{step + 2:08d}"

@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 
-from facessl.errors import FacesslError
+from facessl.errors import FacesslError, Terminated
 
 VERBS = {
     "synth": "generate the embedded synthetic face-video dataset in the real benchmarks' formats",
@@ -84,6 +84,9 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not raise again
         return 0
+    except Terminated as exc:  # training told to stop (SIGTERM): saved, said, and the shell's 128 + 15
+        print(f"facessl {args.verb}: {exc}", file=sys.stderr)
+        return 143
     return int(result or 0)
 
 

@@ -12,3 +12,7 @@ class DataFormatError(FacesslError):
         where = f"{path}:{line}" if line is not None else f"{path}"
         super().__init__(f"{where}: {message}")
         self.path, self.line = str(path), line
+
+
+class Terminated(Exception):
+    """Training stopped on SIGTERM after saving a checkpoint at the step it had reached (the CLI exits 143)."""

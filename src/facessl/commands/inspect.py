@@ -164,7 +164,10 @@ def run(args) -> int:
         raise FacesslError(f"{out}: --out must end in .png")
     fmt, _ = parse_dataset(args.dataset)
     data = read_dataset(args.dataset, args.skip_missing, reader_options(args))
-    task = TaskSpec("", args.dataset, options=reader_options(args)).task if fmt in FORMAT_TASK else "?"
+    try:
+        task = TaskSpec("", args.dataset, options=reader_options(args)).task if fmt in FORMAT_TASK else "?"
+    except FacesslError as exc:  # eval would need more (AFLW2000's training set): the reader can still be shown
+        task = f"{FORMAT_TASK[fmt]} (eval: {exc})"
     print(f"{args.dataset}: format {fmt}, task {task}")  # the task eval would run (csv's columns, utkface's target)
     for line in describe(data):
         print(line)

@@ -50,7 +50,7 @@ def run(args) -> int:
     if args.data:  # set directly: a path is not always a clean YAML scalar
         cfg.data.path = str(Path(args.data).resolve())
     check_run_dir(Path(args.out), cfg.data.path)
-    train(cfg, args.out, quiet=args.quiet)
+    train(cfg, args.out, quiet=args.quiet, save_on_sigterm=True)  # a preempted job keeps the step it reached
     return 0
 
 

@@ -32,7 +32,7 @@ import torch
 from facessl.engine import checkpoint as ckpt
 from facessl.engine import distributed as dist
 from facessl.config import Config, diff_configs, dump_config, load_config, save_config
-from facessl.errors import FacesslError
+from facessl.errors import FacesslError, Terminated
 from facessl.engine.optim import build_optimizer, build_scheduler
 from facessl.engine.runlog import MetricsLog, progress_bar, save_image_grid
 from facessl.engine.runtime import resolve_precision, seed_everything, select_device, worker_init
@@ -321,9 +321,11 @@ class Trainer:
         """Seconds of training so far, earlier sessions of a resumed run included (setup not counted)."""
         return self.elapsed_before + (time.time() - self._t0 if self._t0 is not None else 0.0)
 
-    def train(self, until: int | None = None) -> dict:
+    def train(self, until: int | None = None, save_on_sigterm: bool = False) -> dict:
         """Train to train.steps, or with train.minutes until that much training time is spent (or stop early
-        after step `until`, with a checkpoint there, as if interrupted)."""
+        after step `until`, with a checkpoint there, as if interrupted). save_on_sigterm (`facessl pretrain`):
+        SIGTERM finishes the step, saves it and raises Terminated; elsewhere (the demo's worker pool, which
+        terminates its workers) SIGTERM ends the process as before."""
         cfg = self.cfg.train
         total, t0 = cfg.steps, time.time()
         self._t0 = t0
@@ -338,6 +340,7 @@ class Trainer:
         if budget and self.training_seconds() >= budget:  # a resumed run whose budget was already spent
             stop = self.step
         loader_iter = iter(self._loader()) if self.step < stop else None
+        terminated = _TermFlag(save_on_sigterm)  # SIGTERM (a preemption, `timeout`): finish the step, save, stop
         try:
             while self.step < stop:
                 batch = next(loader_iter)
@@ -348,15 +351,20 @@ class Trainer:
                 batch = self._to_device(batch)
                 terms = self.train_step(batch)
                 self.step += 1
-                names = list(terms) + ["_skipped", "_seconds"]
+                names = list(terms) + ["_skipped", "_seconds", "_terminated"]
                 vec = torch.stack(list(terms.values()) + [torch.tensor(skipped_local, device=self.device),
-                                                          torch.tensor(self.training_seconds(), device=self.device)])
+                                                          torch.tensor(self.training_seconds(), device=self.device),
+                                                          torch.tensor(float(terminated.raised), device=self.device)])
                 values = (dist.all_reduce_mean(vec) if dist.is_distributed() else vec).tolist()  # one sync per step
-                self._check_finite(names[:-2], values[:-2])
-                logs = dict(zip(names[:-2], values[:-2]))
-                skipped_epoch += values[-2] * self.world
+                reduced = dict(zip(names, values))
+                logs = {k: reduced[k] for k in terms}
+                self._check_finite(list(logs), list(logs.values()))
+                skipped_epoch += reduced["_skipped"] * self.world
+                if reduced["_terminated"] > 0:  # any process told to stop: every process stops after this same step
+                    stop = self.step
+                    terminated.agreed = True
                 if budget:  # the agreed clock: the same lr and the same last step on every process
-                    self._agreed_seconds = values[-1]
+                    self._agreed_seconds = reduced["_seconds"]
                     self._refresh_lr()
                     if self._agreed_seconds >= budget:
                         total = stop = self.step
@@ -395,10 +403,14 @@ class Trainer:
                     self._check_before_save(batch)
                     self.save(self.training_seconds())
         finally:
+            terminated.restore()
             bar.close()
             if self.main:
                 self.log.close()
             del loader_iter
+        if terminated.agreed:
+            raise Terminated(f"stopped by SIGTERM after step {self.step}, checkpoint saved; rerun the same command "
+                             "to resume")
         if self.main and not self.quiet and last:
             print(f"trained to step {self.step}: loss {last['loss']:.4f}; checkpoint {ckpt.latest_checkpoint(self.run_dir)}")
         return {"step": self.step, "loss": last.get("loss"), "skipped_files": len(bad_run),
@@ -450,10 +462,44 @@ class Trainer:
             torch.distributed.destroy_process_group()
 
 
-def train(cfg: Config, run_dir, quiet: bool = False, until: int | None = None) -> dict:
+class _TermFlag:
+    """While training: SIGTERM sets `raised` instead of killing the process, so the step in flight finishes and
+    is saved (a cluster's preemption, `timeout`, torchrun stopping its workers). Only this process: a forked
+    data-loader worker gets the default action back and ends as before. Not in a thread other than the main one
+    (signals cannot be caught there): then SIGTERM kills as it always did."""
+
+    def __init__(self, enabled: bool):
+        import os
+        import signal
+        import threading
+
+        self.raised = self.agreed = False
+        self._pid, self._previous = os.getpid(), None
+        if enabled and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._on_term)
+
+    def _on_term(self, signum, frame):
+        import os
+        import signal
+
+        if os.getpid() != self._pid:  # a forked worker inherited this handler
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.raised = True
+
+    def restore(self):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+
+def train(cfg: Config, run_dir, quiet: bool = False, until: int | None = None, save_on_sigterm: bool = False) -> dict:
     """Train (or resume) a run; returns a summary (final step, loss, skipped files, checkpoint path)."""
     trainer = Trainer(cfg, run_dir, quiet=quiet)
     try:
-        return trainer.train(until=until)
+        return trainer.train(until=until, save_on_sigterm=save_on_sigterm)
     finally:
         trainer.close()

@@ -51,6 +51,16 @@ READER_FLAGS = ("--images", "--image-column", "--label-column", "--target-column
                 "--label-regex", "--box-columns", "--box-format")
 # test format -> the training set's format, looked up beside the test set's path when not given
 DEFAULT_TRAIN_FORMAT = {"aflw2000": "300wlp", "biwi": "300wlp"}
+
+
+def default_training_set(parent: Path, fmt: str) -> Path:
+    """The training set's folder beside a test set: named as released (`300W_LP`, `300W-LP`) or as facessl
+    synth writes it (`300wlp`), any case; `parent / fmt` (reported as looked for) when none is there."""
+    import re
+
+    plain = lambda name: re.sub(r"[^a-z0-9]", "", name.lower())
+    found = sorted(d for d in parent.iterdir() if d.is_dir() and plain(d.name) == plain(fmt)) if parent.is_dir() else []
+    return found[0] if found else parent / fmt
 AGE_FORMATS = ("utkface", "agedb")  # age regression by default; their target=gender (race) option reads classes
 SPEC_KEYS = {"name", "task", "dataset", "train_dataset", "features", "size", "options"}
 
@@ -88,7 +98,7 @@ class TaskSpec:
         if self.task not in TASK_NAMES:
             raise FacesslError(f"unknown task {self.task!r}; expected one of {', '.join(TASK_NAMES)}")
         if self.train_dataset is None and fmt in DEFAULT_TRAIN_FORMAT and self.task in ("pose", "pose_classes"):
-            sibling = Path(parse_dataset(self.dataset)[1]).parent / DEFAULT_TRAIN_FORMAT[fmt]
+            sibling = default_training_set(Path(parse_dataset(self.dataset)[1]).parent, DEFAULT_TRAIN_FORMAT[fmt])
             if not sibling.exists():
                 raise FacesslError(f"task {self.task!r} on {fmt} needs a training set: give "
                                    f"--train-dataset {DEFAULT_TRAIN_FORMAT[fmt]}:PATH (looked for {sibling})")

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import BELOW, MissingImages, find_wrapped, one_of, parse_number, with_dropped
+from facessl.data.formats.imagefiles import (BELOW, MissingImages, find_wrapped, one_of, parse_number, with_dropped,
+                                            wrapped_folders)
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.image_decode import IMAGE_SUFFIXES, BoxedImage
 from facessl.errors import DataFormatError
@@ -59,8 +60,24 @@ def read_affectnet(root, skip_missing: bool = False, target: str = "expression")
     lists = _lists_in(folder if folder is not None else root.parent / LIST_FOLDER)  # root: the images folder
     if not lists:
         raise DataFormatError(root, f"AffectNet not found here or {BELOW}: expected training.csv / validation.csv "
-                                    f"(alone or in {LIST_FOLDER}/) or train_set/, val_set/ with annotations/")
+                                    f"(alone or in {LIST_FOLDER}/) or train_set/, val_set/ with annotations/"
+                                    + _other_copy_hint(root))
     return _read_lists(lists, skip_missing, target)
+
+
+def _other_copy_hint(root: Path) -> str:
+    """What a Kaggle copy in another layout needs: class folders are read by imagefolder:, a YOLO copy is not."""
+    if not root.is_dir():
+        return ""
+    below = [f for f in wrapped_folders(root) if f.is_dir()]
+    if any((f / "labels").is_dir() and (f / "images").is_dir() for f in below):
+        return ("; this looks like a YOLO-format copy (images/ + labels/*.txt, class names in data.yaml), which is "
+                "not read: use the original release or a copy in class folders (imagefolder:)")
+    classes = {"anger", "angry", "contempt", "disgust", "fear", "happy", "happiness", "neutral", "sad", "sadness",
+               "surprise"}
+    if any(sum((f / c).is_dir() or (f / c.capitalize()).is_dir() for c in classes) >= 3 for f in below):
+        return f"; a copy in class folders (train/<class>/) is read as imagefolder:{root}"
+    return ""
 
 
 def _is_cropped(folder: Path) -> bool:

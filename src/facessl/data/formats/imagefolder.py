@@ -124,7 +124,10 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
         kept_names = [n for n in names if n not in rare]
         labels, names = [kept_names.index(names[i]) for i in labels], kept_names
     labels = np.array(labels, dtype=np.int64)
-    groups = np.array([group_of(_below(f, root, split_dirs), pattern) for f in images])
+    # without --group each image is its own group: by its path below the root, as two class folders may hold
+    # files of one name (`train/angry/im0.png`, `train/happy/im0.png`) that are different faces
+    groups = np.array([group_of(_below(f, root, split_dirs), pattern) if pattern is not None
+                       else _below(f, root, split_dirs) for f in images])
     if split_dirs:
         split, split_from = np.array(split), "folders " + ", ".join(f"{p.name}/" for p in split_dirs.values())
         if val_is_test:

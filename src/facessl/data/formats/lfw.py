@@ -97,7 +97,11 @@ def find_pairs_file(root: Path, pairs_file: str | None) -> Path:
         for name in names:
             if (folder / name).is_file():
                 return folder / name
-    raise DataFormatError(root / names[0], f"pairs file not found here or in {root.parent} "
+    # an archive unpacked into a folder of its own (Kaggle's archive/): the pairs file up to two folders below
+    wrapped = find_wrapped(root, lambda f: any((f / name).is_file() for name in names)) if root.is_dir() else None
+    if wrapped is not None:
+        return next(wrapped / name for name in names if (wrapped / name).is_file())
+    raise DataFormatError(root / names[0], f"pairs file not found here, in {root.parent} or {BELOW} "
                                            f"(looked for {', '.join(names)}; give --pairs FILE)")
 
 
