@@ -17,8 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]  # configs/ found from any working folder
 
-CONFIGS = {"simclr": "configs/simclr_synth.yaml", "pcl": "configs/pcl_synth.yaml", "fabnet": "configs/fabnet_synth.yaml"}
+
+CONFIGS = {"simclr": f"{REPO}/configs/simclr_synth.yaml", "pcl": f"{REPO}/configs/pcl_synth.yaml", "fabnet": f"{REPO}/configs/fabnet_synth.yaml"}
 
 
 def steps_per_second(method: str, data: str, size: int, batch: int, steps: int, threads: int, seed: int = 0,

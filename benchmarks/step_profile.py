@@ -24,7 +24,9 @@ import torch
 from facessl.config import load_config
 from facessl.engine.train import Trainer
 
-CONFIGS = {"simclr": "configs/simclr_synth.yaml", "pcl": "configs/pcl_synth.yaml", "fabnet": "configs/fabnet_synth.yaml"}
+REPO = Path(__file__).resolve().parents[1]  # configs/ found from any working folder
+
+CONFIGS = {"simclr": f"{REPO}/configs/simclr_synth.yaml", "pcl": f"{REPO}/configs/pcl_synth.yaml", "fabnet": f"{REPO}/configs/fabnet_synth.yaml"}
 
 
 def profile(method: str, cache: str, args) -> None:

@@ -20,6 +20,9 @@ import torch.nn as nn
 from facessl.config import load_config
 from facessl.evaluate.baselines import _to_float, augment_batch
 from facessl.methods import build_method
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]  # configs/ found from any working folder
 
 
 def median_step_ms(cfg, images: np.ndarray, task: str, channels_last: bool, steps: int) -> float:
@@ -54,7 +57,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="the demo's stages run one thread each")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = load_config("configs/simclr_synth.yaml", overrides=[f"backbone.name={args.backbone}"])
+    cfg = load_config(f"{REPO}/configs/simclr_synth.yaml", overrides=[f"backbone.name={args.backbone}"])
     print(f"torch {torch.__version__}, {args.threads} thread(s), backbone {args.backbone}, batch {args.batch}")
     for size in map(int, args.sizes.split(",")):
         images = np.random.default_rng(0).integers(0, 256, (args.batch, size, size, 3), dtype=np.uint8)

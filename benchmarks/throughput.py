@@ -24,8 +24,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from facessl import augment
 from facessl.config import load_config
 from facessl.methods import build_method
+from pathlib import Path
 
-CONFIGS = {"simclr": "configs/simclr_synth.yaml", "pcl": "configs/pcl_synth.yaml", "fabnet": "configs/fabnet_synth.yaml"}
+REPO = Path(__file__).resolve().parents[1]  # configs/ found from any working folder
+
+CONFIGS = {"simclr": f"{REPO}/configs/simclr_synth.yaml", "pcl": f"{REPO}/configs/pcl_synth.yaml", "fabnet": f"{REPO}/configs/fabnet_synth.yaml"}
 
 
 def sync(device):

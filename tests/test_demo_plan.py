@@ -272,3 +272,14 @@ def test_the_plan_records_the_supervised_learning_rates_the_evaluation_uses(tmp_
     (out / "plan.json").write_text(json.dumps(record))
     with pytest.raises(FacesslError, match=r"\(supervised_lrs: None there"):
         check_made_with(out, get_plan("tiny"), seed=0)
+
+
+def test_the_tables_hold_every_accuracy_and_f1_in_percent():
+    """tables.json says "units": "percent": RAF-DB's macro F1 was left a fraction (0.107 beside 31.6 %)."""
+    from facessl.demo.pipeline import rows_from_results
+
+    metric = lambda v: {"mean": v, "per_seed": [v, v]}
+    results = {"tasks": [{"name": "RAF-DB", "task": "expression", "rows": {"checkpoint": {"fs": {"metrics": {
+        "accuracy": metric(0.316), "mean_class_accuracy": metric(0.25), "macro_f1": metric(0.107)}}}}}]}
+    rows = rows_from_results(results)
+    assert rows["rafdb/accuracy"][0] == pytest.approx(31.6) and rows["rafdb/macro_f1"][0] == pytest.approx(10.7)

@@ -115,6 +115,10 @@ def test_report_table_and_verdicts(tmp_path, baselines_in):
     assert "class-balanced cross-entropy" in md  # the study's default protocol is named
     assert "left out (fewer than 50 images): contempt (9), fear (21)" in md and "probes: 96 px input" in md
     assert json.loads((out / "results" / "tables.json").read_text())["verdicts"]["SimCLR"]["target_met"]
+    (out / "report.md").unlink()
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0  # `facessl report` rebuilds a study's report too
+    assert (out / "report.md").read_text() == md and (out / "report.html").is_file()
 
 
 def test_verdicts_need_the_random_row():
@@ -364,3 +368,38 @@ def test_a_study_dataset_without_classes_is_one_error(tmp_path):
         stages.prepare_data(tmp_path / "s", load_plan(tmp_path / "study.yaml"))
     with pytest.raises(FacesslError, match="photos '' does not exist"):
         load_plan(plan_file(tmp_path), ["photos=''"])
+
+
+def test_a_rerun_with_other_settings_is_refused_more_methods_are_not(tmp_path, monkeypatch, capsys):
+    from facessl.commands import study
+
+    monkeypatch.setattr(study.StageRunner, "run", lambda self, name, fn, *a, **k: {"holdout": "test"})
+    monkeypatch.setattr(study.StageRunner, "run_parallel", lambda self, jobs, workers: {j[0]: {"steps": 5} for j in jobs})
+    monkeypatch.setattr(study, "write_report", lambda *a: {})
+    args = ["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o")]
+    assert main(args + ["methods=[simclr]"]) == 0
+    assert main(args + ["methods=[simclr, pcl]", "seeds=[0, 1, 2]", "workers=1"]) == 0  # adds stages
+    assert main(args + ["probe_epochs=50"]) == 2
+    assert "made with other study settings (probe_epochs: 100 there, 50 now)" in capsys.readouterr().err
+
+
+def test_a_stage_whose_output_is_gone_runs_again(tmp_path):
+    from facessl.commands.study import redo_lost_outputs
+    from facessl.demo.stages import StageRunner
+
+    runner = StageRunner(tmp_path, 4, quiet=True)
+    for name in ("pretrain-pcl_seed0", "eval-pcl_seed0", "pretrain-simclr_seed0", "eval-simclr_seed0", "eval-baselines"):
+        runner._record(name, {}, 1.0, 1.0)
+    (tmp_path / "runs" / "simclr_seed0" / "checkpoints" / "step_00000010").mkdir(parents=True)
+    (tmp_path / "runs" / "simclr_seed0" / "checkpoints" / "step_00000010" / "state.json").write_text("{}")
+    (tmp_path / "eval" / "simclr_seed0").mkdir(parents=True)
+    (tmp_path / "eval" / "simclr_seed0" / "results.json").write_text("{}")
+    redo_lost_outputs(runner, tmp_path, [("pcl", 0), ("simclr", 0)])
+    assert runner.done("pretrain-pcl_seed0") is None and runner.done("eval-pcl_seed0") is None  # no run: both again
+    assert runner.done("pretrain-simclr_seed0") is not None and runner.done("eval-simclr_seed0") is not None
+    assert runner.done("eval-baselines") is None
+
+
+def test_a_videos_folder_that_is_not_there_is_said_before_any_training(tmp_path):
+    with pytest.raises(FacesslError, match="study: videos '/nowhere' is not a folder"):
+        load_plan(plan_file(tmp_path), ["videos=/nowhere"])

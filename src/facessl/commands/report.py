@@ -48,7 +48,7 @@ FIGURE_SECTIONS = (  # file-name prefix -> (section title, caption when captions
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `facessl demo`")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `facessl demo` or `facessl study`")
     parser.add_argument("--title", default=None,
                         help=f"report title (default: the title of RUN_DIR/report.md if there is one, else {DEFAULT_TITLE!r})")
 
@@ -57,7 +57,8 @@ def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise FacesslError(f"{path}: not found (the run directory lacks it; rerun `facessl demo`)") from None
+        raise FacesslError(f"{path}: not found (not a `facessl demo` or `facessl study` directory, or one that "
+                           "stopped before its report: rerun that command)") from None
     except json.JSONDecodeError as exc:
         raise DataFormatError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
 
@@ -109,7 +110,7 @@ def report_sections(run_dir) -> tuple[list[Section], str]:
         raise FacesslError(f"{run_dir}: run directory not found")
     for name in REQUIRED:
         if not (run_dir / name).is_file():
-            raise FacesslError(f"{run_dir / name}: not found (the run directory lacks it; rerun `facessl demo`)")
+            raise FacesslError(f"{run_dir / name}: not found (not a `facessl demo` directory, or one that stopped before its report: rerun `facessl demo`)")
     tables_path = run_dir / "results/tables.json"
     tables = _read_json(tables_path)
     if not isinstance(tables, dict) or "main" not in tables:
@@ -175,7 +176,26 @@ def previous_title(run_dir) -> str | None:
     return first[2:].strip() or None
 
 
+def is_study(run_dir) -> bool:
+    """A `facessl study` directory (its tables.json holds the study's rows and plan, not the demo's 'main')."""
+    try:
+        tables = json.loads((Path(run_dir) / "results" / "tables.json").read_text())
+    except (OSError, ValueError):
+        return (Path(run_dir) / "study_plan.json").is_file()
+    return isinstance(tables, dict) and "rows" in tables and "plan" in tables
+
+
 def run(args) -> int:
+    if is_study(args.run_dir):  # the study writes its own report; rebuilt the same way
+        from facessl.study.report import rebuild
+
+        if not (Path(args.run_dir) / "results" / "tables.json").is_file():
+            raise FacesslError(f"{args.run_dir}: a study whose report was never written (it stopped before its "
+                               "last stage); rerun `facessl study` with the same --out to finish it")
+        rebuild(Path(args.run_dir))
+        print(f"wrote {Path(args.run_dir) / 'report.md'}")
+        print(f"wrote {Path(args.run_dir) / 'report.html'}")
+        return 0
     sections, intro = report_sections(args.run_dir)
     title = args.title or previous_title(args.run_dir) or DEFAULT_TITLE
     md_path, html_path = build_report(args.run_dir, sections, title=title, intro=intro)

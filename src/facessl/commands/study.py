@@ -38,7 +38,9 @@ def run(args) -> int:
         missing.append("FAb-Net: needs frame pairs from face tracks; give videos=DIR, a `facessl prepare` output")
     plan.methods = methods
     runs = [(m, s) for s in plan.seeds for m in methods]
+    check_made_with(out, plan)
     runner = StageRunner(out, 2 + 2 * len(runs))
+    redo_lost_outputs(runner, out, runs)
     data_info = runner.run("data", stages.prepare_data, out, plan)
     if data_info.get("holdout", "test") != plan.holdout:
         raise FacesslError(f"{out}: this study directory holds a holdout={data_info.get('holdout', 'test')} study; "
@@ -58,3 +60,49 @@ def run(args) -> int:
     verdict = write_report(out, plan, data_info, runner.timings(), missing)
     runner._say(f"report: {out / 'report.html'}; " + "; ".join(f"{k} {v['gain']:+.1f}" for k, v in verdict.items()))
     return 0
+
+
+# settings that only add or drop stages (or say how many run at once): a rerun may change them
+STAGE_SET_FIELDS = ("methods", "seeds", "workers")
+
+
+def check_made_with(out: Path, plan) -> None:
+    """A study directory's finished stages are reused by a rerun, so they must come from the same settings: the
+    first run records them (study_plan.json); a rerun with others (another size, steps, probe epochs ...) is
+    refused instead of reporting old numbers under the new settings. More methods or seeds only add stages."""
+    import json
+
+    from facessl.engine.io import write_json_atomic
+
+    wanted = json.loads(json.dumps({k: v for k, v in plan.as_dict().items() if k not in STAGE_SET_FIELDS}))
+    record, fresh = out / "study_plan.json", f"run into a new --out (or delete {out})"
+    if record.is_file():
+        try:
+            made = json.loads(record.read_text())
+        except (OSError, ValueError):
+            raise FacesslError(f"{record}: unreadable record of the study's settings; {fresh}") from None
+        changed = next((k for k in sorted(set(made) | set(wanted)) if made.get(k) != wanted.get(k)), None)
+        if changed is not None:
+            raise FacesslError(f"{out}: made with other study settings ({changed}: {made.get(changed)!r} there, "
+                               f"{wanted.get(changed)!r} now); {fresh}")
+        return
+    if (out / "stages").is_dir() and any((out / "stages").glob("*.json")):
+        raise FacesslError(f"{out}: made by an earlier facessl that did not record its settings; {fresh}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(record, wanted)
+
+
+def redo_lost_outputs(runner: StageRunner, out: Path, runs) -> None:
+    """A stage recorded as done whose output is gone (a results.json deleted, a run folder moved) runs again,
+    instead of its method silently dropping out of the report."""
+    from facessl.engine import checkpoint as ckpt
+
+    for method, seed in runs:
+        name = stages.run_name(method, seed)
+        if runner.done(f"pretrain-{name}") is not None and not ckpt.list_checkpoints(out / "runs" / name):
+            runner.forget(f"pretrain-{name}")
+            runner.forget(f"eval-{name}")
+        if runner.done(f"eval-{name}") is not None and not (out / "eval" / name / "results.json").is_file():
+            runner.forget(f"eval-{name}")
+    if runner.done("eval-baselines") is not None and not (out / "eval" / stages.BASELINES_RUN / "results.json").is_file():
+        runner.forget("eval-baselines")

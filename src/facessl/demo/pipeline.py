@@ -134,7 +134,7 @@ def evaluate_baselines(out: Path, plan: DemoPlan, quiet: bool, architecture: str
 # --- results.json -> the report's normalised rows ---------------------------------------------------
 DATASET_KEYS = {"RAF-DB": "rafdb", "FER-2013": "fer2013", "LFW": "lfw", "CPLFW": "cplfw", "AFLW2000": "aflw2000",
                 "BU-3DFE": "bu3dfe", "DISFA": "disfa", "300-W": "300w", "MAFL": "mafl"}
-PERCENT = ("accuracy", "mean_class_accuracy", "roc_auc", "f1_", "auc_")
+PERCENT = ("accuracy", "mean_class_accuracy", "macro_f1", "roc_auc", "f1_", "auc_")  # fractions read as %
 
 
 def _scaled(metric: str, value: dict):

@@ -28,7 +28,7 @@ def targets_table(targets: list[dict]) -> Table:
     rows = [[t["row"], t["metric"], t.get("target", ""), _number(t.get("value")), _number(t.get("random")),
              _number(t.get("supervised")), {True: "met", False: "missed", None: "not measured"}[t.get("met")]]
             for t in targets]
-    return Table(["method", "metric", "target", "measured", "random weights", "supervised", ""], rows,
+    return Table(["method", "metric", "target", "measured", "random weights", "supervised", "result"], rows,
                  caption="A target is met when its threshold holds and the method beats random weights "
                          "beyond the combined spread. Supervised: the same architecture trained with the task's "
                          "labels (LFW: the pretraining frames' identities), how far the column reaches.")

@@ -57,6 +57,9 @@ class StudyPlan:
         for name in () if self.dataset else ("photos", "labels"):
             if not getattr(self, name) or not Path(getattr(self, name)).exists():
                 raise FacesslError(f"study: {name} {getattr(self, name)!r} does not exist (or give dataset: FORMAT:PATH)")
+        if self.videos is not None and not Path(self.videos).is_dir():  # said now, not after the other runs trained
+            raise FacesslError(f"study: videos {self.videos!r} is not a folder (a `facessl prepare` output of face "
+                               "tracks, for FAb-Net)")
         if self.dataset is not None and (":" not in str(self.dataset) or not isinstance(self.dataset_options, dict)):
             raise FacesslError(f"study: dataset must be FORMAT:PATH with dataset_options a mapping, got {self.dataset!r}")
         unknown = [m for m in self.methods if m not in METHODS]

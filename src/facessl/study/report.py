@@ -102,7 +102,10 @@ def _steps_text(method: str, budget: dict) -> str:
     return f"{LABELS[method]} {steps}" + (f" at {per_step:.2f} s/step" if per_step else "")
 
 
-def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, missing: list[str]) -> dict:
+def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, missing: list[str],
+                 hardware: dict | None = None) -> dict:
+    """The study's tables, figures and report from its eval/ results; hardware: the machine that ran it
+    (`facessl report` passes the recorded one; a study run records this machine)."""
     from facessl.report import build_report
     from facessl.report.hardware import hardware_info, hardware_section
     from facessl.viz.curves import training_curves
@@ -111,7 +114,9 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
     verdict = verdicts(rows)
     write_json_atomic(out / "results" / "tables.json", {"rows": rows, "verdicts": verdict, "plan": plan.as_dict(),
                                                         "data": data_info, "missing": missing})
-    write_json_atomic(out / "hardware.json", hardware_info())
+    hardware = json.loads(json.dumps(hardware or hardware_info(), sort_keys=True))  # as hardware.json keeps it,
+    write_json_atomic(out / "hardware.json", hardware)                                # so a rebuild reads the same
+    timings = dict(sorted(timings.items()))  # the order timings.json keeps (sorted keys)
     write_json_atomic(out / "timings.json", timings)
     figures = []
     runs = {run_name(m, s): out / "runs" / run_name(m, s) for m in plan.methods for s in plan.seeds[:1]
@@ -128,7 +133,8 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                     if data_info.get("left_out_classes") else f", {len(counts['train'])} classes") + ". "
                  f"Backbone `{plan.backbone}` (width {plan.width:g}, every method), {plan.size} px, batch {plan.batch_size}, "
                  + (f"{plan.budget_minutes:g} minutes of training per method and seed (steps per seed: "
-                    + ", ".join(_steps_text(m, b) for m, b in data_info.get("budget", {}).items()) + ")"
+                    + ", ".join(_steps_text(m, data_info["budget"][m]) for m in plan.methods
+                                if m in data_info.get("budget", {})) + ")"
                     if plan.budget_minutes else f"{plan.steps} steps per method and seed")
                  + f" (seeds {plan.seeds}); probes: {plan.eval_size or plan.size} px input, {plan.probe_seeds} seeds, "
                  + f"{plan.probe_epochs} epochs, "
@@ -145,6 +151,25 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                 Section("Real expressions" + (" (validation carve)" if plan.holdout != "test" else ""),
                         "\n".join(lines), [main_table(rows, timings, plan.holdout)]),
                 Section("Pretraining", "", [], figures),
-                hardware_section(hardware_info(), timings)]
+                hardware_section(hardware, timings)]
     build_report(out, sections, title="facessl study: SSL methods on real faces")
     return verdict
+
+
+def rebuild(out: Path) -> dict:
+    """`facessl report STUDY_DIR`: the report again from what the study saved (its settings, data summary, timings,
+    the machine it ran on and the eval/ results)."""
+    import json
+
+    from facessl.errors import DataFormatError
+
+    path = out / "results" / "tables.json"
+    try:
+        saved = json.loads(path.read_text())
+        plan = StudyPlan(**saved["plan"])
+        timings = json.loads((out / "timings.json").read_text())
+        hardware = json.loads((out / "hardware.json").read_text())
+        return write_report(out, plan, saved["data"], timings, saved.get("missing", []), hardware)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataFormatError(path, f"not a study's saved tables, or its timings.json / hardware.json are missing "
+                                    f"({type(exc).__name__}: {exc}); rerun `facessl study`") from None

@@ -105,14 +105,17 @@ def training_curves(runs: dict[str, Path], path, title: str = "Training losses",
             continue
         for j, term in enumerate(values):
             colour = palette(j % 10)
+            few = len(values[term]) < 3  # a short run logs a point or two: a line alone would not show them
             ax.plot(steps[term], values[term], color=colour, alpha=0.25, linewidth=0.8)
-            ax.plot(steps[term], smooth(values[term]), color=colour, linewidth=1.8, label=term)
+            ax.plot(steps[term], smooth(values[term]), color=colour, linewidth=1.8, label=term,
+                    marker="o" if few else None, markersize=5)
         everything = np.concatenate(list(values.values()))
         if everything.min() > 0 and everything.max() / everything.min() > 10:
             _log_axis(ax, everything.max() / everything.min())
         ax.set_xlabel("step")
+        ax.set_ylabel("loss")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="best", framealpha=0.8)  # where it covers the fewest points
     return save_png(fig, path)
 
 
