@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facessl.demo.stages import StageRunner, default_workers
+from facessl.demo.stages import StageRunner, check_recorded, default_workers
 from facessl.errors import FacesslError
 from facessl.study import stages
 from facessl.study.plan import load_plan
@@ -70,26 +70,8 @@ def check_made_with(out: Path, plan) -> None:
     """A study directory's finished stages are reused by a rerun, so they must come from the same settings: the
     first run records them (study_plan.json); a rerun with others (another size, steps, probe epochs ...) is
     refused instead of reporting old numbers under the new settings. More methods or seeds only add stages."""
-    import json
-
-    from facessl.engine.io import write_json_atomic
-
-    wanted = json.loads(json.dumps({k: v for k, v in plan.as_dict().items() if k not in STAGE_SET_FIELDS}))
-    record, fresh = out / "study_plan.json", f"run into a new --out (or delete {out})"
-    if record.is_file():
-        try:
-            made = json.loads(record.read_text())
-        except (OSError, ValueError):
-            raise FacesslError(f"{record}: unreadable record of the study's settings; {fresh}") from None
-        changed = next((k for k in sorted(set(made) | set(wanted)) if made.get(k) != wanted.get(k)), None)
-        if changed is not None:
-            raise FacesslError(f"{out}: made with other study settings ({changed}: {made.get(changed)!r} there, "
-                               f"{wanted.get(changed)!r} now); {fresh}")
-        return
-    if (out / "stages").is_dir() and any((out / "stages").glob("*.json")):
-        raise FacesslError(f"{out}: made by an earlier facessl that did not record its settings; {fresh}")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(record, wanted)
+    wanted = {k: v for k, v in plan.as_dict().items() if k not in STAGE_SET_FIELDS}
+    check_recorded(out, "study_plan.json", wanted, "study settings", "settings")
 
 
 def redo_lost_outputs(runner: StageRunner, out: Path, runs) -> None:

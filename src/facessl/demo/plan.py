@@ -1,7 +1,6 @@
 """What each demo scale runs: the same study, sized for 2 CPU cores (tiny, small) or a GPU (paper)."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -124,24 +123,7 @@ def check_made_with(out: Path, plan: DemoPlan, seed: int) -> None:
     seed: the first run records them (plan.json); another plan (another --scale or --seed, or a facessl whose
     plan changed, e.g. a probe size) is refused, instead of mixing stale stages into a report that names the new
     settings."""
-    out = Path(out)
-    wanted = {k: v for k, v in asdict(plan).items() if k not in ABLATION_FIELDS}
-    wanted = json.loads(json.dumps({"seed": seed, **wanted}))  # tuples as lists, as read back
-    record = out / "plan.json"
-    fresh = f"run into a new --out (or delete {out})"
-    if record.is_file():
-        try:
-            made = json.loads(record.read_text())
-        except (OSError, ValueError):
-            raise FacesslError(f"{record}: unreadable record of the demo's plan; {fresh}") from None
-        changed = next((k for k in wanted if made.get(k) != wanted[k]), None)
-        if changed is not None:
-            raise FacesslError(f"{out}: made with another demo plan ({changed}: {made.get(changed)!r} there, "
-                               f"{wanted[changed]!r} now); {fresh}")
-        return
-    if (out / "stages").is_dir() and any((out / "stages").glob("*.json")):
-        raise FacesslError(f"{out}: made by an earlier facessl that did not record its plan; {fresh}")
-    from facessl.engine.io import write_json_atomic
+    from facessl.demo.stages import check_recorded
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(record, wanted)
+    wanted = {k: v for k, v in asdict(plan).items() if k not in ABLATION_FIELDS}
+    check_recorded(Path(out), "plan.json", {"seed": seed, **wanted}, "demo plan", "plan")

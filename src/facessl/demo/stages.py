@@ -156,3 +156,29 @@ class StageRunner:
     def _say(self, text: str) -> None:
         if not self.quiet:
             print(text, file=sys.stderr, flush=True)
+
+
+def check_recorded(out: Path, record_name: str, wanted: dict, what: str, short: str) -> None:
+    """Finished stages in `out` are reused by the next run, so they must come from the same settings: the first
+    run records `wanted` (out/record_name); another run with other settings is refused, naming the first one that
+    differs, instead of mixing stale stages into a report that names the new settings. what: 'demo plan' ...,
+    short: 'plan' (as an older directory did not record its plan)."""
+    import json
+
+    wanted = json.loads(json.dumps(wanted))  # tuples as lists, as read back
+    record, fresh = out / record_name, f"run into a new --out (or delete {out})"
+    if record.is_file():
+        try:
+            made = json.loads(record.read_text())
+        except (OSError, ValueError):
+            raise FacesslError(f"{record}: unreadable record of the {what}; {fresh}") from None
+        changed = next((k for k in sorted(set(made) | set(wanted)) if made.get(k) != wanted.get(k)), None)
+        if changed is not None:
+            other = "other" if what.endswith("s") else "another"  # other settings, another plan
+            raise FacesslError(f"{out}: made with {other} {what} ({changed}: {made.get(changed)!r} there, "
+                               f"{wanted.get(changed)!r} now); {fresh}")
+        return
+    if (out / "stages").is_dir() and any((out / "stages").glob("*.json")):
+        raise FacesslError(f"{out}: made by an earlier facessl that did not record its {short}; {fresh}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(record, wanted)
