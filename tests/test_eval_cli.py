@@ -42,8 +42,9 @@ def test_eval_writes_results_and_second_run_hits_cache(toys, capsys):
     assert again["cache"]["misses"] == 0  # cached probe outputs: features not even loaded
     assert again["cache"]["probe_hits"] == 4 and again["cache"]["probe_misses"] == 0  # 2 rows x 2 features
     assert again["tasks"][0]["rows"] == results["tasks"][0]["rows"]
-    assert main(args[:-len(FAST)] + ["--seeds", "1", "--epochs", "5", "--device", "cpu", "--quiet"]) == 0
-    third = json.loads((out / "results.json").read_text())
+    other = [str(toys / "eval5") if a == str(out) else a for a in args[:-len(FAST)]]  # another evaluation: its own
+    assert main(other + ["--seeds", "1", "--epochs", "5", "--device", "cpu", "--quiet"]) == 0  # --out, one cache
+    third = json.loads((toys / "eval5" / "results.json").read_text())
     assert third["cache"]["hits"] == 2 and third["cache"]["probe_misses"] == 4  # new probe setting, same features
 
 

@@ -15,7 +15,7 @@ from facessl.errors import FacesslError
 from facessl.report import (Section, Table, ablation_table, build_report, feature_choice_table, format_mean_std,
                             fractions_to_percent, hardware_info, paper_tables)
 from facessl.report.markdown import table_markdown
-from facessl.report.tables import MISSING, mean_std
+from facessl.report.tables import MISSING, NOT_FINITE, mean_std
 
 
 def test_format_mean_std():
@@ -23,7 +23,7 @@ def test_format_mean_std():
     assert format_mean_std(74.466) == "74.47"
     assert format_mean_std(74.466, float("nan"), digits=1) == "74.5"
     assert format_mean_std(None, 0.2) == MISSING == "—"
-    assert format_mean_std(math.inf, 0.2) == "—"
+    assert format_mean_std(math.inf, 0.2) == NOT_FINITE == "n/a (not finite)"  # measured, unlike None
     assert [mean_std(v) for v in ([1, 2], (1, None), 3, {"mean": 4, "std": 5}, None)] == \
         [(1, 2), (1, None), (3, None), (4, 5), (None, None)]
 

@@ -18,7 +18,7 @@ from facessl.demo.ablation import ablation_rows, run_ablation
 from facessl.demo.plan import PLANS, check_made_with, get_plan
 from facessl.demo.report import main_rows
 from facessl.demo.stages import StageRunner, default_workers
-from facessl.engine.io import write_json_atomic, write_text_atomic
+from facessl.engine.io import non_finite_from_text, write_json_atomic, write_text_atomic
 from facessl.report.markdown import table_markdown
 from facessl.report.tables import ablation_table, feature_choice_table
 
@@ -68,12 +68,12 @@ def update_demo_report(out: Path, ablation: dict, plan) -> None:
     from facessl.demo.verdicts import paper_claims
     from facessl.report import build_report
 
-    tables = json.loads((out / "results" / "tables.json").read_text())
+    tables = non_finite_from_text(json.loads((out / "results" / "tables.json").read_text()))  # "NaN" as a number
     analysis = json.loads((out / "results" / "analysis.json").read_text())
     tables["ablation"] = ablation
-    write_json_atomic(out / "results" / "tables.json", tables)
+    write_json_atomic(out / "results" / "tables.json", tables, strict=True)  # as demo.report writes it
     write_json_atomic(out / "results" / "verdicts.json",
-                      paper_claims(tables["main"], tables.get("feature_choice", {}), ablation, analysis))
+                      paper_claims(tables["main"], tables.get("feature_choice", {}), ablation, analysis), strict=True)
     write_text_atomic(out / "summary.md", summary_text(out, plan, with_ablation=True) + "\n")
     sections, intro = report_sections(out)
     build_report(out, sections, title=DEMO_TITLE, intro=intro)

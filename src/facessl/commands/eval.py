@@ -8,13 +8,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 from facessl.commands.options import device, finite_float, output_dir, positive_int
 from facessl.data.formats import FORMAT_NAMES
 from facessl.errors import FacesslError
-from facessl.evaluate.cache import FeatureCache, default_cache_dir
+from facessl.evaluate.cache import FeatureCache, default_cache_dir, weights_hash
 from facessl.evaluate.protocol import SUPERVISED_PRECISIONS, WEIGHT_DECAYS, EvalOptions
 from facessl.evaluate.suite import TASK_NAMES, TaskSpec, load_suite, parse_dataset
 
@@ -22,6 +24,8 @@ from facessl.evaluate.suite import TASK_NAMES, TaskSpec, load_suite, parse_datas
 def add_arguments(p) -> None:
     p.add_argument("--checkpoint", required=True, help="run directory or checkpoint directory")
     p.add_argument("--out", required=True, help="output directory for results.json and results.md")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace results of another evaluation (other checkpoint, data or settings) already in --out")
     what = p.add_argument_group("what to evaluate (either --dataset or --suite)")
     what.add_argument("--task", choices=TASK_NAMES, help="task; the dataset format implies a default")
     what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: " + ", ".join(n for n in FORMAT_NAMES if n not in ("imagefolder", "csv"))
@@ -232,11 +236,19 @@ def run(args) -> int:
             path = Path(parse_dataset(dataset)[1])
             if not path.exists():
                 raise FacesslError(f"{path}: dataset path does not exist (from {dataset!r})")
+    out = Path(args.out)
+    settings = evaluation_settings(specs, options, features, baselines, args.skip_missing)
+    earlier = None if args.overwrite else earlier_results(out)
+    if earlier is not None:
+        refuse_other_evaluation(out, recorded_settings(out, earlier), settings)
     encoder = facessl.load(args.checkpoint)
+    if earlier is not None:  # the same command on a run that trained on is another checkpoint: its weights tell
+        refuse_other_evaluation(out, {"checkpoint weights": (earlier.get("checkpoint") or {}).get("weights_hash")},
+                                {"checkpoint weights": weights_hash(encoder)})
     results = runner.evaluate(encoder, specs, options, features=features, baselines=baselines, cache=cache,
                               checkpoint=checkpoint_info(args.checkpoint, encoder),
                               skip_missing=args.skip_missing, keep_going=bool(args.suite))
-    out = Path(args.out)
+    results["settings"] = settings  # what a later run into this --out compares itself with
     tables.save(out, results)
     if not args.quiet:
         print(tables.render(results))
@@ -246,6 +258,83 @@ def run(args) -> int:
         raise FacesslError(f"{len(failed)} of {len(results['tasks'])} tasks failed (details in {out / 'results.json'}); "
                            f"first: {failed[0]['name']}: {failed[0]['error']}")
     return 0
+
+
+# EvalOptions fields that change how fast the numbers come, not the numbers (as in runner.options_hash)
+NOT_SETTINGS = ("quiet", "device")
+
+
+def evaluation_settings(specs: list[TaskSpec], options: EvalOptions, features, baselines, skip_missing: bool) -> dict:
+    """What results.json is the evaluation of, as JSON reads it back: the tasks (datasets by absolute path, so that
+    a rerun from another folder compares equal), the features, the baselines and every protocol setting. The
+    checkpoint is compared by its weights once loaded (a moved run is the same checkpoint)."""
+    tasks = [{"name": s.name, "task": s.task, "dataset": _absolute(s.dataset),
+              "train_dataset": _absolute(s.train_dataset), "features": s.features, "options": s.options, "size": s.size}
+             for s in specs]
+    protocol = {k: v for k, v in asdict(options).items() if k not in NOT_SETTINGS}
+    settings = {"tasks": tasks, "features": features, "baselines": baselines, "options": protocol,
+                "skip_missing": skip_missing}
+    return json.loads(json.dumps(settings, default=str))  # tuples as lists, as results.json reads back
+
+
+def _absolute(dataset: str | None) -> str | None:
+    if dataset is None:
+        return None
+    fmt, path = parse_dataset(dataset)
+    return f"{fmt}:{Path(path).resolve()}"
+
+
+def earlier_results(out: Path) -> dict | None:
+    """results.json already in --out (None when there is none); unreadable: refused, as it cannot be compared."""
+    path = out / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise FacesslError(f"{path}: unreadable results of an earlier evaluation; {ANOTHER_OUT}") from None
+    if not isinstance(results, dict):
+        raise FacesslError(f"{path}: not the results of an evaluation (expected a JSON object); {ANOTHER_OUT}")
+    return results
+
+
+ANOTHER_OUT = "give another --out, or --overwrite to replace them"
+
+
+def recorded_settings(out: Path, results: dict) -> dict:
+    settings = results.get("settings")
+    if not isinstance(settings, dict):  # written before facessl recorded them: whether they match is unknown
+        raise FacesslError(f"{out}: holds results of an evaluation whose settings an earlier facessl did not record; "
+                           f"{ANOTHER_OUT}")
+    return settings
+
+
+def refuse_other_evaluation(out: Path, made: dict, wanted: dict) -> None:
+    """A rerun with the same settings recomputes the results; one with other settings would replace the results of
+    another evaluation without a word, so it is refused, naming what differs (as demo.stages.check_recorded)."""
+    before, now = _flat(made), _flat(wanted)
+    keys = list(now) + [k for k in before if k not in now]  # a task more or fewer, a setting an older record lacks
+    changed = [k for k in keys if before.get(k) != now.get(k)]
+    if not changed:
+        return
+    shown = "; ".join(f"{k}: {before.get(k)!r} there, {now.get(k)!r} now" for k in changed[:3])
+    more = f"; and {len(changed) - 3} more" if len(changed) > 3 else ""
+    raise FacesslError(f"{out}: holds the results of another evaluation ({shown}{more}); {ANOTHER_OUT}")
+
+
+def _flat(value, prefix: str = "") -> dict:
+    """{'tasks[0].dataset': ..., 'options.epochs': ...}: nested settings as one level, so that a message names the
+    one setting that differs rather than a whole task."""
+    if isinstance(value, dict):
+        items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in value.items()]
+    elif isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        items = [(f"{prefix}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return {prefix: value}
+    flat = {}
+    for key, item in items:
+        flat.update(_flat(item, key))
+    return flat or {prefix: value}
 
 
 def fold_count(text: str) -> int:

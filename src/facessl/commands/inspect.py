@@ -34,6 +34,7 @@ def add_arguments(p) -> None:
 def describe(data) -> list[str]:
     """Lines saying what a reader returned: rows per split, classes or targets, skips."""
     from facessl.data.formats.common import PairSet
+    from facessl.data.formats.grouping import case_note
 
     lines = []
     if isinstance(data, PairSet):
@@ -56,6 +57,13 @@ def describe(data) -> list[str]:
             for c in np.unique(values):
                 per_split = Counter(split[values == c].tolist())
                 lines.append(f"  {names[int(c)] if names else c}: " + ", ".join(f"{s} {n}" for s, n in sorted(per_split.items())))
+            unused = [n for i, n in enumerate(names or []) if i not in set(np.unique(values).tolist())]
+            if unused:  # a class the labels name (a yaml's names, a fixed list) that no image carries
+                lines.append(f"  no images: {', '.join(map(str, unused))}")
+        if images.meta.get("note"):
+            lines.append(f"note: {images.meta['note']}")
+        if images.meta.get("case_only_classes"):
+            lines.append(f"note: {case_note(images.meta['case_only_classes'])}")
         for label, array in images.labels.items():
             if label not in ("class", "expression", "group") and hasattr(array, "shape"):
                 lines.append(f"labels {label!r}: shape {tuple(array.shape)}")

@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from facessl.engine.io import non_finite_from_text
 from facessl.errors import DataFormatError, FacesslError
 from facessl.report import build_report
 from facessl.report.hardware import hardware_section
 from facessl.report.sections import Figure, Section, Table
 from facessl.report.verdicts import targets_table, verdict_table
 from facessl.report.tables import (PAPER_ABLATION, PAPER_FEATURES, PAPER_RESULTS, ablation_table,
-                                   feature_choice_table, fractions_to_percent, paper_tables)
+                                   feature_choice_table, format_mean_std, fractions_to_percent, paper_tables)
 
 REQUIRED = ("results/tables.json", "hardware.json", "timings.json")
 DEFAULT_TITLE = "facessl: self-supervised facial representations"
@@ -54,8 +55,8 @@ def add_arguments(parser) -> None:
 
 
 def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
+    try:  # NaN / infinity as written in strict JSON (engine.io.non_finite_as_text)
+        return non_finite_from_text(json.loads(path.read_text()))
     except FileNotFoundError:
         raise FacesslError(f"{path}: not found (not a `facessl demo` or `facessl study` directory, or one that "
                            "stopped before its report: rerun that command)") from None
@@ -96,8 +97,7 @@ def _disentanglement_table(table: dict, path: Path) -> Table:
         raise DataFormatError(path, "'disentanglement' must map features to {factor: value} objects")
     present = {f for row in table.values() for f in row}
     factors = [f for f in FACTORS if f in present] + sorted(present - set(FACTORS))
-    rows = [[name] + [f"{row[f]:.2f}" if isinstance(row.get(f), (int, float)) else "—" for f in factors]
-            for name, row in table.items()]
+    rows = [[name] + [format_mean_std(row.get(f)) for f in factors] for name, row in table.items()]
     return Table(["feature"] + [FACTOR_HEADERS.get(f, f) for f in factors], rows,
                  caption="Linear read-out of each factor from each feature on held-out data "
                          "(R² for angles, accuracy for identity and expression).")

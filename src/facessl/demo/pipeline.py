@@ -11,6 +11,7 @@ Layout of a demo directory (what `facessl report` reads is documented in facessl
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -186,7 +187,10 @@ def pooled_rows(results_list: list[dict], row: str = "checkpoint", feature: str 
             for metric, value in entry.get("metrics", {}).items():
                 if isinstance(value, dict) and "per_seed" in value:
                     scale = 100.0 if metric.startswith(PERCENT) else 1.0
-                    values.setdefault(f"{key}/{metric}", []).extend(v * scale for v in value["per_seed"])
+                    # results.json holds a NaN / infinite seed value as null (runner.json_safe): NaN here, so
+                    # that the cell says 'not finite' and the verdicts call it inconclusive
+                    values.setdefault(f"{key}/{metric}", []).extend(math.nan if v is None else v * scale
+                                                                    for v in value["per_seed"])
     return {k: [float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None] for k, v in values.items()}
 
 

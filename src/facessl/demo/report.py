@@ -170,9 +170,10 @@ def write_report(out: Path, plan: DemoPlan, timings: dict) -> None:
     ablation = ablation_rows(out) if (out / "results" / "ablation_runs.json").is_file() else None
     if ablation:  # written by `facessl ablate --out <this directory>`
         tables["ablation"] = ablation
-    write_json_atomic(out / "results" / "tables.json", tables)
-    write_json_atomic(out / "results" / "verdicts.json", paper_claims(main, features, ablation, analysis))
-    write_json_atomic(out / "results" / "targets.json", targets(main))
+    # strict: a NaN cell (a probe that diverged) as the string "NaN", valid JSON that the report still shows as such
+    write_json_atomic(out / "results" / "tables.json", tables, strict=True)
+    write_json_atomic(out / "results" / "verdicts.json", paper_claims(main, features, ablation, analysis), strict=True)
+    write_json_atomic(out / "results" / "targets.json", targets(main), strict=True)
     write_json_atomic(out / "hardware.json", hardware_info())
     write_json_atomic(out / "timings.json", timings)
     (out / "summary.md").write_text(summary_text(out, plan, with_ablation=bool(ablation)) + "\n")

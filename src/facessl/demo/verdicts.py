@@ -5,7 +5,8 @@ sqrt(spread_A² + spread_B²) (a missing spread counts as 0); B beats A the othe
 otherwise they are level. Rows are {metric_key: [mean, spread]} as in results/tables.json.
 
 A claim is 'reproduced' when the paper's direction wins by the rule, 'not reproduced' when the
-opposite direction wins by the rule, and 'inconclusive' when the two are level (or a row is missing).
+opposite direction wins by the rule, and 'inconclusive' when the two are level (or a row is missing, or a
+value is NaN or infinite: a diverged probe neither wins nor loses).
 A claim with two halves ("F_p holds pose and F_f does not") needs both: see split_claim.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 LOWER_IS_BETTER = ("mae", "nme", "error")
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+NOT_FINITE = "not finite"  # compare's outcome when a value is NaN or infinite
 LABELS = {"simclr": "SimCLR", "pcl": "PCL F_s", "fabnet": "FAb-Net", "random": "random weights", "ff": "F_f",
           "fp": "F_p", "fs": "F_s", "supervised": "supervised"}
 
@@ -37,10 +39,14 @@ def _pair(value):
 
 
 def compare(a, b, lower: bool = False) -> str:
-    """'better' (a beats b beyond the combined spread), 'worse' (b beats a), 'level', or 'missing'."""
+    """'better' (a beats b beyond the combined spread), 'worse' (b beats a), 'level', 'missing', or 'not finite'
+    (a mean or spread is NaN or infinite: NaN compares as neither, and an infinite error would 'lose' to anything,
+    yet both only say the probe diverged; verdict_of makes it inconclusive)."""
     a, b = _pair(a), _pair(b)
     if a is None or b is None or a[0] is None or b[0] is None:
         return "missing"
+    if not all(math.isfinite(x) for x in (*a, *b)):
+        return NOT_FINITE
     diff = (b[0] - a[0]) if lower else (a[0] - b[0])
     margin = math.hypot(a[1], b[1])
     if diff > margin:
@@ -58,7 +64,8 @@ def sentence(name_a: str, name_b: str, outcome: str) -> str:
     """The report's wording for one comparison (only 'beats' when the rule says so)."""
     return {"better": f"{name_a} beats {name_b}", "worse": f"{name_b} beats {name_a}",
             "level": f"{name_a} and {name_b} are level (within the combined spread)",
-            "missing": f"{name_a} vs {name_b}: not measured"}[outcome]
+            "missing": f"{name_a} vs {name_b}: not measured",
+            NOT_FINITE: f"{name_a} vs {name_b}: a value is not finite (NaN or infinite), no comparison"}[outcome]
 
 
 def _entry(claim: str, verdict: str, numbers: dict, why: str) -> dict:
@@ -103,7 +110,7 @@ def split_claim(claim: str, rows: dict, holder: str, other: str, metric: str, fl
     value_h, value_o = rows.get(holder, {}).get(metric), rows.get(other, {}).get(metric)
     first = compare(value_h, value_o, lower)
     numbers, why = _numbers(rows, metric, (holder, other)), sentence(label(holder), label(other), first)
-    if first == "missing":
+    if first in ("missing", NOT_FINITE):
         return _entry(claim, INCONCLUSIVE, numbers, why)
     if floor is None:
         if first == "worse":
@@ -222,6 +229,10 @@ def targets(main: dict) -> list[dict]:
             out.append({"row": row, "metric": metric, "target": kind, "met": None, **bound})
             continue
         outcome = compare(value, random, lower_is_better(metric))
+        if outcome == NOT_FINITE:  # neither met nor missed; the numbers stay, so that the table shows which
+            out.append({"row": row, "metric": metric, "target": kind, "value": value, "random": random,
+                        "met": None, "not_finite": True, **bound})
+            continue
         if kind == "ratio":
             threshold, ok = amount * random[0], value[0] <= amount * random[0]
             target = f"≤ {amount:g} × random = {threshold:.2f}"

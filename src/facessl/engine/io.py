@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -89,5 +90,38 @@ def write_text_atomic(path, text: str) -> None:
         tmp.write_text(text)
 
 
-def write_json_atomic(path, obj) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+def write_json_atomic(path, obj, strict: bool = False) -> None:
+    """strict: NaN and infinities as the strings of NON_FINITE_TEXT, so that any JSON parser reads the file."""
+    if strict:
+        obj = non_finite_as_text(obj)
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=not strict) + "\n")
+
+
+# JSON has no NaN or infinity: Python writes them as bare NaN / Infinity tokens, which Python reads back but strict
+# parsers (jq, JavaScript, most other languages) reject. Files meant for other tools too (the demo's
+# results/tables.json, verdicts.json, targets.json) hold them as these strings instead; not as null, which those
+# files use for "not measured" while a non-finite value was measured (a diverged probe) and the report says so.
+# Python's float() reads the strings back; non_finite_from_text turns them into numbers after json.loads.
+NON_FINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def non_finite_as_text(obj):
+    """obj with every NaN / infinite float (also in nested dicts, lists, tuples) as 'NaN', 'Infinity', '-Infinity'."""
+    if isinstance(obj, dict):
+        return {k: non_finite_as_text(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [non_finite_as_text(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    return obj
+
+
+def non_finite_from_text(obj):
+    """The inverse of non_finite_as_text: the strings 'NaN', 'Infinity', '-Infinity' as floats again."""
+    if isinstance(obj, dict):
+        return {k: non_finite_from_text(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [non_finite_from_text(v) for v in obj]
+    if isinstance(obj, str) and obj in NON_FINITE_TEXT:
+        return NON_FINITE_TEXT[obj]
+    return obj

@@ -17,6 +17,7 @@ from dataclasses import asdict
 
 import facessl
 from facessl.data.formats.common import PairSet
+from facessl.data.formats.grouping import case_note
 from facessl.errors import FacesslError
 from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, verification
 from facessl.evaluate.baselines import architecture_builder, random_encoder, run_supervised_task
@@ -103,6 +104,11 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
         skipped = ", ".join(f"{n} {why}" for why, n in getattr(data, "dropped", {}).items() if n)
         if skipped:
             _say(options, f"[{spec.name}] {data.source}: skipped {skipped}")
+        if getattr(data, "meta", None) and data.meta.get("note"):  # what the reader had to assume (yolo: no class names)
+            _say(options, f"[{spec.name}] {data.source}: note: {data.meta['note']}")
+        same_but_case = getattr(data, "meta", None) and data.meta.get("case_only_classes")
+        if same_but_case:  # kept apart, but said: the labeller may have meant one class (also in results.md)
+            _say(options, f"[{spec.name}] {data.source}: note: {case_note(same_but_case)}")
     if spec.task != "verification" and any(isinstance(d, PairSet) for d in (test_set, train_set)):
         raise FacesslError(f"{spec.dataset}: a pairs dataset only serves task 'verification', not {spec.task!r}")
     task = None if spec.task == "verification" else build_task(spec.task, test_set, train_set, options)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from facessl.data.formats.grouping import case_note
 from facessl.data.labels import AU_NAMES
 from facessl.evaluate.probes import SELECTED_ON_VALIDATION
 from facessl.evaluate.protocol import seed_spread
@@ -114,6 +115,8 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     notes += [f"{t['name']}: classes left out (fewer images than --min-class-count): "
               + ", ".join(f"{name} ({n})" for name, n in t["info"]["left_out_classes"].items())
               for t in tasks if t.get("info", {}).get("left_out_classes")]
+    notes += [f"{t['name']}: {case_note(t['info']['case_only_classes'])}"
+              for t in tasks if t.get("info", {}).get("case_only_classes")]
     notes += [f"{t['name']}: test classes with no training image, which the probe cannot predict (each counts as an "
               "error; a spelling difference between the splits' names?): "
               + ", ".join(f"{name} ({n})" for name, n in t["info"]["unseen_test_classes"].items())

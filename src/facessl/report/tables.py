@@ -14,17 +14,20 @@ Metric keys:
   aflw2000/yaw_mae  aflw2000/pitch_mae  aflw2000/roll_mae  aflw2000/mae
   disfa/f1_AU1 ... disfa/f1_AU26 (AUs 1,2,4,6,9,12,25,26)  disfa/f1_mean
   300w/nme  mafl/nme
-A missing row, metric or value prints as '—'. The best value of each column among the
-non-reference rows (not 'random', not 'supervised') is marked bold.
+A missing row, metric or value prints as '—'; a value that is not finite (NaN or infinite: a probe that
+diverged; in JSON the strings "NaN", "Infinity", see engine.io) prints as 'n/a (not finite)', and its row stays. The
+best value of each column among the non-reference rows (not 'random', not 'supervised') is marked bold.
 """
 from __future__ import annotations
 
 import math
 
 from facessl.data.labels import AUS
+from facessl.engine.io import NON_FINITE_TEXT
 from facessl.report.sections import Table
 
 MISSING = "—"
+NOT_FINITE = "n/a (not finite)"  # measured, but NaN or infinite: shown, never dropped like a missing value
 
 # key -> (column title, higher is better, unit '%' or '°')
 METRICS = {
@@ -80,17 +83,31 @@ PAPER_FEATURES = {
 }
 
 
+def _measured(x) -> bool:
+    """A number, finite or not (None and anything else: not measured)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+    return _measured(x) and math.isfinite(x)
 
 
 def format_mean_std(mean, std=None, digits: int = 2) -> str:
-    """'74.47 ± 0.31'; '74.47' without a std; '—' when the mean is missing or not finite."""
-    if not _finite(mean):
+    """'74.47 ± 0.31'; '74.47' without a (finite) std; '—' when the mean is missing; 'n/a (not finite)' when it
+    is NaN or infinite (measured, but by a probe that diverged)."""
+    mean, std = _number(mean), _number(std)
+    if not _measured(mean):
         return MISSING
+    if not _finite(mean):
+        return NOT_FINITE
     if not _finite(std):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _number(x):
+    """A stored number: the strings 'NaN', 'Infinity', '-Infinity' (strict JSON's spelling, engine.io) as floats."""
+    return NON_FINITE_TEXT.get(x, x) if isinstance(x, str) else x
 
 
 def mean_std(value) -> tuple[float | None, float | None]:
@@ -98,10 +115,10 @@ def mean_std(value) -> tuple[float | None, float | None]:
     if value is None:
         return None, None
     if isinstance(value, dict):
-        return value.get("mean"), value.get("std")
+        return _number(value.get("mean")), _number(value.get("std"))
     if isinstance(value, (list, tuple)):
-        return (value[0] if value else None), (value[1] if len(value) > 1 else None)
-    return value, None
+        return _number(value[0] if value else None), _number(value[1] if len(value) > 1 else None)
+    return _number(value), None
 
 
 def fractions_to_percent(rows: dict) -> dict:
@@ -123,17 +140,18 @@ def metric_table(rows: dict, metrics: list[str], caption: str = "", names: dict 
                  drop_empty_columns: bool = True) -> Table:
     """One row per row key (known keys of `names` first, in that order), one column per metric.
     Rows without any value are left out unless keep_empty_rows; so are metrics nobody measured
-    unless drop_empty_columns is False."""
+    unless drop_empty_columns is False. A NaN or infinite value counts as measured: its row and column stay,
+    the cell says 'n/a (not finite)'."""
     names = METHODS if names is None else names
     order = [k for k in names if k in rows] + [k for k in rows if k not in names]
     if drop_empty_columns:
-        measured = [m for m in metrics if any(_finite(mean_std(r.get(m))[0]) for r in rows.values())]
+        measured = [m for m in metrics if any(_measured(mean_std(r.get(m))[0]) for r in rows.values())]
         metrics = measured or metrics[:1]
     header = [first_column] + [METRICS.get(k, (k,))[0] for k in metrics]
     body, emphasis, kept = [], set(), []
     for key in order:
         values = [mean_std(rows[key].get(m)) for m in metrics]
-        if not keep_empty_rows and not any(_finite(mean) for mean, _ in values):
+        if not keep_empty_rows and not any(_measured(mean) for mean, _ in values):
             continue
         kept.append((key, values))
         body.append([names.get(key, key)] + [format_mean_std(mean, std, digits) for mean, std in values])

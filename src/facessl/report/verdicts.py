@@ -12,6 +12,12 @@ def _number(value) -> str:
     return format_mean_std(value) if isinstance(value, (int, float)) else "—"
 
 
+def _target_result(target: dict) -> str:
+    if target.get("not_finite"):
+        return "inconclusive (not finite)"
+    return {True: "met", False: "missed", None: "not measured"}[target.get("met")]
+
+
 def verdict_table(claims: list[dict]) -> Table:
     # the verdict first: the claims are long, and a narrow window must still show the answer
     rows = [[c["verdict"], c["claim"], "; ".join(f"{k} {_number(v)}" for k, v in c.get("numbers", {}).items()) or "—",
@@ -26,8 +32,7 @@ def verdict_table(claims: list[dict]) -> Table:
 
 def targets_table(targets: list[dict]) -> Table:
     rows = [[t["row"], t["metric"], t.get("target", ""), _number(t.get("value")), _number(t.get("random")),
-             _number(t.get("supervised")), {True: "met", False: "missed", None: "not measured"}[t.get("met")]]
-            for t in targets]
+             _number(t.get("supervised")), _target_result(t)] for t in targets]
     return Table(["method", "metric", "target", "measured", "random weights", "supervised", "result"], rows,
                  caption="A target is met when its threshold holds and the method beats random weights "
                          "beyond the combined spread. Supervised: the same architecture trained with the task's "

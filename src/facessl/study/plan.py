@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -71,6 +72,11 @@ class StudyPlan:
             raise FacesslError(f"study: width must be a positive number (the backbone's width), got {self.width!r}")
         if self.eval_size is not None and (not isinstance(self.eval_size, int) or self.eval_size < 8):
             raise FacesslError(f"study: eval_size must be a whole number of pixels >= 8 (or null), got {self.eval_size!r}")
+        budget = self.budget_minutes  # 0: train `steps` steps instead; below 0 is no amount of time
+        if (not isinstance(budget, (int, float)) or isinstance(budget, bool) or not math.isfinite(budget)
+                or budget < 0):
+            raise FacesslError(f"study: budget_minutes must be a number of minutes > 0 (or 0: train `steps` steps "
+                               f"instead), got {budget!r}")
         if len(self.seeds) < 1 or self.steps < 1 or self.probe_seeds < 1:
             raise FacesslError("study: seeds, steps and probe_seeds must be at least 1")
         for key in ("supervised_seeds", "random_inits"):

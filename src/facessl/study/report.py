@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data.formats.grouping import case_note
 from facessl.engine.io import write_json_atomic
 from facessl.report.sections import Figure, Section, Table
 from facessl.study.plan import StudyPlan
@@ -82,12 +83,22 @@ def _cell(values) -> str:
     return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
 
+def _pretraining_minutes(method: str, timings: dict) -> str:
+    """The mean minutes of a method's pretraining stages ('12.5 per seed'); '—' when none recorded a time
+    (a stage record without one, or 0 s), rather than a '0.0' that reads as a run that took no time."""
+    seconds = [s for k, s in timings.items() if k.startswith(f"pretrain-{method}_")  # timings are in seconds
+               and isinstance(s, (int, float)) and np.isfinite(s) and s > 0]
+    if not seconds:
+        return "—"
+    minutes = np.mean(seconds) / 60
+    return f"{minutes:.1f} per seed" if minutes >= 0.05 else "< 0.1 per seed"  # seconds-long runs: not 0.0
+
+
 def main_table(rows: dict, timings: dict, holdout: str = "test") -> Table:
     header = ["model"] + [title for _, title in METRICS] + ["n", "pretraining (min)"]
     body = []
     for label, row in rows.items():
-        minutes = [s for k, s in timings.items() if k.startswith(f"pretrain-{row['method']}_")]
-        time_cell = f"{np.mean(minutes) / 60:.1f} per seed" if minutes and row["method"] in LABELS else ""
+        time_cell = _pretraining_minutes(row["method"], timings) if row["method"] in LABELS else ""  # baselines: none
         body.append([label] + [_cell(row.get(m, [])) for m, _ in METRICS] + [str(len(row.get("accuracy", []))), time_cell])
     held_out = ("test split never used for any choice" if holdout == "test" else
                 "VALIDATION carve of the train split (the test split set aside unread)")
@@ -131,7 +142,9 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                  + (f", {len(counts['train'])} classes; left out (fewer than {plan.min_class_count} images): "
                     + ", ".join(f"{name} ({n})" for name, n in data_info["left_out_classes"].items())
                     if data_info.get("left_out_classes") else f", {len(counts['train'])} classes") + ". "
-                 f"Backbone `{plan.backbone}` (width {plan.width:g}, every method), {plan.size} px, batch {plan.batch_size}, "
+                 + (f"Note: {case_note(data_info['case_only_classes'])}. "
+                    if data_info.get("case_only_classes") else "")
+                 + f"Backbone `{plan.backbone}` (width {plan.width:g}, every method), {plan.size} px, batch {plan.batch_size}, "
                  + (f"{plan.budget_minutes:g} minutes of training per method and seed (steps per seed: "
                     + ", ".join(_steps_text(m, data_info["budget"][m]) for m in plan.methods
                                 if m in data_info.get("budget", {})) + ")"

@@ -177,8 +177,11 @@ def prepare_data(out: Path, plan: StudyPlan) -> dict:
     names = data.meta["class_names"]
     counts = {s: {n: int(((data.split == s) & (data.labels["class"] == i)).sum()) for i, n in enumerate(names)}
               for s in ("train", "test")}
-    return {"pretrain_photos": len(train), "test_photos": len(test), "rows": len(data), "counts": counts,
+    info = {"pretrain_photos": len(train), "test_photos": len(test), "rows": len(data), "counts": counts,
             "dropped": dropped, "split": split_from, "holdout": plan.holdout, "left_out_classes": left_out}
+    if data.meta.get("case_only_classes"):  # kept apart; the report names them (formats.grouping.case_note)
+        info["case_only_classes"] = data.meta["case_only_classes"]
+    return info
 
 
 def run_name(method: str, seed: int) -> str:

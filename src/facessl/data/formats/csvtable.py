@@ -26,8 +26,8 @@ import numpy as np
 
 from facessl.data.formats import xlsx
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split,
-                                           leave_out_rare_classes)
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_differences, compile_group, group_of,
+                                           grouped_stratified_split, leave_out_rare_classes)
 from facessl.data.formats.imagefiles import MissingImages, with_dropped
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.image_decode import BoxedImage
@@ -169,6 +169,8 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         names = sorted(set(raw_labels), key=_natural)
         labels["class"] = np.array([names.index(v) for v in raw_labels], dtype=np.int64)
         meta.update(class_names=names, label_column=header[label_i])
+        if case_only_differences(names):  # fields are stripped already (formats.text); case is the labeller's call
+            meta["case_only_classes"] = case_only_differences(names)
     elif targets:
         labels["target"] = np.array(values, dtype=np.float64)
         meta["target_columns"] = [header[i] for i in numeric]

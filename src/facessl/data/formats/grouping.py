@@ -122,3 +122,21 @@ def leave_out_rare_classes(labels, min_count: int, *columns: list) -> tuple[list
     keep = ~np.isin(labels, list(rare))
     kept = [[v for v, k in zip(column, keep) if k] for column in columns]
     return kept, rare, {f"class with fewer than {min_count} images": int((~keep).sum())}
+
+
+def case_only_differences(names) -> list[list[str]]:
+    """Class names that differ only in case ('Happy' and 'happy'), each such set sorted: they are kept as separate
+    classes (whether they are one is the labeller's call; a silent merge could hide a real distinction), but each
+    reader records them (meta['case_only_classes']) for evaluation, inspect and the results to name."""
+    by_folded: dict[str, set] = {}
+    for name in names:
+        by_folded.setdefault(str(name).casefold(), set()).add(str(name))
+    return sorted(sorted(same) for same in by_folded.values() if len(same) > 1)
+
+
+def case_note(groups) -> str:
+    """One line naming the classes that differ only in case (case_only_differences)."""
+    named = "; ".join(" and ".join(repr(n) for n in same) for same in groups)
+    many = len(groups) > 1 or len(groups[0]) > 2
+    return (f"classes {named} differ only in case; they are kept apart — fix the labels if "
+            f"{'each set is' if many else 'they are'} one class")

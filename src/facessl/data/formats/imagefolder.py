@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, compile_group, group_of, grouped_stratified_split,
-                                           leave_out_rare_classes, searched_text)
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_differences, compile_group, group_of,
+                                           grouped_stratified_split, leave_out_rare_classes, searched_text)
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError
 
@@ -139,6 +139,8 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     meta = {"class_names": names, "split_from": split_from, "group_pattern": group}
     if rare:
         meta["left_out_classes"] = rare
+    if case_only_differences(names):
+        meta["case_only_classes"] = case_only_differences(names)
     if unlabelled:
         dropped = {**dropped, "file name without a label (--label-regex)": unlabelled}
     return ImageSet(images, {"class": labels, "group": groups}, split, str(root), dropped=dropped, meta=meta)
@@ -151,6 +153,12 @@ def _below(image: str, root: Path, split_dirs: dict) -> str:
         if path.is_relative_to(folder):
             return path.relative_to(folder).as_posix()
     return path.name
+
+
+def class_name(text: str) -> str:
+    """A class as named by a folder or a file name, without surrounding spaces: 'sad ' and 'sad' are one class, as
+    in a CSV (whose fields are stripped); a name of spaces alone stays as it is rather than becoming ''."""
+    return text.strip() or text
 
 
 def _labelled_by_folder(root: Path, split_dirs: dict, subs: list) -> list[tuple[str, str, str | None]]:
@@ -166,7 +174,7 @@ def _labelled_by_folder(root: Path, split_dirs: dict, subs: list) -> list[tuple[
             files = walk_images(folder)
             if not files:
                 raise DataFormatError(folder, f"class folder {folder.name!r} holds no images ({', '.join(IMAGE_SUFFIXES[:5])} ...)")
-            found += [(str(f), folder.name, split_name) for f in files]
+            found += [(str(f), class_name(folder.name), split_name) for f in files]
     return found
 
 
@@ -182,7 +190,7 @@ def _labelled_by_name(root: Path, split_dirs: dict, label_regex: str) -> tuple[l
             if match is None or not match.group(1):
                 unlabelled += 1
                 continue
-            found.append((str(f), match.group(1), split_name))
+            found.append((str(f), class_name(match.group(1)), split_name))
     if not found:
         raise DataFormatError(root, f"--label-regex {label_regex!r} finds a label in none of the image file names")
     return found, unlabelled
