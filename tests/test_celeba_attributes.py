@@ -322,3 +322,61 @@ def test_eval_cli_unknown_attribute_is_one_line(tmp_path, monkeypatch, capsys):
                  "--reader-option", "attributes=[Smiling,Mal]", "--out", str(tmp_path / "eval"), *CLI_FAST]) == 2
     err = capsys.readouterr().err
     assert "list_attr_celeba.csv:1: no attribute 'Mal' (did you mean 'Male'?)" in err and "Traceback" not in err
+
+
+# --- identity_CelebA.txt: people for grouped splits and verification -----------------------------------------
+def write_identities(root, n, per_person=2, crlf=False):
+    """Anno/identity_CelebA.txt as released: `000001.jpg 2880`, people numbered sparsely (CelebA's run to 10,177)."""
+    write_text(root / "Anno" / "identity_CelebA.txt",
+               "".join(f"{i + 1:06d}.jpg {100 + 7 * (i // per_person)}\n" for i in range(n)), crlf=crlf)
+
+
+def test_identity_list_gives_each_image_its_person(tmp_path):
+    write_release(tmp_path)
+    write_identities(tmp_path, N, per_person=3, crlf=True)
+    got = formats.read("celeba", tmp_path)
+    assert list(got.labels["identity"][:7]) == ["100", "100", "100", "107", "107", "107", "114"]
+    assert got.meta["identity_from"] == "identity_CelebA.txt (16 people)"
+    assert got.labels["attributes"].shape == (N, 40)  # the attributes are as before
+
+
+def test_without_a_partition_file_whole_people_go_to_one_side(tmp_path):
+    write_release(tmp_path, partition=False)
+    write_identities(tmp_path, N, per_person=4)
+    got = formats.read("celeba", tmp_path)
+    sides = {}
+    for person, side in zip(got.labels["identity"], got.split):
+        sides.setdefault(person, set()).add(side)
+    assert all(len(s) == 1 for s in sides.values())
+    assert sum(s == {"test"} for s in sides.values()) == round(0.2 * 12)
+    assert "whole people to a side, from identity_CelebA.txt" in got.meta["split_from"]
+
+
+@pytest.mark.parametrize("damage,message", [
+    ("000004.jpg x12\n", r"Anno/identity_CelebA.txt:4: expected the person's number after 000004.jpg, got 'x12'"),
+    ("000004.jpg 12 3\n", r"Anno/identity_CelebA.txt:4: expected 'image person' \(2 fields\), got 3"),
+    ("", r"Anno/list_attr_celeba.txt:6: image 000004.jpg has no line in identity_CelebA.txt"),
+])
+def test_malformed_identity_list_is_one_line_naming_file_and_line(tmp_path, damage, message):
+    write_release(tmp_path)
+    write_identities(tmp_path, N)
+    path = tmp_path / "Anno" / "identity_CelebA.txt"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[3] = damage
+    path.write_text("".join(lines))
+    with pytest.raises(DataFormatError, match=message):
+        formats.read("celeba", tmp_path)
+
+
+def test_eval_cli_verification_draws_pairs_from_celeba_people(tmp_path, monkeypatch):
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    write_release(tmp_path / "CelebA", values=toy_values(60))
+    write_identities(tmp_path / "CelebA", 60, per_person=2)
+    out = tmp_path / "eval"
+    assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"celeba:{tmp_path / 'CelebA'}",
+                 "--task", "verification", "--out", str(out), *CLI_FAST]) == 0
+    task = json.loads((out / "results.json").read_text())["tasks"][0]
+    assert task["task"] == "verification"
+    assert 0 <= task["rows"]["checkpoint"]["fs"]["metrics"]["accuracy"]["mean"] <= 100
+    assert task["info"]["pairs_drawn"]["people"] == 30 and task["info"]["pairs_drawn"]["pairs"] == 60  # one same, one different each

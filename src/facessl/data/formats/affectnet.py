@@ -66,13 +66,13 @@ def read_affectnet(root, skip_missing: bool = False, target: str = "expression")
 
 
 def _other_copy_hint(root: Path) -> str:
-    """What a Kaggle copy in another layout needs: class folders are read by imagefolder:, a YOLO copy is not."""
+    """What a Kaggle copy in another layout needs: class folders are read by imagefolder:, a YOLO copy by yolo:."""
     if not root.is_dir():
         return ""
     below = [f for f in wrapped_folders(root) if f.is_dir()]
     if any((f / "labels").is_dir() and (f / "images").is_dir() for f in below):
-        return ("; this looks like a YOLO-format copy (images/ + labels/*.txt, class names in data.yaml), which is "
-                "not read: use the original release or a copy in class folders (imagefolder:)")
+        return (f"; this looks like a YOLO-format copy (images/ + labels/*.txt, class names in data.yaml): "
+                f"read it as yolo:{root}")
     classes = {"anger", "angry", "contempt", "disgust", "fear", "happy", "happiness", "neutral", "sad", "sadness",
                "surprise"}
     if any(sum((f / c).is_dir() or (f / c.capitalize()).is_dir() for c in classes) >= 3 for f in below):

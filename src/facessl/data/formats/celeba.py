@@ -5,14 +5,17 @@ As released (Google Drive / Baidu):
     <root>/Anno/list_attr_celeba.txt                line 1: the number of images; line 2: the 40 attribute names;
                                                     then `000001.jpg -1  1  1 -1 ...` (runs of spaces; -1 absent, 1 present)
     <root>/Eval/list_eval_partition.txt             `000001.jpg 0`: 0 train, 1 validation, 2 test
+    <root>/Anno/identity_CelebA.txt                 `000001.jpg 2880`: the person (10,177 people; not in Kaggle's copy)
 Kaggle's copy (jessicali9530/celeba-dataset): `img_align_celeba/img_align_celeba/000001.jpg`,
 `list_attr_celeba.csv` (`image_id,5_o_Clock_Shadow,...`, values -1/1), `list_eval_partition.csv`
 (`image_id,partition`). The list files are also found flat in the root, and the whole tree up to two folders
 below the path (the Drive folder downloaded as CelebA/, Kaggle's archive unpacked as archive/). `img_celeba/` (the in-the-wild photos)
 is not the aligned set and is never read.
 
-Labels: 'attributes' (N, A) float32 0/1, meta['attribute_names']; split train / val / test from the partition
-file (162,770 / 19,867 / 19,962 images), else a seeded random split (meta['split_from'] says which).
+Labels: 'attributes' (N, A) float32 0/1, meta['attribute_names']; with the identity list also 'identity' (the
+person's number as text), which makes `--task verification` draw LFW-style pairs from CelebA's people. Split train /
+val / test from the partition file (162,770 / 19,867 / 19,962 images, people disjoint), else a seeded random split,
+whole people to a side when the identity list is there (meta['split_from'] says which).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from facessl.errors import DataFormatError, FacesslError
 
 ATTRIBUTE_LIST = "list_attr_celeba"
 PARTITION_LIST = "list_eval_partition"
+IDENTITY_LIST = "identity_CelebA"
 ATTRIBUTE_COUNT = 40
 PARTITIONS = {"0": "train", "1": "val", "2": "test"}
 VALUES = {"-1": 0.0, "1": 1.0}
@@ -156,6 +160,17 @@ def read_partition(path) -> dict[str, str]:
     return table
 
 
+def read_identity_list(path) -> dict[str, str]:
+    """image name -> its person's number (as text) from identity_CelebA.txt."""
+    path = Path(path)
+    table = {}
+    for number, (name, person) in field_rows(path, "CelebA identity list", 2, "image person"):
+        if not person.isdigit():
+            raise DataFormatError(path, f"expected the person's number after {name}, got {person!r}", number)
+        table[name] = person
+    return table
+
+
 # --- the reader -----------------------------------------------------------------------------------------
 def chosen_columns(table: AttributeTable, attributes) -> list[int]:
     """Column indices of the attributes asked for (a list or a comma string; names exact, else any case)."""
@@ -180,10 +195,17 @@ def chosen_columns(table: AttributeTable, attributes) -> list[int]:
     return columns
 
 
-def seeded_split(n: int, seed: int) -> np.ndarray:
-    """train / test per row when no partition file is there: a seeded random TEST_FRACTION held out."""
+def seeded_split(n: int, seed: int, people: np.ndarray | None = None) -> np.ndarray:
+    """train / test per row when no partition file is there: a seeded random TEST_FRACTION held out, of the
+    people when they are known (a person's photos all on one side, as CelebA's own partition keeps them)."""
     split = np.full(n, "train", dtype=object)
-    split[np.random.default_rng(seed).permutation(n)[:int(round(TEST_FRACTION * n))]] = "test"
+    rng = np.random.default_rng(seed)
+    if people is None:
+        split[rng.permutation(n)[:int(round(TEST_FRACTION * n))]] = "test"
+        return split
+    names = np.unique(people)
+    held_out = rng.permutation(names)[:int(round(TEST_FRACTION * len(names)))]
+    split[np.isin(people, held_out)] = "test"
     return split
 
 
@@ -214,13 +236,14 @@ def read_celeba(root, attributes=None, limit_train: int | None = None, skip_miss
     if not table.rows:
         raise DataFormatError(attribute_file, "lists no images")
     columns = chosen_columns(table, attributes)
-    split, split_from = _split(root, table, seed)
+    people = _people(root, table)
+    split, split_from = _split(root, table, seed, people)
     keep = limited_training(split, limit_train, seed)
     if len(keep) < len(split):
         split_from += f"; training images limited to {limit_train} of {int(np.sum(split == 'train'))} (seeded {seed})"
     images = find_aligned_images(root)
     missing = MissingImages(skip_missing)
-    paths, values, kept_split = [], [], []
+    paths, values, kept_split, kept_rows = [], [], [], []
     for row in keep:
         number, name, row_values = table.rows[row]
         path = images.path(name)
@@ -229,24 +252,44 @@ def read_celeba(root, attributes=None, limit_train: int | None = None, skip_miss
         paths.append(str(path))
         values.append([row_values[c] for c in columns])
         kept_split.append(split[row])
+        kept_rows.append(row)
     if not paths:
         raise DataFormatError(attribute_file, "no image it lists was found")
     labels = {"attributes": np.array(values, dtype=np.float32)}
+    if people is not None:
+        labels["identity"] = people[kept_rows]
     meta = {"attribute_names": [table.names[c] for c in columns], "split_from": split_from}
+    if people is not None:
+        meta["identity_from"] = f"{IDENTITY_LIST}.txt ({len(np.unique(labels['identity']))} people)"
     result = ImageSet(paths, labels, np.array(kept_split), str(root), meta=meta)
     return with_dropped(result, missing.dropped)
 
 
-def _split(root: Path, table: AttributeTable, seed: int) -> tuple[np.ndarray, str]:
+def _people(root: Path, table: AttributeTable) -> np.ndarray | None:
+    """Each attribute row's person from identity_CelebA.txt, or None when the copy has no identity list."""
+    identity_file = find_list(root, IDENTITY_LIST)
+    if identity_file is None:
+        return None
+    return np.array(_per_row(table, read_identity_list(identity_file), identity_file))
+
+
+def _per_row(table: AttributeTable, by_image: dict[str, str], source: Path) -> list[str]:
+    """by_image's value for each attribute row; an image the other list lacks is an error naming the row."""
+    values = []
+    for number, name, _ in table.rows:
+        if name not in by_image:
+            raise DataFormatError(table.path, f"image {name} has no line in {source.name}", number)
+        values.append(by_image[name])
+    return values
+
+
+def _split(root: Path, table: AttributeTable, seed: int, people: np.ndarray | None) -> tuple[np.ndarray, str]:
     """The split of each attribute row and where it came from."""
     partition_file = find_list(root, PARTITION_LIST)
     if partition_file is None:
-        return seeded_split(len(table.rows), seed), (f"seeded ({seed}) random split, {TEST_FRACTION:.0%} test "
-                                                     f"(no {PARTITION_LIST} file; people not kept apart)")
-    partition = read_partition(partition_file)
-    split = []
-    for number, name, _ in table.rows:
-        if name not in partition:
-            raise DataFormatError(table.path, f"image {name} has no line in {partition_file.name}", number)
-        split.append(partition[name])
+        apart = (f"whole people to a side, from {IDENTITY_LIST}.txt" if people is not None
+                 else "people not kept apart")
+        return seeded_split(len(table.rows), seed, people), (f"seeded ({seed}) random split, {TEST_FRACTION:.0%} "
+                                                             f"test (no {PARTITION_LIST} file; {apart})")
+    split = _per_row(table, read_partition(partition_file), partition_file)
     return np.array(split, dtype=object), f"{partition_file.name} (0 train, 1 val, 2 test)"
