@@ -403,3 +403,27 @@ def test_a_stage_whose_output_is_gone_runs_again(tmp_path):
 def test_a_videos_folder_that_is_not_there_is_said_before_any_training(tmp_path):
     with pytest.raises(FacesslError, match="study: videos '/nowhere' is not a folder"):
         load_plan(plan_file(tmp_path), ["videos=/nowhere"])
+
+
+def test_a_diverged_probe_is_shown_not_finite_and_its_verdict_is_inconclusive(tmp_path):
+    """results.json stores a NaN seed value as null: the study's cell says so, its verdict is inconclusive, and
+    tables.json stays strict JSON that `facessl report` rebuilds the same report from."""
+    plan = load_plan(plan_file(tmp_path), ["methods=[simclr, pcl]", "seeds=[0]", "budget_minutes=1"])
+    out = tmp_path / "study"
+    for method, values in (("simclr", [30, 31, 29]), ("pcl", [22, None, 24])):
+        results = fake_results([v if v is not None else 0 for v in values], method == "simclr")
+        if None in values:
+            results["tasks"][0]["rows"]["checkpoint"]["fs"]["metrics"]["mean_class_accuracy"]["per_seed"][1] = None
+        path = out / "eval" / f"{method}_seed0" / "results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(results))
+    data_info = {"pretrain_photos": 10, "counts": {"train": {"a": 8}, "test": {"a": 2}}, "split": "toy split"}
+    verdict = write_report(out, plan, data_info, {"pretrain-simclr_seed0": 60.0}, [])
+    assert verdict["PCL (F_s)"]["not_finite"] and not verdict["PCL (F_s)"]["target_met"]
+    assert verdict["SimCLR"]["target_met"] and "not_finite" not in verdict["SimCLR"]
+    md = (out / "report.md").read_text()
+    assert "| PCL (F_s) | n/a (not finite) |" in md and "- PCL (F_s): inconclusive" in md
+    text = (out / "results" / "tables.json").read_text()
+    assert "NaN" in text and json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in tables.json"))
+    (out / "report.md").unlink()
+    assert main(["report", str(out)]) == 0 and (out / "report.md").read_text() == md

@@ -6,6 +6,7 @@ random beyond the seed spread" when its lowest such value is above the random ro
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from facessl.data.formats.grouping import case_note
 from facessl.engine.io import write_json_atomic
 from facessl.report.sections import Figure, Section, Table
+from facessl.report.tables import NOT_FINITE
 from facessl.study.plan import StudyPlan
 from facessl.study.stages import BASELINES_RUN, read_results, run_name
 
@@ -23,8 +25,10 @@ TARGET_GAIN = 5.0  # points of mean-class accuracy over random weights
 
 
 def _values(result: dict, metric: str) -> list[float]:
+    """A metric's per-seed values in %; a seed stored as null (results.json's NaN: a probe that diverged) is NaN,
+    which the cells and verdicts then show as not finite rather than crash on."""
     m = result.get("metrics", {}).get(metric, {})
-    return [100.0 * v for v in m.get("per_seed", [])]
+    return [math.nan if v is None else 100.0 * v for v in m.get("per_seed", [])]
 
 
 def collect(out: Path, plan: StudyPlan) -> dict:
@@ -64,6 +68,9 @@ def verdicts(rows: dict) -> dict:
             continue
         values = row["mean_class_accuracy"]
         gain = float(np.mean(values) - np.mean(random))
+        if not np.isfinite(gain):  # a diverged probe on either side: neither a win nor a loss
+            out[label] = {"gain": gain, "beyond_spread": False, "target_met": False, "not_finite": True}
+            continue
         out[label] = {"gain": gain, "beyond_spread": bool(min(values) > max(random)), "target_met": gain >= TARGET_GAIN}
         # the other two metrics' gains: a probe can buy mean-class accuracy with its plain accuracy and F1
         out[label].update({f"{metric}_gain": float(np.mean(row[metric]) - np.mean(random_row[metric]))
@@ -80,6 +87,8 @@ def _other_gains(verdict: dict) -> str:
 def _cell(values) -> str:
     if not values:
         return "—"
+    if not np.all(np.isfinite(values)):
+        return NOT_FINITE
     return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
 
@@ -92,6 +101,15 @@ def _pretraining_minutes(method: str, timings: dict) -> str:
         return "—"
     minutes = np.mean(seconds) / 60
     return f"{minutes:.1f} per seed" if minutes >= 0.05 else "< 0.1 per seed"  # seconds-long runs: not 0.0
+
+
+def _verdict_line(label: str, v: dict) -> str:
+    if v.get("not_finite"):
+        return (f"- {label}: inconclusive: a mean-class accuracy here or in the random row is not finite (a probe "
+                "diverged; see its eval/ results)")
+    return (f"- {label}: {v['gain']:+.2f} points mean-class accuracy over random weights; "
+            f"{'beyond' if v['beyond_spread'] else 'NOT beyond'} the seed spread; target +{TARGET_GAIN:.0f}: "
+            f"{'met' if v['target_met'] else 'not met'}" + _other_gains(v))
 
 
 def main_table(rows: dict, timings: dict, holdout: str = "test") -> Table:
@@ -124,7 +142,7 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
     rows = collect(out, plan)
     verdict = verdicts(rows)
     write_json_atomic(out / "results" / "tables.json", {"rows": rows, "verdicts": verdict, "plan": plan.as_dict(),
-                                                        "data": data_info, "missing": missing})
+                                                        "data": data_info, "missing": missing}, strict=True)
     hardware = json.loads(json.dumps(hardware or hardware_info(), sort_keys=True))  # as hardware.json keeps it,
     write_json_atomic(out / "hardware.json", hardware)                                # so a rebuild reads the same
     timings = dict(sorted(timings.items()))  # the order timings.json keeps (sorted keys)
@@ -156,9 +174,7 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                  + "a grouped, stratified validation carve of the train split."
                  + ("".join(f" {LABELS[m]} settings: {', '.join(items)}." for m, items in plan.method_overrides.items()
                             if m in plan.methods)))
-    lines = [f"- {label}: {v['gain']:+.2f} points mean-class accuracy over random weights; "
-             f"{'beyond' if v['beyond_spread'] else 'NOT beyond'} the seed spread; target +{TARGET_GAIN:.0f}: "
-             f"{'met' if v['target_met'] else 'not met'}" + _other_gains(v) for label, v in verdict.items()]
+    lines = [_verdict_line(label, v) for label, v in verdict.items()]
     lines += [f"- missing: {m}" for m in missing]
     sections = [Section("Data and budget", data_text),
                 Section("Real expressions" + (" (validation carve)" if plan.holdout != "test" else ""),
