@@ -253,3 +253,20 @@ def test_study_time_column_says_minutes_and_nothing_for_no_time():
     table = main_table(rows, timings)
     assert table.header[-1] == "pretraining (min)"
     assert [r[-1] for r in table.rows] == ["—", "< 0.1 per seed", "13.3 per seed", ""]  # (750 + 850) / 2 s
+
+
+def test_eval_rerun_without_features_is_the_same_as_naming_the_default(tmp_path, monkeypatch, capsys):
+    """No --features means the encoder's first feature: naming it is the same evaluation, another one is not."""
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    root = tmp_path / "faces"
+    for k in range(24):
+        (root / "ab"[k % 2]).mkdir(parents=True, exist_ok=True)
+        save_image(root / "ab"[k % 2] / f"{k}.png", np.full((8, 8, 3), 40 + 150 * (k % 2), np.uint8))
+    args = ["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"imagefolder:{root}", "--out",
+            str(tmp_path / "eval"), "--seeds", "1", "--epochs", "5", "--baselines", "none", "--quiet", "--no-cache"]
+    assert main(args) == 0
+    assert json.loads((tmp_path / "eval" / "results.json").read_text())["settings"]["features"] == ["fs"]
+    assert main(args + ["--features", "fs"]) == 0
+    assert main(args + ["--features", "ff"]) == 2  # another feature: another evaluation, refused
+    assert "features: ['fs'] there, ['ff'] now" in capsys.readouterr().err

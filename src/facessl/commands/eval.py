@@ -221,6 +221,7 @@ def checkpoint_info(path, encoder) -> dict:
 def run(args) -> int:
     import facessl
     from facessl.evaluate import runner, tables
+    from facessl.evaluate.features import feature_names
 
     output_dir(args.out, "--out")
     specs = specs_from_args(args)
@@ -237,14 +238,20 @@ def run(args) -> int:
             if not path.exists():
                 raise FacesslError(f"{path}: dataset path does not exist (from {dataset!r})")
     out = Path(args.out)
-    settings = evaluation_settings(specs, options, features, baselines, args.skip_missing)
+    settings = evaluation_settings(specs, options, baselines, args.skip_missing)
     earlier = None if args.overwrite else earlier_results(out)
     if earlier is not None:
-        refuse_other_evaluation(out, recorded_settings(out, earlier), settings)
+        before_loading = {k: v for k, v in recorded_settings(out, earlier).items() if k != "features"}
+        refuse_other_evaluation(out, before_loading, settings)
     encoder = facessl.load(args.checkpoint)
-    if earlier is not None:  # the same command on a run that trained on is another checkpoint: its weights tell
-        refuse_other_evaluation(out, {"checkpoint weights": (earlier.get("checkpoint") or {}).get("weights_hash")},
-                                {"checkpoint weights": weights_hash(encoder)})
+    # the features (no --features: the encoder's first) and the weights are known once the checkpoint is loaded;
+    # the same command on a run that trained on is another checkpoint
+    loaded = {"features": features or list(feature_names(encoder)[:1]), "checkpoint weights": weights_hash(encoder)}
+    if earlier is not None:
+        refuse_other_evaluation(out, {"features": earlier["settings"].get("features"),
+                                      "checkpoint weights": (earlier.get("checkpoint") or {}).get("weights_hash")},
+                                loaded)
+    settings["features"] = loaded["features"]
     results = runner.evaluate(encoder, specs, options, features=features, baselines=baselines, cache=cache,
                               checkpoint=checkpoint_info(args.checkpoint, encoder),
                               skip_missing=args.skip_missing, keep_going=bool(args.suite))
@@ -264,16 +271,15 @@ def run(args) -> int:
 NOT_SETTINGS = ("quiet", "device")
 
 
-def evaluation_settings(specs: list[TaskSpec], options: EvalOptions, features, baselines, skip_missing: bool) -> dict:
+def evaluation_settings(specs: list[TaskSpec], options: EvalOptions, baselines, skip_missing: bool) -> dict:
     """What results.json is the evaluation of, as JSON reads it back: the tasks (datasets by absolute path, so that
-    a rerun from another folder compares equal), the features, the baselines and every protocol setting. The
-    checkpoint is compared by its weights once loaded (a moved run is the same checkpoint)."""
+    a rerun from another folder compares equal), the baselines and every protocol setting. The features and the
+    checkpoint are compared once it is loaded (by its weights: a moved run is the same checkpoint)."""
     tasks = [{"name": s.name, "task": s.task, "dataset": _absolute(s.dataset),
               "train_dataset": _absolute(s.train_dataset), "features": s.features, "options": s.options, "size": s.size}
              for s in specs]
     protocol = {k: v for k, v in asdict(options).items() if k not in NOT_SETTINGS}
-    settings = {"tasks": tasks, "features": features, "baselines": baselines, "options": protocol,
-                "skip_missing": skip_missing}
+    settings = {"tasks": tasks, "baselines": baselines, "options": protocol, "skip_missing": skip_missing}
     return json.loads(json.dumps(settings, default=str))  # tuples as lists, as results.json reads back
 
 
