@@ -110,7 +110,8 @@ def test_without_a_yaml_the_class_names_are_the_ids_with_a_note(tmp_path):
     assert list(got.split) == ["train"] * 4 + ["test"] * 4 + ["val"] * 4
     write(tmp_path / "data.yaml", "nc: 4\n")  # a yaml with the number of classes alone: ids too, said so
     got = formats.read("yolo", tmp_path)
-    assert got.meta["class_names"] == ["0", "1", "2", "3"] and "no data.yaml names them" in got.meta["note"]
+    assert got.meta["class_names"] == ["0", "1", "2", "3"]
+    assert "no data.yaml, obj.names or classes.txt names them" in got.meta["note"]
 
 
 def test_unsplit_folders_get_a_seeded_split_grouped_by_photo(tmp_path):
@@ -223,7 +224,8 @@ def test_image_lists_missing_images_and_unreadable_images(tmp_path):
 
 def test_not_a_yolo_set_says_where_it_looked(tmp_path):
     image(tmp_path / "photos" / "a.jpg")
-    with pytest.raises(DataFormatError, match="no YOLO dataset found here or up to 2 folders below"):
+    with pytest.raises(DataFormatError, match="no YOLO dataset found here or up to 2 folders below.*obj.data / "
+                                              "obj.names \\+ obj_train_data/.*classes.txt beside images"):
         formats.read("yolo", tmp_path)
     write(tmp_path / "a.yaml", "names: [a]\n")
     write(tmp_path / "b.yaml", "names: [b]\n")
@@ -241,6 +243,136 @@ def test_the_affectnet_reader_points_a_yolo_copy_here(tmp_path):
         formats.read("affectnet", tmp_path / "kaggle")
     assert "not read" not in str(error.value)
     assert len(formats.read("yolo", tmp_path / "kaggle")) == 12
+
+
+# --- Darknet / CVAT "YOLO 1.1" and LabelImg: labels beside the images, names in obj.names / classes.txt -----
+OBJ_DATA = "classes = 2\ntrain = data/train.txt\nnames = data/obj.names\nbackup = backup/\n"
+
+
+def darknet(root, n=6, obj_data=OBJ_DATA, listed=None, **kw):
+    """CVAT's YOLO 1.1 export: obj.names (kw: crlf / bom), obj.data, obj_train_data/img<k>.jpg with img<k>.txt
+    beside it (class k % 2), and train.txt naming `listed` (default: each image as data/obj_train_data/...)."""
+    write(root / "obj.names", "happy\n\n  sad  \n", **kw)
+    if obj_data is not None:
+        write(root / "obj.data", obj_data)
+    for k in range(n):
+        labelled(root / "obj_train_data", root / "obj_train_data", f"img{k}", [f"{k % 2} 0.5 0.5 0.4 0.5"])
+    listed = [f"data/obj_train_data/img{k}.jpg" for k in range(n)] if listed is None else listed
+    if listed:
+        write(root / "train.txt", "".join(line + "\n" for line in listed))
+
+
+def labelimg(folder, n=6, **kw):
+    """LabelImg's YOLO mode: a<k>.jpg with a<k>.txt beside it (class k % 2) and classes.txt (kw: crlf / bom)."""
+    write(folder / "classes.txt", "happy\nsad\n", **kw)
+    for k in range(n):
+        labelled(folder, folder, f"a{k}", [f"{k % 2} 0.5 0.5 0.4 0.5"])
+
+
+def test_cvat_yolo_1_1_export_names_from_obj_names_and_a_seeded_split(tmp_path):
+    root = tmp_path / "cvat"
+    darknet(root, crlf=True, bom=True)
+    got = formats.read("yolo", root)
+    assert got.meta["class_names"] == ["happy", "sad"] and "note" not in got.meta and got.dropped == {}
+    assert list(got.labels["class"]) == [0, 1, 0, 1, 0, 1] and got.labels["group"][0] == "obj_train_data/img0.jpg"
+    assert got.images[0].endswith("obj_train_data/img0.jpg")  # the label beside its image gave the box
+    assert "seeded (" in got.meta["split_from"] and "(read from obj.data train)" in got.meta["split_from"]
+    assert 0 < list(got.split).count("test") < 6
+    assert formats.read("yolo", root / "obj.data").meta["class_names"] == ["happy", "sad"]  # obj.data given
+
+
+def test_darknet_list_paths_with_and_without_data_and_a_valid_list(tmp_path):
+    root = tmp_path / "darknet" / "data"  # Darknet's convention: the export is data/ below darknet's folder
+    darknet(root, obj_data=OBJ_DATA + "valid = data/valid.txt\n",
+            listed=["data/obj_train_data/img0.jpg", "obj_train_data/img1.jpg", "data\\obj_train_data\\img2.jpg",
+                    str(root / "obj_train_data" / "img3.jpg")])
+    labelled(root / "obj_valid_data", root / "obj_valid_data", "v0", ["1 0.5 0.5 0.4 0.5"])
+    write(root / "valid.txt", "data/obj_valid_data/v0.jpg\n")
+    got = formats.read("yolo", tmp_path / "darknet")  # found one folder below; img4, img5 are not listed
+    assert got.source == str(root) and list(got.split) == ["train"] * 4 + ["test"]
+    assert list(got.labels["class"]) == [0, 1, 0, 1, 1]
+    assert got.meta["split_from"] == "obj.data train, val (no test split: val is the test split)"
+
+
+def test_an_image_train_txt_names_that_is_missing(tmp_path):
+    darknet(tmp_path, listed=["data/obj_train_data/img0.jpg", "obj_train_data/img1.jpg",
+                              "data/obj_train_data/gone.jpg", "data/obj_train_data/img2.jpg"])
+    with pytest.raises(DataFormatError, match="train.txt:3: image .*gone.jpg named here does not exist"):
+        formats.read("yolo", tmp_path)
+    got = formats.read("yolo", tmp_path, skip_missing=True)
+    assert len(got) == 3 and got.dropped == {"missing_image": 1}
+
+
+def test_without_train_txt_the_obj_split_data_folders_are_read(tmp_path):
+    darknet(tmp_path, obj_data=None, listed=[])  # obj.names and obj_train_data/ alone
+    labelled(tmp_path / "obj_valid_data", tmp_path / "obj_valid_data", "v0", ["1 0.5 0.5 0.4 0.5"])
+    got = formats.read("yolo", tmp_path)
+    assert got.meta["class_names"] == ["happy", "sad"] and list(got.split) == ["train"] * 6 + ["test"]
+    assert got.meta["split_from"].startswith("folders train, val")
+    write(tmp_path / "obj.data", OBJ_DATA)  # train.txt named but not there: the folder is read, and said so
+    got = formats.read("yolo", tmp_path)
+    assert len(got) == 7 and "train: data/train.txt not found here, read obj_train_data/" in got.meta["split_from"]
+    nested = tmp_path / "nested"  # CVAT keeps the task's own folders: obj_train_data/frames/a.jpg
+    write(nested / "obj.names", "happy\nsad\n")
+    labelled(nested / "obj_train_data" / "frames", nested / "obj_train_data" / "frames", "a", ["1 0.5 0.5 0.4 0.5"])
+    got = formats.read("yolo", nested)
+    assert list(got.labels["group"]) == ["obj_train_data/frames/a.jpg"] and got.meta["class_names"] == ["happy", "sad"]
+
+
+def test_darknet_class_count_class_ids_and_obj_data_lines_are_checked(tmp_path):
+    darknet(tmp_path, obj_data=OBJ_DATA.replace("classes = 2", "classes = 3"))
+    with pytest.raises(DataFormatError, match="obj.data: classes = 3 but obj.names lists 2 classes"):
+        formats.read("yolo", tmp_path)
+    write(tmp_path / "obj.data", OBJ_DATA)
+    write(tmp_path / "obj_train_data" / "img4.txt", "0 0.5 0.5 0.4 0.5\n2 0.5 0.5 0.4 0.4\n")
+    with pytest.raises(DataFormatError, match="img4.txt:2: expected a class id 0..1 \\(the names in obj.names\\), "
+                                              "got 2"):
+        formats.read("yolo", tmp_path)
+    write(tmp_path / "obj.data", "classes: 2\n")
+    with pytest.raises(DataFormatError, match="obj.data:1: expected 'key = value'"):
+        formats.read("yolo", tmp_path)
+
+
+def test_labelimg_folder_names_from_classes_txt_which_is_no_label_file(tmp_path):
+    labelimg(tmp_path / "faces", crlf=True, bom=True)
+    image(tmp_path / "faces" / "classes.png")  # its <stem>.txt is the names file, not its labels
+    got = formats.read("yolo", tmp_path)
+    assert got.meta["class_names"] == ["happy", "sad"] and "note" not in got.meta
+    assert list(got.labels["class"]) == [0, 1, 0, 1, 0, 1] and got.dropped == {"image without a label file": 1}
+    assert got.meta["split_from"].endswith("grouped by photo (read from folders unsplit)")
+    (tmp_path / "faces" / "classes.txt").unlink()  # images and .txt files alone: not taken for a YOLO set
+    with pytest.raises(DataFormatError, match="no YOLO dataset found"):
+        formats.read("yolo", tmp_path)
+
+
+def test_labelimg_split_folders_whose_classes_txt_must_agree(tmp_path):
+    root = tmp_path / "images"  # a folder of the user's called images/: no labels/ twin, the labels stay beside
+    labelimg(root / "train")
+    labelimg(root / "val", n=2)
+    write(root / "val" / "classes.txt", "happy\nsad\nsurprised\n")  # LabelImg appended a class met later
+    got = formats.read("yolo", root)
+    assert got.meta["class_names"] == ["happy", "sad", "surprised"] and list(got.split) == ["train"] * 6 + ["test"] * 2
+    write(root / "val" / "classes.txt", "sad\nhappy\n")
+    with pytest.raises(DataFormatError, match="val/classes.txt: lists classes \\['sad', 'happy'\\] but "
+                                              "train/classes.txt lists \\['happy', 'sad'\\]"):
+        formats.read("yolo", root)
+
+
+def test_classes_txt_names_an_images_labels_pair_without_a_yaml(tmp_path):
+    write(tmp_path / "classes.txt", "happy\nsad\n")
+    for k in range(4):
+        labelled(tmp_path / "images", tmp_path / "labels", f"p{k}", [f"{k % 2} 0.5 0.5 0.4 0.5"])
+    got = formats.read("yolo", tmp_path)
+    assert got.meta["class_names"] == ["happy", "sad"] and "note" not in got.meta and len(got) == 4
+    write(tmp_path / "labels" / "p3.txt", "2 0.5 0.5 0.4 0.4\n")
+    with pytest.raises(DataFormatError, match="p3.txt:1: expected a class id 0..1 \\(the names in classes.txt\\)"):
+        formats.read("yolo", tmp_path)
+    write(tmp_path / "labels" / "p3.txt", "1 0.5 0.5 0.4 0.4\n")
+    write(tmp_path / "data.yaml", "nc: 3\n")
+    with pytest.raises(DataFormatError, match="data.yaml: nc: 3 but classes.txt lists 2 classes"):
+        formats.read("yolo", tmp_path)
+    write(tmp_path / "data.yaml", "names: [calm, cross]\n")  # a yaml's names come first
+    assert formats.read("yolo", tmp_path).meta["class_names"] == ["calm", "cross"]
 
 
 # --- through the registry and the CLI -------------------------------------------------------------------
@@ -294,3 +426,12 @@ def test_min_class_count_leaves_out_rare_classes_and_renumbers_the_rest(tmp_path
     assert set(got.labels["class"].tolist()) == {0} and len(got) == 6
     assert got.dropped == {"class with fewer than 4 images": 6}
     assert formats.read("yolo", tmp_path, min_class_count=0).meta["class_names"] == NAMES
+
+
+@pytest.mark.parametrize("layout", [darknet, labelimg])
+def test_inspect_reads_darknet_and_labelimg_sets(tmp_path, capsys, layout):
+    layout(tmp_path / "set")
+    assert main(["inspect", "--dataset", f"yolo:{tmp_path / 'set'}", "--out", str(tmp_path / "sheet.png")]) == 0
+    out = capsys.readouterr().out
+    assert "format yolo, task classification" in out and "images: 6 (" in out
+    assert "  happy: " in out and "  sad: " in out and "note:" not in out

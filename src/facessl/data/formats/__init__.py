@@ -70,7 +70,7 @@ READERS = {
     "insightface-rec": ("insightface_rec", "read_insightface_rec", "InsightFace training sets as MXNet RecordIO train.rec + train.idx (faces_emore, CASIA faces_webface_112x112 ...): identities, read without MXNet"),
     "mtfl": ("mtfl", "read_mtfl", "MTFL training.txt/testing.txt + lfw_5590, net_7876, AFLW images (5 landmarks)"),
     "wflw": ("mtfl", "read_wflw", "WFLW list_98pt_rect_attr_train/test.txt + WFLW_images (98 landmarks, face-box crops)"),
-    "yolo": ("yolo", "read_yolo", "YOLO detection sets (Roboflow / Ultralytics / Kaggle exports): data.yaml names + <split>/images, <split>/labels/*.txt boxes, one face per box"),
+    "yolo": ("yolo", "read_yolo", "YOLO detection sets (Roboflow / Ultralytics / Kaggle exports, Darknet / CVAT obj.data, LabelImg classes.txt): class names + images with .txt boxes, one face per box"),
     "imagefolder": ("imagefolder", "read_imagefolder", "your own class folders root/<label>/*.jpg (or root/train|val|test/<label>/)"),
     "csv": ("csvtable", "read_csv_table", "your own CSV: image column + a label, numeric target or x,y point columns"),
 }

@@ -7,30 +7,44 @@ Kaggle "AffectNet YOLO format" copy, Roboflow facial-expression exports). Each l
     train/images/a.jpg        Roboflow: a folder per split (valid/ or val/, test/), images/ and labels/ in each
     train/labels/a.txt        one face per line: `class cx cy w h`, normalised to [0, 1]
     images/train/a.jpg        Ultralytics: images/{train,val,test}/ beside labels/{train,val,test}/
-    images/a.jpg              one folder pair without splits (a seeded split is made)
+    images/a.jpg              one folder pair without splits (a seeded split is made); a classes.txt beside
+                              labels/ (one name a line, as some converters write) names the classes
+    obj.data                  Darknet / CVAT "YOLO 1.1": `classes = 2`, `train = data/train.txt`,
+                              `valid = data/valid.txt`, `names = data/obj.names` (paths from the folder above the
+                              export, which Darknet calls data/: read as given, below obj.data's folder, and
+                              without the leading data/)
+    obj.names                 one class name a line
+    train.txt                 the train images one a line (data/obj_train_data/a.jpg); without it (or without
+    obj_train_data/a.jpg      obj.data) the obj_<split>_data/ folders are read whole
+    obj_train_data/a.txt      the label beside its image (obj_valid_data/ for valid)
+    classes.txt               LabelImg: one class name a line, beside the images and their labels (a.jpg, a.txt)
+                              in one folder or in each split folder (train/, val/ ...)
 
 The yaml is data.yaml, dataset.yaml or the one *.yaml beside the folders; the path given may be the yaml
-itself. Its split paths are often not valid here: Roboflow writes `../train/images` for a yaml that sits
-beside train/ (read as `train/images`, as Ultralytics does), and exporters leave absolute paths of their own
-machine (their last parts are looked for beside the yaml). A split whose path is not found is read from the
-split folder of that name beside the yaml. Without a yaml the class names are the ids ('0', '1', ...):
-meta['note'] says so (inspect and eval print it). The dataset is also found up to two folders below the path given (a zip unpacked into a
-folder of its own).
+(or a Darknet *.data file) itself. Its split paths are often not valid here: Roboflow writes `../train/images`
+for a yaml that sits beside train/ (read as `train/images`, as Ultralytics does), and exporters leave absolute
+paths of their own machine (their last parts are looked for beside the yaml). A split whose path is not found
+is read from the split folder of that name beside the yaml. Class names come from the yaml's names:, else from
+obj.data's `names =`, obj.names or classes.txt (whitespace stripped, blank lines skipped; several classes.txt
+must agree, one may extend another as LabelImg appends the classes it meets). Without any the class names are
+the ids ('0', '1', ...): meta['note'] says so (inspect and eval print it). The dataset is also found up to two
+folders below the path given (a zip unpacked into a folder of its own).
 
 A label file has its image's stem and sits where Ultralytics looks: the image path with its last `images`
-folder replaced by `labels` (else beside the image). Lines with more numbers are segmentation polygons
-(`class x1 y1 x2 y2 ...`, also oriented boxes): the polygon's bounding box is the face; with `kpt_shape`
-in the yaml (a pose set) the first four numbers are the box. A malformed line (field count, class outside
-names, a number outside [0, 1] by more than COORD_TOLERANCE, a box of no width or height) is one
-DataFormatError naming file and line, as the list readers here do. An image without a label file or with
-an empty one (a background image) holds no face: skipped and counted in `dropped`.
+folder replaced by `labels`, else beside the image (Darknet, LabelImg; classes.txt is never a label file).
+Lines with more numbers are segmentation polygons (`class x1 y1 x2 y2 ...`, also oriented boxes): the
+polygon's bounding box is the face; with `kpt_shape` in the yaml (a pose set) the first four numbers are the
+box. A malformed line (field count, class outside names, a number outside [0, 1] by more than COORD_TOLERANCE,
+a box of no width or height) is one DataFormatError naming file and line, as the list readers here do. An
+image without a label file or with an empty one (a background image) holds no face: skipped and counted in
+`dropped`.
 
 Each face is the square crop around its box grown by `box_scale` (default 1.2, as WFLW's and COFW's
 annotated boxes: tight boxes lose the face's outline otherwise) as an image_decode.BoxedImage; a box that
 covers the whole picture (a set of face crops, as the AffectNet copy) is the picture itself, not grown
-into black. Labels: 'class' (the line's class id, meta['class_names'] from the yaml) and 'group' (the source
-image, below the dataset's folder, Roboflow's `.rf.<hash>` augmentation suffix removed: every face of a
-photo and every augmented copy of it stay on one side of a seeded split).
+into black. Labels: 'class' (the line's class id, meta['class_names'] from the yaml or names file) and
+'group' (the source image, below the dataset's folder, Roboflow's `.rf.<hash>` augmentation suffix removed:
+every face of a photo and every augmented copy of it stay on one side of a seeded split).
 
 Splits, as affectnet and imagefolder treat a validation split: train -> train, test -> test; val/valid ->
 test when there is no test split (the split papers report), else kept as 'val'. A set with no train split
@@ -39,7 +53,8 @@ test when there is no test split (the split papers report), else kept as 'val'. 
 Sources: docs.ultralytics.com/datasets/detect (yaml keys, path/train/val/test, names as list or dict, label
 lines, labels/ beside images/), Ultralytics' img2label_paths and `../` handling, Roboflow's YOLOv5/YOLOv8
 export layout (train/ valid/ test/ with images/ labels/, `../train/images`), CVAT's YOLOv8 formats page
-(segmentation, oriented-box and pose lines).
+(segmentation, oriented-box and pose lines), CVAT's "YOLO 1.1" format page and AlexeyAB darknet's README
+(obj.data keys, obj.names, train.txt, obj_train_data/), LabelImg's YOLO mode (classes.txt beside the labels).
 """
 from __future__ import annotations
 
@@ -53,16 +68,13 @@ import numpy as np
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_differences, grouped_stratified_split,
                                           leave_out_rare_classes)
-from facessl.data.formats.imagefiles import (BELOW, SKIP_MISSING_HINT, MissingImages, find_wrapped, fraction_option,
-                                            parse_number, positive_number, read_lines, with_dropped)
-from facessl.data.formats.imagefolder import split_of, walk_images
-from facessl.data.formats.text import read_text, shortened
+from facessl.data.formats.imagefiles import (SKIP_MISSING_HINT, MissingImages, fraction_option, parse_number,
+                                            positive_number, read_lines, with_dropped)
+from facessl.data.formats.yolo_layout import (EXPECTED, NAMES_FILES, below, find_dataset, names_and_source,
+                                             read_config, split_images)
 from facessl.data.image_decode import BoxedImage, decode_errors, upright_size
 from facessl.errors import DataFormatError
 
-YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
-YAML_SUFFIXES = (".yaml", ".yml")
-SPLIT_ORDER = ("train", "test", "val")  # an image in two splits is read in the first
 BOX_SCALE = 1.2
 COORD_TOLERANCE = 0.01  # exporters round 1.0 to 1.0000001 and clip to -0.000001
 WHOLE_IMAGE = 0.98  # a box this wide and high frames the whole picture: the image is already a face crop
@@ -70,10 +82,6 @@ ROBOFLOW_COPY = re.compile(r"\.rf\.[0-9a-fA-F]{8,}")  # IMG_1_jpg.rf.3f2a....jpg
 NO_LABEL_FILE = "image without a label file"
 EMPTY_LABEL_FILE = "image with an empty label file (no face)"
 UNREADABLE = "image whose size cannot be read"
-EXPECTED = ("expected data.yaml, or train/images + train/labels (Roboflow), or images/train + labels/train "
-            "(Ultralytics), or images/ + labels/")
-
-
 def read_yolo(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED,
               skip_missing: bool = False, min_class_count: int = 0) -> ImageSet:
     """YOLO-format faces: labels 'class' (the box's class id) and 'group' (its photo); split train / test (/ val).
@@ -83,12 +91,12 @@ def read_yolo(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FR
     root = Path(root)
     box_scale = positive_number(box_scale, "yolo", "box_scale", "1.2: the box and a fifth more")
     test_fraction = fraction_option(test_fraction, "yolo")
-    folder, yaml_path = _find(root)
-    config = _read_yaml(yaml_path) if yaml_path else {}
-    names = _class_names(config, yaml_path)
+    folder, yaml_path = find_dataset(root)
+    config = read_config(yaml_path) if yaml_path else {}
+    names, names_path = names_and_source(config, yaml_path, folder)
     missing = MissingImages(skip_missing)
-    parts, split_from = _split_images(folder, config, yaml_path, missing)
-    faces, dropped = _faces(parts, names, config, yaml_path, folder)
+    parts, split_from = split_images(folder, config, yaml_path, missing)
+    faces, dropped = _faces(parts, names, config, names_path, folder)
     dropped.update(missing.dropped)
     if not faces:
         raise DataFormatError(folder, "no labelled face: " + (", ".join(f"{why} {n}" for why, n in dropped.items())
@@ -96,9 +104,9 @@ def read_yolo(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FR
     if names is None:
         names = [str(i) for i in range(max(f[1] for f in faces) + 1)]
     hint = None
-    if names == [str(i) for i in range(len(names))]:  # no yaml, or one with nc: alone
-        hint = ("the class names are the label files' class ids ('0', '1', ...): no data.yaml names them; add one "
-                "with names: [...] to name them")
+    if names == [str(i) for i in range(len(names))]:  # no names file, no yaml, or one with nc: alone
+        hint = ("the class names are the label files' class ids ('0', '1', ...): no data.yaml, obj.names or "
+                "classes.txt names them; add a data.yaml with names: [...] or a classes.txt (one name a line)")
     faces, names, extra_meta = _measurable_classes(faces, names, min_class_count, dropped)
     if hint:
         extra_meta["note"] = hint
@@ -121,184 +129,6 @@ def _measurable_classes(faces, names, min_class_count, dropped):
     return faces, names, meta
 
 
-# --- where the dataset is ----------------------------------------------------------------------------------
-def _find(root: Path) -> tuple[Path, Path | None]:
-    """(the dataset's folder, its yaml or None): the path given, a yaml file, or found up to two folders below."""
-    if root.is_file():
-        if root.suffix.lower() not in YAML_SUFFIXES:
-            raise DataFormatError(root, f"not a YOLO dataset: give its folder or its data.yaml ({EXPECTED})")
-        return root.parent, root
-    folder = find_wrapped(root, lambda f: _yaml_in(f) is not None or bool(_split_folders(f))) if root.is_dir() else None
-    if folder is None:
-        raise DataFormatError(root, f"no YOLO dataset found here or {BELOW}: {EXPECTED}")
-    return folder, _yaml_in(folder)
-
-
-def _yaml_in(folder: Path) -> Path | None:
-    """data.yaml or dataset.yaml; else the one *.yaml that names classes (a second one is an error)."""
-    named = next((folder / n for n in YAML_NAMES if (folder / n).is_file()), None)
-    if named is not None:
-        return named
-    try:
-        others = sorted(p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES and p.is_file())
-    except OSError:
-        return None
-    others = [p for p in others if _names_classes(p)]
-    if len(others) > 1:
-        raise DataFormatError(folder, f"several YOLO yaml files ({', '.join(p.name for p in others)}); "
-                                      f"give the one to read as yolo:{others[0]}")
-    return others[0] if others else None
-
-
-def _names_classes(path: Path) -> bool:
-    try:
-        return bool(re.search(r"^(names|nc)\s*:", path.read_text(errors="replace"), re.MULTILINE))
-    except OSError:
-        return False
-
-
-def _split_folders(folder: Path) -> dict[str | None, Path]:
-    """split (None: unsplit) -> images folder, for the layouts without a yaml: Roboflow's <split>/images/ beside
-    <split>/labels/, Ultralytics' images/<split>/ beside labels/<split>/, or images/ beside labels/."""
-    found: dict[str | None, Path] = {}
-    for sub in _subfolders(folder):
-        split = split_of(sub.name)
-        if split and (sub / "images").is_dir() and (sub / "labels").is_dir():
-            found.setdefault(split, sub / "images")
-    if found or not ((folder / "images").is_dir() and (folder / "labels").is_dir()):
-        return found
-    for sub in _subfolders(folder / "images"):
-        if split_of(sub.name) and (folder / "labels" / sub.name).is_dir():
-            found.setdefault(split_of(sub.name), sub)
-    return found or {None: folder / "images"}
-
-
-def _subfolders(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    except OSError:
-        return []
-
-
-# --- data.yaml -------------------------------------------------------------------------------------------------
-def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        config = yaml.safe_load(read_text(path, "YOLO data.yaml"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataFormatError(path, f"not valid YAML ({getattr(exc, 'problem', None) or 'unreadable'})",
-                              mark.line + 1 if mark is not None else None) from None
-    if not isinstance(config, dict):
-        raise DataFormatError(path, "expected YOLO keys (names:, train:, val:), got "
-                                    + ("an empty file" if config is None else type(config).__name__))
-    return config
-
-
-def _class_names(config: dict, path: Path | None) -> list[str] | None:
-    """The names in class-id order, or None when the yaml gives neither names nor nc."""
-    names, nc = config.get("names"), config.get("nc")
-    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or nc < 1):
-        raise DataFormatError(path, f"nc: expected the number of classes, got {nc!r}")
-    if names is None:
-        return None if nc is None else [str(i) for i in range(nc)]
-    if isinstance(names, dict):
-        try:
-            ids = {int(k): v for k, v in names.items()}
-        except (TypeError, ValueError):
-            raise DataFormatError(path, f"names: expected class ids 0, 1, ... as keys, got "
-                                        f"{shortened(repr(list(names)), 80)}") from None
-        if sorted(ids) != list(range(len(ids))):
-            raise DataFormatError(path, f"names: expected class ids 0..{len(ids) - 1}, got {sorted(ids)}")
-        names = [ids[i] for i in range(len(ids))]
-    if not isinstance(names, list) or not names:
-        raise DataFormatError(path, f"names: expected a list [anger, ...] or ids {{0: anger, ...}}, got {names!r}")
-    if nc is not None and nc != len(names):
-        raise DataFormatError(path, f"nc: {nc} but names lists {len(names)} classes")
-    return [str(n).strip() or str(n) for n in names]
-
-
-def _split_images(folder: Path, config: dict, yaml_path: Path | None, missing: MissingImages):
-    """([(split, images)] in SPLIT_ORDER, how the splits were found): the yaml's split paths where they are
-    found here, else the split folders beside it."""
-    folders = _split_folders(folder)
-    base = _yaml_base(folder, config)
-    found, notes = {}, []
-    for key, value in config.items():
-        split = split_of(str(key)) if key not in ("path", "names", "nc") and value else None
-        if split is None or split in found:
-            continue
-        images = _listed_images(value, base, folder, missing)
-        if images is None and split in folders:
-            shown = folders[split].relative_to(folder).as_posix()
-            notes.append(f"{key}: {shortened(str(value), 60)} not found here, read {shown}/")
-        if images is not None:
-            found[split] = images
-    for split, images_folder in folders.items():
-        if split not in found and not (split is None and found):
-            found[split] = walk_images(images_folder)
-    if not found:
-        where = f"{yaml_path.name}'s train:/val: paths not found here and " if yaml_path else ""
-        raise DataFormatError(yaml_path or folder, f"{where}no split folders beside it; {EXPECTED}")
-    parts = [(s, found[s]) for s in (*SPLIT_ORDER, None) if s in found]
-    how = (f"{yaml_path.name} " if yaml_path and not notes else "folders ") + ", ".join(str(s or "unsplit")
-                                                                                        for s, _ in parts)
-    return parts, how + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def _yaml_base(folder: Path, config: dict) -> Path:
-    """What the split paths are relative to: `path:` where it exists here, else the yaml's folder."""
-    given = config.get("path")
-    if isinstance(given, str) and given.strip():
-        candidate = folder / given.strip()
-        if candidate.is_dir():
-            return candidate
-    return folder
-
-
-def _resolved(text: str, bases: list[Path]) -> Path | None:
-    """A split path from the yaml as it exists here: relative to the bases; without Roboflow's leading `../`;
-    or, for a path from the exporter's machine, its last two or more parts below the bases."""
-    text = text.strip().replace("\\", "/")
-    plain = text
-    while plain.startswith(("../", "./")):
-        plain = plain[3:] if plain.startswith("../") else plain[2:]
-    path = Path(text)
-    tries = [b / plain for b in bases if plain]  # inside the dataset first: `../` must not reach a neighbour
-    tries += [path] if path.is_absolute() else [b / text for b in bases]
-    parts = Path(plain).parts
-    tries += [b.joinpath(*parts[i:]) for i in range(1, len(parts) - 1) for b in bases]
-    return next((t for t in tries if t.exists()), None)
-
-
-def _listed_images(value, base: Path, folder: Path, missing: MissingImages) -> list[Path] | None:
-    """The images of one split entry (a folder, a *.txt list of images, or a list of those); None when none of
-    it is found here."""
-    entries = value if isinstance(value, list) else [value]
-    images, any_found = [], False
-    for entry in entries:
-        target = _resolved(str(entry), [base, folder])
-        if target is None:
-            continue
-        any_found = True
-        images += walk_images(target) if target.is_dir() else _image_list(target, base, missing)
-    return images if any_found else None
-
-
-def _image_list(path: Path, base: Path, missing: MissingImages) -> list[Path]:
-    """Images named one a line in a split's *.txt (`./images/train/a.jpg`: relative to the list's folder)."""
-    images = []
-    for number, line in enumerate(read_lines(path, "YOLO image list"), start=1):
-        name = line.strip().replace("\\", "/")
-        if not name:
-            continue
-        image = _resolved(name, [path.parent, base]) or path.parent / name
-        if missing.ok(image, path, number):
-            images.append(image)
-    return images
-
-
 # --- label files ---------------------------------------------------------------------------------------------
 def label_path(image: Path) -> Path:
     """Where Ultralytics looks for an image's labels: its last `images` folder swapped for `labels`, the stem
@@ -311,7 +141,16 @@ def label_path(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _faces(parts, names, config, yaml_path, folder: Path):
+def _label_file(image: Path) -> Path | None:
+    """The image's label file: where Ultralytics looks, else beside the image (Darknet's obj_train_data/,
+    LabelImg); LabelImg's classes.txt is never an image's labels, even for an image named classes.jpg."""
+    ultralytics, beside = label_path(image), image.with_suffix(".txt")
+    if ultralytics != beside and ultralytics.is_file():
+        return ultralytics
+    return beside if beside.name not in NAMES_FILES and beside.is_file() else None
+
+
+def _faces(parts, names, config, names_path, folder: Path):
     """([(split, class, normalised box (x0, y0, x1, y1), image, group)], dropped counts)."""
     boxed_first = "kpt_shape" in config  # pose sets: class, box, then keypoints
     faces, dropped, seen = [], Counter(), set()
@@ -320,20 +159,20 @@ def _faces(parts, names, config, yaml_path, folder: Path):
             if image in seen:
                 continue
             seen.add(image)
-            labels = label_path(image)
-            if not labels.is_file():
+            labels = _label_file(image)
+            if labels is None:
                 dropped[NO_LABEL_FILE] += 1
                 continue
-            boxes = label_boxes(labels, None if names is None else len(names), boxed_first, yaml_path)
+            boxes = label_boxes(labels, None if names is None else len(names), boxed_first, names_path)
             if not boxes:
                 dropped[EMPTY_LABEL_FILE] += 1
                 continue
-            group = ROBOFLOW_COPY.sub("", _below(image, folder))
+            group = ROBOFLOW_COPY.sub("", below(image, folder))
             faces += [(split, cls, box, image, group) for cls, box in boxes]
     return faces, dropped
 
 
-def label_boxes(path: Path, n_classes: int | None, boxed_first: bool = False, yaml_path=None):
+def label_boxes(path: Path, n_classes: int | None, boxed_first: bool = False, names_path=None):
     """[(class, (x0, y0, x1, y1) normalised)] of a label file; a malformed line is one DataFormatError."""
     boxes = []
     for number, line in enumerate(read_lines(path, "YOLO label file"), start=1):
@@ -343,7 +182,7 @@ def label_boxes(path: Path, n_classes: int | None, boxed_first: bool = False, ya
         if not (len(fields) == 5 or (boxed_first and len(fields) > 5) or (len(fields) >= 7 and len(fields) % 2)):
             raise DataFormatError(path, f"expected 'class cx cy w h' (5 fields) or a polygon 'class x1 y1 x2 y2 "
                                         f"x3 y3 ...', got {len(fields)} fields", number)
-        cls = _class_id(fields[0], n_classes, path, number, yaml_path)
+        cls = _class_id(fields[0], n_classes, path, number, names_path)
         values = [parse_number(v, path, number, "a normalised coordinate", float) for v in fields[1:]]
         checked = values[:4] if boxed_first else values
         bad = next((v for v in checked if not -COORD_TOLERANCE <= v <= 1 + COORD_TOLERANCE), None)
@@ -363,19 +202,13 @@ def label_boxes(path: Path, n_classes: int | None, boxed_first: bool = False, ya
     return boxes
 
 
-def _class_id(text: str, n_classes: int | None, path, number, yaml_path) -> int:
+def _class_id(text: str, n_classes: int | None, path, number, names_path) -> int:
     value = parse_number(text, path, number, "a class id 0, 1, ...", float)  # some exporters write 3.0
     if not math.isfinite(value) or value != int(value) or value < 0 or (n_classes is not None and value >= n_classes):
-        within = f" 0..{n_classes - 1} (the names in {yaml_path.name})" if n_classes is not None and yaml_path else ""
+        within = f" 0..{n_classes - 1} (the names in {names_path.name})" if n_classes is not None and names_path else ""
         raise DataFormatError(path, f"expected a class id{within or ' 0, 1, ...'}, got {text}", number)
     return int(value)
 
-
-def _below(image: Path, folder: Path) -> str:
-    try:
-        return image.relative_to(folder).as_posix()
-    except ValueError:  # a list naming an image outside the dataset's folder
-        return image.as_posix()
 
 
 # --- faces -----------------------------------------------------------------------------------------------------
