@@ -435,3 +435,13 @@ def test_inspect_reads_darknet_and_labelimg_sets(tmp_path, capsys, layout):
     out = capsys.readouterr().out
     assert "format yolo, task classification" in out and "images: 6 (" in out
     assert "  happy: " in out and "  sad: " in out and "note:" not in out
+
+
+def test_roboflow_darknet_export_names_from_darknet_labels_in_each_split(tmp_path):
+    """Roboflow's "YOLO Darknet" export: train/ valid/ test/ each with images, their .txt and _darknet.labels."""
+    for split, n in (("train", 6), ("valid", 2), ("test", 2)):
+        labelimg(tmp_path / "export" / split, n=n)
+        (tmp_path / "export" / split / "classes.txt").rename(tmp_path / "export" / split / "_darknet.labels")
+    got = formats.read("yolo", tmp_path)
+    assert got.meta["class_names"] == ["happy", "sad"] and "note" not in got.meta
+    assert sorted(got.split.tolist()) == ["test"] * 2 + ["train"] * 6 + ["val"] * 2

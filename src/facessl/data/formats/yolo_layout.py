@@ -18,7 +18,9 @@ YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
 YAML_SUFFIXES = (".yaml", ".yml")
 DARKNET_DATA = "obj.data"  # Darknet's file of keys; given directly, any *.data (coco.data, voc.data) is read
 DARKNET_ROOT = "data/"  # Darknet runs from the folder above the export, named data/: `train = data/train.txt`
-NAMES_FILES = ("obj.names", "classes.txt")  # Darknet / CVAT YOLO 1.1, LabelImg: one class name a line
+# one class name a line: Darknet / CVAT YOLO 1.1, LabelImg, Roboflow's "YOLO Darknet" export (train/ valid/ test/,
+# images with their .txt beside them and _darknet.labels in each)
+NAMES_FILES = ("obj.names", "classes.txt", "_darknet.labels")
 SPLIT_ORDER = ("train", "test", "val")  # an image in two splits is read in the first
 EXPECTED = ("expected data.yaml, or train/images + train/labels (Roboflow), or images/train + labels/train "
             "(Ultralytics), or images/ + labels/, or obj.data / obj.names + obj_train_data/ (Darknet, CVAT YOLO 1.1), "
