@@ -84,21 +84,23 @@ def face_crop(image: Path, box, box_scale: float, sizes: dict, skip_missing: boo
     if x1 - x0 >= WHOLE_IMAGE and y1 - y0 >= WHOLE_IMAGE:
         return str(image)
     if image not in sizes:
-        sizes[image] = _upright_size(image, skip_missing)
+        sizes[image] = picture_size(image, skip_missing)
     if sizes[image] is None:
         return None
     w, h = sizes[image]
     return BoxedImage.enlarged(image, (x0 * w, y0 * h, x1 * w, y1 * h), box_scale)
 
 
-def _upright_size(image: Path, skip_missing: bool):
+def picture_size(image: Path, skip_missing: bool, why: str = ""):
+    """(width, height) of the picture as shown (EXIF applied: boxes are fractions of it), from its header; None when
+    it cannot be read and skip_missing is set. why: what needed it, for the error."""
     from PIL import Image
 
     try:
         with Image.open(image) as im:
-            return upright_size(im)  # YOLO boxes are fractions of the picture as shown (EXIF applied)
+            return upright_size(im)
     except decode_errors() as exc:
         if skip_missing:
             return None
-        raise DataFormatError(image, f"cannot read the image's size ({type(exc).__name__}); {SKIP_MISSING_HINT}") \
-            from None
+        raise DataFormatError(image, f"cannot read the image's size ({type(exc).__name__}){why}; "
+                                     f"{SKIP_MISSING_HINT}") from None
