@@ -359,3 +359,10 @@ def test_eval_cli_on_a_voc_set(tmp_path, monkeypatch):
     task = json.loads((out / "results.json").read_text())["tasks"][0]
     assert task["task"] == "classification" and task["info"]["class_names"] == ["bright", "dark"]
     assert task["info"]["test_rows"] > 0
+
+
+def test_another_tools_xml_among_the_annotations_is_skipped_and_counted(tmp_path):
+    labelimg(tmp_path, n=4)
+    write(tmp_path / "metadata.xml", '<?xml version="1.0"?>\n<dataset><name>faces</name></dataset>\n')
+    got = formats.read("voc", tmp_path)
+    assert len(got) == 4 and got.dropped["XML that is not a Pascal VOC <annotation>"] == 1

@@ -445,3 +445,10 @@ def test_roboflow_darknet_export_names_from_darknet_labels_in_each_split(tmp_pat
     got = formats.read("yolo", tmp_path)
     assert got.meta["class_names"] == ["happy", "sad"] and "note" not in got.meta
     assert sorted(got.split.tolist()) == ["test"] * 2 + ["train"] * 6 + ["val"] * 2
+
+
+def test_inspect_names_the_classes_min_class_count_leaves_out(tmp_path, capsys):
+    roboflow(tmp_path / "export")
+    assert main(["inspect", "--dataset", f"yolo:{tmp_path / 'export'}", "--min-class-count", "4",
+                 "--out", str(tmp_path / "sheet.png")]) == 0
+    assert "  left out (fewer images than --min-class-count): Anger (3), Disgust (3)" in capsys.readouterr().out

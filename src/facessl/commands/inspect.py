@@ -60,6 +60,9 @@ def describe(data) -> list[str]:
             unused = [n for i, n in enumerate(names or []) if i not in set(np.unique(values).tolist())]
             if unused:  # a class the labels name (a yaml's names, a fixed list) that no image carries
                 lines.append(f"  no images: {', '.join(map(str, unused))}")
+        if images.meta.get("left_out_classes"):  # --min-class-count: which classes, not only how many rows
+            lines.append("  left out (fewer images than --min-class-count): "
+                         + ", ".join(f"{name} ({n})" for name, n in images.meta["left_out_classes"].items()))
         if images.meta.get("note"):
             lines.append(f"note: {images.meta['note']}")
         if images.meta.get("case_only_classes"):

@@ -81,6 +81,7 @@ IMAGE_FOLDERS = ("jpegimages", "images", "imgs", "img", "pngimages")  # any case
 NAMES_FILES = ("classes.txt", "predefined_classes.txt", "labels.txt", "labelmap.txt")
 LIST_SPLITS = ("train", "test", "val")  # an id in two ImageSets lists is read in the first
 SPLIT_ORDER = {"train": 0, "test": 1, "val": 2, None: 3}
+NOT_VOC = "XML that is not a Pascal VOC <annotation>"
 NO_OBJECT = "annotation with no object (no face)"
 NO_ANNOTATION = "image without an annotation XML"
 NOT_LISTED = "annotation in no ImageSets/Main split list"
@@ -240,6 +241,9 @@ def _faces(folder: Path, xmls: list[Path], splits: dict, skip_missing: bool):
             dropped[NOT_LISTED] += 1
             continue
         annotation = _read_annotation(xml)
+        if annotation is None:  # another tool's XML among the annotations (metadata, a settings file)
+            dropped[NOT_VOC] += 1
+            continue
         if not annotation["objects"]:
             dropped[NO_OBJECT] += 1
             continue
@@ -299,8 +303,9 @@ def _boxes(xml: Path, annotation: dict, size) -> list[tuple[str, tuple[float, fl
 
 
 # --- one XML -----------------------------------------------------------------------------------------------------
-def _read_annotation(xml: Path) -> dict:
-    """{'filename', 'path', 'size': (w, h) or None, 'objects': [(index, name, (xmin, ymin, xmax, ymax))]}."""
+def _read_annotation(xml: Path) -> dict | None:
+    """{'filename', 'path', 'size': (w, h) or None, 'objects': [(index, name, (xmin, ymin, xmax, ymax))]}; None for
+    well-formed XML that is not an <annotation> (skipped and counted; CVAT's own annotations.xml is an error)."""
     try:
         data = xml.read_bytes()
     except OSError as exc:
@@ -318,8 +323,10 @@ def _read_annotation(xml: Path) -> dict:
         raise DataFormatError(xml, f"not well-formed XML ({reason}, column {column + 1})", line) from None
     tag = root.tag.rsplit("}", 1)[-1]
     if tag != "annotation":
-        hint = " (CVAT's annotations.xml is not VOC: export as PASCAL VOC)" if tag == "annotations" else ""
-        raise DataFormatError(xml, f"expected a Pascal VOC <annotation>, got <{shortened(tag, 40)}>{hint}")
+        if tag != "annotations":
+            return None
+        raise DataFormatError(xml, f"expected a Pascal VOC <annotation>, got <{tag}> (CVAT's annotations.xml is not "
+                                   f"VOC: export the task as PASCAL VOC)")
     objects = []
     for index, element in enumerate(root.findall("object"), start=1):
         name = (element.findtext("name") or "").strip()
