@@ -205,3 +205,49 @@ def test_a_detector_that_cannot_load_is_one_error_not_every_video_skipped(videos
     register("broken", needs_something)
     assert main(["prepare", "--videos", str(videos), "--out", str(tmp_path / "o"), "--detector", "broken", "--quiet"]) == 2
     assert "the broken detector needs OpenCV 4" in capsys.readouterr().err
+
+
+def write_two_people(path, frames: int = 10):
+    """An mp4 of two different faces side by side for `frames` frames, then the left one alone for as many."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    left, right = faces(2 * frames, seed=3), faces(frames, seed=4)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 256, 128, "yuv420p"
+        for i in range(2 * frames):
+            frame = np.full((128, 256, 3), 100, np.uint8)
+            frame[32:96, 16:80] = left[i]
+            if i < frames:
+                frame[32:96, 176:240] = right[i]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def test_faces_seen_together_are_two_identities_and_removed_together(tmp_path):
+    """Two faces in one frame are two people: the second goes to `<identity>.p2`, so pairs drawn from identities
+    never pair them as one person; deleting the video removes both tracks."""
+    videos, out = tmp_path / "videos", tmp_path / "out"
+    write_two_people(videos / "lab" / "duo.mp4")
+    write_video(videos / "solo.mp4", frames=6, seed=5)
+    runner.prepare("videos", videos, out, OPTS, workers=1, quiet=True)
+    tracks = sorted(p.relative_to(out).as_posix() for p in out.glob("lab-duo*/*/*") if p.is_dir())
+    assert tracks == ["lab-duo.p2/duo/00002", "lab-duo/duo/00001"]
+    crops = sorted(len(list((out / track).glob("*.jpg"))) for track in tracks)
+    assert crops == [10, 20]  # the face there throughout, and the one beside it for the first half
+    assert len(VoxCelebFrames(out, "all_frames", 32)) == 36
+    record = next(v for v in json.loads((out / "prepare.json").read_text())["videos"] if v["key"] == "lab/duo.mp4")
+    assert record["track_paths"] == ["lab-duo/duo/00001", "lab-duo.p2/duo/00002"]
+    (videos / "lab" / "duo.mp4").unlink()
+    runner.prepare("videos", videos, out, OPTS, workers=1, quiet=True)
+    assert [p.relative_to(out).as_posix() for p in out.glob("*/*/*") if p.is_dir()] == ["solo/solo/00001"]
+
+
+def test_people_of_tracks_share_no_frame():
+    from facessl.data.video.naming import people_of_tracks
+
+    assert people_of_tracks([{1, 2, 3}, {2, 3}, {5, 6}, {3, 4, 5}, {6}]) == [1, 2, 1, 3, 2]
+    assert people_of_tracks([{1, 2}, {3, 4}, {5}]) == [1, 1, 1]  # never together: nothing says they differ

@@ -3,7 +3,10 @@
 A VoxCeleb2 clip `id00012/21Uxsk56VDQ/00001.mp4` keeps its names: identity id00012, video
 21Uxsk56VDQ, track 00001 (more faces in the clip: 00001_02, 00001_03 ...). Any other video is
 its own identity (nothing says who is in it): `talks/2019/a.mp4` -> identity `talks-2019-a`,
-video `a`, tracks 00001, 00002 ... Photos mirror the input tree: `a/b.png` -> `a/b.jpg`.
+video `a`, tracks 00001, 00002 ... A face seen in the same frame as another is another person: such a
+track goes to `talks-2019-a.p2/a/00002` (person 2 of that video; `people_of_tracks`), so that a pair drawn
+from one identity is never two people standing side by side. Faces that never share a frame stay one
+person, as nothing tells them apart. Photos mirror the input tree: `a/b.png` -> `a/b.jpg`.
 
 One rule cleans every name (`clean`): letters of any script, digits and `. - _` stay, anything
 else becomes `_`, and a name never starts with `_ . -` (readers skip such entries as private or
@@ -68,6 +71,22 @@ def video_places(rels: list[str], before: dict) -> dict[str, tuple]:
 
 def _video_key(identity, video, clip) -> str:
     return identity if clip is None else f"{identity}/{video}/{clip}"
+
+
+def people_of_tracks(frames_of_tracks: list[set]) -> list[int]:
+    """The person (1, 2, ...) of each track, given the frame indices each was seen in: tracks that share a frame are
+    different people; each track takes the lowest person none of whose tracks shares a frame with it (in order of
+    appearance, so the first face seen is person 1)."""
+    people: list[int] = []
+    for frames in frames_of_tracks:
+        busy = {person for person, other in zip(people, frames_of_tracks) if frames & other}
+        people.append(next(p for p in itertools.count(1) if p not in busy))
+    return people
+
+
+def person_identity(identity: str, person: int) -> str:
+    """The video's identity for person 1, `<identity>.p<k>` for the others (a name `clean` keeps)."""
+    return identity if person == 1 else f"{identity}.p{person}"
 
 
 def track_name(clip: str | None, number: int) -> str:

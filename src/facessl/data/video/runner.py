@@ -193,9 +193,9 @@ def _remove_outputs(kind: str, out: Path, records: list[dict]) -> list[str]:
     removed = []
     for rec in records:
         if kind == "videos":
-            if rec.get("place") and rec.get("tracks"):
-                for name in rec["tracks"]:
-                    shutil.rmtree(out / rec["place"] / name, ignore_errors=True)
+            if rec.get("place") and rec.get("tracks"):  # records before session 32 have no track_paths
+                for path in rec.get("track_paths") or [f"{rec['place']}/{name}" for name in rec["tracks"]]:
+                    shutil.rmtree(out / path, ignore_errors=True)
                 removed.append(rec["key"])
         elif rec.get("output"):
             (out / rec["output"]).unlink(missing_ok=True)

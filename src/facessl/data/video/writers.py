@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.video.decode import VIDEO_EXTENSIONS, VideoError
-from facessl.data.video.naming import track_name
+from facessl.data.video.naming import people_of_tracks, person_identity, track_name
 from facessl.engine.io import atomic_path
 from facessl.errors import FacesslError
 
@@ -117,24 +117,34 @@ def video_job(root: Path, out: Path, fmt: str, rel: str, place: tuple, opts, det
         return {"key": rel, "skipped": str(exc)}
     identity, video, clip = place
     names = [track_name(clip, n + 1) for n in range(len(result.tracks))]
+    paths = [f"{owner}/{video}/{name}" for owner, name in zip(track_identities(identity, clip, result.tracks), names)]
     if fmt == "shards":
         from facessl.data.shards import write_part
 
         write_part(out / STATE / "parts" / f"{job_id(rel)}.tar", out / STATE / "tmp" / job_id(rel),
-                   [(f"{identity}/{video}/{name}", crops, track_record(rel, crops))
-                    for name, crops in zip(names, result.tracks)])
+                   [(path, crops, track_record(rel, crops)) for path, crops in zip(paths, result.tracks)])
     else:
-        for name, crops in zip(names, result.tracks):
+        for name, path, crops in zip(names, paths, result.tracks):
             tmp = _tmp_dir(out, f"{job_id(rel)}-{name}")
             for i, (*_, jpeg) in enumerate(crops):
                 (tmp / f"{i + 1:04d}.jpg").write_bytes(jpeg)
             (tmp / "track.json").write_text(sidecar_text(track_record(rel, crops)))
-            target = out / identity / video / name
+            target = out / path
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():  # left by an interrupted earlier attempt at this same input
                 shutil.rmtree(target)
             os.replace(tmp, target)
-    return {"key": rel, "place": f"{identity}/{video}", "out": list(place), "tracks": names, **result.summary}
+    return {"key": rel, "place": f"{identity}/{video}", "out": list(place), "tracks": names, "track_paths": paths,
+            **result.summary}
+
+
+def track_identities(identity: str, clip: str | None, tracks: list) -> list[str]:
+    """Each track's identity folder: a VoxCeleb2 clip's tracks keep the clip's speaker (the dataset says who it
+    is); in any other video, faces seen in one frame are different people (naming.people_of_tracks)."""
+    if clip is not None:
+        return [identity] * len(tracks)
+    frames = [{index for index, *_ in crops} for crops in tracks]
+    return [person_identity(identity, person) for person in people_of_tracks(frames)]
 
 
 def detect_photo(detector, image: np.ndarray):
