@@ -251,3 +251,11 @@ def test_people_of_tracks_share_no_frame():
 
     assert people_of_tracks([{1, 2, 3}, {2, 3}, {5, 6}, {3, 4, 5}, {6}]) == [1, 2, 1, 3, 2]
     assert people_of_tracks([{1, 2}, {3, 4}, {5}]) == [1, 1, 1]  # never together: nothing says they differ
+
+
+def test_a_video_named_like_a_second_person_gets_a_name_of_its_own():
+    from facessl.data.video.naming import person_identity, video_places
+
+    places = video_places(["lab/a.mp4", "lab/a.p2.mp4"], {})
+    assert places["lab/a.mp4"][0] == "lab-a" and places["lab/a.p2.mp4"][0] != person_identity("lab-a", 2)
+    assert places["lab/a.p2.mp4"][0].startswith("lab-a.p2-")

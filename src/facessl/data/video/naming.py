@@ -24,6 +24,7 @@ import unicodedata
 from pathlib import PurePosixPath
 
 VOXCELEB_ID = re.compile(r"id\d+")
+PERSON_SUFFIX = re.compile(r"\.p\d+$")  # person_identity's mark of a video's second, third ... person
 UNSAFE = re.compile(r"[^\w.-]+")  # \w is Unicode: 张三 and Élodie stay; undecodable bytes (surrogates) do not
 MAX_BYTES = 120  # well under the 255-byte name limit, with room for a hash suffix
 
@@ -63,6 +64,8 @@ def video_places(rels: list[str], before: dict) -> dict[str, tuple]:
             continue
         identity, video, clip = video_place(rel)
         if clip is None:  # a video of its own is an identity of its own: no two share one
+            if PERSON_SUFFIX.search(identity):  # `a.p2.mp4` beside `a.mp4` would take a.mp4's second person's name
+                taken.add(identity.casefold())
             places[rel] = (_claim(identity, rel, taken), video, None)
         else:
             places[rel] = (identity, video, _claim(clip, rel, taken, lambda c: _video_key(identity, video, c)))
