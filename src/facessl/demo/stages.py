@@ -19,12 +19,41 @@ from facessl.engine.io import write_json_atomic
 from facessl.errors import FacesslError
 
 
-def _limit_threads(threads: int) -> None:
-    """Worker initialiser: each worker process gets its share of the cores."""
+def _start_worker(threads: int, parent: int) -> None:
+    """Worker initialiser: each worker process gets its share of the cores, and ends with the process that started
+    it."""
+    _die_with_parent(parent)
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch starts OpenMP (and for processes it forks)
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A demo or study stopped by SIGTERM (a scheduler's preemption, `timeout`, `kill`) or killed outright would leave
+    its workers training on, unseen, into run folders that a rerun then writes to as well: each worker is sent
+    SIGTERM when its parent dies (Linux's PR_SET_PDEATHSIG), else a thread watches the parent's pid. A finished stage
+    is recorded by the parent, so a rerun starts the stages that were cut short again, from their last checkpoint."""
+    import signal
+    import threading
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the request took effect
+                os._exit(143)
+            return
+    except (OSError, AttributeError):  # not Linux: no prctl
+        pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _timed(fn, args, kwargs):
@@ -103,7 +132,7 @@ class StageRunner:
         threads = max(1, (os.cpu_count() or 1) // workers)
         error = None
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_limit_threads, initargs=(threads,)) as pool:
+                                 initializer=_start_worker, initargs=(threads, os.getpid())) as pool:
             queue, running = list(pending), {}
             while queue or running:
                 while len(running) < workers and error is None:
