@@ -268,7 +268,8 @@ def test_a_budget_is_the_trainers_time_limit_and_the_report_counts_the_steps_tak
 
     seen = []
 
-    def fake_train(cfg, run, quiet=False):
+    def fake_train(cfg, run, quiet=False, save_on_sigterm=False):
+        assert save_on_sigterm  # a study stopped by SIGTERM keeps each run's step (as `facessl pretrain`)
         seen.append((cfg.train.minutes, cfg.train.steps))
         return {"step": 40, "loss": 1.0, "training_seconds": 120.0}
 

@@ -72,7 +72,8 @@ def pretrain_config(method: str, plan: DemoPlan, out: Path, seed: int, steps: in
 def pretrain(out: Path, plan: DemoPlan, method: str, seed: int, quiet: bool, run_name: str | None = None,
              steps: int | None = None, extra=()) -> dict:
     cfg = pretrain_config(method, plan, out, seed, steps, extra)
-    summary = train(cfg, out / "runs" / (run_name or method), quiet=quiet)
+    # SIGTERM (the demo stopped, its worker told so as its parent dies): the step reached is saved, a rerun resumes
+    summary = train(cfg, out / "runs" / (run_name or method), quiet=quiet, save_on_sigterm=True)
     return {k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}
 
 

@@ -16,12 +16,17 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from facessl.engine.io import write_json_atomic
-from facessl.errors import FacesslError
+from facessl.errors import FacesslError, Terminated
+
+
+_IN_WORKER = False  # set in the worker processes of run_parallel
 
 
 def _start_worker(threads: int, parent: int) -> None:
     """Worker initialiser: each worker process gets its share of the cores, and ends with the process that started
     it."""
+    global _IN_WORKER
+    _IN_WORKER = True
     _die_with_parent(parent)
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch starts OpenMP (and for processes it forks)
     import torch
@@ -58,7 +63,12 @@ def _die_with_parent(parent: int) -> None:
 
 def _timed(fn, args, kwargs):
     t0, cpu0 = time.perf_counter(), time.process_time()
-    result = fn(*args, **kwargs)
+    try:
+        result = fn(*args, **kwargs)
+    except Terminated:
+        if _IN_WORKER:  # SIGTERM as its parent died: the run saved its step; nothing is left to report to
+            os._exit(143)
+        raise
     return result, time.perf_counter() - t0, time.process_time() - cpu0
 
 

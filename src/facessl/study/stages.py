@@ -210,7 +210,7 @@ def pretrain(out: Path, plan: StudyPlan, method: str, seed: int, quiet: bool) ->
     t0 = time.perf_counter()
     extra = [f"train.minutes={plan.budget_minutes}"] if plan.budget_minutes else []
     summary = train(method_config(out, plan, method, seed, STEP_CAP if plan.budget_minutes else plan.steps, extra),
-                    out / "runs" / run_name(method, seed), quiet=quiet)
+                    out / "runs" / run_name(method, seed), quiet=quiet, save_on_sigterm=True)  # as the demo's
     result = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}
     return {**result, "steps": summary["step"], "seconds": time.perf_counter() - t0}
 
