@@ -4,18 +4,52 @@ itself (a set of face crops is not grown into black borders); rare classes left 
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import case_only_differences, grouped_stratified_split, leave_out_rare_classes
-from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, with_dropped
+from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, fraction_option, positive_number, with_dropped
 from facessl.data.image_decode import BoxedImage, decode_errors, upright_size
 from facessl.errors import DataFormatError
 
+BOX_SCALE = 1.2  # the box and a fifth more, as WFLW's and COFW's annotated boxes: tight ones lose the face's outline
 WHOLE_IMAGE = 0.98  # a box this wide and high frames the whole picture: the image is already a face crop
 UNREADABLE = "image whose size cannot be read"
+ROBOFLOW_COPY = re.compile(r"\.rf\.[0-9a-fA-F]{8,}")  # a_jpg.rf.3f2a....jpg: one of a photo's exported copies
+
+
+def box_options(reader: str, box_scale, test_fraction) -> tuple[float, float]:
+    """The two numeric options every box reader takes, checked before any file is read."""
+    return (positive_number(box_scale, reader, "box_scale", "1.2: the box and a fifth more"),
+            fraction_option(test_fraction, reader))
+
+
+def shown_below(path: Path, folder: Path) -> str:
+    """path below the dataset's folder, as a message or a group names it; the whole path when it lies outside."""
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:  # a list, <path> or file_name naming an image outside the dataset's folder
+        return path.as_posix()
+
+
+def photo_group(image: Path, folder: Path) -> str:
+    """The group of an image's faces: its path below the folder, Roboflow's `.rf.<hash>` removed, so that every face
+    of a photo and every exported copy of it stay on one side of a seeded split."""
+    return ROBOFLOW_COPY.sub("", shown_below(image, folder))
+
+
+def box_face_set(faces, names, folder, box_scale, test_fraction, seed, skip_missing, min_class_count, split_from,
+                 dropped, box_source: str, note: str | None = None) -> ImageSet:
+    """A box reader's ImageSet: classes of fewer than min_class_count faces left out, then face_set; note: what the
+    reader had to assume (printed by inspect and eval)."""
+    faces, names, meta = measurable_classes(faces, names, min_class_count, dropped)
+    if note:
+        meta["note"] = note
+    return face_set(faces, names, folder, box_scale, test_fraction, seed, split_from, meta, dropped, skip_missing,
+                    box_source)
 
 
 def measurable_classes(faces, names, min_class_count, dropped):

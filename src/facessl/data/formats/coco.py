@@ -64,20 +64,18 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from facessl.data.formats.boxed_faces import UNREADABLE, face_set, measurable_classes, picture_size
+from facessl.data.formats.boxed_faces import (BOX_SCALE, UNREADABLE, box_face_set, box_options, photo_group,
+                                             picture_size, shown_below)
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION
-from facessl.data.formats.imagefiles import (BELOW, SKIP_MISSING_HINT, find_wrapped, fraction_option,
-                                             positive_number)
+from facessl.data.formats.imagefiles import BELOW, SKIP_MISSING_HINT, find_wrapped
 from facessl.data.formats.imagefolder import split_of
 from facessl.data.formats.text import read_text, shortened
 from facessl.errors import DataFormatError
 
-BOX_SCALE = 1.2
 BOX_TOLERANCE = 3.0  # pixels a box may reach outside the picture (exporters round, annotators overshoot an edge)
 ROBOFLOW_JSON = "_annotations.coco.json"
 INSTANCES = re.compile(r"instances_(.+)\.json", re.IGNORECASE)
-ROBOFLOW_COPY = re.compile(r"\.rf\.[0-9a-fA-F]{8,}")  # a_jpg.rf.3f2a...jpg: one of a photo's exported copies
 SNIFF_BYTES = 256 * 1024  # a JSON of another name is taken for COCO when its head holds "images"
 SPLIT_ORDER = ("train", "test", "val", None)
 NO_BOX = "image without a box"
@@ -94,8 +92,7 @@ def read_coco(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FR
     instead of stopping. min_class_count: classes with fewer faces are left out (meta['left_out_classes'],
     counted in dropped), as for csv:, imagefolder: and yolo:."""
     root = Path(root)
-    box_scale = positive_number(box_scale, "coco", "box_scale", "1.2: the box and a fifth more")
-    test_fraction = fraction_option(test_fraction, "coco")
+    box_scale, test_fraction = box_options("coco", box_scale, test_fraction)
     folder, jsons = find_dataset(root)
     files = [_CocoFile(path, split, subset, folder) for split, subset, path in jsons]  # each parsed once
     names, class_of = _classes(files)
@@ -105,10 +102,9 @@ def read_coco(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FR
     if not faces:
         raise DataFormatError(files[0].path if len(files) == 1 else folder, "no labelled face: " + (
             ", ".join(f"{why} {n}" for why, n in dropped.items()) or "no annotations"))
-    faces, names, extra_meta = measurable_classes(faces, names, min_class_count, dropped)
-    split_from = ", ".join(_below(c.path, folder) for c in files)
-    return face_set(faces, names, folder, box_scale, test_fraction, seed, split_from, extra_meta,
-                    dropped, skip_missing, "COCO")
+    split_from = ", ".join(shown_below(c.path, folder) for c in files)
+    return box_face_set(faces, names, folder, box_scale, test_fraction, seed, skip_missing, min_class_count,
+                        split_from, dropped, "COCO")
 
 
 # --- where the dataset is ----------------------------------------------------------------------------------
@@ -205,11 +201,6 @@ def _looks_like_coco(path: Path) -> bool:
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") and b'"images"' in head
 
 
-def _below(path: Path, folder: Path) -> str:
-    try:
-        return path.relative_to(folder).as_posix()
-    except ValueError:  # a file_name outside the dataset's folder
-        return path.as_posix()
 
 
 # --- one JSON file -----------------------------------------------------------------------------------------
@@ -304,7 +295,7 @@ class _CocoFile:
                     dropped[UNREADABLE] += 1
                     continue
                 width, height = size
-            group = ROBOFLOW_COPY.sub("", _below(image, self.folder))
+            group = photo_group(image, self.folder)
             for aid, cid, bbox, crowd in anns:
                 if crowd:
                     dropped[CROWD] += 1
@@ -329,7 +320,7 @@ class _CocoFile:
                     return base / tail
         if skip_missing:
             return None
-        looked = ", ".join(_below(b, self.folder) + "/" for b in self.bases[:5])
+        looked = ", ".join(shown_below(b, self.folder) + "/" for b in self.bases[:5])
         raise DataFormatError(self.path, f"image {iid} {file_name!r} not found (looked below {looked}); "
                                          f"{SKIP_MISSING_HINT}")
 
@@ -383,7 +374,7 @@ def _classes(files: list[_CocoFile]) -> tuple[list[str], dict]:
                 raise DataFormatError(coco.path, f"category {cid} is named {name!r} here but "
                                                  f"{categories[cid][0]!r} in {named_in[cid]}")
             categories.setdefault(cid, (name, supercategory))
-            named_in.setdefault(cid, _below(coco.path, coco.folder))
+            named_in.setdefault(cid, shown_below(coco.path, coco.folder))
         used |= coco.used()
     kept = [cid for cid in sorted(categories, key=_id_order)
             if cid in used or categories[cid][1].lower() != "none"]

@@ -63,19 +63,17 @@ from collections import Counter
 from pathlib import Path
 from xml.etree import ElementTree
 
-from facessl.data.formats.boxed_faces import UNREADABLE, face_set, measurable_classes, picture_size
+from facessl.data.formats.boxed_faces import (BOX_SCALE, UNREADABLE, box_face_set, box_options, photo_group,
+                                             picture_size, shown_below)
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION
-from facessl.data.formats.imagefiles import (BELOW, SKIP_MISSING_HINT, find_wrapped, fraction_option,
-                                             positive_number, read_lines)
+from facessl.data.formats.imagefiles import BELOW, SKIP_MISSING_HINT, find_wrapped, read_lines
 from facessl.data.formats.imagefolder import SPLIT_FOLDERS, split_of
 from facessl.data.formats.text import shortened
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError
 
-BOX_SCALE = 1.2
 PIXEL_TOLERANCE = 3  # a box may pass the picture's edge by this many pixels (1-based xmax = width + 1, rounding)
-ROBOFLOW_COPY = re.compile(r"\.rf\.[0-9a-fA-F]{8,}")  # a_jpg.rf.3f2a....jpg: one of a photo's exported copies
 ANNOTATION_FOLDERS = ("annotations", "annotation", "xmls", "xml", "labels")  # any case: Annotations/, annotations/
 IMAGE_FOLDERS = ("jpegimages", "images", "imgs", "img", "pngimages")  # any case: JPEGImages/, images/
 NAMES_FILES = ("classes.txt", "predefined_classes.txt", "labels.txt", "labelmap.txt")
@@ -98,8 +96,7 @@ def read_voc(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FRA
     of stopping. min_class_count: classes with fewer faces are left out (meta['left_out_classes'], counted in
     dropped), as for csv:, imagefolder: and yolo:."""
     root = Path(root)
-    box_scale = positive_number(box_scale, "voc", "box_scale", "1.2: the box and a fifth more")
-    test_fraction = fraction_option(test_fraction, "voc")
+    box_scale, test_fraction = box_options("voc", box_scale, test_fraction)
     folder = _find_dataset(root)
     xmls = _annotation_files(folder)
     splits, split_from = _splits(folder, xmls)
@@ -109,11 +106,8 @@ def read_voc(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FRA
                               + f"; {EXPECTED}")
     names, note = _class_names(folder, {f[1] for f in faces})
     faces = [(split, names.index(name), box, image, group) for split, name, box, image, group in faces]
-    faces, names, extra_meta = measurable_classes(faces, names, min_class_count, dropped)
-    if note:
-        extra_meta["note"] = note
-    return face_set(faces, names, folder, box_scale, test_fraction, seed, split_from, extra_meta,
-                    dropped, skip_missing, "VOC")
+    return box_face_set(faces, names, folder, box_scale, test_fraction, seed, skip_missing, min_class_count,
+                        split_from, dropped, "VOC", note)
 
 
 # --- where the set is ----------------------------------------------------------------------------------------
@@ -260,7 +254,7 @@ def _faces(folder: Path, xmls: list[Path], splits: dict, skip_missing: bool):
         if size is None:
             dropped[UNREADABLE] += 1
             continue
-        group = ROBOFLOW_COPY.sub("", _below(image, folder))
+        group = photo_group(image, folder)
         split = splits[xml]
         faces += [(split, name, box, image, group) for name, box in _boxes(xml, annotation, size)]
     stems = {xml.stem for xml in xmls}
@@ -270,11 +264,6 @@ def _faces(folder: Path, xmls: list[Path], splits: dict, skip_missing: bool):
     return faces, dropped
 
 
-def _below(image: Path, folder: Path) -> str:
-    try:
-        return image.relative_to(folder).as_posix()
-    except ValueError:  # a <path> outside the dataset's folder
-        return image.as_posix()
 
 
 
@@ -446,7 +435,7 @@ def _class_names(folder: Path, found: set[str]) -> tuple[list[str], str | None]:
         extra = sorted(found - set(listed))
         note = None
         if extra:
-            note = (f"{_below(path, folder)} does not list {shortened(', '.join(extra), 120)}: read after the "
+            note = (f"{shown_below(path, folder)} does not list {shortened(', '.join(extra), 120)}: read after the "
                     f"classes it lists")
         return listed + extra, note
     return sorted(found), None

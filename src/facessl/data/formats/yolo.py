@@ -59,21 +59,18 @@ export layout (train/ valid/ test/ with images/ labels/, `../train/images`), CVA
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from pathlib import Path
 
-from facessl.data.formats.boxed_faces import face_set, measurable_classes
+from facessl.data.formats.boxed_faces import BOX_SCALE, box_face_set, box_options, photo_group
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION
-from facessl.data.formats.imagefiles import MissingImages, fraction_option, parse_number, positive_number, read_lines
-from facessl.data.formats.yolo_layout import (EXPECTED, NAMES_FILES, below, find_dataset, names_and_source,
+from facessl.data.formats.imagefiles import MissingImages, parse_number, read_lines
+from facessl.data.formats.yolo_layout import (EXPECTED, NAMES_FILES, find_dataset, names_and_source,
                                              read_config, split_images)
 from facessl.errors import DataFormatError
 
-BOX_SCALE = 1.2
 COORD_TOLERANCE = 0.01  # exporters round 1.0 to 1.0000001 and clip to -0.000001
-ROBOFLOW_COPY = re.compile(r"\.rf\.[0-9a-fA-F]{8,}")  # IMG_1_jpg.rf.3f2a....jpg: one of a photo's exported copies
 NO_LABEL_FILE = "image without a label file"
 EMPTY_LABEL_FILE = "image with an empty label file (no face)"
 def read_yolo(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED,
@@ -83,8 +80,7 @@ def read_yolo(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FR
     read, instead of stopping. min_class_count: classes with fewer faces are left out (meta['left_out_classes'],
     counted in dropped), as for csv: and imagefolder:."""
     root = Path(root)
-    box_scale = positive_number(box_scale, "yolo", "box_scale", "1.2: the box and a fifth more")
-    test_fraction = fraction_option(test_fraction, "yolo")
+    box_scale, test_fraction = box_options("yolo", box_scale, test_fraction)
     folder, yaml_path = find_dataset(root)
     config = read_config(yaml_path) if yaml_path else {}
     names, names_path = names_and_source(config, yaml_path, folder)
@@ -101,11 +97,8 @@ def read_yolo(root, box_scale: float = BOX_SCALE, test_fraction: float = TEST_FR
     if names == [str(i) for i in range(len(names))]:  # no names file, no yaml, or one with nc: alone
         hint = ("the class names are the label files' class ids ('0', '1', ...): no data.yaml, obj.names or "
                 "classes.txt names them; add a data.yaml with names: [...] or a classes.txt (one name a line)")
-    faces, names, extra_meta = measurable_classes(faces, names, min_class_count, dropped)
-    if hint:
-        extra_meta["note"] = hint
-    return face_set(faces, names, folder, box_scale, test_fraction, seed, split_from, extra_meta,
-                    dropped, skip_missing, "YOLO")
+    return box_face_set(faces, names, folder, box_scale, test_fraction, seed, skip_missing, min_class_count,
+                        split_from, dropped, "YOLO", hint)
 
 
 # --- label files ---------------------------------------------------------------------------------------------
@@ -146,7 +139,7 @@ def _faces(parts, names, config, names_path, folder: Path):
             if not boxes:
                 dropped[EMPTY_LABEL_FILE] += 1
                 continue
-            group = ROBOFLOW_COPY.sub("", below(image, folder))
+            group = photo_group(image, folder)
             faces += [(split, cls, box, image, group) for cls, box in boxes]
     return faces, dropped
 

@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+from facessl.data.formats.boxed_faces import shown_below
 from facessl.data.formats.imagefiles import BELOW, MissingImages, find_wrapped, parse_number, read_lines
 from facessl.data.formats.imagefolder import split_of, walk_images
 from facessl.data.formats.text import read_text, shortened
@@ -186,7 +187,7 @@ def names_and_source(config: dict, config_path: Path | None, folder: Path) -> tu
     names = _agreeing_names(files, folder)
     if counted is not None and len(counted) != len(names):
         key = "classes =" if config_path.suffix.lower() == ".data" else "nc:"
-        raise DataFormatError(config_path, f"{key} {len(counted)} but {below(files[0], folder)} lists "
+        raise DataFormatError(config_path, f"{key} {len(counted)} but {shown_below(files[0], folder)} lists "
                                            f"{len(names)} classes")
     return names, files[0]
 
@@ -213,7 +214,7 @@ def _agreeing_names(files: list[Path], folder: Path) -> list[str]:
     longest, where = listed[0]
     for names, path in listed[1:]:
         if longest[:len(names)] != names:
-            raise DataFormatError(path, f"lists classes {shortened(str(names), 80)} but {below(where, folder)} "
+            raise DataFormatError(path, f"lists classes {shortened(str(names), 80)} but {shown_below(where, folder)} "
                                         f"lists {shortened(str(longest), 80)}: the class ids would mean different "
                                         f"classes")
     return longest
@@ -324,9 +325,3 @@ def _image_list(path: Path, base: Path, missing: MissingImages) -> list[Path]:
         if missing.ok(image, path, number):
             images.append(image)
     return images
-
-def below(image: Path, folder: Path) -> str:
-    try:
-        return image.relative_to(folder).as_posix()
-    except ValueError:  # a list naming an image outside the dataset's folder
-        return image.as_posix()
