@@ -15,15 +15,15 @@ Metric keys:
   disfa/f1_AU1 ... disfa/f1_AU26 (AUs 1,2,4,6,9,12,25,26)  disfa/f1_mean
   300w/nme  mafl/nme
 A missing row, metric or value prints as '—'; a value that is not finite (NaN or infinite: a probe that
-diverged; in JSON the strings "NaN", "Infinity", see engine.io) prints as 'n/a (not finite)', and its row stays. The
-best value of each column among the non-reference rows (not 'random', not 'supervised') is marked bold.
+diverged; in JSON the strings "NaN", "Infinity", made numbers again where the file is read, engine.io) prints as
+'n/a (not finite)', and its row stays. The best value of each column among the non-reference rows (not 'random',
+not 'supervised') is marked bold.
 """
 from __future__ import annotations
 
 import math
 
 from facessl.data.labels import AUS
-from facessl.engine.io import NON_FINITE_TEXT
 from facessl.report.sections import Table
 
 MISSING = "—"
@@ -95,7 +95,6 @@ def _finite(x) -> bool:
 def format_mean_std(mean, std=None, digits: int = 2) -> str:
     """'74.47 ± 0.31'; '74.47' without a (finite) std; '—' when the mean is missing; 'n/a (not finite)' when it
     is NaN or infinite (measured, but by a probe that diverged)."""
-    mean, std = _number(mean), _number(std)
     if not _measured(mean):
         return MISSING
     if not _finite(mean):
@@ -105,20 +104,15 @@ def format_mean_std(mean, std=None, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def _number(x):
-    """A stored number: the strings 'NaN', 'Infinity', '-Infinity' (strict JSON's spelling, engine.io) as floats."""
-    return NON_FINITE_TEXT.get(x, x) if isinstance(x, str) else x
-
-
 def mean_std(value) -> tuple[float | None, float | None]:
     """Normalise one stored value to (mean, std)."""
     if value is None:
         return None, None
     if isinstance(value, dict):
-        return _number(value.get("mean")), _number(value.get("std"))
+        return value.get("mean"), value.get("std")
     if isinstance(value, (list, tuple)):
-        return _number(value[0] if value else None), _number(value[1] if len(value) > 1 else None)
-    return _number(value), None
+        return (value[0] if value else None), (value[1] if len(value) > 1 else None)
+    return value, None
 
 
 def fractions_to_percent(rows: dict) -> dict:
