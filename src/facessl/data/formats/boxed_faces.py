@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import case_only_differences, grouped_stratified_split, leave_out_rare_classes
+from facessl.data.formats.grouping import case_only_meta, grouped_stratified_split, leave_out_rare_classes
 from facessl.data.formats.imagefiles import SKIP_MISSING_HINT, fraction_option, positive_number, with_dropped
 from facessl.data.image_decode import BoxedImage, decode_errors, upright_size
 from facessl.errors import DataFormatError
@@ -62,8 +62,7 @@ def measurable_classes(faces, names, min_class_count, dropped):
         faces = [(f[0], kept.index(names[f[1]]), *f[2:]) for f in faces]
         names, meta["left_out_classes"] = kept, rare
         dropped.update(left_out)
-    if case_only_differences(names):
-        meta["case_only_classes"] = case_only_differences(names)
+    meta.update(case_only_meta(names))
     return faces, names, meta
 
 

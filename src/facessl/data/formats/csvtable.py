@@ -26,7 +26,7 @@ import numpy as np
 
 from facessl.data.formats import xlsx
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_differences, compile_group, group_of,
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, compile_group, group_of,
                                            grouped_stratified_split, leave_out_rare_classes)
 from facessl.data.formats.imagefiles import MissingImages, with_dropped
 from facessl.data.formats.text import column_index, read_csv
@@ -169,8 +169,7 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         names = sorted(set(raw_labels), key=_natural)
         labels["class"] = np.array([names.index(v) for v in raw_labels], dtype=np.int64)
         meta.update(class_names=names, label_column=header[label_i])
-        if case_only_differences(names):  # fields are stripped already (formats.text); case is the labeller's call
-            meta["case_only_classes"] = case_only_differences(names)
+        meta.update(case_only_meta(names))  # fields are stripped already (formats.text); case is the labeller's call
     elif targets:
         labels["target"] = np.array(values, dtype=np.float64)
         meta["target_columns"] = [header[i] for i in numeric]

@@ -134,6 +134,12 @@ def case_only_differences(names) -> list[list[str]]:
     return sorted(sorted(same) for same in by_folded.values() if len(same) > 1)
 
 
+def case_only_meta(names) -> dict:
+    """{'case_only_classes': case_only_differences(names)} for a reader's meta, or {} when there are none."""
+    groups = case_only_differences(names)
+    return {"case_only_classes": groups} if groups else {}
+
+
 def case_note(groups) -> str:
     """One line naming the classes that differ only in case (case_only_differences)."""
     named = "; ".join(" and ".join(repr(n) for n in same) for same in groups)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_differences, compile_group, group_of,
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, compile_group, group_of,
                                            grouped_stratified_split, leave_out_rare_classes, searched_text)
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError
@@ -139,8 +139,7 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     meta = {"class_names": names, "split_from": split_from, "group_pattern": group}
     if rare:
         meta["left_out_classes"] = rare
-    if case_only_differences(names):
-        meta["case_only_classes"] = case_only_differences(names)
+    meta.update(case_only_meta(names))
     if unlabelled:
         dropped = {**dropped, "file name without a label (--label-regex)": unlabelled}
     return ImageSet(images, {"class": labels, "group": groups}, split, str(root), dropped=dropped, meta=meta)
