@@ -73,6 +73,7 @@ READERS = {
     "yolo": ("yolo", "read_yolo", "YOLO detection sets (Roboflow / Ultralytics / Kaggle exports, Darknet / CVAT obj.data, LabelImg classes.txt): class names + images with .txt boxes, one face per box"),
     "voc": ("voc", "read_voc", "Pascal VOC XML face sets (LabelImg, Roboflow / CVAT Pascal VOC exports, Kaggle Face Mask Detection): one .xml per image beside it, Annotations/ + JPEGImages/ (+ ImageSets/Main), annotations/ + images/ or train/ valid/ test/; one face per <object>"),
     "coco": ("coco", "read_coco", "COCO-JSON box sets (Roboflow train/_annotations.coco.json, CVAT COCO 1.0 annotations/instances_default.json + images/, COCO annotations/instances_train2017.json + train2017/): one face per box, its category the class"),
+    "videofolder": ("videofolder", "read_videofolder", "your own labelled clips root/<label>/*.mp4 (or root/train|val|test/<label>/; AFEW's Train_AFEW/Angry/*.avi): faces found in evenly spaced frames, a clip scored by its frames' mean"),
     "imagefolder": ("imagefolder", "read_imagefolder", "your own class folders root/<label>/*.jpg (or root/train|val|test/<label>/)"),
     "csv": ("csvtable", "read_csv_table", "your own CSV: image column + a label, numeric target or x,y point columns"),
 }

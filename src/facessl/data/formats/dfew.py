@@ -42,6 +42,7 @@ from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import unnested, whole_number, with_dropped
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.labels import EXPRESSIONS
+from facessl.data.video.clip_faces import evenly_spaced
 from facessl.errors import DataFormatError
 
 DFEW_ORDER = ("happiness", "sadness", "neutral", "anger", "surprise", "disgust", "fear")  # csv labels 1..7
@@ -138,12 +139,6 @@ def _frame_files(folder: Path) -> list[Path]:
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     number = lambda p: int(m.group(1)) if (m := LAST_NUMBER.search(p.stem)) else -1
     return sorted(files, key=lambda p: (number(p), p.name))
-
-
-def evenly_spaced(n_files: int, n_frames: int) -> list[int]:
-    """Indices of min(n_frames, n_files) frames: the centres of equal segments of the clip."""
-    k = min(n_frames, n_files)
-    return [int((i + 0.5) * n_files / k) for i in range(k)]
 
 
 def _imageset(chosen, clip_folders, test_fold, n_frames, fold, base) -> ImageSet:

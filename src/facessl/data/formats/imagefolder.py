@@ -67,19 +67,40 @@ def split_of(name: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def through_wrappers(folder: Path, depth: int = 3) -> Path:
+def through_wrappers(folder: Path, depth: int = 3, suffixes=IMAGE_SUFFIXES) -> Path:
     """Below folders that hold nothing but one folder (an archive's own folder, Kaggle's `archive/`, SFEW's
-    `Train/Train_Aligned_Faces/`): where the class (or split) folders are."""
+    `Train/Train_Aligned_Faces/`): where the class (or split) folders are. suffixes: what the set's files end in."""
     for _ in range(depth):
         entries = [p for p in folder.iterdir() if not p.name.startswith((".", "_"))]
-        if len(entries) != 1 or not entries[0].is_dir() or _holds_images(entries[0]):
+        if len(entries) != 1 or not entries[0].is_dir() or _holds(entries[0], suffixes):
             break  # a lone folder holding images is a class folder (a split with one class), not a wrapper
         folder = entries[0]
     return folder
 
 
-def _holds_images(folder: Path) -> bool:
-    return any(p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES) for p in folder.iterdir())
+def _holds(folder: Path, suffixes) -> bool:
+    return any(p.is_file() and p.name.lower().endswith(suffixes) for p in folder.iterdir())
+
+
+def split_folders(root: Path, subs: list[Path]) -> tuple[dict, bool]:
+    """({'train' | 'val' | 'test': folder} among root's subfolders, whether val/ is the test split: a train/ and
+    val/ without test/, as SFEW and AFEW, whose test labels were never released). One-line errors for two
+    folders of one split and for splits without train/."""
+    split_dirs = {}
+    for p in subs:
+        if split_of(p.name) is not None:
+            if split_of(p.name) in split_dirs:
+                raise DataFormatError(root, f"both {split_dirs[split_of(p.name)].name}/ and {p.name}/ look like the "
+                                            f"{split_of(p.name)} folder; point at a folder with one of each")
+            split_dirs[split_of(p.name)] = p
+    if split_dirs and "train" not in split_dirs:
+        raise DataFormatError(root, f"found {', '.join(f'{p.name}/' for p in split_dirs.values())} but no train/ folder")
+    return split_dirs, set(split_dirs) == {"train", "val"}
+
+
+def folders_split_text(split_dirs: dict, val_is_test: bool) -> str:
+    text = "folders " + ", ".join(f"{p.name}/" for p in split_dirs.values())
+    return text + (f" (no test folder: {split_dirs['val'].name}/ is the test split)" if val_is_test else "")
 
 
 def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED,
@@ -92,16 +113,7 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
         raise DataFormatError(root, "image folder not found (expected root/<class>/*.jpg)")
     root = through_wrappers(root)
     subs = _subfolders(root)
-    split_dirs = {}
-    for p in subs:
-        if split_of(p.name) is not None:
-            if split_of(p.name) in split_dirs:
-                raise DataFormatError(root, f"both {split_dirs[split_of(p.name)].name}/ and {p.name}/ look like the "
-                                            f"{split_of(p.name)} folder; point at a folder with one of each")
-            split_dirs[split_of(p.name)] = p
-    if split_dirs and "train" not in split_dirs:
-        raise DataFormatError(root, f"found {', '.join(p.name for p in split_dirs.values())}/ but no train/ folder")
-    val_is_test = set(split_dirs) == {"train", "val"}  # SFEW, AFEW: test labels never released, val is the test
+    split_dirs, val_is_test = split_folders(root, subs)
     if label_regex is not None:
         found, unlabelled = _labelled_by_name(root, split_dirs, label_regex)
     else:
@@ -129,9 +141,7 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     groups = np.array([group_of(_below(f, root, split_dirs), pattern) if pattern is not None
                        else _below(f, root, split_dirs) for f in images])
     if split_dirs:
-        split, split_from = np.array(split), "folders " + ", ".join(f"{p.name}/" for p in split_dirs.values())
-        if val_is_test:
-            split_from += f" (no test folder: {split_dirs['val'].name}/ is the test split)"
+        split, split_from = np.array(split), folders_split_text(split_dirs, val_is_test)
     else:
         split = grouped_stratified_split(labels, groups, test_fraction, seed)
         split_from = f"seeded ({seed}) stratified split, {test_fraction:.0%} test, grouped by " + (

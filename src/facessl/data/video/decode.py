@@ -32,8 +32,10 @@ def list_videos(root: Path) -> list[str]:
     return [f for f in walk_files(root) if f.lower().endswith(VIDEO_EXTENSIONS)]
 
 
-def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | None = None):
+def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | None = None, keep=None):
     """Yield (index, time_s, rgb) of the sampled frames. Raises VideoError on an unreadable file.
+    keep (a set of frame indices, instead of fps / every): only those frames are converted to RGB, and decoding
+    stops after the last of them.
     stats (a dict, if given) gets "bad_packets": how many packets did not decode and were skipped, and, when the
     file states its length, "duration" and "decoded_until" (seconds): a download cut short by a missing end
     still demuxes cleanly, and only these two tell that frames are missing."""
@@ -54,6 +56,7 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
         sar = float(stream.sample_aspect_ratio or 1)  # anamorphic video (DV, some broadcast): pixels not square
         base = stream.time_base or Fraction(1, 1000)
         next_time, count, last = 0.0, 0, -math.inf
+        last_kept = max(keep) if keep else -1
         stats = {} if stats is None else stats
         stats["bad_packets"] = 0
         duration = _stated_duration(container, stream)
@@ -74,6 +77,11 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
                     next_time += 1.0 / fps
                     while next_time <= t:
                         next_time += 1.0 / fps
+                elif keep is not None:
+                    if index > last_kept:
+                        break
+                    if index not in keep:
+                        continue
                 elif index % every:
                     continue
                 count += 1
@@ -88,6 +96,25 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
         if count == 0:
             bad = stats["bad_packets"]
             raise VideoError("no decodable frame" + (f" ({bad} damaged packets skipped)" if bad else ""))
+
+
+def count_frames(path) -> int:
+    """How many frames the video holds: the count its header states (MP4, MOV, MKV with an index), else its video
+    packets counted without decoding them (AVI, FLV, WebM; one packet a frame). Raises VideoError."""
+    import av
+
+    if Path(path).stat().st_size == 0:
+        raise VideoError("empty file (0 bytes)")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError("no video stream")
+            stream = container.streams.video[0]
+            if stream.frames > 0:
+                return int(stream.frames)
+            return sum(1 for packet in container.demux(stream) if packet.size)
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise VideoError(f"cannot open: {_short(exc)}") from None
 
 
 def _stated_duration(container, stream) -> float | None:

@@ -1,0 +1,258 @@
+"""Labelled video clips as face rows: what the clip readers (videofolder, ravdess, cremad, mead) share.
+
+A reader lists its clips (`Clip`: the video, its class, its split if the set gives one, who is in it); `clip_set`
+finds each clip's faces (data/video/clip_faces.py: `frames` frames evenly spaced, the largest face of each aligned
+as `facessl prepare` aligns it) and returns one row per face found. Rows carry 'class' (index into
+meta['class_names']), 'clip' (the expression and classification tasks score a clip by the mean of its frames'
+class probabilities, as for DFEW) and 'group' (a clip's person, so a split or a validation carve never puts one
+person on both sides), plus the reader's own per-clip labels.
+
+Finding faces costs about a second a clip on one core, so the crops are kept: one folder per video under
+`<cache>/clip_faces/` (cache: the reader option `cache=DIR`, else $FACESSL_CACHE or ~/.cache/facessl), keyed by
+the video's path, size and modification time and the crop settings, each written whole (a killed run keeps the
+clips it finished; the rerun does the rest). The work is spread over `workers` processes (default: one per core).
+
+A video that cannot be read, and a clip with no face in any of its frames, are skipped and counted
+(meta['unreadable_videos'] names the first of them); so are sampled frames without a face.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facessl.data.formats.common import ImageSet
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, grouped_stratified_split,
+                                           leave_out_rare_classes)
+from facessl.data.formats.imagefiles import fraction_option, one_of, whole_number
+from facessl.errors import DataFormatError, FacesslError
+
+CACHE_VERSION = 1
+SHOWN_UNREADABLE = 10
+NO_FACE_CLIP = "clip without a face in its sampled frames"
+NO_FACE_FRAME = "sampled frame without a face"
+UNREADABLE = "video that cannot be read"
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path  # the video file
+    label: str  # its class name
+    group: str  # who is in it (actor, subject); the clip's own name when the set does not say
+    split: str | None = None  # 'train' / 'val' / 'test' where the set gives it
+    labels: dict = field(default_factory=dict)  # more per-clip labels (intensity, statement ...), same keys on every clip
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    frames: int = 4
+    size: int = 128
+    margin: float = 0.25
+    crop: str = "detect"
+    detector: str = "mtcnn"
+
+
+def crop_settings(reader: str, frames=4, size=128, margin=0.25, crop="detect") -> CropSettings:
+    """The reader options checked: frames per clip, crop side, margin (as prepare's), detect | whole."""
+    from facessl.data.video.clip_faces import CROPS
+
+    try:
+        number = float(margin)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0 <= number <= 2:
+        raise FacesslError(f"{reader} margin {margin!r}: expected a number from 0 to 2 (prepare's --margin)")
+    margin = number
+    return CropSettings(whole_number(frames, reader, "frames"), whole_number(size, reader, "size", 16),
+                        margin, one_of(crop, CROPS, reader, "crop"))
+
+
+def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings, *, cache=None, workers=None,
+             class_names=None, min_class_count: int = 0, test_fraction=TEST_FRACTION, seed=SPLIT_SEED,
+             split_from: str | None = None, meta: dict | None = None, dropped: dict | None = None) -> ImageSet:
+    """One row per face found in the clips (see the module doc). Without a split on the clips, a seeded split
+    stratified by class and grouped by `Clip.group` is made (test_fraction, seed)."""
+    dropped = dict(dropped or {})
+    if not clips:
+        raise DataFormatError(root, f"{reader}: no video clip found")
+    (clips,), rare, rare_dropped = leave_out_rare_classes([c.label for c in clips], min_class_count, clips)
+    dropped.update({k.replace("images", "clips"): v for k, v in rare_dropped.items()})
+    found = find_faces(clips, settings, cache_root(cache), workers, reader)
+    images, rows, unreadable = [], [], []
+    for clip, result in zip(clips, found):
+        if "error" in result:
+            dropped[UNREADABLE] = dropped.get(UNREADABLE, 0) + 1
+            unreadable.append(f"{_relative(clip.path, root)}: {result['error']}")
+            continue
+        if result["no_face"]:
+            dropped[NO_FACE_FRAME] = dropped.get(NO_FACE_FRAME, 0) + result["no_face"]
+        if not result["files"]:
+            dropped[NO_FACE_CLIP] = dropped.get(NO_FACE_CLIP, 0) + 1
+            continue
+        for name in result["files"]:
+            images.append(str(Path(result["folder"]) / name))
+            rows.append(clip)
+    if not rows:
+        raise DataFormatError(root, f"{reader}: no face found in any of {len(clips)} clips" +
+                              (f" ({len(unreadable)} could not be read: {unreadable[0]})" if unreadable else ""))
+    names = list(class_names) if class_names is not None else sorted({c.label for c in clips})
+    names = [n for n in names if n not in rare]
+    index = {n: i for i, n in enumerate(names)}
+    labels = {"class": np.array([index[c.label] for c in rows], dtype=np.int64),
+              "clip": np.array([_relative(c.path, root) for c in rows]),
+              "group": np.array([c.group for c in rows])}
+    for key in rows[0].labels:
+        labels[key] = np.array([c.labels[key] for c in rows])
+    if all(c.split is not None for c in rows):
+        split = np.array([c.split for c in rows], dtype=object)
+    else:
+        split = _clip_split(labels, fraction_option(test_fraction, reader), int(seed))
+        split_from = (f"seeded ({seed}) split of the clips, stratified by class, {float(test_fraction):.0%} test, "
+                      f"grouped by {split_from or 'clip'}")
+    info = {"class_names": names, "split_from": split_from, "frames_per_clip": settings.frames,
+            "clips": int(len(np.unique(labels["clip"]))), **(meta or {})}
+    if rare:
+        info["left_out_classes"] = rare
+    if unreadable:
+        info["unreadable_videos"] = unreadable[:SHOWN_UNREADABLE]
+    info.update(case_only_meta(names))
+    return ImageSet(images, labels, split, str(root), dropped=dropped, meta=info)
+
+
+def _clip_split(labels: dict, test_fraction: float, seed: int) -> np.ndarray:
+    """Train / test per row, decided per clip (a clip's frames stay together), whole groups per side."""
+    clips, first, inverse = np.unique(labels["clip"], return_index=True, return_inverse=True)
+    sides = grouped_stratified_split(labels["class"][first], labels["group"][first], test_fraction, seed)
+    return np.asarray(sides, dtype=object)[inverse.reshape(-1)]
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def cache_root(cache=None) -> Path:
+    from facessl.evaluate.cache import default_cache_dir
+
+    return Path(cache) if cache else default_cache_dir() / "clip_faces"
+
+
+def clip_key(path: Path, settings: CropSettings) -> str | None:
+    """The cache key of a video's crops: its real path, size and modification time, and the settings."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    text = json.dumps([CACHE_VERSION, os.path.realpath(path), st.st_size, st.st_mtime_ns,
+                       settings.frames, settings.size, settings.margin, settings.crop, settings.detector])
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def find_faces(clips: list[Clip], settings: CropSettings, cache: Path, workers, reader: str) -> list[dict]:
+    """Per clip: {'folder', 'files', 'no_face'} (its crops, from the cache or found now) or {'error'}."""
+    results, todo = [None] * len(clips), []
+    for i, clip in enumerate(clips):
+        key = clip_key(clip.path, settings)
+        if key is None:
+            results[i] = {"error": "file not found"}
+            continue
+        folder = cache / key[:2] / key
+        results[i] = _cached(folder)
+        if results[i] is None:
+            todo.append((i, str(clip.path), str(folder)))
+    if todo:
+        workers = whole_number(workers, reader, "workers") if workers is not None else os.cpu_count() or 1
+        workers = min(workers, len(todo))
+        print(f"{reader}: finding the faces of {len(todo)} of {len(clips)} clips ({workers} worker"
+              f"{'s' * (workers > 1)}; kept in {cache})", file=sys.stderr)
+        for i, result in _run(todo, settings, workers):
+            results[i] = result
+    return results
+
+
+def _cached(folder: Path) -> dict | None:
+    try:
+        record = json.loads((folder / "faces.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return {**record, "folder": str(folder)}
+
+
+def _run(todo, settings: CropSettings, workers: int):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), unit="clip", desc="faces", disable=not sys.stderr.isatty())
+    try:
+        if workers == 1:
+            _init_worker(settings)
+            for job in todo:
+                yield _clip_job(job)
+                bar.update()
+            return
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(settings,)) as pool:
+            for result in pool.imap_unordered(_clip_job, todo):
+                yield result
+                bar.update()
+    finally:
+        bar.close()
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(settings: CropSettings) -> None:
+    import torch
+
+    from facessl.data.video.detectors import build_detector
+    from facessl.data.video.pipeline import Options
+
+    torch.set_num_threads(1)  # one core per worker, as prepare's
+    if _WORKER.get("settings") != settings:
+        opts = Options()
+        _WORKER["detector"] = (build_detector(settings.detector, min_face=opts.min_face, max_side=opts.max_side)
+                               if settings.crop == "detect" else None)
+        _WORKER["settings"] = settings
+
+
+def _clip_job(job) -> tuple[int, dict]:
+    """(row, result) for one clip; the crops and faces.json written into the cache folder whole."""
+    from facessl.data.formats.imagefiles import save_image
+    from facessl.data.video.clip_faces import clip_faces
+    from facessl.data.video.decode import VideoError
+
+    i, path, folder = job
+    settings = _WORKER["settings"]
+    try:
+        crops, summary = clip_faces(path, settings.frames, settings.size, settings.margin, _WORKER["detector"],
+                                    settings.crop)
+        record = {"files": [f"{index:06d}.jpg" for index, _ in crops], "no_face": summary["no_face"],
+                  "summary": summary}
+    except VideoError as exc:
+        crops, record = [], {"error": str(exc)[:200]}
+    except Exception as exc:  # one odd video costs itself only; not kept, so a rerun tries it again
+        return i, {"error": f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}"}
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for (index, crop), name in zip(crops, record.get("files", [])):
+            save_image(tmp / name, crop)
+        (tmp / "faces.json").write_text(json.dumps({"video": path, **record}))
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process wrote it first: theirs is the same
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return i, {**record, "folder": str(folder)}

@@ -1,0 +1,184 @@
+"""Labelled video clips (formats/videoclips.py, `videofolder:`): evenly spaced frames decoded alone, the largest face
+of each aligned as `facessl prepare` aligns it, crops kept per video in a cache, clips split whole and scored by
+the mean of their frames."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import facessl
+from eval_toys import ToyEncoder
+from facessl.cli import main
+from facessl.data.formats import read
+from facessl.data.formats.videoclips import NO_FACE_CLIP, NO_FACE_FRAME, UNREADABLE
+from facessl.data.formats.videofolder import read_videofolder
+from facessl.data.video import decode
+from facessl.data.video.align import align
+from facessl.data.video.clip_faces import clip_faces, evenly_spaced
+from facessl.data.video.detectors import build_detector
+from facessl.data.video.writers import best_face, detect_photo
+from facessl.errors import FacesslError
+from prepare_fixtures import write_video
+
+FAST = dict(frames=3, size=48, workers=1)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    """Two 12-frame clips of two synthetic people, and one of a grey frame with no face."""
+    import av
+
+    root = tmp_path_factory.mktemp("clips")
+    a, b = write_video(root / "a.mp4", frames=12, seed=0), write_video(root / "b.mp4", frames=12, seed=3)
+    empty = root / "empty.mp4"
+    with av.open(str(empty), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for _ in range(8):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.full((120, 160, 3), 100, np.uint8), "rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return {"a": a, "b": b, "empty": empty}
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACESSL_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "clip_faces"
+
+
+def detector():
+    return build_detector("mtcnn", min_face=20, max_side=320)
+
+
+def test_kept_frames_are_the_full_decodes_frames_and_the_count_is_the_decoded_one(videos, tmp_path):
+    full = list(decode.sample_frames(videos["a"]))
+    assert decode.count_frames(videos["a"]) == len(full) == 12
+    kept = list(decode.sample_frames(videos["a"], keep={1, 6, 10}))
+    assert [index for index, _, _ in kept] == [1, 6, 10]
+    for index, _, rgb in kept:
+        assert np.array_equal(rgb, full[index][2])
+    avi = write_video(tmp_path / "c.avi", frames=9, codec="mpeg4")  # AVI states no frame count: packets counted
+    assert decode.count_frames(avi) == len(list(decode.sample_frames(avi))) == 9
+
+
+def test_evenly_spaced_frames_are_segment_centres():
+    assert evenly_spaced(12, 4) == [1, 4, 7, 10] and evenly_spaced(3, 5) == [0, 1, 2] and evenly_spaced(9, 1) == [4]
+
+
+def test_a_clips_crops_are_prepares_alignment_of_the_largest_face_in_its_chosen_frames(videos):
+    found = detector()
+    crops, summary = clip_faces(videos["a"], 4, 64, 0.25, found)
+    assert [index for index, _ in crops] == [1, 4, 7, 10]
+    assert summary == {"frames": 12, "sampled": 4, "no_face": 0, "not_decoded": 0}
+    full = list(decode.sample_frames(videos["a"]))
+    for index, crop in crops:
+        face = best_face(detect_photo(found, full[index][2]))
+        assert crop.shape == (64, 64, 3)
+        assert np.array_equal(crop, align(full[index][2], face.box, face.landmarks, 64, 0.25))
+    empty, summary = clip_faces(videos["empty"], 4, 64, 0.25, found)
+    assert empty == [] and summary["no_face"] == 4
+    whole, _ = clip_faces(videos["a"], 2, 32, 0.25, None, crop="whole")  # already aligned clips: no detector
+    assert [index for index, _ in whole] == [3, 9] and whole[0][1].shape == (32, 32, 3)
+
+
+def _tree(root, layout, videos):
+    for rel, name in layout.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(videos[name], root / rel)
+    return root
+
+
+def test_videofolder_split_folders_rows_per_clip_and_the_cache(videos, tmp_path, cache, capsys):
+    root = _tree(tmp_path / "AFEW", {"Train_AFEW/Happy/001.avi.mp4": "a", "Train_AFEW/Happy/002.mp4": "b",
+                                     "Train_AFEW/Sad/003.mp4": "b", "Train_AFEW/Sad/004.mp4": "a",
+                                     "Val_AFEW/Happy/005.mp4": "a", "Val_AFEW/Sad/006.mp4": "b"}, videos)
+    data = read_videofolder(root, **FAST)
+    assert data.meta["class_names"] == ["Happy", "Sad"] and len(data) == 6 * 3
+    assert "no test folder: Val_AFEW/ is the test split" in data.meta["split_from"]
+    clips = data.labels["clip"]
+    assert sorted(set(clips[data.split == "test"])) == ["Val_AFEW/Happy/005.mp4", "Val_AFEW/Sad/006.mp4"]
+    assert data.labels["class"][clips == "Train_AFEW/Sad/004.mp4"].tolist() == [1, 1, 1]
+    assert "finding the faces of 6 of 6 clips" in capsys.readouterr().err
+    assert len(list(cache.glob("*/*/faces.json"))) == 6
+
+    again = read_videofolder(root, **FAST)  # from the cache: nothing decoded, the same crops
+    assert "finding the faces" not in capsys.readouterr().err and again.images == data.images
+    shutil.copy(videos["b"], root / "Train_AFEW/Happy/001.avi.mp4")  # the file changed: found again, alone
+    changed = read_videofolder(root, **FAST)
+    assert "finding the faces of 1 of 6 clips" in capsys.readouterr().err
+    assert changed.images != data.images and len(changed) == len(data)
+    other = read_videofolder(root, frames=2, size=48, workers=1)  # other settings: other crops
+    assert len(other) == 12 and not set(other.images) & set(data.images)
+
+
+def test_videofolder_skips_unreadable_and_faceless_clips_and_counts_them(videos, tmp_path, cache):
+    root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "happy/b.mp4": "b", "happy/grey.mp4": "empty",
+                                    "sad/a.mp4": "b", "sad/b.mp4": "a", "sad/c.mp4": "b"}, videos)
+    (root / "sad" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    data = read_videofolder(root, **FAST)
+    assert data.dropped == {UNREADABLE: 1, NO_FACE_CLIP: 1, NO_FACE_FRAME: 3}
+    assert data.meta["unreadable_videos"][0].startswith("sad/broken.mp4: ")
+    assert data.meta["clips"] == 5 and len(data) == 15
+    # the split is made per clip: a clip's frames never straddle it
+    for clip in set(data.labels["clip"]):
+        assert len(set(data.split[data.labels["clip"] == clip])) == 1
+    assert set(data.split) == {"train", "test"}
+
+
+def test_videofolder_groups_keep_a_person_on_one_side(videos, tmp_path, cache):
+    layout = {f"{label}/S{person}_{k}.mp4": "ab"[k % 2] for label in ("happy", "sad") for person in range(4)
+              for k in range(2)}
+    data = read_videofolder(_tree(tmp_path / "own", layout, videos), group=r"^(S\d)_", test_fraction=0.25, **FAST)
+    for person in {g for g in data.labels["group"]}:
+        assert len(set(data.split[data.labels["group"] == person])) == 1
+    assert "grouped by --group '^(S\\d)_'" in data.meta["split_from"]
+
+
+@pytest.mark.parametrize("layout,message", [
+    ({"happy/a.mp4": "a"}, "found one class ('happy')"),
+    ({"happy/a.mp4": "a", "sad/notes.txt": None}, "class folder 'sad' holds no videos"),
+    ({"test/happy/a.mp4": "a", "test/sad/b.mp4": "b", "val/happy/c.mp4": "a"}, "found test/, val/ but no train/ folder"),
+])
+def test_videofolder_layout_errors_name_the_folder(videos, tmp_path, cache, layout, message):
+    for rel, name in layout.items():
+        (tmp_path / "own" / rel).parent.mkdir(parents=True, exist_ok=True)
+        if name is None:
+            (tmp_path / "own" / rel).write_text("x")
+        else:
+            shutil.copy(videos[name], tmp_path / "own" / rel)
+    with pytest.raises(FacesslError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_videofolder(tmp_path / "own", **FAST)
+
+
+@pytest.mark.parametrize("option,message", [
+    ({"frames": "0"}, "videofolder frames '0': expected a whole number >= 1"),
+    ({"margin": "lots"}, "videofolder margin 'lots': expected a number from 0 to 2"),
+    ({"crop": "face"}, "videofolder crop 'face': expected one of detect, whole"),
+    ({"workers": "two"}, "videofolder workers 'two': expected a whole number >= 1"),
+])
+def test_videofolder_options_are_checked(videos, tmp_path, cache, option, message):
+    root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "sad/b.mp4": "b"}, videos)
+    with pytest.raises(FacesslError, match=message):
+        read_videofolder(root, **{**FAST, **option})
+
+
+def test_eval_and_inspect_on_a_videofolder_score_clips(videos, tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    layout = {f"{label}/{k}.mp4": ("a" if label == "happy" else "b") for label in ("happy", "sad") for k in range(5)}
+    root = _tree(tmp_path / "own", layout, videos)
+    assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"videofolder:{root}",
+                 "--reader-option", "frames=2", "--reader-option", "size=32", "--reader-option", "workers=1", "--out", str(tmp_path / "out"),
+                 "--seeds", "1", "--epochs", "3", "--baselines", "", "--device", "cpu", "--quiet", "--no-cache"]) == 0
+    task = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"][0]
+    assert task["task"] == "classification" and task["info"]["class_names"] == ["happy", "sad"]
+    assert task["info"]["scored_per"].startswith("clip") and task["info"]["test_clips"] == 2
+    assert task["info"]["test_rows"] == 4
+    assert main(["inspect", "--dataset", f"videofolder:{root}", "--reader-option", "frames=2", "--reader-option", "size=32",
+                 "--reader-option", "workers=1", "--out", str(tmp_path / "sheet.png")]) == 0
+    assert (tmp_path / "sheet.png").stat().st_size > 0
+    same = read("videofolder", root, frames=2, size=32, workers=1)
+    assert len(same) == 20
