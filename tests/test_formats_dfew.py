@@ -135,13 +135,29 @@ def test_dfew_errors_are_one_line_and_name_the_file(tmp_path):
         formats.read("dfew", tmp_path)
 
 
-def test_dfew_videos_only_says_to_extract_frames(tmp_path):
-    write_dfew(tmp_path, n_clips=5, n_frames=0)
-    (tmp_path / "Clip" / "original").mkdir(parents=True)
-    (tmp_path / "Clip" / "original" / "1.mp4").write_bytes(b"\0")
-    with pytest.raises(DataFormatError, match=r"original: DFEW has videos only here; frames are needed: extract") as err:
-        formats.read("dfew", tmp_path)
-    assert "\n" not in str(err.value)
+@pytest.mark.parametrize("folder", ["clip_224x224_avi", "original"])
+def test_dfew_with_videos_only_reads_them(tmp_path, monkeypatch, folder):
+    """A copy without frame folders: the aligned clip_224x224_avi clips are taken whole, the original movie clips
+    through the face detector; labels, folds and scoring per clip as from frames."""
+    import shutil
+
+    from prepare_fixtures import write_video
+
+    monkeypatch.setenv("FACESSL_CACHE", str(tmp_path / "cache"))
+    write_dfew(tmp_path / "DFEW", n_clips=6, n_frames=0)
+    videos = tmp_path / "DFEW" / "Clip" / folder
+    videos.mkdir(parents=True)
+    first = write_video(tmp_path / "a.mp4", frames=8, seed=0)
+    for c in range(1, 6):  # clip 6 is listed but has no video
+        shutil.copy(first, videos / (f"{c:05d}.avi" if folder == "clip_224x224_avi" else f"{c}.mp4"))
+    data = formats.read("dfew", tmp_path, frames=2, size=32, workers=1, fold=1)
+    assert len(data) == 10 and data.images[0].endswith(".jpg")
+    assert data.meta["frames_from"] == f"videos in Clip/{folder}/ ({'whole' if folder.endswith('avi') else 'detect'} crops)"
+    assert data.dropped == {"clip listed but not on disk": 1}
+    clips = data.labels["clip"]
+    assert sorted(set(clips[data.split == "test"])) == ["00001"]  # fold 1's test set: clips c % 5 == 1
+    assert data.labels["expression"][clips == "00003"].tolist() == [EXPRESSIONS.index(DFEW_NAMES[clip_label(3) - 1])] * 2
+    assert data.labels["fold"][clips == "00003"].tolist() == [3, 3] and "class" not in data.labels
 
 
 def test_dfew_expression_end_to_end_scores_per_clip(tmp_path):

@@ -5,14 +5,16 @@ release, the one with the face clips and the splits):
     DFEW/EmoLabel_DataSplit/test(single-labeled)/set_1.csv  ... set_5.csv
     DFEW/Clip/clip_224x224/00001/00001_00001.jpg ...        aligned face frames, one folder per clip
     DFEW/Clip/clip_224x224_16f/00001/1.jpg ... 16.jpg       the same clips resampled to 16 frames
-    DFEW/Clip/clip_224x224_avi/00001.avi, Clip/original/1.mp4   videos (not read: frames are needed)
+    DFEW/Clip/clip_224x224_avi/00001.avi, Clip/original/1.mp4   videos (read where no frame folder is there)
 
 Variants read: the frame folder is the first of clip_224x224, clip_224x224_16f, jpg_256 (MAE-DFER's name for
 the former), clip_224 found under Clip/ or the root; the archive unpacked into a folder of its own name
 (clip_224x224/clip_224x224/00001) or in its parts (clip_224x224/clip_224x224_part_1/00001, 1600 clips a part);
 the root may be DFEW/, DFEW-part2/ or the folder above them. Frame files are ordered by the last number in
-their name (00001_00002.jpg, 2.jpg), never by text. A copy with videos only is one error: extract the frames
-or use the provided clip_224x224 folders.
+their name (00001_00002.jpg, 2.jpg), never by text. A copy with videos only is read from its videos
+(formats/videoclips.py: the same evenly spaced frames decoded, crops cached): the aligned clip_224x224_avi clips
+whole (their centre square at `size`, default 128), the original movie clips through the face detector, aligned as
+`facessl prepare` aligns faces (option crop=detect|whole overrides; cache=DIR, workers=N).
 
 Labels: the csv `label` is 1-7 = happy, sad, neutral, angry, surprise, disgust, fear (the DFEW page and the
 loaders below, which all subtract one and keep this order); mapped to facessl's EXPRESSIONS. CRLF, BOM and a
@@ -56,8 +58,9 @@ CLIP_NAME = re.compile(r"\d{1,5}")
 LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
-def read_dfew(root, frames=4, fold=0) -> ImageSet:
-    """DFEW clips as frame rows: labels 'expression', 'clip', 'fold', 'subject'; split train / test of fold K."""
+def read_dfew(root, frames=4, fold=0, size=128, crop=None, cache=None, workers=None) -> ImageSet:
+    """DFEW clips as frame rows: labels 'expression', 'clip', 'fold', 'subject'; split train / test of fold K.
+    size, crop, cache, workers: for a copy with videos only (see the module doc)."""
     n_frames, fold = whole_number(frames, "dfew", "frames"), whole_number(fold, "dfew", "fold", 0, N_FOLDS - 1)
     splits = _split_folder(Path(root))
     base = splits.parent
@@ -68,6 +71,8 @@ def read_dfew(root, frames=4, fold=0) -> ImageSet:
             test_fold.setdefault(clip, k)
     chosen = [(clip, label, "train") for clip, label in _read_set(splits / TRAIN_FOLDER / f"set_{fold + 1}.csv").items()]
     chosen += [(clip, label, "test") for clip, label in _read_set(splits / TEST_FOLDER / f"set_{fold + 1}.csv").items()]
+    if clip_folders is None:
+        return _from_videos(chosen, base, test_fold, fold, n_frames, size, crop, cache, workers)
     return _imageset(chosen, clip_folders, test_fold, n_frames, fold, base)
 
 
@@ -84,8 +89,9 @@ def _split_folder(root: Path) -> Path:
                                 f"Clip/clip_224x224/00001/ here")
 
 
-def _clip_folders(base: Path) -> dict[str, Path]:
-    """Clip id -> its frame folder, from the first frame folder found (directly or in its part folders)."""
+def _clip_folders(base: Path) -> dict[str, Path] | None:
+    """Clip id -> its frame folder, from the first frame folder found (directly or in its part folders); None
+    where DFEW has its videos only."""
     for parent in (base / "Clip", base):
         for name in FRAME_FOLDERS:
             folder = unnested(parent / name)
@@ -99,11 +105,47 @@ def _clip_folders(base: Path) -> dict[str, Path]:
                                       if c.is_dir() and CLIP_NAME.fullmatch(c.name)})
                 if clips:
                     return clips
-    videos = [base / "Clip" / v for v in VIDEO_FOLDERS if (base / "Clip" / v).is_dir()]
-    if videos:
-        raise DataFormatError(videos[0], "DFEW has videos only here; frames are needed: extract the frames "
-                                         "(one folder per clip) or use the provided Clip/clip_224x224 folders")
+    if _video_folder(base) is not None:
+        return None
     raise DataFormatError(base, "DFEW frames not found: expected Clip/clip_224x224/00001/*.jpg (or clip_224x224_16f)")
+
+
+def _video_folder(base: Path) -> Path | None:
+    """The first of DFEW's video folders holding a clip video (aligned clip_224x224_avi first), or None."""
+    from facessl.data.video.decode import VIDEO_EXTENSIONS
+
+    for parent in (base / "Clip", base):
+        for name in VIDEO_FOLDERS:
+            folder = unnested(parent / name)
+            if folder.is_dir() and any(p.suffix.lower() in VIDEO_EXTENSIONS and CLIP_NAME.fullmatch(p.stem)
+                                       for p in folder.iterdir()):
+                return folder
+    return None
+
+
+def _from_videos(chosen, base: Path, test_fold: dict, fold: int, n_frames: int, size, crop, cache, workers):
+    """The chosen clips read from their videos (formats/videoclips.py): the aligned clip_224x224_avi clips whole,
+    the original movie clips through the face detector (crop= overrides)."""
+    from facessl.data.formats.videoclips import Clip, clip_set, crop_settings
+    from facessl.data.video.decode import VIDEO_EXTENSIONS
+
+    folder = _video_folder(base)
+    aligned = folder.name.startswith("clip_224")
+    settings = crop_settings("dfew", n_frames, size, crop=crop or ("whole" if aligned else "detect"))
+    videos = {p.stem.zfill(5): p for p in sorted(folder.iterdir())
+              if p.suffix.lower() in VIDEO_EXTENSIONS and CLIP_NAME.fullmatch(p.stem)}
+    clips = [Clip(videos[clip], EXPRESSIONS[label], clip, part,
+                  {"clip": clip, "fold": test_fold.get(clip, -1), "subject": clip})
+             for clip, label, part in chosen if clip in videos]
+    missing = len(chosen) - len(clips)
+    data = clip_set(clips, base, "dfew", settings, cache=cache, workers=workers, class_names=EXPRESSIONS,
+                    split_from=f"{SPLIT_FOLDER} set_{fold + 1}.csv: {TEST_FOLDER} is the test split (fold {fold})",
+                    meta={"frames_from": f"videos in {folder.relative_to(base).as_posix()}/ ({settings.crop} crops)"},
+                    dropped={"clip listed but not on disk": missing} if missing else None)
+    data.labels["expression"] = data.labels.pop("class")
+    data.labels.pop("group")
+    data.meta.pop("class_names")
+    return data
 
 
 def _read_set(path: Path) -> dict[str, int]:
