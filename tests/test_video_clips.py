@@ -165,7 +165,7 @@ def test_videofolder_options_are_checked(videos, tmp_path, cache, option, messag
         read_videofolder(root, **{**FAST, **option})
 
 
-def test_eval_and_inspect_on_a_videofolder_score_clips(videos, tmp_path, cache, monkeypatch):
+def test_eval_and_inspect_on_a_videofolder_score_clips(videos, tmp_path, cache, monkeypatch, capsys):
     monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
     (tmp_path / "run").mkdir()
     layout = {f"{label}/{k}.mp4": ("a" if label == "happy" else "b") for label in ("happy", "sad") for k in range(5)}
@@ -180,5 +180,6 @@ def test_eval_and_inspect_on_a_videofolder_score_clips(videos, tmp_path, cache, 
     assert main(["inspect", "--dataset", f"videofolder:{root}", "--reader-option", "frames=2", "--reader-option", "size=32",
                  "--reader-option", "workers=1", "--out", str(tmp_path / "sheet.png")]) == 0
     assert (tmp_path / "sheet.png").stat().st_size > 0
+    assert "clips: 10 (test 2, train 8), up to 2 frames each" in capsys.readouterr().out
     same = read("videofolder", root, frames=2, size=32, workers=1)
     assert len(same) == 20

@@ -67,8 +67,16 @@ def describe(data) -> list[str]:
             lines.append(f"note: {images.meta['note']}")
         if images.meta.get("case_only_classes"):
             lines.append(f"note: {case_note(images.meta['case_only_classes'])}")
+        if "clip" in images.labels:  # video sets: what is scored is the clip, not the frame
+            clips = np.asarray(images.labels["clip"]).astype(str)
+            per_split = Counter(split[np.unique(clips, return_index=True)[1]].tolist())
+            lines.append(f"clips: {len(np.unique(clips))} (" + ", ".join(f"{s} {n}" for s, n in sorted(per_split.items()))
+                         + f"), up to {images.meta.get('frames_per_clip', '?')} frames each; eval scores a clip by the "
+                           "mean of its frames' class probabilities")
+        if images.meta.get("unreadable_videos"):
+            lines.append("unreadable videos: " + "; ".join(images.meta["unreadable_videos"][:3]))
         for label, array in images.labels.items():
-            if label not in ("class", "expression", "group") and hasattr(array, "shape"):
+            if label not in ("class", "expression", "group", "clip") and hasattr(array, "shape"):
                 lines.append(f"labels {label!r}: shape {tuple(array.shape)}")
         lines += multi_label_rates(images)
         if "group" in images.labels:
