@@ -183,3 +183,28 @@ def test_eval_and_inspect_on_a_videofolder_score_clips(videos, tmp_path, cache, 
     assert "clips: 10 (test 2, train 8), up to 2 frames each" in capsys.readouterr().out
     same = read("videofolder", root, frames=2, size=32, workers=1)
     assert len(same) == 20
+
+
+def test_embed_names_video_faces_by_clip_and_frame_and_pools_them_per_clip(videos, tmp_path, cache, monkeypatch,
+                                                                          capsys):
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "happy/b.mp4": "b", "sad/c.mp4": "b"}, videos)
+    common = ["embed", "--checkpoint", str(tmp_path / "run"), "--dataset", f"videofolder:{root}", "--reader-option",
+              "frames=2", "--reader-option", "size=32", "--reader-option", "workers=1", "--device", "cpu", "--quiet"]
+    assert main([*common, "--out", str(tmp_path / "frames.csv")]) == 0
+    frames = (tmp_path / "frames.csv").read_text().splitlines()[1:]
+    assert [line.split(",")[0] for line in frames] == ["happy/a.mp4@3", "happy/a.mp4@9", "happy/b.mp4@3",
+                                                        "happy/b.mp4@9", "sad/c.mp4@3", "sad/c.mp4@9"]
+    assert main([*common, "--per-clip", "--out", str(tmp_path / "clips.npy")]) == 0
+    pooled = np.load(tmp_path / "clips.npy")
+    assert (tmp_path / "clips.txt").read_text().split() == ["happy/a.mp4", "happy/b.mp4", "sad/c.mp4"]
+    per_frame = np.array([[float(v) for v in line.split(",")[1:]] for line in frames], np.float32)
+    assert np.allclose(pooled, per_frame.reshape(3, 2, -1).mean(1), atol=1e-5)
+    from facessl.data.formats.imagefiles import save_image
+
+    (tmp_path / "photos").mkdir()
+    save_image(tmp_path / "photos" / "p.png", np.zeros((16, 16, 3), np.uint8))
+    assert main(["embed", "--checkpoint", str(tmp_path / "run"), "--images", str(tmp_path / "photos"), "--per-clip",
+                 "--out", str(tmp_path / "x.csv"), "--quiet"]) == 2
+    assert "--per-clip: " in capsys.readouterr().err and not (tmp_path / "x.csv").exists()

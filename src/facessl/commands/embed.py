@@ -28,6 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("--device", type=device, default=None, help="cpu, cuda, mps (default: the fastest available)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--per-clip", action="store_true",
+                   help="video clip sets (videofolder:, dfew:, ...): one row per clip, the mean of its frames' features")
     p.add_argument("--skip-missing", action="store_true",
                    help="skip (and count) images that do not decode and, for --dataset, those its list names but lacks")
     from facessl.commands.eval import add_dataset_options
@@ -87,7 +89,9 @@ def images_to_embed(args):
         options.setdefault("require_labels", False)
     data = read_dataset(args.dataset, getattr(args, "skip_missing", False), options)
     data = data.images if isinstance(data, PairSet) else data
-    if isinstance(data.images, np.ndarray):  # images held in memory (FER-2013 csv rows)
+    if "clip" in data.labels and "frame" in data.labels:  # faces cropped from videos: named by where they come from
+        names = [f"{clip}@{frame}" for clip, frame in zip(data.labels["clip"], data.labels["frame"])]
+    elif isinstance(data.images, np.ndarray):  # images held in memory (FER-2013 csv rows)
         names = [f"row{i:06d}" for i in range(len(data))]
     else:
         names = [str(p) for p in data.images]
@@ -95,6 +99,15 @@ def images_to_embed(args):
         dropped = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in data.dropped.items() if v)
         print(f"found {len(data)} images in {args.dataset}" + (f" (skipped: {dropped})" if dropped else ""))
     return data, names
+
+
+def per_clip_means(imageset, feats: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """(clip names, sorted; (clips, D) mean of each clip's frame features), as eval pools a clip's frames."""
+    from facessl.evaluate.expression import per_clip
+
+    clips = np.asarray(imageset.labels["clip"]).astype(str)
+    means, _ = per_clip(feats, np.zeros(len(clips), np.int64), clips)
+    return [str(n) for n in np.unique(clips)], means.astype(np.float32)
 
 
 def run(args) -> int:
@@ -109,6 +122,9 @@ def run(args) -> int:
     if args.size is not None and args.size < 8:
         raise FacesslError(f"--size must be >= 8 pixels, got {args.size}")
     imageset, names = images_to_embed(args)
+    if args.per_clip and "clip" not in imageset.labels:
+        raise FacesslError(f"--per-clip: {args.dataset or args.images} has no clips (a video set such as "
+                           "videofolder: or dfew: has)")
     broken = next((n for n in names if "\n" in n or "\r" in n), None)
     if out.suffix == ".npy" and broken is not None:  # the .txt sidecar holds one name per line
         raise FacesslError(f"{broken!r}: a file name with a line break cannot go in {out.with_suffix('.txt')} (one "
@@ -121,8 +137,12 @@ def run(args) -> int:
     source = FeatureSource(encoder, size=size, batch_size=args.batch_size, device=args.device, amp=args.amp,
                            quiet=args.quiet, label="embed")
     feats = combine(source.features(imageset), choice)
+    what = "images"
+    if args.per_clip:
+        names, feats = per_clip_means(imageset, feats)
+        what = "clips"
     written = write_features(out, names, feats)
     if not args.quiet:
-        print(f"{len(names)} images -> {feats.shape[1]}-d '{choice}' features at {size} px: "
+        print(f"{len(names)} {what} -> {feats.shape[1]}-d '{choice}' features at {size} px: "
               + ", ".join(str(w) for w in written))
     return 0

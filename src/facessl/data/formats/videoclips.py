@@ -13,7 +13,8 @@ the video's path, size and modification time and the crop settings, each written
 clips it finished; the rerun does the rest). The work is spread over `workers` processes (default: one per core).
 
 A video that cannot be read, and a clip with no face in any of its frames, are skipped and counted
-(meta['unreadable_videos'] names the first of them); so are sampled frames without a face.
+(meta['unreadable_videos'] names the first of them); so are sampled frames without a face. The crops live in the
+cache: label 'frame' (the frame's index in its video) with 'clip' names a row for a user (`embed`: clip@frame).
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
     (clips,), rare, rare_dropped = leave_out_rare_classes([c.label for c in clips], min_class_count, clips)
     dropped.update({k.replace("images", "clips"): v for k, v in rare_dropped.items()})
     found = find_faces(clips, settings, cache_root(cache), workers, reader)
-    images, rows, unreadable = [], [], []
+    images, rows, frame_index, unreadable = [], [], [], []
     for clip, result in zip(clips, found):
         if "error" in result:
             dropped[UNREADABLE] = dropped.get(UNREADABLE, 0) + 1
@@ -99,6 +100,7 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
         for name in result["files"]:
             images.append(str(Path(result["folder"]) / name))
             rows.append(clip)
+            frame_index.append(int(Path(name).stem))
     if not rows:
         raise DataFormatError(root, f"{reader}: no face found in any of {len(clips)} clips" +
                               (f" ({len(unreadable)} could not be read: {unreadable[0]})" if unreadable else ""))
@@ -107,7 +109,7 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
     index = {n: i for i, n in enumerate(names)}
     labels = {"class": np.array([index[c.label] for c in rows], dtype=np.int64),
               "clip": np.array([_relative(c.path, root) for c in rows]),
-              "group": np.array([c.group for c in rows])}
+              "group": np.array([c.group for c in rows]), "frame": np.array(frame_index, dtype=np.int64)}
     for key in rows[0].labels:
         labels[key] = np.array([c.labels[key] for c in rows])
     if all(c.split is not None for c in rows):
