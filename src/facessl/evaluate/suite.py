@@ -46,6 +46,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "utkface": "regression", "utkface-gender": "classification", "utkface-race": "classification",
                "fairface": "classification", "fairface-gender": "classification", "fairface-age": "classification",
                "yolo": "classification", "voc": "classification",
+               "ravdess": "classification", "cremad": "classification", "mead": "classification",
                "coco": "classification", "videofolder": "classification"}
 # reader keywords with a flag of their own in `facessl eval` (others come from --reader-option KEY=VALUE)
 READER_FLAGS = ("--images", "--image-column", "--label-column", "--target-columns", "--point-columns", "--group",

@@ -74,6 +74,9 @@ READERS = {
     "voc": ("voc", "read_voc", "Pascal VOC XML face sets (LabelImg, Roboflow / CVAT Pascal VOC exports, Kaggle Face Mask Detection): one .xml per image beside it, Annotations/ + JPEGImages/ (+ ImageSets/Main), annotations/ + images/ or train/ valid/ test/; one face per <object>"),
     "coco": ("coco", "read_coco", "COCO-JSON box sets (Roboflow train/_annotations.coco.json, CVAT COCO 1.0 annotations/instances_default.json + images/, COCO annotations/instances_train2017.json + train2017/): one face per box, its category the class"),
     "videofolder": ("videofolder", "read_videofolder", "your own labelled clips root/<label>/*.mp4 (or root/train|val|test/<label>/; AFEW's Train_AFEW/Angry/*.avi): faces found in evenly spaced frames, a clip scored by its frames' mean"),
+    "ravdess": ("ravdess", "read_ravdess", "RAVDESS Actor_01/01-01-03-02-01-01-01.mp4 (Zenodo Video_Speech/Song_Actor_XX.zip): 8 emotions, one take per full-AV/video-only pair, speech by default, split grouped by actor (fold=0-5)"),
+    "cremad": ("cremad", "read_cremad", "CREMA-D VideoFlash/1001_DFA_ANG_XX.flv (or .mp4 copies): 6 emotions, labels level and sentence, split grouped by actor (fold=0-4)"),
+    "mead": ("mead", "read_mead", "MEAD M003/video/front/angry/level_1/001.mp4 (video.tar unpacked): 8 emotions x 3 levels, view=front by default, split grouped by speaker"),
     "imagefolder": ("imagefolder", "read_imagefolder", "your own class folders root/<label>/*.jpg (or root/train|val|test/<label>/)"),
     "csv": ("csvtable", "read_csv_table", "your own CSV: image column + a label, numeric target or x,y point columns"),
 }

@@ -24,7 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +126,31 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
         info["unreadable_videos"] = unreadable[:SHOWN_UNREADABLE]
     info.update(case_only_meta(names))
     return ImageSet(images, labels, split, str(root), dropped=dropped, meta=info)
+
+
+def people_held_out(clips: list[Clip], tested: set | None, person, root: Path, what: str, noun: str,
+                    shown=lambda people: ", ".join(map(str, people))) -> tuple[list[Clip], str]:
+    """The clips with the tested people's clips in test and the others in train (a set's fixed or chosen test
+    people: RAVDESS's folds, test_actors=...), and where that split comes from; one error when a side is empty.
+    tested None: the clips as they are, for clip_set's seeded split grouped by person. Either way a set of one
+    person is an error, as no person-independent split exists. person(clip) is who is in a clip; shown(people)
+    writes a sorted list of them."""
+    present = sorted({person(c) for c in clips})
+    if len(present) < 2:
+        article = "an" if noun[0] in "aeiou" else "a"
+        raise DataFormatError(root, f"one {noun} only ({shown(present)}): {article} {noun}-independent split needs the clips "
+                                    f"of two or more {noun}s")
+    if tested is None:
+        return clips, noun
+    chosen = sorted(tested & set(present))
+    if not chosen:
+        raise DataFormatError(root, f"none of the test {noun}s ({shown(sorted(tested))}) is in this copy "
+                                    f"({noun}s {shown(present)})")
+    if len(chosen) == len(present):
+        raise DataFormatError(root, f"the test {noun}s are every {noun} of this copy ({shown(present)}): nothing "
+                                    f"is left to train on")
+    split = [replace(c, split="test" if person(c) in tested else "train") for c in clips]
+    return split, f"{what}: {noun}s {shown(chosen)} test, the other {len(present) - len(chosen)} train"
 
 
 def _clip_split(labels: dict, test_fraction: float, seed: int) -> np.ndarray:
