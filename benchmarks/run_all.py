@@ -27,6 +27,7 @@ RUNS = [  # (script, arguments, quick arguments)
     ("parallel_stages.py", ["--steps", "30"], ["--methods", "simclr", "--steps", "3"]),
     ("bf16_gradients.py", ["--train-steps", "100", "--batches", "2", "--view-seeds", "4"], ["--train-steps", "5"]),
     ("recordio_read.py", [], ["--people", "100", "--per-person", "4", "--decode", "200"]),
+    ("clip_faces.py", [], ["--synthetic"]),
 ]
 
 
