@@ -208,3 +208,21 @@ def test_embed_names_video_faces_by_clip_and_frame_and_pools_them_per_clip(video
     assert main(["embed", "--checkpoint", str(tmp_path / "run"), "--images", str(tmp_path / "photos"), "--per-clip",
                  "--out", str(tmp_path / "x.csv"), "--quiet"]) == 2
     assert "--per-clip: " in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
+
+
+def test_worker_processes_write_the_crops_one_process_writes(videos, tmp_path, monkeypatch):
+    root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "sad/b.mp4": "b"}, videos)
+    one = read_videofolder(root, frames=2, size=32, workers=1, cache=tmp_path / "one")
+    two = read_videofolder(root, frames=2, size=32, workers=2, cache=tmp_path / "two")
+    assert [p.replace(str(tmp_path / "two"), "") for p in two.images] == \
+        [p.replace(str(tmp_path / "one"), "") for p in one.images]
+    for a, b in zip(one.images, two.images):
+        assert open(a, "rb").read() == open(b, "rb").read()
+
+
+def test_a_cache_that_cannot_be_written_is_one_line_before_any_work(videos, tmp_path):
+    root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "sad/b.mp4": "b"}, videos)
+    (tmp_path / "blocker").write_text("a file where the cache folder would go")
+    with pytest.raises(FacesslError, match=r"videofolder: cannot write the face crops to .*blocker/sub \(.*\); give "
+                                           r"another folder with --reader-option cache=DIR"):
+        read_videofolder(root, cache=tmp_path / "blocker" / "sub", **FAST)

@@ -199,11 +199,22 @@ def find_faces(clips: list[Clip], settings: CropSettings, cache: Path, workers, 
     if todo:
         workers = whole_number(workers, reader, "workers") if workers is not None else os.cpu_count() or 1
         workers = min(workers, len(todo))
+        _check_writable(cache, reader)
         print(f"{reader}: finding the faces of {len(todo)} of {len(clips)} clips ({workers} worker"
               f"{'s' * (workers > 1)}; kept in {cache})", file=sys.stderr)
         for i, result in _run(todo, settings, workers):
             results[i] = result
     return results
+
+
+def _check_writable(cache: Path, reader: str) -> None:
+    """One line before any work when the crops cannot be kept (a read-only home, a full disk)."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=cache).close()
+    except OSError as exc:
+        raise FacesslError(f"{reader}: cannot write the face crops to {cache} ({exc.strerror or exc}); give another "
+                           f"folder with --reader-option cache=DIR or $FACESSL_CACHE") from None
 
 
 def _cached(folder: Path) -> dict | None:
@@ -227,7 +238,7 @@ def _run(todo, settings: CropSettings, workers: int):
             return
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(settings,)) as pool:
+        with mp.get_context("spawn").Pool(workers, initializer=_init_pool_worker, initargs=(settings,)) as pool:
             for result in pool.imap_unordered(_clip_job, todo):
                 yield result
                 bar.update()
@@ -236,6 +247,13 @@ def _run(todo, settings: CropSettings, workers: int):
 
 
 _WORKER: dict = {}
+
+
+def _init_pool_worker(settings: CropSettings) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the reading in the main process, not a trace a worker
+    _init_worker(settings)
 
 
 def _init_worker(settings: CropSettings) -> None:
