@@ -18,7 +18,6 @@ cache: label 'frame' (the frame's index in its video) with 'clip' names a row fo
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data import face_cache
+from facessl.data.face_cache import CropSettings
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, grouped_stratified_split,
                                            leave_out_rare_classes)
@@ -49,15 +50,6 @@ class Clip:
     group: str  # who is in it (actor, subject); the clip's own name when the set does not say
     split: str | None = None  # 'train' / 'val' / 'test' where the set gives it
     labels: dict = field(default_factory=dict)  # more per-clip labels (intensity, statement ...), same keys on every clip
-
-
-@dataclass(frozen=True)
-class CropSettings:
-    frames: int = 4
-    size: int = 128
-    margin: float = 0.25
-    crop: str = "detect"
-    detector: str = "mtcnn"
 
 
 def crop_settings(reader: str, frames=4, size=128, margin=0.25, crop="detect") -> CropSettings:
@@ -168,27 +160,14 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def cache_root(cache=None) -> Path:
-    from facessl.evaluate.cache import default_cache_dir
-
-    return Path(cache) if cache else default_cache_dir() / "clip_faces"
-
-
-def clip_key(path: Path, settings: CropSettings) -> str | None:
-    """The cache key of a video's crops: its real path, size and modification time, and the settings."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    text = json.dumps([CACHE_VERSION, os.path.realpath(path), st.st_size, st.st_mtime_ns,
-                       settings.frames, settings.size, settings.margin, settings.crop, settings.detector])
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return face_cache.cache_root(cache, "clip_faces")
 
 
 def find_faces(clips: list[Clip], settings: CropSettings, cache: Path, workers, reader: str) -> list[dict]:
     """Per clip: {'folder', 'files', 'no_face'} (its crops, from the cache or found now) or {'error'}."""
     results, todo = [None] * len(clips), []
     for i, clip in enumerate(clips):
-        key = clip_key(clip.path, settings)
+        key = face_cache.input_key(clip.path, settings, CACHE_VERSION)
         if key is None:
             results[i] = {"error": "file not found"}
             continue
@@ -197,24 +176,13 @@ def find_faces(clips: list[Clip], settings: CropSettings, cache: Path, workers, 
         if results[i] is None:
             todo.append((i, str(clip.path), str(folder)))
     if todo:
-        workers = whole_number(workers, reader, "workers") if workers is not None else os.cpu_count() or 1
-        workers = min(workers, len(todo))
-        _check_writable(cache, reader)
+        workers = face_cache.worker_count(workers, reader, len(todo))
+        face_cache.check_writable(cache, reader)
         print(f"{reader}: finding the faces of {len(todo)} of {len(clips)} clips ({workers} worker"
               f"{'s' * (workers > 1)}; kept in {cache})", file=sys.stderr)
-        for i, result in _run(todo, settings, workers):
+        for i, result in face_cache.run_jobs(_clip_job, todo, settings, workers, "clip"):
             results[i] = result
     return results
-
-
-def _check_writable(cache: Path, reader: str) -> None:
-    """One line before any work when the crops cannot be kept (a read-only home, a full disk)."""
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=cache).close()
-    except OSError as exc:
-        raise FacesslError(f"{reader}: cannot write the face crops to {cache} ({exc.strerror or exc}); give another "
-                           f"folder with --reader-option cache=DIR or $FACESSL_CACHE") from None
 
 
 def _cached(folder: Path) -> dict | None:
@@ -225,51 +193,6 @@ def _cached(folder: Path) -> dict | None:
     return {**record, "folder": str(folder)}
 
 
-def _run(todo, settings: CropSettings, workers: int):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(todo), unit="clip", desc="faces", disable=not sys.stderr.isatty())
-    try:
-        if workers == 1:
-            _init_worker(settings)
-            for job in todo:
-                yield _clip_job(job)
-                bar.update()
-            return
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(workers, initializer=_init_pool_worker, initargs=(settings,)) as pool:
-            for result in pool.imap_unordered(_clip_job, todo):
-                yield result
-                bar.update()
-    finally:
-        bar.close()
-
-
-_WORKER: dict = {}
-
-
-def _init_pool_worker(settings: CropSettings) -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the reading in the main process, not a trace a worker
-    _init_worker(settings)
-
-
-def _init_worker(settings: CropSettings) -> None:
-    import torch
-
-    from facessl.data.video.detectors import build_detector
-    from facessl.data.video.pipeline import Options
-
-    torch.set_num_threads(1)  # one core per worker, as prepare's
-    if _WORKER.get("settings") != settings:
-        opts = Options()
-        _WORKER["detector"] = (build_detector(settings.detector, min_face=opts.min_face, max_side=opts.max_side)
-                               if settings.crop == "detect" else None)
-        _WORKER["settings"] = settings
-
-
 def _clip_job(job) -> tuple[int, dict]:
     """(row, result) for one clip; the crops and faces.json written into the cache folder whole."""
     from facessl.data.formats.imagefiles import save_image
@@ -277,9 +200,9 @@ def _clip_job(job) -> tuple[int, dict]:
     from facessl.data.video.decode import VideoError
 
     i, path, folder = job
-    settings = _WORKER["settings"]
+    settings = face_cache.WORKER["settings"]
     try:
-        crops, summary = clip_faces(path, settings.frames, settings.size, settings.margin, _WORKER["detector"],
+        crops, summary = clip_faces(path, settings.frames, settings.size, settings.margin, face_cache.WORKER["detector"],
                                     settings.crop)
         record = {"files": [f"{index:06d}.jpg" for index, _ in crops], "no_face": summary["no_face"],
                   "summary": summary}

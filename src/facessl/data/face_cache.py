@@ -1,0 +1,113 @@
+"""Faces found once and kept: what the readers that detect faces share (video clips, formats/videoclips.py; photos,
+data/face_crops.py). Finding a face costs a detector pass per picture, so the crops go to a cache folder keyed by the
+input file (its real path, size and modification time) and the crop settings; a rerun, another evaluation or
+`inspect` reads them back, and a killed run keeps what it finished. The work runs in `workers` processes (one core
+each, as `facessl prepare`'s) or, for one worker, in this process.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+from facessl.errors import FacesslError
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    frames: int = 4  # video clips: frames per clip
+    size: int = 128  # crop side in pixels (prepare's default)
+    margin: float = 0.25  # prepare's
+    crop: str = "detect"  # detect | whole (the centre square: inputs that are aligned faces already)
+    detector: str = "mtcnn"
+
+
+def cache_root(cache, kind: str) -> Path:
+    """cache (a folder a user gave) or `<$FACESSL_CACHE or ~/.cache/facessl>/<kind>`."""
+    from facessl.evaluate.cache import default_cache_dir
+
+    return Path(cache) if cache else default_cache_dir() / kind
+
+
+def input_key(item, settings: CropSettings, version: int) -> str | None:
+    """The cache key of one input's crops: the file's real path, size and modification time (a container's for an
+    image inside one), the item's own name and face box where it has them, and the settings; None: no such file."""
+    try:
+        path = getattr(item, "file", item)
+        st = os.stat(path)
+    except OSError:
+        return None
+    box = getattr(item, "box", None)
+    inside = str(item) if hasattr(item, "file") else None  # a record of a container file; a path is its real path
+    text = json.dumps([version, os.path.realpath(path), st.st_size, st.st_mtime_ns, inside,
+                       None if box is None else [float(v) for v in box], *astuple(settings)])
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def check_writable(cache: Path, reader: str) -> None:
+    """One line before any work when the crops cannot be kept (a read-only home, a full disk)."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=cache).close()
+    except OSError as exc:
+        raise FacesslError(f"{reader}: cannot write the face crops to {cache} ({exc.strerror or exc}); give another "
+                           f"folder with --reader-option cache=DIR or $FACESSL_CACHE") from None
+
+
+def worker_count(workers, reader: str, jobs: int) -> int:
+    from facessl.data.formats.imagefiles import whole_number
+
+    chosen = whole_number(workers, reader, "workers") if workers is not None else os.cpu_count() or 1
+    return max(1, min(chosen, jobs))
+
+
+def run_jobs(job, todo: list, settings: CropSettings, workers: int, unit: str):
+    """Yield job(item) for every item of todo (in any order: each result says which item it is), in `workers`
+    processes; job is a module-level function that reads WORKER['detector'] and WORKER['settings']."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), unit=unit, desc="faces", disable=not sys.stderr.isatty())
+    try:
+        if workers == 1:
+            init_worker(settings)
+            for item in todo:
+                yield job(item)
+                bar.update()
+            return
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers, initializer=_init_pool_worker, initargs=(settings,)) as pool:
+            for result in pool.imap_unordered(job, todo):
+                yield result
+                bar.update()
+    finally:
+        bar.close()
+
+
+WORKER: dict = {}
+
+
+def _init_pool_worker(settings: CropSettings) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the reading in the main process, not a trace a worker
+    init_worker(settings)
+
+
+def init_worker(settings: CropSettings) -> None:
+    """The detector of these settings (prepare's: smallest face, detection resolution), built once a process."""
+    import torch
+
+    from facessl.data.video.detectors import build_detector
+    from facessl.data.video.pipeline import Options
+
+    torch.set_num_threads(1)  # one core per worker, as prepare's
+    if WORKER.get("settings") != settings:
+        opts = Options()
+        WORKER["detector"] = (build_detector(settings.detector, min_face=opts.min_face, max_side=opts.max_side)
+                              if settings.crop == "detect" else None)
+        WORKER["settings"] = settings
