@@ -59,6 +59,7 @@ def write_features(out: Path, names: list[str], features: np.ndarray) -> list[Pa
 def images_to_embed(args):
     """(ImageSet, names to write) from --images FOLDER or --dataset FORMAT:PATH (+ reader options)."""
     from facessl.commands.eval import reader_options
+    from facessl.data.face_crops import face_options, with_detected_faces
     from facessl.data.formats.common import ImageSet, PairSet
     from facessl.evaluate.images import list_image_files
     from facessl.evaluate.suite import read_dataset
@@ -81,7 +82,14 @@ def images_to_embed(args):
                   + (f" ({linked} of them through symlinked folders)" if linked else "")
                   + (f"; skipped {len(bad)} that do not decode (e.g. {shown(str(bad[0]))})" if bad else ""))
         root = Path(args.images)
-        return ImageSet([str(f) for f in files], source=str(args.images)), [str(f.relative_to(root)) for f in files]
+        images = ImageSet([str(f) for f in files], source=str(args.images))
+        faces, _ = face_options(reader_options(args))
+        if faces is None:
+            return images, [str(f.relative_to(root)) for f in files]
+        images = with_detected_faces(images, faces, str(args.images))  # pictures without a face skipped, counted
+        if not args.quiet and images.dropped:
+            print("skipped: " + ", ".join(f"{n} {why}" for why, n in images.dropped.items()))
+        return images, [str(Path(f).relative_to(root)) for f in images.labels["source_file"]]
     from facessl.evaluate.suite import parse_dataset
 
     options = reader_options(args)
@@ -91,6 +99,8 @@ def images_to_embed(args):
     data = data.images if isinstance(data, PairSet) else data
     if "clip" in data.labels and "frame" in data.labels:  # faces cropped from videos: named by where they come from
         names = [f"{clip}@{frame}" for clip, frame in zip(data.labels["clip"], data.labels["frame"])]
+    elif "source_file" in data.labels:  # --detect-faces: the crop's picture
+        names = [str(p) for p in data.labels["source_file"]]
     elif isinstance(data.images, np.ndarray):  # images held in memory (FER-2013 csv rows)
         names = [f"row{i:06d}" for i in range(len(data))]
     else:

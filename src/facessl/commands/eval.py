@@ -95,7 +95,8 @@ DATASET_OPTIONS = {"csv_images": "images", "image_column": "image_column", "labe
                    "target_columns": "target_columns", "point_columns": "point_columns", "group": "group",
                    "group_column": "group_column", "split_column": "split_column", "test_fraction": "test_fraction",
                    "min_class_count": "min_class_count", "pairs": "pairs_file", "variant": "variant",
-                   "label_regex": "label_regex", "box_columns": "box_columns", "box_format": "box_format"}
+                   "label_regex": "label_regex", "box_columns": "box_columns", "box_format": "box_format",
+                   "detect_faces": "detect_faces"}
 
 
 def add_dataset_options(p, images_flag: bool = True) -> None:
@@ -118,6 +119,10 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
                                            "is read as the square crop around its box")
     own.add_argument("--box-format", choices=("xywh", "xyxy"), default=None,
                      help="csv: --box-columns as x,y,width,height (default) or x0,y0,x1,y1")
+    own.add_argument("--detect-faces", action="store_const", const=True, default=None,
+                     help="pictures that are not face crops (scenes, selfies, web photos): each replaced by its largest "
+                          "face, found and aligned as `facessl prepare --images` does (kept in the cache; "
+                          "--reader-option face_size=128 face_margin=0.25); pictures without a face skipped and counted")
     own.add_argument("--group-column", help="csv: column of groups (subject, person) kept on one side of the split")
     own.add_argument("--split-column", help="csv: column of train / val / test (default: a seeded split)")
     own.add_argument("--test-fraction", type=float, default=None, help="share of the seeded split's test side (0.2)")

@@ -65,6 +65,20 @@ def worker_count(workers, reader: str, jobs: int) -> int:
     return max(1, min(chosen, jobs))
 
 
+def find_missing(job, todo: list, settings: CropSettings, workers, cache: Path, what: str, unit: str, total: int,
+                 results: list) -> None:
+    """Run job on the inputs not in the cache yet (todo: tuples whose first item is the input's row), each
+    result into results[row]; one line says how many, with how many processes, and where they are kept."""
+    if not todo:
+        return
+    workers = worker_count(workers, what, len(todo))
+    check_writable(cache, what)
+    print(f"{what}: finding the faces of {len(todo)} of {total} {unit}s ({workers} worker{'s' * (workers > 1)}; "
+          f"kept in {cache})", file=sys.stderr)
+    for row, result in run_jobs(job, todo, settings, workers, unit):
+        results[row] = result
+
+
 def run_jobs(job, todo: list, settings: CropSettings, workers: int, unit: str):
     """Yield job(item) for every item of todo (in any order: each result says which item it is), in `workers`
     processes; job is a module-level function that reads WORKER['detector'] and WORKER['settings']."""

@@ -149,9 +149,12 @@ def read_dataset(text: str, skip_missing: bool = False, options: dict | None = N
     arguments of its reader (an option the reader does not take is one error naming both)."""
     import facessl.data.formats as formats
 
+    from facessl.data.face_crops import face_options, with_detected_faces
+
     fmt, path = parse_dataset(text)
     if not Path(path).exists():
         raise FacesslError(f"{path}: dataset path does not exist (from {text!r})")
+    faces, options = face_options(options or {})
     if getattr(formats, "read", None) is None:
         raise FacesslError("no format readers installed (facessl.data.formats.read is missing)")
     kw = {}
@@ -173,6 +176,8 @@ def read_dataset(text: str, skip_missing: bool = False, options: dict | None = N
         from facessl.data.formats.decodable import drop_undecodable
 
         data = drop_undecodable(data)
+    if faces is not None:  # --detect-faces: the picture's face, aligned as prepare aligns it
+        data = with_detected_faces(data, faces, text)
     return data
 
 

@@ -47,17 +47,24 @@ def drop_undecodable(data: ImageSet | PairSet) -> ImageSet | PairSet:
     kept.dropped[UNDECODABLE] = kept.dropped.get(UNDECODABLE, 0) + len(bad)
     if not isinstance(data, PairSet):
         return kept
+    return pairs_of_kept(data, kept, keep, {UNDECODABLE: len(bad)}, "pair with an undecodable image")
+
+
+def pairs_of_kept(data: PairSet, kept: ImageSet, keep: np.ndarray, counts: dict, pair_reason: str) -> PairSet:
+    """The pairs set over `kept` (data's image rows `keep`): pairs whose two images (or items) are still there,
+    the others dropped and counted as pair_reason; counts (reason -> images) added to its own skips."""
     dropped = dict(data.dropped)
-    dropped[UNDECODABLE] = dropped.get(UNDECODABLE, 0) + len(bad)
+    for reason, n in counts.items():
+        dropped[reason] = dropped.get(reason, 0) + n
     if data.item is not None:  # pairs of items (videos, templates): an item keeps its other images
         item = data.item[keep]
         usable = np.isin(data.pairs, item).all(axis=1)
         dropped["pair with an item left without images"] = (dropped.get("pair with an item left without images", 0)
                                                             + int((~usable).sum()))
         return PairSet(kept, data.pairs[usable], data.same[usable], data.fold[usable], data.source, dropped, item)
-    new_index = np.full(len(images), -1, np.int64)
+    new_index = np.full(len(data.images), -1, np.int64)
     new_index[keep] = np.arange(len(keep))
     pairs = new_index[data.pairs]
     usable = (pairs >= 0).all(axis=1)
-    dropped["pair with an undecodable image"] = dropped.get("pair with an undecodable image", 0) + int((~usable).sum())
+    dropped[pair_reason] = dropped.get(pair_reason, 0) + int((~usable).sum())
     return PairSet(kept, pairs[usable], data.same[usable], data.fold[usable], data.source, dropped)

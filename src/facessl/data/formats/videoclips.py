@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -175,13 +174,7 @@ def find_faces(clips: list[Clip], settings: CropSettings, cache: Path, workers, 
         results[i] = _cached(folder)
         if results[i] is None:
             todo.append((i, str(clip.path), str(folder)))
-    if todo:
-        workers = face_cache.worker_count(workers, reader, len(todo))
-        face_cache.check_writable(cache, reader)
-        print(f"{reader}: finding the faces of {len(todo)} of {len(clips)} clips ({workers} worker"
-              f"{'s' * (workers > 1)}; kept in {cache})", file=sys.stderr)
-        for i, result in face_cache.run_jobs(_clip_job, todo, settings, workers, "clip"):
-            results[i] = result
+    face_cache.find_missing(_clip_job, todo, settings, workers, cache, reader, "clip", len(clips), results)
     return results
 
 

@@ -1,0 +1,122 @@
+"""`--detect-faces`: a set's pictures replaced by the aligned crop of their largest face, as `facessl prepare --images`
+aligns it; pictures without a face (or that do not decode) skipped and counted, pairs that use one dropped; the crops
+kept in the cache; labels that live in the picture's pixels refused."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import facessl
+from eval_toys import ToyEncoder
+from facessl.cli import main
+from facessl.data.face_cache import CropSettings
+from facessl.data.face_crops import NO_FACE, UNREADABLE, with_detected_faces
+from facessl.data.formats.common import ImageSet, PairSet
+from facessl.data.formats.imagefiles import save_image
+from facessl.errors import FacesslError
+from facessl.evaluate.suite import read_dataset
+from prepare_fixtures import photo
+
+SETTINGS = CropSettings(frames=1, size=48, margin=0.25)
+
+
+@pytest.fixture
+def photos(tmp_path, monkeypatch):
+    """Class folders of scenes: a head on a grey frame (two people a class), a grey picture, a broken file."""
+    monkeypatch.setenv("FACESSL_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "photos"
+    (root / "happy").mkdir(parents=True)
+    (root / "sad").mkdir()
+    for label, seeds in (("happy", (0, 1, 2)), ("sad", (3, 4, 5))):
+        for seed in seeds:
+            save_image(root / label / f"p{seed}.png", photo(seed))
+    save_image(root / "sad" / "wall.png", np.full((128, 160, 3), 100, np.uint8))
+    (root / "happy" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    return root
+
+
+def prepare_crop(path, size=48, margin=0.25):
+    """The crop `facessl prepare --images` writes for one picture (writers._photo's steps)."""
+    from facessl.data.image_decode import read_rgb
+    from facessl.data.video.align import align
+    from facessl.data.video.detectors import build_detector
+    from facessl.data.video.orient import find_upright
+    from facessl.data.video.writers import best_face, detect_photo
+
+    detector = build_detector("mtcnn", min_face=20, max_side=320)
+    _, image, face = find_upright(read_rgb(path), lambda im: best_face(detect_photo(detector, im)), detector)
+    return align(image, face.box, face.landmarks, size, margin)
+
+
+def test_pictures_become_prepares_face_crops_and_faceless_ones_are_counted(photos, capsys):
+    data = read_dataset(f"imagefolder:{photos}", options={"detect_faces": True, "face_size": 48})
+    assert "finding the faces of 8 of 8 pictures" in capsys.readouterr().err
+    assert len(data) == 6 and data.dropped == {NO_FACE: 1, UNREADABLE: 1}
+    assert [p.split("/")[-2:] for p in data.labels["source_file"]] == \
+        [["happy", "p0.png"], ["happy", "p1.png"], ["happy", "p2.png"], ["sad", "p3.png"], ["sad", "p4.png"],
+         ["sad", "p5.png"]]
+    assert data.labels["class"].tolist() == [0, 0, 0, 1, 1, 1] and data.split is not None
+    for crop_path, source in zip(data.images, data.labels["source_file"]):
+        crop = np.asarray(Image.open(crop_path).convert("RGB"), np.float32)
+        assert crop.shape == (48, 48, 3)
+        assert np.abs(crop - prepare_crop(source)).mean() < 3  # the same crop, through one JPEG encoding
+    again = read_dataset(f"imagefolder:{photos}", options={"detect_faces": True, "face_size": 48})
+    assert "finding the faces" not in capsys.readouterr().err and again.images == data.images
+    assert read_dataset(f"imagefolder:{photos}", options={"detect_faces": True}).images != data.images  # 128 px
+
+
+def test_labels_in_the_pictures_pixels_are_refused_and_arrays_need_files(tmp_path):
+    files = ImageSet([str(tmp_path / "a.png")], {"landmarks": np.zeros((1, 5, 2))}, source="toy")
+    with pytest.raises(FacesslError, match="toy: --detect-faces cannot be used with label 'landmarks'"):
+        with_detected_faces(files, SETTINGS, "toy")
+    posed = ImageSet([str(tmp_path / "a.png")], {"pose": np.zeros((1, 3))}, source="toy")
+    with pytest.raises(FacesslError, match="label 'pose': the alignment turns the head's roll upright"):
+        with_detected_faces(posed, SETTINGS, "toy")
+    held = ImageSet(np.zeros((2, 8, 8, 3), np.uint8), {"class": np.zeros(2)}, source="fer")
+    with pytest.raises(FacesslError, match="fer: --detect-faces needs image files"):
+        with_detected_faces(held, SETTINGS, "fer")
+
+
+def test_pairs_using_a_faceless_picture_are_dropped_and_counted(photos, tmp_path, monkeypatch):
+    pictures = [str(photos / "happy" / "p0.png"), str(photos / "sad" / "wall.png"), str(photos / "happy" / "p1.png"),
+                str(photos / "sad" / "p3.png")]
+    pairs = PairSet(ImageSet(pictures, source="pairs"), np.array([[0, 2], [1, 3], [2, 3], [0, 1]]),
+                    np.array([True, False, False, True]), np.array([0, 0, 1, 1]), "pairs")
+    kept = with_detected_faces(pairs, SETTINGS, "pairs", workers=1)
+    assert len(kept.images) == 3 and kept.pairs.tolist() == [[0, 1], [1, 2]]
+    assert kept.same.tolist() == [True, False] and kept.fold.tolist() == [0, 1]
+    assert kept.dropped == {NO_FACE: 1, "pair with a picture without a face": 2}
+
+
+def test_cli_eval_and_embed_with_detect_faces(photos, tmp_path, monkeypatch):
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
+    (tmp_path / "run").mkdir()
+    assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"imagefolder:{photos}",
+                 "--detect-faces", "--reader-option", "face_size=48", "--test-fraction", "0.34",
+                 "--out", str(tmp_path / "out"), "--seeds", "1", "--epochs", "2", "--baselines", "", "--device", "cpu",
+                 "--quiet", "--no-cache"]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["settings"]["tasks"][0]["options"] == {"detect_faces": True, "face_size": 48, "test_fraction": 0.34}
+    assert main(["embed", "--checkpoint", str(tmp_path / "run"), "--dataset", f"imagefolder:{photos}",
+                 "--detect-faces", "--out", str(tmp_path / "feats.csv"), "--quiet"]) == 0
+    names = [line.split(",")[0] for line in (tmp_path / "feats.csv").read_text().splitlines()[1:]]
+    assert names == [str(photos / "happy" / f"p{i}.png") for i in range(3)] + \
+        [str(photos / "sad" / f"p{i}.png") for i in range(3, 6)]
+    assert main(["embed", "--checkpoint", str(tmp_path / "run"), "--images", str(photos), "--detect-faces",
+                 "--out", str(tmp_path / "folder.csv"), "--quiet"]) == 0  # a plain folder: its pictures' faces too
+    lines = (tmp_path / "folder.csv").read_text().splitlines()[1:]
+    assert [line.split(",")[0] for line in lines] == [f"happy/p{i}.png" for i in range(3)] + \
+        [f"sad/p{i}.png" for i in range(3, 6)]
+    assert lines[0].split(",")[1:] == (tmp_path / "feats.csv").read_text().splitlines()[1].split(",")[1:]
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"face_size": 64}, "face_size applies with --detect-faces only"),
+    ({"detect_faces": "maybe"}, "--detect-faces detect_faces 'maybe': expected true or false"),
+    ({"detect_faces": True, "face_margin": 5}, "face_margin 5: expected a number from 0 to 2"),
+    ({"detect_faces": True, "face_size": 4}, "face_size 4: expected a whole number >= 16"),
+])
+def test_face_options_are_checked_before_reading(photos, options, message):
+    with pytest.raises(FacesslError, match=message):
+        read_dataset(f"imagefolder:{photos}", options=options)
