@@ -111,6 +111,14 @@ def test_cli_eval_and_embed_with_detect_faces(photos, tmp_path, monkeypatch):
     assert lines[0].split(",")[1:] == (tmp_path / "feats.csv").read_text().splitlines()[1].split(",")[1:]
 
 
+def test_inspect_says_the_faces_were_detected(photos, tmp_path, capsys):
+    assert main(["inspect", "--dataset", f"imagefolder:{photos}", "--detect-faces", "--out",
+                 str(tmp_path / "sheet.png")]) == 0
+    out = capsys.readouterr().out
+    assert "faces: detected and aligned as facessl prepare --images (128 px, margin 0.25); 6 of 8 pictures" in out
+    assert "skipped: undecodable image 1, image without a face (--detect-faces) 1" in out
+
+
 @pytest.mark.parametrize("options,message", [
     ({"face_size": 64}, "face_size applies with --detect-faces only"),
     ({"detect_faces": "maybe"}, "--detect-faces detect_faces 'maybe': expected true or false"),

@@ -73,6 +73,9 @@ def describe(data) -> list[str]:
             lines.append(f"clips: {len(np.unique(clips))} (" + ", ".join(f"{s} {n}" for s, n in sorted(per_split.items()))
                          + f"), up to {images.meta.get('frames_per_clip', '?')} frames each; eval scores a clip by the "
                            "mean of its frames' class probabilities")
+        for key in ("faces", "frames_from"):  # crops facessl made: --detect-faces, DFEW read from its videos
+            if images.meta.get(key):
+                lines.append(f"{key.replace('_', ' ')}: {images.meta[key]}")
         if images.meta.get("unreadable_videos"):
             lines.append("unreadable videos: " + "; ".join(images.meta["unreadable_videos"][:3]))
         for label, array in images.labels.items():

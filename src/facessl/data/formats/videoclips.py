@@ -48,7 +48,7 @@ class Clip:
     label: str  # its class name
     group: str  # who is in it (actor, subject); the clip's own name when the set does not say
     split: str | None = None  # 'train' / 'val' / 'test' where the set gives it
-    labels: dict = field(default_factory=dict)  # more per-clip labels (intensity, statement ...), same keys on every clip
+    labels: dict = field(default_factory=dict)  # more per-clip labels (intensity ...), the same keys on every clip
 
 
 def crop_settings(reader: str, frames=4, size=128, margin=0.25, crop="detect") -> CropSettings:
@@ -129,8 +129,8 @@ def people_held_out(clips: list[Clip], tested: set | None, person, root: Path, w
     present = sorted({person(c) for c in clips})
     if len(present) < 2:
         article = "an" if noun[0] in "aeiou" else "a"
-        raise DataFormatError(root, f"one {noun} only ({shown(present)}): {article} {noun}-independent split needs the clips "
-                                    f"of two or more {noun}s")
+        raise DataFormatError(root, f"one {noun} only ({shown(present)}): {article} {noun}-independent split needs "
+                                    f"the clips of two or more {noun}s")
     if tested is None:
         return clips, noun
     chosen = sorted(tested & set(present))
@@ -195,8 +195,8 @@ def _clip_job(job) -> tuple[int, dict]:
     i, path, folder = job
     settings = face_cache.WORKER["settings"]
     try:
-        crops, summary = clip_faces(path, settings.frames, settings.size, settings.margin, face_cache.WORKER["detector"],
-                                    settings.crop)
+        crops, summary = clip_faces(path, settings.frames, settings.size, settings.margin,
+                                    face_cache.WORKER["detector"], settings.crop)
         record = {"files": [f"{index:06d}.jpg" for index, _ in crops], "no_face": summary["no_face"],
                   "summary": summary}
     except VideoError as exc:
