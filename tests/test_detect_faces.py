@@ -128,3 +128,13 @@ def test_inspect_says_the_faces_were_detected(photos, tmp_path, capsys):
 def test_face_options_are_checked_before_reading(photos, options, message):
     with pytest.raises(FacesslError, match=message):
         read_dataset(f"imagefolder:{photos}", options=options)
+
+
+def test_detect_faces_reaches_the_training_set_too():
+    from facessl.evaluate.suite import TaskSpec, split_reader_options
+
+    spec = TaskSpec("classification", "imagefolder:/test", "csv:/train.csv",
+                    options={"detect_faces": True, "face_size": 96, "label_column": "mood"})
+    assert split_reader_options(spec) == {"imagefolder:/test": {"detect_faces": True, "face_size": 96},
+                                          "csv:/train.csv": {"detect_faces": True, "face_size": 96,
+                                                             "label_column": "mood"}}

@@ -133,15 +133,19 @@ def parse_dataset(text: str) -> tuple[str, str]:
 def split_reader_options(spec: TaskSpec) -> dict:
     """{dataset text: its reader's options} for the spec's test and training sets: an option goes to whichever
     reader takes it (300W-LP's and AFLW2000's, or a pairs set's and its identities'); one neither takes stays
-    with the test set's reader, which names it in its error."""
+    with the test set's reader, which names it in its error. --detect-faces and its options go to both: a probe
+    trained on whole pictures and tested on face crops would measure the difference."""
     import facessl.data.formats as formats
+    from facessl.data.face_crops import OPTIONS as FACE_OPTIONS
 
     if not spec.train_dataset or not spec.options or spec.train_dataset == spec.dataset:
         return {spec.dataset: spec.options, spec.train_dataset: spec.options}
     takes = lambda text, key: key in inspect.signature(formats.reader(parse_dataset(text)[0])).parameters
-    train = {k: v for k, v in spec.options.items() if takes(spec.train_dataset, k)}
-    test = {k: v for k, v in spec.options.items() if takes(spec.dataset, k) or k not in train}
-    return {spec.dataset: test, spec.train_dataset: train}
+    faces = {k: v for k, v in spec.options.items() if k in FACE_OPTIONS}
+    rest = {k: v for k, v in spec.options.items() if k not in FACE_OPTIONS}
+    train = {k: v for k, v in rest.items() if takes(spec.train_dataset, k)}
+    test = {k: v for k, v in rest.items() if takes(spec.dataset, k) or k not in train}
+    return {spec.dataset: {**test, **faces}, spec.train_dataset: {**train, **faces}}
 
 
 def read_dataset(text: str, skip_missing: bool = False, options: dict | None = None):
