@@ -84,6 +84,17 @@ def test_a_clips_crops_are_prepares_alignment_of_the_largest_face_in_its_chosen_
     assert [index for index, _ in whole] == [3, 9] and whole[0][1].shape == (32, 32, 3)
 
 
+def test_a_header_that_counts_frames_the_decoder_never_gives_is_chosen_over_again(videos, monkeypatch):
+    """An edit list or a silently cut file: the stated count (here 20) exceeds the 12 decoded frames, so the last
+    choices would never come; they are chosen again over the frames there are."""
+    from facessl.data.video import clip_faces as module
+
+    monkeypatch.setattr(decode, "count_frames", lambda path: 20)
+    frames, total, summary = module.chosen_frames(videos["a"], 4)
+    assert total == 12 and [index for index, _, _ in frames] == evenly_spaced(12, 4)
+    assert summary == {"frames": 12, "sampled": 4, "no_face": 0, "not_decoded": 0}
+
+
 def _tree(root, layout, videos):
     for rel, name in layout.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

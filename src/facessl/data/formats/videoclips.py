@@ -35,10 +35,11 @@ from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_
 from facessl.data.formats.imagefiles import fraction_option, one_of, whole_number
 from facessl.errors import DataFormatError, FacesslError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: frames chosen again over the decoded ones when a header overstates the count
 SHOWN_UNREADABLE = 10
 NO_FACE_CLIP = "clip without a face in its sampled frames"
 NO_FACE_FRAME = "sampled frame without a face"
+NOT_DECODED = "chosen frame the video did not give (broken off)"
 UNREADABLE = "video that cannot be read"
 
 
@@ -83,8 +84,9 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
             dropped[UNREADABLE] = dropped.get(UNREADABLE, 0) + 1
             unreadable.append(f"{_relative(clip.path, root)}: {result['error']}")
             continue
-        if result["no_face"]:
-            dropped[NO_FACE_FRAME] = dropped.get(NO_FACE_FRAME, 0) + result["no_face"]
+        for reason, n in ((NO_FACE_FRAME, result["no_face"]), (NOT_DECODED, result["summary"].get("not_decoded"))):
+            if n:
+                dropped[reason] = dropped.get(reason, 0) + n
         if not result["files"]:
             dropped[NO_FACE_CLIP] = dropped.get(NO_FACE_CLIP, 0) + 1
             continue

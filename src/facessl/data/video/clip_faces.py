@@ -32,35 +32,50 @@ def whole_square(frame: np.ndarray, size: int) -> np.ndarray:
 
 def clip_faces(path, n_frames: int, size: int, margin: float, detector, crop: str = "detect"):
     """([(frame index, aligned RGB crop (size, size, 3) uint8)], summary). summary: 'frames' (in the video),
-    'sampled', 'no_face' (sampled frames without a face) and 'turn' (degrees) when the video stands turned.
-    Raises decode.VideoError when the video cannot be read at all."""
-    from facessl.data.video.decode import VideoError, count_frames, sample_frames
+    'sampled', 'no_face' (sampled frames without a face), 'not_decoded' (chosen frames the file did not give),
+    'turn' (degrees) when the video stands turned, 'error' when it broke off. Raises decode.VideoError when the video
+    cannot be read at all."""
     from facessl.data.video.orient import upright_frames
     from facessl.data.video.writers import best_face, detect_photo
+
+    frames, total, summary = chosen_frames(path, n_frames)
+    if crop == "detect":
+        frames = list(upright_frames(iter(frames), detector, summary))
+    crops = []
+    for index, _, frame in frames:
+        if crop == "whole":
+            crops.append((index, whole_square(frame, size)))
+            continue
+        face = best_face(detect_photo(detector, frame))
+        if face is None:
+            summary["no_face"] += 1
+        else:
+            crops.append((index, align(frame, face.box, face.landmarks, size, margin)))
+    return crops, summary
+
+
+def chosen_frames(path, n_frames: int):
+    """([(index, time, rgb)] of the chosen frames, the video's frame count, summary). A header that counts frames
+    the decoder never gives (an edit list, a file cut short without an error) would leave the last choices
+    undecoded: they are chosen again over the frames there are (a second pass, in that case only)."""
+    from facessl.data.video.decode import VideoError, count_frames, sample_frames
 
     total = count_frames(path)
     if total == 0:
         raise VideoError("no video frames")
-    keep = set(evenly_spaced(total, n_frames))
-    summary = {"frames": total, "sampled": 0, "no_face": 0}
-    samples = sample_frames(path, keep=keep)
-    if crop == "detect":
-        samples = upright_frames(samples, detector, summary)
-    crops = []
-    try:
-        for index, _, frame in samples:
-            summary["sampled"] += 1
-            if crop == "whole":
-                crops.append((index, whole_square(frame, size)))
-                continue
-            face = best_face(detect_photo(detector, frame))
-            if face is None:
-                summary["no_face"] += 1
-            else:
-                crops.append((index, align(frame, face.box, face.landmarks, size, margin)))
-    except VideoError as exc:
-        if summary["sampled"] == 0:
-            raise
-        summary["error"] = str(exc)  # a truncated file: keep the frames decoded before
-    summary["not_decoded"] = len(keep) - summary["sampled"]  # stated frames past the decodable end
-    return crops, summary
+    for _ in range(2):
+        keep, stats, frames, error = set(evenly_spaced(total, n_frames)), {}, [], None
+        try:
+            for item in sample_frames(path, keep=keep, stats=stats):
+                frames.append(item)
+        except VideoError as exc:
+            if not frames:
+                raise
+            error = str(exc)  # a truncated file: keep the frames decoded before
+        if error or len(frames) == len(keep) or not 0 < stats.get("frames_seen", 0) < total:
+            break
+        total = stats["frames_seen"]
+    summary = {"frames": total, "sampled": len(frames), "no_face": 0, "not_decoded": len(keep) - len(frames)}
+    if error:
+        summary["error"] = error
+    return frames, total, summary

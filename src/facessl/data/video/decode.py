@@ -36,7 +36,8 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
     """Yield (index, time_s, rgb) of the sampled frames. Raises VideoError on an unreadable file.
     keep (a set of frame indices, instead of fps / every): only those frames are converted to RGB, and decoding
     stops after the last of them.
-    stats (a dict, if given) gets "bad_packets": how many packets did not decode and were skipped, and, when the
+    stats (a dict, if given) gets "bad_packets": how many packets did not decode and were skipped, "frames_seen":
+    how many frames were decoded, and, when the
     file states its length, "duration" and "decoded_until" (seconds): a download cut short by a missing end
     still demuxes cleanly, and only these two tell that frames are missing."""
     import av
@@ -61,7 +62,7 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
         stats["bad_packets"] = 0
         duration = _stated_duration(container, stream)
         start = float(stream.start_time * base) if stream.start_time else 0.0  # MPEG-TS clocks do not start at 0
-        t = start
+        t, index = start, -1
         try:
             for index, frame in enumerate(_decoded(container, stream, stats)):
                 t = float(frame.pts * base) if frame.pts is not None else index / rate
@@ -91,6 +92,7 @@ def sample_frames(path, fps: float | None = None, every: int = 1, stats: dict | 
             # a truncated file: the caller keeps what was sampled before and records the error
             raise VideoError(f"cannot decode after {count} sampled frames: {_short(exc)}") from None
         finally:
+            stats["frames_seen"] = index + 1  # decoded (to the last kept one, with keep=)
             if duration:
                 stats["duration"], stats["decoded_until"] = round(duration, 2), round(t - start + 1.0 / rate, 2)
         if count == 0:
