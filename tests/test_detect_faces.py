@@ -2,6 +2,7 @@
 aligns it; pictures without a face (or that do not decode) skipped and counted, pairs that use one dropped; the crops
 kept in the cache; labels that live in the picture's pixels refused."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,17 +37,17 @@ def photos(tmp_path, monkeypatch):
     return root
 
 
-def prepare_crop(path, size=48, margin=0.25):
-    """The crop `facessl prepare --images` writes for one picture (writers._photo's steps)."""
-    from facessl.data.image_decode import read_rgb
-    from facessl.data.video.align import align
-    from facessl.data.video.detectors import build_detector
-    from facessl.data.video.orient import find_upright
-    from facessl.data.video.writers import best_face, detect_photo
+def prepare_crop(path, size=48):
+    """The crop `facessl prepare --images` writes for one picture, decoded."""
+    from facessl.data.video import runner
+    from facessl.data.video.pipeline import Options
 
-    detector = build_detector("mtcnn", min_face=20, max_side=320)
-    _, image, face = find_upright(read_rgb(path), lambda im: best_face(detect_photo(detector, im)), detector)
-    return align(image, face.box, face.landmarks, size, margin)
+    out = Path(path).parent.parent.parent / "prepared" / Path(path).stem
+    single = out.parent / f"in_{Path(path).stem}"
+    single.mkdir(parents=True, exist_ok=True)
+    (single / Path(path).name).write_bytes(Path(path).read_bytes())
+    runner.prepare("images", single, out, Options(size=size), workers=1, quiet=True)
+    return np.asarray(Image.open(out / f"{Path(path).stem}.jpg").convert("RGB"), np.float32)
 
 
 def test_pictures_become_prepares_face_crops_and_faceless_ones_are_counted(photos, capsys):

@@ -122,9 +122,7 @@ def _photo_job(job) -> tuple[int, Path | str]:
     """(row, the crop's path or the reason there is none); the crop (or an empty marker) written whole."""
     from facessl.data.image_decode import decode_errors, read_face
     from facessl.data.formats.imagefiles import save_image
-    from facessl.data.video.align import align
-    from facessl.data.video.orient import find_upright
-    from facessl.data.video.writers import best_face, detect_photo
+    from facessl.data.video.writers import photo_face
 
     i, item, target = job
     target = Path(target)
@@ -135,14 +133,14 @@ def _photo_job(job) -> tuple[int, Path | str]:
         return i, _mark(target, ".unreadable", UNREADABLE)
     except Exception:  # one odd picture costs itself only; not kept, so a rerun tries it again
         return i, UNEXPECTED
-    _, image, face = find_upright(image, lambda im: best_face(detect_photo(detector, im)), detector)
-    if face is None:
+    _, crop = photo_face(image, detector, settings.size, settings.margin)
+    if crop is None:
         return i, _mark(target, ".noface", NO_FACE)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".jpg", dir=target.parent)
     os.close(handle)
     try:
-        save_image(tmp, align(image, face.box, face.landmarks, settings.size, settings.margin))
+        save_image(tmp, crop)
         os.replace(tmp, target.with_suffix(".jpg"))
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -188,10 +188,19 @@ def photo_job(root: Path, out: Path, items: list[tuple[str, str]], opts, detecto
     return records
 
 
+def photo_face(image: np.ndarray, detector, size: int, margin: float) -> tuple[int, np.ndarray | None]:
+    """(quarter turns the photo needed, the aligned size x size crop of its largest face, or None): what prepare
+    --images writes for a photo, and what eval's --detect-faces reads (data/face_crops.py)."""
+    from facessl.data.video.align import align
+    from facessl.data.video.orient import find_upright
+
+    k, image, face = find_upright(image, lambda im: best_face(detect_photo(detector, im)), detector)
+    return k, None if face is None else align(image, face.box, face.landmarks, size, margin)
+
+
 def _photo(path: Path, out: Path, name: str, tmp: Path, opts, detector) -> dict:
     from facessl.data.image_decode import decode_errors, read_rgb
-    from facessl.data.video.align import align
-    from facessl.data.video.orient import degrees, find_upright
+    from facessl.data.video.orient import degrees
     from facessl.data.video.pipeline import encode_jpeg
 
     target = out / name
@@ -200,13 +209,13 @@ def _photo(path: Path, out: Path, name: str, tmp: Path, opts, detector) -> dict:
     except decode_errors() as exc:
         target.unlink(missing_ok=True)  # the crop of an earlier version of this photo
         return {"result": "unreadable", "reason": str(exc)[:200]}
-    k, image, face = find_upright(image, lambda im: best_face(detect_photo(detector, im)), detector)
-    if face is None:
+    k, crop = photo_face(image, detector, opts.size, opts.margin)
+    if crop is None:
         target.unlink(missing_ok=True)
         return {"result": "no_face"}
     target.parent.mkdir(parents=True, exist_ok=True)
     part = tmp / "crop.jpg"
-    part.write_bytes(encode_jpeg(align(image, face.box, face.landmarks, opts.size, opts.margin)))
+    part.write_bytes(encode_jpeg(crop))
     os.replace(part, target)
     return {"result": "written", "output": name, **({"turn": degrees(k)} if k else {})}
 
