@@ -237,3 +237,21 @@ def test_a_cache_that_cannot_be_written_is_one_line_before_any_work(videos, tmp_
     with pytest.raises(FacesslError, match=r"videofolder: cannot write the face crops to .*blocker/sub \(.*\); give "
                                            r"another folder with --reader-option cache=DIR"):
         read_videofolder(root, cache=tmp_path / "blocker" / "sub", **FAST)
+
+
+def test_videofolder_classes_from_paths_enterface_layout(videos, tmp_path, cache):
+    """eNTERFACE'05 as unpacked: subject N/<emotion>/sentence K/sN_xx_K.avi; the class is a folder two levels down,
+    the subject the first; a file the pattern does not match is skipped and counted."""
+    layout = {f"subject {s}/{emotion}/sentence {k}/s{s}_{emotion[:2]}_{k}.avi.mp4": "ab"[(s + k) % 2]
+              for s in range(1, 5) for emotion in ("anger", "happiness") for k in (1, 2)}
+    layout["readme/notes.mp4"] = "a"
+    root = _tree(tmp_path / "enterface", layout, videos)
+    data = read_videofolder(root, label_regex=r"^subject \d+/(\w+)/", group=r"^(subject \d+)/", test_fraction=0.25,
+                            **FAST)
+    assert data.meta["class_names"] == ["anger", "happiness"] and data.meta["clips"] == 16
+    assert data.dropped == {"file name without a label (--label-regex)": 1}
+    assert sorted(set(data.labels["group"])) == [f"subject {s}" for s in range(1, 5)]
+    for person in set(data.labels["group"]):
+        assert len(set(data.split[data.labels["group"] == person])) == 1
+    with pytest.raises(FacesslError, match="finds a label in none of the video file names"):
+        read_videofolder(root, label_regex=r"^nobody/(\w+)/", **FAST)

@@ -112,7 +112,7 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
     own.add_argument("--group", metavar="REGEX", help="keep files whose names share this regex's first group "
                                                      "(e.g. the subject, '^(S\\d+)_') on one side of the split; "
                                                      "a regex with a '/' reads the path below the folder")
-    own.add_argument("--label-regex", metavar="REGEX", help="imagefolder: each image's class is this regex's first group "
+    own.add_argument("--label-regex", metavar="REGEX", help="imagefolder, videofolder: each file's class is this regex's first group "
                      "in its file name, not its folder (JAFFE's KA.AN1.39.tiff: '\\.([A-Z]{2})\\d'); with a '/' in "
                      "the path below the folder (Oulu-CASIA's P001/Anger/000.jpeg: '^P\\d+/(\\w+)/')")
     own.add_argument("--box-columns", help="csv: four columns of a face box in the photo (see --box-format); each row "

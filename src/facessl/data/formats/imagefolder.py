@@ -115,7 +115,7 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     subs = _subfolders(root)
     split_dirs, val_is_test = split_folders(root, subs)
     if label_regex is not None:
-        found, unlabelled = _labelled_by_name(root, split_dirs, label_regex)
+        found, unlabelled = labelled_by_name(root, split_dirs, label_regex)
     else:
         found, unlabelled = _labelled_by_folder(root, split_dirs, subs), 0
     names = list(class_names) if class_names is not None else sorted({name for _, name, _ in found})
@@ -138,8 +138,8 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     labels = np.array(labels, dtype=np.int64)
     # without --group each image is its own group: by its path below the root, as two class folders may hold
     # files of one name (`train/angry/im0.png`, `train/happy/im0.png`) that are different faces
-    groups = np.array([group_of(_below(f, root, split_dirs), pattern) if pattern is not None
-                       else _below(f, root, split_dirs) for f in images])
+    groups = np.array([group_of(below_split(f, root, split_dirs), pattern) if pattern is not None
+                       else below_split(f, root, split_dirs) for f in images])
     if split_dirs:
         split, split_from = np.array(split), folders_split_text(split_dirs, val_is_test)
     else:
@@ -155,7 +155,7 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     return ImageSet(images, {"class": labels, "group": groups}, split, str(root), dropped=dropped, meta=meta)
 
 
-def _below(image: str, root: Path, split_dirs: dict) -> str:
+def below_split(image: str, root: Path, split_dirs: dict) -> str:
     """An image's path below its split folder (or the root): what a --group pattern with a '/' reads."""
     path = Path(image)
     for folder in (*split_dirs.values(), root):
@@ -187,19 +187,20 @@ def _labelled_by_folder(root: Path, split_dirs: dict, subs: list) -> list[tuple[
     return found
 
 
-def _labelled_by_name(root: Path, split_dirs: dict, label_regex: str) -> tuple[list, int]:
-    """(path, label from the file name, split) of every image whose name the pattern matches; and how many it did not."""
+def labelled_by_name(root: Path, split_dirs: dict, label_regex: str, walk=None, kind: str = "image") -> tuple[list, int]:
+    """(path, label from the file name, split) of every image whose name the pattern matches; and how many it did not.
+    walk(folder): the files to label (default: the images under it); kind names them in the error."""
     pattern = compile_group(label_regex, "--label-regex")
     if pattern.groups < 1:
         raise DataFormatError(root, f"--label-regex {label_regex!r} needs a group in parentheses around the label")
     found, unlabelled = [], 0
     for split_name, folder in (split_dirs.items() if split_dirs else [(None, root)]):
-        for f in walk_images(folder):
+        for f in (walk or walk_images)(folder):
             match = pattern.search(searched_text(f.relative_to(folder), pattern))
             if match is None or not match.group(1):
                 unlabelled += 1
                 continue
             found.append((str(f), class_name(match.group(1)), split_name))
     if not found:
-        raise DataFormatError(root, f"--label-regex {label_regex!r} finds a label in none of the image file names")
+        raise DataFormatError(root, f"--label-regex {label_regex!r} finds a label in none of the {kind} file names")
     return found, unlabelled
