@@ -139,3 +139,29 @@ def test_detect_faces_reaches_the_training_set_too():
     assert split_reader_options(spec) == {"imagefolder:/test": {"detect_faces": True, "face_size": 96},
                                           "csv:/train.csv": {"detect_faces": True, "face_size": 96,
                                                              "label_column": "mood"}}
+
+
+def test_no_face_anywhere_and_faces_already_found_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACESSL_CACHE", str(tmp_path / "cache"))
+    for label in ("a", "b"):
+        (tmp_path / "walls" / label).mkdir(parents=True)
+        save_image(tmp_path / "walls" / label / "w.png", np.full((64, 64, 3), 90 + 50 * (label == "b"), np.uint8))
+    with pytest.raises(FacesslError, match=r"walls: --detect-faces found no face in any of its 2 pictures \("
+                                           r"image without a face \(--detect-faces\) 2\)"):
+        read_dataset(f"imagefolder:{tmp_path / 'walls'}", options={"detect_faces": True})
+    clips = ImageSet([str(tmp_path / "x.jpg")], {"clip": np.array(["a.mp4"]), "frame": np.array([3])}, source="v")
+    with pytest.raises(FacesslError, match="v: --detect-faces does not apply: this set's rows are faces already found"):
+        with_detected_faces(clips, SETTINGS, "v")
+
+
+def test_pictures_inside_a_container_file_have_their_own_cache_keys(tmp_path):
+    from facessl.data import face_cache
+
+    class Record(str):  # formats.insightface_rec.RecordImage: `<file>#<key>`, read through open_bytes()
+        def open_bytes(self):
+            raise NotImplementedError
+
+    (tmp_path / "train.rec").write_bytes(b"records")
+    keys = [face_cache.input_key(Record(f"{tmp_path / 'train.rec'}#{k}"), SETTINGS, 1) for k in (1, 2)]
+    assert None not in keys and keys[0] != keys[1]
+    assert face_cache.input_key(Record(f"{tmp_path / 'gone.rec'}#1"), SETTINGS, 1) is None

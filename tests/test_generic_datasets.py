@@ -205,7 +205,11 @@ def test_a_pattern_with_a_slash_reads_the_path_for_labels_and_groups(tmp_path):
         formats.read("imagefolder", root, label_regex=r"(Anger|Happiness)")
     assert group_of("data/P001/Anger/000.jpeg", re.compile(r"/(P\d+)/")) == "P001"
     assert group_of("data\\P002\\Anger\\000.jpeg", re.compile(r"/(P\d+)/")) == "P002"  # CSV on Windows
-    assert group_of("data/P001/Anger/000.jpeg", re.compile(r"(P\d+)")) == "000.jpeg"
+    # a name the pattern does not match is its own group: the whole path, as other folders hold files of that name
+    assert group_of("data/P001/Anger/000.jpeg", re.compile(r"(P\d+)")) == "data/P001/Anger/000.jpeg"
+    with pytest.raises(FacesslError, match=r"--group '\(P\\d\+\)' matches none of the 20 files; it is searched in "
+                                           r"the file name, e\.g\. '000\.jpeg'"):
+        formats.read("imagefolder", root, label_regex=r"^P\d+/(\w+)/", group=r"(P\d+)")
 
 
 def test_csv_face_boxes_crop_each_row_and_move_its_points(tmp_path):

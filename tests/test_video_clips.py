@@ -2,6 +2,7 @@
 of each aligned as `facessl prepare` aligns it, crops kept per video in a cache, clips split whole and scored by
 the mean of their frames."""
 import json
+import re
 import shutil
 
 import numpy as np
@@ -255,3 +256,40 @@ def test_videofolder_classes_from_paths_enterface_layout(videos, tmp_path, cache
         assert len(set(data.split[data.labels["group"] == person])) == 1
     with pytest.raises(FacesslError, match="finds a label in none of the video file names"):
         read_videofolder(root, label_regex=r"^nobody/(\w+)/", **FAST)
+
+
+@pytest.mark.parametrize("option,message", [
+    ("seed=abc", "videofolder seed 'abc': expected a whole number >= 0"),
+    ("min_class_count=x", "videofolder min_class_count 'x': expected a whole number >= 0"),
+    ("test_fraction=1.5", "videofolder: test_fraction must be a number in \\(0, 1\\), got 1.5"),
+])
+def test_shared_options_are_checked_before_any_face_is_found(videos, tmp_path, cache, capsys, option, message):
+    root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "sad/b.mp4": "b"}, videos)
+    assert main(["inspect", "--dataset", f"videofolder:{root}", "--reader-option", option]) == 2
+    err = capsys.readouterr().err
+    assert "finding the faces" not in err and len(err.strip().splitlines()) == 1
+    assert re.search(message, err), err
+
+
+def test_links_to_one_video_are_one_group(videos, tmp_path, cache):
+    """The cache gives links to one file the same crops: they must not be split apart (a test clip seen in training)."""
+    root = tmp_path / "own"
+    for label, name in (("happy", "a"), ("sad", "b")):
+        (root / label).mkdir(parents=True)
+        for k in range(4):
+            (root / label / f"{k}.mp4").symlink_to(videos[name] if k < 2 else write_video(
+                tmp_path / f"{label}{k}.mp4", frames=6, seed=10 + k + 4 * (label == "sad")))
+    data = read_videofolder(root, test_fraction=0.5, **FAST)
+    for label in ("happy", "sad"):
+        sides = {data.split[data.labels["clip"] == f"{label}/{k}.mp4"][0] for k in (0, 1)}
+        assert len(sides) == 1, (label, sides)
+    assert len(set(data.labels["group"])) == 6
+
+
+def test_a_worker_that_dies_is_one_error_not_a_hang():
+    from face_job_fixtures import dying_job
+    from facessl.data import face_cache
+
+    with pytest.raises(FacesslError, match=r"a face-finding process died .* on the clips with \d of 4 jobs left; what "
+                                           r"finished is kept"):
+        list(face_cache.run_jobs(dying_job, [(i,) for i in range(4)], face_cache.CropSettings(crop="whole"), 2, "clip"))

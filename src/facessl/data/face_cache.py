@@ -36,26 +36,41 @@ def cache_root(cache, kind: str) -> Path:
 def input_key(item, settings: CropSettings, version: int) -> str | None:
     """The cache key of one input's crops: the file's real path, size and modification time (a container's for an
     image inside one), the item's own name and face box where it has them, and the settings; None: no such file."""
+    inside = str(item) if hasattr(item, "open_bytes") else None  # a record of a container file (`x.rec#12`)
+    path = str(item).rsplit("#", 1)[0] if inside else item
     try:
-        path = getattr(item, "file", item)
         st = os.stat(path)
     except OSError:
         return None
     box = getattr(item, "box", None)
-    inside = str(item) if hasattr(item, "file") else None  # a record of a container file; a path is its real path
     text = json.dumps([version, os.path.realpath(path), st.st_size, st.st_mtime_ns, inside,
                        None if box is None else [float(v) for v in box], *astuple(settings)])
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def check_writable(cache: Path, reader: str) -> None:
+def check_writable(cache: Path, reader: str, hint: str = "--reader-option cache=DIR or $FACESSL_CACHE") -> None:
     """One line before any work when the crops cannot be kept (a read-only home, a full disk)."""
     try:
         cache.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=cache).close()
     except OSError as exc:
         raise FacesslError(f"{reader}: cannot write the face crops to {cache} ({exc.strerror or exc}); give another "
-                           f"folder with --reader-option cache=DIR or $FACESSL_CACHE") from None
+                           f"folder with {hint}") from None
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """data into path through a temporary file beside it, renamed only once every byte is written (a full disk or a
+    file-size limit must not leave a short crop that a rerun would take as done)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        if os.path.getsize(tmp) != len(data):
+            raise OSError(f"short write: {os.path.getsize(tmp)} of {len(data)} bytes")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def worker_count(workers, reader: str, jobs: int) -> int:
@@ -66,13 +81,14 @@ def worker_count(workers, reader: str, jobs: int) -> int:
 
 
 def find_missing(job, todo: list, settings: CropSettings, workers, cache: Path, what: str, unit: str, total: int,
-                 results: list) -> None:
+                 results: list, hint: str | None = None) -> None:
     """Run job on the inputs not in the cache yet (todo: tuples whose first item is the input's row), each
-    result into results[row]; one line says how many, with how many processes, and where they are kept."""
+    result into results[row]; one line says how many, with how many processes, and where they are kept.
+    hint: how to choose another cache folder, for the error when this one cannot be written."""
     if not todo:
         return
     workers = worker_count(workers, what, len(todo))
-    check_writable(cache, what)
+    check_writable(cache, what, *([hint] if hint else []))
     print(f"{what}: finding the faces of {len(todo)} of {total} {unit}s ({workers} worker{'s' * (workers > 1)}; "
           f"kept in {cache})", file=sys.stderr)
     for row, result in run_jobs(job, todo, settings, workers, unit):
@@ -92,12 +108,13 @@ def run_jobs(job, todo: list, settings: CropSettings, workers: int, unit: str):
                 yield job(item)
                 bar.update()
             return
-        import multiprocessing as mp
+        from facessl.data.worker_pool import results_in_processes
 
-        with mp.get_context("spawn").Pool(workers, initializer=_init_pool_worker, initargs=(settings,)) as pool:
-            for result in pool.imap_unordered(job, todo):
-                yield result
-                bar.update()
+        for result in results_in_processes(job, todo, workers, _init_pool_worker, (settings,),
+                                           f"a face-finding process died (out of memory, or a crash while decoding; "
+                                           f"workers=1 runs in this process) on the {unit}s"):
+            yield result
+            bar.update()
     finally:
         bar.close()
 

@@ -14,8 +14,6 @@ alignment turns upright) is refused with one line.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +64,9 @@ def with_detected_faces(data: ImageSet | PairSet, settings: CropSettings, what: 
     for label, why in PIXEL_LABELS.items():
         if label in images.labels:
             raise FacesslError(f"{what}: --detect-faces cannot be used with label {label!r}: {why}")
+    if "clip" in images.labels and "frame" in images.labels:
+        raise FacesslError(f"{what}: --detect-faces does not apply: this set's rows are faces already found in its "
+                           "videos and aligned (their size and margin are the reader's options)")
     root = face_cache.cache_root(cache, "photo_faces")
     found = _find(list(images.images), settings, root, workers, what)
     bad = np.array([i for i, f in enumerate(found) if not isinstance(f, Path)], np.int64)
@@ -74,6 +75,9 @@ def with_detected_faces(data: ImageSet | PairSet, settings: CropSettings, what: 
         if not isinstance(f, Path):
             reasons[f] = reasons.get(f, 0) + 1
     keep = np.setdiff1d(np.arange(len(images)), bad)
+    if len(keep) == 0:
+        raise FacesslError(f"{what}: --detect-faces found no face in any of its {len(images)} pictures ("
+                           + ", ".join(f"{reason} {n}" for reason, n in reasons.items()) + ")")
     crops = images.subset(keep)
     crops.labels["source_file"] = np.array([str(images.images[i]) for i in keep], dtype=object)
     crops.images = [str(found[i]) for i in keep]
@@ -102,7 +106,8 @@ def _find(items: list, settings: CropSettings, root: Path, workers, what: str) -
         found[i] = _cached(target)
         if found[i] is None:
             todo.append((i, item, str(target)))
-    face_cache.find_missing(_photo_job, todo, settings, workers, root, what, "picture", len(items), found)
+    face_cache.find_missing(_photo_job, todo, settings, workers, root, what, "picture", len(items), found,
+                            hint="$FACESSL_CACHE")
     for rows in rows_of.values():
         for i in rows[1:]:
             found[i] = found[rows[0]]
@@ -121,7 +126,7 @@ def _cached(target: Path):
 def _photo_job(job) -> tuple[int, Path | str]:
     """(row, the crop's path or the reason there is none); the crop (or an empty marker) written whole."""
     from facessl.data.image_decode import decode_errors, read_face
-    from facessl.data.formats.imagefiles import save_image
+    from facessl.data.video.pipeline import encode_jpeg
     from facessl.data.video.writers import photo_face
 
     i, item, target = job
@@ -133,17 +138,13 @@ def _photo_job(job) -> tuple[int, Path | str]:
         return i, _mark(target, ".unreadable", UNREADABLE)
     except Exception:  # one odd picture costs itself only; not kept, so a rerun tries it again
         return i, UNEXPECTED
-    _, crop = photo_face(image, detector, settings.size, settings.margin)
-    if crop is None:
-        return i, _mark(target, ".noface", NO_FACE)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".jpg", dir=target.parent)
-    os.close(handle)
     try:
-        save_image(tmp, crop)
-        os.replace(tmp, target.with_suffix(".jpg"))
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        _, crop = photo_face(image, detector, settings.size, settings.margin)
+        if crop is None:
+            return i, _mark(target, ".noface", NO_FACE)
+        face_cache.write_whole(target.with_suffix(".jpg"), encode_jpeg(crop))
+    except Exception:  # one odd picture (or a full disk) costs itself only; not kept, so a rerun tries it again
+        return i, UNEXPECTED
     return i, target.with_suffix(".jpg")
 
 

@@ -148,6 +148,21 @@ def split_reader_options(spec: TaskSpec) -> dict:
     return {spec.dataset: {**test, **faces}, spec.train_dataset: {**train, **faces}}
 
 
+def _checked_common_options(options: dict, fmt: str) -> dict:
+    """The options many readers share, checked before any file is read (a bad seed from --reader-option would
+    otherwise surface as a numpy traceback, or after minutes of face finding)."""
+    from facessl.data.formats.imagefiles import fraction_option, whole_number
+
+    checked = dict(options)
+    if "seed" in checked:
+        checked["seed"] = whole_number(checked["seed"], fmt, "seed", 0)
+    if checked.get("min_class_count") is not None:
+        checked["min_class_count"] = whole_number(checked["min_class_count"], fmt, "min_class_count", 0)
+    if checked.get("test_fraction") is not None:
+        checked["test_fraction"] = fraction_option(checked["test_fraction"], fmt)
+    return checked
+
+
 def read_dataset(text: str, skip_missing: bool = False, options: dict | None = None):
     """Read FORMAT:PATH with the format readers' registry (ImageSet or PairSet); `options` are keyword
     arguments of its reader (an option the reader does not take is one error naming both)."""
@@ -159,6 +174,7 @@ def read_dataset(text: str, skip_missing: bool = False, options: dict | None = N
     if not Path(path).exists():
         raise FacesslError(f"{path}: dataset path does not exist (from {text!r})")
     faces, options = face_options(options or {})
+    options = _checked_common_options(options, fmt)
     if getattr(formats, "read", None) is None:
         raise FacesslError("no format readers installed (facessl.data.formats.read is missing)")
     kw = {}

@@ -26,8 +26,8 @@ import numpy as np
 
 from facessl.data.formats import xlsx
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, compile_group, group_of,
-                                           grouped_stratified_split, leave_out_rare_classes)
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, check_group_matches,
+                                           compile_group, group_of, grouped_stratified_split, leave_out_rare_classes)
 from facessl.data.formats.imagefiles import MissingImages, with_dropped
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.image_decode import BoxedImage
@@ -120,7 +120,7 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
     if images is None:
         _check_images_are_beside(folder, rows[0], image_i, where)
     missing = MissingImages(skip_missing)
-    files, raw_labels, values, groups, split = [], [], [], [], []
+    files, raw_labels, values, groups, split, names_read = [], [], [], [], [], []
     for line, fields in rows:
         name = fields[image_i]
         if not name:
@@ -147,6 +147,7 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
                 left, top, _, _ = file.square()
                 values[-1] = [v - (left if k % 2 == 0 else top) for k, v in enumerate(values[-1])]
         groups.append(fields[group_i] if group_i is not None else group_of(name, pattern))
+        names_read.append(name)
         if split_i is not None:
             value = fields[split_i].lower()
             if value not in SPLIT_VALUES:
@@ -155,6 +156,7 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
             split.append(SPLIT_VALUES[value])
     if not files:
         raise DataFormatError(where, "every image this table names is missing")
+    check_group_matches(pattern if group_i is None else None, names_read, where)
     if label_i is not None or numeric:
         files, groups, split, raw_labels, values = _unique_rows(files, groups, split, raw_labels, values, missing.dropped)
     labels, meta = {"group": np.array(groups)}, {"split_from": f"column {header[split_i]!r}" if split_i is not None else None}

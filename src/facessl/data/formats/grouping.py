@@ -38,13 +38,23 @@ def searched_text(name, pattern) -> str:
 
 
 def group_of(name: str, pattern) -> str:
-    """The group of a file name under a compiled pattern (see module doc); the name itself when none."""
-    base = PurePath(name).name
+    """The group of a file name under a compiled pattern (see module doc); the name itself when none: the whole
+    path as given, as two folders may hold different people's files of one name (`S01/take.mp4`, `S02/take.mp4`)."""
     if pattern is not None:
         match = pattern.search(searched_text(name, pattern))
         if match:
             return match.group(1) if match.groups() and match.group(1) is not None else match.group(0)
-    return base
+    return str(name).replace("\\", "/")
+
+
+def check_group_matches(pattern, names: list, root, flag: str = "--group") -> None:
+    """One error when a --group pattern matches none of the names: every file would be its own group, which keeps
+    nobody together, and the pattern is almost surely searched in the wrong place (a name or a path)."""
+    if pattern is None or not names or any(pattern.search(searched_text(n, pattern)) for n in names):
+        return
+    where = "the path below the folder (or split folder)" if "/" in pattern.pattern else "the file name"
+    raise FacesslError(f"{root}: {flag} '{pattern.pattern}' matches none of the {len(names)} files; it is searched in "
+                       f"{where}, e.g. {searched_text(names[0], pattern)!r}")
 
 
 def grouped_stratified_split(labels, groups, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED,

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, compile_group, group_of,
+from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, check_group_matches,
+                                           compile_group, group_of,
                                            grouped_stratified_split, leave_out_rare_classes, searched_text)
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError
@@ -138,8 +139,9 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     labels = np.array(labels, dtype=np.int64)
     # without --group each image is its own group: by its path below the root, as two class folders may hold
     # files of one name (`train/angry/im0.png`, `train/happy/im0.png`) that are different faces
-    groups = np.array([group_of(below_split(f, root, split_dirs), pattern) if pattern is not None
-                       else below_split(f, root, split_dirs) for f in images])
+    below = [below_split(f, root, split_dirs) for f in images]
+    check_group_matches(pattern, below, root)
+    groups = np.array([group_of(name, pattern) if pattern is not None else name for name in below])
     if split_dirs:
         split, split_from = np.array(split), folders_split_text(split_dirs, val_is_test)
     else:

@@ -190,9 +190,9 @@ def _cached(folder: Path) -> dict | None:
 
 def _clip_job(job) -> tuple[int, dict]:
     """(row, result) for one clip; the crops and faces.json written into the cache folder whole."""
-    from facessl.data.formats.imagefiles import save_image
     from facessl.data.video.clip_faces import clip_faces
     from facessl.data.video.decode import VideoError
+    from facessl.data.video.pipeline import encode_jpeg
 
     i, path, folder = job
     settings = face_cache.WORKER["settings"]
@@ -210,8 +210,8 @@ def _clip_job(job) -> tuple[int, dict]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         for (index, crop), name in zip(crops, record.get("files", [])):
-            save_image(tmp / name, crop)
-        (tmp / "faces.json").write_text(json.dumps({"video": path, **record}))
+            face_cache.write_whole(tmp / name, encode_jpeg(crop))
+        face_cache.write_whole(tmp / "faces.json", json.dumps({"video": path, **record}).encode())
         try:
             os.replace(tmp, folder)
         except OSError:  # another process wrote it first: theirs is the same

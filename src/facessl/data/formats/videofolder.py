@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, compile_group, group_of
+from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, check_group_matches, compile_group, group_of
 from facessl.data.formats.imagefolder import (below_split, class_name, folders_split_text, labelled_by_name,
                                               split_folders, through_wrappers)
 from facessl.data.formats.videoclips import Clip, clip_set, crop_settings
@@ -49,9 +49,11 @@ def read_videofolder(root, group: str | None = None, test_fraction: float = TEST
     else:
         found = _labelled_by_folder(root, split_dirs)
     pattern = compile_group(group)
-    clips = [Clip(Path(path), label, group_of(below_split(path, root, split_dirs), pattern) if pattern is not None
-                  else Path(path).relative_to(root).as_posix(), "test" if val_is_test and split == "val" else split)
-             for path, label, split in found]
+    below = [below_split(path, root, split_dirs) for path, _, _ in found]
+    check_group_matches(pattern, below, root)
+    clips = [Clip(Path(path), label, group_of(name, pattern) if pattern is not None else _same_file(path, root),
+                  "test" if val_is_test and split == "val" else split)
+             for (path, label, split), name in zip(found, below)]
     names = sorted({c.label for c in clips}) if class_names is None else list(class_names)
     if len(names) < 2:
         raise DataFormatError(root, f"found one class ({names[0]!r}); expected root/<class>/*.mp4 with two or more "
@@ -63,6 +65,14 @@ def read_videofolder(root, group: str | None = None, test_fraction: float = TEST
                     min_class_count=min_class_count, test_fraction=test_fraction, seed=seed, dropped=dropped,
                     split_from=folders_split_text(split_dirs, val_is_test) if split_dirs
                     else (f"--group '{group}'" if group else None))
+
+
+def _same_file(path: str, root: Path) -> str:
+    """A clip's own group: its real file, so that links to one video (whose crops the cache shares) are one group
+    and never on both sides of the split."""
+    import os
+
+    return os.path.relpath(os.path.realpath(path), os.path.realpath(root))
 
 
 def _labelled_by_folder(root: Path, split_dirs: dict) -> list[tuple[str, str, str | None]]:

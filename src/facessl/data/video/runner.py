@@ -220,10 +220,11 @@ def _results(jobs, opts, workers):
         for job in jobs:
             yield _run_job(job)
         return
-    import multiprocessing as mp
+    from facessl.data.worker_pool import results_in_processes
 
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(opts,)) as pool:
-        yield from pool.imap_unordered(_run_job, jobs)
+    yield from results_in_processes(_run_job, jobs, workers, _init_worker, (opts,),
+                                    "a prepare worker process died (out of memory, or a crash while decoding; "
+                                    "--workers 1 runs in one process)")
 
 
 def _progress(total: int, initial: int, quiet: bool, unit: str):
