@@ -261,7 +261,7 @@ def test_videofolder_classes_from_paths_enterface_layout(videos, tmp_path, cache
 @pytest.mark.parametrize("option,message", [
     ("seed=abc", "videofolder seed 'abc': expected a whole number >= 0"),
     ("min_class_count=x", "videofolder min_class_count 'x': expected a whole number >= 0"),
-    ("test_fraction=1.5", "videofolder: test_fraction must be a number in \\(0, 1\\), got 1.5"),
+    ("test_fraction=1.5", "videofolder: the test fraction \\(--test-fraction\\) must be a number in \\(0, 1\\), got 1.5"),
 ])
 def test_shared_options_are_checked_before_any_face_is_found(videos, tmp_path, cache, capsys, option, message):
     root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "sad/b.mp4": "b"}, videos)

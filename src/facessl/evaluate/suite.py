@@ -159,7 +159,7 @@ def _checked_common_options(options: dict, fmt: str) -> dict:
     if checked.get("min_class_count") is not None:
         checked["min_class_count"] = whole_number(checked["min_class_count"], fmt, "min_class_count", 0)
     if checked.get("test_fraction") is not None:
-        checked["test_fraction"] = fraction_option(checked["test_fraction"], fmt)
+        checked["test_fraction"] = fraction_option(checked["test_fraction"], fmt, "the test fraction (--test-fraction)")
     return checked
 
 
