@@ -92,3 +92,32 @@ def test_empty_or_unreadable_dataset_is_a_clear_error(tmp_path):
         VoxCelebFrames(tmp_path)
     with pytest.raises(DataFormatError, match="not found"):
         ImageFolderFrames(tmp_path / "missing")
+
+
+def _frames(root, names, size=24):
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (size, size), (len(name) * 7 % 255, 90, 40)).save(path)
+
+
+def test_voxceleb1_release_folder_is_not_the_video(tmp_path):
+    """VoxCeleb1's unzippedFaces/<Name>/1.6/<youtube id>/<frame>.jpg: the videos are the folders below 1.6."""
+    root = tmp_path / "unzippedFaces"
+    _frames(root, [f"{name}/1.6/{video}/{frame:07d}.jpg" for name in ("A.J._Buckley", "Aaron_Tveit")
+                   for video in ("1zcIwhmdeo4", "7gWzIy6yIIk", "Zz3kq0FMUMY") for frame in (1375, 1400)])
+    ds = VoxCelebFrames(root, "per_identity", size=16)
+    assert len(ds.identities) == 2 and len(set(ds.video.tolist())) == 6 and len(set(ds.track.tolist())) == 6
+    assert "2 identities, 6 videos, 6 tracks" in ds.summary() and "VoxCeleb1's" in ds.summary()
+    # per identity, each of its 3 videos is drawn about a third of the time, whatever its frame count
+    picked = [ds.video[k] for e in range(300) for k in ds.epoch_keys(0, e)]
+    assert {v.split("/")[-1] for v in picked} == {"1zcIwhmdeo4", "7gWzIy6yIIk", "Zz3kq0FMUMY"}
+    # the FAb-Net tuples pair frames of one video
+    tuples = TrackTuples(root, k=2, sampling="all_frames", size=16)
+    assert all(len({tuples.video[i] for i in key}) == 1 for key in tuples.epoch_keys(0, 0))
+
+
+def test_a_root_one_level_too_high_is_named_in_the_summary(tmp_path):
+    _frames(tmp_path / "vox1", [f"unzippedFaces/{name}/1.6/{video}/0001.jpg" for name in ("Ann", "Bob") for video in ("v1", "v2")])
+    summary = VoxCelebFrames(tmp_path / "vox1", "per_identity", size=16).summary()
+    assert "1 identities" in summary and f"point --data at {tmp_path / 'vox1' / 'unzippedFaces'}" in summary

@@ -12,6 +12,7 @@ the item's 'skipped' field (the trainer sums and reports them per epoch).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,20 @@ class ImageFolderFrames(FrameFiles):
     """Every image under `root` (any folder structure), each once per epoch."""
 
 
+# VoxCeleb1's frame release nests every video of a person under a release folder:
+# unzippedFaces/<Name>/1.6/<youtube id>/<frame>.jpg. That folder is not a video; the one below it is.
+RELEASE_FOLDER = re.compile(r"\d+(\.\d+)+")
+
+
+def video_of(parts: list[str]) -> str:
+    """The video a frame belongs to, from its path parts under the root: <identity>/<video>/<track>/<frame> gives
+    <identity>/<video>; <identity>/<video>/<frame> and <clip>/<frame> give the frames' folder's own path up to
+    the video; in VoxCeleb1's <Name>/1.6/<video>/<frame> the release folder is skipped."""
+    if len(parts) == 4 and RELEASE_FOLDER.fullmatch(parts[1]):
+        return "/".join(parts[:3])
+    return "/".join(parts[:2]) if len(parts) > 2 else parts[0]
+
+
 class VoxCelebFrames(FrameFiles):
     """Frames of a face-track tree `<root>/<identity>/<video>/<track>/<frame>.jpg` (VoxCeleb layout).
 
@@ -170,7 +185,7 @@ class VoxCelebFrames(FrameFiles):
         super().__init__(root, size)
         parts = [f.split("/") for f in self.files]
         self.identity = np.array([p[0] for p in parts])
-        self.video = np.array(["/".join(p[:2]) if len(p) > 2 else p[0] for p in parts])
+        self.video = np.array([video_of(p) for p in parts])
         self.track = np.array(["/".join(p[:-1]) for p in parts])  # the folder holding the frames
         # the walk lists each identity, video and track contiguously: index them by runs, in O(files)
         id_starts, _ = runs(self.identity)
@@ -196,6 +211,12 @@ class VoxCelebFrames(FrameFiles):
         shallow = {2: "<identity>/<video>/<frame> (a video folder is one track)", 1: "<clip>/<frame> (a clip folder is "
                    "its identity, video and track)"}
         notes = "".join(f"; {int((depth == d).sum())} images read as {how}" for d, how in shallow.items() if (depth == d).any())
+        released = np.array([RELEASE_FOLDER.fullmatch(f.split("/")[1]) is not None for f in self.files]) & (depth == 3)
+        if released.any():
+            notes += f"; {int(released.sum())} images read as VoxCeleb1's <identity>/<release>/<video>/<frame>"
+        if len(self.identities) == 1 and len(self._videos[0]) > 1:
+            notes += (f"; every frame is under one identity folder {self.identities[0]!r}: if it holds the identities, "
+                      f"point --data at {self.root / self.identities[0]}")
         return head + notes + FrameFiles.summary(self).split(str(self.root), 1)[1]
 
     @property
