@@ -128,16 +128,29 @@ def test_videofolder_split_folders_rows_per_clip_and_the_cache(videos, tmp_path,
 
 def test_videofolder_skips_unreadable_and_faceless_clips_and_counts_them(videos, tmp_path, cache):
     root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "happy/b.mp4": "b", "happy/grey.mp4": "empty",
-                                    "sad/a.mp4": "b", "sad/b.mp4": "a", "sad/c.mp4": "b"}, videos)
+                                    "sad/a.mp4": "b", "sad/b.mp4": "a", "sad/c.mp4": "b", "angry/grey.mp4": "empty"},
+                 videos)
     (root / "sad" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
     data = read_videofolder(root, **FAST)
-    assert data.dropped == {UNREADABLE: 1, NO_FACE_CLIP: 1, NO_FACE_FRAME: 3}
+    assert data.dropped == {UNREADABLE: 1, NO_FACE_CLIP: 2, NO_FACE_FRAME: 6}
+    # a class whose only clip has no face is left out of the classes, and named
+    assert data.meta["class_names"] == ["happy", "sad"] and data.meta["classes_without_a_face"] == ["angry"]
     assert data.meta["unreadable_videos"][0].startswith("sad/broken.mp4: ")
     assert data.meta["clips"] == 5 and len(data) == 15
     # the split is made per clip: a clip's frames never straddle it
     for clip in set(data.labels["clip"]):
         assert len(set(data.split[data.labels["clip"] == clip])) == 1
     assert set(data.split) == {"train", "test"}
+
+
+def test_min_class_count_counts_clips_not_frames(videos, tmp_path, cache):
+    root = _tree(tmp_path / "own", {"happy/a.mp4": "a", "happy/b.mp4": "b", "sad/a.mp4": "b", "sad/b.mp4": "a",
+                                    "angry/a.mp4": "a"}, videos)
+    data = read_videofolder(root, min_class_count=2, **FAST)
+    assert data.meta["class_names"] == ["happy", "sad"] and data.meta["left_out_classes"] == {"angry": 1}
+    assert data.dropped == {"class with fewer than 2 clips": 1}
+    with pytest.raises(FacesslError, match="every class has fewer clips"):
+        read_videofolder(root, min_class_count=3, **FAST)
 
 
 def test_videofolder_groups_keep_a_person_on_one_side(videos, tmp_path, cache):
@@ -181,18 +194,21 @@ def test_eval_and_inspect_on_a_videofolder_score_clips(videos, tmp_path, cache, 
     monkeypatch.setattr(facessl, "load", lambda path, device="cpu": ToyEncoder())
     (tmp_path / "run").mkdir()
     layout = {f"{label}/{k}.mp4": ("a" if label == "happy" else "b") for label in ("happy", "sad") for k in range(5)}
-    root = _tree(tmp_path / "own", layout, videos)
+    root = _tree(tmp_path / "own", {**layout, "angry/0.mp4": "empty"}, videos)
     assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--dataset", f"videofolder:{root}",
                  "--reader-option", "frames=2", "--reader-option", "size=32", "--reader-option", "workers=1", "--out", str(tmp_path / "out"),
                  "--seeds", "1", "--epochs", "3", "--baselines", "", "--device", "cpu", "--quiet", "--no-cache"]) == 0
     task = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"][0]
     assert task["task"] == "classification" and task["info"]["class_names"] == ["happy", "sad"]
     assert task["info"]["scored_per"].startswith("clip") and task["info"]["test_clips"] == 2
-    assert task["info"]["test_rows"] == 4
+    assert task["info"]["test_rows"] == 4 and task["info"]["classes_without_a_face"] == ["angry"]
+    assert "classes left out (no face found in any of their clips): angry" in (tmp_path / "out" / "results.md").read_text()
     assert main(["inspect", "--dataset", f"videofolder:{root}", "--reader-option", "frames=2", "--reader-option", "size=32",
                  "--reader-option", "workers=1", "--out", str(tmp_path / "sheet.png")]) == 0
     assert (tmp_path / "sheet.png").stat().st_size > 0
-    assert "clips: 10 (test 2, train 8), up to 2 frames each" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "clips: 10 (test 2, train 8), up to 2 frames each" in out
+    assert "left out (no face found in any of their clips): angry" in out
     same = read("videofolder", root, frames=2, size=32, workers=1)
     assert len(same) == 20
 

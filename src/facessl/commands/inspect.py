@@ -63,6 +63,9 @@ def describe(data) -> list[str]:
         if images.meta.get("left_out_classes"):  # --min-class-count: which classes, not only how many rows
             lines.append("  left out (fewer images than --min-class-count): "
                          + ", ".join(f"{name} ({n})" for name, n in images.meta["left_out_classes"].items()))
+        if images.meta.get("classes_without_a_face"):
+            lines.append("  left out (no face found in any of their clips): "
+                         + ", ".join(images.meta["classes_without_a_face"]))
         if images.meta.get("note"):
             lines.append(f"note: {images.meta['note']}")
         if images.meta.get("case_only_classes"):

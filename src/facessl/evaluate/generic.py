@@ -40,6 +40,8 @@ def build_classification(test_set: ImageSet, train_set: ImageSet | None, options
         info["unseen_test_classes"] = {(names[int(c)] if names else str(int(c))): int(counts[c]) for c in unseen}
     if (test.images.meta or {}).get("left_out_classes"):
         info["left_out_classes"] = test.images.meta["left_out_classes"]  # class -> images (--min-class-count)
+    if (test.images.meta or {}).get("classes_without_a_face"):
+        info["classes_without_a_face"] = test.images.meta["classes_without_a_face"]  # clip sets: no face in any clip
     if (test.images.meta or {}).get("case_only_classes"):
         info["case_only_classes"] = test.images.meta["case_only_classes"]  # kept apart; results.md names them
     return classification_task("classification", train, val, test, labels(train), None if val is None else labels(val),

@@ -139,6 +139,7 @@ def _from_videos(chosen, base: Path, test_fold: dict, fold: int, n_frames: int, 
              for clip, label, part in chosen if clip in videos]
     missing = len(chosen) - len(clips)
     data = clip_set(clips, base, "dfew", settings, cache=cache, workers=workers, class_names=EXPRESSIONS,
+                    fixed_classes=True,
                     split_from=f"{SPLIT_FOLDER} set_{fold + 1}.csv: {TEST_FOLDER} is the test split (fold {fold})",
                     meta={"frames_from": f"videos in {folder.relative_to(base).as_posix()}/ ({settings.crop} crops)"},
                     dropped={"clip listed but not on disk": missing} if missing else None)

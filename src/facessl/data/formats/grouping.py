@@ -112,26 +112,26 @@ def best_grouped_split(labels, groups, test_fraction: float = TEST_FRACTION, see
     return best[1], best[2]
 
 
-def leave_out_rare_classes(labels, min_count: int, *columns: list) -> tuple[list, dict, dict]:
+def leave_out_rare_classes(labels, min_count: int, *columns: list, noun: str = "images") -> tuple[list, dict, dict]:
     """Drop the rows of classes with fewer than `min_count` rows from `columns` (lists parallel to
     `labels`, the class names). Returns (the filtered columns, {left-out class: rows}, the reader's
     dropped counts). A class with a handful of images cannot be measured: with 9 images, a 20 % test
     split holds one or two, yet mean-class accuracy gives it the weight of a class of thousands (one
     image moves the metric by 100 / classes / 2 points). Call it before the split, so that the split
-    is stratified over the classes measured."""
+    is stratified over the classes measured. `noun` names what a row is (images, clips)."""
     if not min_count or min_count <= 1:
         return list(columns), {}, {}
     labels = np.asarray(labels).astype(str)
     names, counts = np.unique(labels, return_counts=True)
     rare = {str(n): int(c) for n, c in zip(names, counts) if c < min_count}
     if len(rare) == len(names):
-        raise FacesslError(f"--min-class-count {min_count}: every class has fewer images "
+        raise FacesslError(f"--min-class-count {min_count}: every class has fewer {noun} "
                            f"(largest: {int(counts.max())}); nothing would be left")
     if not rare:
         return list(columns), {}, {}
     keep = ~np.isin(labels, list(rare))
     kept = [[v for v, k in zip(column, keep) if k] for column in columns]
-    return kept, rare, {f"class with fewer than {min_count} images": int((~keep).sum())}
+    return kept, rare, {f"class with fewer than {min_count} {noun}": int((~keep).sum())}
 
 
 def case_only_differences(names) -> list[list[str]]:

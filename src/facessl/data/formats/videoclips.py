@@ -69,14 +69,17 @@ def crop_settings(reader: str, frames=4, size=128, margin=0.25, crop="detect") -
 
 def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings, *, cache=None, workers=None,
              class_names=None, min_class_count: int = 0, test_fraction=TEST_FRACTION, seed=SPLIT_SEED,
-             split_from: str | None = None, meta: dict | None = None, dropped: dict | None = None) -> ImageSet:
+             split_from: str | None = None, meta: dict | None = None, dropped: dict | None = None,
+             fixed_classes: bool = False) -> ImageSet:
     """One row per face found in the clips (see the module doc). Without a split on the clips, a seeded split
-    stratified by class and grouped by `Clip.group` is made (test_fraction, seed)."""
+    stratified by class and grouped by `Clip.group` is made (test_fraction, seed). A class none of whose clips
+    gave a face is left out of the class names (and named in meta) unless `fixed_classes`: a set whose class
+    numbers are its own (DFEW's) keeps its list whole."""
     dropped = dict(dropped or {})
     if not clips:
         raise DataFormatError(root, f"{reader}: no video clip found")
-    (clips,), rare, rare_dropped = leave_out_rare_classes([c.label for c in clips], min_class_count, clips)
-    dropped.update({k.replace("images", "clips"): v for k, v in rare_dropped.items()})
+    (clips,), rare, rare_dropped = leave_out_rare_classes([c.label for c in clips], min_class_count, clips, noun="clips")
+    dropped.update(rare_dropped)
     found = find_faces(clips, settings, cache_root(cache), workers, reader)
     images, rows, frame_index, unreadable = [], [], [], []
     for clip, result in zip(clips, found):
@@ -97,8 +100,9 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
     if not rows:
         raise DataFormatError(root, f"{reader}: no face found in any of {len(clips)} clips" +
                               (f" ({len(unreadable)} could not be read: {unreadable[0]})" if unreadable else ""))
+    faceless = sorted({c.label for c in clips} - {c.label for c in rows})  # nothing left to measure in them
     names = list(class_names) if class_names is not None else sorted({c.label for c in clips})
-    names = [n for n in names if n not in rare]
+    names = [n for n in names if n not in rare and (fixed_classes or n not in faceless)]
     index = {n: i for i, n in enumerate(names)}
     labels = {"class": np.array([index[c.label] for c in rows], dtype=np.int64),
               "clip": np.array([_relative(c.path, root) for c in rows]),
@@ -115,6 +119,8 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
             "clips": int(len(np.unique(labels["clip"]))), **(meta or {})}
     if rare:
         info["left_out_classes"] = rare
+    if faceless:
+        info["classes_without_a_face"] = faceless
     if unreadable:
         info["unreadable_videos"] = unreadable[:SHOWN_UNREADABLE]
     info.update(case_only_meta(names))
