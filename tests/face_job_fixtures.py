@@ -8,3 +8,16 @@ def dying_job(item):
     if item[0] == 1:
         os.kill(os.getpid(), signal.SIGKILL)
     return item[0], "ok"
+
+
+def slow_job(seconds):
+    """Sleeps: a long video's job."""
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def ignore_ctrl_c():
+    """As prepare's workers do: Ctrl-C is the main process's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -152,3 +152,49 @@ def test_sigterm_saves_the_step_reached_and_the_rerun_resumes_there(tmp_path, da
                              env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert ckpt.list_checkpoints(out)[-1].name == f"step_{step + 2:08d}"
+
+
+@pytest.mark.parametrize("how,signum,code", [("SIGTERM", "SIGTERM", 143), ("Ctrl-C", "SIGINT", 130)])
+def test_a_signal_to_the_whole_process_group_with_loader_workers_still_saves(tmp_path, data, how, signum, code):
+    """`timeout`, Slurm and Ctrl-C signal every process of the group, data-loader workers included: the workers
+    must not die of it before the trainer has saved the step it reached."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from facessl.engine import checkpoint as ckpt
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "facessl", *cli(data, out, "train.steps=100000", "train.checkpoint_every=100000",
+                                                  "train.log_every=1", "data.workers=2", "data.sampling=all_frames")]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.is_file() or len(metrics.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    os.killpg(proc.pid, getattr(signal, signum))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    saved = ckpt.list_checkpoints(out)
+    assert len(saved) == 1 and f"stopped by {how} after step {int(saved[0].name.split('_')[1])}, checkpoint saved" in err
+    assert "Traceback" not in err
+
+
+def test_a_data_error_in_a_loader_worker_is_its_one_line():
+    from facessl.engine.train import _next_batch
+    from facessl.errors import DataFormatError, FacesslError
+
+    class Broken(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            raise DataFormatError("shard-000003.tar", "no decodable frame in this shard")
+
+    loader = iter(torch.utils.data.DataLoader(Broken(), batch_size=2, num_workers=1))
+    with pytest.raises(FacesslError) as caught:
+        _next_batch(loader)
+    assert str(caught.value) == "shard-000003.tar: no decodable frame in this shard"

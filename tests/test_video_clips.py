@@ -2,6 +2,7 @@
 of each aligned as `facessl prepare` aligns it, crops kept per video in a cache, clips split whole and scored by
 the mean of their frames."""
 import json
+import os
 import re
 import shutil
 
@@ -309,3 +310,20 @@ def test_a_worker_that_dies_is_one_error_not_a_hang():
     with pytest.raises(FacesslError, match=r"a face-finding process died .* on the clips with \d of 4 jobs left; what "
                                            r"finished is kept"):
         list(face_cache.run_jobs(dying_job, [(i,) for i in range(4)], face_cache.CropSettings(crop="whole"), 2, "clip"))
+
+
+def test_giving_up_on_the_jobs_ends_the_workers_at_once_not_after_the_jobs_in_flight():
+    """Ctrl-C in prepare (KeyboardInterrupt or the generator closed) must not wait for the long jobs in flight."""
+    import time
+
+    from face_job_fixtures import ignore_ctrl_c, slow_job
+    from facessl.data.worker_pool import results_in_processes
+
+    results = results_in_processes(slow_job, [0.0] + [60.0] * 5, 2, ignore_ctrl_c, (), "a worker died")
+    worker = next(results)
+    t0 = time.time()
+    results.close()
+    assert time.time() - t0 < 20
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # the worker process is gone
+        os.kill(worker, 0)

@@ -84,9 +84,9 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not raise again
         return 0
-    except Terminated as exc:  # training told to stop (SIGTERM): saved, said, and the shell's 128 + 15
+    except Terminated as exc:  # training told to stop (SIGTERM, Ctrl-C): saved, said, and the shell's 128 + signal
         print(f"facessl {args.verb}: {exc}", file=sys.stderr)
-        return 143
+        return exc.exit_code
     return int(result or 0)
 
 

@@ -15,4 +15,9 @@ class DataFormatError(FacesslError):
 
 
 class Terminated(Exception):
-    """Training stopped on SIGTERM after saving a checkpoint at the step it had reached (the CLI exits 143)."""
+    """Training stopped on SIGTERM or Ctrl-C after saving a checkpoint at the step it had reached (the CLI exits
+    with the shell's code for the signal: 143, 130)."""
+
+    def __init__(self, message: str, exit_code: int = 143):
+        super().__init__(message)
+        self.exit_code = exit_code

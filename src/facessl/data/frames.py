@@ -330,15 +330,15 @@ def build_dataset(data_cfg, data_kind: str):
     """The dataset a method needs: frames ('frames') or track tuples ('tuples'), from facessl.config.DataConfig.
 
     A folder holding tar shards (`index.json`, or `shards/index.json` as `facessl prepare --format
-    shards` writes) is streamed (facessl.data.shards): every frame / track per epoch."""
+    shards` writes) is streamed (facessl.data.shards), sampled as data.sampling says."""
     if data_cfg.path is None:
         raise DataFormatError("data.path", "no pretraining data given (use --data DIR or data.path=DIR)")
     from facessl.data import shards
 
     if shards.find_index(data_cfg.path) is not None:
         if data_kind == "tuples":
-            return shards.ShardTuples(data_cfg.path, data_cfg.frames_per_tuple, data_cfg.size)
-        return shards.ShardFrames(data_cfg.path, data_cfg.size)
+            return shards.ShardTuples(data_cfg.path, data_cfg.frames_per_tuple, data_cfg.size, data_cfg.sampling)
+        return shards.ShardFrames(data_cfg.path, data_cfg.size, data_cfg.sampling)
     if data_kind == "tuples":
         if data_cfg.layout != "voxceleb":
             raise DataFormatError(data_cfg.path, "track tuples need data.layout=voxceleb (frames grouped in tracks)")

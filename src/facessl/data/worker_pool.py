@@ -37,3 +37,16 @@ def results_in_processes(function, jobs, workers: int, initializer, initargs: tu
                 future.cancel()
             raise FacesslError(f"{died} with {len(jobs) - finished} of {len(jobs)} jobs left; what finished is kept, "
                                "so rerunning the same command goes on from there") from None
+        except (KeyboardInterrupt, GeneratorExit):
+            _stop_now(pool)
+            raise
+
+
+def _stop_now(pool) -> None:
+    """Ctrl-C (or the caller giving up): end the workers now rather than after the jobs in flight, which leaving the
+    pool's `with` would wait for (a long video each). Workers ignore SIGINT, so they are terminated; every output is
+    written whole and renamed, so a job cut short leaves nothing that looks done, and a rerun redoes it."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()

@@ -39,4 +39,10 @@ def resolve_precision(name: str, device: torch.device) -> str:
 
 
 def worker_init(_):
+    import signal
+
     torch.set_num_threads(1)  # decoding workers must not fight the training threads
+    # `timeout`, Slurm and Ctrl-C signal the whole process group: a worker that died of it would make the trainer
+    # raise before it could save. The trainer stops them itself; one whose trainer is gone exits on its own.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

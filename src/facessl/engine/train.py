@@ -340,10 +340,10 @@ class Trainer:
         if budget and self.training_seconds() >= budget:  # a resumed run whose budget was already spent
             stop = self.step
         loader_iter = iter(self._loader()) if self.step < stop else None
-        terminated = _TermFlag(save_on_sigterm)  # SIGTERM (a preemption, `timeout`): finish the step, save, stop
+        terminated = _TermFlag(save_on_sigterm)  # SIGTERM (a preemption, `timeout`), Ctrl-C: finish the step, save, stop
         try:
             while self.step < stop:
-                batch = next(loader_iter)
+                batch = _next_batch(loader_iter)
                 skipped_local = float(batch.pop("skipped").sum())
                 first = batch.pop("skipped_path", [])
                 every = batch.pop("skipped_paths", first)  # a dataset naming only the first skipped file: that one
@@ -409,8 +409,8 @@ class Trainer:
                 self.log.close()
             del loader_iter
         if terminated.agreed:
-            raise Terminated(f"stopped by SIGTERM after step {self.step}, checkpoint saved; rerun the same command "
-                             "to resume")
+            raise Terminated(f"stopped by {terminated.how} after step {self.step}, checkpoint saved; rerun the same "
+                             "command to resume", exit_code=terminated.exit_code)
         if self.main and not self.quiet and last:
             print(f"trained to step {self.step}: loss {last['loss']:.4f}; checkpoint {ckpt.latest_checkpoint(self.run_dir)}")
         return {"step": self.step, "loss": last.get("loss"), "skipped_files": len(bad_run),
@@ -462,11 +462,28 @@ class Trainer:
             torch.distributed.destroy_process_group()
 
 
+def _next_batch(loader_iter):
+    """The next batch; a data error raised in a loader worker is the one-line error it is (PyTorch re-raises it as
+    a RuntimeError holding the worker's traceback), and a worker that died says what to do."""
+    try:
+        return next(loader_iter)
+    except RuntimeError as exc:
+        text = str(exc)
+        if "in DataLoader worker process" in text and "facessl.errors." in text:
+            raise FacesslError(text.rsplit("facessl.errors.", 1)[1].split(": ", 1)[-1].strip()) from None
+        if "DataLoader worker" in text and "killed by signal" in text:
+            raise FacesslError(f"{text.strip()} (out of memory? try fewer data.workers); rerun the same command to "
+                               "resume from the last checkpoint") from None
+        raise
+
+
 class _TermFlag:
-    """While training: SIGTERM sets `raised` instead of killing the process, so the step in flight finishes and
-    is saved (a cluster's preemption, `timeout`, torchrun stopping its workers). Only this process: a forked
-    data-loader worker gets the default action back and ends as before. Not in a thread other than the main one
-    (signals cannot be caught there): then SIGTERM kills as it always did."""
+    """While training: SIGTERM and a first Ctrl-C set `raised` instead of ending the process, so the step in flight
+    finishes and is saved (a cluster's preemption, `timeout`, torchrun stopping its workers, a user at the
+    terminal); a second Ctrl-C stops at once. Data-loader workers ignore both (engine.runtime.worker_init): the
+    whole process group gets them, and a dead worker would end the run before the save. Only this process: a
+    forked child that inherited the handler gets the default action back. Not in a thread other than the main one
+    (signals cannot be caught there): then the signals act as they always did."""
 
     def __init__(self, enabled: bool):
         import os
@@ -474,26 +491,33 @@ class _TermFlag:
         import threading
 
         self.raised = self.agreed = False
-        self._pid, self._previous = os.getpid(), None
+        self.how, self.exit_code = "SIGTERM", 143
+        self._pid, self._previous = os.getpid(), {}
         if enabled and threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._on_term)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous[signum] = signal.signal(signum, self._on_signal)
 
-    def _on_term(self, signum, frame):
+    def _on_signal(self, signum, frame):
         import os
         import signal
 
-        if os.getpid() != self._pid:  # a forked worker inherited this handler
+        if os.getpid() != self._pid:  # a forked child inherited this handler
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if signum == signal.SIGINT:
+            if self.raised:  # the second Ctrl-C: no waiting for the step
+                raise KeyboardInterrupt
+            print("\nCtrl-C: saving after this step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+            self.how, self.exit_code = "Ctrl-C", 130
         self.raised = True
 
     def restore(self):
         import signal
 
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-            self._previous = None
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
 
 
 def train(cfg: Config, run_dir, quiet: bool = False, until: int | None = None, save_on_sigterm: bool = False) -> dict:

@@ -31,9 +31,12 @@ _WORKER: dict = {}
 def _init_worker(opts: Options) -> None:
     import signal
 
-    import torch
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the run in the main process, without a trace per worker
+    _load_detector(opts)
+
+
+def _load_detector(opts: Options) -> None:
+    import torch
 
     torch.set_num_threads(1)  # one core per worker; also keeps the float results independent of thread count
     from facessl.data.video.detectors import build_detector
@@ -147,7 +150,7 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
         raise FacesslError(f"{out / 'shards'}: shards were already assembled without {len(todo)} input(s) "
                            "new or changed since; prepare them into another --out")
     if jobs:  # a detector that cannot load (weights missing, no OpenCV 4 ...) is one clear error, here
-        _init_worker(opts)
+        _load_detector(opts)  # not _init_worker: this process must still stop on Ctrl-C
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     bar = _progress(len(inputs), len(inputs) - len(todo), quiet, "videos" if kind == "videos" else "photos")
     frames, t0 = 0, time.time()
