@@ -233,3 +233,20 @@ def test_csv_face_boxes_crop_each_row_and_move_its_points(tmp_path):
         formats.read("csv", tmp_path / "u.csv", box_columns="x0,y0,x1,y1", box_format="xyxy")
     with pytest.raises(FacesslError, match="four columns"):
         formats.read("csv", tmp_path / "t.csv", box_columns="x,y,w")
+
+
+def test_imagefolder_groups_images_in_folders_below_the_class_by_that_folder(tmp_path):
+    """`class/<person or track>/*.jpg`: frames of one folder are near-identical; split apart, they inflate the score."""
+    img = np.full((8, 8, 3), 120, np.uint8)
+    for label in ("happy", "sad"):
+        for person in range(6):
+            for k in range(4):
+                (tmp_path / label / f"S{person:02d}").mkdir(parents=True, exist_ok=True)
+                _save(tmp_path / label / f"S{person:02d}" / f"{k:04d}.jpg", img)
+        _save(tmp_path / label / "loose.jpg", img)
+    data = formats.read("imagefolder", tmp_path, test_fraction=0.3)
+    assert "grouped by the folders below the class folders" in data.meta["split_from"]
+    groups = data.labels["group"]
+    assert set(groups) == {f"S{p:02d}" for p in range(6)} | {"happy/loose.jpg", "sad/loose.jpg"}
+    for group in set(groups):  # one person's folder, under both classes, on one side
+        assert len(set(data.split[groups == group])) == 1

@@ -137,17 +137,23 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
         kept_names = [n for n in names if n not in rare]
         labels, names = [kept_names.index(names[i]) for i in labels], kept_names
     labels = np.array(labels, dtype=np.int64)
-    # without --group each image is its own group: by its path below the root, as two class folders may hold
-    # files of one name (`train/angry/im0.png`, `train/happy/im0.png`) that are different faces
+    # without --group an image in a class folder is its own group: by its path below the root, as two class
+    # folders may hold files of one name (`train/angry/im0.png`, `train/happy/im0.png`) that are different faces.
+    # Images in folders below the class folder (a person's, a video's, a track's: `happy/S01/take1/0001.jpg`)
+    # are grouped by that folder: near-identical frames on both sides of the split would inflate the score.
     below = [below_split(f, root, split_dirs) for f in images]
     check_group_matches(pattern, below, root)
-    groups = np.array([group_of(name, pattern) if pattern is not None else name for name in below])
+    folders = label_regex is None and pattern is None and any(name.count("/") >= 2 for name in below)
+    groups = np.array([group_of(name, pattern) if pattern is not None else
+                       _folder_below_class(name) if folders else name for name in below])
     if split_dirs:
         split, split_from = np.array(split), folders_split_text(split_dirs, val_is_test)
     else:
         split = grouped_stratified_split(labels, groups, test_fraction, seed)
-        split_from = f"seeded ({seed}) stratified split, {test_fraction:.0%} test, grouped by " + (
-            f"--group '{group}'" if group else "file name")
+        split_from = f"seeded ({seed}) stratified split, {test_fraction:.0%} test, " + (
+            f"grouped by --group '{group}'" if group else
+            "grouped by the folders below the class folders (--group to choose)" if folders else
+            "each image on its own (--group keeps a person's images together)")
     meta = {"class_names": names, "split_from": split_from, "group_pattern": group}
     if rare:
         meta["left_out_classes"] = rare
@@ -155,6 +161,13 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     if unlabelled:
         dropped = {**dropped, "file name without a label (--label-regex)": unlabelled}
     return ImageSet(images, {"class": labels, "group": groups}, split, str(root), dropped=dropped, meta=meta)
+
+
+def _folder_below_class(name: str) -> str:
+    """`happy/S01/take1/0001.jpg` -> `S01/take1`: the folder holding the image, below its class folder, so that a
+    person's folder under several classes is one group; an image right in its class folder is its own group."""
+    parts = name.split("/")
+    return "/".join(parts[1:-1]) if len(parts) > 2 else name
 
 
 def below_split(image: str, root: Path, split_dirs: dict) -> str:
