@@ -118,6 +118,10 @@ def test_other_files_are_counted_not_silently_passed_over(tmp_path, capsys):
     write_video(root / "b.3gp", frames=5, seed=2, shape=(80, 96))  # an older phone's container: read
     (root / "notes.txt").write_text("x")
     (root / "c.heic").write_bytes(b"x")
+    (root / "._a.mp4").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # a Mac's zip metadata: neither read nor counted
+    (root / "__MACOSX").mkdir()
+    (root / "__MACOSX" / "._b.3gp").write_bytes(b"\x00\x05\x16\x07")
     assert main(["prepare", "--videos", str(root), "--out", str(tmp_path / "o"), *VIDEO_ARGS]) == 0
     printed = capsys.readouterr().out
     assert "prepared 2 videos: 2 tracks" in printed and "2 other files: .heic (1), .txt (1)" in printed
+    assert "0 skipped" in printed and "._" not in printed

@@ -198,3 +198,11 @@ def test_a_data_error_in_a_loader_worker_is_its_one_line():
     with pytest.raises(FacesslError) as caught:
         _next_batch(loader)
     assert str(caught.value) == "shard-000003.tar: no decodable frame in this shard"
+
+
+def test_a_checkpoint_is_found_from_its_model_file_its_folder_the_checkpoints_folder_or_the_run(run):
+    from facessl.engine.checkpoint import latest_checkpoint, resolve_checkpoint
+
+    newest = latest_checkpoint(run)
+    for given in (run, run / "checkpoints", newest, newest / "model.safetensors"):
+        assert resolve_checkpoint(given) == newest, given

@@ -181,10 +181,14 @@ def _state_json(file: Path) -> dict:
 def resolve_checkpoint(path) -> Path:
     """A checkpoint directory from itself or from a run directory (its newest checkpoint)."""
     path = Path(path)
+    if path.is_file() and path.name in ("model.safetensors", "state.json"):  # a file of a checkpoint: its folder
+        path = path.parent
     if (path / "model.safetensors").is_file() or (path / "state.json").is_file():  # (a damaged one too: named on load)
         return path
     if path.is_dir():
         latest = latest_checkpoint(path)
+        if latest is None and path.name == "checkpoints":  # a run's folder of checkpoints: the run's newest
+            latest = latest_checkpoint(path.parent)
         if latest is not None:
             return latest
     if not path.exists():

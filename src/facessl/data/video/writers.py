@@ -51,7 +51,8 @@ def list_inputs(kind: str, root: Path, out: Path | None = None) -> tuple[list[st
     if not root.is_dir():
         raise FacesslError(f"--{kind} {root}: folder not found")
     inside = _relative_inside(out, root) if out is not None else None
-    files = [f for f in walk_files(root) if inside is None or not (f + "/").startswith(inside + "/")]
+    files = [f for f in walk_files(root) if (inside is None or not (f + "/").startswith(inside + "/"))
+             and not _macos_metadata(f)]
     suffixes = VIDEO_EXTENSIONS if kind == "videos" else IMAGE_SUFFIXES
     found = [f for f in files if f.lower().endswith(suffixes)]
     ignored: dict[str, int] = {}
@@ -63,6 +64,13 @@ def list_inputs(kind: str, root: Path, out: Path | None = None) -> tuple[list[st
         what = f"video files ({' '.join(VIDEO_EXTENSIONS)})" if kind == "videos" else "image files"
         raise FacesslError(f"--{kind} {root}: no {what} found")
     return found, ignored
+
+
+def _macos_metadata(relative: str) -> bool:
+    """A Mac's archive metadata, not a picture or a video: `__MACOSX/` folders and AppleDouble `._name` files
+    (zips made on a Mac carry one per file), as the dataset readers pass them over too."""
+    parts = relative.split("/")
+    return "__MACOSX" in parts[:-1] or parts[-1].startswith("._")
 
 
 def _relative_inside(path: Path, root: Path) -> str | None:
