@@ -206,3 +206,32 @@ def test_a_checkpoint_is_found_from_its_model_file_its_folder_the_checkpoints_fo
     newest = latest_checkpoint(run)
     for given in (run, run / "checkpoints", newest, newest / "model.safetensors"):
         assert resolve_checkpoint(given) == newest, given
+
+
+def test_a_second_trainer_into_a_run_another_process_trains_is_refused(tmp_path, data):
+    """A resubmitted job, or ranks orphaned by a killed torchrun: two writers of one run's checkpoints and metrics."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen([sys.executable, "-m", "facessl", *cli(data, out, "train.steps=100000",
+                                                                     "train.checkpoint_every=100000", "train.log_every=1")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / "metrics.jsonl").is_file():
+            time.sleep(0.2)
+        second = subprocess.run([sys.executable, "-m", "facessl", *cli(data, out, "train.steps=5")],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert second.returncode == 2
+        assert f"(pid {first.pid} on " in second.stderr and "is training into this run now" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.kill()
+        first.communicate()
+    again = subprocess.run([sys.executable, "-m", "facessl", *cli(data, out, "train.steps=3")],  # killed: no stale lock
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0, again.stderr

@@ -59,6 +59,7 @@ def check_run_dir(out: Path, data: str | None) -> None:
     would be read as training frames next time), never a folder of other files (config.yaml and metrics.jsonl
     would be overwritten)."""
     from facessl.config import load_config
+    from facessl.engine.train import LOCK_FILE
 
     if data:
         try:
@@ -67,7 +68,7 @@ def check_run_dir(out: Path, data: str | None) -> None:
                                "training images; choose a folder outside it")
         except ValueError:
             pass
-    if not out.is_dir() or not any(out.iterdir()) or (out / "checkpoints").is_dir():
+    if not out.is_dir() or not any(p.name != LOCK_FILE for p in out.iterdir()) or (out / "checkpoints").is_dir():
         return
     config = out / "config.yaml"
     if not config.is_file():

@@ -144,6 +144,7 @@ class Trainer:
         from facessl.engine.io import remove_stale_temporaries
 
         if self.main:  # hidden temporaries of writes a kill interrupted (checkpoints, config, outputs)
+            hold_run_lock(self.run_dir)  # ... not those of another trainer writing here now
             remove_stale_temporaries(self.run_dir / "checkpoints", old_versions=True)
             remove_stale_temporaries(self.run_dir)
         dist.barrier()
@@ -460,6 +461,41 @@ class Trainer:
     def close(self) -> None:
         if self._owns_group and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+
+
+_HELD_LOCKS: dict = {}  # run folder -> its open lock file, held until this process ends
+LOCK_FILE = ".facessl.lock"
+
+
+def hold_run_lock(run_dir: Path) -> None:
+    """One trainer per run folder: a resubmitted job, or ranks orphaned when torchrun was killed, would otherwise
+    train into the same checkpoints and metrics at once. An advisory lock the system drops when the process ends
+    (so a killed run never leaves it stale); a file system without locks is not locked."""
+    import fcntl
+    import os
+    import socket
+
+    key = str(run_dir.resolve())
+    if key in _HELD_LOCKS:  # this process already trains here (a run resumed in the same process)
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / LOCK_FILE, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise FacesslError(f"{run_dir}: {holder} is training into this run now; stop it first, or give another "
+                           "--out") from None
+    except OSError:  # no locks on this file system (some network mounts)
+        handle.close()
+        return
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"facessl pretrain (pid {os.getpid()} on {socket.gethostname()})\n")
+    handle.flush()
+    _HELD_LOCKS[key] = handle
 
 
 def _next_batch(loader_iter):
