@@ -250,3 +250,12 @@ def test_imagefolder_groups_images_in_folders_below_the_class_by_that_folder(tmp
     assert set(groups) == {f"S{p:02d}" for p in range(6)} | {"happy/loose.jpg", "sad/loose.jpg"}
     for group in set(groups):  # one person's folder, under both classes, on one side
         assert len(set(data.split[groups == group])) == 1
+
+
+def test_imagefolder_of_videos_points_to_videofolder(tmp_path):
+    for label in ("happy", "sad"):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "clip.MP4").write_bytes(b"\x00")
+    with pytest.raises(DataFormatError, match=r"holds no images .*; it holds 1 video\(s\): read video clips with "
+                                              r"--dataset videofolder:PATH"):
+        formats.read("imagefolder", tmp_path)

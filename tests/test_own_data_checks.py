@@ -102,6 +102,9 @@ def test_results_name_test_classes_no_training_image_has(tmp_path, monkeypatch):
     md = (out / "results.md").read_text()
     assert "test classes with no training image, which the probe cannot predict" in md and "surprise (6)" in md
     assert "- imagefolder (classification): imagefolder:" in md and "rows train 12, test 12" in md
+    # and the other way: a class the probe learns that test never asks about is out of the per-class averages
+    assert list(task["info"]["untested_classes"]) == ["happy"]
+    assert "classes with training images but none in test, so not in the per-class averages" in md
 
 
 def test_inspect_finds_images_that_do_not_decode(tmp_path, capsys):

@@ -38,6 +38,10 @@ def build_classification(test_set: ImageSet, train_set: ImageSet | None, options
     if len(unseen):  # the probe can never answer these: every such test image counts as an error
         counts = np.bincount(labels(test), minlength=int(unseen.max()) + 1)
         info["unseen_test_classes"] = {(names[int(c)] if names else str(int(c))): int(counts[c]) for c in unseen}
+    untested = np.setdiff1d(seen, labels(test))
+    if len(untested):  # the probe may still predict them, but mean-class accuracy and F1 average over the others
+        counts = np.bincount(labels(train), minlength=int(untested.max()) + 1)
+        info["untested_classes"] = {(names[int(c)] if names else str(int(c))): int(counts[c]) for c in untested}
     if (test.images.meta or {}).get("left_out_classes"):
         info["left_out_classes"] = test.images.meta["left_out_classes"]  # class -> images (--min-class-count)
     if (test.images.meta or {}).get("classes_without_a_face"):

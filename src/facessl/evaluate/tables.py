@@ -124,6 +124,10 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
               "error; a spelling difference between the splits' names?): "
               + ", ".join(f"{name} ({n})" for name, n in t["info"]["unseen_test_classes"].items())
               for t in tasks if t.get("info", {}).get("unseen_test_classes")]
+    notes += [f"{t['name']}: classes with training images but none in test, so not in the per-class averages "
+              "(--min-class-count leaves rare classes out of both): "
+              + ", ".join(f"{name} ({n} train)" for name, n in t["info"]["untested_classes"].items())
+              for t in tasks if t.get("info", {}).get("untested_classes")]
     notes += [f"{t['name']}: {t['info']['folds']} (the set's split not used: {t['info']['split_ignored']})"
               for t in tasks if t.get("info", {}).get("split_ignored")]
     notes += [f"{t['name']}: {'training set' if key == 'train_dropped' else 'rows'} skipped by the reader: "

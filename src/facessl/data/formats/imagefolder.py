@@ -170,6 +170,14 @@ def _folder_below_class(name: str) -> str:
     return "/".join(parts[1:-1]) if len(parts) > 2 else name
 
 
+def _videos_hint(folder: Path) -> str:
+    """Where a class folder holds videos instead: the reader that reads them."""
+    from facessl.data.video.decode import VIDEO_EXTENSIONS
+
+    videos = sum(1 for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
+    return f"; it holds {videos} video(s): read video clips with --dataset videofolder:PATH" if videos else ""
+
+
 def below_split(image: str, root: Path, split_dirs: dict) -> str:
     """An image's path below its split folder (or the root): what a --group pattern with a '/' reads."""
     path = Path(image)
@@ -197,7 +205,8 @@ def _labelled_by_folder(root: Path, split_dirs: dict, subs: list) -> list[tuple[
         for folder in classes:
             files = walk_images(folder)
             if not files:
-                raise DataFormatError(folder, f"class folder {folder.name!r} holds no images ({', '.join(IMAGE_SUFFIXES[:5])} ...)")
+                raise DataFormatError(folder, f"class folder {folder.name!r} holds no images ({', '.join(IMAGE_SUFFIXES[:5])} ..."
+                                              f"){_videos_hint(folder)}")
             found += [(str(f), class_name(folder.name), split_name) for f in files]
     return found
 
