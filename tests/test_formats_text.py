@@ -22,7 +22,10 @@ def test_csv_quoted_fields_and_line_numbers(tmp_path):
 def test_not_utf8_and_wrong_field_count_are_clear(tmp_path):
     path = tmp_path / "latin.txt"
     path.write_bytes("café\n".encode("latin-1"))
-    with pytest.raises(DataFormatError, match=r"latin.txt: list is not UTF-8 text .* at byte 3"):
+    with pytest.raises(DataFormatError, match=r"latin.txt:1: list is not UTF-8 text .* at byte 3\); save it as UTF-8"):
+        read_lines(path, "list")
+    path.write_bytes("image,emotion\r\nx.jpg,happy\r\nJos\u00e9.jpg,sad\r\n".encode("cp1252"))  # Excel's plain CSV
+    with pytest.raises(DataFormatError, match=r"latin.txt:3: list is not UTF-8 text .*Excel: CSV UTF-8"):
         read_lines(path, "list")
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2,3\n")

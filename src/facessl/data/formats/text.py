@@ -23,7 +23,9 @@ def read_text(path, what: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataFormatError(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataFormatError(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 "
+                                    "(Excel: CSV UTF-8; a Windows code page such as cp1252 is not guessed)", line) from None
 
 
 def read_lines(path, what: str) -> list[str]:
