@@ -1,4 +1,6 @@
 """The one text reader behind every list, CSV, .pts and pairs file."""
+import re
+
 import pytest
 
 from facessl.data.formats.text import read_csv, read_lines
@@ -33,3 +35,15 @@ def test_not_utf8_and_wrong_field_count_are_clear(tmp_path):
         read_csv(bad, "table")
     with pytest.raises(DataFormatError, match="missing.txt: list not found"):
         read_lines(tmp_path / "missing.txt", "list")
+
+
+def test_an_image_folder_named_twice_is_diagnosed(tmp_path):
+    from facessl.data.formats.imagefiles import MissingImages
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(DataFormatError, match=r"list.csv:2: .*the folder 'images' is named twice: .* \(--images\) at "
+                                              + re.escape(str(tmp_path))):
+        MissingImages(False).ok(tmp_path / "images" / "images" / "a.jpg", tmp_path / "list.csv", 2)
+    with pytest.raises(DataFormatError, match="--skip-missing"):  # a file that is simply missing: the usual hint
+        MissingImages(False).ok(tmp_path / "images" / "b.jpg", tmp_path / "list.csv", 2)

@@ -76,8 +76,18 @@ class MissingImages:
             self.dropped["missing_image"] += 1
             return False
         where = f" ({self.searched})" if self.searched else ""
-        raise DataFormatError(list_path, f"image {image_path} named here does not exist{where}; {SKIP_MISSING_HINT}",
-                              line)
+        hint = doubled_folder_hint(Path(image_path)) or SKIP_MISSING_HINT
+        raise DataFormatError(list_path, f"image {image_path} named here does not exist{where}; {hint}", line)
+
+
+def doubled_folder_hint(path: Path) -> str:
+    """`images/images/x.jpg` where `images/x.jpg` exists: the list's paths already start with the image folder."""
+    parts = path.parts
+    for i in range(1, len(parts) - 1):
+        if parts[i] == parts[i - 1] and Path(*parts[:i], *parts[i + 1:]).is_file():
+            return (f"the folder {parts[i]!r} is named twice: the list's paths already start with it, so point the "
+                    f"image folder (--images) at {Path(*parts[:i - 1]) if i > 1 else '.'}")
+    return ""
 
 
 def every_kth(every, reader: str) -> int:
