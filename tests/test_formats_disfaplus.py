@@ -126,7 +126,7 @@ def test_errors_name_file_and_line(tmp_path):
     with pytest.raises(DataFormatError, match=r"AU4.txt: no frame rows"):
         formats.read("disfaplus", tmp_path)
     (trial / "AU4.txt").write_bytes(b"\xff\xfeA\x00")
-    with pytest.raises(DataFormatError, match=r"AU4.txt: DISFA\+ AU label file is not UTF-8"):
+    with pytest.raises(DataFormatError, match=r"AU4.txt:\d+: DISFA\+ AU label file is not UTF-8"):
         formats.read("disfaplus", tmp_path)
     empty = tmp_path / "labels_only"
     label_files(empty, "SN001", "A1_AU1_TrailNo_1", range(0, 2))
