@@ -259,3 +259,16 @@ def test_imagefolder_of_videos_points_to_videofolder(tmp_path):
     with pytest.raises(DataFormatError, match=r"holds no images .*; it holds 1 video\(s\): read video clips with "
                                               r"--dataset videofolder:PATH"):
         formats.read("imagefolder", tmp_path)
+
+
+def test_inspect_names_classes_with_few_test_images(tmp_path):
+    from facessl.commands.inspect import describe
+
+    img = np.full((8, 8, 3), 120, np.uint8)
+    for split, counts in (("train", {"happy": 6, "sad": 6}), ("test", {"happy": 6, "sad": 2})):
+        for label, n in counts.items():
+            (tmp_path / split / label).mkdir(parents=True)
+            for k in range(n):
+                _save(tmp_path / split / label / f"{k}.jpg", img)
+    lines = describe(formats.read("imagefolder", tmp_path))
+    assert "  few test images (under 5): sad (2); --min-class-count N leaves classes with fewer than N images out" in lines

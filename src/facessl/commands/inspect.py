@@ -18,6 +18,9 @@ from facessl.data.labels import AU_NAMES, class_labels
 from facessl.errors import FacesslError
 
 
+SPARSE_TEST = 5  # test images of a class below which its per-class accuracy is a coin or two
+
+
 def add_arguments(p) -> None:
     p.add_argument("--dataset", required=True, help="FORMAT:PATH, e.g. rafdb:/data/RAF-DB or csv:labels.csv")
     p.add_argument("--out", default=None, help="contact sheet PNG of the faces as the probes see them")
@@ -57,6 +60,11 @@ def describe(data) -> list[str]:
             for c in np.unique(values):
                 per_split = Counter(split[values == c].tolist())
                 lines.append(f"  {names[int(c)] if names else c}: " + ", ".join(f"{s} {n}" for s, n in sorted(per_split.items())))
+            sparse = {(names[int(c)] if names else str(c)): int((split[values == c] == "test").sum())
+                      for c in np.unique(values) if 0 < (split[values == c] == "test").sum() < SPARSE_TEST}
+            if sparse and "test" in set(split.tolist()):  # one such image moves mean-class accuracy by points
+                lines.append(f"  few test images (under {SPARSE_TEST}): " + ", ".join(f"{n} ({k})" for n, k in sparse.items())
+                             + "; --min-class-count N leaves classes with fewer than N images out")
             unused = [n for i, n in enumerate(names or []) if i not in set(np.unique(values).tolist())]
             if unused:  # a class the labels name (a yaml's names, a fixed list) that no image carries
                 lines.append(f"  no images: {', '.join(map(str, unused))}")
