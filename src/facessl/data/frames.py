@@ -165,6 +165,14 @@ def video_of(parts: list[str]) -> str:
     return "/".join(parts[:2]) if len(parts) > 2 else parts[0]
 
 
+def per_identity_hint(sampling: str, unit: str, identities: int) -> str:
+    """What to change when an epoch of one `unit` per identity is smaller than a batch (empty for other samplings)."""
+    if sampling != "per_identity":
+        return ""
+    return (f"data.sampling=per_identity takes one {unit} of each of the {identities} identities an epoch; with few "
+            "identities data.sampling=all_frames takes every one")
+
+
 class VoxCelebFrames(FrameFiles):
     """Frames of a face-track tree `<root>/<identity>/<video>/<track>/<frame>.jpg` (VoxCeleb layout).
 
@@ -221,10 +229,7 @@ class VoxCelebFrames(FrameFiles):
 
     @property
     def small_epoch_hint(self) -> str:
-        if self.sampling != "per_identity":
-            return ""
-        return (f"data.sampling=per_identity takes one frame (track) of each of the {len(self.identities)} "
-                "identities an epoch; with few identities data.sampling=all_frames takes every one")
+        return per_identity_hint(self.sampling, "frame (track)", len(self.identities))
 
     def epoch_keys(self, seed: int, epoch: int) -> list:
         rng = np.random.default_rng([seed, epoch])

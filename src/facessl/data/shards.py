@@ -378,10 +378,9 @@ class ShardFrames:
 
     @property
     def small_epoch_hint(self) -> str:
-        if self.sampling != "per_identity":
-            return ""
-        return (f"data.sampling=per_identity takes one {self.kind[:-1]} of each of the {self.identities_sampled} "
-                "identities an epoch; with few identities data.sampling=all_frames takes every one")
+        from facessl.data.frames import per_identity_hint
+
+        return per_identity_hint(self.sampling, self.kind[:-1], self.identities_sampled)
 
     # ---- the streams ------------------------------------------------------------------------------
     def _blocks(self, seed: int):

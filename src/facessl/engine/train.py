@@ -341,7 +341,7 @@ class Trainer:
         if budget and self.training_seconds() >= budget:  # a resumed run whose budget was already spent
             stop = self.step
         loader_iter = iter(self._loader()) if self.step < stop else None
-        terminated = _TermFlag(save_on_sigterm)  # SIGTERM (a preemption, `timeout`), Ctrl-C: finish the step, save, stop
+        terminated = _StopSignals(save_on_sigterm)  # SIGTERM (a preemption, `timeout`), Ctrl-C: finish the step, save, stop
         try:
             while self.step < stop:
                 batch = _next_batch(loader_iter)
@@ -513,7 +513,7 @@ def _next_batch(loader_iter):
         raise
 
 
-class _TermFlag:
+class _StopSignals:
     """While training: SIGTERM and a first Ctrl-C set `raised` instead of ending the process, so the step in flight
     finishes and is saved (a cluster's preemption, `timeout`, torchrun stopping its workers, a user at the
     terminal); a second Ctrl-C stops at once. Data-loader workers ignore both (engine.runtime.worker_init): the
