@@ -1,4 +1,5 @@
 """Task protocols on tiny in-memory datasets: splits, labels, metrics, baselines, tables."""
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -330,3 +331,21 @@ def test_the_random_row_builds_the_encoders_architecture_from_its_config(monkeyp
     assert built == [7] and seen[1] is None
     assert result["baseline_inits"]["random"]["init"].startswith("a re-initialised copy")
     assert result["baseline_inits"]["supervised"] is None
+
+
+def test_a_feature_equal_to_another_is_probed_once():
+    from facessl.methods.fabnet import FAbNet, FAbNetConfig
+
+    encoder = FAbNet(FAbNetConfig(embedding_dim=8), image_size=32).encoder()
+    datasets = {"rafdb:/r": expression_set(n=60)}
+    at_32 = replace(FAST, size=32)  # the training size
+    results = runner.evaluate(encoder, [TaskSpec("", "rafdb:/r")], at_32, features=["embedding", "fs"], baselines=(),
+                              datasets=datasets)
+    assert set(results["tasks"][0]["rows"]["checkpoint"]) == {"embedding"}
+    assert results["eval_config"]["features"] == ["embedding"]
+    assert results["eval_config"]["same_features"] == {"fs": "embedding"}
+    assert "- feature fs: the very same numbers as embedding for this model" in tables.render(results)
+    results = runner.evaluate(encoder, [TaskSpec("", "rafdb:/r", size=64)], at_32, features=["embedding", "fs"],
+                              baselines=(), datasets=datasets)  # at twice the size F_s is a 2x2 map: two rows
+    assert set(results["tasks"][0]["rows"]["checkpoint"]) == {"embedding", "fs"}
+    assert "same_features" not in results["eval_config"]

@@ -65,6 +65,18 @@ def test_features_are_the_embedding_and_the_map_it_is_made_from():
     assert set(feats) == {"embedding", "fs"} and feats["embedding"].shape == (3, 32)
 
 
+@pytest.mark.parametrize("backbone", [None, SimpleNamespace(name="small", width=0.25)])
+def test_same_features_says_exactly_when_fs_is_the_embedding(backbone):
+    m = FAbNet(FAbNetConfig(embedding_dim=8), backbone=backbone, image_size=SIZE).eval()
+    enc = m.encoder()
+    with torch.no_grad():
+        for size in (SIZE // 2, SIZE, SIZE + 8, 2 * SIZE):
+            feats = enc.features(torch.rand(2, 3, size, size))
+            equal = feats["fs"].shape == feats["embedding"].shape and torch.equal(feats["fs"], feats["embedding"])
+            assert enc.same_features(size) == ({"fs": "embedding"} if equal else {}), size
+            assert equal == (backbone is None and size <= SIZE + 8)  # the paper's encoder: 1x1 until 2x the size
+
+
 def test_map_read_out_of_a_small_backbone_keeps_a_larger_inputs_map_whole():
     from types import SimpleNamespace
 

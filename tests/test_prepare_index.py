@@ -102,3 +102,17 @@ def test_shallower_frame_trees_make_the_frame_folder_the_track(tmp_path):
     assert sorted(tuples.track[s] for s, _ in tuples.tracks) == ["Aaron_Eckhart/0", "Abel_Pacheco/1", "Abel_Pacheco/4"]
     key = tuples.epoch_keys(0, 0)[0]
     assert len({tuples.track[i] for i in key}) == 1  # the frames of a tuple come from one video
+
+
+def test_summary_counts_one_of_a_kind_in_the_singular(tmp_path):
+    data = make_track_tree(tmp_path / "a", identities=1, videos=1, tracks=1, frames=3, size=16)
+    text = VoxCelebFrames(data, "all_frames", 16).summary()
+    assert text.startswith(f"data: 3 images, 1 identity, 1 video, 1 track under {data}")
+
+
+def test_counted_words():
+    from facessl.wording import counted
+
+    assert [counted(n, noun) for n, noun in ((0, "image"), (1, "identity"), (2, "identity"), (1, "worker"),
+                                              (3, "class"))] == ["0 images", "1 identity", "2 identities",
+                                                                 "1 worker", "3 classes"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from facessl.errors import FacesslError
+from facessl.wording import counted
 
 
 def add_arguments(parser) -> None:
@@ -85,8 +86,9 @@ def report(kind: str, s: dict, out) -> None:
 
     t, run_ = s["totals"], s["_run"]
     if kind == "videos":
-        print(f"prepared {t['videos']} videos: {t['tracks_written']} tracks, {t['frames_written']} face crops "
-              f"from {t['frames_sampled']} sampled frames; {t['videos_skipped']} skipped, "
+        print(f"prepared {counted(t['videos'], 'video')}: {counted(t['tracks_written'], 'track')}, "
+              f"{counted(t['frames_written'], 'face crop')} from {counted(t['frames_sampled'], 'sampled frame')}; "
+              f"{t['videos_skipped']} skipped, "
               f"{t['videos_without_track']} without a track")
         _names("without a track", [v["key"] for v in s["videos"] if not v.get("tracks")])
         _names("turned upright", [f"{v['key']} ({v['turn']}° anticlockwise)" for v in s["videos"] if v.get("turn")])
@@ -94,7 +96,7 @@ def report(kind: str, s: dict, out) -> None:
             print(f"  partly decoded {shown(v['key'])}: {partly_decoded(v)}")
     else:
         turned = f" ({t['turned']} turned upright)" if t["turned"] else ""  # upright data: the line as it was
-        print(f"prepared {t['images']} photos: {t['written']} crops written{turned}; "
+        print(f"prepared {counted(t['images'], 'photo')}: {counted(t['written'], 'crop')} written{turned}; "
               f"{t['no_face']} without a face, {t['unreadable']} unreadable, {t['errors']} failed; "
               f"names in {os.path.join(out, 'photos.csv')}")
         _names("turned upright", s["turned"])
@@ -112,7 +114,7 @@ def report(kind: str, s: dict, out) -> None:
         print(f"nothing new to do: every input was prepared before; summary in {os.path.join(out, 'prepare.json')}")
         return
     unit = "frames" if kind == "videos" else "photos"
-    print(f"{run_['frames_per_s']:.1f} {unit}/s this run ({run_['seconds']:.1f} s, {run_['workers']} workers); "
+    print(f"{run_['frames_per_s']:.1f} {unit}/s this run ({run_['seconds']:.1f} s, {counted(run_['workers'], 'worker')}); "
           f"summary in {os.path.join(out, 'prepare.json')}")
 
 

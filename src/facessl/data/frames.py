@@ -21,6 +21,7 @@ from torch.utils.data import Dataset, Sampler
 
 from facessl.data.image_decode import IMAGE_SUFFIXES, decode_errors, read_rgb
 from facessl.errors import DataFormatError
+from facessl.wording import counted
 
 # Sidecars that facessl itself writes beside frames (prepare.json, track.json, _truth.jsonl): expected, not "skipped".
 SIDECAR_EXTENSIONS = (".json", ".jsonl")
@@ -113,7 +114,7 @@ class FrameFiles(Dataset):
 
     def summary(self) -> str:
         """What was found and what was left out, printed before training."""
-        text = f"data: {len(self.files)} images under {self.root}"
+        text = f"data: {counted(len(self.files), 'image')} under {self.root}"
         return text + "".join(f"; skipped {n} {why} (e.g. {example})" for why, (n, example) in self.skipped.items())
 
     def _check_one_readable(self):
@@ -213,8 +214,9 @@ class VoxCelebFrames(FrameFiles):
         return [f for f in images if "/" in f and not f.startswith(("_", "."))]
 
     def summary(self) -> str:
-        head = (f"data: {len(self.files)} images, {len(self.identities)} identities, {len(set(self.video.tolist()))} videos, "
-                f"{len(runs(self.track)[0])} tracks under {self.root}")
+        head = (f"data: {counted(len(self.files), 'image')}, {counted(len(self.identities), 'identity')}, "
+                f"{counted(len(set(self.video.tolist())), 'video')}, {counted(len(runs(self.track)[0]), 'track')} "
+                f"under {self.root}")
         depth = np.char.count(self.files.astype(str), "/")
         shallow = {2: "<identity>/<video>/<frame> (a video folder is one track)", 1: "<clip>/<frame> (a clip folder is "
                    "its identity, video and track)"}

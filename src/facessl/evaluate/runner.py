@@ -173,6 +173,10 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
     if not checkpoint_row and "random" not in baselines:
         raise FacesslError("nothing to evaluate: no checkpoint row and no random-weights row")
     size = input_size(encoder, options)
+    merged = _merge_same_features(encoder, choices, {spec.size or size for spec in specs} or {size})
+    for alias, original in merged.items():
+        _say(options, f"note: feature {alias!r} is the very same numbers as {original!r} for this model at this "
+                      f"input size; probed once, as {original!r}")
     if options.random_inits < 1:
         raise FacesslError(f"random_inits must be >= 1, got {options.random_inits}")
     if build_random is not None:
@@ -223,6 +227,7 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "checkpoint": {**(checkpoint or {}), "weights_hash": sources_at(size)["checkpoint"].weights if checkpoint_row else None},
         "eval_config": {**asdict(options), "features": choices, "skipped_features": lacking,
+                        **({"same_features": merged} if merged else {}),
                         "baselines": list(baselines), "input_size": size},
         "baseline_inits": {  # where the baselines' weights came from (provenance; not part of the hash)
             "random": {"init": random_init, "seeds": [RANDOM_SEED + k for k in range(options.random_inits)]}
@@ -239,6 +244,22 @@ def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None
                   "probe_hits": 0 if cache is None else cache.probe_hits,
                   "probe_misses": 0 if cache is None else cache.probe_misses},
     })
+
+
+def _merge_same_features(encoder, choices: list[str], sizes: set) -> dict[str, str]:
+    """Drop from `choices` (in place) each feature that equals another chosen one at every input size used
+    (FAb-Net's F_s is its embedding for the paper's encoder), so a table never shows one probe twice."""
+    same_at = getattr(encoder, "same_features", None)
+    if same_at is None:
+        return {}
+    common = None
+    for size in sizes:
+        pairs = set(same_at(size).items())
+        common = pairs if common is None else common & pairs
+    merged = {alias: original for alias, original in sorted(common or ()) if alias in choices and original in choices}
+    for alias in merged:
+        choices.remove(alias)
+    return merged
 
 
 def json_safe(obj):

@@ -181,6 +181,8 @@ def render(results: dict) -> str:
              f"input {results.get('eval_config', {}).get('input_size', '?')} px, "
              f"{results.get('eval_config', {}).get('seeds', '?')} seed(s)",
              f"- model selection: {results.get('protocol', '?')}"]
+    for alias, original in (results.get("eval_config", {}).get("same_features") or {}).items():
+        lines.append(f"- feature {alias}: the very same numbers as {original} for this model, probed once (as {original})")
     inits = results.get("baseline_inits") or {}
     if inits.get("random"):
         seeds = inits["random"].get("seeds") or []

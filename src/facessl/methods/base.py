@@ -24,6 +24,10 @@ class Encoder(nn.Module):
     def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def same_features(self, size: int) -> dict[str, str]:
+        """{feature: another feature whose numbers it equals} for inputs of `size`: evaluation probes one of them."""
+        return {}
+
 
 class Method(nn.Module):
     """Base class of every self-supervised method.

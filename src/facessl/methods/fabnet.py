@@ -36,6 +36,7 @@ from typing import Literal
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
 
 from facessl.config import MethodConfig
 from facessl.methods.fabnet_curriculum import Curriculum
@@ -110,6 +111,16 @@ class FAbNetEncoder(Encoder):
     def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         maps = self.embedder.maps(images)
         return {"embedding": self.embedder.project_maps(maps), "fs": maps.flatten(1)}
+
+    def same_features(self, size: int) -> dict[str, str]:
+        """{feature: the feature it equals} at this input size. The paper's encoder ends in its 1x1xD embedding
+        (no linear layer), so at the training size (or a smaller input, resized up) F_s is the embedding itself;
+        a larger input gives a larger map, which F_s keeps and the embedding pools."""
+        embedder = self.embedder
+        trained = embedder.backbone.feature_shape(embedder.image_size)
+        if isinstance(embedder.project, nn.Identity) and embedder.backbone.feature_shape(max(int(size), embedder.image_size)) == trained:
+            return {"fs": "embedding"}
+        return {}
 
 
 class FAbNet(Method):

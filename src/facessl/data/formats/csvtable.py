@@ -15,6 +15,7 @@ Comma, tab or semicolon separated; quoted fields, BOM and CRLF accepted (formats
 (`csv:labels.xlsx`) is read the same way from its first worksheet with rows, header on its first non-empty row,
 numbers as Excel shows them (formats.xlsx); a sheet holding the named columns is preferred (a notes sheet before
 the table is passed over), `sheet` names one; messages name `labels.xlsx [sheet NAME]:ROW`.
+A table naming original photos reads the crops `facessl prepare --images` made of them (formats.prepared_photos).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, check_group_matches,
                                            compile_group, group_of, grouped_stratified_split, leave_out_rare_classes)
 from facessl.data.formats.imagefiles import MissingImages, with_dropped
+from facessl.data.formats.prepared_photos import crops_of
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError, FacesslError
@@ -120,6 +122,7 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
     if images is None:
         _check_images_are_beside(folder, rows[0], image_i, where)
     missing = MissingImages(skip_missing)
+    crops = crops_of(folder)  # a folder made by `facessl prepare --images`: the table may name the original photos
     files, raw_labels, values, groups, split, names_read = [], [], [], [], [], []
     for line, fields in rows:
         name = fields[image_i]
@@ -128,6 +131,15 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         if "\\" in name and not (folder / name).is_file():  # written on Windows: imgs\sub\a.jpg
             name = name.replace("\\", "/")
         file = folder / name
+        if crops is not None and name in crops and not file.is_file():
+            if boxes or numeric:
+                raise DataFormatError(where, f"{folder} holds face crops made by facessl prepare, but this table's "
+                                             "boxes or points are places in the original photos: pass --images the "
+                                             "folder of the original photos", line)
+            if not crops[name]:  # prepare found no face in it (or could not read it): no crop to label
+                missing.dropped["no_crop_from_prepare"] += 1
+                continue
+            file = folder / crops[name]
         if label_i is not None and not fields[label_i]:
             if not skip_missing:
                 raise DataFormatError(where, f"empty label in column {header[label_i]!r} (--skip-missing skips and "
