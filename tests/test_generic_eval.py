@@ -166,19 +166,30 @@ def test_missing_image_in_a_users_csv_is_named(own_csv, capsys):
     assert code == 2 and len(err) == 1 and "legend.csv:2: image" in err[0] and "S00_000.png" in err[0]
 
 
-def test_an_undecodable_image_is_named_or_with_skip_missing_skipped_and_counted(own_csv, capsys):
+def test_a_few_undecodable_images_are_skipped_counted_and_named(own_csv, capsys):
     (own_csv / "photos" / "S03_003.png").write_bytes((own_csv / "photos" / "S03_003.png").read_bytes()[:60])  # cut short
     (own_csv / "photos" / "S04_004.png").write_text("<html>404 Not Found</html>")  # a web page saved as an image
     args = ["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'legend.csv'}",
-            "--images", str(own_csv / "photos"), "--label-column", "emotion", *CLI_FAST]
-    code = main([*args, "--out", str(own_csv / "bad")])
+            "--images", str(own_csv / "photos"), "--label-column", "emotion", *[a for a in CLI_FAST if a != "--quiet"]]
+    for flag, out in (([], "found"), (["--skip-missing"], "checked")):  # found while extracting, or checked before
+        assert main([*args, "--out", str(own_csv / out), *flag]) == 0
+        task = json.loads((own_csv / out / "results.json").read_text())["tasks"][0]
+        assert task["info"]["dropped"] == {"undecodable image": 2}
+        assert task["info"]["train_rows"] + task["info"]["val_rows"] + task["info"]["test_rows"] == 58
+        assert "rows skipped by the reader: undecodable image 2" in (own_csv / out / "results.md").read_text()
+    err = capsys.readouterr().err
+    assert err.count("cannot decode; checking every image of the task") == 1
+    assert err.count("skipped 2 undecodable image") == 2
+
+
+def test_many_undecodable_images_stop_the_task(own_csv, capsys):
+    for path in sorted((own_csv / "photos").glob("*.png"))[:12]:  # 12 of 60: not a few damaged files
+        path.write_bytes(b"\x00\x00\x00\x1cftypheic")  # an HEIC photo Pillow cannot read
+    code = main(["eval", "--checkpoint", str(own_csv / "run"), "--dataset", f"csv:{own_csv / 'legend.csv'}",
+                 "--images", str(own_csv / "photos"), "--label-column", "emotion", "--out", str(own_csv / "bad"),
+                 *CLI_FAST])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "cannot decode image" in err[0] and "--skip-missing" in err[0]
-    assert main([*args, "--out", str(own_csv / "out"), "--skip-missing"]) == 0
-    task = json.loads((own_csv / "out" / "results.json").read_text())["tasks"][0]
-    assert task["info"]["dropped"] == {"undecodable image": 2}
-    assert task["info"]["train_rows"] + task["info"]["val_rows"] + task["info"]["test_rows"] == 58
-    assert "rows skipped by the reader: undecodable image 2" in (own_csv / "out" / "results.md").read_text()
+    assert code == 2 and "12 of 60 images" in err[-1] and "do not decode, too many to be damaged files" in err[-1]
 
 
 def test_pairs_that_use_an_undecodable_image_are_dropped_and_counted(tmp_path):

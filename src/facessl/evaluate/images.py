@@ -23,13 +23,21 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
+class UndecodableImage(FacesslError):
+    """An image file that exists but does not decode (a truncated download, a web page saved as .jpg)."""
+
+    def __init__(self, item, reason):
+        super().__init__(f"{item}: cannot decode image ({reason}); --skip-missing skips and counts such images")
+        self.item = item
+
+
 def _decode(item, size: int | None = None) -> np.ndarray:
     if isinstance(item, np.ndarray):
         return _as_rgb(item)
     try:
         return load_image(item, size)
     except decode_errors() as exc:
-        raise FacesslError(f"{item}: cannot decode image ({exc}); --skip-missing skips and counts such images") from None
+        raise UndecodableImage(item, exc) from None
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:

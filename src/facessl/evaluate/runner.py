@@ -17,6 +17,7 @@ from dataclasses import asdict
 
 import facessl
 from facessl.data.formats.common import PairSet
+from facessl.data.formats.decodable import UNDECODABLE, drop_undecodable
 from facessl.data.formats.grouping import case_note
 from facessl.errors import FacesslError
 from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, verification
@@ -25,6 +26,7 @@ from facessl.evaluate.cache import FeatureCache, array_hash
 from facessl.evaluate.crossval import cross_validated
 from facessl.evaluate.features import FeatureSource, available_choices
 from facessl.evaluate.identity import supervised_verification
+from facessl.evaluate.images import UndecodableImage
 from facessl.evaluate.pairs import pairs_from_identities
 from facessl.evaluate.probes import SELECTED_ON_TEST
 from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, pool_runs, run_floor, run_probe_task
@@ -84,16 +86,54 @@ def _group(source) -> list[FeatureSource]:
     return list(source) if isinstance(source, (list, tuple)) else [source]
 
 
+# a few damaged files in a large set are skipped; more than this many, and more than this share, is not damage
+# but a set facessl cannot read (HEIC photos, a wrong --images) and stops the task
+UNDECODABLE_TOLERATED = (10, 0.05)
+
+
 def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions, choices, baselines,
                   datasets: dict, skip_missing=False) -> dict:
     """One task: every feature choice for every row (checkpoint, random), plus the supervised row, all at
     the input size of `sources` (the task's own size, else the evaluation's). A row given several sources
-    (the random row's initialisations) is scored on each and pooled (pool_runs)."""
+    (the random row's initialisations) is scored on each and pooled (pool_runs).
+
+    An image that exists but does not decode is found when its features are computed. The task is then read
+    again without such images (one checking pass decodes every image), counted and named, and run again: a damaged
+    file among thousands costs a rerun of one task, not the evaluation; many of them stop the task."""
+    try:
+        return _evaluate_spec(spec, sources, template, options, choices, baselines, datasets, skip_missing)
+    except UndecodableImage as exc:
+        if skip_missing:  # the reader's checking pass ran: a file damaged since is an error
+            raise
+        _say(options, f"[{spec.name}] {exc.item}: cannot decode; checking every image of the task, then running it "
+                      "without those that do not decode")
+    return _evaluate_spec(spec, sources, template, options, choices, baselines, datasets, skip_missing,
+                          skip_undecodable=True)
+
+
+def _without_undecodable(data, spec_name: str):
+    """data without the images that do not decode, unless there are too many of them to be damage."""
+    data = drop_undecodable(data)
+    bad = data.dropped.get(UNDECODABLE, 0)
+    images = len(data.images) if isinstance(data, PairSet) else len(data)
+    tolerated, share = UNDECODABLE_TOLERATED
+    if bad > tolerated and bad > share * (bad + images):
+        raise FacesslError(f"{spec_name}: {bad} of {bad + images} images of {data.source} do not decode, too many to "
+                           "be damaged files; convert them to JPEG or PNG, or pass --skip-missing to skip them all")
+    return data
+
+
+def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions, choices, baselines,
+                   datasets: dict, skip_missing=False, skip_undecodable=False) -> dict:
     start = time.perf_counter()
     first = _group(next(iter(sources.values())))[0]
     size = first.size
     reader_options = split_reader_options(spec)
-    read = lambda key: datasets[key] if key in datasets else read_dataset(key, skip_missing, reader_options[key])
+
+    def read(key):
+        data = datasets[key] if key in datasets else read_dataset(key, skip_missing, reader_options[key])
+        return _without_undecodable(data, spec.name) if skip_undecodable else data
+
     test_set = read(spec.dataset)
     if spec.task == "verification" and not isinstance(test_set, PairSet):  # a set of people without a pairs file
         test_set = pairs_from_identities(test_set)

@@ -1,6 +1,7 @@
 """`--skip-missing` for images that exist but do not decode (a truncated download, an HTML page saved as
 .jpg, a zero-byte file): one checking pass before any features are computed, so every later step sees
-only rows it can read. Without the flag the first such image stops the evaluation with its name."""
+only rows it can read. Without the flag, evaluation meets the first such image while computing features and then
+runs the task again through this check (evaluate.runner.evaluate_spec)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
