@@ -71,14 +71,15 @@ def test_embed_a_csv_dataset(toy_load):
     assert np.load(out).shape[0] == 2 and out.with_suffix(".txt").read_text().split()[1].endswith("y.png")
 
 
-def test_embed_a_folder_skips_and_counts_undecodable_photos_with_skip_missing(toy_load, capsys):
+def test_embed_a_folder_skips_and_counts_undecodable_photos(toy_load, capsys):
     png(toy_load / "imgs" / "a.png", 10)
     png(toy_load / "imgs" / "c.png", 200)
     (toy_load / "imgs" / "b.jpg").write_bytes(b"<html>not a photo</html>")
     args = ["embed", "--checkpoint", str(toy_load / "run"), "--images", str(toy_load / "imgs"), "--device", "cpu"]
-    assert main([*args, "--out", str(toy_load / "f.npy")]) == 2  # without the flag: stops, naming it and the flag
-    assert "b.jpg: cannot decode image" in capsys.readouterr().err
-    assert main([*args, "--out", str(toy_load / "f.npy"), "--skip-missing"]) == 0
+    assert main([*args, "--out", str(toy_load / "g.npy")]) == 0  # met while computing: skipped and named
+    assert "skipped 1 image(s) that do not decode: b.jpg" in capsys.readouterr().out
+    assert (toy_load / "g.txt").read_text().split() == ["a.png", "c.png"] and np.load(toy_load / "g.npy").shape[0] == 2
+    assert main([*args, "--out", str(toy_load / "f.npy"), "--skip-missing"]) == 0  # checked before computing
     assert (toy_load / "f.txt").read_text().split() == ["a.png", "c.png"] and np.load(toy_load / "f.npy").shape[0] == 2
     printed = capsys.readouterr().out
     assert "found 3 images" in printed and "skipped 1 that do not decode (e.g." in printed and "b.jpg" in printed

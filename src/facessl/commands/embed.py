@@ -122,6 +122,9 @@ def per_clip_means(imageset, feats: np.ndarray) -> tuple[list[str], np.ndarray]:
 
 def run(args) -> int:
     import facessl
+    from facessl.data.video.writers import shown  # names that are not UTF-8, printable
+    from facessl.evaluate import embed_parts
+    from facessl.evaluate.cache import weights_hash
     from facessl.evaluate.features import FeatureSource, available_choices, combine, feature_names
     from facessl.evaluate.protocol import EvalOptions
     from facessl.evaluate.runner import input_size
@@ -146,12 +149,22 @@ def run(args) -> int:
     size = input_size(encoder, EvalOptions(size=args.size))
     source = FeatureSource(encoder, size=size, batch_size=args.batch_size, device=args.device, amp=args.amp,
                            quiet=args.quiet, label="embed")
-    feats = combine(source.features(imageset), choice)
+    say = (lambda text: None) if args.quiet else print
+    key = embed_parts.job_key(weights_hash(encoder), choice, size, names)
+    kept, feats, bad = embed_parts.embed_in_parts(imageset, names, lambda part: combine(source.features(part), choice),
+                                                  key, out, say)
+    if bad:
+        shown_bad = ", ".join(shown(n) for n in bad[:3]) + (" ..." if len(bad) > 3 else "")
+        say(f"skipped {len(bad)} image(s) that do not decode: {shown_bad}")
+    if not len(kept):
+        raise FacesslError(f"none of the {len(names)} images decodes; nothing written")
+    imageset, names = imageset.subset(kept), [names[i] for i in kept]
     what = "images"
     if args.per_clip:
         names, feats = per_clip_means(imageset, feats)
         what = "clips"
     written = write_features(out, names, feats)
+    embed_parts.remove_parts(out)  # the job is written whole: its parts are no longer needed
     if not args.quiet:
         print(f"{len(names)} {what} -> {feats.shape[1]}-d '{choice}' features at {size} px: "
               + ", ".join(str(w) for w in written))
