@@ -328,6 +328,9 @@ def test_reader_options_reach_the_reader_as_yaml_values():
                                       "--reader-option", "aus=[1, 2, 4]", "--reader-option", "protocol=FF",
                                       "--reader-option", "box-mm=220.5"])
     assert reader_options(args) == {"every": 5, "aus": [1, 2, 4], "protocol": "FF", "box_mm": 220.5}
+    several = build_parser().parse_args(["eval", "--checkpoint", "run", "--dataset", "dfew:D", "--reader-option",
+                                         "frames=8", "fold=2", "--out", "o", "--reader-option", "size=96"])
+    assert reader_options(several) == {"frames": 8, "fold": 2, "size": 96}  # as the docs write it: one flag, two
 
 
 def test_a_valence_arousal_set_reports_the_concordance_correlation_beside_the_mae():

@@ -136,8 +136,9 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
                                                      "or wild; fairface: padding 0.25 (default) or 1.25; "
                                                      "insightface-bin: agedb_30, cfp_fp ...; ijb: IJBB or IJBC; "
                                                      "ytf: aligned (default) or frames")
-    own.add_argument("--reader-option", action="append", default=None, metavar="KEY=VALUE",
-                     help="any other keyword of the format's reader (repeatable; the value is read as YAML), e.g. "
+    own.add_argument("--reader-option", action="extend", nargs="+", default=None, metavar="KEY=VALUE",
+                     help="any other keyword of the format's reader (one or more, repeatable; the value is read as "
+                          "YAML), e.g. "
                           "bp4d: every=5, aus=[1,2,4]; kdef: angles=S; cfp: protocol=FF; celeba: limit_train=20000")
 
 
