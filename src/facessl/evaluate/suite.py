@@ -35,6 +35,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",
                "rafdb-compound": "classification", "ferplus": "classification",
                "affectnet": "classification", "expw": "expression", "dfew": "expression", "ckplus": "classification",
+               "ferv39k": "expression", "mafw": "classification",
                "kdef": "expression", "jaffe": "expression", "oulucasia": "expression", "rafd": "classification",
                "300vw": "landmarks",
                "mtfl": "landmarks", "wflw": "landmarks", "celeba": "attributes",

@@ -24,6 +24,8 @@ READERS = {
     "ferplus": ("ferplus", "read_ferplus", "FER+ fer2013new.csv beside fer2013.csv, or FER2013Train/Valid/Test + label.csv (8 classes, majority vote)"),
     "affectnet": ("affectnet", "read_affectnet", "AffectNet training.csv/validation.csv + Manually_Annotated_Images (face boxes), or train_set/val_set images + _exp.npy (8 classes)"),
     "dfew": ("dfew", "read_dfew", "DFEW Clip/clip_224x224/<clip>/ frames + EmoLabel_DataSplit set_1..5 csvs: 7 classes per clip, frames pooled per clip"),
+    "ferv39k": ("ferv39k", "read_ferv39k", "FERV39k 2_ClipsforFaceCrop/<Scene>/<Emotion>/<clip>/ frames + 4_setups/All_scenes train_All/test_All.csv (scene=NAME: 22_scenes): 7 classes per clip, frames pooled per clip"),
+    "mafw": ("mafw", "read_mafw", "MAFW data/frames/<clip>/ frames (or data/clips/<clip>.mp4) + Train & Test Set/single/no_caption/set_1..5: 11 classes per clip, frames pooled per clip"),
     "expw": ("expw", "read_expw", "ExpW label/label.lst + image/origin photos (face boxes; 7 expressions, split grouped by photo)"),
     "ckplus": ("ckplus", "read_ckplus", "CK+ cohn-kanade-images + Emotion (+ Landmarks): last 3 frames of the labelled sequences (7 classes)"),
     "kdef": ("kdef", "read_kdef", "KDEF AF01/AF01ANS.JPG: 7 expressions x 5 angles (FL HL S HR FR; labels pose, pose_class), split grouped by person"),
