@@ -208,6 +208,12 @@ def run(args) -> int:
     bad, line = undecodable(images, args.seed)
     if line:
         print(line)
+    if "source_file" not in images.labels:  # not --detect-faces: are these face crops at all?
+        from facessl.data.crop_check import scene_note
+
+        scenes = scene_note(images.images, args.seed)
+        if scenes:
+            print(f"note: {scenes}")
     if out is None:
         return 0
     if len(bad):  # the sheet shows faces that decode

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict
 
 import facessl
+from facessl.data.crop_check import scene_note
 from facessl.data.formats.common import PairSet
 from facessl.data.formats.decodable import UNDECODABLE, drop_undecodable
 from facessl.data.formats.grouping import case_note
@@ -149,6 +150,10 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
         same_but_case = getattr(data, "meta", None) and data.meta.get("case_only_classes")
         if same_but_case:  # kept apart, but said: the labeller may have meant one class (also in results.md)
             _say(options, f"[{spec.name}] {data.source}: note: {case_note(same_but_case)}")
+    test_images = test_set.images if isinstance(test_set, PairSet) else test_set
+    scenes = None if "source_file" in test_images.labels else scene_note(test_images.images)  # not --detect-faces
+    if scenes:
+        _say(options, f"[{spec.name}] {test_images.source}: note: {scenes}")
     if spec.task != "verification" and any(isinstance(d, PairSet) for d in (test_set, train_set)):
         raise FacesslError(f"{spec.dataset}: a pairs dataset only serves task 'verification', not {spec.task!r}")
     task = None if spec.task == "verification" else build_task(spec.task, test_set, train_set, options)
@@ -182,6 +187,8 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
     if task is not None:  # what ignoring the image scores: every table's floor
         rows["floor"] = {FLOOR_NAMES[task.probe.kind]: run_floor(task)}
     info = {} if task is None else dict(task.info)
+    if scenes:
+        info["not_face_crops"] = scenes
     drawn = isinstance(test_set, PairSet) and test_set.images.meta.get("pairs_drawn")
     if drawn:  # no pairs file: say how the pairs were drawn (evaluate/pairs.py)
         info["pairs_drawn"] = {**drawn, "pairs": int(len(test_set.pairs))}

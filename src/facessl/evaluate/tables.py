@@ -118,6 +118,7 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     notes += [f"{t['name']}: classes left out (no face found in any of their clips): "
               + ", ".join(t["info"]["classes_without_a_face"])
               for t in tasks if t.get("info", {}).get("classes_without_a_face")]
+    notes += [f"{t['name']}: {t['info']['not_face_crops']}" for t in tasks if t.get("info", {}).get("not_face_crops")]
     notes += [f"{t['name']}: {case_note(t['info']['case_only_classes'])}"
               for t in tasks if t.get("info", {}).get("case_only_classes")]
     notes += [f"{t['name']}: test classes with no training image, which the probe cannot predict (each counts as an "
