@@ -69,3 +69,14 @@ def test_eval_notes_scenes_on_the_console_and_under_the_table(tmp_path, pictures
     task = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"][0]
     assert "not face crops" in task["info"]["not_face_crops"]
     assert "imagefolder: 8 of 8 sampled pictures are not face crops" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_pretraining_on_whole_pictures_is_warned_about(tmp_path, pictures, capsys):
+    from facessl.engine.train import train
+    from train_helpers import tiny_config
+
+    for i, picture in enumerate(pictures[1]):
+        Image.fromarray(picture).save(tmp_path / f"p{i}.jpg")
+    train(tiny_config(tmp_path, "data.layout=folder", "data.sampling=all_frames", steps=1, batch=4), tmp_path / "run")
+    err = capsys.readouterr().err
+    assert "warning: 8 of 8 sampled pictures are not face crops" in err and "facessl prepare --images" in err

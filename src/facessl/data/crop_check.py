@@ -57,11 +57,17 @@ def _is_scene(picture: np.ndarray, detector) -> bool:
     return face is None or (face.box[2] - face.box[0]) < SCENE_WIDTH * picture.shape[1]
 
 
-def scene_note(images, seed: int = 0, detector=None) -> str | None:
-    """One line when most of the sampled pictures are not face crops, else None."""
+def scene_finding(images, seed: int = 0, detector=None) -> str | None:
+    """What the sample shows, when most of it are not face crops (else None)."""
     scenes, searched, example = scenes_in_sample(images, seed, detector)
     if searched < MIN_SEARCHED or scenes < NOTE_SHARE * searched:
         return None
     return (f"{scenes} of {searched} sampled pictures are not face crops (no face, or the largest fills under "
-            f"{SCENE_WIDTH:.0%} of the width; e.g. {example}): the probe reads the whole picture; --detect-faces "
-            "crops each picture to its face, aligned as facessl prepare aligns the pretraining faces")
+            f"{SCENE_WIDTH:.0%} of the width; e.g. {example})")
+
+
+def scene_note(images, seed: int = 0, detector=None) -> str | None:
+    """One line for an evaluation when most of the sampled pictures are not face crops, else None."""
+    finding = scene_finding(images, seed, detector)
+    return finding and (f"{finding}: the probe reads the whole picture; --detect-faces crops each picture to its "
+                        "face, aligned as facessl prepare aligns the pretraining faces")

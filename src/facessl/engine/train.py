@@ -88,6 +88,7 @@ class Trainer:
         self.dataset = build_dataset(cfg.data, self.method.data_kind)
         if self.main and not quiet and hasattr(self.dataset, "summary"):
             print(self.dataset.summary())  # what was found and what was skipped, before any step
+            self._say_if_not_face_crops()
         if cfg.data.in_memory:  # decoded once; batches are then indexing, no loader workers needed
             if hasattr(self.dataset, "loader"):
                 raise FacesslError("data.in_memory=true decodes a frame tree once; tar shards stream instead "
@@ -110,6 +111,18 @@ class Trainer:
             self.log = MetricsLog(self.run_dir, cfg.log.tensorboard, self.step if self.resumed_from else None)
 
     # ---- setup helpers -----------------------------------------------------------------------------
+    def _say_if_not_face_crops(self) -> None:
+        """Photos of whole scenes pretrain an encoder of rooms (facessl prepare cuts out the faces): say so, once."""
+        files, root = getattr(self.dataset, "files", None), getattr(self.dataset, "root", None)
+        if files is None or root is None:  # shards: written by prepare, face crops
+            return
+        from facessl.data.crop_check import scene_finding
+
+        finding = scene_finding([str(root / f) for f in files[:100_000]], self.cfg.seed)
+        if finding:
+            print(f"warning: {finding}: the encoder would learn whole pictures; "
+                  f"facessl prepare --images {root} --out DIR cuts out and aligns the faces", file=sys.stderr)
+
     def _build_knn(self):
         k = self.cfg.train.knn
         if k.every <= 0 or not self.main:
