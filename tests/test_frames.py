@@ -120,4 +120,4 @@ def test_voxceleb1_release_folder_is_not_the_video(tmp_path):
 def test_a_root_one_level_too_high_is_named_in_the_summary(tmp_path):
     _frames(tmp_path / "vox1", [f"unzippedFaces/{name}/1.6/{video}/0001.jpg" for name in ("Ann", "Bob") for video in ("v1", "v2")])
     summary = VoxCelebFrames(tmp_path / "vox1", "per_identity", size=16).summary()
-    assert "1 identities" in summary and f"point --data at {tmp_path / 'vox1' / 'unzippedFaces'}" in summary
+    assert "1 identity," in summary and f"point --data at {tmp_path / 'vox1' / 'unzippedFaces'}" in summary

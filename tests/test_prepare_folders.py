@@ -48,7 +48,7 @@ def test_a_broken_link_is_skipped_and_counted_not_fatal(tmp_path, capsys):
     (root / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
     assert main(["prepare", "--videos", str(root), "--out", str(tmp_path / "o"), *VIDEO_ARGS]) == 0
     printed = capsys.readouterr().out
-    assert "1 tracks" in printed and "skipped gone.mp4: cannot read the file (a broken link" in printed
+    assert "1 track," in printed and "skipped gone.mp4: cannot read the file (a broken link" in printed
 
 
 def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
