@@ -11,7 +11,6 @@ from facessl.data.frames import TrackTuples, VoxCelebFrames, walk_files
 from facessl.data.shards import ShardTuples
 from facessl.data.video import runner
 from facessl.data.video.pipeline import Options
-from facessl.errors import FacesslError
 from prepare_fixtures import write_video
 from train_helpers import make_track_tree
 
@@ -62,9 +61,10 @@ def test_prepare_shards_end_to_end(tmp_path):
     runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
                    quiet=True, shard_frames=8)
     index = json.loads((out / "shards" / "index.json").read_text())
-    assert [[t["key"] for t in s["tracks"]] for s in index["shards"]] == [["id00001/abc/00001"], ["id00002/xyz/00007"]]
-    assert [s["frames"] for s in index["shards"]] == [8, 9]
-    assert not list((out / ".prepare" / "parts").glob("*.tar"))  # parts are gone once assembled
+    # tracks go into shards in the jobs' order, the larger file first (id00002's), as the workers take them
+    assert [[t["key"] for t in s["tracks"]] for s in index["shards"]] == [["id00002/xyz/00007"], ["id00001/abc/00001"]]
+    assert [s["frames"] for s in index["shards"]] == [9, 8]
+    assert not list((out / ".prepare" / "parts").glob("*.tar"))  # parts are gone once in shards
     batch = ShardTuples(out, k=2, size=32).batch(0, 0, 2, 0, 1, {})
     assert batch["images"].shape == (2, 2, 3, 32, 32) and int(batch["skipped"].sum()) == 0
     before = (out / "shards" / "shard-000001.tar").read_bytes()
@@ -72,9 +72,11 @@ def test_prepare_shards_end_to_end(tmp_path):
                    quiet=True, shard_frames=8)  # finished: a rerun changes nothing
     assert (out / "shards" / "shard-000001.tar").read_bytes() == before
     write_video(videos / "id00003" / "new" / "00001.mp4", frames=5, seed=6)
-    with pytest.raises(FacesslError, match="already assembled without 1 input"):
-        runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
-                       quiet=True, shard_frames=8)
+    runner.prepare("videos", videos, out, Options(size=32, fps=None, min_track=4), fmt="shards", workers=1,
+                   quiet=True, shard_frames=8)  # a video added since: appended as a shard of its own
+    index = json.loads((out / "shards" / "index.json").read_text())
+    assert [s["file"] for s in index["shards"]][-1] == "shard-000002.tar" and index["shards"][-1]["frames"] == 5
+    assert (out / "shards" / "shard-000001.tar").read_bytes() == before
 
 
 def test_shallower_frame_trees_make_the_frame_folder_the_track(tmp_path):

@@ -278,3 +278,56 @@ def test_the_index_is_held_in_arrays_and_epoch_plans_once_per_stream(tmp_path, m
     for b in range(3):  # 24 streams on this process, more than any fixed cache of 16 epochs
         data.batch_units(0, b, 24, 0, 1)
     assert len(made) == 24  # one plan a stream; each stream's 3 frames last the three batches
+
+
+def _parts(root, identities, frames=5, size=16, seed=0):
+    """One part per identity with one track of `frames` random frames; returns their paths."""
+    rng, parts = np.random.default_rng(seed), []
+    for i in identities:
+        crops = [(f, 0.0, None, encode_jpeg(rng.integers(0, 255, (size, size, 3)).astype(np.uint8))) for f in range(frames)]
+        meta = {"source": f"v{i}.mp4", "frames": [{"frame_index": f} for f in range(frames)]}
+        part = root / "parts" / f"{i}.tar"
+        write_part(part, root / "tmp" / str(i), [(f"id{i:05d}/vid/00001", crops, meta)])
+        parts.append(part)
+    return parts
+
+
+def test_a_writer_appends_to_shards_it_never_rewrites_and_drops_tracks_from_the_index_only(tmp_path):
+    """Shards written while tracks arrive (parts deleted as they go in), numbered on across writers; a dropped
+    track leaves the index, not the file; a shard with every track dropped leaves the index and its number is
+    not given again; a shard renamed into place but not yet listed (a kill) is adopted from its headers."""
+    from facessl.data.shards import ShardWriter
+
+    folder = tmp_path / "shards"
+    writer = ShardWriter(folder, shard_frames=10)
+    parts = _parts(tmp_path, range(4))
+    for part in parts:
+        writer.add(part)
+    assert [p.exists() for p in parts] == [False, False, False, False]  # two full shards, no part left
+    assert json.loads((folder / "index.json").read_text())["next_shard"] == 2
+    files = {p.name: p.read_bytes() for p in folder.glob("shard-*.tar")}
+    writer = ShardWriter(folder, shard_frames=10)  # a later run
+    assert writer.drop(["id00000/vid/00001", "id00001/vid/00001", "id00003/vid/00001", "nope"]) == 3
+    for part in _parts(tmp_path, [4, 5], seed=1):
+        writer.add(part)
+    writer.finish()
+    index = json.loads((folder / "index.json").read_text())
+    assert [(s["file"], [t["key"] for t in s["tracks"]]) for s in index["shards"]] == [
+        ("shard-000001.tar", ["id00002/vid/00001"]), ("shard-000002.tar", ["id00004/vid/00001", "id00005/vid/00001"])]
+    assert all((folder / name).read_bytes() == data for name, data in files.items())  # shard-000000 kept, unlisted
+    data = ShardFrames(folder, 16, sampling="all_frames")
+    bad: list = []
+    assert data.frames == 15 and all(data._read({}, f, bad) is not None for f in range(15)) and bad == []
+    # a kill after a shard's rename, before the index: the next writer lists it, numbered on
+    index_before = (folder / "index.json").read_bytes()
+    writer = ShardWriter(folder, shard_frames=5)
+    writer.write_index = lambda: None
+    writer.add(_parts(tmp_path, [6], seed=2)[0])
+    assert (folder / "shard-000003.tar").is_file() and (folder / "index.json").read_bytes() == index_before
+    adopted = ShardWriter(folder, shard_frames=5)
+    index = json.loads((folder / "index.json").read_text())
+    assert index["shards"][-1]["file"] == "shard-000003.tar" and index["next_shard"] == 4 and adopted.next == 4
+    assert ShardFrames(folder, 16, sampling="all_frames").frames == 20
+    with tarfile.open(folder / "shard-000003.tar") as tar:
+        first = tar.getmembers()[0]
+        assert index["shards"][-1]["tracks"][0]["offsets"][0] == first.offset_data

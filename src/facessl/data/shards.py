@@ -2,11 +2,22 @@
 
 Writing. A shard is a plain, uncompressed tar: per frame `<identity>/<video>/<track>/<frame>.jpg`
 plus `.json` (WebDataset's rule: a sample is the files sharing the path up to the first dot), whole
-tracks kept in one shard, members sorted, with zero mtimes/owners: the bytes are a pure function of
-the frames. `shards/index.json` records per shard its tracks and each JPEG's byte offset, so a
-reader can seek instead of scanning, and any WebDataset or `tar` tool reads the shards as they are.
-Plain `tarfile` instead of the `webdataset` package: it is all the writing needs, and the reader
-needs the index's offsets for exact resume, which webdataset's sequential pipeline does not give.
+tracks kept in one shard, each track's members in order, with zero mtimes/owners: the bytes are a pure
+function of the tracks and their order. `shards/index.json` records per shard its tracks and each JPEG's
+byte offset, so a reader can seek instead of scanning, and any WebDataset or `tar` tool reads the shards
+as they are. Plain `tarfile` instead of the `webdataset` package: it is all the writing needs, and the
+reader needs the index's offsets for exact resume, which webdataset's sequential pipeline does not give.
+`ShardWriter` appends shards while `facessl prepare` runs (each video's tracks first go to a tar "part"):
+a shard as soon as the parts handed to it hold `--shard-frames` frames, then its parts are deleted and the
+index rewritten (temporary file + rename), so the extra disk is about one shard and a stopped run leaves a
+valid index of the shards finished. A shard file, once renamed into place, is never written again: a
+later run appends shards numbered on (`next_shard` in the index, an optional field older readers ignore),
+and an input removed or changed since only loses its tracks from the index (`drop`), their bytes staying
+in the file. The order of the tracks is the order prepare hands parts over: its jobs' order (largest
+video first, then by name), the same for any worker count and across an interruption, except when
+finished parts pile up behind one slow video (writers.ShardFeed), when they go in as they finish. The
+index is a list of tracks with their own offsets, so nothing reads a shard file's other members: an
+index may list only some of a file's tracks, in any order of shards.
 
 Reading (`ShardFrames`, `ShardTuples`). A unit is a frame (ShardFrames) or a track of at least k frames
 (ShardTuples). The units are laid end to end in an order drawn from the seed and cut into S contiguous
@@ -48,6 +59,7 @@ import json
 import os
 import shutil
 import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +97,8 @@ def write_part(path: Path, tmp_dir: Path, tracks: list) -> None:
     shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
-def _read_part(path: Path):
-    """(track key, [(member name, bytes)]) in order."""
+def _read_part(path: Path, keys=None):
+    """(track key, [(member name, bytes)]) in order; only the tracks in `keys` when given."""
     with tarfile.open(path, "r") as tar:
         current, members = None, []
         for info in tar:
@@ -95,43 +107,243 @@ def _read_part(path: Path):
                 yield current, members
                 members = []
             current = key
-            members.append((info.name, tar.extractfile(info).read()))
+            if keys is None or key in keys:
+                members.append((info.name, tar.extractfile(info).read()))
         if members:
             yield current, members
 
 
+def _part_tracks(path: Path) -> list[tuple[str, int]]:
+    """(track key, frames) of a part, in order, from its headers alone."""
+    out: list = []
+    with tarfile.open(path, "r") as tar:
+        for info in tar:
+            key = info.name.rsplit("/", 1)[0]
+            if not out or out[-1][0] != key:
+                out.append((key, 0))
+            if info.name.endswith(".jpg"):
+                out[-1] = (key, out[-1][1] + 1)
+    return out
+
+
+def shard_file(number: int) -> str:
+    return f"shard-{number:06d}.tar"
+
+
+def _shard_number(name: str) -> int | None:
+    if name.startswith("shard-") and name.endswith(".tar") and name[6:-4].isdigit():
+        return int(name[6:-4])
+    return None
+
+
+def _scan_shard(path: Path) -> dict:
+    """The index entry of a finished shard file, read from its tar headers (a shard written after the index was
+    last rewritten, by a run that was then killed)."""
+    entry: dict = {"file": path.name, "frames": 0, "tracks": []}
+    with tarfile.open(path, "r") as tar:
+        for info in tar:
+            key = info.name.rsplit("/", 1)[0]
+            if not entry["tracks"] or entry["tracks"][-1]["key"] != key:
+                entry["tracks"].append({"key": key, "offsets": [], "sizes": []})
+            if info.name.endswith(".jpg"):
+                entry["tracks"][-1]["offsets"].append(info.offset_data)
+                entry["tracks"][-1]["sizes"].append(info.size)
+                entry["frames"] += 1
+    return entry
+
+
+def _entry_text(entry: dict) -> str:
+    """A shard's index entry as one line of compact JSON (offsets and sizes as lists or arrays)."""
+    tracks = ",".join(json.dumps({"key": str(t["key"]), "offsets": np.asarray(t["offsets"]).tolist(),
+                                  "sizes": np.asarray(t["sizes"]).tolist()}, separators=(",", ":"))
+                      for t in entry["tracks"])
+    frames = sum(len(t["offsets"]) for t in entry["tracks"])
+    return f'{{"file":{json.dumps(str(entry["file"]))},"frames":{frames},"tracks":[{tracks}]}}'
+
+
+def _fsynced_replace(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class ShardWriter:
+    """Shards appended to `folder` while tracks arrive, and `index.json` kept listing the finished ones.
+
+    `add(part)` queues a part's tracks (in the order given); as soon as the queue holds `shard_frames` frames, the
+    next shard (numbered on from every shard this folder ever had) is written from it, whole tracks only, and the
+    parts all of whose tracks are now in shards are deleted; `finish()` writes the rest as a last, smaller shard.
+    A shard file is written under a hidden name, fsync'ed and renamed: a `shard-N.tar` is always whole, and never
+    touched again. `index.json` is rewritten (temporary file + rename) after every new shard, unless the last
+    rewrite took over 50 ms and more than 1/20 of the time since it (an index of millions of frames: it then
+    lags by a few shards; `finish()` and `write_index()` always write it). What the index says is the truth
+    for readers; for the writer the truth is the index plus the shard files numbered from the index's
+    `next_shard` on: opening the folder adopts those (their entries read from their tar headers), so a kill
+    between renaming a shard, rewriting the index and deleting its parts loses and duplicates nothing. A track
+    key listed twice keeps its later copy (a redone input). `drop(keys)` takes tracks out of the index; their
+    bytes stay in the shard files."""
+
+    INDEX_EVERY, INDEX_CHEAP = 20, 0.05  # rewrite after every shard while that takes under 50 ms
+
+    def __init__(self, folder, shard_frames: int):
+        self.folder, self.shard_frames = Path(folder), max(1, int(shard_frames))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.entries: list = []  # per shard ever listed: its index entry as compact JSON, None once all dropped
+        self.counts: list = []  # per shard ever listed: (frames, tracks) listed
+        self.where: dict = {}  # track key -> its shard's place in entries
+        self.queue: list = []  # (part, key, frames) queued, not yet in a shard
+        self.queued_frames, self.written, self.dropped = 0, 0, 0
+        self.next = self.listed_next = 0  # the next shard file's number; one past the last one listed
+        self._index_cost, self._index_at, self._dirty = 0.0, 0.0, False
+        for tmp in self.folder.glob(".*.tmp"):  # a shard or index being written when a run was killed
+            tmp.unlink(missing_ok=True)
+        path = self.folder / INDEX
+        if path.is_file():
+            try:
+                index = json.loads(path.read_text(encoding="utf-8"), object_hook=_track_arrays)
+                shards = index["shards"] if index.get("format") == FORMAT else None
+                numbers = [_shard_number(str(s["file"])) for s in shards]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                raise DataFormatError(path, f"not a readable {FORMAT} index: move it (and the shards) away, or "
+                                            "prepare into another --out") from None
+            for entry in shards:
+                self._list(entry)
+            self._dirty = False  # as it was on disk
+            self.next = self.listed_next = max([int(index.get("next_shard", 0)),
+                                                *[n + 1 for n in numbers if n is not None]])
+        adopted = sorted((n, p) for p in self.folder.glob("shard-*.tar")
+                         if (n := _shard_number(p.name)) is not None and n >= self.next)
+        for n, p in adopted:
+            self._list(_scan_shard(p))
+            self.next = max(self.next, n + 1)
+        if adopted:
+            self.write_index()
+
+    # ---- what is listed -----------------------------------------------------------------------------
+    def _list(self, entry: dict) -> None:
+        keys = [str(t["key"]) for t in entry["tracks"]]
+        self.drop([k for k in keys if k in self.where])  # later wins
+        for key in keys:
+            self.where[key] = len(self.entries)
+        self.entries.append(_entry_text(entry))
+        self.counts.append((sum(len(t["offsets"]) for t in entry["tracks"]), len(keys)))
+        number = _shard_number(str(entry["file"]))
+        self.listed_next = max(self.listed_next, 0 if number is None else number + 1)
+        self._dirty = True
+
+    def drop(self, keys) -> int:
+        """Take these tracks out of the index (keys not listed are passed over); returns how many were listed."""
+        by_shard: dict = {}
+        for key in keys:
+            if key in self.where:
+                by_shard.setdefault(self.where.pop(key), set()).add(key)
+        for s, gone in by_shard.items():
+            entry = json.loads(self.entries[s])
+            entry["tracks"] = [t for t in entry["tracks"] if t["key"] not in gone]
+            entry["frames"] = sum(len(t["offsets"]) for t in entry["tracks"])
+            self.entries[s] = _entry_text(entry) if entry["tracks"] else None
+            self.counts[s] = (entry["frames"], len(entry["tracks"]))
+        count = sum(len(g) for g in by_shard.values())
+        self.dropped += count
+        self._dirty = self._dirty or bool(count)
+        return count
+
+    def totals(self) -> dict:
+        """Shards, tracks and frames listed; shards written and tracks dropped since this writer opened."""
+        listed = [c for e, c in zip(self.entries, self.counts) if e is not None]
+        return {"shards": len(listed), "tracks": sum(t for _, t in listed), "frames": sum(f for f, _ in listed),
+                "written_this_run": self.written, "tracks_dropped_this_run": self.dropped}
+
+    def write_index(self) -> None:
+        if not self._dirty and (self.folder / INDEX).is_file():
+            return
+        start = time.monotonic()
+        rows = ",\n".join(e for e in self.entries if e is not None)
+        tmp = self.folder / f".{INDEX}.tmp"
+        tmp.write_text(f'{{"format": "{FORMAT}", "next_shard": {self.listed_next}, "shards": [\n{rows}\n]}}\n')
+        _fsynced_replace(tmp, self.folder / INDEX)
+        self._dirty, self._index_at = False, time.monotonic()
+        self._index_cost = self._index_at - start
+
+    # ---- writing --------------------------------------------------------------------------------------
+    def add(self, part: Path, skip=()) -> None:
+        """Queue the tracks of a part but those in `skip` (already in shards); write every shard that fills."""
+        part = Path(part)
+        for key, frames in _part_tracks(part):
+            if key not in skip:
+                self.queue.append((part, key, frames))
+                self.queued_frames += frames
+        self._delete_parts([part])
+        while self.queued_frames >= self.shard_frames:
+            self._cut()
+
+    def finish(self) -> None:
+        """Write what is queued as a last shard, and the index."""
+        if self.queue:
+            self._cut()
+        self.write_index()
+
+    def _cut(self) -> None:
+        frames, n = 0, 0
+        while n < len(self.queue) and frames < self.shard_frames:
+            frames += self.queue[n][2]
+            n += 1
+        tracks, self.queue = self.queue[:n], self.queue[n:]
+        self.queued_frames -= frames
+        entry = self._write_shard(tracks)
+        self._list(entry)
+        self.written += 1
+        self._delete_parts(dict.fromkeys(part for part, _, _ in tracks))
+        cost = self._index_cost
+        if cost < self.INDEX_CHEAP or time.monotonic() - self._index_at >= self.INDEX_EVERY * cost:
+            self.write_index()
+
+    def _write_shard(self, tracks: list) -> dict:
+        name = shard_file(self.next)
+        entry: dict = {"file": name, "frames": 0, "tracks": []}
+        tmp = self.folder / f".{name}.tmp"
+        with open(tmp, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            i = 0
+            while i < len(tracks):  # the tracks of one part together: the part is read once
+                j = i
+                while j < len(tracks) and tracks[j][0] == tracks[i][0]:
+                    j += 1
+                wanted = {key for _, key, _ in tracks[i:j]}
+                for key, members in _read_part(tracks[i][0], wanted):
+                    track = {"key": key, "offsets": [], "sizes": []}
+                    for member, data in members:
+                        offset = _add(tar, member, data)
+                        if member.endswith(".jpg"):
+                            track["offsets"].append(offset)
+                            track["sizes"].append(len(data))
+                    entry["tracks"].append(track)
+                    entry["frames"] += len(track["offsets"])
+                i = j
+        _fsynced_replace(tmp, self.folder / name)
+        self.next += 1
+        return entry
+
+    def _delete_parts(self, parts) -> None:
+        """Parts none of whose tracks is queued: their tracks are in shard files now (or were skipped)."""
+        queued = {part for part, _, _ in self.queue}
+        for part in parts:
+            if part not in queued:
+                part.unlink(missing_ok=True)
+
+
 def assemble(folder: Path, parts: list[Path], shard_frames: int) -> None:
-    """Concatenate parts (in the given order) into shards of about shard_frames frames, then write the index."""
+    """Shards of about shard_frames frames from parts (in the given order) into a new `folder` (replacing it)."""
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    shards, tar, entry = [], None, None
+    writer = ShardWriter(tmp, shard_frames)
     for part in parts:
-        for key, members in _read_part(part):
-            if tar is None or entry["frames"] >= shard_frames:
-                if tar is not None:
-                    tar.close()
-                entry = {"file": f"shard-{len(shards):06d}.tar", "frames": 0, "tracks": []}
-                shards.append(entry)
-                tar = tarfile.open(tmp / entry["file"], "w", format=tarfile.PAX_FORMAT)
-            track = {"key": key, "offsets": [], "sizes": []}
-            for name, data in members:
-                offset = _add(tar, name, data)
-                if name.endswith(".jpg"):
-                    track["offsets"].append(offset)
-                    track["sizes"].append(len(data))
-            entry["tracks"].append(track)
-            entry["frames"] += len(track["offsets"])
-    if tar is not None:
-        tar.close()
-    (tmp / INDEX).write_text(json.dumps({"format": FORMAT, "shards": shards}) + "\n")
+        writer.add(part)
+    writer.finish()
     old = folder.with_name(f".{folder.name}.old")
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)
     shutil.rmtree(old, ignore_errors=True)
-    for part in parts:
-        part.unlink(missing_ok=True)
 
 
 def find_index(root) -> Path | None:

@@ -8,6 +8,16 @@ rerun also does what is new: inputs added since, and inputs whose size or modifi
 changed since they were skipped (a file still being copied) or, for photos, prepared. Output
 names given once are kept (naming.py). The result is a pure function of the input and the
 options; `prepare.json` (written last) summarises it, and photos also get `photos.csv`.
+
+`--format shards`: a video's tracks go to a part (`.prepare/parts/`), logged as done, then handed to
+the shard writer in the jobs' order (writers.ShardFeed), which writes each shard as soon as it is full
+and deletes its parts. Every crash point is safe, because each step is durable before the next one
+starts, and a rerun first makes the index and the log agree (ShardFeed.settle): a part not yet logged
+is redone; a logged part is queued again for whichever of its tracks no shard holds; a shard renamed
+into place but not yet in index.json is adopted from its tar headers (ShardWriter); a part whose tracks
+are all in shards is deleted. So no track is lost or listed twice. An input removed or changed since
+leaves the index before the log forgets it.
+Progress: a tqdm bar on a terminal, a plain line every 30 s on a log file, nothing with --quiet.
 """
 from __future__ import annotations
 
@@ -24,6 +34,7 @@ from facessl.data.video.naming import photo_places, video_places
 from facessl.data.video.writers import STATE
 from facessl.engine.io import write_json_atomic
 from facessl.errors import FacesslError
+from facessl.wording import counted
 
 _WORKER: dict = {}
 
@@ -124,19 +135,23 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
     done = DoneLog(state / "done.jsonl")
     sigs = {rel: writers.signature(root / rel) for rel in inputs}
     gone = sorted(set(done.records) - set(inputs))
-    assembled = fmt == "shards" and (out / "shards" / "index.json").is_file()
-    if assembled and gone:
-        raise FacesslError(f"{out / 'shards'}: shards were assembled with {len(gone)} input(s) no longer in "
-                           f"{root} (first: {writers.shown(gone[0])}); prepare into another --out")
-    removed = _remove_outputs(kind, out, [done.records[k] for k in gone])
+    todo = [rel for rel in inputs if not _current(kind, done.records.get(rel), sigs[rel])]
+    feed = writers.ShardFeed(out, shard_frames) if fmt == "shards" and kind == "videos" else None
+    pending: dict = {}
+    if feed is not None:  # the index first, then the log: a kill between leaves tracks of nothing listed
+        redo = [rel for rel in todo if rel in done.records]  # changed, or unreadable now: old tracks go
+        removed, broken, pending = feed.settle(done.records, gone, redo)
+        todo = sorted(set(todo) | set(broken))
+    else:
+        removed = _remove_outputs(kind, out, [done.records[k] for k in gone])
     if gone:
         done.drop(gone)
-    todo = [rel for rel in inputs if not _current(kind, done.records.get(rel), sigs[rel])]
     unreadable = [rel for rel in todo if sigs[rel] is None]  # named, counted and retried on a rerun, not fatal
     done.add(*[_unreadable(kind, rel) for rel in unreadable])
     todo = [rel for rel in todo if sigs[rel] is not None]
     if kind == "videos":
-        _remove_outputs(kind, out, [done.records[rel] for rel in todo if rel in done.records])  # redone: changed
+        if feed is None:  # redone: changed
+            _remove_outputs(kind, out, [done.records[rel] for rel in todo if rel in done.records])
         places = video_places(inputs, {k: r["out"] for k, r in done.records.items() if r.get("out")})
         todo.sort(key=lambda r: (-sigs[r][0], r))  # big first
         jobs = [("videos", str(root), str(out), fmt, (rel, places[rel])) for rel in todo]
@@ -146,9 +161,8 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
         size = max(16, min(chunk, -(-len(todo) // (4 * max(1, workers or os.cpu_count() or 1)))))
         jobs = [("photos", str(root), str(out), fmt, [(rel, places[rel]) for rel in todo[i:i + size]])
                 for i in range(0, len(todo), size)]
-    if assembled and jobs:
-        raise FacesslError(f"{out / 'shards'}: shards were already assembled without {len(todo)} input(s) "
-                           "new or changed since; prepare them into another --out")
+    if feed is not None:  # parts left by a killed run, merged into the jobs' order as a clean run would have them
+        feed.start(sorted([*pending, *todo], key=lambda r: (-sigs[r][0], r)), pending, done.records)
     if jobs:  # a detector that cannot load (weights missing, no OpenCV 4 ...) is one clear error, here
         _load_detector(opts)  # not _init_worker: this process must still stop on Ctrl-C
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
@@ -160,26 +174,47 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
             for rec in recs:  # as listed before reading: a file that grows meanwhile is redone next time
                 rec["sig"] = sigs[rec["key"]]
             done.add(*recs)
+            if feed is not None:
+                feed.finished(recs[0])
             frames += sum(rec.get("frames_sampled", kind == "images") for rec in recs)
-            bar.set_postfix_str(f"{frames / max(time.time() - t0, 1e-9):.0f} frames/s", refresh=False)
+            shards = f", {counted(feed.writer.written, 'shard')} written" if feed is not None else ""
+            bar.set_postfix_str(f"{frames / max(time.time() - t0, 1e-9):.0f} frames/s{shards}", refresh=False)
             bar.update(len(recs))
+        totals = feed.finish() if feed is not None else None
+    except (KeyboardInterrupt, Exception):
+        if feed is not None:  # the shards finished so far, listed (after a hard kill the next run adopts them)
+            try:
+                feed.writer.write_index()
+            except Exception:  # a full disk, say: the index on disk stays as it was, and valid
+                pass
+        raise
     finally:
         bar.close()
         done.close()
     elapsed = time.time() - t0
     shutil.rmtree(state / "tmp", ignore_errors=True)
     records = [done.records[k] for k in sorted(inputs) if k in done.records]
-    if fmt == "shards" and not assembled:
-        writers.assemble_shards(out, records, shard_frames)
     summary = writers.summarise(kind, root, opts, fmt, records)
     summary["ignored_files"] = dict(sorted(ignored.items(), key=lambda kv: (-kv[1], kv[0])))
     summary["removed"] = removed
+    if totals is not None:
+        summary["shards"] = totals
+        if not quiet and (totals["written_this_run"] or totals["tracks_dropped_this_run"]):
+            print(_shards_line(totals, out))
     if kind == "images":
         writers.write_photo_list(out, records)
     write_json_atomic(out / "prepare.json", summary)
     summary["_run"] = {"seconds": elapsed, "frames_per_s": frames / max(elapsed, 1e-9), "workers": workers,
                        "inputs_done": len(todo)}
     return summary
+
+
+def _shards_line(t: dict, out: Path) -> str:
+    dropped = (f"; {counted(t['tracks_dropped_this_run'], 'track')} of inputs removed or changed since dropped from "
+               "the index (their bytes stay in the older shard files)" if t["tracks_dropped_this_run"] else "")
+    return (f"shards: {t['written_this_run']} written this run; {out / 'shards' / 'index.json'} lists "
+            f"{counted(t['shards'], 'shard')}, {counted(t['tracks'], 'track')}, {counted(t['frames'], 'frame')}"
+            f"{dropped}")
 
 
 def _unreadable(kind: str, rel: str) -> dict:
@@ -231,7 +266,46 @@ def _results(jobs, opts, workers):
 
 
 def _progress(total: int, initial: int, quiet: bool, unit: str):
+    """A tqdm bar on a terminal; elsewhere (a cluster's log file) a plain line every PLAIN_EVERY seconds and at the
+    end; nothing with --quiet."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit=unit.split()[-1], desc="prepare " + unit,
-                disable=quiet or not sys.stderr.isatty())
+    if not quiet and not sys.stderr.isatty():
+        return _PlainProgress(total, initial, "prepare " + unit)
+    return tqdm(total=total, initial=initial, unit=unit.split()[-1], desc="prepare " + unit, disable=quiet)
+
+
+PLAIN_EVERY = 30.0
+
+
+class _PlainProgress:
+    """Progress as lines for logs: `prepare videos: 120/1000 (12.0%), 850 frames/s, elapsed 0:02:10, ETA 0:15:54`."""
+
+    def __init__(self, total: int, initial: int, desc: str):
+        self.total, self.initial, self.n, self.desc, self.postfix = total, initial, initial, desc, ""
+        self.t0 = self.last = time.monotonic()
+
+    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
+        self.postfix = text
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if time.monotonic() - self.last >= PLAIN_EVERY:
+            self._line()
+
+    def close(self) -> None:
+        if self.n > self.initial:
+            self._line()
+
+    def _line(self) -> None:
+        self.last = now = time.monotonic()
+        elapsed, done = now - self.t0, self.n - self.initial
+        eta = _clock((self.total - self.n) * elapsed / done) if done else "?"
+        extra = f", {self.postfix}" if self.postfix else ""
+        print(f"{self.desc}: {self.n}/{self.total} ({100 * self.n / max(self.total, 1):.1f}%){extra}, "
+              f"elapsed {_clock(elapsed)}, ETA {eta}", file=sys.stderr, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"

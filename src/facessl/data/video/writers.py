@@ -228,11 +228,97 @@ def _photo(path: Path, out: Path, name: str, tmp: Path, opts, detector) -> dict:
     return {"result": "written", "output": name, **({"turn": degrees(k)} if k else {})}
 
 
-def assemble_shards(out: Path, records: list[dict], shard_frames: int) -> None:
-    from facessl.data.shards import assemble
+def track_keys(rec: dict) -> list[str]:
+    """The track paths (shard keys) a video's record gave out; records before session 32 have no track_paths."""
+    return rec.get("track_paths") or [f"{rec['place']}/{name}" for name in rec.get("tracks") or []]
 
-    parts = [out / STATE / "parts" / f"{job_id(r['key'])}.tar" for r in records if r.get("tracks")]
-    assemble(out / "shards", parts, shard_frames)
+
+class ShardFeed:
+    """`--format shards`: each finished video's part goes into the ShardWriter of `<out>/shards`, in the order of
+    `order` (the jobs' order, so the shards are the same whatever the worker count or an interruption), except
+    that once the finished parts waiting for an earlier video hold more than `backlog` frames they go in as they
+    are (the disk they take stays bounded; only then does the order depend on which worker finished first)."""
+
+    def __init__(self, out: Path, shard_frames: int):
+        from facessl.data.shards import ShardWriter
+
+        self.parts = out / STATE / "parts"
+        self.writer = ShardWriter(out / "shards", shard_frames)
+        self.backlog = max(4 * shard_frames, 10000)
+        self.order: list = []
+        self.at, self.ready, self.waiting, self.fed, self.pos = 0, {}, 0, set(), {}
+
+    def part(self, rel: str) -> Path:
+        return self.parts / f"{job_id(rel)}.tar"
+
+    def settle(self, records: dict, gone: list, redo: list) -> tuple[list[str], list[str], dict]:
+        """Make the index agree with the done log before a run: the tracks of inputs gone (`gone`) or about to be
+        redone (`redo`) leave the index; a finished input whose tracks are not all in shards but still in its part
+        is pending (its part goes in first); one whose part is gone too is redone. Returns (gone inputs that had
+        tracks, inputs to redo, {pending input: its keys already in shards})."""
+        writer, pending, broken = self.writer, {}, []
+        for rel in [*gone, *redo]:
+            writer.drop(track_keys(records[rel]))
+            self.part(rel).unlink(missing_ok=True)
+        skip = set(gone) | set(redo)
+        for rel, rec in records.items():
+            if rel in skip or not rec.get("tracks"):
+                continue
+            keys = track_keys(rec)
+            live = {k for k in keys if k in writer.where}
+            if len(live) < len(keys) and self.part(rel).is_file():
+                pending[rel] = live
+            elif len(live) < len(keys):  # neither in shards nor in a part: never expected, but redone, not lost
+                writer.drop(live)
+                broken.append(rel)
+        keep = {self.part(rel).name for rel in pending}
+        for part in self.parts.glob("*.tar") if self.parts.is_dir() else []:
+            if part.name not in keep:  # in shards already, or of an input not finished: redone
+                part.unlink(missing_ok=True)
+        writer.write_index()
+        return [rel for rel in gone if records[rel].get("tracks")], broken, pending
+
+    def start(self, order: list[str], pending: dict, records: dict) -> None:
+        self.order, self.fed = order, set()
+        self.pos = {rel: i for i, rel in enumerate(order)}
+        for rel, live in pending.items():
+            self.ready[rel] = (live, records[rel].get("frames_written", 0))
+            self.waiting += self.ready[rel][1]
+        self._feed()
+
+    def finished(self, rec: dict) -> None:
+        """A video's record is in the done log: its part may go in."""
+        rel = rec["key"]
+        if not rec.get("tracks"):
+            self.part(rel).unlink(missing_ok=True)  # the empty part of a video without a track
+        self.ready[rel] = ((), rec.get("frames_written", 0) if rec.get("tracks") else 0)
+        self.waiting += self.ready[rel][1]
+        self._feed()
+        if self.waiting > self.backlog:
+            self._add_ready()
+
+    def _add_ready(self) -> None:
+        for rel in sorted(self.ready, key=lambda r: self.pos.get(r, -1)):
+            self._add(rel)
+            self.fed.add(rel)
+
+    def _feed(self) -> None:
+        while self.at < len(self.order) and (self.order[self.at] in self.ready or self.order[self.at] in self.fed):
+            if self.order[self.at] in self.ready:
+                self._add(self.order[self.at])
+            self.fed.discard(self.order[self.at])
+            self.at += 1
+
+    def _add(self, rel: str) -> None:
+        live, frames = self.ready.pop(rel)
+        self.waiting -= frames
+        if self.part(rel).is_file():
+            self.writer.add(self.part(rel), live)
+
+    def finish(self) -> dict:
+        self._add_ready()  # nothing is left by then when every job finished
+        self.writer.finish()
+        return self.writer.totals()
 
 
 def summarise(kind: str, root: Path, opts, fmt: str, records: list[dict]) -> dict:
