@@ -95,6 +95,9 @@ def test_dfew_frames_evenly_spaced_in_numeric_order(tmp_path):
     assert got.meta["frames_per_clip"] == 3
     few = formats.read("dfew", tmp_path, frames=20)  # a clip shorter than `frames` gives all its frames
     assert len(few) == 5 * 12
+    for clip in sorted((tmp_path / "Clip" / "clip_224x224_16f").iterdir()):  # a copy made on a Mac
+        (clip / "._1.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    assert formats.read("dfew", tmp_path, frames=20).images == few.images
 
 
 def test_dfew_fold_option_chooses_the_set_files(tmp_path):

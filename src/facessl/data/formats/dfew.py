@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data.formats.clip_frames import frame_files
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import unnested, whole_number, with_dropped
 from facessl.data.formats.text import column_index, read_csv
@@ -53,9 +54,7 @@ SPLIT_FOLDER = "EmoLabel_DataSplit"
 TRAIN_FOLDER, TEST_FOLDER = "train(single-labeled)", "test(single-labeled)"
 FRAME_FOLDERS = ("clip_224x224", "clip_224x224_16f", "jpg_256", "clip_224")
 VIDEO_FOLDERS = ("original", "clip_224x224_avi")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 CLIP_NAME = re.compile(r"\d{1,5}")
-LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
 def read_dfew(root, frames=4, fold=0, size=128, crop=None, cache=None, workers=None) -> ImageSet:
@@ -177,19 +176,12 @@ def _expression(text: str, path: Path, line: int) -> int:
     return EXPRESSIONS.index(DFEW_ORDER[int(text) - 1])
 
 
-def _frame_files(folder: Path) -> list[Path]:
-    """A clip's frame images in numeric order of the last number in their names (10.jpg after 9.jpg)."""
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    number = lambda p: int(m.group(1)) if (m := LAST_NUMBER.search(p.stem)) else -1
-    return sorted(files, key=lambda p: (number(p), p.name))
-
-
 def _imageset(chosen, clip_folders, test_fold, n_frames, fold, base) -> ImageSet:
     images, expression, clip_ids, folds, split = [], [], [], [], []
     dropped = {"clip listed but not on disk": 0, "clip folder without frames": 0}
     for clip, label, part in chosen:
         folder = clip_folders.get(clip)
-        files = _frame_files(folder) if folder is not None else []
+        files = frame_files(folder) if folder is not None else []
         if not files:
             dropped["clip listed but not on disk" if folder is None else "clip folder without frames"] += 1
             continue

@@ -39,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data.formats.clip_frames import folders_below, frame_files
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, read_lines, unnested, whole_number, with_dropped
+from facessl.data.formats.imagefiles import read_lines, unnested, whole_number, with_dropped
 from facessl.data.labels import EXPRESSIONS
 from facessl.data.video.clip_faces import evenly_spaced
 from facessl.errors import DataFormatError, FacesslError
@@ -53,7 +54,6 @@ NOT_SEARCHED = {CLIP_ROOT, "3_clipsforscenimages"}  # frame trees: never walked 
 DEPTH = 5
 SETUP_FILE = re.compile(r"(train|test)_(.+)\.csv", re.IGNORECASE)
 HEADER_WORDS = {"path", "video", "video_name", "clip", "name", "file", "filename"}
-LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 NUMBER = re.compile(r"\d+")
 
 
@@ -89,42 +89,6 @@ def read_ferv39k(root, frames=4, scene="All") -> ImageSet:
             "frames_per_clip": n_frames, "scene": scene, "frames_from": where}
     return with_dropped(ImageSet(images, labels, np.array(split, dtype=object), str(root), meta=meta),
                         {k: v for k, v in dropped.items() if v})
-
-
-def folders_below(root: Path, depth: int, descend):
-    """(level, folder, subfolder names, file names) of root and of the folders up to `depth` levels below it,
-    breadth first, each listed once (os.scandir: no stat per file). Only subfolders for which descend(name) is
-    true are entered; DIR/DIR counts as one folder (unnested); hidden folders and __MACOSX/ are passed over."""
-    level = [Path(root)]
-    for d in range(depth + 1):
-        below = []
-        for folder in level:
-            dirs, files = [], []
-            try:
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        if entry.name.startswith(".") or entry.name == "__MACOSX":
-                            continue
-                        try:
-                            (dirs if entry.is_dir() else files).append(entry.name)
-                        except OSError:
-                            continue
-            except OSError:  # a file, or unreadable: nothing below it
-                continue
-            dirs.sort()
-            files.sort()
-            yield d, folder, dirs, files
-            below += [unnested(folder / name) for name in dirs if descend(name)]
-        level = below
-
-
-def frame_files(folder: Path) -> list[Path]:
-    """A clip's frame images in numeric order of the last number in their names (10.jpg after 9.jpg)."""
-    with os.scandir(folder) as entries:
-        files = [Path(e.path) for e in entries
-                 if not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_SUFFIXES and e.is_file()]
-    number = lambda p: int(m.group(1)) if (m := LAST_NUMBER.search(p.stem)) else -1
-    return sorted(files, key=lambda p: (number(p), p.name))
 
 
 def _scene_name(scene) -> str:

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.ferv39k import folders_below, frame_files
+from facessl.data.formats.clip_frames import folders_below, frame_files
 from facessl.data.formats.imagefiles import read_lines, unnested, whole_number, with_dropped
 from facessl.data.video.clip_faces import evenly_spaced
 from facessl.errors import DataFormatError
