@@ -168,6 +168,8 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     bar = _progress(len(inputs), len(inputs) - len(todo), quiet, "videos" if kind == "videos" else "photos")
     frames, t0 = 0, time.time()
+    speed = lambda: (f"{frames / max(time.time() - t0, 1e-9):.0f} frames/s"
+                     + (f", {counted(feed.writer.written, 'shard')} written" if feed is not None else ""))
     try:
         for result in _results(jobs, opts, workers):
             recs = result if isinstance(result, list) else [result]
@@ -177,10 +179,10 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
             if feed is not None:
                 feed.finished(recs[0])
             frames += sum(rec.get("frames_sampled", kind == "images") for rec in recs)
-            shards = f", {counted(feed.writer.written, 'shard')} written" if feed is not None else ""
-            bar.set_postfix_str(f"{frames / max(time.time() - t0, 1e-9):.0f} frames/s{shards}", refresh=False)
+            bar.set_postfix_str(speed(), refresh=False)
             bar.update(len(recs))
         totals = feed.finish() if feed is not None else None
+        bar.set_postfix_str(speed(), refresh=False)  # the last shard is written at the end: the closing line counts it
     except (KeyboardInterrupt, Exception):
         if feed is not None:  # the shards finished so far, listed (after a hard kill the next run adopts them)
             try:
