@@ -125,6 +125,19 @@ def test_verdicts_need_the_random_row():
     assert verdicts({"SimCLR": {"method": "simclr", "mean_class_accuracy": [30.0]}}) == {}
 
 
+def test_one_run_a_side_is_never_beyond_the_spread():
+    from facessl.study.report import _verdict_line
+
+    rows = {"Random weights": {"method": "random", "mean_class_accuracy": [20.0]},
+            "SimCLR": {"method": "simclr", "mean_class_accuracy": [20.46]},
+            "PCL (F_s)": {"method": "pcl", "mean_class_accuracy": [30.0, 31.0]}}
+    v = verdicts(rows)
+    assert not v["SimCLR"]["beyond_spread"] and not v["PCL (F_s)"]["beyond_spread"]  # the random row: one value
+    assert "seed spread not measured (one value on a side" in _verdict_line("SimCLR", v["SimCLR"])
+    rows["Random weights"]["mean_class_accuracy"] = [20.0, 21.0]
+    assert verdicts(rows)["PCL (F_s)"]["beyond_spread"] and not verdicts(rows)["SimCLR"]["spread_measured"]
+
+
 def test_study_cli_rejects_bad_override(tmp_path, capsys):
     assert main(["study", "--config", str(plan_file(tmp_path)), "--out", str(tmp_path / "o"), "steps"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err

@@ -71,7 +71,9 @@ def verdicts(rows: dict) -> dict:
         if not np.isfinite(gain):  # a diverged probe on either side: neither a win nor a loss
             out[label] = {"gain": gain, "beyond_spread": False, "target_met": False, "not_finite": True}
             continue
-        out[label] = {"gain": gain, "beyond_spread": bool(min(values) > max(random)), "target_met": gain >= TARGET_GAIN}
+        measured = len(values) >= 2 and len(random) >= 2  # one value has no spread to be beyond
+        out[label] = {"gain": gain, "beyond_spread": measured and bool(min(values) > max(random)),
+                      "spread_measured": measured, "target_met": gain >= TARGET_GAIN}
         # the other two metrics' gains: a probe can buy mean-class accuracy with its plain accuracy and F1
         out[label].update({f"{metric}_gain": float(np.mean(row[metric]) - np.mean(random_row[metric]))
                            for metric in ("macro_f1", "accuracy") if row.get(metric) and random_row.get(metric)})
@@ -107,8 +109,11 @@ def _verdict_line(label: str, v: dict) -> str:
     if v.get("not_finite"):
         return (f"- {label}: inconclusive: a mean-class accuracy here or in the random row is not finite (a probe "
                 "diverged; see its eval/ results)")
+    spread = ("beyond the seed spread" if v["beyond_spread"] else "NOT beyond the seed spread"
+              if v.get("spread_measured", True) else "seed spread not measured (one value on a side: seeds × "
+              "probe_seeds of 2 or more measure it)")
     return (f"- {label}: {v['gain']:+.2f} points mean-class accuracy over random weights; "
-            f"{'beyond' if v['beyond_spread'] else 'NOT beyond'} the seed spread; target +{TARGET_GAIN:.0f}: "
+            f"{spread}; target +{TARGET_GAIN:.0f}: "
             f"{'met' if v['target_met'] else 'not met'}" + _other_gains(v))
 
 
