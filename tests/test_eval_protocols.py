@@ -8,7 +8,7 @@ import torch
 
 from eval_toys import ToyEncoder, au_set, expression_set, landmark_set, pair_set, pose_set
 from facessl.errors import FacesslError
-from facessl.evaluate import au, expression, landmarks, metrics, pose, runner, tables
+from facessl.evaluate import au, expression, landmarks, metrics, pose, protocol, runner, tables
 from facessl.evaluate.baselines import random_encoder
 from facessl.evaluate.cache import weights_hash
 from facessl.evaluate.protocol import EvalOptions
@@ -349,3 +349,26 @@ def test_a_feature_equal_to_another_is_probed_once():
                               baselines=(), datasets=datasets)  # at twice the size F_s is a 2x2 map: two rows
     assert set(results["tasks"][0]["rows"]["checkpoint"]) == {"embedding", "fs"}
     assert "same_features" not in results["eval_config"]
+
+
+def test_per_class_recall_and_confusion_agree_with_sklearn_and_the_mean_class_accuracy():
+    from sklearn.metrics import confusion_matrix, recall_score
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    y[y == 3] = 2  # class 3 has no test row
+    outputs = rng.random((200, 4)) + np.eye(4)[y] * rng.random((200, 1))
+    confusion = expression.classification_metrics(outputs, y, {})["_confusion"]
+    np.testing.assert_array_equal(confusion, confusion_matrix(y, outputs.argmax(1), labels=range(4)))
+    broken = protocol.class_breakdown([confusion, confusion], ["a", "b", "c", "d"])
+    assert list(broken["per_class_recall"]) == ["a", "b", "c"]  # no test row of 'd': no recall
+    want = recall_score(y, outputs.argmax(1), labels=[0, 1, 2], average=None)
+    np.testing.assert_allclose([broken["per_class_recall"][c]["mean"] for c in "abc"], want)
+    assert np.array(broken["confusion"]["counts"]).tolist() == (2 * confusion).tolist()
+
+    results = runner.evaluate(ToyEncoder(), [TaskSpec("", "rafdb:/r")], replace(FAST, seeds=2), baselines=(),
+                              datasets={"rafdb:/r": expression_set()})
+    row = results["tasks"][0]["rows"]["checkpoint"]["fs"]
+    recalls = np.array([r["per_seed"] for r in row["per_class_recall"].values()])
+    np.testing.assert_allclose(recalls.mean(0), row["metrics"]["mean_class_accuracy"]["per_seed"])
+    assert set(row["per_class_recall"]) <= set(row["confusion"]["classes"]) and row["confusion"]["seeds"] == 2

@@ -10,6 +10,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.errors import FacesslError
+from facessl.data.labels import EXPRESSIONS
 from facessl.evaluate import metrics
 from facessl.evaluate.protocol import EvalOptions, Fold, Part, ProbeTask
 from facessl.evaluate.splits import TEST_NAMES, TRAIN_NAMES, VAL_NAMES, has_split, part_groups, split_rows
@@ -47,8 +48,11 @@ def classification_metrics(outputs, y, meta) -> dict:
     if "clip" in meta:  # video sets (DFEW): a clip's frames vote with their mean class probabilities
         outputs, y = per_clip(outputs, y, meta["clip"])
     pred = outputs.argmax(1)
+    y = np.asarray(y).astype(int)
+    n = max(int(np.asarray(outputs).shape[1]), int(y.max()) + 1)
+    confusion = np.bincount(y * n + pred, minlength=n * n).reshape(n, n)  # rows: the true class
     return {"accuracy": metrics.accuracy(pred, y), "mean_class_accuracy": metrics.mean_class_accuracy(pred, y),
-            "macro_f1": metrics.macro_f1(pred, y)}
+            "macro_f1": metrics.macro_f1(pred, y), "_confusion": confusion}
 
 
 def per_clip(outputs, y, clip) -> tuple[np.ndarray, np.ndarray]:
@@ -79,4 +83,5 @@ def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) 
     train, val, test = train_test_parts(test_set, train_set, "expression")
     labels = lambda part: require_label(part.images, "expression", "expression")[part.index].astype(int)
     return classification_task("expression", train, val, test, labels(train), None if val is None else labels(val),
-                               labels(test), options, {"labels": "facessl.data.labels.EXPRESSIONS order"})
+                               labels(test), options, {"labels": "facessl.data.labels.EXPRESSIONS order",
+                                                       "class_names": list(EXPRESSIONS)})

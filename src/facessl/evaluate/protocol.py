@@ -106,9 +106,10 @@ class ProbeTask:
 
 
 def aggregate(per_seed: list[dict]) -> dict:
-    """name -> {per_seed, mean, std} (std over seeds, population std; 0 for one seed)."""
+    """name -> {per_seed, mean, std} (std over seeds, population std; 0 for one seed). Names starting with '_'
+    are not numbers (a confusion matrix) and are left to the caller."""
     out = {}
-    for name in per_seed[0]:
+    for name in (n for n in per_seed[0] if not n.startswith("_")):
         values = [float(m[name]) for m in per_seed]
         out[name] = {"per_seed": values, "mean": float(np.mean(values)), "std": float(np.std(values))}
     return out
@@ -220,5 +221,23 @@ def run_probe_task(task: ProbeTask, features: Callable[[Part], np.ndarray], seed
         selection += [{"fold": k, **summary} for k, (_, summary) in enumerate(fits)]
         per_seed.append(task.metrics(np.concatenate([predictions for predictions, _ in fits]),
                                      np.concatenate([fold.y_test for fold in task.folds]), concat_meta(task.folds)))
-    return {"metrics": aggregate(per_seed), "selection": selection,
-            "selected_on": selection[0]["selected_on"], "paper_protocol": task.probe.paper_protocol}
+    result = {"metrics": aggregate(per_seed), "selection": selection,
+              "selected_on": selection[0]["selected_on"], "paper_protocol": task.probe.paper_protocol}
+    if "_confusion" in per_seed[0]:
+        result.update(class_breakdown([m["_confusion"] for m in per_seed], task.info.get("class_names")))
+    return result
+
+
+def class_breakdown(confusions: list[np.ndarray], names=None) -> dict:
+    """Per class, the recall over the seeds, and the confusion matrix summed over them (which class each test
+    row, or clip, went to): what a mean-class accuracy hides on an imbalanced set."""
+    n = len(confusions[0])
+    names = [str(c) for c in names] if names is not None and len(names) == n else [str(k) for k in range(n)]
+    recall = {}
+    for k, name in enumerate(names):
+        if confusions[0][k].sum():  # classes the test rows hold
+            values = [float(c[k, k] / c[k].sum()) for c in confusions]
+            recall[name] = {"per_seed": values, "mean": float(np.mean(values)), "std": float(np.std(values))}
+    return {"per_class_recall": recall,
+            "confusion": {"classes": names, "rows": "true class", "columns": "predicted class", "seeds": len(confusions),
+                          "counts": np.sum(confusions, axis=0).astype(int).tolist()}}
