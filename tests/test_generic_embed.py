@@ -1,6 +1,7 @@
 """`facessl embed` on real-world folders: symlinked sub-folders, counts, file names that are not UTF-8
 (also through `eval --no-cache` and the feature cache), and `--dataset` instead of a folder."""
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +70,31 @@ def test_embed_a_csv_dataset(toy_load):
     assert main(["embed", "--checkpoint", str(toy_load / "run"), "--dataset", f"csv:{toy_load / 't.csv'}",
                  "--image-root", str(toy_load / "photos"), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
     assert np.load(out).shape[0] == 2 and out.with_suffix(".txt").read_text().split()[1].endswith("y.png")
+    assert out.with_suffix(".rows.csv").read_text().splitlines()[0] == "file,label,group,split"
+
+
+def test_embedded_rows_carry_the_label_group_and_split_eval_reads(toy_load):
+    import csv
+
+    from facessl.data.formats.csvtable import read_csv_table
+
+    lines = ["image,emotion,person"]
+    for i in range(24):
+        png(toy_load / "photos" / f"p{i}.png", 10 * i)
+        lines.append(f"p{i}.png,{('happy', 'sad', 'calm')[i % 3]},S{i % 6}")
+    (toy_load / "t.csv").write_text("\n".join(lines) + "\n")
+    out = toy_load / "f.csv"
+    assert main(["embed", "--checkpoint", str(toy_load / "run"), "--dataset", f"csv:{toy_load / 't.csv'}",
+                 "--image-root", str(toy_load / "photos"), "--label-column", "emotion", "--group-column", "person",
+                 "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    data = read_csv_table(toy_load / "t.csv", images=toy_load / "photos", label_column="emotion",
+                          group_column="person")
+    assert [r["file"] for r in rows] == [str(f) for f in data.images]
+    assert [r["label"] for r in rows] == [("happy", "sad", "calm")[int(Path(f).stem[1:]) % 3] for f in data.images]
+    assert [r["group"] for r in rows] == list(data.labels["group"]) and set(r["split"] for r in rows) == {"train", "test"}
+    assert [r["split"] for r in rows] == list(data.split)  # the split eval probes with
+    assert len(rows[0]) == 4 + 140  # file, label, group, split, then the features
 
 
 def test_embed_a_folder_skips_and_counts_undecodable_photos(toy_load, capsys):

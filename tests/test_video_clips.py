@@ -222,13 +222,16 @@ def test_embed_names_video_faces_by_clip_and_frame_and_pools_them_per_clip(video
     common = ["embed", "--checkpoint", str(tmp_path / "run"), "--dataset", f"videofolder:{root}", "--reader-option",
               "frames=2", "--reader-option", "size=32", "--reader-option", "workers=1", "--device", "cpu", "--quiet"]
     assert main([*common, "--out", str(tmp_path / "frames.csv")]) == 0
-    frames = (tmp_path / "frames.csv").read_text().splitlines()[1:]
+    header, *frames = (tmp_path / "frames.csv").read_text().splitlines()
+    assert header.startswith("file,label,group,split,f0,")  # the rows as eval reads them, then the features
+    assert [line.split(",")[1] for line in frames] == ["happy"] * 4 + ["sad"] * 2
     assert [line.split(",")[0] for line in frames] == ["happy/a.mp4@3", "happy/a.mp4@9", "happy/b.mp4@3",
                                                         "happy/b.mp4@9", "sad/c.mp4@3", "sad/c.mp4@9"]
     assert main([*common, "--per-clip", "--out", str(tmp_path / "clips.npy")]) == 0
     pooled = np.load(tmp_path / "clips.npy")
     assert (tmp_path / "clips.txt").read_text().split() == ["happy/a.mp4", "happy/b.mp4", "sad/c.mp4"]
-    per_frame = np.array([[float(v) for v in line.split(",")[1:]] for line in frames], np.float32)
+    per_frame = np.array([[float(v) for v in line.split(",")[4:]] for line in frames], np.float32)
+    assert (tmp_path / "clips.rows.csv").read_text().splitlines()[1].startswith("happy/a.mp4,happy,")
     assert np.allclose(pooled, per_frame.reshape(3, 2, -1).mean(1), atol=1e-5)
     from facessl.data.formats.imagefiles import save_image
 

@@ -1,4 +1,5 @@
-"""`facessl embed`: features of a folder of images -> .npy (+ sidecar .txt of file names) or .csv.
+"""`facessl embed`: features of a folder of images -> .npy (+ sidecar .txt of file names) or .csv; with --dataset,
+each row's label, group and split as eval reads them (.csv columns, or FILE.rows.csv beside a .npy).
 
     facessl embed --checkpoint runs/pcl --images photos/ --out feats.npy --features ff+fp
     facessl embed --checkpoint runs/pcl --images photos/ --out feats.csv
@@ -37,8 +38,11 @@ def add_arguments(p) -> None:
     add_dataset_options(p, images_flag=False)
 
 
-def write_features(out: Path, names: list[str], features: np.ndarray) -> list[Path]:
-    """Write features (N, D) with their file names; returns the files written."""
+def write_features(out: Path, names: list[str], features: np.ndarray, columns: dict | None = None) -> list[Path]:
+    """Write features (N, D) with their file names, and the dataset's `columns` per row (label, group, split: as
+    eval reads them) when given: in the .csv before the features, beside a .npy in FILE.rows.csv. Returns the files
+    written."""
+    columns = columns or {}
     if out.suffix == ".npy":
         with atomic_path(out) as tmp:
             with open(tmp, "wb") as fh:  # np.save on a path would append .npy to the temporary name
@@ -46,14 +50,42 @@ def write_features(out: Path, names: list[str], features: np.ndarray) -> list[Pa
         sidecar = out.with_suffix(".txt")
         with atomic_path(sidecar) as tmp:  # names as the file system has them, even when not UTF-8
             tmp.write_bytes("".join(f"{n}\n" for n in names).encode("utf-8", "surrogateescape"))
-        return [out, sidecar]
-    with atomic_path(out) as tmp:
+        if not columns:
+            return [out, sidecar]
+        rows = out.with_suffix(".rows.csv")
+        _write_csv(rows, ["file", *columns], ([n, *values] for n, *values in zip(names, *columns.values())))
+        return [out, sidecar, rows]
+    _write_csv(out, ["file", *columns] + [f"f{i}" for i in range(features.shape[1])],
+               ([name, *values, *(f"{v:.7g}" for v in row)] for name, *values, row in zip(names, *columns.values(),
+                                                                                           features)))
+    return [out]
+
+
+def _write_csv(path: Path, header: list[str], rows) -> None:
+    with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["file"] + [f"f{i}" for i in range(features.shape[1])])
-            for name, row in zip(names, features):
-                writer.writerow([name] + [f"{v:.7g}" for v in row])
-    return [out]
+            writer.writerow(header)
+            writer.writerows(rows)
+
+
+def row_columns(imageset) -> dict[str, list]:
+    """What eval reads of each row besides its image: its class (by name), person or group, and split."""
+    from facessl.data.labels import EXPRESSIONS
+
+    labels, names = imageset.labels, (imageset.meta or {}).get("class_names")
+    columns = {}
+    if "class" in labels:
+        columns["label"] = [names[int(c)] if names else str(c) for c in labels["class"]]
+    elif "expression" in labels:
+        columns["label"] = [EXPRESSIONS[int(c)] for c in labels["expression"]]
+    for key in ("identity", "group"):
+        if key in labels:
+            columns[key] = [str(v) for v in labels[key]]
+            break
+    if imageset.split is not None:
+        columns["split"] = [str(v) for v in imageset.split]
+    return columns
 
 
 def images_to_embed(args):
@@ -127,13 +159,13 @@ def run(args) -> int:
     from facessl.evaluate.cache import weights_hash
     from facessl.evaluate.features import FeatureSource, available_choices, combine, feature_names
     from facessl.evaluate.protocol import EvalOptions
+    from facessl.commands.eval import check_size
     from facessl.evaluate.runner import input_size
 
     out = output_file(args.out, "--out")
     if out.suffix not in (".npy", ".csv"):
         raise FacesslError(f"{out}: --out must end in .npy or .csv")
-    if args.size is not None and args.size < 8:
-        raise FacesslError(f"--size must be >= 8 pixels, got {args.size}")
+    check_size(args.size)
     imageset, names = images_to_embed(args)
     if args.per_clip and "clip" not in imageset.labels:
         raise FacesslError(f"--per-clip: {args.dataset or args.images} has no clips (a video set such as "
@@ -159,11 +191,15 @@ def run(args) -> int:
     if not len(kept):
         raise FacesslError(f"none of the {len(names)} images decodes; nothing written")
     imageset, names = imageset.subset(kept), [names[i] for i in kept]
+    columns = row_columns(imageset) if args.dataset else {}
     what = "images"
     if args.per_clip:
+        clips = np.asarray(imageset.labels["clip"]).astype(str)
+        first = {clip: i for i, clip in reversed(list(enumerate(clips)))}  # a clip's rows share its labels
         names, feats = per_clip_means(imageset, feats)
+        columns = {key: [values[first[clip]] for clip in names] for key, values in columns.items()}
         what = "clips"
-    written = write_features(out, names, feats)
+    written = write_features(out, names, feats, columns)
     embed_parts.remove_parts(out)  # the job is written whole: its parts are no longer needed
     if not args.quiet:
         print(f"{len(names)} {what} -> {feats.shape[1]}-d '{choice}' features at {size} px: "
