@@ -154,12 +154,12 @@ def per_clip_means(imageset, feats: np.ndarray) -> tuple[list[str], np.ndarray]:
 
 def run(args) -> int:
     import facessl
+    from facessl.commands.eval import check_size
     from facessl.data.video.writers import shown  # names that are not UTF-8, printable
     from facessl.evaluate import embed_parts
     from facessl.evaluate.cache import weights_hash
     from facessl.evaluate.features import FeatureSource, available_choices, combine, feature_names
     from facessl.evaluate.protocol import EvalOptions
-    from facessl.commands.eval import check_size
     from facessl.evaluate.runner import input_size
 
     out = output_file(args.out, "--out")

@@ -181,12 +181,21 @@ def specs_from_args(args) -> list[TaskSpec]:
     return [TaskSpec(args.task or "", args.dataset, args.train_dataset, options=reader_options(args))]
 
 
+def check_size(size: int | None) -> None:
+    """--size of eval and embed: the range pretraining allows data.size (a typo such as 100000 was an
+    out-of-memory kill, 24 GB of one batch, rather than an error)."""
+    from facessl.config import DataConfig
+
+    low, high = DataConfig.LIMITS["size"]
+    if size is not None and not low <= size <= high:
+        raise FacesslError(f"--size must be {low} to {high} pixels (the range of pretraining's data.size), got {size}")
+
+
 def options_from_args(args) -> EvalOptions:
     for name in ("seeds", "epochs"):
         if getattr(args, name) < 1:
             raise FacesslError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if args.size is not None and args.size < 8:
-        raise FacesslError(f"--size must be >= 8 pixels, got {args.size}")
+    check_size(args.size)
     if args.supervised_lr is not None and args.supervised_lr <= 0:
         raise FacesslError(f"--supervised-lr must be > 0, got {args.supervised_lr:g}")
     return EvalOptions(seeds=args.seeds, size=args.size, paper_protocol=args.paper_protocol, epochs=args.epochs,

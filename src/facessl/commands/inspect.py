@@ -175,6 +175,20 @@ def pair_rows(pairs, rng, per_kind: int = 12) -> tuple[np.ndarray, list[str]]:
     return np.array(rows, dtype=np.int64), captions
 
 
+def landmark_frame(images, bad=(), seed: int = 0) -> str | None:
+    """The line eval's landmarks task would stop with when the points cannot be pixels of their images (all far
+    outside, or fractions in [0, 1]); images that do not decode left out, at most CHECK_AT_MOST (a seeded sample)."""
+    from facessl.evaluate.landmarks import frame_problem
+
+    if "landmarks" not in images.labels:
+        return None
+    rows = np.setdiff1d(np.arange(len(images)), np.asarray(bad, dtype=np.int64))
+    if len(rows) > CHECK_AT_MOST:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, CHECK_AT_MOST, replace=False))
+    problem = frame_problem(images, rows=rows)
+    return None if problem is None else f"landmarks in the wrong frame (eval stops here): {problem}"
+
+
 def draw_points(tiles: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Red 2x2 dots at each (x, y) of points (n, K, 2), given in the tiles' pixels."""
     tiles = tiles.copy()
@@ -206,6 +220,9 @@ def run(args) -> int:
         print(line)
     images = data.images if hasattr(data, "pairs") else data
     bad, line = undecodable(images, args.seed)
+    if line:
+        print(line)
+    line = landmark_frame(images, bad, args.seed)
     if line:
         print(line)
     if "source_file" not in images.labels:  # not --detect-faces: are these face crops at all?

@@ -103,14 +103,29 @@ def _disentanglement_table(table: dict, path: Path) -> Table:
                          "(R² for angles, accuracy for identity and expression).")
 
 
+def is_eval_folder(run_dir) -> bool:
+    """A `facessl eval --out` folder: its results.json (with the evaluated tasks) and results.md are its report."""
+    try:
+        results = json.loads((Path(run_dir) / "results.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(results, dict) and "tasks" in results and not (Path(run_dir) / "results" / "tables.json").is_file()
+
+
 def report_sections(run_dir) -> tuple[list[Section], str]:
     """Build the sections (and the intro text) of RUN_DIR's report from its saved files."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FacesslError(f"{run_dir}: run directory not found")
+    if is_eval_folder(run_dir):  # not a demo left half-way: another command's folder, reported already
+        raise FacesslError(f"{run_dir} is a `facessl eval` folder: its report is {run_dir / 'results.md'} (numbers in "
+                           "results.json; `facessl compare` puts several such folders side by side); `facessl report` "
+                           "rebuilds the reports of `facessl demo` and `facessl study` folders")
     for name in REQUIRED:
         if not (run_dir / name).is_file():
-            raise FacesslError(f"{run_dir / name}: not found (not a `facessl demo` directory, or one that stopped before its report: rerun `facessl demo`)")
+            raise FacesslError(f"{run_dir / name}: not found (`facessl report` rebuilds `facessl demo` and `facessl "
+                               "study` folders; this is neither, or a demo that stopped before its report: rerun "
+                               "`facessl demo`)")
     tables_path = run_dir / "results/tables.json"
     tables = _read_json(tables_path)
     if not isinstance(tables, dict) or "main" not in tables:

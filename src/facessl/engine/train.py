@@ -100,8 +100,10 @@ class Trainer:
         self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
         if self.main and not quiet and self.epoch_length < cfg.train.batch_size:  # a batch holds items twice
             hint = getattr(self.dataset, "small_epoch_hint", "")
+            twice = ("each copy a negative of the other" if getattr(self.method, "in_batch_negatives", True) else
+                     "so they count twice in the batch's loss (this method has no negatives)")
             print(f"note: an epoch is {self.epoch_length} items, fewer than the batch of {cfg.train.batch_size}: every "
-                  f"batch holds some items twice, each copy a negative of the other{'; ' + hint if hint else ''}")
+                  f"batch holds some items twice, {twice}{'; ' + hint if hint else ''}")
         self.knn = self._build_knn()
 
         seed_everything(cfg.seed + self.rank)  # augmentation differs per rank

@@ -47,6 +47,7 @@ class Method(nn.Module):
     name = "base"
     data_kind = "frames"
     phases: tuple[str, ...] = ("joint",)
+    in_batch_negatives = True  # the other items of a batch are negatives (SimCLR, PCL); FAb-Net has none
 
     def forward(self, batch: dict[str, torch.Tensor], phase: str) -> dict[str, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError

@@ -127,6 +127,7 @@ class FAbNet(Method):
     name = "fabnet"
     data_kind = "tuples"
     phases = ("joint",)
+    in_batch_negatives = False  # each tuple is its own reconstruction: no other item of the batch takes part
     Config = FAbNetConfig
 
     def __init__(self, cfg: FAbNetConfig | None = None, backbone=None, image_size: int = 64):
