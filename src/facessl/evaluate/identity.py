@@ -9,6 +9,14 @@ identities held out of training (VAL_FRACTION of them, whole): the ROC AUC of ce
 pairs among them, as the test protocol scores pairs. The test pairs are then verified with the chosen epoch's
 features exactly as every other row's (verification.evaluate): it is an upper bound of what the architecture
 carries of identity at this input size, learnt from those identities.
+
+The test people are left out of the training set (people_overlap): a training image whose person has the name of a
+person in the test pairs (LFW's folder names, an `identity` label, a folder per person's class name; case, spaces
+and underscores aside) is not trained on, and the row says how many people that took out ("N of the training set's
+M people are also in the test pairs: left out"); when fewer than MIN_IDENTITIES remain the row is refused with one
+line. Only names are compared, and only names without a digit: CASIA's 0000045, VoxCeleb's id10001 or CFP's 001
+are codes of their own set, which another set may give to someone else, so they are not matched (and the row says
+so); a set that names no one (an InsightFace .bin) cannot be checked either.
 """
 from __future__ import annotations
 
@@ -28,7 +36,7 @@ from facessl.evaluate.baselines import (BATCH, PATIENCE, PRECISION_TEXT, _device
 from facessl.evaluate.cache import array_hash, cache_key, dataset_fingerprint, weights_hash
 from facessl.evaluate.features import combine, extract
 from facessl.evaluate.images import load_batch
-from facessl.evaluate.pairs import person_labels
+from facessl.evaluate.pairs import person_labels, person_names
 from facessl.evaluate.protocol import PROBE_VERSION, EvalOptions, pool_runs
 
 VAL_FRACTION = 0.15  # of the identities, held out whole to choose the epoch
@@ -54,6 +62,42 @@ def identity_labels(images: ImageSet) -> np.ndarray:
     raise FacesslError(f"{images.source}: this training set names no identities (labels: "
                        f"{', '.join(images.labels) or 'none'}); the verification task's supervised row learns from "
                        f"identity labels: give a set of identities (voxceleb:, imagefolder:, insightface-rec:, lfw:)")
+
+
+def _name_key(name: str) -> str | None:
+    """A person's name as compared across sets (case, spaces and underscores aside); None for a code (a name
+    with a digit: CASIA's 0000045, VoxCeleb's id10001), which another set may give to someone else."""
+    key = " ".join(str(name).replace("_", " ").split()).casefold()
+    return key if key and not any(c.isdigit() for c in key) else None
+
+
+def people_overlap(test_images: ImageSet, train_images: ImageSet, source: str = "") -> tuple[np.ndarray, str]:
+    """(training rows kept, what the check found, for the row's note: '' when it found nothing to say): the
+    training images whose person is also in the test pairs left out (see the module doc)."""
+    train_people = identity_labels(train_images)
+    keep = np.ones(len(train_people), dtype=bool)
+    test_names, train_names = person_names(test_images), person_names(train_images)
+    if test_names is None:
+        return keep, ("the test pairs name no one (an InsightFace .bin): whether the training set holds the test "
+                      "people could not be checked")
+    test_keys = {k for k in map(_name_key, np.unique(test_names)) if k is not None}
+    unique_train, row_name = np.unique(train_names, return_inverse=True)  # one key per name, not per image
+    train_keys = [_name_key(n) for n in unique_train]
+    if not test_keys or all(k is None for k in train_keys):
+        side = "test pairs name their" if not test_keys else "training set names its"
+        example = np.unique(test_names)[0] if not test_keys else unique_train[0]
+        return keep, (f"the {side} people by codes ({example} ...), not names: whether the training set holds the "
+                      "test people could not be checked")
+    keep = np.array([k is None or k not in test_keys for k in train_keys], dtype=bool)[row_name.reshape(-1)]
+    if keep.all():
+        return keep, ""
+    total, shared = np.unique(train_people), np.unique(train_people[~keep])
+    shown = ", ".join(np.unique(train_names[~keep])[:5]) + (" ..." if len(shared) > 5 else "")
+    counted = f"{len(shared)} of the training set's {len(total)} people are also in the test pairs"
+    if len(total) - len(shared) < MIN_IDENTITIES:
+        raise FacesslError(f"{source}: the supervised row cannot train on the people it is tested on: {counted} "
+                           f"({shown}), leaving {len(total) - len(shared)} (it needs {MIN_IDENTITIES})")
+    return keep, f"{counted}: left out ({shown})"
 
 
 def training_rows(people: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +227,11 @@ def supervised_verification(template, pairset: PairSet, train_set, choice: str, 
     train_images = train_set.images if isinstance(train_set, PairSet) else train_set
     if train_images.source == pairset.images.source:
         raise FacesslError(f"{pairset.source}: the supervised row cannot train on the people it is tested on")
+    keep, overlap = people_overlap(pairset.images, train_images, pairset.source)
+    if not keep.all():
+        train_images = train_images.subset(np.flatnonzero(keep))
+    if overlap and not options.quiet:
+        print(f"  supervised row: {overlap}", file=sys.stderr, flush=True)
     use_cache = cache is not None and cache.root is not None
     per_seed, selection = [], []
     for seed in range(seeds):
@@ -206,7 +255,7 @@ def supervised_verification(template, pairset: PairSet, train_set, choice: str, 
     precision, lr = selection[0]["precision"], supervised_lr(options, "verification")
     train_source = train_images.source
     return {**pool_runs(per_seed), "selection": selection, "feature": choice, "precision": precision, "lr": lr,
-            "trained_on": train_source,
+            "trained_on": train_source, **({"people_check": overlap} if overlap else {}),
             "training": f"identity classification of {selection[0]['identities']} identities of {train_source} "
                         f"({selection[0]['images']} images) from random weights, Adam lr {lr:g} with cosine decay, "
                         f"at most "

@@ -11,6 +11,12 @@ evaluation does. Features after a ReLU all lie in one orthant, where the plain c
 high; the mean is what they share. Each pair is scored with its own fold held out of the mean (the AUC from
 those scores); in "fixed" mode the mean of all pairs' images.
 
+Every result says what was scored: `pairs`, `positive_pairs`, `negative_pairs` and `folds` (0 in "fixed" mode), and
+`pair_notes`: the reader's notes on the pairs file (pairs it left out or read under another name:
+images.meta['pair_notes']), then what makes the accuracy unreliable: fewer than MIN_RELIABLE_PAIRS pairs, or folds of
+one class. A set whose pairs are all of one class cannot be scored (an error): any threshold that accepts (or
+rejects) everything is right on every pair.
+
 A set whose images.meta says `verification_metric='tar_at_far'` (IJB-B / IJB-C) has no folds: it reports the
 true accept rate at false accept rates 1e-6 ... 1e-1 (those its negative pairs can resolve: FAR >= 1 /
 negatives) from the ROC of all pairs, and the ROC AUC (`tar_at_far_result`).
@@ -27,6 +33,46 @@ from facessl.evaluate.protocol import EvalOptions
 
 FARS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # the IJB-B / IJB-C table's false accept rates
 PAIR_CHUNK_ELEMENTS = 2 ** 24  # feature values gathered per chunk of pairs (IJB-C has ~15.7 M pairs)
+MIN_RELIABLE_PAIRS = 100  # fewer pairs in all: the accuracy moves by a point or more per pair (LFW scores 6,000)
+SHOWN_FOLDS = 5  # one-class folds named in the note
+
+
+def check_both_classes(same: np.ndarray, source: str) -> None:
+    """One error when the pairs are all of one class: no threshold is measured, one that accepts (or rejects)
+    every pair is right on all of them."""
+    positives, negatives = int(np.sum(same)), int(np.sum(~np.asarray(same, dtype=bool)))
+    if positives and negatives:
+        return
+    only, lacking = ("same", "different") if positives else ("different", "same")
+    raise FacesslError(f"{source}: all {len(same)} pairs are {only}-identity pairs, none {lacking}: verification "
+                       f"cannot be scored on one class (a threshold that {'accepts' if positives else 'rejects'} "
+                       f"every pair is right on all of them); give a pairs set with both classes")
+
+
+def reliability_notes(same: np.ndarray, fold: np.ndarray | None) -> list[str]:
+    """Why the accuracy of these pairs is not a reliable measure, with the counts: too few pairs in all, folds
+    that hold one class only (each then measures only how many of that class the threshold gets right). []
+    when neither."""
+    same = np.asarray(same, dtype=bool)
+    n, positives = len(same), int(same.sum())
+    notes = []
+    folds = [] if fold is None else list(np.unique(fold))
+    in_folds = f" in {len(folds)} fold{'s' * (len(folds) != 1)}" if folds else ""
+    if n < MIN_RELIABLE_PAIRS:
+        notes.append(f"only {n} pairs ({positives} same / {n - positives} different){in_folds}: the accuracy is not a "
+                     f"reliable measure (one pair is {100 / n:.1f} points of it; at least {MIN_RELIABLE_PAIRS} pairs, "
+                     "LFW scores 6,000)")
+    one_class = []
+    for k in folds:
+        members = same[np.asarray(fold) == k]
+        if members.all() or not members.any():
+            one_class.append(f"fold {int(k) + 1}: {int(members.sum())} same / {int((~members).sum())} different")
+    if one_class:
+        shown = "; ".join(one_class[:SHOWN_FOLDS]) + (" ..." if len(one_class) > SHOWN_FOLDS else "")
+        notes.append(f"{len(one_class)} of {len(folds)} folds hold pairs of one class only ({shown}): such a fold's "
+                     "accuracy counts only how many of that class the threshold gets right, and the accuracy is not a "
+                     "reliable measure")
+    return notes
 
 
 def cosine_scores(features: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -164,6 +210,8 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
     same = np.asarray(pairset.same, dtype=bool)
     meta = getattr(pairset.images, "meta", None) or {}
     fold = getattr(pairset, "fold", None)
+    if meta.get("verification_metric") != "tar_at_far":  # (TAR at FAR says it its own way)
+        check_both_classes(same, pairset.source)
     if options.verification_center and meta.get("verification_metric") == "tar_at_far":
         raise FacesslError(f"{pairset.source}: --verification-center needs folds to take the mean on; this set has none")
     centred_by_fold = options.verification_center and options.verification == "10fold"  # scored per fold below
@@ -171,32 +219,36 @@ def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> di
         scores = centred_cosines(features, pairset.pairs, pairset.pairs)
     elif not centred_by_fold:
         scores = cosine_scores(features, pairset.pairs)
+    reader_notes = list(meta.get("pair_notes") or [])
     if meta.get("verification_metric") == "tar_at_far":  # IJB: no folds, no threshold to choose
         result = tar_at_far_result(scores, same, meta.get("tar_at_far_rule", "at_most"), pairset.source)
         reduced = {k: meta[k] for k in ("limit_pairs", "max_images_per_template") if meta.get(k)}
+        result = {**result, "folds": 0, **({"pair_notes": reader_notes} if reader_notes else {})}
         return {**result, "reduced": reduced} if reduced else result
     if options.verification == "fixed":
         acc, threshold = metrics.verification_accuracy_fixed(scores, same, options.fixed_threshold)
         protocol = (f"fixed threshold {threshold:.4f}" if options.fixed_threshold is not None
                     else f"one threshold ({threshold:.4f}) chosen on all pairs (optimistic)")
         values = {"accuracy": acc, "roc_auc": metrics.roc_auc(scores, same)}
-        thresholds = [threshold]
+        thresholds, folds = [threshold], None
     elif options.verification == "10fold":
         if fold is not None and len(np.unique(fold)) < 2:  # e.g. pairsDevTest.txt: no other fold to choose a threshold on
             raise FacesslError(f"{pairset.source}: the pairs form one fold; the k-fold protocol needs >= 2 "
                                "(give --verification fixed --threshold T, or a pairs file with folds)")
+        folds = metrics.default_folds(len(same)) if fold is None else np.asarray(fold)
         if centred_by_fold:
-            folds = metrics.default_folds(len(same)) if fold is None else np.asarray(fold)
             mean, std, thresholds, scores = centred_folds(features, pairset.pairs, same, folds)
         else:
-            mean, std, thresholds = metrics.verification_accuracy(scores, same, folds=fold)
+            mean, std, thresholds = metrics.verification_accuracy(scores, same, folds=folds)
         auc = metrics.roc_auc(scores, same)
-        protocol = f"{len(np.unique(fold)) if fold is not None else 10}-fold, threshold chosen on the other folds"
+        protocol = f"{len(np.unique(folds))}-fold, threshold chosen on the other folds"
         values = {"accuracy": mean, "accuracy_fold_std": std, "roc_auc": auc}
     else:
         raise FacesslError(f"verification mode {options.verification!r}: expected '10fold' or 'fixed'")
     protocol += ", features centred on their mean" if options.verification_center else ""
     metrics_out = {k: {"per_seed": [float(v)], "mean": float(v), "std": 0.0} for k, v in values.items()}
+    notes = reader_notes + reliability_notes(same, folds)
     return {"metrics": metrics_out, "selected_on": protocol, "paper_protocol": False,
             "thresholds": [float(t) for t in thresholds], "pairs": int(len(same)),
-            "positive_pairs": int(same.sum())}
+            "positive_pairs": int(same.sum()), "negative_pairs": int((~same).sum()),
+            "folds": 0 if folds is None else int(len(np.unique(folds))), **({"pair_notes": notes} if notes else {})}

@@ -20,6 +20,14 @@ first, each labelled with its fold number 1..10, then all negative pairs labelle
 or `images&landmarks/images&landmarks/images/`. A positive goes to its numbered fold. The negatives' folds are
 not in the file: the k-th block of a tenth of them (300 of 3,000), in file order, goes to fold k, so that each
 fold holds both classes. The image folder is also looked for up to two folders below the pairs file's folder.
+
+What the reader checks (each noted in images.meta['pair_notes'], for the results): the image folder is located
+from the first PROBES names of the file (a misspelt first name does not hide it); `Name_3.jpg` is read where LFW's
+`Name_0003.jpg` does not exist, and a person folder named some other way is an error saying what it holds; a pair
+of an image with itself, a 'different' pair naming one person twice and (CPLFW / CALFW, by the Name_N.jpg names,
+unless too many pairs disagree with them for the names to be people) a 'same' pair of two people are skipped and
+counted (dropped); a pair listed again is scored as listed and named; the two lines of a CPLFW pair that carry
+different labels, or a pair listed as same once and as different once, are an error naming the line.
 """
 from __future__ import annotations
 
@@ -28,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
-from facessl.data.formats.imagefiles import (BELOW, IMAGE_SUFFIXES, JPEG_QUALITY, MissingImages, find_wrapped,
-                                             parse_number, read_lines, save_image, with_dropped)
+from facessl.data.formats.imagefiles import (BELOW, IMAGE_SUFFIXES, JPEG_QUALITY, SKIP_MISSING_HINT, MissingImages,
+                                             find_wrapped, parse_number, read_lines, save_image, with_dropped)
 from facessl.errors import DataFormatError
 
 FIRST_NAMES = ("Aaron Abigail Adam Adele Ahmed Aisha Alan Alice Amir Ana Andre Anna Arjun Astrid Ben Bianca Boris Carla "
@@ -105,24 +113,31 @@ def find_pairs_file(root: Path, pairs_file: str | None) -> Path:
                                            f"(looked for {', '.join(names)}; give --pairs FILE)")
 
 
-def find_image_folder(pairs_path: Path, root: Path, probe: str, variant: str | None = None) -> tuple[Path, str]:
+PROBES = 20  # names tried, in file order, to locate the image folder (one misspelt name must not hide it)
+
+
+def find_image_folder(pairs_path: Path, root: Path, probe, variant: str | None = None) -> tuple[Path, str]:
     """(the folder holding <probe>/ (a person's folder) or the file <probe> (CPLFW), '' or where it was looked
     for): root, the pairs file's folder, one of IMAGE_FOLDERS in either (also nested twice:
     lfw-deepfunneled/lfw-deepfunneled/), else any folder up to two below them (CALFW's images&landmarks/
-    images&landmarks/images/). variant: only a folder of that name."""
+    images&landmarks/images/). variant: only a folder of that name. probe: a name, or several (the first
+    PROBES distinct names of the pairs file): the folder holding any of them, so that a name misspelt on the
+    first line does not send the search elsewhere."""
+    probes = [probe] if isinstance(probe, str) else list(dict.fromkeys(probe))[:PROBES] or [""]
+    holds = lambda folder: any((folder / name).exists() for name in probes)
     bases = list(dict.fromkeys(([root] if root.is_dir() else []) + [pairs_path.parent]))
     names = [variant] if variant else list(IMAGE_FOLDERS)
     candidates = [] if variant else list(bases)
     for base in bases:
         for name in names:
             candidates += [base / name, base / name / name]
-    found = next((folder for folder in candidates if (folder / probe).exists()), None)
-    wrapped = (find_wrapped(base, lambda f: (f / probe).exists() and variant in (None, f.name)) for base in bases)
+    found = next((folder for folder in candidates if holds(folder)), None)
+    wrapped = (find_wrapped(base, lambda f: holds(f) and variant in (None, f.name)) for base in bases)
     found = found or next((folder for folder in wrapped if folder is not None), None)  # searched only if needed
     if found is not None:
         return found, ""
     what = f"{variant}/" if variant else "folder"
-    where = f"no {what} holding {probe} in {' or '.join(map(str, bases))} (or {BELOW})"
+    where = f"no {what} holding {probes[0]} in {' or '.join(map(str, bases))} (or {BELOW})"  # (nor the next names)
     return (root if root.is_dir() and not variant else candidates[0]), where
 
 
@@ -185,13 +200,109 @@ def _csv_rows(path: Path, lines) -> list:
     return rows
 
 
+SAME_IMAGE, ONE_PERSON, TWO_PEOPLE = "pair of an image with itself", "different pair of one person", "same pair of two people"
+SHOWN = 5  # lines named per kind of pair left out
+
+
+class _Pairs:
+    """The pairs read so far (each image once, in order of first use) and those left out: a pair of an image with
+    itself (a cosine of 1 whatever the model), a 'different' pair naming one person twice and a 'same' pair of two
+    people (CPLFW-style files, by their Name_N.jpg names): each skipped, counted (PairSet.dropped) and its line
+    named in a note (images.meta['pair_notes']). A pair listed again is scored as listed (as every evaluation of a
+    released pairs file does) and named in a note; listed again with the other label, it is an error. Pairs skipped
+    for a missing image (--skip-missing) are named too."""
+
+    def __init__(self):
+        self.index: dict[str, int] = {}
+        self.names: list[str] = []
+        self.pairs, self.same, self.fold = [], [], []
+        self.first: dict[tuple, tuple] = {}  # the pair's two files, sorted -> (file, line, is_same) where first listed
+        self.left_out: dict[str, list[str]] = {}  # reason -> ['pairs.txt:3 (what)', ...]
+        self.repeated: list[str] = []  # pairs listed again: scored as listed (a released protocol's count), named
+        self.missing: list[str] = []  # pairs skipped for a missing image (--skip-missing), named
+        self.notes: list[str] = []
+
+    def skip(self, reason: str, source: Path, line: int, text: str) -> None:
+        self.left_out.setdefault(reason, []).append(f"{Path(source).name}:{line} ({text})")
+
+    def check_labels(self, files, is_same: bool, source: Path, line: int, text: str) -> None:
+        """A pair listed before with the other label: an error naming both lines (one of them is wrong)."""
+        first = self.first.get(tuple(sorted(map(str, files))))
+        if first is not None and first[2] != is_same:
+            kind = lambda same: "same-identity" if same else "different-identity"
+            raise DataFormatError(source, f"this pair ({text}) is a {kind(is_same)} pair here and a {kind(first[2])} "
+                                          f"pair at {Path(first[0]).name}:{first[1]}: one of the two labels is wrong", line)
+
+    def add(self, files, people, is_same: bool, fold: int, source: Path, line: int, text: str) -> None:
+        if str(files[0]) == str(files[1]):
+            return self.skip(SAME_IMAGE, source, line, text)
+        self.check_labels(files, is_same, source, line, text)
+        key = tuple(sorted(map(str, files)))
+        if key in self.first:
+            self.repeated.append(f"{Path(source).name}:{line} ({text}, as at line {self.first[key][1]})")
+        else:
+            self.first[key] = (source, line, is_same)
+        for p, person in zip(files, people):
+            if str(p) not in self.index:
+                self.index[str(p)] = len(self.index)
+                self.names.append(person)
+        self.pairs.append([self.index[str(p)] for p in files])
+        self.same.append(is_same)
+        self.fold.append(fold)
+
+    def counts(self) -> dict:
+        return {reason: len(hits) for reason, hits in self.left_out.items()}
+
+    def left_out_notes(self) -> list[str]:
+        what = {SAME_IMAGE: "pair of an image with itself (its cosine is 1 whatever the model) skipped",
+                ONE_PERSON: "'different' pair naming one person twice skipped",
+                TWO_PEOPLE: "'same' pair of two people (by the Name_N.jpg file names) skipped"}
+        shown = lambda hits: "; ".join(hits[:SHOWN]) + (f"; ... ({len(hits) - SHOWN} more)" if len(hits) > SHOWN else "")
+        notes = [f"{len(hits)} {what[reason].replace('pair ', 'pairs ', 1) if len(hits) != 1 else what[reason]}: "
+                 f"{shown(hits)}" for reason, hits in self.left_out.items()]
+        if self.missing:
+            notes.append(f"{len(self.missing)} pair{'s' * (len(self.missing) != 1)} skipped for a missing image "
+                         f"(--skip-missing): {shown(self.missing)}")
+        if self.repeated:
+            notes.append(f"{len(self.repeated)} pair{'s' * (len(self.repeated) != 1)} listed again, scored each time "
+                         f"as listed: {shown(self.repeated)}")
+        return notes
+
+
+def _lfw_file(folder: Path, person: str, number: int, unpadded: list) -> Path:
+    """<folder>/<person>/<person>_0003.jpg, or <person>_3.jpg when only that (unpadded) name exists."""
+    padded = folder / person / f"{person}_{number:04d}.jpg"
+    if padded.is_file():
+        return padded
+    plain = padded.with_name(f"{person}_{number}.jpg")
+    if plain != padded and plain.is_file():
+        unpadded.append((plain.name, padded.name))
+        return plain
+    return padded
+
+
+def _not_named_so(image: Path, source: Path, line: int) -> None:
+    """A missing LFW image whose person folder holds images not named as LFW names them (Name_0001.jpg): one
+    error naming what the folder holds instead."""
+    person = image.parent.name
+    held = sorted(p.name for p in image.parent.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    lfw_named = lambda name: (name.startswith(person + "_") and name[len(person) + 1:-4].isdigit()
+                              and len(name) == len(person) + 9 and name.endswith(".jpg"))
+    if not held or all(lfw_named(name) for name in held):
+        return  # LFW's naming, this number missing: the reader's usual message
+    shown = ", ".join(held[:3]) + (f" ... ({len(held)} images)" if len(held) > 3 else "")
+    raise DataFormatError(source, f"image {image} named here does not exist; {person}/ holds {shown}: LFW names a "
+                                  f"person's images {person}_0001.jpg, {person}_0002.jpg ... (the number in 4 digits; "
+                                  f"{person}_1.jpg is read too); {SKIP_MISSING_HINT}", line)
+
+
 def _read_rows(rows, path: Path, root: Path, skip_missing: bool, variant) -> PairSet:
     """rows: (line number, fields, is_same, fold[, file]) of pairs.txt-style pairs."""
-    folder, searched = find_image_folder(path, root, rows[0][1][0] if rows else "", variant)
+    # the image folder: the one holding the first names found (one misspelt name must not send the search elsewhere)
+    probes = [name for row in rows[:PROBES] for name in row[1][:1] + row[1][2:3] if not name.isdigit()]
+    folder, searched = find_image_folder(path, root, probes or [""], variant)
     missing = MissingImages(skip_missing, searched)
-    index: dict[str, int] = {}
-    names: list[str] = []
-    pairs, same, fold = [], [], []
+    read, unpadded = _Pairs(), []
     for number, fields, is_same, f, *file in rows:
         source = file[0] if file else path
         if is_same and len(fields) != 3:
@@ -200,61 +311,97 @@ def _read_rows(rows, path: Path, root: Path, skip_missing: bool, variant) -> Pai
             raise DataFormatError(source, f"expected a different-identity pair 'Name1<TAB>i<TAB>Name2<TAB>j' (fold {f + 1}), got {' '.join(fields)!r}", number)
         people = (fields[0], fields[0]) if is_same else (fields[0], fields[2])
         numbers = (fields[1], fields[2]) if is_same else (fields[1], fields[3])
-        files = []
-        for person, num in zip(people, numbers):
-            num = parse_number(num, source, number, "an image number", int)
-            files.append(folder / person / f"{person}_{num:04d}.jpg")
-        if not all(missing.ok(p, source, number) for p in files):
+        numbers = [parse_number(num, source, number, "an image number", int) for num in numbers]
+        if not is_same and people[0] == people[1]:
+            read.skip(ONE_PERSON, source, number, " ".join(fields))
             continue
-        for p, person in zip(files, people):
-            if str(p) not in index:
-                index[str(p)] = len(index)
-                names.append(person)
-        pairs.append([index[str(p)] for p in files])
-        same.append(is_same)
-        fold.append(f)
-    return _pair_set(index, names, pairs, same, fold, folder, path, missing)
+        files = [_lfw_file(folder, person, num, unpadded) for person, num in zip(people, numbers)]
+        if not skip_missing and not searched:
+            for image in files:
+                if not image.is_file() and image.parent.is_dir():
+                    _not_named_so(image, source, number)
+        if not all(missing.ok(p, source, number) for p in files):
+            read.missing.append(f"{Path(source).name}:{number} ({' '.join(fields)})")
+            continue
+        read.add(files, people, is_same, f, source, number, " ".join(fields))
+    if unpadded:
+        plain, padded = unpadded[0]
+        read.notes.append(f"{len(set(unpadded))} images named without LFW's 4-digit number ({plain} for {padded}): "
+                          f"read under those names ({Path(path).name} names them as LFW does)")
+    return _pair_set(read, folder, path, missing)
 
 
-def _pair_set(index, names, pairs, same, fold, folder, path, missing) -> PairSet:
-    if not pairs:  # every pair skipped: say so here, not as an empty contact sheet or a one-fold protocol later
-        skipped = missing.dropped["missing_image"]
-        if not skipped:
+def _pair_set(read: _Pairs, folder, path, missing) -> PairSet:
+    if not read.pairs:  # every pair skipped: say so here, not as an empty contact sheet or a one-fold protocol later
+        counts = {"missing image": missing.dropped["missing_image"], **read.counts()}
+        if not any(counts.values()):
             raise DataFormatError(path, "no pairs listed")
         where = f"; {missing.searched}" if missing.searched else ""
-        raise DataFormatError(path, f"no pair left: {skipped} skipped (missing image{where})")
-    images = ImageSet(list(index), {"identity": np.array(names)}, None, str(folder))
-    result = PairSet(images, np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path))
-    return with_dropped(result, {"missing_pair": missing.dropped["missing_image"]})
+        if set(k for k, n in counts.items() if n) == {"missing image"}:
+            raise DataFormatError(path, f"no pair left: {counts['missing image']} skipped (missing image{where})")
+        raise DataFormatError(path, f"no pair left: {sum(counts.values())} skipped ("
+                                    + ", ".join(f"{why} {n}" for why, n in counts.items() if n) + f"{where})")
+    images = ImageSet(list(read.index), {"identity": np.array(read.names)}, None, str(folder))
+    notes = read.notes + read.left_out_notes()
+    if notes:
+        images.meta["pair_notes"] = notes
+    result = PairSet(images, np.array(read.pairs, dtype=np.int64).reshape(-1, 2), np.array(read.same, dtype=bool),
+                     np.array(read.fold, dtype=np.int64), str(path))
+    return with_dropped(result, {"missing_pair": missing.dropped["missing_image"], **read.counts()})
+
+
+def _cplfw_person(file_name: str) -> str | None:
+    """The person a CPLFW / CALFW image name gives (`Aaron_Peirsol_1.jpg` -> Aaron_Peirsol), or None when the
+    name is not `<Name>_<number>.<ext>`."""
+    stem = Path(file_name).stem
+    name, _, number = stem.rpartition("_")
+    return name if name and number.isdigit() and any(c.isalpha() for c in name) else None
 
 
 def _read_cplfw_pairs(path: Path, root: Path, lines, skip_missing: bool, variant, n_folds: int = 10) -> PairSet:
-    """CPLFW / CALFW pairs: `Name_1.jpg <label>` per image, consecutive lines a pair (folds: _cplfw_folds)."""
+    """CPLFW / CALFW pairs: `Name_1.jpg <label>` per image, consecutive lines a pair (folds: _cplfw_folds).
+    Both lines of a pair carry its label; lines that disagree are an error naming the second."""
     if len(lines) % 2:
         raise DataFormatError(path, f"expected pairs of lines (two images per pair), found {len(lines)} lines", lines[-1][0])
     for number, line in lines:
         if len(line.split()) != 2:
             raise DataFormatError(path, f"expected 'Name_1.jpg <label>', got {line.strip()!r}", number)
-    labels = [parse_number(line.split()[1], path, number, "a pair label (0 different; 1 same, or CALFW's fold 1..10)",
-                           int) for number, line in lines[::2]]
-    folder, searched = find_image_folder(path, root, lines[0][1].split()[0], variant)
+    what = "a pair label (0 different; 1 same, or CALFW's fold 1..10)"
+    every = [parse_number(line.split()[1], path, number, what, int) for number, line in lines]
+    for k in range(0, len(lines), 2):
+        if every[k] != every[k + 1]:
+            raise DataFormatError(path, f"the two lines of a pair disagree on its label: line {lines[k][0]} "
+                                        f"({lines[k][1].strip()}) says {every[k]}, this line {every[k + 1]} (each "
+                                        "line of a pair carries the pair's label: 0 different, else same)", lines[k + 1][0])
+    labels = every[::2]
+    names = [line.split()[0] for _, line in lines]
+    folder, searched = find_image_folder(path, root, names[:2 * PROBES], variant)
     missing = MissingImages(skip_missing, searched)
-    index: dict[str, int] = {}
-    names, pairs, same, fold = [], [], [], []
+    # pairs whose label disagrees with the people their Name_N.jpg names give; when many do, the names do not
+    # name people (a user's own img_1.jpg ...) and the labels are kept as they are
+    people = [_cplfw_person(name) for name in names]
+    odd = [k for k, label in enumerate(labels) if None not in people[2 * k:2 * k + 2]
+           and (people[2 * k] == people[2 * k + 1]) != (label != 0)]
+    by_name = len(odd) <= max(2, len(labels) // 20)
+    read = _Pairs()
+    odd = set(odd)
     for k, (label, pair_fold) in enumerate(zip(labels, _cplfw_folds(labels, n_folds))):
-        (n1, a), (n2, b) = lines[2 * k], lines[2 * k + 1]
-        fields = [a.split(), b.split()]
-        files = [folder / f[0] for f in fields]
-        if not all(missing.ok(p, path, n) for p, n in zip(files, (n1, n2))):
+        n1, n2 = lines[2 * k][0], lines[2 * k + 1][0]
+        text = f"{names[2 * k]} {names[2 * k + 1]} {label}"
+        files = [folder / names[2 * k], folder / names[2 * k + 1]]
+        if by_name and k in odd:
+            read.check_labels(files, label != 0, path, n1, text)  # listed before with the other label: that first
+            read.skip(ONE_PERSON if label == 0 else TWO_PEOPLE, path, n1, text)
             continue
-        for p in files:
-            if str(p) not in index:
-                index[str(p)] = len(index)
-                names.append(p.stem.rsplit("_", 1)[0])
-        pairs.append([index[str(p)] for p in files])
-        same.append(label != 0)
-        fold.append(pair_fold)
-    return _pair_set(index, names, pairs, same, fold, folder, path, missing)
+        if not all(missing.ok(p, path, n) for p, n in zip(files, (n1, n2))):
+            read.missing.append(f"{path.name}:{n1} ({text})")
+            continue
+        read.add(files, [Path(p).stem.rsplit("_", 1)[0] for p in files], label != 0, pair_fold, path, n1, text)
+    if odd and not by_name:
+        read.notes.append(f"{len(odd)} of {len(labels)} pairs have a label the Name_N.jpg file names contradict (a "
+                          "'different' pair of one name or a 'same' pair of two): the names do not seem to name the "
+                          "people, so every pair is kept as labelled")
+    return _pair_set(read, folder, path, missing)
 
 
 def _cplfw_folds(labels: list[int], n_folds: int) -> list[int]:
