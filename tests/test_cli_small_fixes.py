@@ -34,6 +34,18 @@ def test_embed_size_out_of_range_is_one_line(tmp_path, capsys):
     assert "--size must be 8 to 1024 pixels" in capsys.readouterr().err
 
 
+def test_inspect_and_a_suite_tasks_size_have_the_same_range(tmp_path, capsys):
+    from facessl.errors import FacesslError
+    from facessl.evaluate.suite import parse_size
+
+    (tmp_path / "imgs" / "a").mkdir(parents=True)
+    assert main(["inspect", "--dataset", f"imagefolder:{tmp_path / 'imgs'}", "--size", "100000"]) == 2
+    assert "--size must be 8 to 1024 pixels" in capsys.readouterr().err
+    assert parse_size("96") == 96
+    with pytest.raises(FacesslError, match="from 8 to 1024"):
+        parse_size("100000")
+
+
 # ---- C2: --task pose on yaw,pitch,roll columns ---------------------------------------------------------------
 def _pose_table(tmp_path):
     rng = np.random.default_rng(0)

@@ -123,7 +123,7 @@ def test_suite_keeps_going_past_a_failed_task(toys, capsys):
     (["--dataset", "rafdb:X", "--supervised-lr", "0"], "--supervised-lr must be > 0, got 0"),
     (["--suite", "SUITE_UNKNOWN_VAR"], "${data}"),
     (["--suite", "SUITE_BAD_KEY"], "unknown key 'datset'"),
-    (["--suite", "SUITE_BAD_SIZE"], "tasks[0]: size '64px': expected a positive whole number of pixels"),
+    (["--suite", "SUITE_BAD_SIZE"], "tasks[0]: size '64px': expected a whole number of pixels from 8 to 1024"),
 ])
 def test_bad_input_is_one_line_error(toys, capsys, extra, message):
     (toys / "bench/rafdb").mkdir(exist_ok=True)

@@ -18,6 +18,7 @@ VERBS = {
     "demo": "the whole study end to end on the embedded data",
     "ablate": "the PCL ablation and feature-choice tables",
     "report": "rebuild the report of a demo run from its saved results",
+    "compare": "several facessl eval results side by side, one table per task",
     "bench": "throughput and evaluation-speed benchmarks",
     "study": "SimCLR, PCL and FAb-Net pretrained and probed on real labelled faces (one report)",
 }

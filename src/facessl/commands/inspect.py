@@ -25,7 +25,8 @@ def add_arguments(p) -> None:
     p.add_argument("--dataset", required=True, help="FORMAT:PATH, e.g. rafdb:/data/RAF-DB or csv:labels.csv")
     p.add_argument("--out", default=None, help="contact sheet PNG of the faces as the probes see them")
     p.add_argument("--per-class", type=positive_int, default=6, help="faces per class on the sheet (others: 6 x 8)")
-    p.add_argument("--size", type=positive_int, default=64, help="the probes' input size to show (default 64)")
+    p.add_argument("--size", type=positive_int, default=64, help="the probes' input size to show (default 64; "
+                                                                 "8 to 1024)")
     p.add_argument("--seed", type=int, default=0, help="which faces the sheet shows")
     p.add_argument("--skip-missing", action="store_true",
                    help="skip (and count) images the dataset lists but lacks or that do not decode")
@@ -201,11 +202,12 @@ def draw_points(tiles: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def run(args) -> int:
-    from facessl.commands.eval import reader_options
+    from facessl.commands.eval import check_size, reader_options
     from facessl.evaluate.images import image_sizes, load_batch
     from facessl.evaluate.suite import FORMAT_TASK, TaskSpec, parse_dataset, read_dataset
     from facessl.viz.grids import image_grid
 
+    check_size(args.size)
     out = output_file(args.out, "--out") if args.out else None
     if out is not None and out.suffix.lower() != ".png":
         raise FacesslError(f"{out}: --out must end in .png")

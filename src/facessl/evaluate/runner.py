@@ -15,13 +15,15 @@ import sys
 import time
 from dataclasses import asdict
 
+import numpy as np
+
 import facessl
 from facessl.data.crop_check import scene_note
 from facessl.data.formats.common import PairSet
 from facessl.data.formats.decodable import UNDECODABLE, drop_undecodable
 from facessl.data.formats.grouping import case_note
 from facessl.errors import FacesslError
-from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, verification
+from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, retrieval, verification
 from facessl.evaluate.baselines import architecture_builder, random_encoder, run_supervised_task
 from facessl.evaluate.cache import FeatureCache, array_hash
 from facessl.evaluate.crossval import cross_validated
@@ -30,7 +32,7 @@ from facessl.evaluate.identity import supervised_verification
 from facessl.evaluate.images import UndecodableImage
 from facessl.evaluate.pairs import pairs_from_identities
 from facessl.evaluate.probes import SELECTED_ON_TEST
-from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, pool_runs, run_floor, run_probe_task
+from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, aggregate, pool_runs, run_floor, run_probe_task
 from facessl.evaluate.suite import TaskSpec, read_dataset, split_reader_options
 
 BUILDERS = {"expression": expression.build, "pose": pose.build, "pose_classes": pose.build_classes,
@@ -68,6 +70,10 @@ def _say(options, text):
 
 
 def _row(task, dataset, source: FeatureSource, choice, options, seeds):
+    if task == "retrieval":  # no probe: each image against all the others
+        data = dataset.images if isinstance(dataset, PairSet) else dataset
+        found = retrieval.retrieval_metrics(source.choice(data, choice), retrieval.labels_for(data)[0])
+        return {"metrics": aggregate([{k: v for k, v in found.items() if k != "queries"}]), "queries": found["queries"]}
     if task is None:  # verification
         return verification.evaluate(dataset, source.choice(dataset.images, choice), options)
     features = lambda part: source.choice(part.images, choice)[part.index]
@@ -110,6 +116,27 @@ def evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions,
                       "without those that do not decode")
     return _evaluate_spec(spec, sources, template, options, choices, baselines, datasets, skip_missing,
                           skip_undecodable=True)
+
+
+def _retrieval_baselines(dataset, baselines) -> dict:
+    """Retrieval's floor (a random ranking's expected scores) and, as it trains nothing, no supervised row."""
+    data = dataset.images if isinstance(dataset, PairSet) else dataset
+    found = retrieval.chance(retrieval.labels_for(data)[0])
+    rows = {"floor": {"chance": {"metrics": aggregate([{k: v for k, v in found.items() if k != "queries"}]),
+                                 "floor": "chance"}}}
+    if "supervised" in baselines:
+        rows["supervised"] = {"unavailable": "retrieval trains nothing: no supervised row"}
+    return rows
+
+
+def _retrieval_info(dataset) -> dict:
+    data = dataset.images if isinstance(dataset, PairSet) else dataset
+    labels, key = retrieval.labels_for(data)
+    _, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
+    return {"images": len(data), "people": int(len(counts)), "queries": int(counts[counts >= 2].sum()),
+            "matched_on": f"label {key!r}" + (" (the class folders: a folder per person)" if key == "class" else ""),
+            "protocol": "leave-one-out: each image of a person with two images or more against all other images, "
+                        "by cosine"}
 
 
 def _without_undecodable(data, spec_name: str):
@@ -156,7 +183,8 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
         _say(options, f"[{spec.name}] {test_images.source}: note: {scenes}")
     if spec.task != "verification" and any(isinstance(d, PairSet) for d in (test_set, train_set)):
         raise FacesslError(f"{spec.dataset}: a pairs dataset only serves task 'verification', not {spec.task!r}")
-    task = None if spec.task == "verification" else build_task(spec.task, test_set, train_set, options)
+    task = None if spec.task == "verification" else "retrieval" if spec.task == "retrieval" else \
+        build_task(spec.task, test_set, train_set, options)
     if spec.features is not None:  # the suite limits this task to some of the requested choices
         choices = [c for c in choices if c in spec.features] or list(choices[:1])
     rows = {}
@@ -166,7 +194,9 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
             _say(options, f"[{spec.name}] {spec.task}: {label} {choice}")
             rows[label][choice] = pool_runs([_row(task, test_set, one, choice, options, options.seeds)
                                              for one in _group(source)])
-    if "supervised" in baselines:
+    if task == "retrieval":
+        rows.update(_retrieval_baselines(test_set, baselines))
+    elif "supervised" in baselines:
         if task is None and train_set is None:
             rows["supervised"] = {"unavailable": "a pairs protocol has no training labels; a training set of "
                                                  "identities (train_dataset) gives it a supervised row"}
@@ -184,9 +214,9 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
                     template, task, choices[0], size, options, options.supervised_seeds, cache=first.cache)}
             except FacesslError as exc:
                 rows["supervised"] = {"unavailable": str(exc)}
-    if task is not None:  # what ignoring the image scores: every table's floor
+    if task is not None and task != "retrieval":  # what ignoring the image scores: every table's floor
         rows["floor"] = {FLOOR_NAMES[task.probe.kind]: run_floor(task)}
-    info = {} if task is None else dict(task.info)
+    info = {} if task is None else _retrieval_info(test_set) if task == "retrieval" else dict(task.info)
     if scenes:
         info["not_face_crops"] = scenes
     drawn = isinstance(test_set, PairSet) and test_set.images.meta.get("pairs_drawn")

@@ -28,7 +28,7 @@ from pathlib import Path
 from facessl.errors import FacesslError
 
 TASK_NAMES = ("expression", "verification", "pose", "pose_classes", "au", "attributes", "landmarks", "classification",
-              "regression")
+              "regression", "retrieval")
 FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verification", "cplfw": "verification", "calfw": "verification",
                "cfp": "verification", "aflw2000": "pose", "300wlp": "pose", "biwi": "pose", "bu3dfe": "pose_classes",
                "disfa": "au", "bp4d": "au", "affwild2-au": "au", "affwild2-expr": "classification", "affwild2-va": "regression",
@@ -113,13 +113,16 @@ class TaskSpec:
 
 
 def parse_size(value) -> int:
-    """A task's input size: a positive whole number of pixels."""
+    """A task's input size: a whole number of pixels in the range pretraining allows data.size."""
+    from facessl.config import DataConfig
+
+    low, high = DataConfig.LIMITS["size"]
     try:
         size = int(str(value).strip())
     except ValueError:
         size = 0
-    if size < 1 or str(value).strip() != str(size):
-        raise FacesslError(f"size {value!r}: expected a positive whole number of pixels, e.g. 64")
+    if not low <= size <= high or str(value).strip() != str(size):
+        raise FacesslError(f"size {value!r}: expected a whole number of pixels from {low} to {high}, e.g. 64")
     return size
 
 

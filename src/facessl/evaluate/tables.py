@@ -7,6 +7,7 @@ also get a table turned the other way: one line per attribute, one column per ro
 from __future__ import annotations
 
 import math
+import re
 
 from facessl.data.formats.grouping import case_note
 from facessl.data.labels import AU_NAMES
@@ -32,9 +33,11 @@ LAYOUT = {
                     ("auc_mean", "mean AUC", 100)]),
     "landmarks": ("Landmarks (NME %: of the inter-ocular distance, and of the box size; lower is better)",
                   [("nme", "NME", 1), ("nme_box", "NME box", 1)]),
+    "retrieval": ("Retrieval (leave-one-out, cosine; rank-1, rank-5, mAP %)",
+                  [("rank1", "rank-1", 100), ("rank5", "rank-5", 100), ("map", "mAP", 100)]),
 }
-ORDER = ("expression", "classification", "verification", "pose", "pose_classes", "regression", "au_f1", "au_auc",
-         "attributes", "attributes_each", "landmarks")
+ORDER = ("expression", "classification", "verification", "retrieval", "pose", "pose_classes", "regression", "au_f1",
+         "au_auc", "attributes", "attributes_each", "landmarks")
 SECTIONS = {"au": ("au_f1", "au_auc"), "attributes": ("attributes", "attributes_each")}  # tasks with several tables
 
 
@@ -78,8 +81,8 @@ def _row_keys(tasks: list[dict]) -> list[tuple[str, str]]:
             for feature in by_feature:
                 if feature != "unavailable" and (label, feature) not in keys:
                     keys.append((label, feature))
-    rank = {"checkpoint": 0, "random": 1, "supervised": 2, "floor": 3}
-    return sorted(keys, key=lambda k: rank.get(k[0], 3))
+    rank = {"random": 1, "supervised": 2, "floor": 3}  # any other row is a checkpoint's (`facessl compare` names them)
+    return sorted(keys, key=lambda k: rank.get(k[0], 0))
 
 
 def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
@@ -135,9 +138,13 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
               + ", ".join(f"{why.replace('_', ' ')} {n}" for why, n in t["info"][key].items() if n)
               for t in tasks for key in ("dropped", "train_dropped") if any(t.get("info", {}).get(key, {}).values())]
     if kind == "verification":
+        notes += [f"{t['name']}: {scored}" for t in tasks for scored in [scored_note(t)] if scored]
         notes += [f"{t['name']}: no pairs file; {d['pairs']} pairs drawn from its {d['people']} people with two images or "
                   f"more, {d['folds']} identity-disjoint folds (seed {d['seed']})"
                   for t in tasks for d in [t.get("info", {}).get("pairs_drawn")] if d]
+        notes += [f"{t['name']}: {note}" for t in tasks for note in _row_value(t, "pair_notes") or []]
+        notes += [f"{t['name']}: supervised row — {r['people_check']}" for t in tasks
+                  for r in t["rows"].get("supervised", {}).values() if isinstance(r, dict) and r.get("people_check")]
         notes += [f"{t['name']}: supervised row — {r['training']}" for t in tasks
                   for r in t["rows"].get("supervised", {}).values() if isinstance(r, dict) and r.get("training")]
         notes += [f"{t['name']}: TAR at FAR {', '.join(left)} left out (fewer different pairs than 1 / FAR)"
@@ -145,8 +152,31 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
         notes += [f"{t['name']}: reduced protocol (" + ", ".join(f"{k} {v}" for k, v in reduced.items())
                   + "): not comparable with published numbers" for t in tasks for reduced in [_row_value(t, "reduced")]
                   if reduced]
+    notes += [f"{t['name']}: {note}" for t in tasks for note in (t.get("info") or {}).get("notes") or []
+              if isinstance(note, str)]  # whatever a task has to say of its data (a builder's own notes)
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return "\n".join(lines)
+
+
+def scored_note(task: dict) -> str | None:
+    """What a verification task scored: its pairs (same / different), in how many folds, and what its cells are
+    (the ± is the spread over the folds); None when its rows do not say (no row ran)."""
+    pairs = _row_value(task, "pairs")
+    if not pairs:
+        return None
+    positives = _row_value(task, "positive_pairs")
+    negatives = _row_value(task, "negative_pairs") or (pairs - positives if positives else None)
+    counts = f"{pairs} pairs scored" + (f" ({positives} same / {negatives} different)" if positives else "")
+    if tar_columns(task):
+        return f"{counts}; TAR at each FAR and the AUC from the ROC of all pairs (no folds)"
+    folds = _row_value(task, "folds")
+    if folds is None:  # results written before the folds were recorded: the protocol's text names them
+        match = re.match(r"(\d+)-fold", str(_row_value(task, "selected_on") or ""))
+        folds = int(match.group(1)) if match else None
+    if not folds:
+        return f"{counts}; one threshold for all pairs (no folds); AUC over all pairs"
+    return (f"{counts} in {folds} folds; acc: the mean over the folds ± their standard deviation (each fold at the "
+            "threshold chosen on the other folds); AUC over all pairs")
 
 
 def _row_value(task: dict, key: str):
@@ -181,7 +211,12 @@ def render(results: dict) -> str:
              f"- facessl {results.get('facessl_version', '?')}, eval config {results.get('eval_config_hash', '?')}, "
              f"input {results.get('eval_config', {}).get('input_size', '?')} px, "
              f"{results.get('eval_config', {}).get('seeds', '?')} seed(s)",
-             f"- model selection: {results.get('protocol', '?')}"]
+             *([f"- model selection: {results.get('protocol', '?')}"] if _has_probe(results) else [])]
+    skipped = results.get("eval_config", {}).get("skipped_features") or []
+    if skipped:
+        evaluated = results.get("eval_config", {}).get("features") or []
+        lines.append(f"- feature{'s' * (len(skipped) != 1)} {', '.join(skipped)} skipped: not in this checkpoint"
+                     + (f" (evaluated: {', '.join(evaluated)})" if evaluated else ""))
     for alias, original in (results.get("eval_config", {}).get("same_features") or {}).items():
         lines.append(f"- feature {alias}: the very same numbers as {original} for this model, probed once (as {original})")
     inits = results.get("baseline_inits") or {}
@@ -227,6 +262,13 @@ def render(results: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _has_probe(results: dict) -> bool:
+    """Whether any task trained a probe (verification and retrieval have none: the model-selection line does not
+    apply to them)."""
+    tasks = results.get("tasks")
+    return not tasks or any(t.get("task") not in ("verification", "retrieval") for t in tasks)
+
+
 def data_lines(tasks: list[dict]) -> list[str]:
     """Per task: the data, how it was split, rows per part, and where the probe's settings were chosen when that
     is not the carve the model-selection line names (a validation split the dataset gives, or the test set)."""
@@ -241,6 +283,9 @@ def data_lines(tasks: list[dict]) -> list[str]:
         counts = [f"{k} {info[k + '_rows']}" for k in ("train", "val", "test") if info.get(k + "_rows")]
         if counts:
             parts.append("rows " + ", ".join(counts))
+        if t.get("task") == "retrieval" and info.get("queries"):
+            parts.append(f"{info['images']} images of {info['people']} people ({info['matched_on']}), "
+                         f"{info['queries']} queries; {info['protocol']}")
         chosen = {sel.get("selected_on") for row in (t.get("rows") or {}).values() if isinstance(row, dict)
                   for r in row.values() if isinstance(r, dict) for sel in r.get("selection") or []}
         chosen.discard(None)
