@@ -209,7 +209,11 @@ def test_a_verification_task_on_a_set_of_people_draws_its_pairs_and_can_train_on
     results = runner.evaluate(ToyEncoder(), specs, options, baselines=("supervised",), datasets=datasets)
     mine, itself = results["tasks"]
     assert mine["rows"]["checkpoint"]["fs"]["pairs"] == 60 and "fs" in mine["rows"]["supervised"]
-    assert mine["info"]["pairs_drawn"] == {"folds": 10, "seed": 0, "people": 30, "pairs": 60}
+    drawn = dict(mine["info"]["pairs_drawn"])
+    listed = drawn.pop("list")
+    assert drawn == {"folds": 10, "seed": 0, "people": 30, "pairs": 60}
+    assert len(listed) == 60 and sum(same for *_, same, _ in listed) == 30  # the pairs scored, exportable
+    assert {fold for *_, fold in listed} == set(range(10)) and all(a != b for a, b, *_ in listed)
     from facessl.evaluate.tables import render
     md = render(results)
     assert "- mine: no pairs file; 60 pairs drawn from its 30 people with two images or more, 10 identity-disjoint" in md

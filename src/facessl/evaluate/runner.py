@@ -221,7 +221,11 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
         info["not_face_crops"] = scenes
     drawn = isinstance(test_set, PairSet) and test_set.images.meta.get("pairs_drawn")
     if drawn:  # no pairs file: say how the pairs were drawn (evaluate/pairs.py)
-        info["pairs_drawn"] = {**drawn, "pairs": int(len(test_set.pairs))}
+        images = test_set.images.images  # the pairs themselves, so a study of one's own can score the same ones
+        name = (lambda i: int(i)) if isinstance(images, np.ndarray) else (lambda i: str(images[i]))  # in memory: rows
+        info["pairs_drawn"] = {**drawn, "pairs": int(len(test_set.pairs)), "list": [
+            [name(a), name(b), bool(same), int(fold)]
+            for (a, b), same, fold in zip(test_set.pairs, test_set.same, test_set.fold)]}
     for key, data in (("dropped", test_set), ("train_dropped", train_set)):
         if getattr(data, "dropped", None):
             info[key] = data.dropped  # rows a reader skipped (missing images, |angle| > 99 ...)
