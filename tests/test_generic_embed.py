@@ -109,3 +109,20 @@ def test_embed_a_folder_skips_and_counts_undecodable_photos(toy_load, capsys):
     assert (toy_load / "f.txt").read_text().split() == ["a.png", "c.png"] and np.load(toy_load / "f.npy").shape[0] == 2
     printed = capsys.readouterr().out
     assert "found 3 images" in printed and "skipped 1 that do not decode (e.g." in printed and "b.jpg" in printed
+
+
+def test_a_much_wider_feature_than_at_the_training_size_is_noted(tmp_path, monkeypatch, capsys):
+    class MapEncoder(ToyEncoder):  # its map, flattened: as wide as the input is large
+        feature_names = ("fs",)
+
+        def features(self, images):
+            return {"fs": self.conv(images).flatten(1)}
+
+    monkeypatch.setattr(facessl, "load", lambda path, device="cpu": MapEncoder())
+    (tmp_path / "run").mkdir()
+    png(tmp_path / "imgs" / "a.png", 10)
+    args = ["embed", "--checkpoint", str(tmp_path / "run"), "--images", str(tmp_path / "imgs"), "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "f.npy"), "--size", "64"]) == 0  # 32x32x8 against 8x8x8 at 16 px
+    assert "note: a feature map grows with its input: at the training size, 16 px, 'fs' is 512-d" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "g.npy"), "--size", "24"]) == 0  # 12x12x8: 2.25x, as probes choose
+    assert "note:" not in capsys.readouterr().out

@@ -204,4 +204,17 @@ def run(args) -> int:
     if not args.quiet:
         print(f"{len(names)} {what} -> {feats.shape[1]}-d '{choice}' features at {size} px: "
               + ", ".join(str(w) for w in written))
+        trained = input_size(encoder, EvalOptions())
+        width = _width_at(source, imageset, choice, trained) if size > trained else feats.shape[1]
+        if feats.shape[1] > 4 * width:
+            print(f"note: a feature map grows with its input: at the training size, {trained} px, '{choice}' is "
+                  f"{width}-d (--size {trained}, or leave --size out)")
     return 0
+
+
+def _width_at(source, imageset, choice: str, size: int) -> int:
+    """The width of `choice` for inputs of `size` px (one image's features computed)."""
+    from facessl.evaluate.features import FeatureSource, combine
+
+    one = FeatureSource(source.encoder, size=size, device=source.device, quiet=True, label="embed")
+    return combine(one.features(imageset.subset([0])), choice).shape[1]
