@@ -9,7 +9,7 @@ import pytest
 from eval_toys import ToyEncoder
 from image_toys import save_jpeg
 from facessl.data import formats
-from facessl.data.formats.dfew import evenly_spaced
+from facessl.data.video.clip_faces import evenly_spaced
 from facessl.data.labels import EXPRESSIONS
 from facessl.errors import DataFormatError, FacesslError
 from facessl.evaluate import runner

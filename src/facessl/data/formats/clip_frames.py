@@ -9,6 +9,8 @@ from pathlib import Path
 from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, unnested
 
 LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+MISSING = "clip listed but not on disk"
+EMPTY = "clip folder without frames"
 
 
 def folders_below(root: Path, depth: int, descend):
@@ -45,3 +47,23 @@ def frame_files(folder: Path) -> list[Path]:
                  if not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_SUFFIXES and e.is_file()]
     number = lambda p: int(m.group(1)) if (m := LAST_NUMBER.search(p.stem)) else -1
     return sorted(files, key=lambda p: (number(p), p.name))
+
+
+def frame_rows(chosen, folder_of, n_frames: int) -> tuple[dict, dict]:
+    """The rows of listed clips: for each (clip, label, split) of `chosen`, `n_frames` frames of its folder
+    (folder_of(clip), None when it is not on disk) evenly spaced (the centres of equal segments). Returns
+    ({'images', 'label', 'clip', 'split'}: one list entry per row, the counts of clips skipped (missing or empty))."""
+    from facessl.data.video.clip_faces import evenly_spaced
+
+    rows = {"images": [], "label": [], "clip": [], "split": []}
+    dropped = {MISSING: 0, EMPTY: 0}
+    for clip, label, part in chosen:
+        folder = folder_of(clip)
+        files = frame_files(folder) if folder is not None else []
+        if not files:
+            dropped[MISSING if folder is None else EMPTY] += 1
+            continue
+        for i in evenly_spaced(len(files), n_frames):
+            for key, value in zip(rows, (str(files[i]), label, clip, part)):
+                rows[key].append(value)
+    return rows, {k: v for k, v in dropped.items() if v}

@@ -40,12 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from facessl.data.formats.clip_frames import frame_files
+from facessl.data.formats.clip_frames import frame_rows
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import unnested, whole_number, with_dropped
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.labels import EXPRESSIONS
-from facessl.data.video.clip_faces import evenly_spaced
 from facessl.errors import DataFormatError
 
 DFEW_ORDER = ("happiness", "sadness", "neutral", "anger", "surprise", "disgust", "fear")  # csv labels 1..7
@@ -177,27 +176,14 @@ def _expression(text: str, path: Path, line: int) -> int:
 
 
 def _imageset(chosen, clip_folders, test_fold, n_frames, fold, base) -> ImageSet:
-    images, expression, clip_ids, folds, split = [], [], [], [], []
-    dropped = {"clip listed but not on disk": 0, "clip folder without frames": 0}
-    for clip, label, part in chosen:
-        folder = clip_folders.get(clip)
-        files = frame_files(folder) if folder is not None else []
-        if not files:
-            dropped["clip listed but not on disk" if folder is None else "clip folder without frames"] += 1
-            continue
-        for i in evenly_spaced(len(files), n_frames):
-            images.append(str(files[i]))
-            expression.append(label)
-            clip_ids.append(clip)
-            folds.append(test_fold.get(clip, -1))
-            split.append(part)
-    if not images:
+    rows, dropped = frame_rows(chosen, clip_folders.get, n_frames)
+    if not rows["images"]:
         raise DataFormatError(base, f"no DFEW clip of fold {fold} found on disk: the split files name "
                                     f"{len(chosen)} clips, none has a frame folder under Clip/")
-    clip_ids = np.array(clip_ids)
-    labels = {"expression": np.array(expression, dtype=np.int64), "clip": clip_ids,
-              "fold": np.array(folds, dtype=np.int64), "subject": clip_ids.copy()}
+    clip_ids = np.array(rows["clip"])
+    labels = {"expression": np.array(rows["label"], dtype=np.int64), "clip": clip_ids,
+              "fold": np.array([test_fold.get(c, -1) for c in rows["clip"]], dtype=np.int64), "subject": clip_ids.copy()}
     meta = {"split_from": f"{SPLIT_FOLDER} set_{fold + 1}.csv: {TEST_FOLDER} is the test split (fold {fold})",
             "frames_per_clip": n_frames}
-    return with_dropped(ImageSet(images, labels, np.array(split, dtype=object), str(base), meta=meta),
-                        {k: v for k, v in dropped.items() if v})
+    return with_dropped(ImageSet(rows["images"], labels, np.array(rows["split"], dtype=object), str(base), meta=meta),
+                        dropped)

@@ -39,11 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facessl.data.formats.clip_frames import folders_below, frame_files
+from facessl.data.formats.clip_frames import folders_below, frame_rows
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import read_lines, unnested, whole_number, with_dropped
 from facessl.data.labels import EXPRESSIONS
-from facessl.data.video.clip_faces import evenly_spaced
 from facessl.errors import DataFormatError, FacesslError
 
 READER = "ferv39k"
@@ -64,31 +63,20 @@ def read_ferv39k(root, frames=4, scene="All") -> ImageSet:
     train_file, test_file, clip_roots, scene = _find(root, _scene_name(scene))
     chosen = [(clip, label, "train") for clip, label in _read_split(train_file).items()]
     chosen += [(clip, label, "test") for clip, label in _read_split(test_file).items()]
-    images, expression, clip_ids, split = [], [], [], []
-    dropped = {"clip listed but not on disk": 0, "clip folder without frames": 0}
-    for clip, label, part in chosen:
-        folder = next((r / clip for r in clip_roots if (r / clip).is_dir()), None)
-        files = frame_files(folder) if folder is not None else []
-        if not files:
-            dropped["clip listed but not on disk" if folder is None else "clip folder without frames"] += 1
-            continue
-        for i in evenly_spaced(len(files), n_frames):
-            images.append(str(files[i]))
-            expression.append(label)
-            clip_ids.append(clip)
-            split.append(part)
+    rows, dropped = frame_rows(chosen, lambda clip: next((r / clip for r in clip_roots if (r / clip).is_dir()), None),
+                               n_frames)
     where = ", ".join(_relative(r, root) + "/" for r in clip_roots)
-    if not images:
+    if not rows["images"]:
         raise DataFormatError(root, f"no FERV39k clip found on disk: {train_file.name} and {test_file.name} name "
                                     f"{len(chosen)} clips, none has a frame folder in {where}")
-    clip_ids = np.array(clip_ids)
-    labels = {"expression": np.array(expression, dtype=np.int64), "clip": clip_ids, "subject": clip_ids.copy(),
+    clip_ids = np.array(rows["clip"])
+    labels = {"expression": np.array(rows["label"], dtype=np.int64), "clip": clip_ids, "subject": clip_ids.copy(),
               "scene": np.array([c.split("/", 1)[0] for c in clip_ids])}
     meta = {"split_from": f"{_relative(train_file, root)} is train, {_relative(test_file, root)} test (scene {scene}; "
                           f"no validation split: the probe carves one from train, grouped by clip)",
             "frames_per_clip": n_frames, "scene": scene, "frames_from": where}
-    return with_dropped(ImageSet(images, labels, np.array(split, dtype=object), str(root), meta=meta),
-                        {k: v for k, v in dropped.items() if v})
+    return with_dropped(ImageSet(rows["images"], labels, np.array(rows["split"], dtype=object), str(root), meta=meta),
+                        dropped)
 
 
 def _scene_name(scene) -> str:

@@ -47,9 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.clip_frames import folders_below, frame_files
+from facessl.data.formats.clip_frames import MISSING, folders_below, frame_rows
 from facessl.data.formats.imagefiles import read_lines, unnested, whole_number, with_dropped
-from facessl.data.video.clip_faces import evenly_spaced
 from facessl.errors import DataFormatError
 
 READER = "mafw"
@@ -60,8 +59,6 @@ DEPTH = 5
 FRAME_FOLDERS = ("frames_crop_align_224", "frames_crop_align", "frames_crop_aligned", "frames")  # preferred first
 CLIP_NAME = re.compile(r"\d{1,5}")
 HEADER_WORDS = {"video", "video_name", "clip", "name", "file", "filename", "path"}
-MISSING = "clip listed but not on disk"
-EMPTY = "clip folder without frames"
 
 
 def read_mafw(root, frames=4, fold=0, size=128, crop=None, cache=None, workers=None) -> ImageSet:
@@ -83,30 +80,17 @@ def read_mafw(root, frames=4, fold=0, size=128, crop=None, cache=None, workers=N
     if frame_folder is None:
         return _from_videos(chosen, root, video_folder, test_fold, n_frames, size, crop, cache, workers, split_from)
     clips = {p.name.zfill(5): p for p in frame_folder.iterdir() if CLIP_NAME.fullmatch(p.name) and p.is_dir()}
-    images, classes, clip_ids, folds, split = [], [], [], [], []
-    dropped = {MISSING: 0, EMPTY: 0}
-    for clip, label, part in chosen:
-        folder = clips.get(clip)
-        files = frame_files(folder) if folder is not None else []
-        if not files:
-            dropped[MISSING if folder is None else EMPTY] += 1
-            continue
-        for i in evenly_spaced(len(files), n_frames):
-            images.append(str(files[i]))
-            classes.append(label)
-            clip_ids.append(clip)
-            folds.append(test_fold.get(clip, -1))
-            split.append(part)
-    if not images:
+    rows, dropped = frame_rows(chosen, clips.get, n_frames)
+    if not rows["images"]:
         raise DataFormatError(root, f"no MAFW clip of fold {fold} found on disk: the set files name {len(chosen)} "
                                     f"clips, none has a frame folder in {_relative(frame_folder, root)}/")
-    clip_ids = np.array(clip_ids)
-    labels = {"class": np.array(classes, dtype=np.int64), "clip": clip_ids,
-              "fold": np.array(folds, dtype=np.int64), "subject": clip_ids.copy()}
+    clip_ids = np.array(rows["clip"])
+    labels = {"class": np.array(rows["label"], dtype=np.int64), "clip": clip_ids,
+              "fold": np.array([test_fold.get(c, -1) for c in rows["clip"]], dtype=np.int64), "subject": clip_ids.copy()}
     meta = {"class_names": list(CLASSES), "split_from": split_from, "frames_per_clip": n_frames,
             "frames_from": f"{_relative(frame_folder, root)}/"}
-    return with_dropped(ImageSet(images, labels, np.array(split, dtype=object), str(root), meta=meta),
-                        {k: v for k, v in dropped.items() if v})
+    return with_dropped(ImageSet(rows["images"], labels, np.array(rows["split"], dtype=object), str(root), meta=meta),
+                        dropped)
 
 
 def _find(root: Path) -> tuple[Path, Path | None, Path | None]:
