@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from facessl.data.image_decode import BoxedImage, decode_errors, read_rgb
+from PIL import Image
+
+from facessl.data.image_decode import BoxedImage, decode_errors, read_rgb, upright_size
 
 SAMPLE = 8  # ~0.6 s each for a 480x360 picture on a CPU core
 LARGE = 160
@@ -32,10 +34,11 @@ def scenes_in_sample(images, seed: int = 0, detector=None) -> tuple[int, int, st
         if isinstance(item, (BoxedImage, np.ndarray)):  # a face box given: the reader crops it
             continue
         try:
+            with Image.open(item) as im:  # its header: small pictures are passed over without decoding them
+                if min(upright_size(im)) < LARGE:
+                    continue
             picture = read_rgb(item)
         except decode_errors():
-            continue
-        if min(picture.shape[:2]) < LARGE:
             continue
         if detector is None:
             from facessl.data.video.detectors import build_detector
