@@ -48,3 +48,36 @@ def test_training_in_memory_gives_the_weights_of_decoding_every_step(tmp_path):
         weights.append({k: v.clone() for k, v in trainer.method.state_dict().items()})
         trainer.close()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_stored_frames_are_decoded_once_and_again_when_a_file_changes(tmp_path, monkeypatch):
+    import os
+
+    import numpy as np
+
+    from facessl.data import frame_cache
+
+    tree = make_track_tree(tmp_path / "data", identities=2, videos=1, tracks=2, frames=3, size=20)
+    (tree / "id00000" / "vid00" / "00000" / "0001.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    store = tmp_path / "store"
+    first = cached(VoxCelebFrames(tree, "all_frames", size=16), store=str(store))
+    assert len(list(store.glob("frames-16px-*.npz"))) == 1
+    decoded = []
+    real = frame_cache.decode_all
+    monkeypatch.setattr(frame_cache, "decode_all", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    frames = VoxCelebFrames(tree, "all_frames", size=16)
+    second = cached(frames, store=str(store))  # read from the store: nothing decoded
+    assert decoded == [] and torch.equal(second.frames, first.frames)
+    assert np.array_equal(second.readable, first.readable) and int((~torch.as_tensor(second.readable)).sum()) == 1
+    for key in second.epoch_keys(0, 0):
+        assert _same(second[key], frames[key])
+    cached(VoxCelebFrames(tree, "all_frames", size=12), store=str(store))  # another size: its own file
+    assert len(decoded) == 1 and len(list(store.glob("frames-12px-*.npz"))) == 1
+    changed = tree / "id00001" / "vid00" / "00000" / "0000.jpg"
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    cached(VoxCelebFrames(tree, "all_frames", size=16), store=str(store))  # a changed file: decoded again
+    assert len(decoded) == 2 and len(list(store.glob("frames-16px-*.npz"))) == 2
+    for path in store.glob("frames-16px-*.npz"):
+        path.write_bytes(b"truncated")  # a damaged store file is decoded again, not an error
+    again = cached(VoxCelebFrames(tree, "all_frames", size=16), store=str(store))
+    assert len(decoded) == 3 and torch.equal(again.frames[:6], first.frames[:6])

@@ -51,6 +51,7 @@ class DataConfig:
     frames_per_tuple: int = 2  # frames per item for track-tuple methods (FAb-Net)
     workers: int = 2  # DataLoader worker processes (0: decode in the main process)
     in_memory: bool = False  # decode every frame once into one uint8 tensor in RAM (facessl.data.frame_cache)
+    frames_cache: str | None = None  # with in_memory: a folder where the decoded frames are kept for the next run
 
 
 @dataclass

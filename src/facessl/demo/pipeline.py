@@ -64,6 +64,7 @@ def pretrain_config(method: str, plan: DemoPlan, out: Path, seed: int, steps: in
     overrides = [f"seed={seed}", f"data.path={out / 'data' / 'voxceleb'}", f"backbone.name={plan.backbone}",
                  f"backbone.width={plan.width}", f"train.steps={steps or plan.steps}",
                  f"train.batch_size={plan.batch_size}", f"data.size={plan.size}", "data.in_memory=true",
+                 f"data.frames_cache={out / 'cache' / 'frames'}",  # the runs decode the frames once, not each
                  f"train.precision={plan.precision}",
                  *plan.overrides.get(method, ()), *extra]
     return load_config(config_path(method, plan), overrides=overrides)

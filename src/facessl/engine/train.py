@@ -95,7 +95,7 @@ class Trainer:
                                    "(set data.in_memory=false)")
             from facessl.data.frame_cache import cached
 
-            self.dataset = cached(self.dataset)
+            self.dataset = cached(self.dataset, store=cfg.data.frames_cache)
         self._sampler_args = (self.dataset, cfg.seed, cfg.train.batch_size, self.rank, self.world)
         self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
         if self.main and not quiet and self.epoch_length < cfg.train.batch_size:  # a batch holds items twice
