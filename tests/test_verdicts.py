@@ -16,8 +16,27 @@ def test_compare_needs_a_difference_beyond_the_combined_spread():
     # lower is better (errors): the smaller mean wins
     assert compare([10.0, 0.1], [12.0, 0.1], lower=True) == "better"
     assert compare([10.0, 0.1], [12.0, 0.1], lower=False) == "worse"
-    assert compare([10.0, None], [10.5, None], lower=True) == "better"  # no spread: any difference
     assert compare(None, [1.0, 0.0]) == "missing"
+    # one value (one seed, spread null in tables.json): not a spread of 0, under which any difference would win
+    assert compare([10.0, None], [10.5, None], lower=True) == "spread not measured"
+    assert compare([10.0, 0.1], [12.0, None], lower=True) == "spread not measured"
+    assert compare([10.0, 0.1], 12.0, lower=True) == "better"  # a plain number (a fixed threshold) has spread 0
+
+
+def test_a_row_of_one_seed_decides_no_claim_and_meets_no_target():
+    from facessl.report.verdicts import targets_table
+
+    main = _main()
+    main["pcl"] = {k: [v[0], None] for k, v in main["pcl"].items()}  # PCL pretrained and probed with one seed each
+    claims = {c["claim"]: c for c in paper_claims(main, {}, None, {})}
+    pose = claims["PCL beats SimCLR on head pose (AFLW2000 MAE)"]  # 13.0 against 14.0: a win at spread 0
+    assert pose["verdict"] == "inconclusive" and "spread not measured" in pose["rule"]
+    by = {(t["row"], t["metric"]): t for t in targets(main)}
+    pcl_pose = by[("pcl", "aflw2000/mae")]  # 13.0 <= 0.8 x 18: the threshold holds, the spread is unknown
+    assert pcl_pose["met"] is None and pcl_pose["spread_not_measured"] and pcl_pose["value"] == [13.0, None]
+    assert by[("simclr", "aflw2000/mae")]["met"]  # the rows with their spreads are decided as before
+    rows = targets_table(targets(main)).rows
+    assert ["pcl", "aflw2000/mae"] + ["inconclusive (one seed: spread not measured)"] == rows[4][:2] + rows[4][-1:]
 
 
 def _main():

@@ -1,8 +1,10 @@
 """Every "A beats B" of the demo's report, decided by one rule, and the verdict on each paper claim.
 
 The rule (`compare`): A beats B when A is better than B by more than the combined spread
-sqrt(spread_A² + spread_B²) (a missing spread counts as 0); B beats A the other way round;
-otherwise they are level. Rows are {metric_key: [mean, spread]} as in results/tables.json.
+sqrt(spread_A² + spread_B²); B beats A the other way round; otherwise they are level. A row of one
+value (one seed: results/tables.json holds its spread as null) has no spread to measure a difference against, so
+it decides nothing ('spread not measured'); a plain number (a fixed threshold) has spread 0.
+Rows are {metric_key: [mean, spread]} as in results/tables.json.
 
 A claim is 'reproduced' when the paper's direction wins by the rule, 'not reproduced' when the
 opposite direction wins by the rule, and 'inconclusive' when the two are level (or a row is missing, or a
@@ -17,6 +19,8 @@ LOWER_IS_BETTER = ("mae", "nme", "error")
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 NOT_FINITE = "not finite"  # compare's outcome when a value is NaN or infinite
+NO_SPREAD = "spread not measured"  # compare's outcome when a row holds one value (one seed)
+UNDECIDED = ("missing", NOT_FINITE, NO_SPREAD)  # outcomes that decide no claim
 LABELS = {"simclr": "SimCLR", "pcl": "PCL F_s", "fabnet": "FAb-Net", "random": "random weights", "ff": "F_f",
           "fp": "F_p", "fs": "F_s", "supervised": "supervised"}
 
@@ -35,16 +39,19 @@ def _pair(value):
     if isinstance(value, (int, float)):
         return float(value), 0.0
     mean, spread = (list(value) + [None])[:2]
-    return (None if mean is None else float(mean)), float(spread or 0.0)
+    return (None if mean is None else float(mean)), (None if spread is None else float(spread))
 
 
 def compare(a, b, lower: bool = False) -> str:
-    """'better' (a beats b beyond the combined spread), 'worse' (b beats a), 'level', 'missing', or 'not finite'
+    """'better' (a beats b beyond the combined spread), 'worse' (b beats a), 'level', 'missing', 'not finite'
     (a mean or spread is NaN or infinite: NaN compares as neither, and an infinite error would 'lose' to anything,
-    yet both only say the probe diverged; verdict_of makes it inconclusive)."""
+    yet both only say the probe diverged; verdict_of makes it inconclusive), or 'spread not measured' (a row of one
+    value: any difference would count as beyond a spread of 0)."""
     a, b = _pair(a), _pair(b)
     if a is None or b is None or a[0] is None or b[0] is None:
         return "missing"
+    if a[1] is None or b[1] is None:
+        return NO_SPREAD
     if not all(math.isfinite(x) for x in (*a, *b)):
         return NOT_FINITE
     diff = (b[0] - a[0]) if lower else (a[0] - b[0])
@@ -65,7 +72,9 @@ def sentence(name_a: str, name_b: str, outcome: str) -> str:
     return {"better": f"{name_a} beats {name_b}", "worse": f"{name_b} beats {name_a}",
             "level": f"{name_a} and {name_b} are level (within the combined spread)",
             "missing": f"{name_a} vs {name_b}: not measured",
-            NOT_FINITE: f"{name_a} vs {name_b}: a value is not finite (NaN or infinite), no comparison"}[outcome]
+            NOT_FINITE: f"{name_a} vs {name_b}: a value is not finite (NaN or infinite), no comparison",
+            NO_SPREAD: f"{name_a} vs {name_b}: one value on a side, its spread not measured (run 2 or more seeds), "
+                       f"no comparison"}[outcome]
 
 
 def _entry(claim: str, verdict: str, numbers: dict, why: str) -> dict:
@@ -110,7 +119,7 @@ def split_claim(claim: str, rows: dict, holder: str, other: str, metric: str, fl
     value_h, value_o = rows.get(holder, {}).get(metric), rows.get(other, {}).get(metric)
     first = compare(value_h, value_o, lower)
     numbers, why = _numbers(rows, metric, (holder, other)), sentence(label(holder), label(other), first)
-    if first in ("missing", NOT_FINITE):
+    if first in UNDECIDED:
         return _entry(claim, INCONCLUSIVE, numbers, why)
     if floor is None:
         if first == "worse":
@@ -229,9 +238,10 @@ def targets(main: dict) -> list[dict]:
             out.append({"row": row, "metric": metric, "target": kind, "met": None, **bound})
             continue
         outcome = compare(value, random, lower_is_better(metric))
-        if outcome == NOT_FINITE:  # neither met nor missed; the numbers stay, so that the table shows which
+        if outcome in (NOT_FINITE, NO_SPREAD):  # neither met nor missed; the numbers stay, so that the table shows which
+            why = {"not_finite": True} if outcome == NOT_FINITE else {"spread_not_measured": True}
             out.append({"row": row, "metric": metric, "target": kind, "value": value, "random": random,
-                        "met": None, "not_finite": True, **bound})
+                        "met": None, **why, **bound})
             continue
         if kind == "ratio":
             threshold, ok = amount * random[0], value[0] <= amount * random[0]

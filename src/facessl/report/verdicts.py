@@ -15,6 +15,8 @@ def _number(value) -> str:
 def _target_result(target: dict) -> str:
     if target.get("not_finite"):
         return "inconclusive (not finite)"
+    if target.get("spread_not_measured"):
+        return "inconclusive (one seed: spread not measured)"
     return {True: "met", False: "missed", None: "not measured"}[target.get("met")]
 
 
