@@ -29,10 +29,14 @@ $(STAMP): pyproject.toml
 # where that fails, install-pip does the work as before. The installed torch is kept (a user's CUDA build, say).
 # MTCNN weights for `facessl prepare` ship in facenet-pytorch's wheel; --no-deps: its pins (old torch, torchvision)
 # are not ours.
+# uv reads no pip settings: pip's find-links (where this machine keeps its torch wheel) and index-url are passed on.
 UV := $(VENV)/tools/bin/uv
+PIP_SETTING = $(PY) -m pip config list 2>/dev/null | sed -n "s/^[^=]*\.$(1)='\(.*\)'$$/\1/p" | tr ' ' '\n'
 install-uv:
 	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check --root-user-action=ignore --target $(VENV)/tools uv
-	@$(UV) pip install -q --no-cache --python $(BIN)/python $$(for l in $$PIP_FIND_LINKS; do printf -- '--find-links %s ' "$$l"; done) \
+	@$(UV) pip install -q --no-cache --python $(BIN)/python \
+		$$(for l in $$($(call PIP_SETTING,find-links) | sort -u); do printf -- '--find-links %s ' "$$l"; done) \
+		$$(for u in $$($(call PIP_SETTING,index-url) | head -1); do printf -- '--index-url %s ' "$$u"; done) \
 		$$($(BIN)/python -c "import torch" 2>/dev/null || echo "$(TORCH)") -e ".[test]" pip
 	@$(UV) pip install -q --no-cache --python $(BIN)/python --no-deps facenet-pytorch==2.6.0
 

@@ -50,9 +50,11 @@ def compare(a, b, lower: bool = False) -> str:
     a, b = _pair(a), _pair(b)
     if a is None or b is None or a[0] is None or b[0] is None:
         return "missing"
+    if not (math.isfinite(a[0]) and math.isfinite(b[0])):  # a diverged probe says more than its missing spread
+        return NOT_FINITE
     if a[1] is None or b[1] is None:
         return NO_SPREAD
-    if not all(math.isfinite(x) for x in (*a, *b)):
+    if not (math.isfinite(a[1]) and math.isfinite(b[1])):
         return NOT_FINITE
     diff = (b[0] - a[0]) if lower else (a[0] - b[0])
     margin = math.hypot(a[1], b[1])
