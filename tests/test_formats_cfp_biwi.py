@@ -82,6 +82,24 @@ def test_cfp_missing_images_raise_or_are_skipped(tmp_path):
     assert len(got.pairs) == 4 and got.dropped == {"missing_pair": 2} and set(got.fold) == {0}
 
 
+def test_cfp_pairs_that_measure_nothing_are_skipped_and_named(tmp_path):
+    data = write_cfp(tmp_path)
+    split = data / "Protocol" / "Split"
+    # FF 01: 1,1 an image with itself; 1,3 (001 and 002) listed as same; diff 1,2 (both 001) listed as different
+    write(split / "FF" / "01" / "same.txt", "1,2\n1,1\n1,3\n")
+    write(split / "FF" / "01" / "diff.txt", "1,3\n1,2\n")
+    write(split / "FF" / "02" / "same.txt", "5,6\n6,5\n")  # 6,5 is 5,6 again: scored as listed, named
+    got = formats.read("cfp", data, protocol="FF")
+    assert {k: n for k, n in got.dropped.items() if n} == {
+        "pair of an image with itself": 1, "same pair of two people": 1, "different pair of one person": 1}
+    assert list(got.same) == [True, False, True, True, False] and list(got.fold) == [0, 0, 1, 1, 1]
+    notes = "\n".join(got.images.meta["pair_notes"])
+    assert "1 pair of an image with itself (its cosine is 1 whatever the model) skipped: 01/same.txt:2 (1,1)" in notes
+    assert "'same' pair of two people (by their Data/Images/<person> folders) skipped: 01/same.txt:3 (1,3)" in notes
+    assert "'different' pair naming one person twice skipped: 01/diff.txt:2 (1,2)" in notes
+    assert "listed again, scored each time as listed: 02/same.txt:2 (6,5, as at line 1)" in notes
+
+
 def test_cfp_errors_name_file_and_line(tmp_path):
     data = write_cfp(tmp_path)
     protocol = data / "Protocol"

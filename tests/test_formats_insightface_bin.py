@@ -243,6 +243,24 @@ def test_corrupt_image_skipped_with_its_pair_and_counted(tmp_path):
         read(dump(tmp_path / "lfw.bin", ([b"x"] * 4, [True, False]), 4))
 
 
+def test_a_pair_of_two_images_with_the_same_pixels_is_skipped_and_named(tmp_path):
+    faces, bins, issame = bundle(n_pairs=12)
+    bins[7] = bins[6]  # pair 4 (1-based): the same bytes twice
+    buffer = io.BytesIO()
+    Image.fromarray(faces[18]).save(buffer, "PNG", compress_level=0)  # pair 10: the same pixels, other bytes
+    bins[19] = buffer.getvalue()
+    assert bins[19] != bins[18]
+    got = read(dump(tmp_path / "lfw.bin", (bins, issame), 4))
+    assert got.dropped == {"undecodable image": 0, "pair with an undecodable image": 0, "pair of an image with itself": 2}
+    kept = [k for k in range(12) if k not in (3, 9)]
+    assert got.same.tolist() == [issame[k] for k in kept] and len(got.pairs) == 10
+    assert got.images.meta["pair_notes"] == ["2 pairs of two images with the same pixels (a cosine of 1 whatever the "
+                                             "model) skipped: pair 4, 10 (1-based, in the bundle's order)"]
+    assert "pair_notes" not in read(dump(tmp_path / "agedb_30.bin", bundle(n_pairs=12)[1:], 4)).images.meta
+    with pytest.raises(DataFormatError, match="no pair left: every pair that decodes is two images with the same pixels"):
+        read(dump(tmp_path / "cfp_fp.bin", ([bins[6]] * 4, [True, False]), 4))
+
+
 def test_odd_sized_image_resized_to_the_bundle_size(tmp_path):
     faces, bins, issame = bundle(n_pairs=6)
     bins[3] = encode(face(3, side=32))

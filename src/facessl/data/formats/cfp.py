@@ -15,6 +15,11 @@ The path may be `cfp-dataset/`, a folder up to two above it (`cfp-dataset/cfp-da
 folder of its name, Kaggle's `archive/`), or `Protocol/`. Kaggle's copy (`chinafax/cfpw-dataset`)
 is used unpacked as the same `cfp-dataset/` tree.
 
+What the reader checks (as LFW's, facessl.data.formats.pair_list): a pair of an image with itself (an FF line
+`i,i`), a same.txt pair of two people and a diff.txt pair of one person (by the Data/Images/<person> folders) are
+skipped, counted and named in a note (the folders give every image's person, so a label that disagrees with them is
+always one of these); a pair listed twice is scored as listed and named.
+
 Facts checked against the dataset's own Readme.txt (folder tree, 5000 F / 2000 P, 350 pairs per file, 1-based
 indices, 10 identity-disjoint splits) and loaders that parse these files (`Pair_list_*.txt` split on whitespace,
 paths joined to Protocol/, `same.txt` lines stripped and split on the comma).
@@ -28,6 +33,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
 from facessl.data.formats.imagefiles import BELOW, SKIP_MISSING_HINT, find_wrapped, parse_number, read_lines, with_dropped
+from facessl.data.formats.pair_list import ONE_PERSON, TWO_PEOPLE, PairList
 from facessl.errors import DataFormatError
 
 PROTOCOLS = ("FP", "FF")
@@ -97,59 +103,53 @@ def _protocol_name(protocol: str, variant: str | None, root: Path) -> str:
     return name
 
 
-class _Images:
-    """The images the pairs name, each once, in order of first use; existence checked once per file."""
-
-    def __init__(self):
-        self.index: dict[Path, int] = {}
-        self.exists: dict[Path, bool] = {}
-
-    def present(self, path: Path) -> bool:
-        if path not in self.exists:
-            self.exists[path] = path.is_file()
-        return self.exists[path]
-
-    def add(self, path: Path) -> int:
-        return self.index.setdefault(path, len(self.index))
-
-    def image_set(self, source: Path) -> ImageSet:
-        paths = list(self.index)
-        identity = np.array([p.parent.parent.name for p in paths])  # Data/Images/<001>/<frontal>/01.jpg
-        view = np.array([p.parent.name for p in paths])
-        return ImageSet([str(p) for p in paths], {"identity": identity, "view": view}, None, str(source))
-
-
 def read_cfp(root, protocol: str = "FP", skip_missing: bool = False, variant: str | None = None) -> PairSet:
     """CFP pairs of one protocol as a PairSet over 10 folds. `variant` is the same choice as `protocol`
-    (the command line's --variant FF)."""
+    (the command line's --variant FF). A pair of an image with itself (FF: i,i), a 'different' pair of one person
+    and a 'same' pair of two people (by their Data/Images/<person>/ folders) are skipped, counted and named in a
+    note, as LFW's are (pair_list)."""
     root = Path(root)
     protocol = _protocol_name(protocol, variant, root)
     protocol_dir = find_protocol_folder(root)
     frontal = read_image_list(protocol_dir / LIST_NAMES["F"])
     second = frontal if protocol == "FF" else read_image_list(protocol_dir / LIST_NAMES["P"])
     second_name = LIST_NAMES["F"] if protocol == "FF" else LIST_NAMES["P"]
-    images = _Images()
-    pairs, same, fold = [], [], []
-    dropped = 0
+    read = PairList(lambda source: f"{Path(source).parent.name}/{Path(source).name}", "their Data/Images/<person> folders")
+    exists = {}
     for fold_number, folder in enumerate(split_folders(protocol_dir, protocol)):
         for file_name, is_same in (("same.txt", True), ("diff.txt", False)):
             path = folder / file_name
             for number, i, j in read_index_pairs(path):
                 files = (_look_up(frontal, i, LIST_NAMES["F"], path, number), _look_up(second, j, second_name, path, number))
-                missing = next((f for f in files if not images.present(f)), None)
+                text = f"{i},{j}"
+                missing = next((f for f in files if not exists.setdefault(f, f.is_file())), None)
                 if missing is not None:
                     if not skip_missing:
                         raise DataFormatError(path, f"image {missing} named here does not exist; {SKIP_MISSING_HINT}", number)
-                    dropped += 1
+                    read.missing.append(f"{folder.name}/{file_name}:{number} ({text})")
                     continue
-                pairs.append([images.add(f) for f in files])
-                same.append(is_same)
-                fold.append(fold_number)
-    if not pairs:
-        raise DataFormatError(protocol_dir / "Split" / protocol, "no pair left: every pair names a missing image")
-    result = PairSet(images.image_set(protocol_dir), np.array(pairs, dtype=np.int64), np.array(same, dtype=bool),
-                     np.array(fold, dtype=np.int64), str(protocol_dir / "Split" / protocol))
-    return with_dropped(result, {"missing_pair": dropped})
+                people = (person_of(files[0]), person_of(files[1]))
+                if is_same != (people[0] == people[1]):
+                    read.skip(TWO_PEOPLE if is_same else ONE_PERSON, path, number, text)
+                    continue
+                read.add(files, people, is_same, fold_number, path, number, text)
+    if not read.pairs:
+        counts = {"missing image": len(read.missing), **read.counts()}
+        raise DataFormatError(protocol_dir / "Split" / protocol, "no pair left: " + ", ".join(
+            f"{why} {n}" for why, n in counts.items() if n) + " skipped")
+    paths = [Path(p) for p in read.index]
+    images = ImageSet([str(p) for p in paths], {"identity": np.array(read.names),
+                                                "view": np.array([p.parent.name for p in paths])}, None, str(protocol_dir))
+    if read.left_out_notes():
+        images.meta["pair_notes"] = read.left_out_notes()
+    result = PairSet(images, np.array(read.pairs, dtype=np.int64).reshape(-1, 2), np.array(read.same, dtype=bool),
+                     np.array(read.fold, dtype=np.int64), str(protocol_dir / "Split" / protocol))
+    return with_dropped(result, {"missing_pair": len(read.missing), **read.counts()})
+
+
+def person_of(image: Path) -> str:
+    """The person of a CFP image: its folder two up (Data/Images/<001>/frontal/01.jpg -> 001)."""
+    return image.parent.parent.name
 
 
 def _look_up(images: dict[int, Path], index: int, list_name: str, path: Path, number: int) -> Path:

@@ -30,7 +30,9 @@ one pair longer). For lfw.bin this is pairs.txt's order, so LFW's own 10 folds o
 Images are decoded once into one uint8 (N,H,W,3) RGB array (ImageSet has no lazy in-memory form; 37.6 KB
 per 112x112 face): H,W = the bundle's common size, an odd-sized image is resized to it (as load_bin does)
 and counted in images.meta['resized_images']. An image that does not decode is skipped with its pair and
-counted (dropped 'undecodable image', 'pair with an undecodable image'). No identity is stored in the
+counted (dropped 'undecodable image', 'pair with an undecodable image'). A pair of two images with the same
+pixels (a cosine of 1 whatever the model) is skipped, counted and named by its number in a note
+(images.meta['pair_notes']), as LFW's pair of an image with itself is. No identity is stored in the
 file: images.labels['position'] is each image's 0-based index in the bundle.
 
 The path may be a `.bin` file or a folder holding bundles (or a folder holding that folder, e.g. the
@@ -59,6 +61,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
 from facessl.data.formats.imagefiles import unnested, with_dropped
+from facessl.data.formats.pair_list import SAME_IMAGE, SHOWN
 from facessl.errors import DataFormatError, FacesslError
 
 KNOWN_BUNDLES = ("lfw", "cfp_fp", "cfp_ff", "agedb_30", "calfw", "cplfw", "vgg2_fp")
@@ -601,6 +604,12 @@ def read_insightface_bin(root, variant: str | None = None, n_folds: int = N_FOLD
     pair_ok = good[0::2] & good[1::2]
     if not pair_ok.any():
         raise DataFormatError(path, f"no pair left: every pair has an image that does not decode ({int((~good).sum())} images)")
+    # a pair of two images with the same pixels scores a cosine of 1 whatever the model: skipped and named
+    identical = np.array([bool(ok) and np.array_equal(images[2 * k], images[2 * k + 1]) for k, ok in enumerate(pair_ok)],
+                         dtype=bool)
+    pair_ok &= ~identical
+    if not pair_ok.any():
+        raise DataFormatError(path, "no pair left: every pair that decodes is two images with the same pixels")
     keep_images = np.repeat(pair_ok, 2)
     if not keep_images.all():
         images = images[keep_images]
@@ -608,6 +617,15 @@ def read_insightface_bin(root, variant: str | None = None, n_folds: int = N_FOLD
     pairs = np.arange(2 * n_kept, dtype=np.int64).reshape(-1, 2)
     meta = {"bundle": path.stem, "pickle_protocol": protocol, "image_size": list(images.shape[1:3]),
             "resized_images": resized}
+    if identical.any():
+        n = int(identical.sum())
+        shown = ", ".join(str(k + 1) for k in np.flatnonzero(identical)[:SHOWN])
+        more = f" ... ({n - SHOWN} more)" if n > SHOWN else ""
+        meta["pair_notes"] = [f"{n} pair{'s' * (n != 1)} of two images with the same "
+                              f"pixels (a cosine of 1 whatever the model) skipped: pair {shown}{more} (1-based, in "
+                              f"the bundle's order)"]
     labels = {"position": np.flatnonzero(keep_images).astype(np.int64)}
     result = PairSet(ImageSet(images, labels, None, str(path), meta=meta), pairs, issame[pair_ok], fold[pair_ok], str(path))
-    return with_dropped(result, {UNDECODABLE: int((~good).sum()), UNDECODABLE_PAIR: int((~pair_ok).sum())})
+    same_pixels = {SAME_IMAGE: int(identical.sum())} if identical.any() else {}
+    return with_dropped(result, {UNDECODABLE: int((~good).sum()), UNDECODABLE_PAIR: int((~(good[0::2] & good[1::2])).sum()),
+                                 **same_pixels})

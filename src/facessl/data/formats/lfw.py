@@ -38,6 +38,7 @@ import numpy as np
 from facessl.data.formats.common import ImageSet, PairSet
 from facessl.data.formats.imagefiles import (BELOW, IMAGE_SUFFIXES, JPEG_QUALITY, SKIP_MISSING_HINT, MissingImages,
                                              find_wrapped, parse_number, read_lines, save_image, with_dropped)
+from facessl.data.formats.pair_list import ONE_PERSON, TWO_PEOPLE, PairList
 from facessl.errors import DataFormatError
 
 FIRST_NAMES = ("Aaron Abigail Adam Adele Ahmed Aisha Alan Alice Amir Ana Andre Anna Arjun Astrid Ben Bianca Boris Carla "
@@ -200,75 +201,6 @@ def _csv_rows(path: Path, lines) -> list:
     return rows
 
 
-SAME_IMAGE, ONE_PERSON, TWO_PEOPLE = "pair of an image with itself", "different pair of one person", "same pair of two people"
-SHOWN = 5  # lines named per kind of pair left out
-
-
-class _Pairs:
-    """The pairs read so far (each image once, in order of first use) and those left out: a pair of an image with
-    itself (a cosine of 1 whatever the model), a 'different' pair naming one person twice and a 'same' pair of two
-    people (CPLFW-style files, by their Name_N.jpg names): each skipped, counted (PairSet.dropped) and its line
-    named in a note (images.meta['pair_notes']). A pair listed again is scored as listed (as every evaluation of a
-    released pairs file does) and named in a note; listed again with the other label, it is an error. Pairs skipped
-    for a missing image (--skip-missing) are named too."""
-
-    def __init__(self):
-        self.index: dict[str, int] = {}
-        self.names: list[str] = []
-        self.pairs, self.same, self.fold = [], [], []
-        self.first: dict[tuple, tuple] = {}  # the pair's two files, sorted -> (file, line, is_same) where first listed
-        self.left_out: dict[str, list[str]] = {}  # reason -> ['pairs.txt:3 (what)', ...]
-        self.repeated: list[str] = []  # pairs listed again: scored as listed (a released protocol's count), named
-        self.missing: list[str] = []  # pairs skipped for a missing image (--skip-missing), named
-        self.notes: list[str] = []
-
-    def skip(self, reason: str, source: Path, line: int, text: str) -> None:
-        self.left_out.setdefault(reason, []).append(f"{Path(source).name}:{line} ({text})")
-
-    def check_labels(self, files, is_same: bool, source: Path, line: int, text: str) -> None:
-        """A pair listed before with the other label: an error naming both lines (one of them is wrong)."""
-        first = self.first.get(tuple(sorted(map(str, files))))
-        if first is not None and first[2] != is_same:
-            kind = lambda same: "same-identity" if same else "different-identity"
-            raise DataFormatError(source, f"this pair ({text}) is a {kind(is_same)} pair here and a {kind(first[2])} "
-                                          f"pair at {Path(first[0]).name}:{first[1]}: one of the two labels is wrong", line)
-
-    def add(self, files, people, is_same: bool, fold: int, source: Path, line: int, text: str) -> None:
-        if str(files[0]) == str(files[1]):
-            return self.skip(SAME_IMAGE, source, line, text)
-        self.check_labels(files, is_same, source, line, text)
-        key = tuple(sorted(map(str, files)))
-        if key in self.first:
-            self.repeated.append(f"{Path(source).name}:{line} ({text}, as at line {self.first[key][1]})")
-        else:
-            self.first[key] = (source, line, is_same)
-        for p, person in zip(files, people):
-            if str(p) not in self.index:
-                self.index[str(p)] = len(self.index)
-                self.names.append(person)
-        self.pairs.append([self.index[str(p)] for p in files])
-        self.same.append(is_same)
-        self.fold.append(fold)
-
-    def counts(self) -> dict:
-        return {reason: len(hits) for reason, hits in self.left_out.items()}
-
-    def left_out_notes(self) -> list[str]:
-        what = {SAME_IMAGE: "pair of an image with itself (its cosine is 1 whatever the model) skipped",
-                ONE_PERSON: "'different' pair naming one person twice skipped",
-                TWO_PEOPLE: "'same' pair of two people (by the Name_N.jpg file names) skipped"}
-        shown = lambda hits: "; ".join(hits[:SHOWN]) + (f"; ... ({len(hits) - SHOWN} more)" if len(hits) > SHOWN else "")
-        notes = [f"{len(hits)} {what[reason].replace('pair ', 'pairs ', 1) if len(hits) != 1 else what[reason]}: "
-                 f"{shown(hits)}" for reason, hits in self.left_out.items()]
-        if self.missing:
-            notes.append(f"{len(self.missing)} pair{'s' * (len(self.missing) != 1)} skipped for a missing image "
-                         f"(--skip-missing): {shown(self.missing)}")
-        if self.repeated:
-            notes.append(f"{len(self.repeated)} pair{'s' * (len(self.repeated) != 1)} listed again, scored each time "
-                         f"as listed: {shown(self.repeated)}")
-        return notes
-
-
 def _lfw_file(folder: Path, person: str, number: int, unpadded: list) -> Path:
     """<folder>/<person>/<person>_0003.jpg, or <person>_3.jpg when only that (unpadded) name exists."""
     padded = folder / person / f"{person}_{number:04d}.jpg"
@@ -302,7 +234,7 @@ def _read_rows(rows, path: Path, root: Path, skip_missing: bool, variant) -> Pai
     probes = [name for row in rows[:PROBES] for name in row[1][:1] + row[1][2:3] if not name.isdigit()]
     folder, searched = find_image_folder(path, root, probes or [""], variant)
     missing = MissingImages(skip_missing, searched)
-    read, unpadded = _Pairs(), []
+    read, unpadded = PairList(), []
     for number, fields, is_same, f, *file in rows:
         source = file[0] if file else path
         if is_same and len(fields) != 3:
@@ -331,7 +263,7 @@ def _read_rows(rows, path: Path, root: Path, skip_missing: bool, variant) -> Pai
     return _pair_set(read, folder, path, missing)
 
 
-def _pair_set(read: _Pairs, folder, path, missing) -> PairSet:
+def _pair_set(read: PairList, folder, path, missing) -> PairSet:
     if not read.pairs:  # every pair skipped: say so here, not as an empty contact sheet or a one-fold protocol later
         counts = {"missing image": missing.dropped["missing_image"], **read.counts()}
         if not any(counts.values()):
@@ -383,7 +315,7 @@ def _read_cplfw_pairs(path: Path, root: Path, lines, skip_missing: bool, variant
     odd = [k for k, label in enumerate(labels) if None not in people[2 * k:2 * k + 2]
            and (people[2 * k] == people[2 * k + 1]) != (label != 0)]
     by_name = len(odd) <= max(2, len(labels) // 20)
-    read = _Pairs()
+    read = PairList()
     odd = set(odd)
     for k, (label, pair_fold) in enumerate(zip(labels, _cplfw_folds(labels, n_folds))):
         n1, n2 = lines[2 * k][0], lines[2 * k + 1][0]
