@@ -624,6 +624,22 @@ def test_mafl_on_kaggle_celeba_csv(tmp_path):
     assert got.labels["landmarks"][1, 4, 1] == 12 and "img_align_celeba/img_align_celeba" in got.images[0]
 
 
+def test_mafl_on_kaggle_celeba_without_the_mafl_lists_says_where_they_go(tmp_path):
+    # Kaggle's jessicali9530/celeba-dataset: archive/img_align_celeba/img_align_celeba/ + the csv lists, no MAFL lists
+    root = tmp_path / "archive"
+    save_image(root / "img_align_celeba" / "img_align_celeba" / "000001.jpg", face(20))
+    write(root / "list_landmarks_align_celeba.csv", "image_id," + HEADER.replace(" ", ",") + "\n"
+          "000001.jpg,69,109,106,113,77,142,73,152,108,154\n")
+    with pytest.raises(DataFormatError, match=r"archive/training.txt: MAFL split list training.txt and testing.txt "
+                                              r"not found: CelebA \(and Kaggle's CelebA copy\) does not include MAFL's "
+                                              rf"training.txt / testing.txt; put them in {root / 'MAFL'}/ or beside "
+                                              r"list_landmarks_align_celeba.csv"):
+        formats.read("mafl", tmp_path)
+    write(root / "MAFL" / "training.txt", "000001.jpg\n")
+    write(root / "MAFL" / "testing.txt", "")
+    assert list(formats.read("mafl", tmp_path).labels["landmarks"][0, 0]) == [69, 109]
+
+
 # --- DISFA --------------------------------------------------------------------------------------------
 def disfa_labels(root, subject="SN001", frames=3):
     for au in (1, 2, 4, 6, 9, 12, 25, 26):

@@ -296,6 +296,39 @@ def test_an_affectnet_copy_in_another_layout_is_told_what_reads_it(tmp_path):
     one_line_error(lambda: formats.read("affectnet", tmp_path / "yolo"), "looks like a YOLO-format copy")
 
 
+def test_an_affectnet_class_folder_copy_with_labels_csv_is_sent_to_its_label_column(tmp_path):
+    # Kaggle's noamsegal/affectnet-training-data: archive/<class>/imageNNNNNNN.jpg + labels.csv `,pth,label,relFCs`,
+    # whose label disagrees with the folder for some images (e.g. anger/image0000006.jpg labelled surprise)
+    root = tmp_path / "kaggle" / "archive"
+    rows = [",pth,label,relFCs"]
+    for k, (folder, label) in enumerate([("anger", "surprise"), ("anger", "anger"), ("happy", "happy"),
+                                         ("neutral", "neutral"), ("happy", "happy"), ("neutral", "neutral")]):
+        save_image(root / folder / f"image{k:07d}.jpg", face())
+        rows.append(f"{k},{folder}/image{k:07d}.jpg,{label},0.87")
+    write(root / "labels.csv", "\n".join(rows) + "\n")
+    one_line_error(lambda: formats.read("affectnet", tmp_path / "kaggle"),
+                   f"its labels.csv \\(pth,label\\) labels each image, for some images otherwise than its folder "
+                   f"\\(as users of this copy report\\): "
+                   f"read it as csv:{root / 'labels.csv'} with --reader-option image_column=pth "
+                   f"--reader-option label_column=label")
+    got = formats.read("csv", root / "labels.csv", image_column="pth", label_column="label")
+    assert got.meta["class_names"][got.labels["class"][0]] == "surprise"
+
+
+def test_an_affectnet_copy_in_numbered_folders_is_not_taken_for_code_order(tmp_path):
+    for split in ("train", "val", "test"):
+        for code in range(8):
+            save_image(tmp_path / "AffectNet" / split / str(code) / "0.jpg", face())
+    one_line_error(lambda: formats.read("affectnet", tmp_path),
+                   f"numbered class folders \\(0/, 1/, ...\\) are numbered by whoever made the copy, not always in "
+                   f"AffectNet's code order: read them as imagefolder:{tmp_path}")
+    for number in (1, 2, 689):  # the release's Manually_Annotated_Images/<n>/ are not class folders
+        save_image(tmp_path / "other" / "Manually_Annotated_Images" / str(number) / "a.jpg", face())
+    with pytest.raises(DataFormatError) as error:
+        formats.read("affectnet", tmp_path / "other")
+    assert "numbered class folders" not in str(error.value)
+
+
 def test_image_folders_with_one_file_name_in_two_classes_are_two_groups(tmp_path):
     for c in ("angry", "happy"):
         for k in range(3):

@@ -48,6 +48,7 @@ CROPPED_SETS = ("train_set", "val_set", "test_set")
 TARGETS = ("expression", "valence_arousal")
 VA_COLUMNS = ("valence", "arousal")
 NO_VA = "valence/arousal not given"  # -2 in the release: no face, or uncertain
+PTH_TABLE = "labels.csv"  # Kaggle's class-folder copy: `,pth,label,relFCs`
 
 
 def read_affectnet(root, skip_missing: bool = False, target: str = "expression") -> ImageSet:
@@ -75,9 +76,38 @@ def _other_copy_hint(root: Path) -> str:
                 f"read it as yolo:{root}")
     classes = {"anger", "angry", "contempt", "disgust", "fear", "happy", "happiness", "neutral", "sad", "sadness",
                "surprise"}
-    if any(sum((f / c).is_dir() or (f / c.capitalize()).is_dir() for c in classes) >= 3 for f in below):
-        return f"; a copy in class folders (train/<class>/) is read as imagefolder:{root}"
+    folders = next((f for f in below if sum((f / c).is_dir() or (f / c.capitalize()).is_dir() for c in classes) >= 3),
+                   None)
+    if folders is not None:
+        return _pth_table_hint(folders, root) or f"; a copy in class folders (train/<class>/) is read as imagefolder:{root}"
+    if any(_numbered_classes(f) for f in below):
+        return (f"; numbered class folders (0/, 1/, ...) are numbered by whoever made the copy, not always in AffectNet's "
+                f"code order: read them as imagefolder:{root} (classes named by the numbers)")
     return ""
+
+
+def _numbered_classes(folder: Path) -> bool:
+    """folder holds 3 to 8 class folders 0/ .. 7/ and nothing else (Manually_Annotated_Images/ holds 1/ .. 1000+/)."""
+    names = [p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))]
+    return 3 <= len(names) and all(n in {str(code) for code in range(len(CLASSES))} for n in names)
+
+
+def _pth_table_hint(folder: Path, root: Path) -> str:
+    """Kaggle's noamsegal/affectnet-training-data: <class>/ folders + labels.csv (`,pth,label,relFCs`), whose label
+    disagrees with the image's folder for some images (loaders such as AffectNetCSVDataset read the csv's label)."""
+    table = next((f / PTH_TABLE for f in (folder, folder.parent) if (f / PTH_TABLE).is_file()), None)
+    if table is None:
+        return ""
+    try:
+        header = read_csv(table, "AffectNet labels.csv")[0]
+    except DataFormatError:
+        return ""
+    if not {"pth", "label"} <= {h.lower() for h in header}:
+        return ""
+    return (f"; its {PTH_TABLE} (pth,label) labels each image, for some images otherwise than its folder (as users of "
+            f"this copy report): read it as "
+            f"csv:{table} with --reader-option image_column=pth --reader-option label_column=label "
+            f"(imagefolder:{root} takes the folders')")
 
 
 def _is_cropped(folder: Path) -> bool:

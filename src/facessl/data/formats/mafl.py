@@ -102,6 +102,17 @@ def split_list_folder(root: Path, given: Path) -> Path:
     return next((folder for folder in candidates if (folder / SPLIT_FILES["train"]).is_file()), root)
 
 
+def _require_split_lists(list_dir: Path, marks_file: Path) -> None:
+    """MAFL's training.txt / testing.txt come with MAFL (Zhang et al., ECCV 2014 / TCDCN), not with CelebA: Kaggle's copy
+    (jessicali9530/celeba-dataset) has the landmarks csv but no MAFL list. One error saying where to put them."""
+    absent = [name for name in SPLIT_FILES.values() if not (list_dir / name).is_file()]
+    if absent and marks_file.is_file():
+        raise DataFormatError(list_dir / absent[0], f"MAFL split list {' and '.join(absent)} not found: CelebA (and "
+                                                    f"Kaggle's CelebA copy) does not include MAFL's training.txt / "
+                                                    f"testing.txt; put them in {list_dir / 'MAFL'}/ or beside "
+                                                    f"{marks_file.name}")
+
+
 def read_mafl(root, skip_missing: bool = False) -> ImageSet:
     """Images of training.txt (split 'train') then testing.txt ('test'); labels 'landmarks' (N,5,2) 0-based."""
     given = Path(root)
@@ -110,6 +121,7 @@ def read_mafl(root, skip_missing: bool = False) -> ImageSet:
     table = read_landmark_csv(marks_file) if marks_file.suffix == ".csv" else read_landmark_list(marks_file)
     aligned = find_aligned_images(root)
     list_dir = split_list_folder(root, given)
+    _require_split_lists(list_dir, marks_file)
     missing = MissingImages(skip_missing)
     images, marks, split = [], [], []
     for name_of_split, file_name in SPLIT_FILES.items():
