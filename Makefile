@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-# 2.13.0 is a CPU wheel on these machines (found through PIP_FIND_LINKS); elsewhere it resolves normally.
+# 2.13.0 is a CPU wheel on these machines (found through pip's find-links); elsewhere it resolves normally.
 TORCH   ?= torch==2.13.0
 
 .PHONY: demo test test-all setup install-uv install-pip bench clean
