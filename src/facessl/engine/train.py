@@ -288,7 +288,7 @@ class Trainer:
                 key = name if len(phases) == 1 else (f"loss_{phase}" if name == "loss" else name)
                 if key in terms:
                     key = f"{name}_{phase}"
-                terms[key] = torch.as_tensor(value).detach().float().reshape(())
+                terms[key] = torch.as_tensor(value, device=self.device).detach().float().reshape(())
         if len(phases) > 1:
             terms["loss"] = sum(terms[f"loss_{p}"] for p in phases)
         self.scheduler.step()

@@ -61,6 +61,9 @@ def extract(encoder, imageset: ImageSet, size: int, batch_size: int = 256, devic
             amp: bool = False, quiet: bool = False, desc: str = "features") -> dict[str, np.ndarray]:
     """All of the encoder's features for every image, float32 numpy (N, D), in eval mode."""
     device = torch.device(device) if device is not None else fastest_device()
+    weights = next(encoder.parameters(), None)
+    if weights is not None and weights.device.type != device.type:  # e.g. facessl.load()'s CPU encoder, a GPU here
+        encoder.to(device)
     was_training = encoder.training
     encoder.eval()
     names = feature_names(encoder)
