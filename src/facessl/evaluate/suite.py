@@ -33,6 +33,7 @@ FORMAT_TASK = {"rafdb": "expression", "fer2013": "expression", "lfw": "verificat
                "cfp": "verification", "aflw2000": "pose", "300wlp": "pose", "biwi": "pose", "bu3dfe": "pose_classes",
                "disfa": "au", "bp4d": "au", "affwild2-au": "au", "affwild2-expr": "classification", "affwild2-va": "regression",
                "300w": "landmarks", "mafl": "landmarks", "imagefolder": "classification", "csv": "classification",
+               "parquet": "classification",
                "rafdb-compound": "classification", "ferplus": "classification",
                "affectnet": "classification", "expw": "expression", "dfew": "expression", "ckplus": "classification",
                "ferv39k": "expression", "mafw": "classification",

@@ -81,6 +81,7 @@ READERS = {
     "mead": ("mead", "read_mead", "MEAD M003/video/front/angry/level_1/001.mp4 (video.tar unpacked): 8 emotions x 3 levels, view=front by default, split grouped by speaker"),
     "imagefolder": ("imagefolder", "read_imagefolder", "your own class folders root/<label>/*.jpg (or root/train|val|test/<label>/)"),
     "csv": ("csvtable", "read_csv_table", "your own CSV: image column + a label, numeric target or x,y point columns"),
+    "parquet": ("hf_parquet", "read_hf_parquet", "Hugging Face Hub datasets as Parquet (data/train-00000-of-00001.parquet, refs/convert/parquet): Image column + ClassLabel or label column"),
 }
 FORMAT_NAMES = tuple(READERS)
 
