@@ -221,6 +221,7 @@ def test_fer2013_kaggle_image_release(tmp_path):
     got = formats.read("fer2013", tmp_path)
     pairs = sorted(zip(got.split, (EXPRESSIONS[i] for i in got.labels["expression"])))
     assert pairs == [("test", "anger"), ("test", "surprise"), ("train", "anger"), ("train", "happiness")]
+    assert "class_names" not in got.meta  # the folders' names, in their order, would not index 'expression'
 
 
 def test_fer2013_inside_wrapper_folders(tmp_path):

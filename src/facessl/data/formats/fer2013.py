@@ -118,8 +118,8 @@ def _read_image_release(root: Path) -> ImageSet:
     from facessl.data.formats.imagefolder import read_imagefolder
 
     data = read_imagefolder(root, class_names=list(KAGGLE_CLASSES))
-    internal = np.array([EXPRESSIONS.index(KAGGLE_CLASSES[n]) for n in data.meta["class_names"]])
-    data.labels = {"expression": internal[data.labels.pop("class")]}
+    internal = np.array([EXPRESSIONS.index(KAGGLE_CLASSES[n]) for n in data.meta.pop("class_names")])
+    data.labels = {"expression": internal[data.labels.pop("class")]}  # indices into EXPRESSIONS, as the csv's are
     return data
 
 
