@@ -122,7 +122,10 @@ def read_cfp(root, protocol: str = "FP", skip_missing: bool = False, variant: st
             for number, i, j in read_index_pairs(path):
                 files = (_look_up(frontal, i, LIST_NAMES["F"], path, number), _look_up(second, j, second_name, path, number))
                 text = f"{i},{j}"
-                missing = next((f for f in files if not exists.setdefault(f, f.is_file())), None)
+                for f in files:  # each file looked up once, however many pairs name it
+                    if f not in exists:
+                        exists[f] = f.is_file()
+                missing = next((f for f in files if not exists[f]), None)
                 if missing is not None:
                     if not skip_missing:
                         raise DataFormatError(path, f"image {missing} named here does not exist; {SKIP_MISSING_HINT}", number)

@@ -54,14 +54,14 @@ from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, grouped_stratified_split,
                                            leave_out_rare_classes)
 from facessl.data.formats.imagefiles import with_dropped
+from facessl.data.formats.imagefolder import SPLIT_FOLDERS, split_of
 from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.errors import DataFormatError, FacesslError
 
 CACHE_VERSION = 1
 SEARCH_DEPTH = 3
 LABEL_COLUMNS = ("label", "labels")
-SPLIT_WORDS = {"train": "train", "training": "train", "validation": "val", "valid": "val", "val": "val",
-               "dev": "val", "test": "test", "testing": "test", "eval": "test", "evaluation": "test"}
+HUB_SPLIT_WORDS = {**SPLIT_FOLDERS, "dev": "val", "eval": "test", "evaluation": "test"}  # the Hub's synonyms too
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, None: 3}
 NO_BYTES = "no image bytes"
 UNKNOWN_IMAGE = "image of unknown format"
@@ -70,11 +70,13 @@ EXPECTED = "expected Hugging Face Parquet files, e.g. data/train-00000-of-00001.
 
 
 def _pyarrow(path):
+    """(pyarrow, pyarrow.parquet), imported here only: the other readers do not need them."""
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DataFormatError(path, "reading Parquet needs pyarrow: pip install pyarrow") from None
-    return pq
+    return pa, pq
 
 
 def parquet_files(path: Path) -> list[Path]:
@@ -98,9 +100,9 @@ def parquet_files(path: Path) -> list[Path]:
 def split_of_file(file: Path) -> str | None:
     """train / val / test from `<split>-00000-of-00002.parquet`, `<split>.parquet` or the folder `<split>/0000.parquet`."""
     for name in (re.sub(r"-\d+-of-\d+$", "", file.stem), file.parent.name):
-        words = {SPLIT_WORDS[w] for w in re.split(r"[^a-z]+", name.lower()) if w in SPLIT_WORDS}
-        if len(words) == 1:
-            return words.pop()
+        split = split_of(name, HUB_SPLIT_WORDS)
+        if split is not None:
+            return split
     return None
 
 
@@ -251,8 +253,7 @@ def read_hf_parquet(path, image_column=None, label_column=None, group_column=Non
 
     path = Path(path)
     files = parquet_files(path)
-    pq = _pyarrow(path)
-    import pyarrow as pa
+    pa, pq = _pyarrow(path)
 
     splits = {f: split_of_file(f) for f in files}
     if any(s is not None for s in splits.values()):

@@ -58,13 +58,13 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def split_of(name: str) -> str | None:
+def split_of(name: str, words: dict = SPLIT_FOLDERS) -> str | None:
     """The split a folder name stands for: train/, Val/, Testing/, and names with one split word among their
-    parts (`train_afew`, `Val_Aligned_Faces`, `Training_Set`); None for any other name."""
+    parts (`train_afew`, `Val_Aligned_Faces`, `Training_Set`); None for any other name. words: word -> split."""
     lower = name.lower()
-    if lower in SPLIT_FOLDERS:
-        return SPLIT_FOLDERS[lower]
-    found = {SPLIT_FOLDERS[t] for t in re.split(r"[_\-\s.]+", lower) if t in SPLIT_FOLDERS}
+    if lower in words:
+        return words[lower]
+    found = {words[t] for t in re.split(r"[_\-\s.]+", lower) if t in words}
     return found.pop() if len(found) == 1 else None
 
 
