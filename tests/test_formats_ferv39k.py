@@ -131,6 +131,11 @@ def test_ferv39k_errors_are_one_line_and_name_the_file_and_line(tmp_path):
     good = path.read_text()
     for text, expected in ((good + "Action/Sad/0099 Sad extra\n", r"test_All\.csv:3: expected 'Scene/Emotion/0000 "
                                                                    r"Emotion' \(2 fields\), got 3"),
+                           (good + "Action/Sad/0099 7\n", r"test_All\.csv:3: label '7': expected one of Happy.*index "
+                                                          r"0-6"),
+                           (good + "Action/Sad/0099 3\n", r"test_All\.csv:3: label '3' is Angry in the 0-6 order Happy, "
+                                                          r"Sad, Neutral, Angry, Surprise, Disgust, Fear, but clip "
+                                                          r"Action/Sad/0099 is in a Sad folder"),
                            (good + "Action/Sad/0099 Sadness2\n", r"test_All\.csv:3: label 'Sadness2': expected one "
                                                                  r"of Happy"),
                            ("Action_Sad_0099 Sad\n", r"test_All\.csv:1: clip 'Action_Sad_0099': expected a clip path")):
@@ -166,3 +171,72 @@ def test_ferv39k_inspect_and_eval_end_to_end_score_per_clip(tmp_path, capsys):
     assert result["info"]["train_rows"] == 28 * 2 and result["info"]["test_rows"] == 7 * 2
     assert result["info"]["test_clips"] == 7 and result["info"]["scored_per"].startswith("clip: the mean of its frames")
     assert set(result["rows"]["checkpoint"]["fs"]["metrics"]) == {"accuracy", "mean_class_accuracy", "macro_f1"}
+
+
+INDEX = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")  # MAE-DFER preprocess/ferv39k.py label2idx
+
+
+def convert_lists(root, dest, name, frames_field):
+    """The All_scenes lists rewritten as the converted lists of DFER-CLIP (`<path> <frames> <index>`, frames_field)
+    or MAE-DFER (`<path> <index>`): the clip path under another machine's 2_ClipsforFaceCrop, the label its index."""
+    for part in ("train", "test"):
+        lines = []
+        for line in (root / "4_setups" / "All_scenes" / f"{part}_All.csv").read_text().splitlines():
+            clip, word = line.split()
+            lines.append(f"/data/EECS-IoannisLab/datasets/FERV39K/2_ClipsforFaceCrop/{clip} "
+                         + ("25 " if frames_field else "") + str(INDEX.index(word)))
+        path = root / dest / name.format(part)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("variant", ["DFER-CLIP annotation", "EmoCLIP lists", "MAE-DFER index in the setup files"])
+def test_ferv39k_converted_lists_with_an_index_read_as_their_words(tmp_path, variant):
+    write_ferv39k(tmp_path / "FERV39k", n_clips=21)
+    if variant == "DFER-CLIP annotation":  # annotation/FERV39K_train.txt: no All_scenes csv left
+        convert_lists(tmp_path / "FERV39k", "annotation", "FERV39K_{}.txt", True)
+    elif variant == "EmoCLIP lists":  # train_image.txt / test_image.txt in the dataset folder
+        convert_lists(tmp_path / "FERV39k", ".", "{}_image.txt", True)
+    else:
+        convert_lists(tmp_path / "FERV39k", "4_setups/All_scenes", "{}_All.csv", False)
+    if variant != "MAE-DFER index in the setup files":
+        import shutil
+        shutil.rmtree(tmp_path / "FERV39k" / "4_setups")
+    got = formats.read("ferv39k", tmp_path)
+    assert len(got) == 21 * 4 and got.dropped == {}
+    assert sorted(set(got.labels["clip"])) == sorted(clip_key(c) for c in range(1, 22))
+    for i, clip in enumerate(got.labels["clip"]):
+        c = int(clip.rsplit("/", 1)[1])
+        assert EXPRESSIONS[got.labels["expression"][i]] == INTERNAL[WORDS[c % 7]]
+        assert got.split[i] == ("test" if c % 5 == 0 else "train") and got.labels["scene"][i] == SCENES[c % 3]
+    name = {"DFER-CLIP annotation": "annotation/FERV39K_train.txt", "EmoCLIP lists": "train_image.txt"}.get(
+        variant, "train_All.csv")
+    assert name in got.meta["split_from"] and got.meta["scene"] == "All"
+
+
+def test_ferv39k_refuses_an_index_in_another_order_and_prefers_the_release_lists(tmp_path):
+    """A list with M3DFEL's alphabetical indices (Angry 0 ... Surprise 6) disagrees with the clips' emotion folders:
+    refused at its first line, never read with shuffled labels; the release's train_All.csv wins over DFER-CLIP's."""
+    write_ferv39k(tmp_path, n_clips=10)
+    alphabetical = sorted(INDEX)
+    path = tmp_path / "annotation" / "FERV39K_train.txt"
+    path.parent.mkdir()
+    path.write_text(f"/d/2_ClipsforFaceCrop/Action/Happy/0001 20 {alphabetical.index('Happy')}\n")
+    (tmp_path / "annotation" / "FERV39K_test.txt").write_text("/d/2_ClipsforFaceCrop/Action/Sad/0002 20 1\n")
+    assert "4_setups/All_scenes/train_All.csv" in formats.read("ferv39k", tmp_path).meta["split_from"]
+    import shutil
+    shutil.rmtree(tmp_path / "4_setups")
+    with pytest.raises(DataFormatError, match=r"FERV39K_train\.txt:1: label '3' is Angry in the 0-6 order .*clip "
+                                              r"Action/Happy/0001 is in a Happy folder") as err:
+        formats.read("ferv39k", tmp_path)
+    assert "\n" not in str(err.value)
+    path.unlink()
+    with pytest.raises(DataFormatError, match=r"FERV39k not found"):  # the test list alone is no setup
+        formats.read("ferv39k", tmp_path)
+
+
+def test_ferv39k_scene_names_are_the_22_of_the_release():
+    from facessl.data.formats.ferv39k import INDEX_ORDER, SCENES as ALL_SCENES
+
+    assert len(set(ALL_SCENES)) == 22 and set(SCENES) <= set(ALL_SCENES)
+    assert INDEX_ORDER == INDEX  # MAE-DFER's label2idx, DFER-CLIP's class_names_7, EmoCLIP's FERV39K CLASSES

@@ -64,7 +64,8 @@ def write_mafw(root, n_clips=22, n_frames=6, splits=SPLITS, ext=".txt", frames="
 
 
 @pytest.mark.parametrize("variant", ["release", "csv lists", "crlf, bom, header", "MAE-DFER anno csv + aligned crops",
-                                     "wrapped split folder, frames/frames", "label/no_caption + png frames"])
+                                     "wrapped split folder, frames/frames", "label/no_caption + png frames",
+                                     "EmoCLIP Train_Test_Set/no_caption_new + data/faces"])
 def test_mafw_layouts_labels_folds_and_split(tmp_path, variant):
     kw = {}
     if variant == "csv lists":
@@ -78,6 +79,8 @@ def test_mafw_layouts_labels_folds_and_split(tmp_path, variant):
         kw = dict(splits="MAFW/train_test_set/Train & Test Set/single/no_caption", frames="MAFW/data/frames/frames")
     elif variant == "label/no_caption + png frames":
         kw = dict(splits="MAFW/label/no_caption", frames="MAFW/frames", naming="png", compound=False)
+    elif variant == "EmoCLIP Train_Test_Set/no_caption_new + data/faces":  # its compound/no_caption_new never read
+        kw = dict(splits="MAFW/Train_Test_Set/single/no_caption_new", frames="MAFW/data/faces")
     write_mafw(tmp_path, **kw)
     got = formats.read("mafw", tmp_path)
     assert len(got) == 22 * 4 and got.dropped == {}
@@ -151,7 +154,11 @@ def test_mafw_errors_are_one_line_and_name_the_file_and_line(tmp_path):
     path = tmp_path / SPLITS / "set_2" / "test.txt"  # clips 1 and 6
     good = path.read_text()
     for text, expected in ((good + "00011.mp4 anger extra\n", r"set_2/test\.txt:3: expected '00019\.mp4 anger' "
-                                                              r"\(2 fields\), got 3"),
+                                                              r"\(2 fields; DFER-CLIP's lists: '<path>/00019 47 3'\), "
+                                                              r"got 3"),
+                           (good + "00011.mp4 47 3 x\n", r"set_2/test\.txt:3: expected '00019\.mp4 anger' \(2 fields"
+                                                         r".*got 4"),
+                           (good + "/d/faces/00011 47 11\n", r"set_2/test\.txt:3: label '11': expected one of"),
                            (good + "00011.mp4 anger_disgust\n", r"set_2/test\.txt:3: label 'anger_disgust': expected "
                                                                 r"one of anger, disgust"),
                            (good + "00011.mp4 11\n", r"set_2/test\.txt:3: label '11': expected one of"),
@@ -209,3 +216,106 @@ def test_mafw_inspect_and_eval_end_to_end_score_per_clip(tmp_path, capsys):
     assert result["info"]["class_names"] == ELEVEN
     with_cv = runner.evaluate(ToyEncoder(), [spec], replace(FAST, cv=5), baselines=())["tasks"][0]
     assert with_cv["info"]["test_clips"] == 55 and with_cv["info"]["test_rows"] == 110  # every clip tested once
+
+
+DFER_CLIP = ["happiness", "sadness", "neutral", "anger", "surprise", "disgust", "fear", "contempt", "anxiety",
+             "helplessness", "disappointment"]  # DFER-CLIP's models/Text.py class_names_11, its lists' index
+
+
+def write_dfer_clip_lists(root, n_clips=22, folder="DFER-CLIP/annotation", n_frames=6):
+    """DFER-CLIP's flat lists annotation/MAFW_set_K_{train,test}.txt: `<its path>/MAFW/data/faces/00025 47 3`
+    (frame count, then the index in its own class order); clip c in the test list of set c % 5 + 1."""
+    clips = range(1, n_clips + 1)
+    for k in range(5):
+        for part, members in (("test", [c for c in clips if c % 5 == k]), ("train", [c for c in clips if c % 5 != k])):
+            path = root / folder / f"MAFW_set_{k + 1}_{part}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(f"/data/EECS-IoannisLab/datasets/MAFW/data/faces/{c:05d} {n_frames} "
+                                    f"{DFER_CLIP.index(clip_class(c))}\n" for c in members))
+
+
+def test_mafw_dfer_clip_lists_use_dfer_clips_class_order_with_data_faces(tmp_path):
+    write_mafw(tmp_path, frames="MAFW/data/faces", splits="elsewhere/unused/no_caption", compound=False)
+    import shutil
+    shutil.rmtree(tmp_path / "elsewhere")  # frames only: the lists are DFER-CLIP's
+    write_dfer_clip_lists(tmp_path)
+    got = formats.read("mafw", tmp_path, fold=2)
+    assert len(got) == 22 * 4 and got.dropped == {} and got.meta["class_names"] == ELEVEN
+    assert got.meta["frames_from"] == "MAFW/data/faces/"
+    assert "DFER-CLIP/annotation/MAFW_set_3_test.txt is the test split" in got.meta["split_from"]
+    for i, clip in enumerate(got.labels["clip"]):
+        c = int(clip)
+        assert ELEVEN[got.labels["class"][i]] == clip_class(c)  # read in MAFW's order, never DFER-CLIP's index
+        assert got.labels["fold"][i] == c % 5 and got.split[i] == ("test" if c % 5 == 2 else "train")
+
+
+def test_mafw_an_index_means_mae_dfers_order_in_two_fields_and_dfer_clips_in_three(tmp_path):
+    """00025 is anger: MAE-DFER's saved/data/mafw/single/split01/test.csv writes `.../00025 0`, DFER-CLIP's
+    annotation/MAFW_set_1_test.txt `.../00025 47 3`."""
+    from facessl.data.formats.mafw import _read_set
+
+    two, three = tmp_path / "two.txt", tmp_path / "three.txt"
+    two.write_text("/mnt/MAFW/data/frames/00025 0\n/mnt/MAFW/data/frames/00055 1\n/mnt/MAFW/data/frames/00026 3\n")
+    three.write_text("/data/MAFW/data/faces/00025 47 3\n/data/MAFW/data/faces/00055 60 5\n"
+                     "/data/MAFW/data/faces/00026 52 0\n")
+    for path in (two, three):
+        assert {clip: CLASSES[k] for clip, k in _read_set(path).items()} == {
+            "00025": "anger", "00055": "disgust", "00026": "happiness"}
+
+
+def test_mafw_prefers_release_lists_and_face_crops(tmp_path):
+    """The release's single/no_caption lists over EmoCLIP's no_caption_new and DFER-CLIP's flat lists (which here
+    put every clip in the test split of every fold); face folders (faces/) over raw frames/."""
+    write_mafw(tmp_path, n_clips=10, compound=False)  # Train & Test Set/single/no_caption + data/frames
+    write_mafw(tmp_path, n_clips=10, splits="MAFW/Train_Test_Set/single/no_caption_new", frames="MAFW/data/faces",
+               compound=False)
+    for k in range(5):
+        for part in ("train", "test"):
+            path = tmp_path / "MAFW" / "Train_Test_Set" / "single" / "no_caption_new" / f"set_{k + 1}" / f"{part}.txt"
+            path.write_text("00001.mp4 fear\n")  # would give clip 1 another class
+            flat = tmp_path / "annotation" / f"MAFW_set_{k + 1}_{part}.txt"
+            flat.parent.mkdir(exist_ok=True)
+            flat.write_text("".join(f"/x/faces/{c:05d} 6 0\n" for c in range(1, 11)))
+    got = formats.read("mafw", tmp_path, frames=1)
+    assert got.meta["frames_from"] == "MAFW/data/faces/"
+    assert "Train & Test Set/single/no_caption/set_1/test.txt" in got.meta["split_from"]
+    assert {c: ELEVEN[k] for c, k in zip(got.labels["clip"], got.labels["class"])} == {
+        f"{c:05d}": clip_class(c) for c in range(1, 11)}
+    assert (got.split == "test").sum() == 2  # clips 5 and 10
+
+
+COMPOUND = ["neutral", "anger_disgust", "sadness_helplessness", "happiness", "fear_surprise", "anger_disgust_anxiety"]
+
+
+def test_mafw_compound_subset_reads_the_compound_lists_with_combined_classes(tmp_path):
+    """subset=compound: Train & Test Set/compound/no_caption/set_K lists (`00019.mp4 anger_disgust`; single labels
+    too), one class per label or combination, in MAFW's order; the single lists are then not read."""
+    write_mafw(tmp_path, n_clips=24, compound=False)
+    for k in range(5):
+        for part in ("train", "test"):
+            members = [c for c in range(1, 25) if (c % 5 == k) == (part == "test")]
+            lines = [f"{c:05d}.mp4 {COMPOUND[c % 6]}" for c in members]
+            lines = [line.replace("anger_disgust_anxiety", "anxiety_disgust_anger") for line in lines]  # any order
+            path = tmp_path / "MAFW" / "Train & Test Set" / "compound" / "no_caption" / f"set_{k + 1}" / f"{part}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(lines) + "\n")
+    got = formats.read("mafw", tmp_path, subset="compound", fold=1, frames=2)
+    assert got.meta["class_names"] == ["happiness", "neutral", "anger_disgust", "fear_surprise", "sadness_helplessness",
+                                       "anger_disgust_anxiety"] and got.meta["subset"] == "compound"
+    assert len(got) == 24 * 2 and "compound/no_caption/set_2/test.txt" in got.meta["split_from"]
+    for i, clip in enumerate(got.labels["clip"]):
+        c = int(clip)
+        assert got.meta["class_names"][got.labels["class"][i]] == COMPOUND[c % 6]
+        assert got.labels["fold"][i] == c % 5 and got.split[i] == ("test" if c % 5 == 1 else "train")
+    single = formats.read("mafw", tmp_path, frames=1)
+    assert single.meta["class_names"] == ELEVEN and single.meta["subset"] == "single"
+    bad = tmp_path / "MAFW" / "Train & Test Set" / "compound" / "no_caption" / "set_2" / "test.txt"
+    bad.write_text("00001.mp4 anger_joy\n")
+    with pytest.raises(DataFormatError, match=r"set_2/test\.txt:1: label 'anger_joy': expected classes of anger"):
+        formats.read("mafw", tmp_path, subset="compound")
+    with pytest.raises(FacesslError, match=r"mafw subset 'multi': expected single or compound"):
+        formats.read("mafw", tmp_path, subset="multi")
+    import shutil
+    shutil.rmtree(tmp_path / "MAFW" / "Train & Test Set" / "compound")
+    with pytest.raises(DataFormatError, match=r"MAFW compound lists not found: expected Train & Test Set/compound"):
+        formats.read("mafw", tmp_path, subset="compound")

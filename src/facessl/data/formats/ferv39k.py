@@ -7,29 +7,48 @@
 
 Variants read: each part found in the path given or up to five folders below it (a Drive download folder
 `drive-download-.../4_setups/`, `2_ClipsforFaceCrop-002/2_ClipsforFaceCrop/` as its archive unpacks,
-`Image/CropFace/2_ClipsforFaceCrop/`); the frames of one copy may be spread over several `2_ClipsforFaceCrop/`
-folders (the archive's parts unpacked side by side): a clip is looked for in each. A folder nested in one of
-its own name (`2_ClipsforFaceCrop/2_ClipsforFaceCrop/`) is read as one. Frame files are ordered by the last
-number in their name (`00.jpg` ... `117.jpg`), never by text. The original scene frames (`3_ClipsforScenImages`)
-are not read.
+`Image/CropFace/2_ClipsforFaceCrop/`, split files in any folder such as `EmoLabel/EmoLabel/`); the frames of one
+copy may be spread over several `2_ClipsforFaceCrop/` folders (the archive's parts unpacked side by side): a clip
+is looked for in each. A folder nested in one of its own name (`2_ClipsforFaceCrop/2_ClipsforFaceCrop/`) is read
+as one. Frame files are ordered by the last number in their name (`00.jpg` ... `117.jpg`), never by text. The
+original scene frames (`3_ClipsforScenImages`) are not read. Where no train_All.csv is found, the converted lists
+of DFER-CLIP (`FERV39K_train.txt`, `FERV39K_test.txt`) or EmoCLIP (`train_image.txt`, `test_image.txt`) are read
+as the All setup.
 
 Labels: the split file's word (Happy, Sad, Neutral, Angry, Surprise, Disgust, Fear; any case) mapped to
 facessl's EXPRESSIONS; the clip path is `Scene/Emotion/NNNN` (the last three parts of the first field are used,
-so `\\` separators or a longer path are read too). CRLF, BOM and a header line (`path label`) are read.
+so `\\` separators or a longer path are read too). Converted lists give an index instead of the word, 0-6 in the
+order Happy, Sad, Neutral, Angry, Surprise, Disgust, Fear (INDEX_ORDER), as `<path> 1` (MAE-DFER) or
+`<path> 21 1` (DFER-CLIP, EmoCLIP: the frame count first); an index must name the emotion of the clip's own
+folder, so a list in another order (M3DFEL's loaders number the words alphabetically) is refused at its first
+line, never read with shuffled labels. CRLF, BOM and a header line (`path label`) are read.
 
 Protocol: one fixed split, no folds: train_All.csv is 'train', test_All.csv 'test' (there is no validation
 split: the probe carves its own from train, grouped by clip). Option scene=NAME (default All) reads
-train_NAME.csv / test_NAME.csv instead (the per-scene setups in 4_setups/22_scenes/). Each clip gives `frames`
-rows (default 4): frames evenly spaced over its frame files, as for DFEW. Row labels: 'expression', 'clip' (the
-clip path `Action/Sad/0010`: evaluation pools a clip's frames), 'subject' = the clip (FERV39k names no people),
-'scene' (`Action`). A listed clip without a folder, or with no frame in it, is skipped and counted.
+train_NAME.csv / test_NAME.csv instead (the per-scene setups in 4_setups/22_scenes/; SCENES lists the 22
+names). Each clip gives `frames` rows (default 4): frames evenly spaced over its frame files, as for DFEW. Row
+labels: 'expression', 'clip' (the clip path `Action/Sad/0010`: evaluation pools a clip's frames), 'subject' =
+the clip (FERV39k names no people), 'scene' (`Action`). A listed clip without a folder, or with no frame in it,
+is skipped and counted.
 
-Sources (read, not copied): wangyanckxx/FERV39k README and the project page (4 scenarios, 22 scenes, 7 classes;
-Drive / Baidu download); sunlicai/MAE-DFER preprocess/ferv39k.py and saved/data/ferv39k/all_scenes/test.csv
-(`4_setups/All_scenes/{train,test}_All.csv` read space separated without header, `2_ClipsforFaceCrop/<path>`,
-clip ids 0000-...); loaders that read `2_ClipsforFaceCrop-002/2_ClipsforFaceCrop/<Scene>/<Emotion>/<clip>/*.jpg`
-with `drive-download-.../4_setups/All_scenes/` and `4_setups/22_scenes/{train,test}_<Scene>.csv` (frames
-`00.jpg`..., a variable number per clip).
+Evidence (read, not copied; repository and path):
+- wangyanckxx/FERV39k README.md: Baidu / Google Drive download, password by e-mail; it shows no file layout.
+- sunlicai/MAE-DFER preprocess/ferv39k.py: `4_setups/All_scenes/{train,test}_All.csv` read with
+  `pd.read_csv(header=None, delimiter=' ')`, clips `2_ClipsforFaceCrop/<path>`, `label2idx = {'Happy': 0, 'Sad': 1,
+  'Neutral': 2, 'Angry': 3, 'Surprise': 4, 'Disgust': 5, 'Fear': 6}`; saved/data/ferv39k/all_scenes/test.csv:
+  `/mnt/.../FERV39k/2_ClipsforFaceCrop/Interview/Happy/0118 0`, whose scene folders are the 22 of SCENES.
+- zengqunzhao/DFER-CLIP annotation/FERV39K_test.txt (`/data/.../FERV39K/2_ClipsforFaceCrop/Action/Happy/0015 25
+  0`), models/Text.py class_names_7 (the same order), dataloader/video_dataloader.py (`path num_frames label`).
+- NickyFot/EmoCLIP DataLoaders/FERV39K.py: `{train,test}_image.txt` in the dataset folder (`path num_frames
+  label`), frames `2_ClipsforFaceCrop/<scene>/<emotion>/<clip>`, CLASSES in the same order.
+- ECNU-Cross-Innovation-Lab/M3DFEL_replicate options.py (`FERV39K/FERV39k/4_setups/All_scenes/train_All.csv`) and
+  datasets/dataset_FERV39K.py (the word after the space in each line, `Scene/...` before it, frames `*.jpg`
+  sorted; its own index Angry 0 ... Surprise 6, alphabetical, never written to a file).
+- Loaders found by text search (no repository named): `2_ClipsforFaceCrop-002/2_ClipsforFaceCrop/<Scene>/
+  <Emotion>/<clip 4-digit>/*.jpg` with `drive-download-.../4_setups/{All_scenes,22_scenes}/`, `{train,test}_<Scene>
+  .csv` and the 22 scene names; `Image/CropFace/2_ClipsforFaceCrop` with `EmoLabel/EmoLabel/test_All.csv`.
+Unconfirmed: whether the owners' csv files carry a header line (MAE-DFER reads none, M3DFEL skips one line:
+both are read); the frame file names (`00.jpg`... per the loader notes above; any number order is read).
 """
 from __future__ import annotations
 
@@ -48,6 +67,12 @@ from facessl.errors import DataFormatError, FacesslError
 READER = "ferv39k"
 FERV39K_WORDS = {"happy": "happiness", "sad": "sadness", "neutral": "neutral", "angry": "anger",
                  "surprise": "surprise", "disgust": "disgust", "fear": "fear"}
+INDEX_ORDER = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")  # the 0-6 of converted lists
+SCENES = ("Action", "Argue", "Business", "Conflict", "Contest", "Crime", "Crisis", "DailyLife", "ElegantArt",
+          "Experiment", "History", "Interview", "Liveshow", "Medicine", "OfficialEvent", "ScholarReport", "School",
+          "Social", "Speech", "Talkshow", "Terror", "War")  # the 22 scene folders (for reference: none is required)
+OTHER_LISTS = (("ferv39k_train.txt", "ferv39k_test.txt"),  # DFER-CLIP's annotation/FERV39K_{train,test}.txt
+               ("train_image.txt", "test_image.txt"))  # EmoCLIP's, in the dataset folder
 CLIP_ROOT = "2_clipsforfacecrop"
 NOT_SEARCHED = {CLIP_ROOT, "3_clipsforscenimages"}  # frame trees: never walked through
 DEPTH = 5
@@ -89,7 +114,7 @@ def _scene_name(scene) -> str:
 def _find(root: Path, scene: str) -> tuple[Path, Path, list[Path], str]:
     """(train file, test file, frame roots, the scene as its files spell it): the split files of `scene` (any
     case) and every 2_ClipsforFaceCrop/ folder, in the root or up to DEPTH folders below it."""
-    holder, clip_roots, setups, stop = None, [], {}, None
+    holder, clip_roots, setups, others, stop = None, [], {}, [], None
     descend = lambda name: name.lower() not in NOT_SEARCHED and not NUMBER.fullmatch(name)
     for d, folder, dirs, files in folders_below(root, DEPTH, descend):
         if stop is not None and d > stop:
@@ -100,13 +125,23 @@ def _find(root: Path, scene: str) -> tuple[Path, Path, list[Path], str]:
         for name in files:
             if (m := SETUP_FILE.fullmatch(name)) and m.group(1).lower() == "train":
                 setups.setdefault(m.group(2).lower(), (m.group(2), folder))
+        lower = {n.lower(): n for n in files}
+        others += [(folder / lower[train], folder / lower.get(test, lower[train].replace("train", "test")))
+                   for train, test in OTHER_LISTS if train in lower]
         if holder is None and scene.lower() in setups:
             holder = setups[scene.lower()][1]
         if holder is not None and clip_roots and stop is None:
             stop = d + 1  # one level more: the archive's other parts may sit one folder deeper
+    if holder is None and scene.lower() == "all" and others:  # no train_All.csv: a converted list pair
+        if not clip_roots:
+            raise DataFormatError(root, f"FERV39k frames not found: expected 2_ClipsforFaceCrop/<Scene>/<Emotion>/"
+                                        f"<clip>/*.jpg here or up to {DEPTH} folders below (the split files are "
+                                        f"{others[0][0].name} and {others[0][1].name} in {others[0][0].parent})")
+        return others[0][0], others[0][1], list(dict.fromkeys(clip_roots)), "All"
     if holder is None:
         if not setups:
-            raise DataFormatError(root, f"FERV39k not found: expected 4_setups/All_scenes/train_All.csv and "
+            raise DataFormatError(root, f"FERV39k not found: expected 4_setups/All_scenes/train_All.csv (or "
+                                        f"DFER-CLIP's FERV39K_train.txt, EmoCLIP's train_image.txt) and "
                                         f"2_ClipsforFaceCrop/<Scene>/<Emotion>/<clip>/*.jpg here or up to {DEPTH} "
                                         f"folders below")
         names = ", ".join(sorted(s for s, _ in setups.values()))
@@ -123,7 +158,9 @@ def _find(root: Path, scene: str) -> tuple[Path, Path, list[Path], str]:
 
 
 def _read_split(path: Path) -> dict[str, int]:
-    """A split file: clip path `Scene/Emotion/NNNN` -> internal expression index."""
+    """A split file: clip path `Scene/Emotion/NNNN` -> internal expression index. Lines `Action/Sad/0010 Sad`
+    (the release), `<path>/Action/Sad/0010 1` (MAE-DFER's converted lists) or `<path>/Action/Sad/0010 21 1`
+    (DFER-CLIP, EmoCLIP: the frame count, then the index)."""
     out = {}
     for number, line in enumerate(read_lines(path, "FERV39k split file"), start=1):
         fields = line.split()
@@ -131,9 +168,12 @@ def _read_split(path: Path) -> dict[str, int]:
             continue
         if not out and fields[0].lower() in HEADER_WORDS:  # a header row
             continue
+        if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():  # <path> <frame count> <index>
+            fields = [fields[0], fields[2]]
         if len(fields) != 2:
             raise DataFormatError(path, f"expected 'Scene/Emotion/0000 Emotion' (2 fields), got {len(fields)}", number)
-        out[_clip_key(fields[0], path, number)] = _expression(fields[1], path, number)
+        key = _clip_key(fields[0], path, number)
+        out[key] = _expression(fields[1], key, path, number)
     return out
 
 
@@ -144,12 +184,21 @@ def _clip_key(text: str, path: Path, line: int) -> str:
     return "/".join(parts[-3:])
 
 
-def _expression(text: str, path: Path, line: int) -> int:
+def _expression(text: str, clip: str, path: Path, line: int) -> int:
+    """The internal expression index of a label word, or of an index 0-6 in INDEX_ORDER, which must agree with
+    the clip path's emotion folder (a list in another order is refused, never read with shuffled labels)."""
     word = text.strip().lower()
+    if word.isdigit() and int(word) < len(INDEX_ORDER):
+        named, folder = INDEX_ORDER[int(word)], clip.split("/")[1]
+        if folder.lower() in FERV39K_WORDS and folder.lower() != named.lower():
+            raise DataFormatError(path, f"label {text!r} is {named} in the 0-6 order {', '.join(INDEX_ORDER)}, but "
+                                        f"clip {clip} is in a {folder} folder: a list in another order is not read",
+                                  line)
+        word = named.lower()
     name = FERV39K_WORDS.get(word, word if word in EXPRESSIONS else None)
     if name is None:
         raise DataFormatError(path, f"label {text!r}: expected one of Happy, Sad, Neutral, Angry, Surprise, Disgust, "
-                                    f"Fear", line)
+                                    f"Fear (or their index 0-6 in that order)", line)
     return EXPRESSIONS.index(name)
 
 
