@@ -20,7 +20,8 @@ def add_arguments(p) -> None:
     p.add_argument("--checkpoint", required=True, help="run directory or checkpoint directory")
     p.add_argument("--images", default=None, help="folder of images (searched recursively, symlinked folders too)")
     p.add_argument("--dataset", default=None, help="instead of --images: FORMAT:PATH of a dataset, e.g. "
-                                                   "csv:labels.csv or imagefolder:faces/ (its images, in its order)")
+                                                   "csv:labels.csv or imagefolder:faces/ (its images, in its order); "
+                                                   "a bare PATH: its layout is recognised")
     p.add_argument("--out", required=True, help="output file: .npy (with FILE.txt of names) or .csv")
     p.add_argument("--features", default=None, help="feature choice: fs, ff, fp, ff+fp, embedding "
                                                     "(default: the encoder's first feature)")

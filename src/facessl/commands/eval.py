@@ -28,7 +28,7 @@ def add_arguments(p) -> None:
                    help="replace results of another evaluation (other checkpoint, data or settings) already in --out")
     what = p.add_argument_group("what to evaluate (either --dataset or --suite)")
     what.add_argument("--task", choices=TASK_NAMES, help="task; the dataset format implies a default")
-    what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb (formats: " + ", ".join(n for n in FORMAT_NAMES if n not in ("imagefolder", "csv"))
+    what.add_argument("--dataset", help="FORMAT:PATH, e.g. rafdb:data/rafdb, or a bare PATH whose layout is recognised (formats: " + ", ".join(n for n in FORMAT_NAMES if n not in ("imagefolder", "csv"))
                       + "; your own: imagefolder, csv; layouts in docs/data_formats.md)")
     what.add_argument("--train-dataset", help="FORMAT:PATH of a separate training set, e.g. 300wlp:data/300W_LP; for "
                       "verification, a set of identities (voxceleb:, imagefolder:, insightface-rec:) that trains the supervised row")

@@ -22,7 +22,8 @@ SPARSE_TEST = 5  # test images of a class below which its per-class accuracy is 
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--dataset", required=True, help="FORMAT:PATH, e.g. rafdb:/data/RAF-DB or csv:labels.csv")
+    p.add_argument("--dataset", required=True, help="FORMAT:PATH, e.g. rafdb:/data/RAF-DB or csv:labels.csv, or a bare "
+                   "PATH (its layout is recognised and named)")
     p.add_argument("--out", default=None, help="contact sheet PNG of the faces as the probes see them")
     p.add_argument("--per-class", type=positive_int, default=6, help="faces per class on the sheet (others: 6 x 8)")
     p.add_argument("--size", type=positive_int, default=64, help="the probes' input size to show (default 64; "

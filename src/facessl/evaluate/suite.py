@@ -127,12 +127,50 @@ def parse_size(value) -> int:
     return size
 
 
+_DETECTED: dict = {}  # dataset text -> (format, path) its layout was read as (the notice is printed once per text)
+
+
 def parse_dataset(text: str) -> tuple[str, str]:
-    """'FORMAT:PATH' -> (format, path)."""
-    fmt, sep, path = str(text).partition(":")
-    if not sep or not fmt or not path:
-        raise FacesslError(f"dataset {text!r}: expected FORMAT:PATH, e.g. rafdb:/data/RAF-DB")
-    return fmt.lower(), path
+    """'FORMAT:PATH' -> (format, path); a bare existing PATH -> the format its layout is recognised as
+    (formats.detect), told once on stderr. A known format name before the first ':' always wins."""
+    from facessl.data.formats import FORMAT_NAMES
+
+    text = str(text)
+    fmt, sep, path = text.partition(":")
+    if sep and fmt.lower() in FORMAT_NAMES and path:
+        return fmt.lower(), path
+    if text and Path(text).exists():  # a bare path (or one with a ':' whose head is no format name)
+        if text not in _DETECTED:
+            _DETECTED[text] = _detected_format(text)
+        return _DETECTED[text]
+    if sep and fmt and path:  # an unknown format name: its reader lookup says so, with the nearest names
+        return fmt.lower(), path
+    raise FacesslError(f"dataset {text!r}: no such file or folder; expected FORMAT:PATH (e.g. rafdb:/data/RAF-DB) "
+                       "or the path of a dataset folder or file")
+
+
+def _detected_format(text: str) -> tuple[str, str]:
+    """(format, path) of the one layout recognised at path `text`, told on stderr; else one error line."""
+    import sys
+
+    from facessl.data.formats import READERS
+    from facessl.data.formats.detect import detect_layout
+
+    found = detect_layout(text)
+    if not found.formats:
+        raise FacesslError(f"dataset {text!r}: no known dataset layout found there; write FORMAT:PATH, e.g. "
+                           f"imagefolder:{text} (class folders of images) or csv:FILE (a table of images and labels); "
+                           f"`facessl inspect --dataset FORMAT:PATH` shows what a format reads")
+    written = {f: str(found.paths.get(f, text)) for f in found.formats}
+    if len(found.formats) > 1:
+        raise FacesslError(f"dataset {text!r} matches several layouts; choose one: "
+                           + ", ".join(f"{f}:{written[f]}" for f in found.formats))
+    fmt = found.formats[0]
+    what = READERS[fmt][2].split(":")[0].split(" (")[0]
+    others = found.alternatives.get(fmt, ())
+    also = f" ({' or '.join(f'{o}:{written[fmt]}' for o in others)} for the variant)" if others else ""
+    print(f"facessl: read {text} as {fmt}: ({what}); write {fmt}:{written[fmt]} to choose{also}", file=sys.stderr)
+    return fmt, written[fmt]
 
 
 def split_reader_options(spec: TaskSpec) -> dict:
@@ -196,7 +234,11 @@ def read_dataset(text: str, skip_missing: bool = False, options: dict | None = N
                 raise FacesslError(f"{flag} does not apply to format {fmt!r} (it takes: "
                                    f"{', '.join(p for p in accepted if p not in ('root', 'path', 'skip_missing')) or 'no options'})")
         kw.update(options)
-    data = formats.read(fmt, path, **kw)
+    try:
+        data = formats.read(fmt, path, **kw)
+    except FacesslError as error:
+        error.args = (f"{error}{_layout_hint(fmt, path)}", *error.args[1:])  # same error, with where to look instead
+        raise
     if skip_missing:  # also skip (and count) files that exist but do not decode
         from facessl.data.formats.decodable import drop_undecodable
 
@@ -204,6 +246,21 @@ def read_dataset(text: str, skip_missing: bool = False, options: dict | None = N
     if faces is not None:  # --detect-faces: the picture's face, aligned as prepare aligns it
         data = with_detected_faces(data, faces, text)
     return data
+
+
+def _layout_hint(fmt: str, path: str) -> str:
+    """' (this folder looks like other:PATH)' when a reader refused a path whose layout is another format's."""
+    from facessl.data.formats.detect import detect_layout
+
+    try:
+        found = detect_layout(path)
+    except OSError:
+        return ""
+    if not found.formats or fmt in found.formats or fmt in found.alternatives.get(found.formats[0], ()):
+        return ""
+    kind = "file" if Path(path).is_file() else "folder"
+    named = ", ".join(f"{f}:{found.paths.get(f, path)}" for f in found.formats[:4])
+    return f" (this {kind} looks like {named})" if len(found.formats) == 1 else f" (this {kind} looks like one of {named})"
 
 
 def substitute(text: str, variables: dict, where: str) -> str:

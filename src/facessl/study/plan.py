@@ -61,8 +61,10 @@ class StudyPlan:
         if self.videos is not None and not Path(self.videos).is_dir():  # said now, not after the other runs trained
             raise FacesslError(f"study: videos {self.videos!r} is not a folder (a `facessl prepare` output of face "
                                "tracks, for FAb-Net)")
-        if self.dataset is not None and (":" not in str(self.dataset) or not isinstance(self.dataset_options, dict)):
-            raise FacesslError(f"study: dataset must be FORMAT:PATH with dataset_options a mapping, got {self.dataset!r}")
+        if self.dataset is not None and (not (":" in str(self.dataset) or Path(str(self.dataset)).exists())
+                                         or not isinstance(self.dataset_options, dict)):
+            raise FacesslError(f"study: dataset must be FORMAT:PATH (or an existing dataset folder) with dataset_options "
+                               f"a mapping, got {self.dataset!r}")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
             raise FacesslError(f"study: unknown method {unknown[0]!r}; expected {', '.join(METHODS)}")
