@@ -140,6 +140,12 @@ def test_fallbacks_only_when_nothing_specific_matches(tmp_path):
     assert detect(make_tree(tmp_path / "one", ["photos/a.jpg", "photos/b.jpg"])) == []  # one folder is no classes
 
 
+def test_voxceleb1_released_frames(tmp_path):
+    root = make_tree(tmp_path / "vox1", ["unzippedFaces/A.J._Buckley/1.6/1zcIwhmdeo4/0000375.jpg",
+                                         "unzippedFaces/A.J._Buckley/1.6/7gWzIy6yIIk/0000001.jpg"])
+    assert detect(root) == ["voxceleb"] and detect(root / "unzippedFaces") == ["voxceleb"]
+
+
 def test_photos_with_their_label_table_beside_them_are_read_as_the_table(tmp_path):
     root = make_tree(tmp_path / "expressions", ["legend.csv", "images/a.jpg", "images/b.jpg"])
     found = detect_layout(root)

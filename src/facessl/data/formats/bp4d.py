@@ -14,6 +14,24 @@ is read as 0-based (label frame k = file k-1), as some copies number the 2D fram
 The usual protocol: 12 AUs (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24), subject-exclusive 3-fold
 cross-validation, F1 per AU. Frames with any chosen AU not coded (9 or an empty cell) are dropped and
 counted (`dropped['not_coded']`).
+
+Evidence (read, not copied):
+- CSV header and frame column: CVI-SZU/ME-GraphAU tool/BP4D_image_label_process.py reads
+  `../data/BP4D/AUCoding/AU_OCC/<F001>_<T1>.csv` with pandas `header=0, index_col=0` and `usecols` "0", "1",
+  "2", "4", "6", "7", "10", "12", "14", "15", "17", "23", "24": the header's first cell is `0` (the frame
+  column) and the others AU numbers; the index values are the frame numbers.
+- Frames: the same script writes `F001/T1/<frame>.jpg` with the frame number unpadded, and ME-GraphAU
+  tool/README.md gives `data/BP4D/img/F001/T1/2440.jpg`; its 3 subject folds list the 41 subjects, tasks T1-T8.
+  A BP4D+ segment script copies `str(frame).zfill(4) + '.jpg'` (4-digit names; find_string hit for
+  "AUCoding/AU_OCC"); `Sequences(2D+3D)/` appears in a FACS csv builder (find_string hit, repository not shown).
+- FERA 2015: TadasBaltrusaitis/FERA-2015 "data extraction/find_BP4D.m" (`<bp4d>/AUCoding/` and
+  `AU Intensity Codes3.0/`; its train/devel subject lists).
+- 9 = not coded: the AU_OCC files hold 9 for AUs not coded (a Chinese-commented checker among the find_string hits
+  notes that AUs >= 40 are all 9). ME-GraphAU keeps the cells as they are (a 9 stays in its label lists); facessl
+  drops such frames for the chosen AUs and counts them, as the BP4D+ probe notes found ("AU value 9 (unknown) is
+  dropped - never treated as absent").
+Unconfirmed: JAA-Net's own BP4D lists (only a fork, xxy90/JAA-Net, is stored, without them); whether any release
+copy zero-pads the CSV's frame numbers (read either way).
 """
 from __future__ import annotations
 

@@ -8,6 +8,12 @@ two letters of ethnicity (WH, BL, AE, AM, IN, LA as in BU-3DFE); yaw class in de
 YAW_CLASSES (facessl's internal sign: yaw > 0 = face turned towards the image's left). The true
 yaw of a synthetic image is the class centre plus a jitter of at most 3 degrees (pitch, roll small).
 `<root>/test_subjects.txt` (one subject per line) marks the test subjects; the rest are train.
+
+Evidence (read, not copied): PCL's own BU-3DFE pose data is a list file, DreamMr/PCL data_process/expdb.py
+(`get_list_BU3D`: lines `img_path,exp_label,pose_label`, the pose an integer class) read against
+`config['root']`; the rendered images and their list are not public, so this facessl layout stands in for them.
+The subject/expression/race codes follow the release (see bu3dfe_release.py). Unconfirmed: PCL's pose classes
+(their number and the yaw of each), which this layout's YAW_CLASSES only assume.
 """
 from __future__ import annotations
 

@@ -37,6 +37,14 @@ views; SpriteMisaka/PyLDL pyldl/applications/facial_emotion_recognition.py (F000
 LA AE AM IN); loaders that glob `BU_3DFE/**/*_F2D.bmp` as the frontal images and `*_F3D.bmp` as the two side
 views, that keep intensity 04 + NE00 of `*_F2D.bmp` per subject folder, and that read `_F3D.wrl` with
 `_F3D.bnd`, `_F3D.bmp` as the model's texture and `_RAW.wrl` with `_RAW.pse`.
+
+Evidence (read, not copied), checked again: SpriteMisaka/PyLDL pyldl/applications/facial_emotion_recognition.py
+(the per-subject `F0001.rar` ... `M0044.rar`, F0001-F0056 and M0001-M0044, members ending `_F2D.bmp` extracted);
+a data-preparation README giving `/my/bu/root/F0001/F0001_AN01WH_F2D.bmp` "as it comes from the vendor", a loader
+globbing `data/train/image/BU_3DFE/**/*_F2D.bmp` and taking the expression from characters 6-8 of the name, and a
+depth-map script reading `Original_BU3DFE/Subjects/F0001/F0001_AN01WH_F3D_depth.png` (find_string hits for
+"_F2D.bmp"). Unconfirmed: the owners' page itself (quoted only); derived files such as `_F3D_depth.png` are
+not the release and are counted as names not in the BU-3DFE form.
 """
 from __future__ import annotations
 

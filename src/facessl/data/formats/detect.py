@@ -152,6 +152,7 @@ LAYOUTS: list[Layout] = [
               "[MW][0-9][0-9][0-9]/video.tar", below=2, tier=WEAK),
     *_layouts("voxceleb", "id[0-9][0-9][0-9][0-9][0-9]/*/[0-9][0-9][0-9][0-9][0-9]",
               "*/*/[0-9][0-9][0-9][0-9][0-9]/" + FOUR + ".jpg", tier=WEAK),
+    *_layouts("voxceleb", "unzippedFaces/*/1.6/*/[0-9]*.jpg", "*/1.6/*/[0-9]*.jpg"),  # VoxCeleb1's released frames
     # Hugging Face parquet: searched up to 3 levels down by its reader
     *_layouts("parquet", "*.parquet", "*/*.parquet", "*/*/*.parquet", "*/*/*/*.parquet"),
     # generic fallbacks: only when nothing specific matched

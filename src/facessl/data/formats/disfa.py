@@ -4,16 +4,39 @@ Labels (as released): `<root>/ActionUnit_Labels/SN001/SN001_au1.txt`, one file p
 `frame,intensity` with 1-based frame numbers and integer intensities 0..5. Subjects SN001, SN002, ...
 Frames: the release ships videos; facessl uses an extracted frame folder per subject,
 `<root>/Images/SN001/00001.jpg` (5-digit 1-based frame number = the label's frame). The reader also
-accepts a video per subject instead (`Videos_LeftCamera/LeftVideoSN001_comp.avi`, `Videos/SN001.avi`
-or `SN001.avi`; decoded with OpenCV, frame k = the k-th decoded frame).
+accepts a video per subject instead: the left camera's `Videos_LeftCamera/LeftVideoSN001_comp.avi`, else
+`Videos/SN001.avi` or `SN001.avi`, else the right camera's `Video_RightCamera/RightVideoSN001_Comp.avi` (the
+release's folder and file names; `Videos_RightCamera/`, `Video_LeftCamera/` and any case of the file names are
+read too); decoded with OpenCV, frame k = the k-th decoded frame.
 Extracted frame folders as common loaders write them are read too: `Images/SN001/`, `Images/LeftVideoSN001/`,
-`Images/LeftVideoSN001_comp/`, `Images_LeftCamera/SN001/`, `img/SN001/`, `frames/SN001/`, with frame files
-numbered 1-based (`00001.jpg`, `1.png`, `frame_00001.jpg`) or 0-based (`0.jpg`: a folder holding frame 0
-is read as 0-based, so label frame k = file k-1). The right camera's videos
-(`Videos_RightCamera/RightVideoSN001_comp.avi`) are used when the left camera's are absent.
+`Images/LeftVideoSN001_comp/`, `Images_LeftCamera/SN001/`, `img/SN001/`, `frames/SN001/`, and otherwise any
+folder named `SN001`, `LeftVideoSN001[_comp]` or `RightVideoSN001[_Comp]` (any case) holding images, in the
+root or one folder below it (`SN001/`, `images/RightVideoSN001_Comp/`, `Videos_LeftCamera_frames/
+LeftVideoSN001_comp/`, OpenFace's `aligned/LeftVideoSN001_comp/`; the left camera's first), with frame files
+numbered 1-based (`00001.jpg`, `1.png`, `frame_00001.jpg`, `LeftVideoSN001_comp_00001.jpg`,
+`frame_det_00_000001.bmp`: the last number in the name) or 0-based (`0.jpg`: a folder holding frame 0 is read
+as 0-based, so label frame k = file k-1).
 The root may also be a folder up to two above the one holding ActionUnit_Labels/ (DISFA/ unpacked into a
 folder of its own).
-Only the AUs of facessl.data.labels.AUS (1, 2, 4, 6, 9, 12, 25, 26) are read or written.
+Only the AUs of facessl.data.labels.AUS (1, 2, 4, 6, 9, 12, 25, 26) are read or written. The intensities are
+kept as labels; the AU task counts an AU present from intensity 2 (EvalOptions.au_positive).
+
+Evidence (read, not copied):
+- Label files, their `frame,intensity` lines and the 8 AUs: CVI-SZU/ME-GraphAU tool/DISFA_image_label_process.py
+  (reads ActionUnit_Labels/<SN>/<SN>_au<k>.txt, splits each line on ',' into two integers, `au_idx = [1, 2, 4,
+  6, 9, 12, 25, 26]`, presence `AUIntensity >= 2`; the 27 subjects in its 3 folds).
+- 0-based frame files: the same script names the t-th label line's image `<SN>/<t>.png` from t = 0, and
+  ME-GraphAU tool/README.md gives `data/DISFA/img/SN001/0.png`.
+- 1-based extraction: mluqmanhakim/personality-recognition ME-GraphAU/convert_video_to_frame.py (ffmpeg
+  `%d.png` from Videos_LeftCamera/*.avi into `frames/SN001/`); a cv2 loop writing `%d.jpg` from 1 into
+  `./data/disfa/SN0xx/` from `Videos_RightCamera/RightVideoSN0xx_Comp.avi` (find_string hit, repository not shown).
+- Video folders and names: TadasBaltrusaitis/FERA-2015 "data extraction/extract_features_DISFA.m" (`Videos_LeftCamera/`
+  and `Video_RightCamera/`, every *.avi; OpenFace -simalign output in `aligned_rigid/<video name>/`);
+  AiCure/open_dbm pkg/OpenFace/model_training/AU_training/experiments/DISFA/shared_defs.m (the 27 SN numbers);
+  loaders opening `Video_RightCamera/RightVideoSN001_Comp.avi` and `Videos_LeftCamera/LeftVideoSN001_comp.avi`
+  (find_string hits for "Video_RightCamera").
+Unconfirmed: the owners' own page was not available here; whether every copy's right-camera folder is singular;
+label files with a header line (none seen; such a file is an error naming the line).
 """
 from __future__ import annotations
 
@@ -85,11 +108,44 @@ def _read_au_file(path: Path) -> dict[int, int]:
 
 FRAME_FOLDERS = ("Images/{s}", "Images/LeftVideo{s}", "Images/LeftVideo{s}_comp", "Images_LeftCamera/{s}",
                  "img/{s}", "img/LeftVideo{s}", "frames/{s}", "Frames/{s}")
+# Folders beside ActionUnit_Labels/ that are never a subject's frames.
+NOT_FRAMES = {LABEL_FOLDER.lower(), "landmark_points", "__macosx"}
+
+
+def _camera_folder(name: str, subject: str) -> int | None:
+    """How a folder named `name` ranks as `subject`'s frame folder: 0 (no camera named, or the left one) or 1
+    (the right camera), None when it is not one. Names as extraction scripts write them, any case: SN001,
+    LeftVideoSN001, LeftVideoSN001_comp, RightVideoSN001_Comp."""
+    match = re.fullmatch(rf"(left|right)?(?:video)?{subject.lower()}(?:_comp)?", name.lower())
+    if match is None:
+        return None
+    return 1 if match.group(1) == "right" else 0
+
+
+def _holds_images(folder: Path) -> bool:
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+
+
+def frame_folder(root: Path, subject: str) -> Path | None:
+    """The subject's folder of extracted frames: one of FRAME_FOLDERS, else any folder named after the subject
+    (SN001, LeftVideoSN001_comp, RightVideoSN001_Comp ... any case) that holds images, in the root or one folder
+    below it (Images/, img/, frames/, aligned/, Videos_LeftCamera_frames/ ...); the left camera's before the right's."""
+    named = next((root / f.format(s=subject) for f in FRAME_FOLDERS if (root / f.format(s=subject)).is_dir()), None)
+    if named is not None:
+        return named
+    parents = [root] + sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() not in NOT_FRAMES)
+    found = []
+    for parent in parents:
+        for child in sorted(p for p in parent.iterdir() if p.is_dir()):
+            rank = _camera_folder(child.name, subject)
+            if rank is not None and _holds_images(child):
+                found.append((rank, child))
+    return min(found, key=lambda item: item[0])[1] if found else None
 
 
 def frame_files(root: Path, subject: str):
     """{1-based frame number: file} of the subject's frame folder, or None when there is none."""
-    folder = next((root / f.format(s=subject) for f in FRAME_FOLDERS if (root / f.format(s=subject)).is_dir()), None)
+    folder = frame_folder(root, subject)
     if folder is None:
         return None
     numbered = {}
@@ -101,12 +157,22 @@ def frame_files(root: Path, subject: str):
     return {k + offset: str(v) for k, v in numbered.items()}
 
 
+# Video folders as the release names them (left `Videos_LeftCamera`, right `Video_RightCamera`) and as loaders
+# spell them; the file names compared in any case (the release has `LeftVideoSN001_comp.avi`, `RightVideoSN001_Comp.avi`).
+VIDEO_FOLDERS = ("Videos_LeftCamera", "Video_LeftCamera", "Videos", ".", "Video_RightCamera", "Videos_RightCamera")
+
+
 def _video_path(root: Path, subject: str):
-    for path in (root / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi", root / "Videos" / f"{subject}.avi",
-                 root / f"{subject}.avi", root / "Videos_RightCamera" / f"RightVideo{subject}_comp.avi"):
-        if path.is_file():
-            return path
-    return None
+    """The subject's video: the left camera's before a plain SN001.avi before the right camera's."""
+    wanted = [f"leftvideo{subject}_comp.avi", f"{subject}.avi", f"rightvideo{subject}_comp.avi"]
+    wanted = [name.lower() for name in wanted]
+    found = []
+    for rank_folder, name in enumerate(VIDEO_FOLDERS):
+        folder = root / name
+        if folder.is_dir():
+            found += [(wanted.index(p.name.lower()), rank_folder, p) for p in folder.iterdir()
+                      if p.name.lower() in wanted and p.is_file()]
+    return min(found, key=lambda item: item[:2])[2] if found else None
 
 
 def _decode_video(path: Path) -> list[np.ndarray]:

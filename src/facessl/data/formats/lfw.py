@@ -14,12 +14,15 @@ Layouts read (the path may be the image folder, the folder holding pairs.txt, or
     Kaggle's copy: lfw-deepfunneled/lfw-deepfunneled/<Name>/... with pairs.csv (10 folds) or
     matchpairsDevTest.csv + mismatchpairsDevTest.csv (--pairs either; one fold)
 CPLFW as released: `pairs_CPLFW.txt` with one `Name_1.jpg 1` line per image, two consecutive lines a
-pair, label 1 same / 0 different, 10 folds of consecutive pairs; images in `images/` beside it.
-CALFW as released (format `calfw`, the same reader): `pairs_CALFW.txt` in that form, but all positive pairs
+pair, label 1 same / 0 different; all 3,000 positive pairs first, then all 3,000 negative pairs. Fold k is the
+k-th tenth of the positives (300) with the k-th tenth of the negatives, in file order (FaceX-Zoo's parser), so
+that each fold holds both classes; images in `images/` beside it.
+CALFW as released (format `calfw`, the same reader): `pairs_CALFW.txt` in that form, all positive pairs
 first, each labelled with its fold number 1..10, then all negative pairs labelled 0; images in `aligned images/`
-or `images&landmarks/images&landmarks/images/`. A positive goes to its numbered fold. The negatives' folds are
-not in the file: the k-th block of a tenth of them (300 of 3,000), in file order, goes to fold k, so that each
-fold holds both classes. The image folder is also looked for up to two folders below the pairs file's folder.
+or `images&landmarks/images&landmarks/images/`. A positive goes to its numbered fold; the k-th tenth of the
+negatives, in file order, goes to fold k. A two-line-per-pair file whose classes are interleaved (not every
+positive first) is cut into 10 folds of consecutive pairs. The image folder is also looked for up to two
+folders below the pairs file's folder.
 
 What the reader checks (each noted in images.meta['pair_notes'], for the results): the image folder is located
 from the first PROBES names of the file (a misspelt first name does not hide it); `Name_3.jpg` is read where LFW's
@@ -28,6 +31,31 @@ of an image with itself, a 'different' pair naming one person twice and (CPLFW /
 unless too many pairs disagree with them for the names to be people) a 'same' pair of two people are skipped and
 counted (dropped); a pair listed again is scored as listed and named; the two lines of a CPLFW pair that carry
 different labels, or a pair listed as same once and as different once, are an error naming the line.
+
+Evidence (read, not copied):
+- LFW pairs files and image folders: scikit-learn/scikit-learn sklearn/datasets/_lfw.py (pairsDevTrain.txt,
+  pairsDevTest.txt, pairs.txt and lfw-funneled.tgz / lfw.tgz from ndownloader.figshare.com files 5976012,
+  5976009, 5976006, 5976015, 5976018, kept in `<data_home>/lfw_home/` with the images unpacked to
+  `lfw_home/lfw_funneled/` or `lfw_home/lfw/`; `_fetch_lfw_pairs` splits lines on tabs, takes lines of 3 fields as
+  same pairs and 4 as different ones, skips the header, and opens the n-th of the person's sorted file names);
+  pytorch/vision torchvision/datasets/lfw.py (base folder `lfw-py/` holding `lfw/`, `lfw_funneled/`
+  (lfw-funneled.tgz) or `lfw-deepfunneled/` and the pairs files; header `10<TAB>300` or one number for the Dev
+  files; per fold n matched then n mismatched lines; `<Name>_<%04d>.jpg`).
+- CPLFW / CALFW pair files: JDAI-CV/FaceX-Zoo test_protocol/lfw/pairs_parser.py (`CPLFW_PairsParser`: two lines a
+  pair, the first line's label, 6,000 pairs asserted, positives at pairs 0-2999 and negatives at 3000-5999, fold k
+  = positives[300k:300k+300] + negatives[300k:300k+300]; `CALFW_PairsParser` the same with any non-zero label a
+  positive) and test_protocol/lfw/lfw_evaluator.py (10 subsets of 600 in that order, threshold from the other 9);
+  cosanlab/py-feat feat/evaluation/datasets.py (`_load_lfw_style_pairs`: positive pairs carry the same tag on both
+  lines, CALFW's tags 1..10; first half positive, second half negative; `pairs_CPLFW.txt` with `images/`,
+  `pairs_CALFW.txt` with `images&landmarks/images&landmarks/images/`); a CPLFW script among the find_string hits
+  compares `label == 1` (CPLFW's labels are 1/0, not fold numbers) and another keeps the first and last 300 pairs
+  to get both classes. Kaggle's copy (`lfw-deepfunneled/lfw-deepfunneled/`, `pairs.csv`, `matchpairsDevTest.csv`):
+  an evaluation script among the find_string hits for "pairs_CPLFW.txt" reads `datasets/lfw/pairs.csv` with
+  `datasets/lfw/lfw-deepfunneled/lfw-deepfunneled`.
+- DreamMr/PCL data_process/identitydb.py reads its own converted lists (LFW `Name<TAB>i<TAB>j` with labels 1/-1,
+  CPLFW `a.jpg b.jpg label`), not the released files; those lists are not read here.
+Unconfirmed: the whdeng.cn pages themselves (not stored); whether CALFW's positive labels always equal their
+position's tenth (facessl follows the label, FaceX-Zoo the position: they agree when the file is in order).
 """
 from __future__ import annotations
 
@@ -337,10 +365,16 @@ def _read_cplfw_pairs(path: Path, root: Path, lines, skip_missing: bool, variant
 
 
 def _cplfw_folds(labels: list[int], n_folds: int) -> list[int]:
-    """Each pair's fold: consecutive blocks (CPLFW), or CALFW's layout (see the module doc) when every positive
-    comes first labelled with its fold number 1..n_folds (some above 1) and every negative after it, labelled 0."""
+    """Each pair's fold. When every positive comes first and every negative after it (pairs_CPLFW.txt and
+    pairs_CALFW.txt as released): the k-th tenth of the positives and the k-th tenth of the negatives, in file
+    order, make fold k (FaceX-Zoo's parsers), except that CALFW's positives labelled with their fold number
+    1..n_folds (some above 1) go to that fold. Otherwise (classes interleaved, e.g. a fold's same pairs then its
+    different ones, as LFW's pairs.txt orders them): consecutive blocks."""
     n, negatives = len(labels), labels.count(0)
     positives = labels[:n - negatives]
-    if negatives and positives and max(positives) > 1 and min(positives) >= 1 and max(positives) <= n_folds:
-        return [label - 1 for label in positives] + [k * n_folds // negatives for k in range(negatives)]
-    return [min(k * n_folds // n, n_folds - 1) for k in range(n)]
+    if not (negatives and positives and 0 not in positives):
+        return [min(k * n_folds // n, n_folds - 1) for k in range(n)]
+    shared = [k * n_folds // negatives for k in range(negatives)]
+    if max(positives) > 1 and max(positives) <= n_folds:  # CALFW: a positive's label is its fold
+        return [label - 1 for label in positives] + shared
+    return [k * n_folds // len(positives) for k in range(len(positives))] + shared

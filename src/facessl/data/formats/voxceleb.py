@@ -6,9 +6,34 @@ Layout: `<root>/<identity>/<video>/<track>/<frame>.jpg`, e.g. `id10001/1zcIwhmde
 a video outside VoxCeleb by its path (`talks-2019-a/a/00001/0001.jpg`). Anything at the root that
 starts with `_` or `.` is not part of the tree (a synthetic build keeps its ground truth in
 `<root>/_truth.jsonl`, never read by training).
+Also read, as facessl.data.frames.VoxCelebFrames reads them for pretraining:
+- VoxCeleb1's face frames as released, `unzippedFaces/<Name>/1.6/<YouTube id>/0000375.jpg`: the release folder
+  (`1.6`) is skipped, the YouTube id is the video and its folder one track (the release does not split it into
+  tracks; the frame numbers are the video's). The path may be `unzippedFaces/` or the folder holding it.
+- `<identity>/<video>/<frame>.jpg` (a video folder is one track) and `<clip>/<frame>.jpg` (a clip folder is its
+  own video and track); folders of frames deeper than `<identity>/<video>/<track>/` are skipped and counted.
+- Any image suffix (`.jpg`, `.png` ...); the frame number is the last number in the file name, and frames are
+  ordered by it (`2.png` before `10.png`). Files that are not images (FAb-Net's `VISITED` markers) are ignored.
+VoxCeleb2 as distributed is videos (`dev/mp4/id00012/21Uxsk56VDQ/00001.mp4`): `facessl prepare` turns them into
+this tree (docs/from_videos.md); a tree of videos given here is an error saying so.
+
+Evidence (read, not copied):
+- oawiles/FAb-Net FAb-Net/code/VoxCelebData_withmask.py: identities listed from $VOX_CELEB_LOCATION (folders
+  starting `id`, Datasets/generate_large_voxceleb.py), then a random video folder, then a track folder (entries
+  named `VISITED` skipped), then its `*.jpg` frames: `<id>/<video>/<track>/<frame>.jpg`.
+- DreamMr/PCL data_process/expdb.py (`get_list_vox`, `get_vox_image`): each list line is a folder under
+  `root`; a random sub-folder of it, then a random image in that: `<identity>/<video>/<frame>`;
+  configs/remote_PCL_vox.yaml (`root: ./dataset/vox_aligned/processed_align`).
+- VoxCeleb1's unzippedFaces: a face-voice loader builds `face_dir + <name> + '/1.6/' + <YouTube id>` and lists
+  the frames in it; other loaders take `unzippedFaces/` as their data path and mirror it as `lm/unzippedFaces/`
+  (find_string hits for "unzippedFaces"; repositories not shown).
+Unconfirmed: the VGG page itself (not stored), the frame-number padding of every identity (read either way), and
+the frame trees of other preprocessing tools (e.g. `<id>#<video>#<start>#<end>.mp4/0000000.png` folders), which
+read here as clip folders.
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -16,6 +41,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.imagefiles import JPEG_QUALITY, save_image, with_dropped
+from facessl.data.image_decode import IMAGE_SUFFIXES
 from facessl.data.formats.truth import TruthWriter, read_truth
 from facessl.errors import DataFormatError
 
@@ -61,40 +87,89 @@ class VoxCelebWriter:
             self.truth.close()
 
 
+# VoxCeleb1's face-frame release nests a person's videos under a release folder: unzippedFaces/<Name>/1.6/<video>/
+RELEASE_FOLDER = re.compile(r"\d+(\.\d+)+")
+RELEASE_ROOT = "unzippedFaces"
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+
+
+def _frame_folders(id_dir: Path):
+    """(video, track, folder) for every folder of frames under an identity folder, sorted: <id>/<video>/<track>/,
+    <id>/<release>/<video>/ (VoxCeleb1's unzippedFaces: the video's folder is its one track), <id>/<video>/ (the
+    video is one track), <id>/ (a clip folder: its own video and track). Deeper folders are yielded as None."""
+    for folder, dirs, files in os.walk(id_dir):
+        dirs.sort()
+        parts = Path(folder).relative_to(id_dir).parts
+        if not any(name.lower().endswith(IMAGE_SUFFIXES) for name in files):
+            continue
+        if len(parts) == 2 and RELEASE_FOLDER.fullmatch(parts[0]):
+            yield parts[1], parts[1], Path(folder)
+        elif len(parts) == 2:
+            yield parts[0], parts[1], Path(folder)
+        elif len(parts) == 1:
+            yield parts[0], parts[0], Path(folder)
+        elif not parts:
+            yield id_dir.name, id_dir.name, Path(folder)
+        else:
+            yield None, None, Path(folder)
+
+
+def _frame_number(path: Path) -> int:
+    """The frame's number: the last run of digits in its name (0001.jpg, 0000375.jpg, frame_12.png, 0.555.jpg)."""
+    digits = re.findall(r"\d+", path.stem)
+    if not digits:
+        raise DataFormatError(path, "expected a numbered frame such as 0001.jpg")
+    return int(digits[-1])
+
+
 def read_voxceleb(root, with_truth: bool = False, min_frames: int = 1) -> ImageSet:
-    """All frames of the tree, sorted. labels: 'identity' (folder name), 'video', 'track' (str), 'frame' (int, 1-based).
+    """All frames of the tree, sorted. labels: 'identity' (folder name), 'video', 'track' (str), 'frame' (int: the
+    number in the file name, 1-based in VoxCeleb's and facessl's trees).
 
     with_truth=True adds the synthetic ground truth ('pose', 'aus', 'expression', 'identity_index')
-    from `<root>/_truth.jsonl`. Tracks shorter than `min_frames` are skipped and counted.
+    from `<root>/_truth.jsonl`. Tracks shorter than `min_frames` are skipped and counted ('short_track'); folders
+    of frames deeper than <identity>/<video>/<track>/ are skipped and counted ('too_deep').
     """
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(root, "VoxCeleb root folder not found")
+    if (root / RELEASE_ROOT).is_dir() and not any(IDENTITY_PATTERN.fullmatch(p.name) for p in root.iterdir()):
+        root = root / RELEASE_ROOT  # the folder holding VoxCeleb1's unzippedFaces/
     images, identity, video, track, frame = [], [], [], [], []
-    dropped = {"short_track": 0}
+    dropped = {"short_track": 0, "too_deep": 0}
     for id_dir in sorted(root.iterdir()):
         if id_dir.name.startswith(("_", ".")) or not id_dir.is_dir():
             continue
-        for video_dir in sorted(p for p in id_dir.iterdir() if p.is_dir()):
-            for track_dir in sorted(p for p in video_dir.iterdir() if p.is_dir()):
-                frames = sorted(track_dir.glob("*.jpg"))
-                if len(frames) < min_frames:
-                    dropped["short_track"] += 1
-                    continue
-                for f in frames:
-                    if not f.stem.isdigit():
-                        raise DataFormatError(f, "expected a numbered frame such as 0001.jpg")
-                    images.append(str(f))
-                    identity.append(id_dir.name)
-                    video.append(video_dir.name)
-                    track.append(track_dir.name)
-                    frame.append(int(f.stem))
+        for video_name, track_name, folder in _frame_folders(id_dir):
+            if video_name is None:
+                dropped["too_deep"] += 1
+                continue
+            files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+            if len(files) < min_frames:
+                dropped["short_track"] += 1
+                continue
+            for number, _, f in sorted((_frame_number(f), f.name, f) for f in files):
+                images.append(str(f))
+                identity.append(id_dir.name)
+                video.append(video_name)
+                track.append(track_name)
+                frame.append(number)
     if not images:
-        raise DataFormatError(root, "no frames found; expected <root>/<identity>/<video>/<track>/<frame>.jpg")
+        raise DataFormatError(root, "no frames found; expected <root>/<identity>/<video>/<track>/<frame>.jpg"
+                              + _videos_hint(root))
     labels = {"identity": np.array(identity), "video": np.array(video), "track": np.array(track), "frame": np.array(frame)}
     if with_truth:
         labels.update(_truth_labels(root, images))
     return with_dropped(ImageSet(images, labels, None, str(root)), dropped)
+
+
+def _videos_hint(root: Path) -> str:
+    """What to do with a tree of videos (VoxCeleb2's dev/mp4/id00012/21Uxsk56VDQ/00001.mp4): facessl prepare."""
+    for _, _, files in os.walk(root):
+        if any(name.lower().endswith(VIDEO_SUFFIXES) for name in files):
+            return ("; this tree holds videos (VoxCeleb2's dev/mp4/id00012/21Uxsk56VDQ/00001.mp4): turn them into "
+                    "face tracks with `facessl prepare --videos DIR --out DIR` first")
+    return ""
 
 
 def _truth_labels(root: Path, images: list[str]) -> dict[str, np.ndarray]:
