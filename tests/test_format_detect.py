@@ -140,6 +140,19 @@ def test_fallbacks_only_when_nothing_specific_matches(tmp_path):
     assert detect(make_tree(tmp_path / "one", ["photos/a.jpg", "photos/b.jpg"])) == []  # one folder is no classes
 
 
+@pytest.mark.parametrize("fmt, files", [
+    ("ckplus", ["CK+/extended-cohn-kanade-images/cohn-kanade-images/S005/001/S005_001_00000001.png",
+                "CK+/Emotion_labels/Emotion/S005/001/S005_001_00000011_emotion.txt"]),
+    ("wflw", ["WFLW/WFLW_annotations/list_98pt_rect_attr_train_test/list_98pt_rect_attr_train.txt",
+              "WFLW/WFLW_images/0--Parade/a.jpg"]),
+    ("wflw", ["face_landmarks_wflw_train.csv", "face_landmarks_wflw_test.csv", "WFLW_images/0--Parade/a.jpg"]),
+    ("mtfl", ["MTFL/training.txt", "MTFL/testing.txt", "MTFL/lfw_5590/a.jpg", "MTFL/net_7876/b.jpg"]),
+    ("aflw19", ["aflw-19/AFLWinfo_release.mat", "aflw-21/data/flickr/0/image00002.jpg"]),
+])
+def test_wrapped_and_converted_copies(tmp_path, fmt, files):
+    assert detect(make_tree(tmp_path / "copy", files)) == [fmt]
+
+
 def test_voxceleb1_released_frames(tmp_path):
     root = make_tree(tmp_path / "vox1", ["unzippedFaces/A.J._Buckley/1.6/1zcIwhmdeo4/0000375.jpg",
                                          "unzippedFaces/A.J._Buckley/1.6/7gWzIy6yIIk/0000001.jpg"])

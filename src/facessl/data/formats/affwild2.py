@@ -32,6 +32,15 @@ one person.
 ABAW reports the concordance correlation coefficient (CCC) of valence and arousal: meta['report_ccc'] makes task
 regression report it per column beside the MAE.
 The static s-Aff-Wild2 of the multi-task challenges (one list of sampled frames) is another layout, not read.
+
+Evidence (read, not copied): kuhnkeF/ABAW2020TNT `README.md` (the 2020 challenge's videos, aligned crops made
+from them); dntai/dntai_fg20_affwild2_challenges `README.md` (ABAW 2020 entry: `cropped_aligned` extracted into
+its data folder). Loaders found by text search (the search tool does not show their repositories): one walks
+`Annotations/{AU_Detection_Challenge, EXPR_Classification_Challenge, MTL_Challenge, VA_Estimation_Challenge}/
+{Train_Set, Validation_Set}` beside `cropped_aligned/`, with the class map -1 Ignored, 0 Neutral, 1 Anger,
+2 Disgust, 3 Fear, 4 Happiness, 5 Sadness, 6 Surprise, 7 Other (the order read here); another keeps the
+2020-2021 seven classes (no Other); another reads `/AffWild2/cropped_aligned/` for the multi-task set. Matched;
+nothing changed. Unconfirmed: the 2025 (8th ABAW) folder names, assumed the same as 2024's.
 """
 from __future__ import annotations
 

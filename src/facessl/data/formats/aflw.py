@@ -68,6 +68,17 @@ HRNet's lib/datasets/aflw.py) is read when no .mat is there. Images are looked f
 (`flickr/`, `data/flickr/`, `aflw/data/flickr/`, `images/flickr/`, `images/`); a missing photo is skipped and
 counted. The landmark task's `nme` divides by `box_size` when a set carries it (AFLW-19's convention, the
 papers' NME); its `nme_box` by the points' own box as for every set.
+
+Evidence (read, not copied): FacePerceiver/FaRL `farl/datasets/aflw.py` (AFLWinfo_release.mat read with
+scipy.io.loadmat, so a v5 file; bbox columns left, right, top, bottom; data reshaped (2, 19) then transposed:
+19 x then 19 y; `ra` - 1 with the first 20,000 train, the rest test; frontal = test faces whose mask_new is all 1;
+images `data/flickr/<nameList>`); jhb86253817/PIPNet `lib/preprocess.py` (AFLW branch: `AFLW/AFLWinfo_release.mat`
+beside `AFLW/flickr/`, nameList[index - 1][0][0], bbox x_min x_max y_min y_max) and `README.md` (the same
+folder tree); HRNet/HRNet-Facial-Landmark-Detection `README.md` (`data/aflw/face_landmarks_aflw_{train,test,
+test_frontal}.csv` + `images/`). Loaders found by text search (repository not shown) keep the .mat in `aflw-19/`
+and the photos in `aflw-21/data/flickr/` (both now looked in), or `AFLWinfo_release.mat` beside `images/0, 2, 3`.
+For the database: the layout above is the release's (aflw-db.tar.gz / aflw-images-*.tar.gz) as described by the
+AFLW tools' source; unconfirmed here: the AFLW sqlite's exact column types (read by name, NULL-tolerant).
 """
 from __future__ import annotations
 
@@ -83,7 +94,7 @@ from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_str
 from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, one_of, parse_number, positive_number, with_dropped
 from facessl.data.formats.text import read_csv
 from facessl.data.image_decode import BoxedImage
-from facessl.errors import DataFormatError, FacesslError
+from facessl.errors import DataFormatError
 
 DB_NAME = "aflw.sqlite"
 IMAGE_PARTS = ("0", "2", "3")  # the flickr/ subfolders of aflw-images-0/2/3.tar.gz
@@ -104,7 +115,7 @@ POINT_NAMES = ("LeftBrowLeftCorner", "LeftBrowCenter", "LeftBrowRightCorner", "R
                "RightBrowCenter", "RightBrowRightCorner", "LeftEyeLeftCorner", "LeftEyeCenter", "LeftEyeRightCorner",
                "RightEyeLeftCorner", "RightEyeCenter", "RightEyeRightCorner", "NoseLeft", "NoseCenter", "NoseRight",
                "MouthLeftCorner", "MouthCenter", "MouthRightCorner", "ChinCenter")
-FLICKR_HOMES = ("flickr", "data/flickr", "aflw/data/flickr", "images/flickr", "images", "") + tuple(
+FLICKR_HOMES = ("flickr", "data/flickr", "aflw/data/flickr", "images/flickr", "images", "aflw-21/data/flickr", "") + tuple(
     f"aflw-images-{part}/aflw/data/flickr" for part in IMAGE_PARTS)
 
 
@@ -387,7 +398,7 @@ def _find_aflw19(root: Path):
         if root.suffix.lower() == ".csv":
             return "csv", root.parent
         raise DataFormatError(root, f"expected {MAT_NAME} or HRNet's {HRNET_CSV['train']}")
-    folders = [root, root / "annotations", root / "aflw", root / "data" / "aflw", root.parent]
+    folders = [root, root / "annotations", root / "aflw", root / "data" / "aflw", root / "aflw-19", root.parent]
     for folder in folders:
         if (folder / MAT_NAME).is_file():
             return "mat", folder / MAT_NAME

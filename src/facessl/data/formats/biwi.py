@@ -44,6 +44,18 @@ BIWI_train.npz + BIWI_test.npz together as splits train / test. These copies car
 
 BIWI has no official split: task `pose` tests the whole set with a probe trained on 300W-LP, looked for
 beside it (`300wlp/`) as for AFLW2000, or given with --train-dataset 300wlp:PATH.
+
+Evidence (read, not copied): shamangary/FSA-Net `README.md` (Protocol 1 tests on `BIWI_noTrack.npz`; Protocol 2
+`BIWI_train.npz` / `BIWI_test.npz`, 70/30; BIWI folder put under `data/`) and `data/TYY_create_db_biwi.py`
+(sequences `01` ... `24` listed by `.txt` and `.png` names, pose.txt read as 3 rotation rows + the centre row,
+R transposed, yaw = -atan2(-R[2][0], hypot(R[2][1], R[2][2])), pitch = atan2(R[2][1], R[2][2]),
+roll = -atan2(R[1][0], R[0][0]), which is this module's conversion of M = R^T; images read with cv2.imread
+(BGR), cropped around an MTCNN box grown by 0.4 and resized to 64; saved as `np.savez(image=, pose=[yaw, pitch,
+roll], img_size=)` to `--output ./BIWI.npz` by default, a name now read too when neither BIWI_noTrack.npz nor
+the halves are there). thohemp/6DRepNet and loaders found by text search pass `BIWI_noTrack.npz` as the
+file list of its BIWI test (`--dataset BIWI --data_dir .../faces_0 --filename_list BIWI_noTrack.npz`); some
+npz copies carry a third array (landmarks or Euler angles), ignored here. Unconfirmed: which frames FSA-Net's
+no-track copy keeps (MTCNN-dependent, not reproducible from the raw frames here).
 """
 from __future__ import annotations
 
@@ -67,6 +79,7 @@ SEQUENCE_SUBJECT = {"01": "F01", "02": "F02", "03": "F03", "04": "F04", "05": "F
                     "22": "M01", "23": "M13", "24": "M14"}
 SEQUENCE_PARENTS = ("", "hpdb", "kinect_head_pose_db/hpdb", "faces_0")
 NPZ_ALL, NPZ_TRAIN, NPZ_TEST = "BIWI_noTrack.npz", "BIWI_train.npz", "BIWI_test.npz"
+NPZ_SCRIPT = "BIWI.npz"  # FSA-Net's TYY_create_db_biwi.py --output default
 POSE_SUFFIX = "_pose.txt"
 ROTATION_TOLERANCE = 1e-2  # the files keep 6 digits: M M^T is identity to ~1e-5
 
@@ -177,7 +190,7 @@ def read_biwi(root, box_mm: float = HEAD_BOX_MM, max_angle: float = 99.0, skip_m
         if npz:
             return read_biwi_npz(npz, max_angle)
         raise DataFormatError(root, f"no BIWI frames found: expected hpdb/01/frame_00003_pose.txt (+ _rgb.png, rgb.cal), "
-                                    f"or {NPZ_ALL} / {NPZ_TRAIN} + {NPZ_TEST}")
+                                    f"or {NPZ_ALL} / {NPZ_TRAIN} + {NPZ_TEST} / {NPZ_SCRIPT}")
     dropped = {"angle_over_99": 0, "missing_image": 0}
     images, poses, subjects, names, frames = [], [], [], [], []
     for sequence in sequences:
@@ -214,10 +227,14 @@ def _frame_number(pose_path: Path) -> int:
 
 
 def _npz_in(folder: Path) -> list[Path]:
-    """BIWI_noTrack.npz, else BIWI_train.npz + BIWI_test.npz (either alone if only one is there)."""
+    """BIWI_noTrack.npz, else BIWI_train.npz + BIWI_test.npz (either alone if only one is there), else BIWI.npz
+    (the name FSA-Net's data/TYY_create_db_biwi.py writes by default)."""
     if (folder / NPZ_ALL).is_file():
         return [folder / NPZ_ALL]
-    return [folder / name for name in (NPZ_TRAIN, NPZ_TEST) if (folder / name).is_file()]
+    halves = [folder / name for name in (NPZ_TRAIN, NPZ_TEST) if (folder / name).is_file()]
+    if not halves and (folder / NPZ_SCRIPT).is_file():
+        return [folder / NPZ_SCRIPT]
+    return halves
 
 
 def _load_npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:

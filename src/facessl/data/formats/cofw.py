@@ -47,6 +47,15 @@ lib/core/evaluation.py (hdf5storage reads of IsTr/phisTr, NME by points 8 and 9 
 jhb86253817/PIPNet lib/preprocess.py (COFW_*_color.mat via hdf5storage, some images 2-D grey, boxes x y w h,
 COFW-68 pairing), golnazghiasi/cofw68-benchmark (README.md, ReadCofw68Data.m, VisualizeAnnotations.m, Main.m),
 and h5py loaders of the grey and colour files (dataset shapes (1, 507) refs, (87, 507), (4, 507)).
+
+Evidence (read, not copied; re-checked for this audit): jhb86253817/PIPNet `lib/preprocess.py` (COFW branch of
+gen_data: `COFW/COFW_train_color.mat` and `COFW_test_color.mat` read with hdf5storage.loadmat, variables
+IsTr/bboxesTr/phisTr and IsT/bboxesT/phisT, images[i, 0] 2-D for grey ones, x = phis[:29], y = phis[29:58],
+box (x_min, y_min, width, height) with x_max = x_min + width - 1, i.e. 1-based inclusive pixels, as read here)
+and HRNet/HRNet-Facial-Landmark-Detection `README.md` (data/cofw/ holds only COFW_test_color.mat and
+COFW_train_color.mat). The AM-Former README found by text search lists `COFW/COFW_test_color.mat` and
+`COFW_train_color.mat` the same way. Matched; nothing changed. Unconfirmed here: the byte layout of the grey
+COFW.zip files (described from earlier h5py loaders, not re-read for this audit).
 """
 from __future__ import annotations
 

@@ -51,6 +51,11 @@ names and the URLs, 17 AUs 1 ... 43 read), lnavneet331/EmotioNet
 (`aws s3 sync` of the `Images/N_...` folders, `emotioNet_challenge_files/*.txt`, AU k = code k after the URLs),
 alessaww/emotioNet_URLs_Download (flat downloads named by the URL's file name, extension normalised), and loaders
 reading `dataFile_1001.txt` (AU k in column k + 1, 999 kept apart as unknown) and naming downloads by row.
+
+Evidence (read, not copied; re-checked for this audit): the sources named above, plus lkq52110/au-recognition
+`README.md` (EmotioNet trained and tested with three-fold cross-validation after its own label processing, as
+task au's 3 folds here). Matched; nothing changed. Unconfirmed: the current column layout of the 2020 manual
+list beyond the 'AU k' names (read by name, so extra columns are harmless) and FAb-Net's EmotioNet protocol.
 """
 from __future__ import annotations
 
