@@ -148,6 +148,11 @@ def test_fallbacks_only_when_nothing_specific_matches(tmp_path):
     ("wflw", ["face_landmarks_wflw_train.csv", "face_landmarks_wflw_test.csv", "WFLW_images/0--Parade/a.jpg"]),
     ("mtfl", ["MTFL/training.txt", "MTFL/testing.txt", "MTFL/lfw_5590/a.jpg", "MTFL/net_7876/b.jpg"]),
     ("aflw19", ["aflw-19/AFLWinfo_release.mat", "aflw-21/data/flickr/0/image00002.jpg"]),
+    ("kdef", ["KDEF_and_AKDEF/KDEF_and_AKDEF/KDEF/AF01/AF01ANS.JPG", "KDEF_and_AKDEF/KDEF_and_AKDEF/KDEF/AF01/AF01HAS.JPG"]),
+    ("jaffe", ["jaffedbase/jaffe/KA.AN1.39.tiff", "jaffedbase/jaffe/KA.HA1.29.tiff"]),
+    ("300vw", ["300VW_Dataset_2015_12_14/300VW_Dataset_2015_12_14/001/annot/000001.pts"]),
+    ("adience", ["folds/train_val_txt_files_per_fold/test_fold_is_0/age_test.txt",
+                 "DATA/aligned/62501130@N02/landmark_aligned_face.97.a.jpg"]),
 ])
 def test_wrapped_and_converted_copies(tmp_path, fmt, files):
     assert detect(make_tree(tmp_path / "copy", files)) == [fmt]

@@ -43,6 +43,23 @@ gender lists keep only the 8 groups and m / f), opencv/opencv_contrib `modules/d
 cmanning00/Age-and-Gender-Prediction README.md (the readme's columns, faces.tar.gz),
 hailo-ai/hailo_model_zoo `hailo_model_zoo/core/eval/age_gender_evaluation.py` (years to the 8 groups), and
 public loaders' stray-age tables and Kaggle layouts (`AdienceBenchmarkGenderAndAgeClassification/faces/...`).
+
+Evidence (read, not copied), beyond the sources above: opencv/opencv_contrib modules/datasets/doc/fr_adience.rst
+(again: the fold and fold_frontal files placed in the folder the archive is unpacked to);
+GilLevi/AgeGenderDeepLearning `Folds/train_val_txt_files_per_fold/test_fold_is_0/age_test.txt` (lines
+`62501130@N02/landmark_aligned_face.97.11298578273_346c26b6c2_o.jpg 0`: path and class, space-separated;
+age_, gender_ {train, val, test, train_subset}.txt per fold) and `DataPreparationCode/create_train_val_txt_files.py`
+(age class = index into the 8 groups, gender m 0 / f 1; test list = fold K's faces; train/val = a random carve of
+the other four folds that also drops one face; its DATA_DIR `AdienceFaces/DATA/aligned` beside
+`AdienceFaces/folds/`); marcusangeloni/facialparts_age src/preprocessing/README.md (consumes
+`folds/train_val_txt_files_per_fold/test_fold_is_K/age_train.txt`). Those per-fold lists, a common way the
+benchmark is consumed, were not read: they now are when no fold_K_data.txt files are found (the fold files win
+when both are there). Found as `train_val_txt_files_per_fold/` in the root, in Folds/ or folds/ below it (or
+beside a root that is aligned/ or faces/), or the root itself; the images as for the fold files. Each face is in
+exactly one `test_fold_is_K/<target>_test.txt`, so the five test lists give each face its fold (labels
+'fold', 'subject' = the album, 'class'): fold `fold` tests, the other four train, as with the fold files under
+stray_ages="drop"; Levi's validation carve is not reproduced (meta['lists'], meta['split_from'] say so).
+frontal=true has no lists. Tests: tests/test_formats_layout_audit4.py.
 """
 from __future__ import annotations
 
@@ -68,6 +85,7 @@ STRAY_AGES = ("map", "drop")
 VARIANTS = {"aligned": "landmark_aligned_face", "faces": "coarse_tilt_aligned_face"}  # folder -> file prefix
 COLUMNS = ("user_id", "original_image", "face_id", "age", "gender")
 FOLDS = 5
+LIST_FOLDER = "train_val_txt_files_per_fold"  # Levi & Hassner's per-fold lists
 RANGE = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 DROPPED_AGE = "age None or empty"
 DROPPED_STRAY = "age not one of the 8 groups (stray_ages=drop)"
@@ -84,7 +102,13 @@ def read_adience(root, target: str = "age", variant: str | None = None, frontal=
     frontal, test_fold = yes_no(frontal, "adience", "frontal"), _fold(fold)
     if not root.is_dir():
         raise DataFormatError(root, "Adience not found: expected fold_0_data.txt ... fold_4_data.txt and aligned/ here")
-    fold_folder = _fold_folder(root, frontal)
+    try:
+        fold_folder = _fold_folder(root, frontal)
+    except DataFormatError:
+        lists = None if frontal else _list_folder(root)
+        if lists is None:
+            raise
+        return _read_lists(root, lists, target, variant, test_fold, skip_missing)
     variant, image_folder = _image_folder(root, fold_folder, variant)
     missing = MissingImages(yes_no(skip_missing, "adience", "skip_missing"))
     dropped, strays = Counter(), Counter()
@@ -107,6 +131,63 @@ def read_adience(root, target: str = "age", variant: str | None = None, frontal=
     meta = {"class_names": list(AGE_GROUPS if target == "age" else GENDERS), "target": target, "variant": variant,
             "frontal": frontal, "fold": test_fold, "stray_ages": dict(strays)}
     return _imageset(images, classes, subjects, folds, test_fold, fold_folder, frontal, meta, dropped)
+
+
+def _list_folder(root: Path) -> Path | None:
+    """Levi & Hassner's per-fold lists (train_val_txt_files_per_fold/test_fold_is_0/ ...): the root itself, or
+    that folder in the root, in Folds/ or folds/ below it, or beside a root that is aligned/ or faces/."""
+    bases = [root, *_subfolders(root)] + ([root.parent] if root.name in VARIANTS else [])
+    candidates = [root] + [b / LIST_FOLDER for b in bases]
+    candidates += [b / n / LIST_FOLDER for b in bases for n in ("Folds", "folds")]
+    return next((c for c in candidates if (c / "test_fold_is_0").is_dir()), None)
+
+
+def _read_lists(root: Path, lists: Path, target: str, variant, test_fold: int, skip_missing) -> ImageSet:
+    """The faces of Levi & Hassner's per-fold lists. Each face is in exactly one test_fold_is_K/<target>_test.txt
+    (K its fold in the release), so the five test lists give every face its fold: fold `fold` tests, the rest
+    train (their train/val carve of the other four folds, which also leaves one face out, is not reproduced)."""
+    variant, image_folder = _image_folder(root, lists.parent, variant)
+    missing = MissingImages(yes_no(skip_missing, "adience", "skip_missing"))
+    n_classes = len(AGE_GROUPS if target == "age" else GENDERS)
+    images, classes, subjects, folds = [], [], [], []
+    for k in range(FOLDS):
+        path = lists / f"test_fold_is_{k}" / f"{target}_test.txt"
+        if not path.is_file():
+            raise DataFormatError(path, f"Adience per-fold list not found: expected test_fold_is_0/ ... "
+                                        f"test_fold_is_{FOLDS - 1}/ each holding {target}_test.txt")
+        for number, user, face, original, value in list_rows(path, n_classes):
+            image = image_folder / user / f"{VARIANTS[variant]}.{face}.{original}"
+            if missing.ok(image, path, number):
+                images.append(str(image))
+                classes.append(value)
+                subjects.append(user)
+                folds.append(k)
+    if not images:
+        raise DataFormatError(lists, _nothing_read(missing, image_folder, variant))
+    meta = {"class_names": list(AGE_GROUPS if target == "age" else GENDERS), "target": target, "variant": variant,
+            "frontal": False, "fold": test_fold, "stray_ages": {}, "lists": str(lists)}
+    result = _imageset(images, classes, subjects, folds, test_fold, lists, False, meta, Counter(missing.dropped))
+    result.meta["split_from"] = (f"Levi & Hassner's per-fold lists: test_fold_is_{test_fold}/{target}_test.txt is the "
+                                 f"test split, the faces of the other four test lists train (fold={test_fold}); "
+                                 "the 5-fold protocol reports the mean of fold=0..4")
+    return result
+
+
+def list_rows(path: Path, n_classes: int):
+    """(line, user_id, face_id, original_image, class) of each line `<user_id>/landmark_aligned_face.<face_id>.
+    <original_image> <class>` of a per-fold list (class: the age group 0-7, or 0 m / 1 f)."""
+    form = f"<user_id>/landmark_aligned_face.<face_id>.<original_image> <class 0-{n_classes - 1}>"
+    for number, line in enumerate(read_lines(path, "Adience per-fold list"), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        user, _, name = fields[0].partition("/")
+        prefix, face, original = (name.split(".", 2) + ["", ""])[:3]
+        if len(fields) != 2 or not user or prefix not in VARIANTS.values() or not face.isdigit() or not original:
+            raise DataFormatError(path, f"expected '{form}', got {line.strip()[:80]!r}", number)
+        if not fields[1].isdigit() or int(fields[1]) >= n_classes:
+            raise DataFormatError(path, f"class {fields[1]!r} is not 0-{n_classes - 1}", number)
+        yield number, user, face, original, int(fields[1])
 
 
 def read_adience_gender(root, variant: str | None = None, frontal=False, fold=0, skip_missing=True) -> ImageSet:

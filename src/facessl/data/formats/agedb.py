@@ -17,6 +17,12 @@ person is on both sides (stratified by gender for target=gender). The AgeDB-30 v
 Checked against: the ibug page (16,488 images, 568 subjects, ages 1-101, identity, age and gender per image;
 AgeDB.zip, password by e-mail), as quoted in csy9730/tool_misc `library/dnn/dataset/face/AgeDB.md`, and public
 loaders that list `AgeDB/0_MariaCallas_35_f.jpg` and split the name on `_` into number, name, age, gender.
+
+Evidence (read, not copied): YyzHarry/imbalanced-regression agedb-dir/data/create_agedb.py (lists
+`<data>/AgeDB/`, splits each name `.split('.')[0].split('_')` into exactly four fields number, name, age,
+gender) and agedb-dir/README.md (AgeDB.zip extracted into the data folder); loaders found by the index naming
+`AgeDB/AgeDB` as the image folder and `0_MariaCallas_35_f.jpg (number_name_age_gender.jpg)`. All matched (the
+twice-nested folder was already read); nothing changed. Not read: AgeDB-DIR's own `meta/agedb.csv` split.
 """
 from __future__ import annotations
 

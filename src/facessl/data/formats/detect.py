@@ -80,9 +80,11 @@ LAYOUTS: list[Layout] = [
     *_layouts("expw", "label/label.lst", "label.lst", below=2),
     *_layouts("ckplus", *itertools.product(("cohn-kanade-images", "extended-cohn-kanade-images/cohn-kanade-images"),
                                            ("Emotion", "Emotion_labels/Emotion")), below=1),  # zips unpacked in own folders
-    *_layouts("kdef", *_each("{}/[AB][FM][0-9][0-9]/[AB][FM][0-9][0-9]*.jpg", (".", "KDEF", "KDEF_and_AKDEF/KDEF")),
+    *_layouts("kdef", *_each("{}/[AB][FM][0-9][0-9]/[AB][FM][0-9][0-9]*.jpg", (".", "KDEF", "KDEF/KDEF", "KDEF_and_AKDEF/KDEF",
+                                                                                     "KDEF_and_AKDEF/KDEF_and_AKDEF/KDEF")),
               tier=WEAK),
-    *_layouts("jaffe", *_each("{}/[a-z][a-z].[a-z][a-z][0-9].*.tif*", (".", "jaffe", "jaffedbase")), tier=WEAK),
+    *_layouts("jaffe", *_each("{}/[a-z][a-z].[a-z][a-z][0-9].*.tif*", (".", "jaffe", "jaffedbase", "jaffedbase/jaffe",
+                                                                            "jaffe/jaffedbase", "jaffedbase/jaffedbase")), tier=WEAK),
     *_layouts("oulucasia", "OriginalImg/VL/Strong", "OriginalImg/NI/Strong", "*/VL_Acropped/Strong", "VL_Acropped/Strong",
               "VL/Strong/P[0-9][0-9][0-9]", "Strong/P[0-9][0-9][0-9]/Anger", below=1),
     *_layouts("rafd", "Rafd[0-9][0-9][0-9]_*.*", "*/Rafd[0-9][0-9][0-9]_*.*", tier=WEAK),
@@ -122,7 +124,8 @@ LAYOUTS: list[Layout] = [
     # landmarks
     *_layouts("300w", *_each("{}/*.pts", ("ibug", "afw", "helen/trainset", "lfpw/trainset", "helen/testset",
                                         "trainset", "testset", "01_Indoor", "02_Outdoor")), below=2),
-    *_layouts("300vw", "[0-9][0-9][0-9]/annot/*.pts", "300VW_Dataset*/[0-9][0-9][0-9]/annot"),
+    *_layouts("300vw", "[0-9][0-9][0-9]/annot/*.pts", "300VW_Dataset*/[0-9][0-9][0-9]/annot",
+              "300VW_Dataset*/300VW_Dataset*/[0-9][0-9][0-9]/annot"),
     *_layouts("mafl", ("list_landmarks_align_celeba.*", "testing.txt"), ("list_landmarks_align_celeba.*", "MAFL/testing.txt"),
               ("Anno/list_landmarks_align_celeba.*", "MAFL/testing.txt"), ("Anno/list_landmarks_align_celeba.*", "testing.txt"),
               below=2),
@@ -137,7 +140,8 @@ LAYOUTS: list[Layout] = [
               "landmark_list_part1.txt"),
     *_layouts("fairface", "fairface_label_train.csv", "fairface_label_val.csv", below=2),
     *_layouts("fairface", ("../fairface_label_train.csv", "train"), ("../fairface_label_val.csv", "val")),
-    *_layouts("adience", "fold_0_data.txt", "fold_frontal_0_data.txt"),
+    *_layouts("adience", "fold_0_data.txt", "fold_frontal_0_data.txt",  # + Levi & Hassner's per-fold lists
+              *_each("{}train_val_txt_files_per_fold/test_fold_is_0/age_test.txt", ("", "Folds/", "folds/"))),
     *_layouts("agedb", *_each("{}/[0-9]*_*_[0-9]*_[mf].jpg", (".", "AgeDB", "AgeDB/AgeDB")), tier=WEAK),
     # face-detection exports (one face per box)
     *_layouts("yolo", "data.yaml", "dataset.yaml", "data.yml", "obj.data", ("labels/*.txt", "images"),

@@ -18,6 +18,14 @@ is given ('group' is the image). Options: `target` "race" (default), "gender" or
 meta['class_names'] in the order above; task classification for all three; the format names
 `fairface-gender` and `fairface-age` read those targets), `variant` "0.25" or "1.25" (the padding, when both
 image folders are present; 0.25 by default), `skip_missing`.
+
+Evidence (read, not copied): joojs/fairface README.md (two image zips, padding 0.25 for the main experiments and
+1.25 for the API bias study, cut with dlib's get_face_chip; the label files are links named Train and Validation,
+their file names not written there); aidan-kleinman-2026/DATA6550-Bias Data/README.md (Kaggle's copy unpacked
+as train/, val/, fairface_label_train.csv, fairface_label_val.csv side by side); public loaders found by the
+index (names not given by it) that join `fairface-img-margin025-trainval/` with the `file` column (`train/1.jpg`),
+read `file,age,gender,race,service_test` and order the ages 0-2 ... `more than 70`. All of this matched; nothing
+changed. Unconfirmed: that every copy of the label files carries `service_test` (not read, so harmless).
 """
 from __future__ import annotations
 

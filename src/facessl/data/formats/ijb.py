@@ -40,6 +40,13 @@ template, spread evenly over its list order. Both are said in images.meta (reduc
 with published ones). A listed image missing from loose_crop/ is skipped and counted (skip_missing=False: an
 error instead); a template left without images drops its pairs, counted. The pair list (IJB-C: ~235 MB of
 text) is parsed in one vectorised pass.
+
+Evidence (read, not copied): deepinsight/insightface recognition/_evaluation_/ijb/ijb_11.py
+(`read_template_media_list`: `<IJBX>/meta/<ijbx>_face_tid_mid.txt` space-separated, columns 1 and 2 the template
+and media; `read_template_pair_list`: `<ijbx>_template_pair_label.txt` columns t1 t2 label; images in
+`<IJBX>/loose_crop/`; `<ijbx>_name_5pts_score.txt` name, 10 numbers [1:-1], score last; media features averaged,
+summed per template, normalised; TPR read at the FPR nearest each of 1e-6 ... 1e-1) and evaluation/IJB/README.md
+(IJB_release.tar, IJBB_meta.tar / IJBC_meta.tar). All matched; nothing changed.
 """
 from __future__ import annotations
 

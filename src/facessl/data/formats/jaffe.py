@@ -13,6 +13,13 @@ augmented or renamed files) stops the read with its name rather than being guess
 Labels: 'expression' (internal order; the file name's code, not the semantic ratings) and 'group', the
 expresser. No split is given: seeded, stratified, grouped by expresser (20 % test: two of the ten women).
 Task `expression`.
+
+Evidence (read, not copied): amilkh/cs230-fer datasets/README.md (JAFFE from Zenodo record 3451524); loaders found
+by the index (names not given by it) reading `jaffedbase/jaffedbase/`, `jaffedbase/jaffe/` and
+`datasets/jaffe/jaffedbase/`, one mapping AN DI FE HA NE SA SU from the name, one converting to
+`KA.AN1.39.png`. `jaffedbase/jaffe/` and `jaffe/jaffedbase/` were read before only by walking the whole root
+(any other image there stopped the read): they are now found as the image folder (tests:
+tests/test_formats_layout_audit4.py). Unconfirmed: the layout of the newer Zenodo record 14974867 (`jaffe.zip`).
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ from facessl.errors import DataFormatError
 EXPRESSION_CODES = {"AN": "anger", "DI": "disgust", "FE": "fear", "HA": "happiness", "NE": "neutral",
                     "SA": "sadness", "SU": "surprise"}
 NAME_PATTERN = re.compile(r"(?P<subject>[A-Z]{2})\.(?P<code>[A-Z]{2})(?P<repeat>\d+)\.(?P<number>\d+)")
-FOLDERS = ("", "jaffe", "jaffedbase", "jaffedbase/jaffedbase", "jaffe/jaffe")
+FOLDERS = ("", "jaffe", "jaffedbase", "jaffedbase/jaffedbase", "jaffe/jaffe", "jaffedbase/jaffe", "jaffe/jaffedbase")
 
 
 def read_jaffe(root, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> ImageSet:
@@ -59,7 +66,8 @@ def read_jaffe(root, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEE
 
 
 def _jaffe_folder(root: Path) -> Path:
-    """The folder holding the .tiff files: the root or a jaffe/ / jaffedbase/ folder in it."""
+    """The folder holding the .tiff files: the root or a jaffe/ / jaffedbase/ folder in it (either inside the
+    other, or nested twice)."""
     if not root.is_dir():
         raise DataFormatError(root, "JAFFE not found: expected a folder of KA.AN1.39.tiff ... (jaffe/ or jaffedbase/)")
     for name in FOLDERS:

@@ -29,6 +29,13 @@ Protocol: all five angles by default (`angles="S"` for the frontal-only protocol
 "HL,S,HR"); no split is given: seeded, stratified by expression, grouped by person, 20 % test. Task
 `expression`. The whole portrait is read (the probes squeeze it to a square): the loaders checked either
 resize the whole picture or run their own face detector; none crops a fixed region.
+
+Evidence (read, not copied): loaders found by the index (repository names not given by it) that read
+`KDEF_and_AKDEF/KDEF/AF01/AF01AFS.JPG`, download `kdef.se/download/KDEF_and_AKDEF.zip`, list `KDEF_and_AKDEF/`
+as KDEF/, KDEFmap/, ReadThis/, and take the code at name[4:6]; two of them point at
+`.../KDEF_and_AKDEF/KDEF_and_AKDEF/KDEF` (Windows paths): the zip unpacked into a folder of its own name.
+That nesting was not found before (a root above it was "KDEF not found"): it is now read, as is KDEF/KDEF/ (tests:
+tests/test_formats_layout_audit4.py). Unconfirmed: the yaw sign (above).
 """
 from __future__ import annotations
 
@@ -39,7 +46,7 @@ import numpy as np
 
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_stratified_split
-from facessl.data.formats.imagefiles import with_dropped
+from facessl.data.formats.imagefiles import unnested, with_dropped
 from facessl.data.formats.imagefolder import walk_images
 from facessl.data.labels import EXPRESSIONS
 from facessl.errors import DataFormatError, FacesslError
@@ -54,6 +61,7 @@ PERSON_FOLDER = re.compile(r"[AB][FM]\d\d", re.IGNORECASE)
 KNOWN_BLANK = frozenset({"AF01SUFR", "AF10AFFR", "AF11NEHL", "AF20DIHL", "AM20DIHL", "AM25DIFL", "AM34DIFR",
                          "BF13NEHR", "BM21DIFL", "BM22DIHL", "BM24DIFL"})
 SHOWN_UNRECOGNISED = 10
+DOWNLOAD_FOLDER = "KDEF_and_AKDEF"  # kdef.se's KDEF_and_AKDEF.zip
 
 
 def read_kdef(root, angles=tuple(ANGLE_YAW), test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> ImageSet:
@@ -95,8 +103,12 @@ def _angle_codes(angles) -> set[str]:
 
 
 def _kdef_folder(root: Path) -> Path:
-    """The folder holding the AF01/ folders: the root, KDEF/ in it, or KDEF_and_AKDEF/KDEF/."""
-    for candidate in (root, root / "KDEF", root / "KDEF_and_AKDEF" / "KDEF"):
+    """The folder holding the AF01/ folders: the root, KDEF/ in it, or KDEF_and_AKDEF/KDEF/; each wrapper also
+    nested twice as archives unpack (KDEF_and_AKDEF/KDEF_and_AKDEF/KDEF/, KDEF/KDEF/)."""
+    candidates = []
+    for base in dict.fromkeys((root, unnested(root))):
+        candidates += [base, unnested(base / "KDEF"), unnested(base / DOWNLOAD_FOLDER) / "KDEF"]
+    for candidate in dict.fromkeys(candidates):
         if candidate.is_dir() and any(PERSON_FOLDER.fullmatch(p.name) for p in candidate.iterdir() if p.is_dir()):
             return candidate
     if root.is_dir() and any(NAME_PATTERN.fullmatch(p.stem.upper()) for p in root.iterdir()):

@@ -18,6 +18,11 @@ expression; VL + Strong by default (`light="NI"`, `illumination="Weak"` / `"Dark
 are present the face crops are read (`variant="original"` for the whole frames). No split is given: seeded,
 stratified, grouped by subject (P001), 20 % test. Labels 'expression' (internal order) and 'group'. Task
 `expression`. Facts from loaders that read OriginalImg/VL/Strong and PreProcess(Img)/VL_Acropped/Strong.
+
+Evidence (read, not copied): loaders found by the index (names not given by it) reading
+`OULU/PreProcess/VL_Acropped` (beside `change_log.txt`) or `OriginalImg/VL` with illuminations Strong and Weak,
+`PreProcess_Img/VL_Acropped/Strong`, `PreProcessImg/VL_Acropped/Strong`, and the six expression folders Anger,
+Disgust, Fear, Happiness, Sadness, Surprise with `.jpeg` frames. All matched; nothing changed.
 """
 from __future__ import annotations
 

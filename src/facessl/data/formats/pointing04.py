@@ -45,6 +45,11 @@ both folds); unknown faces, leave one person out (15 folds). `split="series"` (d
 series 2 test, the known-faces protocol's first fold: fixed, seedless, every image used; `split="person"`: a
 seeded split grouped by person, `test_fraction` of the people tested (3 of 15 at 20 %), the unknown-faces
 protocol in one cut (`facessl eval --cv 15` runs it whole: 15 folds of one person). meta['split_from'] says which.
+
+Evidence (read, not copied), beyond the sources above: j-emmel/cv-data-test README.md (2790 images, two series of
+93 per person, tilt and pan sets) and its browsing code's `person[ID][Series][Number][Tilt][Pan].jpg`; a
+dataset builder found by the index downloading `crowley-coutaz.fr/HeadPoseDataSet/HeadPoseImageDatabase.tar.gz`.
+All matched; nothing changed.
 """
 from __future__ import annotations
 
@@ -59,7 +64,7 @@ from facessl.data.formats.imagefiles import (one_of, parse_number, positive_numb
                                             with_dropped)
 from facessl.data.formats.imagefolder import walk_images
 from facessl.data.image_decode import BoxedImage
-from facessl.errors import DataFormatError, FacesslError
+from facessl.errors import DataFormatError
 
 TILTS = (-90, -60, -30, -15, 0, 15, 30, 60, 90)
 PANS = tuple(range(-90, 91, 15))

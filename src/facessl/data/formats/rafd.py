@@ -27,6 +27,14 @@ Unrecognised names (the release's copies carry a few thumbnails and renamed file
 (meta['unrecognised_files'] names the first few). Options: `angles` (default all five; "090" for the frontal
 protocol, "045,090,135", or numbers), `gaze` (default all; "frontal"). No split is given: seeded, stratified by
 class, grouped by person, 20 % test. The whole portrait is read (the probes squeeze it to a square).
+
+Evidence (read, not copied): loaders found by the index (names not given by it) reading
+`Rafd090_01_Caucasian_female_angry_frontal.jpg` (StarGAN-style `RafD_frontal_536/`), Matlab code that takes the
+pose from `Rafd000_` ... `Rafd180_`, and a README table (model numbers 1-73 but 6, 13, 17, 34, 62, 66; groups
+Kid, Caucasian, Moroccan; gazes right, frontal, left). `Kid` is read (a test now says so). Conflict, not
+resolved: that README calls 000 and 045 "right side visible" and 135, 180 "left side visible"; if that means
+the model's right cheek, 000 is a right profile and ANGLE_YAW's sign is the opposite of the one above. It does
+not say whose right, so the sign is kept and stays unconfirmed.
 """
 from __future__ import annotations
 

@@ -33,6 +33,10 @@ intensity AUs without 43, detection AUs with 43 at >= 1 and the others at >= 2),
 `facial_behavior_analysis.R` (empty FACS files, the AUs occurring: 4 ... 27, 43, 50), cosanlab/py-feat's
 training loader (`load_pain_labels`: empty file = no AU; rows `AU intensity side1 side2` in scientific
 notation), and PSPI readers (`Frame_Labels/PSPI/<subject>/<sequence>/<frame>_facs.txt`, one float).
+
+Evidence (read, not copied): the loaders named above; no other layout was found (a loader found by the index
+reads its own HDF5 under `datasets/UNBC-McMaster`, not the release). Nothing changed. Unconfirmed: a wrapper
+folder above `Frame_Labels/` (only a folder nested in its own name is read).
 """
 from __future__ import annotations
 

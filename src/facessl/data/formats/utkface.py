@@ -25,6 +25,12 @@ years), "gender" or "race" (labels 'class', meta['class_names']: task classifica
 "crop_part1", or "wild" (the part folders: each face is the square around its 68 points enlarged by a
 quarter, as ckplus's, or the whole photo where no landmark line names it). No identity is given: a seeded
 split (stratified for gender and race), 20 % test, by image, so the same person may be on both sides.
+
+Evidence (read, not copied): jgabriellima/race_gender_recognition README.md (the page's naming
+`[age]_[gender]_[race]_[date&time].jpg`, gender 0 male / 1 female, race 0-4 White, Black, Asian, Indian, Others;
+23,708 aligned faces); Mafffia/Face-Recognization-Related utk.py (splits the name on `_` inside a try and prints
+the names that fail: the race-less names exist); loaders found by the index that accept both `.jpg` and
+`.jpg.chip.jpg`. All matched; nothing changed. Unconfirmed: the frame of the landmark lists (see above).
 """
 from __future__ import annotations
 
@@ -38,7 +44,7 @@ from facessl.data.formats.grouping import SPLIT_SEED, TEST_FRACTION, grouped_str
 from facessl.data.formats.imagefiles import age_or_class_labels, one_of, read_lines, unnested, with_dropped
 from facessl.data.formats.imagefolder import walk_images
 from facessl.data.image_decode import BoxedImage
-from facessl.errors import DataFormatError, FacesslError
+from facessl.errors import DataFormatError
 
 GENDERS = ("male", "female")
 RACES = ("White", "Black", "Asian", "Indian", "Others")

@@ -20,6 +20,11 @@ pixels (0-based pixel centres). Labels: 'landmarks' (N,68,2), 'subject' (the vid
 '1', '2', '3'), 'frame' (1-based). Task `landmarks`; NME by the outer eye corners (36, 45), as for 300-W.
 A video OpenCV cannot decode (or a folder with neither video nor frames) is skipped and counted
 (meta['unreadable_videos'] names them); annotated frames past a video's last decoded frame are counted too.
+
+Evidence (read, not copied): Facebook's supervision-by-registration 300VW scripts as found by the index
+(GEN_300VW.py: 114 video folders, each `vid.avi` extracted to `extraction/`), an OpenMMLab converter extracting to
+`imgs/`. All matched. Added: `300VW_Dataset_2015_12_14/` nested twice (the zip unpacked into a folder of its own
+name), not found before (tests: tests/test_formats_layout_audit4.py).
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, load_image
-from facessl.data.formats.imagefiles import whole_number, with_dropped
+from facessl.data.formats.imagefiles import unnested, whole_number, with_dropped
 from facessl.data.formats.w300 import parse_pts
 from facessl.data.image_decode import IMAGE_SUFFIXES, decode_errors
 from facessl.errors import DataFormatError, FacesslError
@@ -96,8 +101,9 @@ def _is_video_folder(path: Path) -> bool:
 
 
 def _dataset_folder(root: Path) -> Path:
-    """The folder holding 001/annot/ ...: the root or 300VW_Dataset_2015_12_14/ in it."""
-    for candidate in (root, root / DATASET_FOLDER):
+    """The folder holding 001/annot/ ...: the root or 300VW_Dataset_2015_12_14/ in it (also nested twice, as the
+    zip unpacks into a folder of its own name)."""
+    for candidate in dict.fromkeys((root, unnested(root), unnested(root / DATASET_FOLDER))):
         if candidate.is_dir() and any(_is_video_folder(p) for p in candidate.iterdir()):
             return candidate
     raise DataFormatError(root, f"300VW not found: expected {DATASET_FOLDER}/001/vid.avi and 001/annot/000001.pts here")
