@@ -12,12 +12,12 @@ from facessl.evaluate.suite import TaskSpec
 FAST = EvalOptions(seeds=1, epochs=4, weight_decays=(0.0,), device="cpu", quiet=True)
 
 
-def evaluated(folder, options=FAST, dataset="rafdb:/r", seed=0):
+def evaluated(folder, options=FAST, dataset="rafdb:/r", seed=0, n=160):
     import torch
 
     torch.manual_seed(seed)
     results = runner.evaluate(ToyEncoder(), [TaskSpec("", dataset)], options, baselines=("random",),
-                              datasets={dataset: expression_set()})
+                              datasets={dataset: expression_set(n=n)})
     tables.save(folder, results)
     return results
 
@@ -29,14 +29,17 @@ def test_two_evaluations_in_one_table(tmp_path, capsys):
     text = (tmp_path / "c.md").read_text()
     cell = lambda r: f"{r['tasks'][0]['rows']['checkpoint']['fs']['metrics']['accuracy']['mean'] * 100:.2f}"
     assert f"| simclr | fs | {cell(a)}" in text and f"| pcl | fs | {cell(b)}" in text
-    assert text.count("| random | fs |") == 1 and text.count("| floor |") == 1  # the baselines once
-    assert text.index("| simclr |") < text.index("| random |")  # the checkpoints first
+    # one architecture, the same random draws: the baselines once, the random row naming both evaluations
+    assert text.count("| random weights (simclr, pcl) | fs |") == 1 and text.count("| random") == 1
+    assert text.count("| floor |") == 1
+    assert text.index("| pcl |") < text.index("| random weights") < text.index("| floor |")  # the checkpoints first
     assert "# facessl: evaluations compared" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("other, message", [
     (lambda f: evaluated(f, replace(FAST, seeds=2)), "other protocol settings (seeds: 1 in"),
     (lambda f: evaluated(f, dataset="rafdb:/other"), "evaluated other tasks"),
+    (lambda f: evaluated(f, n=150), "train rows 112 in"),  # results without the eval command's settings: the rows
 ])
 def test_evaluations_that_are_not_comparable_are_refused(tmp_path, capsys, other, message):
     evaluated(tmp_path / "a")
