@@ -151,6 +151,11 @@ def test_fallbacks_only_when_nothing_specific_matches(tmp_path):
     ("kdef", ["KDEF_and_AKDEF/KDEF_and_AKDEF/KDEF/AF01/AF01ANS.JPG", "KDEF_and_AKDEF/KDEF_and_AKDEF/KDEF/AF01/AF01HAS.JPG"]),
     ("jaffe", ["jaffedbase/jaffe/KA.AN1.39.tiff", "jaffedbase/jaffe/KA.HA1.29.tiff"]),
     ("300vw", ["300VW_Dataset_2015_12_14/300VW_Dataset_2015_12_14/001/annot/000001.pts"]),
+    ("aflw2000", ["AFLW2000.npz"]),
+    ("300wlp", ["AFW.npz", "AFW_Flip.npz", "HELEN.npz"]),
+    ("rafdb", ["img/train_list.txt", "img/test_list.txt", "img/aligned/train_00001_aligned.jpg"]),
+    ("300w", ["data/300w/face_landmarks_300w_train.csv", "data/300w/face_landmarks_300w_valid.csv",
+              "data/300w/images/ibug/image_003_1.jpg"]),
     ("adience", ["folds/train_val_txt_files_per_fold/test_fold_is_0/age_test.txt",
                  "DATA/aligned/62501130@N02/landmark_aligned_face.97.a.jpg"]),
 ])

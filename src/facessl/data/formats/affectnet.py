@@ -22,6 +22,22 @@ cropped release's <n>_val.npy / <n>_aro.npy): 'target' (N,2) in [-1, 1], meta['t
 outside [-1, 1]) are skipped and counted; the expression code is then not read.
 Sources: Mollahosseini et al., AffectNet (IEEE TAC 2017, arXiv 1708.03985); public loaders that drop rows with
 valence == arousal == -2 before regression.
+
+Option `classes=7` is the 7-class protocol most tables report beside the 8-class one: contempt (code 7) is skipped
+and counted (`dropped['contempt (7-class protocol)']`), meta['class_names'] lists the other seven (codes 0..6
+keep their numbers). Default 8.
+
+Evidence (read, not copied): loaders found by text search (repositories not shown) read
+`Manually_Annotated_file_lists/training.csv` / `validation.csv` with pandas (columns `subDirectory_filePath`,
+`expression`; keep `expression < 8`), the images under `Manually_Annotated/Manually_Annotated_Images/` or
+`Manually_Annotated_compressed/Manually_Annotated_Images/` (wrappers two deep: found); one drops codes > 6 from
+both lists for seven classes and skips the first row of validation.csv as a header (so copies with a header row
+exist: both are read); another's comment lists 0 Neutral ... 7 Contempt, 8 None, 9 Uncertain, 10 No-Face, and an
+mmcls-style AffectNet dataset takes num_classes=7 by default over the same code order; msy1412/AU-ViT
+`utils/parameter.py` keeps separate `AffectNet/split_7` and `split` copies. oawiles/FAb-Net
+`FAb-Net/code/examples/affectnet/991_7803ea5b....jpg` is a Manually_Annotated_Images `<dir>/<hash>.jpg` name.
+Unconfirmed: the cropped release (train_set/val_set/annotations/*.npy) was not found in a loader this time;
+whether 7-class papers also drop contempt from training (they do in the loader above) is each paper's choice.
 """
 from __future__ import annotations
 
@@ -35,7 +51,7 @@ from facessl.data.formats.imagefiles import (BELOW, MissingImages, find_wrapped,
                                             wrapped_folders)
 from facessl.data.formats.text import column_index, read_csv
 from facessl.data.image_decode import IMAGE_SUFFIXES, BoxedImage
-from facessl.errors import DataFormatError
+from facessl.errors import DataFormatError, FacesslError
 
 CLASSES = ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt")
 NOT_EXPRESSIONS = {8: "label none", 9: "label uncertain", 10: "label no-face"}
@@ -47,23 +63,40 @@ IMAGE_FOLDER = "Manually_Annotated_Images"
 CROPPED_SETS = ("train_set", "val_set", "test_set")
 TARGETS = ("expression", "valence_arousal")
 VA_COLUMNS = ("valence", "arousal")
+CONTEMPT_LEFT_OUT = "contempt (7-class protocol)"
 NO_VA = "valence/arousal not given"  # -2 in the release: no face, or uncertain
 PTH_TABLE = "labels.csv"  # Kaggle's class-folder copy: `,pth,label,relFCs`
 
 
-def read_affectnet(root, skip_missing: bool = False, target: str = "expression") -> ImageSet:
+def read_affectnet(root, skip_missing: bool = False, target: str = "expression", classes: int = 8) -> ImageSet:
     """AffectNet faces: labels 'class' (N,) index into CLASSES, or with target="valence_arousal" 'target' (N,2);
-    split train / test (/ val)."""
+    split train / test (/ val). classes=7: the 7-class protocol (contempt, code 7, skipped and counted)."""
     root, target = Path(root), one_of(target, TARGETS, "affectnet", "target")
+    classes = _class_count(classes)
     folder = root.parent if root.is_file() else find_wrapped(root, lambda f: _is_cropped(f) or bool(_lists_in(f)))
     if folder is not None and _is_cropped(folder):
-        return _read_cropped(folder, target)
+        return _read_cropped(folder, target, classes)
     lists = _lists_in(folder if folder is not None else root.parent / LIST_FOLDER)  # root: the images folder
     if not lists:
         raise DataFormatError(root, f"AffectNet not found here or {BELOW}: expected training.csv / validation.csv "
                                     f"(alone or in {LIST_FOLDER}/) or train_set/, val_set/ with annotations/"
                                     + _other_copy_hint(root))
-    return _read_lists(lists, skip_missing, target)
+    return _read_lists(lists, skip_missing, target, classes)
+
+
+def _class_count(classes) -> int:
+    """7 (AffectNet's 7-class protocol: contempt left out) or 8 (all eight expressions)."""
+    text = str(classes).strip()
+    if text not in ("7", "8"):
+        raise FacesslError(f"affectnet classes {classes!r}: expected 7 (without contempt) or 8")
+    return int(text)
+
+
+def _protocol_label(label, reason, target: str, classes: int):
+    """Contempt (code 7) skipped under the 7-class protocol; everything else as given."""
+    if reason is None and target == "expression" and classes == 7 and label == 7:
+        return None, CONTEMPT_LEFT_OUT
+    return label, reason
 
 
 def _other_copy_hint(root: Path) -> str:
@@ -159,7 +192,7 @@ def _va(valence: str, arousal: str, path, number) -> tuple[float, float] | None:
     return values if all(-1 <= v <= 1 for v in values) else None
 
 
-def _read_lists(lists: list[Path], skip_missing: bool, target: str) -> ImageSet:
+def _read_lists(lists: list[Path], skip_missing: bool, target: str, classes: int = 8) -> ImageSet:
     wanted = LIST_COLUMNS[:5] + (("expression",) if target == "expression" else VA_COLUMNS)
     tables = [(path, *_list_rows(path, wanted)) for path in lists]
     first = next((rows[0][1][columns[0]] for _, columns, rows in tables if rows), None)
@@ -170,7 +203,7 @@ def _read_lists(lists: list[Path], skip_missing: bool, target: str) -> ImageSet:
     for path, columns, rows in tables:
         for number, fields in rows:
             rel, x, y, w, h, *values = (fields[i] for i in columns)
-            label, reason = _list_label(values, path, number)
+            label, reason = _protocol_label(*_list_label(values, path, number), target, classes)
             if reason:
                 dropped[reason] += 1
                 continue
@@ -187,7 +220,7 @@ def _read_lists(lists: list[Path], skip_missing: bool, target: str) -> ImageSet:
         raise DataFormatError(lists[0], f"none of the listed images found ({searched})")
     dropped.update(missing.dropped)
     return _image_set(images, labels, split, lists[0].parent, dropped, "AffectNet lists (validation.csv as test)",
-                      target)
+                      target, classes)
 
 
 def _list_label(values: list[str], path, number):
@@ -221,7 +254,7 @@ def _cropped_label(annotations: Path, stem: str, target: str):
     return (va, None) if va else (None, NO_VA)
 
 
-def _read_cropped(root: Path, target: str) -> ImageSet:
+def _read_cropped(root: Path, target: str, classes: int = 8) -> ImageSet:
     has_test = (root / "test_set" / "annotations").is_dir()
     names = {"train_set": "train", "val_set": "val" if has_test else "test", "test_set": "test"}
     dropped: Counter = Counter()
@@ -233,7 +266,7 @@ def _read_cropped(root: Path, target: str) -> ImageSet:
         for image in sorted((folder / "images").iterdir()) if (folder / "images").is_dir() else []:
             if image.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            label, reason = _cropped_label(folder / "annotations", image.stem, target)
+            label, reason = _protocol_label(*_cropped_label(folder / "annotations", image.stem, target), target, classes)
             if reason:
                 dropped[reason] += 1
                 continue
@@ -241,16 +274,18 @@ def _read_cropped(root: Path, target: str) -> ImageSet:
             labels.append(label)
             split.append(names[name])
     how = "AffectNet train_set / val_set / test_set" if has_test else "AffectNet train_set / val_set (as test)"
-    return _image_set(images, labels, split, root, dropped, how, target)
+    return _image_set(images, labels, split, root, dropped, how, target, classes)
 
 
-def _image_set(images, labels, split, source: Path, dropped: Counter, split_from: str, target: str) -> ImageSet:
+def _image_set(images, labels, split, source: Path, dropped: Counter, split_from: str, target: str,
+               classes: int = 8) -> ImageSet:
     if not labels:
-        wanted = "an expression label (codes 0..7)" if target == "expression" else "valence/arousal in [-1, 1]"
+        wanted = (f"an expression label (codes 0..{classes - 1})" if target == "expression"
+                  else "valence/arousal in [-1, 1]")
         raise DataFormatError(source, f"no AffectNet face with {wanted}"
                                       + (f"; skipped {dict(dropped)}" if dropped else ""))
     if target == "expression":
-        meta, values = {"class_names": list(CLASSES)}, {"class": np.array(labels, dtype=np.int64)}
+        meta, values = {"class_names": list(CLASSES[:classes])}, {"class": np.array(labels, dtype=np.int64)}
     else:
         meta = {"target_columns": list(VA_COLUMNS), "report_ccc": True}  # scored by MAE and CCC
         values = {"target": np.array(labels, dtype=np.float32)}

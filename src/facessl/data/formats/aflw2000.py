@@ -20,6 +20,24 @@ roll > 0 = face rotated clockwise in the image. Mirroring an image negates yaw a
 The reader drops samples with any |angle| > 99 degrees, as the PCL evaluation does (AFLW2000-3D
 has 31 such samples), and counts them in `dropped['angle_over_99']`; a Pose_Para holding NaN, inf or
 text is skipped and counted in `dropped['invalid_pose']` (an error when no sample is left).
+
+FSA-Net's preprocessed copies, which PCL's pose evaluation reads, are read too: a folder of `.npz` files (and no
+.mat samples) or one `.npz`: `AFLW2000.npz`, or 300W-LP's `AFW.npz`, `AFW_Flip.npz`, `HELEN.npz`, ... each with
+`image` (N,64,64,3) BGR crops and `pose` (N,3) [yaw, pitch, roll] degrees (Pose_Para's angles unchanged, so the
+same numbers as the .mat gives); images in memory as RGB, 'subset' the file's stem, no landmarks; |angle| > 99
+dropped, read with allow_pickle=False.
+
+Evidence (read, not copied): shamangary/FSA-Net `data/type1/TYY_create_db_type1.py` (loadmat; Pose_Para[0]; pitch
+= [0], yaw = [1], roll = [2], times 180/pi; saved as [yaw, pitch, roll]; crop from pt2d, cv2.imread (BGR), resized
+to img_size 64; np.savez(image=, pose=, img_size=)) and `data/type1/run_created_db_type1.sh` (300W_LP/AFW -> AFW.npz,
+AFW_Flip, HELEN(_Flip), IBUG(_Flip), LFPW(_Flip), AFLW2000 -> AFLW2000.npz); DreamMr/PCL
+`configs/remote_PCL_linear_eval_pose.yaml` (train ./dataset/300W_LP, val/test ./dataset/AFLW2000) and
+`data_process/linearposenpdb.py` (every `*.npz` of the folder, arrays image and pose concatenated, rows kept when
+max <= 99 and min >= -99); natanielruiz/deep-head-pose `code/utils.py` (get_ypr_from_mat: Pose_Para[0][:3] =
+pitch, yaw, roll in radians; get_pt2d_from_mat: `pt2d`) and `code/datasets.py` (AFLW2000: `<name>.jpg` + `<name>.mat`
+from a file list). Matched: the .mat fields, the angle order and units, the 99-degree filter. Unconfirmed: PCL's
+own npz copies may use FSA-Net's default 64-pixel crops or another size (PCL resizes to 256); FAb-Net's code has
+no AFLW2000 loader (its example `examples/aflw/image66922.jpg` is from AFLW).
 """
 from __future__ import annotations
 
@@ -126,11 +144,17 @@ def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> 
     has them; 'subset' (N,) the subfolder ('' at the root; AFW, AFW_Flip, ... for 300W-LP).
     """
     root = Path(root)
+    if root.is_file() and root.suffix.lower() == ".npz":
+        return read_pose_npz([root], max_angle)
     if not root.is_dir():
         raise DataFormatError(root, "pose dataset folder not found")
     mats = sorted(p for p in root.rglob("*.mat") if is_sample_mat(p, root))
     if not mats:
-        raise DataFormatError(root, "no .mat files found; expected imageXXXXX.jpg + imageXXXXX.mat pairs")
+        npz = sorted(p for p in root.glob("*.npz") if p.is_file())
+        if npz:  # FSA-Net's type1 copies (AFLW2000.npz; AFW.npz, AFW_Flip.npz, ... for 300W-LP), as PCL reads them
+            return read_pose_npz(npz, max_angle)
+        raise DataFormatError(root, "no .mat files found; expected imageXXXXX.jpg + imageXXXXX.mat pairs "
+                                    "(or FSA-Net's AFLW2000.npz / AFW.npz ... with arrays image, pose)")
     dropped = {"angle_over_99": 0, "missing_image": 0, "invalid_pose": 0}
     invalid = None
     images, poses, marks, subsets = [], [], [], []
@@ -172,3 +196,67 @@ def read_aflw2000(root, max_angle: float = 99.0, skip_missing: bool = False) -> 
 
 
 read_300wlp = read_aflw2000  # same files, organised in subfolders
+
+
+def _npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8 images (N,H,W,3), (N,3) float poses) of one FSA-Net type1 npz, read without unpickling."""
+    import zipfile
+
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as exc:  # numpy takes a non-npz file for a pickle
+        raise DataFormatError(path, f"not an .npz archive of plain arrays (facessl never unpickles data files: {exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataFormatError(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise DataFormatError(path, "expected an .npz archive with arrays 'image' and 'pose', got a single .npy array")
+    with data:
+        if "image" not in data.files or "pose" not in data.files:
+            raise DataFormatError(path, "expected arrays 'image' and 'pose' (FSA-Net's TYY_create_db_type1.py npz), "
+                                        f"found {', '.join(data.files) or 'none'}")
+        try:
+            image, pose = data["image"], data["pose"]
+        except ValueError:  # an object array
+            raise DataFormatError(path, "'image' or 'pose' is an object array that only unpickling can read") from None
+    if image.ndim != 4 or image.shape[-1] != 3:
+        raise DataFormatError(path, f"expected 'image' of shape (N, H, W, 3), got {image.shape}")
+    if pose.shape != (len(image), 3):
+        raise DataFormatError(path, f"expected 'pose' of shape ({len(image)}, 3) (yaw, pitch, roll degrees per image), "
+                                    f"got {pose.shape}")
+    if image.dtype != np.uint8:
+        if not np.issubdtype(image.dtype, np.integer) or image.min(initial=0) < 0 or image.max(initial=0) > 255:
+            raise DataFormatError(path, f"expected 'image' as uint8 pixels 0..255, got {image.dtype}")
+        image = image.astype(np.uint8)
+    try:
+        pose = pose.astype(np.float64)
+    except (TypeError, ValueError):
+        raise DataFormatError(path, f"expected 'pose' as numbers, got {pose.dtype}") from None
+    return np.ascontiguousarray(image[..., ::-1]), pose  # cv2.imread wrote BGR
+
+
+def read_pose_npz(paths: list[Path], max_angle: float = 99.0) -> ImageSet:
+    """FSA-Net's type1 npz files (data/type1/TYY_create_db_type1.py: `image` (N,64,64,3) BGR crops, `pose` (N,3)
+    [yaw, pitch, roll] degrees = Pose_Para's angles, unchanged) as one ImageSet, images in memory as RGB; labels
+    'pose' (internal yaw, pitch, roll degrees, the same numbers) and 'subset' (the file's stem: AFW, AFW_Flip, ...,
+    AFLW2000). No landmarks (the npz has none). Rows with any |angle| > max_angle dropped (PCL's and FSA-Net's
+    filter), non-finite ones counted as invalid_pose."""
+    images, poses, subsets = [], [], []
+    for path in paths:
+        image, pose = _npz_arrays(path)
+        images.append(image)
+        poses.append(pose)
+        subsets += [path.stem] * len(image)
+    sizes = {im.shape[1:] for im in images}
+    if len(sizes) > 1:
+        raise DataFormatError(paths[0].parent, f"the .npz files hold images of different sizes ({sorted(sizes)}); "
+                                               "read each file on its own")
+    image, pose = np.concatenate(images), np.concatenate(poses)
+    finite = np.isfinite(pose).all(axis=1)
+    keep = finite & (np.abs(np.nan_to_num(pose)).max(axis=1) <= max_angle)
+    if not keep.any():
+        raise DataFormatError(paths[0], f"no image left: {len(image)} rows, none with finite angles within {max_angle:g} degrees")
+    source = str(paths[0] if len(paths) == 1 else paths[0].parent)
+    labels = {"pose": pose[keep].astype(np.float32), "subset": np.array(subsets)[keep]}
+    result = ImageSet(image[keep], labels, None, source)
+    return with_dropped(result, {"angle_over_99": int((finite & ~keep).sum()), "missing_image": 0,
+                                 "invalid_pose": int((~finite).sum())})

@@ -16,6 +16,14 @@ Labels: 'attributes' (N, A) float32 0/1, meta['attribute_names']; with the ident
 person's number as text), which makes `--task verification` draw LFW-style pairs from CelebA's people. Split train /
 val / test from the partition file (162,770 / 19,867 / 19,962 images, people disjoint), else a seeded random split,
 whole people to a side when the identity list is there (meta['split_from'] says which).
+
+Evidence (read, not copied): pytorch/vision `torchvision/datasets/celeba.py` (base folder `celeba/` holding the
+lists flat: list_attr_celeba.txt and list_landmarks_align_celeba.txt and list_bbox_celeba.txt read with header=1,
+i.e. line 1 the count and line 2 the names; list_eval_partition.txt and identity_CelebA.txt without a header;
+space-delimited, skipinitialspace (runs of spaces); split 0 train, 1 valid, 2 test; attributes mapped from {-1, 1}
+to {0, 1} by (a + 1) // 2; images `img_align_celeba/` from img_align_celeba.zip). Matched: all of it (the
+torchvision root is found: `celeba/` is one folder below it). Unconfirmed: TensorFlow Datasets' celeb_a builder was
+not read in this session; list_bbox_celeba.txt (boxes in the unaligned photos) is not used.
 """
 from __future__ import annotations
 

@@ -64,7 +64,8 @@ LAYOUTS: list[Layout] = [
     # expression
     *_layouts("rafdb", "basic/EmoLabel/list_patition_label.txt", below=2),
     *_layouts("rafdb", "EmoLabel/list_patition_label.txt", below=2, not_named="compound"),
-    *_layouts("rafdb", ("list_patition_label.txt", "aligned"), ("list_patition_label.txt", "original")),
+    *_layouts("rafdb", ("list_patition_label.txt", "aligned"), ("list_patition_label.txt", "original"),
+              ("train_list.txt", "test_list.txt", "aligned"), ("img/train_list.txt", "img/aligned")),  # PCL's lists
     *_layouts("rafdb", "train/[1-7]/train_*_aligned.jpg", below=2),  # Kaggle's DATASET/train/<1..7>/
     *_layouts("rafdb-compound", "compound/EmoLabel/list_patition_label.txt", below=2),
     *_layouts("rafdb-compound", "EmoLabel/list_patition_label.txt", named="compound"),
@@ -104,8 +105,9 @@ LAYOUTS: list[Layout] = [
     *_layouts("insightface-bin", *_each("{}.bin", BIN_NAMES), *_each("*/{}.bin", BIN_NAMES)),
     *_layouts("insightface-rec", "*.rec", "*/*.rec"),
     # pose
-    *_layouts("aflw2000", ("image[0-9][0-9][0-9][0-9][0-9].mat", "image[0-9][0-9][0-9][0-9][0-9].jpg")),
-    *_layouts("300wlp", *_each("{0}/{0}_*.mat", ("AFW", "HELEN", "IBUG", "LFPW", "AFW_Flip"))),
+    *_layouts("aflw2000", ("image[0-9][0-9][0-9][0-9][0-9].mat", "image[0-9][0-9][0-9][0-9][0-9].jpg"), "AFLW2000.npz"),
+    *_layouts("300wlp", *_each("{0}/{0}_*.mat", ("AFW", "HELEN", "IBUG", "LFPW", "AFW_Flip")),
+              ("AFW.npz", "AFW_Flip.npz"), ("HELEN.npz", "IBUG.npz")),  # FSA-Net's npz copies (PCL evaluates on them)
     *_layouts("biwi", "hpdb/[0-9][0-9]/rgb.cal", "[0-9][0-9]/rgb.cal", "kinect_head_pose_db/hpdb", "faces_0/[0-9][0-9]/rgb.cal",
               ("rgb.cal", "frame_*_pose.txt"), "BIWI*.npz"),
     *_layouts("aflw", "aflw/data/aflw.sqlite", "data/aflw.sqlite", "aflw.sqlite", "aflw-db/aflw/data/aflw.sqlite"),
@@ -123,7 +125,9 @@ LAYOUTS: list[Layout] = [
               "emotioNet_challenge_files*"),
     # landmarks
     *_layouts("300w", *_each("{}/*.pts", ("ibug", "afw", "helen/trainset", "lfpw/trainset", "helen/testset",
-                                        "trainset", "testset", "01_Indoor", "02_Outdoor")), below=2),
+                                        "trainset", "testset", "01_Indoor", "02_Outdoor")),
+              "face_landmarks_300w_train.csv", "face_landmarks_300w_valid.csv", "*/face_landmarks_300w_valid.csv",
+              below=2),  # HRNet's CSV lists
     *_layouts("300vw", "[0-9][0-9][0-9]/annot/*.pts", "300VW_Dataset*/[0-9][0-9][0-9]/annot",
               "300VW_Dataset*/300VW_Dataset*/[0-9][0-9][0-9]/annot"),
     *_layouts("mafl", ("list_landmarks_align_celeba.*", "testing.txt"), ("list_landmarks_align_celeba.*", "MAFL/testing.txt"),

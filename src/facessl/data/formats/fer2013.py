@@ -4,6 +4,16 @@ Header `emotion,pixels,Usage`; one row per face: the FER label 0..6 in FER order
 fear, happiness, sadness, surprise, neutral; facessl.data.labels.FER2013_ORDER), 48x48 = 2304
 grey values separated by spaces, and the usage Training / PublicTest / PrivateTest.
 The reader converts labels to the internal (RAF-DB) order and images to RGB (grey repeated).
+
+Evidence (read, not copied): microsoft/FERPlus `src/generate_training_data.py` reads fer2013.csv after its header
+row, column 1 the pixels (split on spaces, 48x48), column 2 the Usage, one of Training / PublicTest / PrivateTest.
+Loaders found by text search (their repositories not shown) read Kaggle's `icml_face_data.csv` with columns
+`emotion`, ` Usage`, ` pixels` (a leading space in the names), look for fer2013.csv, icml_face_data.csv or train.csv
+in that order, and map the Usage values to train / validation / test. DreamMr/PCL `data_process/lineardb.py`
+(get_list_fer2013) reads FER-2013 as its own list of exported image files (`path label` per line, split on a
+space), not as the CSV: a layout of PCL's making, read here with `csv:`/`imagefolder:` once exported. Matched: all
+of the above. Unconfirmed: Kaggle's test.csv (pixels without labels) is never read; the label order of exported
+image lists such as PCL's is whatever the exporter chose.
 """
 from __future__ import annotations
 

@@ -16,6 +16,24 @@ whose top emotion then holds more than half of the votes gets it; a face without
 majority is 'unknown' or 'not a face', is skipped and counted in `dropped`. Splits: Training / FER2013Train ->
 train, PublicTest / FER2013Valid -> val, PrivateTest / FER2013Test -> test. Task `classification` over
 CLASSES (contempt has no place in RAF-DB's seven expressions).
+
+Also read: the first release of the label file, without the `Image name` column (`Usage,neutral,...,NF`, as
+microsoft/FERPlus README.md at commit 1dcc2f4 describes it; every row is then a face); label.csv rows without the
+face box (`fer0000000.png,4,0,0,1,3,2,0,0,0,0`: what generate_training_data.py writes); and the FERPlus
+repository as cloned, fer2013new.csv at its root and the generated folders in data/ (FERPlus-master/data/
+FER2013Train/label.csv), read from those folders when no fer2013.csv is found beside the label file.
+
+Evidence (read, not copied): microsoft/FERPlus `fer2013new.csv` (commit 8ad5426: header `Usage,Image name,neutral,
+happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF`; rows without an image name, e.g. line 19
+`Training,,0,0,0,0,0,0,0,0,0,10`, are FER-2013 rows FER+ judged not a face), `README.md` (same number and order of
+rows as fer2013.csv; the older README lists `usage, neutral, ..., NF` with no name column), `data/FER2013Valid/
+label.csv` (the shipped lists: `fer0028638.png,"(0, 0, 48, 48)",4,0,0,0,1,0,0,4,1,0`, no header, no images),
+`src/generate_training_data.py` (Training -> FER2013Train, PublicTest -> FER2013Valid, PrivateTest -> FER2013Test;
+rows with an empty name skipped; label.csv written by csv.writer from the row less its Usage, i.e. name + 10 votes),
+`src/ferplus.py` (majority mode: counts <= 1 zeroed as outliers, the top class kept only when it holds more than
+half of the remaining votes, else unknown; faces whose top index is unknown or NF dropped; emotion header order as
+CLASSES; an older version reads votes as `row[1:]`, a box-less label.csv). Matched: the vote order, the majority
+rule and the splits. Unconfirmed: which repository version wrote the box column into the shipped label.csv files.
 """
 from __future__ import annotations
 
@@ -55,7 +73,11 @@ def read_ferplus(path, skip_missing: bool = False) -> ImageSet:
     path = Path(path)
     folder = path.parent if path.is_file() else find_wrapped(path, _holds_labels) or path
     if (folder / LABEL_FILE).is_file() or path.name == LABEL_FILE:
-        return _read_with_fer2013(folder / LABEL_FILE if path.is_dir() else path)
+        label_path = folder / LABEL_FILE if path.is_dir() else path
+        generated = _png_folders_beside(folder)
+        if _pixels_csv(label_path) is None and generated is not None:
+            return _read_folders(generated, skip_missing)  # FERPlus-master/ with data/FER2013Train/ ... generated
+        return _read_with_fer2013(label_path)
     if _holds_png_folders(folder):
         return _read_folders(folder, skip_missing)
     raise DataFormatError(path, f"FER+ labels not found here or {BELOW}: expected {LABEL_FILE} beside "
@@ -64,6 +86,12 @@ def read_ferplus(path, skip_missing: bool = False) -> ImageSet:
 
 def _holds_png_folders(folder: Path) -> bool:
     return any((folder / name / "label.csv").is_file() for name in FOLDERS)
+
+
+def _png_folders_beside(folder: Path):
+    """The folder holding FER2013Train/ ... next to fer2013new.csv: the same folder, or data/ in it (the FERPlus
+    repository keeps fer2013new.csv at its root and data/FER2013Train/label.csv ...); None when there are none."""
+    return next((f for f in (folder, folder / "data") if _holds_png_folders(f)), None)
 
 
 def _holds_labels(folder: Path) -> bool:
@@ -104,7 +132,9 @@ def _read_with_fer2013(label_path: Path) -> ImageSet:
 
     header, rows = read_csv(label_path, "FER+ label file")
     usage_i = column_index(header, "Usage", label_path, "FER+ label file")
-    name_i = column_index(header, "Image name", label_path, "FER+ label file")
+    # the first release (README: `usage, neutral, ..., NF`) has no Image name column: every row is then a face
+    name_i = (column_index(header, "Image name", label_path, "FER+ label file")
+              if any(h.lower() == "image name" for h in header) else None)
     vote_i = [column_index(header, c, label_path, "FER+ label file") for c in VOTE_COLUMNS]
     pixels_path = _pixels_csv(label_path)
     if pixels_path is None:
@@ -120,7 +150,7 @@ def _read_with_fer2013(label_path: Path) -> ImageSet:
     for k, (number, fields) in enumerate(rows):
         if fields[usage_i] not in USAGE_SPLIT:
             raise DataFormatError(label_path, f"expected Usage one of {', '.join(USAGE_SPLIT)}, got {fields[usage_i]!r}", number)
-        if not fields[name_i]:
+        if name_i is not None and not fields[name_i]:
             dropped["no FER+ image"] += 1
             continue
         faces.append(((k, number, fields[usage_i]), _votes([fields[i] for i in vote_i], label_path, number)))
@@ -145,10 +175,11 @@ def _read_folders(root: Path, skip_missing: bool) -> ImageSet:
         faces = []
         for (number, _), fields in zip(lines, csv.reader(line for _, line in lines)):
             fields = [f.strip() for f in fields]
-            if len(fields) != 2 + len(VOTE_COLUMNS):
+            boxed = len(fields) == 2 + len(VOTE_COLUMNS) and fields[1].startswith("(")
+            if len(fields) != 1 + len(VOTE_COLUMNS) and not boxed:
                 raise DataFormatError(label_path, f"expected 'fer0000000.png,\"(x, y, w, h)\",<{len(VOTE_COLUMNS)} vote "
-                                                  f"counts>', got {len(fields)} fields", number)
-            faces.append(((fields[0], number), _votes(fields[2:], label_path, number)))
+                                                  f"counts>' (the box optional), got {len(fields)} fields", number)
+            faces.append(((fields[0], number), _votes(fields[-len(VOTE_COLUMNS):], label_path, number)))
         for (file, number), label in _labelled(faces, dropped):
             image = root / name / file
             if not missing.ok(image, label_path, number):

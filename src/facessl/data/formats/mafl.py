@@ -13,6 +13,14 @@ CelebA does not say whether its integer coordinates are 0- or 1-based; facessl r
 pixel positions, and the writer rounds 0-based positions to integers (so labels round-trip exactly
 when they are integers). Point order: left eye, right eye, nose, left mouth corner, right mouth
 corner, where "left" is the image's left (facessl.data.labels.MAFL_FROM_68 gives them from 68 points).
+
+Evidence (read, not copied): pytorch/vision `torchvision/datasets/celeba.py` (list_landmarks_align_celeba.txt read
+with header=1: line 1 the count, line 2 the names lefteye_x ... rightmouth_y; space-delimited with
+skipinitialspace; images `celeba/img_align_celeba/<name>`); a loader found by text search (its repository not
+shown) reads `<root>/MAFL/training.txt` / `testing.txt` (one name per line) with `<root>/Anno/
+list_landmarks_align_celeba.txt` (and Anno/list_landmarks_celeba.txt for the unaligned photos, not read here).
+oawiles/FAb-Net `FAb-Net/code/examples/mafl/036384.jpg` is an aligned CelebA name. Matched: all of the above.
+Unconfirmed: FAb-Net's own MAFL loader is not in its repository; the 0- vs 1-based question (see above).
 """
 from __future__ import annotations
 

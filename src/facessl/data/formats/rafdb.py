@@ -14,6 +14,18 @@ Kaggle image-folder copy `DATASET/{train,test}/<1..7>/train_00001_aligned.jpg` (
 Each is also found up to two folders below the path given (ROOT/RAF-DB/basic/, an archive's own folder).
 The compound set (format `rafdb-compound`): `compound/EmoLabel/list_patition_label.txt` with labels 1..11
 (COMPOUND order) and `compound/Image/aligned/train_0001_aligned.jpg` (4-digit train numbers).
+PCL's own layout is read too: `RAFDB/img/aligned/` with the list split in two, `img/train_list.txt` and
+`img/test_list.txt` (lines as in list_patition_label.txt), used when no list_patition_label.txt is there.
+
+Evidence (read, not copied): DreamMr/PCL `configs/remote_PCL_linear_eval.yaml` (root ./dataset/RAFDB/img/aligned,
+train ./dataset/RAFDB/img/train_list.txt, val/test ./dataset/RAFDB/img/test_list.txt, classes_num 7) and
+`data_process/lineardb.py` (get_list_rafdb: split on a space, the name's stem + `_aligned.jpg`, label - 1);
+kaiwang960112/Self-Cure-Network `src/train.py` (RafDataSet: `EmoLabel/list_patition_label.txt` read with sep=' ',
+no header; train/test by the name's prefix; label - 1 = 0 Surprise, 1 Fear, 2 Disgust, 3 Happiness, 4 Sadness,
+5 Anger, 6 Neutral; images `Image/aligned/<stem>_aligned.jpg`); msy1412/AU-ViT `data/RAFDB_100.py` (label - 1,
+`_aligned` inserted into the name). Matched: all of these. Unconfirmed: the Annotation/ folders (manual 5-point
+and automatic 37-point landmarks, boxes) are not read (no public evaluation loader of them found); RAF-DB's
+own page was not reachable from here, so the compound numbering rests on the earlier check (docs/data_formats.md).
 """
 from __future__ import annotations
 
@@ -30,6 +42,7 @@ from facessl.errors import DataFormatError
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"
 FLAT_LIST = "list_patition_label.txt"  # a flat copy: the list beside aligned/
+PCL_LISTS = ("train_list.txt", "test_list.txt")  # PCL's configs: img/aligned/ + img/train_list.txt, test_list.txt
 NAME_PATTERN = re.compile(r"(train_\d{4,5}|test_\d{4})\.jpg")
 COMPOUND = ("happily surprised", "happily disgusted", "sadly fearful", "sadly angry", "sadly surprised",
             "sadly disgusted", "fearfully angry", "fearfully surprised", "angrily surprised", "angrily disgusted",
@@ -81,7 +94,8 @@ def find_root(root: Path, subset: str = "basic") -> Path | None:
 
     def holds(folder: Path) -> bool:  # a flat copy only as the root: below it, EmoLabel/ itself would match
         flat = folder == root and (folder / FLAT_LIST).is_file()
-        return _has_list(folder / subset) or (folder.name != other and ((folder / LABEL_FILE).is_file() or flat))
+        pcl = subset == "basic" and _has_pcl_lists(folder)
+        return _has_list(folder / subset) or (folder.name != other and ((folder / LABEL_FILE).is_file() or flat or pcl))
 
     found = find_wrapped(root, holds)
     if found is not None and _has_list(found / subset):
@@ -93,9 +107,17 @@ def _has_list(folder: Path) -> bool:
     return (folder / LABEL_FILE).is_file() or (folder / FLAT_LIST).is_file()
 
 
-def _label_file(root: Path) -> Path:
+def _has_pcl_lists(folder: Path) -> bool:
+    """PCL's split of the list: train_list.txt (and test_list.txt) beside aligned/."""
+    return (folder / PCL_LISTS[0]).is_file() and (folder / "aligned").is_dir()
+
+
+def _label_files(root: Path) -> list[Path]:
+    """The label list(s): EmoLabel/list_patition_label.txt, the flat copy, else PCL's train_list.txt + test_list.txt."""
     flat = root / FLAT_LIST
-    return flat if not (root / LABEL_FILE).is_file() and flat.is_file() else root / LABEL_FILE
+    if not (root / LABEL_FILE).is_file() and not flat.is_file() and _has_pcl_lists(root):
+        return [root / name for name in PCL_LISTS if (root / name).is_file()]
+    return [flat if not (root / LABEL_FILE).is_file() and flat.is_file() else root / LABEL_FILE]
 
 
 def _is_kaggle(base: Path) -> bool:
@@ -106,7 +128,8 @@ def _is_kaggle(base: Path) -> bool:
 def _not_found(root: Path, subset: str) -> DataFormatError:
     return DataFormatError(root, f"RAF-DB label list not found here or {BELOW} (expected {subset}/{LABEL_FILE}, "
                                  f"{LABEL_FILE} or list_patition_label.txt"
-                                 + ("; or Kaggle's DATASET/train/<1..7>/)" if subset == "basic" else ")"))
+                                 + ("; PCL's train_list.txt beside aligned/; or Kaggle's DATASET/train/<1..7>/)"
+                                    if subset == "basic" else ")"))
 
 
 def read_rafdb(root, variant: str = "aligned", skip_missing: bool = False) -> ImageSet:
@@ -145,10 +168,12 @@ def _read_kaggle(base: Path) -> ImageSet:
 
 
 def _read_list(root: Path, variant: str, skip_missing: bool, n_labels: int):
-    label_path = _label_file(root)
+    label_paths = _label_files(root)
     missing = MissingImages(skip_missing)
     images, expression, split = [], [], []
-    for number, line in enumerate(read_lines(label_path, "RAF-DB label list"), start=1):
+    lines = [(path, number, line) for path in label_paths
+             for number, line in enumerate(read_lines(path, "RAF-DB label list"), start=1)]
+    for label_path, number, line in lines:
         if not line.strip():
             continue
         fields = line.split()
@@ -164,5 +189,5 @@ def _read_list(root: Path, variant: str, skip_missing: bool, n_labels: int):
         expression.append(label)
         split.append(fields[0].split("_")[0])
     if not images:
-        raise DataFormatError(label_path, "no images listed")
+        raise DataFormatError(label_paths[0], "no images listed")
     return images, np.array(expression, dtype=np.int64), np.array(split), missing.dropped
