@@ -11,9 +11,12 @@ turned upright when its upright reading finds no face it can trust (data/video/o
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 
-from facessl.errors import FacesslError
+from facessl.errors import FacesslError, Terminated
 from facessl.wording import counted
 
 
@@ -74,10 +77,43 @@ def run(args) -> int:
     kind, root = ("videos", args.videos) if args.videos else ("images", args.images)
     if kind == "images" and args.format == "shards":
         raise FacesslError("--format shards is for videos (face tracks); photos are written as a folder of crops")
-    s = prepare(kind, root, args.out, opts, args.format, args.workers, args.quiet, shard_frames=args.shard_frames)
+    received: list = []
+    try:
+        with _sigterm_as_interrupt(received):
+            s = prepare(kind, root, args.out, opts, args.format, args.workers, args.quiet,
+                        shard_frames=args.shard_frames)
+    except (KeyboardInterrupt, FacesslError):
+        if received:  # (a worker killed by the same signal may be what the main process saw first)
+            raise Terminated("interrupted; rerun the same command to resume", 143) from None
+        raise
     if not args.quiet:
         report(kind, s, args.out)
     return 0
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM (`timeout`, `kill`, a scheduler) taken as Ctrl-C: the same stop, the workers shut down."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(received: list):
+    """While preparing, SIGTERM raises _Stopped in the main process, so the run stops as on Ctrl-C (workers ended,
+    the shard index written, multiprocessing's semaphores released: no resource_tracker warning), not killed
+    where it stands. `received` gets the signal's number."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+
+    def stop(signum, frame):
+        received.append(signum)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM while stopping is not a second traceback
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def report(kind: str, s: dict, out) -> None:
@@ -108,8 +144,10 @@ def report(kind: str, s: dict, out) -> None:
         _names("outputs removed, their input is gone", s["removed"])
     if s.get("ignored_files"):
         kinds = ", ".join(f"{suffix} ({n})" for suffix, n in list(s["ignored_files"].items())[:6])
-        print(f"  not read ({'videos' if kind == 'videos' else 'not images'}): {sum(s['ignored_files'].values())} "
-              f"other files: {kinds}")
+        total, names = sum(s["ignored_files"].values()), s["ignored_names"][:5]
+        more = f" ... ({total - len(names)} more)" if total > len(names) else ""
+        print(f"  not read ({'videos' if kind == 'videos' else 'not images'}): {counted(total, 'other file')}: "
+              f"{kinds}: {', '.join(shown(x) for x in names)}{more}")
     if not run_["inputs_done"]:
         print(f"nothing new to do: every input was prepared before; summary in {os.path.join(out, 'prepare.json')}")
         return

@@ -38,6 +38,11 @@ UNSURE_SCORE = 0.8       # below this in every turn a weak detection is searched
 SURE_FACE = 0.95         # a detection this sure is not a weak find on a turned face (those scored <= 0.91)
 UNCHECKED_SCORE = 0.999  # MTCNN's finds on turned faces scored <= 0.993 (86 in 2550 turned shared photos);
                          # 56 in 100 upright faces score this or more: they skip the turn check
+PHOTO_SURE_TURN = 0.97   # a photo is turned only for a face found this surely turned: upright photos far outnumber
+                         # turned ones, and a weak find in a turn (a chin read as a face in a tight crop) had
+                         # turned 12 of 13,682 upright shared photos, half of them wrongly (session 37: 400
+                         # shared photos in each of four turns: upright 394 right either way; turned ones
+                         # 1,180 -> 1,117 right, 15 -> 77 without a face, skipped and counted, not cropped wrong)
 VIDEO_FRAMES = 5         # sampled frames a video's turn is decided from (at most)
 VIDEO_VOTES = 3          # stop once this many of them had a face
 
@@ -119,13 +124,13 @@ def _unsure(scores) -> bool:
     return scores is not None and float(max(scores)) < UNSURE_SCORE
 
 
-def find_upright(image: np.ndarray, find_face, detector):
+def find_upright(image: np.ndarray, find_face, detector, sure_turn: float = 0.0):
     """(k, the image turned k quarters, its face) for the orientation to crop from, or (0, image, None).
 
     find_face(image) -> the one face a caller keeps (or None). The upright reading stands when its face
-    is trusted; else the three turns are tried, and a turned face that is plausible and does not itself stand
-    turned wins over a plausible upright one when its score is higher (a weak one too: a turned photo's face
-    may be found only weakly even turned back)."""
+    is trusted; else the three turns are tried, and a turned face that is plausible, scores at least
+    `sure_turn` and does not itself stand turned wins over a plausible upright one when its score is higher
+    (a weak one too, with sure_turn 0: a video's turn is voted over several frames; a photo has one)."""
     face = find_face(image)
     if face is not None and trusted(detector, image, face):
         return 0, image, face
@@ -133,7 +138,7 @@ def find_upright(image: np.ndarray, find_face, detector):
     for k in (1, 2, 3):
         turned = turn(image, k)
         candidate = find_face(turned)
-        if not plausible(candidate) or looks_turned(detector, turned, candidate):
+        if not plausible(candidate) or candidate.score < sure_turn or looks_turned(detector, turned, candidate):
             continue
         if best[2] is None or candidate.score > best[2].score:
             best = (k, turned, candidate)

@@ -146,6 +146,10 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
         removed = _remove_outputs(kind, out, [done.records[k] for k in gone])
     if gone:
         done.drop(gone)
+    already = len(inputs) - len(todo)
+    if already and todo and not quiet:  # a rerun that goes on: said before the progress bar
+        print(f"resuming: {already} of {counted(len(inputs), 'video' if kind == 'videos' else 'photo')} already "
+              "prepared", flush=True)
     unreadable = [rel for rel in todo if sigs[rel] is None]  # named, counted and retried on a rerun, not fatal
     done.add(*[_unreadable(kind, rel) for rel in unreadable])
     todo = [rel for rel in todo if sigs[rel] is not None]
@@ -197,7 +201,7 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
     shutil.rmtree(state / "tmp", ignore_errors=True)
     records = [done.records[k] for k in sorted(inputs) if k in done.records]
     summary = writers.summarise(kind, root, opts, fmt, records)
-    summary["ignored_files"] = dict(sorted(ignored.items(), key=lambda kv: (-kv[1], kv[0])))
+    summary.update(_ignored(ignored))
     summary["removed"] = removed
     if totals is not None:
         summary["shards"] = totals
@@ -209,6 +213,16 @@ def prepare(kind: str, root, out, opts: Options, fmt: str = "tree", workers: int
     summary["_run"] = {"seconds": elapsed, "frames_per_s": frames / max(elapsed, 1e-9), "workers": workers,
                        "inputs_done": len(todo)}
     return summary
+
+
+def _ignored(names: list[str], shown: int = 20) -> dict:
+    """The files passed over: {suffix: count}, most first, and the first few of their names."""
+    counts: dict[str, int] = {}
+    for name in names:
+        suffix = os.path.splitext(name)[1].lower() or "(no suffix)"
+        counts[suffix] = counts.get(suffix, 0) + 1
+    return {"ignored_files": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "ignored_names": names[:shown]}
 
 
 def _shards_line(t: dict, out: Path) -> str:

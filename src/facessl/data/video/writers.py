@@ -40,8 +40,8 @@ def shown(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def list_inputs(kind: str, root: Path, out: Path | None = None) -> tuple[list[str], dict[str, int]]:
-    """(the inputs under root as sorted relative paths, {suffix: count} of the other files, which are not read).
+def list_inputs(kind: str, root: Path, out: Path | None = None) -> tuple[list[str], list[str]]:
+    """(the inputs under root as sorted relative paths, the other files, which are not read, in the same order).
     An output folder inside root is not read: its crops are not inputs."""
     from facessl.data.frames import walk_files
     from facessl.data.image_decode import IMAGE_SUFFIXES
@@ -55,11 +55,7 @@ def list_inputs(kind: str, root: Path, out: Path | None = None) -> tuple[list[st
              and not _macos_metadata(f)]
     suffixes = VIDEO_EXTENSIONS if kind == "videos" else IMAGE_SUFFIXES
     found = [f for f in files if f.lower().endswith(suffixes)]
-    ignored: dict[str, int] = {}
-    for f in files:
-        if not f.lower().endswith(suffixes):
-            suffix = os.path.splitext(f)[1].lower() or "(no suffix)"
-            ignored[suffix] = ignored.get(suffix, 0) + 1
+    ignored = [f for f in files if not f.lower().endswith(suffixes)]
     if not found:
         what = f"video files ({' '.join(VIDEO_EXTENSIONS)})" if kind == "videos" else "image files"
         raise FacesslError(f"--{kind} {root}: no {what} found")
@@ -200,9 +196,9 @@ def photo_face(image: np.ndarray, detector, size: int, margin: float) -> tuple[i
     """(quarter turns the photo needed, the aligned size x size crop of its largest face, or None): what prepare
     --images writes for a photo, and what eval's --detect-faces reads (data/face_crops.py)."""
     from facessl.data.video.align import align
-    from facessl.data.video.orient import find_upright
+    from facessl.data.video.orient import PHOTO_SURE_TURN, find_upright
 
-    k, image, face = find_upright(image, lambda im: best_face(detect_photo(detector, im)), detector)
+    k, image, face = find_upright(image, lambda im: best_face(detect_photo(detector, im)), detector, PHOTO_SURE_TURN)
     return k, None if face is None else align(image, face.box, face.landmarks, size, margin)
 
 
