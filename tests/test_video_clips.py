@@ -137,6 +137,7 @@ def test_videofolder_skips_unreadable_and_faceless_clips_and_counts_them(videos,
     # a class whose only clip has no face is left out of the classes, and named
     assert data.meta["class_names"] == ["happy", "sad"] and data.meta["classes_without_a_face"] == ["angry"]
     assert data.meta["unreadable_videos"][0].startswith("sad/broken.mp4: ")
+    assert sorted(data.meta["dropped_names"][NO_FACE_CLIP]) == ["angry/grey.mp4", "happy/grey.mp4"]  # named too
     assert data.meta["clips"] == 5 and len(data) == 15
     # the split is made per clip: a clip's frames never straddle it
     for clip in set(data.labels["clip"]):

@@ -40,6 +40,8 @@ def describe(data) -> list[str]:
     """Lines saying what a reader returned: rows per split, classes or targets, skips."""
     from facessl.data.formats.common import PairSet
     from facessl.data.formats.grouping import case_note
+    from facessl.data.formats.imagefiles import dropped_names, named_list
+    from facessl.evaluate.splits import copies_line
 
     lines = []
     if isinstance(data, PairSet):
@@ -97,8 +99,15 @@ def describe(data) -> list[str]:
         lines += multi_label_rates(images)
         if "group" in images.labels:
             lines.append(f"groups (kept on one side of the split): {len(set(images.labels['group'].tolist()))}")
+        copies = copies_line(images.meta.get("copies_together"), given=False)
+        if copies:  # a drawn split: byte-identical files were kept on one side
+            lines.append(f"note: {copies}")
     skipped = {**images.dropped, **(data.dropped if isinstance(data, PairSet) else {})}
     lines.append("skipped: " + (", ".join(f"{why.replace('_', ' ')} {n}" for why, n in skipped.items() if n) or "nothing"))
+    names = dropped_names(data)
+    for why, n in skipped.items():  # which files, the first few per reason (as eval's results and embed name them)
+        if n and names.get(why):
+            lines.append(f"  {why.replace('_', ' ')}: {named_list(names[why], n)}")
     return lines
 
 

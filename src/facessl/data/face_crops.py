@@ -22,9 +22,10 @@ from facessl.data import face_cache
 from facessl.data.face_cache import CropSettings
 from facessl.data.formats.common import ImageSet, PairSet
 from facessl.data.formats.decodable import pairs_of_kept
+from facessl.data.formats.imagefiles import add_dropped_names
 from facessl.errors import FacesslError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a photo is turned only for a sure find (orient.PHOTO_SURE_TURN)
 NO_FACE = "image without a face (--detect-faces)"
 UNREADABLE = "undecodable image"
 UNEXPECTED = "picture that failed to read (an unexpected error; tried again on a rerun)"
@@ -83,6 +84,7 @@ def with_detected_faces(data: ImageSet | PairSet, settings: CropSettings, what: 
     crops.images = [str(found[i]) for i in keep]
     for reason, n in reasons.items():
         crops.dropped[reason] = crops.dropped.get(reason, 0) + n
+        add_dropped_names(crops, reason, [images.images[i] for i in bad if found[i] == reason])  # named too
     crops.meta = {**crops.meta, "faces": f"detected and aligned as facessl prepare --images ({settings.size} px, "
                                          f"margin {settings.margin:g}); {len(keep)} of {len(images)} pictures"}
     if not isinstance(data, PairSet):

@@ -9,8 +9,8 @@ on the other folds, as for LFW.
 A same-person pair is never two byte-identical files (a photo filed twice scores a cosine of 1 whatever the model):
 a drawn pair that is one is redrawn from the person's other images (a seeded stream of its own, so a set without
 copies draws exactly what it drew before), and a person whose images are all copies of one photo is left out;
-both are counted in a note (images.meta['pair_notes']). The check compares file sizes and hashes only files of one
-size: about two stats per person.
+both are counted in a note (images.meta['pair_notes']). The check (data/copies.py) compares file sizes and hashes
+only files of one size: about two stats per person.
 
 Which label is the person (person_source): the set's `identity`; else its `group` (--group / --group-column, or an
 image folder's folders below the class folders) when groups repeat; else its class (a folder per person, or a CSV's
@@ -18,11 +18,9 @@ label column). Unless it is the identity, a note says which.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-
 import numpy as np
 
+from facessl.data.copies import Copies
 from facessl.data.formats.common import ImageSet, PairSet
 from facessl.errors import FacesslError
 
@@ -67,47 +65,6 @@ def person_names(images: ImageSet) -> np.ndarray | None:
     return people
 
 
-class _Copies:
-    """Whether two rows of a set are byte-identical images: in-memory arrays compared, files by size, then (one
-    size) by hash. Anything else (a face box of a file, a frame of a container) is never a copy."""
-
-    def __init__(self, images: ImageSet):
-        self.items = images.images
-        self.sizes: dict[int, int | None] = {}
-        self.digests: dict[int, bytes | None] = {}
-
-    def _size(self, row: int):
-        if row not in self.sizes:
-            try:
-                self.sizes[row] = os.stat(self.items[row]).st_size
-            except (OSError, TypeError, ValueError):
-                self.sizes[row] = None
-        return self.sizes[row]
-
-    def _digest(self, row: int):
-        if row not in self.digests:
-            try:
-                digest = hashlib.sha1()
-                with open(self.items[row], "rb") as f:
-                    for block in iter(lambda: f.read(1 << 20), b""):
-                        digest.update(block)
-                self.digests[row] = digest.digest()
-            except (OSError, TypeError, ValueError):
-                self.digests[row] = None
-        return self.digests[row]
-
-    def same(self, a: int, b: int) -> bool:
-        x, y = self.items[a], self.items[b]
-        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
-            return x.shape == y.shape and bool(np.array_equal(x, y))
-        if not (isinstance(x, (str, os.PathLike)) and isinstance(y, (str, os.PathLike))):
-            return False
-        size = self._size(a)
-        if size is None or size != self._size(b):
-            return False
-        return self._digest(a) is not None and self._digest(a) == self._digest(b)
-
-
 def _too_few(images: ImageSet, kind: str, how: str, names: np.ndarray, eligible, one_photo, folds: int) -> str:
     """Why no pairs can be drawn: too few people with two photos; saying what was read as the person when that was
     the class (a CSV's label column may be an emotion), and who had only copies of one photo."""
@@ -140,7 +97,7 @@ def pairs_from_identities(images: ImageSet, folds: int = 10, seed: int = 0) -> P
     rows_of = np.split(np.argsort(person, kind="stable"), np.cumsum(np.bincount(person))[:-1])
     by_name = person_names(images)  # for messages: a class's name, not its index
     names_shown = names if by_name is None else np.array([by_name[rows[0]] for rows in rows_of], dtype=object)
-    copies = _Copies(images)
+    copies = Copies(images.images)
     several = [p for p in range(len(names)) if len(rows_of[p]) >= 2]
     one_photo = [p for p in several if all(copies.same(rows_of[p][0], r) for r in rows_of[p][1:])]
     eligible = np.setdiff1d(np.asarray(several, dtype=np.int64), np.asarray(one_photo, dtype=np.int64))

@@ -22,6 +22,7 @@ from facessl.data.crop_check import scene_note
 from facessl.data.formats.common import PairSet
 from facessl.data.formats.decodable import UNDECODABLE, drop_undecodable
 from facessl.data.formats.grouping import case_note
+from facessl.data.formats.imagefiles import dropped_names, skipped_text
 from facessl.errors import FacesslError
 from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, retrieval, verification
 from facessl.evaluate.baselines import architecture_builder, random_encoder, run_supervised_task
@@ -32,7 +33,8 @@ from facessl.evaluate.identity import supervised_verification
 from facessl.evaluate.images import UndecodableImage
 from facessl.evaluate.pairs import pairs_from_identities
 from facessl.evaluate.probes import SELECTED_ON_TEST
-from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, aggregate, pool_runs, run_floor, run_probe_task
+from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, Part, aggregate, pool_runs, run_floor, run_probe_task
+from facessl.evaluate.splits import copies_line, keep_copies_together, split_is_drawn, test_copies_of_training
 from facessl.evaluate.suite import TaskSpec, read_dataset, split_reader_options
 
 BUILDERS = {"expression": expression.build, "pose": pose.build, "pose_classes": pose.build_classes,
@@ -151,6 +153,28 @@ def _without_undecodable(data, spec_name: str):
     return data
 
 
+def _copies(task, test_set, train_set, options: EvalOptions) -> dict:
+    """Byte-identical images across the task's split, for its info: {'copies_together': ...} when facessl drew the
+    split (the copies were kept on one side), {'test_copies_of_train': ...} when the dataset gave it (kept, counted);
+    {} when there are none. --cv draws its own folds and is not checked."""
+    if options.cv:
+        return {}
+    drawn = train_set is None and split_is_drawn(test_set)
+    if drawn and (test_set.meta.get("copies_together") or {}).get("kept") is not False:
+        found = test_set.meta.get("copies_together")
+        return {"copies_together": found} if found and found.get("count") else {}
+    if len(task.folds) != 1:  # a protocol's cross-validation folds (DISFA's subjects), not one train / test split
+        return {}
+    fold = task.folds[0]
+    train = fold.train
+    if fold.val is not None and fold.val.images is train.images:  # the dataset's validation rows are fitted on too
+        train = Part(train.images, np.concatenate([train.index, fold.val.index]))
+    found = test_copies_of_training(train, fold.test)
+    if found and drawn:  # a drawn split that could not keep them apart (whole classes of one picture): said so
+        found["drawn"] = True
+    return {"test_copies_of_train": found} if found else {}
+
+
 def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions, choices, baselines,
                    datasets: dict, skip_missing=False, skip_undecodable=False) -> dict:
     start = time.perf_counter()
@@ -169,7 +193,7 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
     needed = spec.train_dataset and (spec.task != "verification" or "supervised" in baselines)
     train_set = read(spec.train_dataset) if needed else None
     for data in filter(None, (test_set, train_set)):  # say what the readers skipped before the (slow) work
-        skipped = ", ".join(f"{n} {why}" for why, n in getattr(data, "dropped", {}).items() if n)
+        skipped = skipped_text(getattr(data, "dropped", {}), dropped_names(data), count_first=True)  # and named
         if skipped:
             _say(options, f"[{spec.name}] {data.source}: skipped {skipped}")
         if getattr(data, "meta", None) and data.meta.get("note"):  # what the reader had to assume (yolo: no class names)
@@ -183,8 +207,14 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
         _say(options, f"[{spec.name}] {test_images.source}: note: {scenes}")
     if spec.task != "verification" and any(isinstance(d, PairSet) for d in (test_set, train_set)):
         raise FacesslError(f"{spec.dataset}: a pairs dataset only serves task 'verification', not {spec.task!r}")
+    probed = spec.task not in ("verification", "retrieval")
+    if probed and train_set is None and not options.cv:  # a drawn split: copies of a photo kept on one side
+        test_set = keep_copies_together(test_set)
     task = None if spec.task == "verification" else "retrieval" if spec.task == "retrieval" else \
         build_task(spec.task, test_set, train_set, options)
+    copies = _copies(task, test_set, train_set, options) if probed else {}
+    for key, found in copies.items():
+        _say(options, f"[{spec.name}] {test_images.source}: note: {copies_line(found, key == 'test_copies_of_train')}")
     if spec.features is not None:  # the suite limits this task to some of the requested choices
         choices = [c for c in choices if c in spec.features] or list(choices[:1])
     rows = {}
@@ -219,6 +249,7 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
     info = {} if task is None else _retrieval_info(test_set) if task == "retrieval" else dict(task.info)
     if scenes:
         info["not_face_crops"] = scenes
+    info.update(copies)
     drawn = isinstance(test_set, PairSet) and test_set.images.meta.get("pairs_drawn")
     if drawn:  # no pairs file: say how the pairs were drawn (evaluate/pairs.py)
         images = test_set.images.images  # the pairs themselves, so a study of one's own can score the same ones
@@ -229,6 +260,9 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
     for key, data in (("dropped", test_set), ("train_dropped", train_set)):
         if getattr(data, "dropped", None):
             info[key] = data.dropped  # rows a reader skipped (missing images, |angle| > 99 ...)
+            names = dropped_names(data)  # and which (up to imagefiles.NAMES_KEPT per reason)
+            if names:
+                info[f"{key}_names"] = names
     return {"name": spec.name, "task": spec.task, "dataset": spec.dataset, "train_dataset": spec.train_dataset,
             "input_size": size, "info": info, "rows": rows,
             "seconds": round(time.perf_counter() - start, 3)}

@@ -1,6 +1,8 @@
 """Train / validation / test partitions: split names, validation carving, subject-exclusive folds."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
@@ -113,3 +115,87 @@ def part_groups(part):
 def _natural_key(text: str):
     digits = "".join(ch for ch in text if ch.isdigit())
     return (int(digits) if digits else -1, text)
+
+
+def split_is_drawn(imageset: ImageSet) -> bool:
+    """Whether facessl drew the set's split (a seeded split) rather than the dataset giving it (split folders, a
+    split column, a benchmark's lists): imagefolder and csv say so (meta['split_drawn']); the other readers' drawn
+    splits are known by their wording ('seeded (0) stratified split ...')."""
+    meta = imageset.meta or {}
+    if "split_drawn" in meta:
+        return bool(meta["split_drawn"])
+    return imageset.split is not None and "seeded (" in str(meta.get("split_from") or "")
+
+
+def keep_copies_together(imageset: ImageSet) -> ImageSet:
+    """A drawn split whose reader did not group byte-identical files (meta['copies_together'] unset): each set of
+    copies, with the whole groups of its rows, moved to the side that holds most of them (train on a tie), so no
+    photo is both fitted and tested. The split is otherwise unchanged; meta['copies_together'] says what moved."""
+    from facessl.data.copies import Copies, compared_items, joined_groups, shown_name
+
+    meta = imageset.meta or {}
+    if not split_is_drawn(imageset) or "copies_together" in meta:
+        return imageset
+    items = compared_items(imageset)
+    side = np.asarray(imageset.split).astype(str)
+    sets = Copies(items).groups()
+    spanning = [m for m in sets if len(set(side[m].tolist())) > 1]
+    moved, first = 0, None
+    if spanning:
+        groups = imageset.labels.get("group", np.arange(len(imageset)))
+        joined = joined_groups(groups, spanning)
+        side = side.copy()
+        for members in spanning:
+            rows = np.flatnonzero(joined == joined[members[0]])
+            sides, counts = np.unique(side[rows], return_counts=True)
+            keep = max(zip(counts, sides == "train", sides))[2]  # the side holding most of them; train on a tie
+            moved += int((side[rows] != keep).sum())
+            side[rows] = keep
+        first = [shown_name(items, int(spanning[0][0]), imageset.source),
+                 shown_name(items, int(spanning[0][1]), imageset.source)]
+        before = np.asarray(imageset.split).astype(str)
+        classes = imageset.labels.get("class", np.zeros(len(imageset)))
+        if set(classes[before == "test"].tolist()) - set(classes[side == "test"].tolist()):  # whole classes of copies
+            return replace(imageset, meta={**meta, "copies_together": {"count": 0, "kept": False}})
+    return replace(imageset, split=side.astype(object) if spanning else imageset.split,  # a new set, not a copy
+                   meta={**meta, "copies_together": {"count": moved, "first": first, "moved": True}})
+
+
+def test_copies_of_training(train, test) -> dict | None:
+    """For a split the dataset gives (the protocol is its owner's, so nothing moves): {'count': test rows
+    byte-identical to a training row, 'first': [test image, training image]}, or None when there are none.
+    train, test: protocol.Part (rows of an ImageSet, maybe two sets)."""
+    from facessl.data.copies import Copies, compared_items, shown_name
+
+    pick = lambda items, part: [items[i] for i in part.index.tolist()]
+    items = pick(compared_items(train.images), train) + pick(compared_items(test.images), test)
+    is_test = np.arange(len(items)) >= len(train)
+    sets = Copies(items).groups(wanted=lambda rows: is_test[rows].any() and not is_test[rows].all())
+    sets = [m for m in sets if is_test[m].any() and not is_test[m].all()]
+    if not sets:
+        return None
+    count = int(sum(is_test[m].sum() for m in sets))
+    first = sets[0]
+    a, b = int(first[is_test[first]][0]) - len(train), int(first[~is_test[first]][0])
+    name = lambda part, r: shown_name(compared_items(part.images), int(part.index[r]), part.images.source)
+    return {"count": count, "first": [name(test, a), name(train, b)]}
+
+
+def copies_line(copies: dict, given: bool) -> str | None:
+    """The line results.md, the console and inspect show for meta / info 'copies_together' (given=False: a drawn
+    split) or 'test_copies_of_train' (given=True); None when there is nothing to say."""
+    if not copies or not copies.get("count"):
+        return None
+    from facessl.data.formats.imagefiles import printable  # names that are not UTF-8 (an old zip's Latin-1)
+
+    n, first = copies["count"], " = ".join(printable(name) for name in copies.get("first") or [])
+    example = f" (first: {first})" if first else ""
+    if given:
+        why = ("the drawn split could not keep them apart without leaving a class untested (whole classes are copies "
+               "of one picture)" if copies.get("drawn") else "kept, as the split is the dataset's")
+        return f"{n} test image{'s are' if n > 1 else ' is'} byte-identical to training images{example}; {why}"
+    if copies.get("moved"):
+        return (f"{n} image{'s' if n > 1 else ''} byte-identical to an image on the other side of the drawn split "
+                f"moved to the side of {'their' if n > 1 else 'its'} copies{example}")
+    return (f"{n} image{'s are' if n > 1 else ' is'} byte-identical to another image of the set: drawn on one side "
+            f"of the split with {'their' if n > 1 else 'its'} copies{example}")

@@ -10,9 +10,11 @@ import math
 import re
 
 from facessl.data.formats.grouping import case_note
+from facessl.data.formats.imagefiles import skipped_text
 from facessl.data.labels import AU_NAMES
 from facessl.evaluate.probes import SELECTED_ON_VALIDATION
 from facessl.evaluate.protocol import seed_spread
+from facessl.evaluate.splits import copies_line
 
 # task -> (title, [(metric key, column label, scale to display)])
 LAYOUT = {
@@ -135,8 +137,10 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
     notes += [f"{t['name']}: {t['info']['folds']} (the set's split not used: {t['info']['split_ignored']})"
               for t in tasks if t.get("info", {}).get("split_ignored")]
     notes += [f"{t['name']}: {'training set' if key == 'train_dropped' else 'rows'} skipped by the reader: "
-              + ", ".join(f"{why.replace('_', ' ')} {n}" for why, n in t["info"][key].items() if n)
+              + skipped_text(t["info"][key], t["info"].get(f"{key}_names"))  # the first few named
               for t in tasks for key in ("dropped", "train_dropped") if any(t.get("info", {}).get(key, {}).values())]
+    notes += [f"{t['name']}: {line}" for t in tasks for key in ("copies_together", "test_copies_of_train")
+              for line in [copies_line(t.get("info", {}).get(key), key == "test_copies_of_train")] if line]
     if kind == "verification":
         notes += [f"{t['name']}: {scored}" for t in tasks for scored in [scored_note(t)] if scored]
         notes += [f"{t['name']}: no pairs file; {d['pairs']} pairs drawn from its {d['people']} people with two images or "

@@ -28,21 +28,21 @@ def aflw_with(w, s, pose_para, index=0):
 NAN_POSE = np.array([[np.nan, 0.1, 0.2, 10, 10, 0, 1]])
 
 
-@case("formats/aflw2000-pose-nan", 0, "invalid_pose")
+@case("formats/aflw2000-pose-nan", 0, "invalid pose")
 def _(w, s):
     args = evaluate(w, s, f"aflw2000:{aflw_with(w, s, NAN_POSE)}")
     args.remove("--quiet")
     return args
 
 
-@case("formats/aflw2000-pose-string", 0, "invalid_pose")
+@case("formats/aflw2000-pose-string", 0, "invalid pose")
 def _(w, s):
     args = evaluate(w, s, f"aflw2000:{aflw_with(w, s, 'not a pose')}")
     args.remove("--quiet")
     return args
 
 
-@case("formats/aflw2000-pose-inf", 0, "invalid_pose")
+@case("formats/aflw2000-pose-inf", 0, "invalid pose")
 def _(w, s):
     args = evaluate(w, s, f"aflw2000:{aflw_with(w, s, np.array([[np.inf, 0, 0, 0, 0, 0, 1]]))}")
     args.remove("--quiet")

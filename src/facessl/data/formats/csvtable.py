@@ -7,7 +7,8 @@ Columns are chosen by name (options of `facessl eval --dataset csv:FILE`):
     target_columns numeric columns, e.g. yaw,pitch,roll                -> labels 'target' (N,k), task regression
     point_columns  x,y columns in pairs (x1,y1,x2,y2,... or x*,y* wildcards interleaved) -> 'landmarks' (N,K,2)
     group_column   rows sharing a value stay on one side of every split (else `group` regex on the file name)
-    split_column   train / val / test per row (else a seeded split, stratified for classes, grouped)
+    split_column   train / val / test per row (else a seeded split, stratified for classes, grouped; byte-identical
+                   files are one group: data/copies.py)
     box_columns    four columns of a face box in the photo (box_format 'xywh': x, y, width, height; 'xyxy': x0, y0,
                    x1, y1): each row is then the square crop around its box (image_decode.BoxedImage), and point
                    columns are moved into the crop
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data.copies import drawn_keeping_copies
 from facessl.data.formats import xlsx
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, check_group_matches,
@@ -137,14 +139,14 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
                                              "boxes or points are places in the original photos: pass --images the "
                                              "folder of the original photos", line)
             if not crops[name]:  # prepare found no face in it (or could not read it): no crop to label
-                missing.dropped["no_crop_from_prepare"] += 1
+                missing.dropped.add("no_crop_from_prepare", file)
                 continue
             file = folder / crops[name]
         if label_i is not None and not fields[label_i]:
             if not skip_missing:
                 raise DataFormatError(where, f"empty label in column {header[label_i]!r} (--skip-missing skips and "
                                              "counts unlabelled rows)", line)
-            missing.dropped["empty_label"] += 1
+            missing.dropped.add("empty_label", file)
             continue
         if not missing.ok(file, where, line):
             continue
@@ -194,7 +196,9 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
         split = np.array(split)
     else:
         strata = labels["class"] if "class" in labels else np.zeros(len(files), dtype=np.int64)
-        split = grouped_stratified_split(strata, labels["group"], test_fraction, seed)
+        split, drawn = drawn_keeping_copies(  # byte-identical files (one photo under two names) kept on one side
+            lambda g: grouped_stratified_split(strata, g, test_fraction, seed), files, strata, labels["group"], path)
+        meta.update(drawn)
         how = f"column {group_column!r}" if group_column else (f"--group '{group}'" if group else "file name")
         meta["split_from"] = f"seeded ({seed}) {'stratified ' if 'class' in labels else ''}split, {test_fraction:.0%} test, grouped by {how}"
     return with_dropped(ImageSet(files, labels, split, str(path), meta=meta), missing.dropped)
@@ -203,7 +207,7 @@ def read_csv_table(path, images=None, image_column=None, label_column=None, targ
 def _unique_rows(files, groups, split, raw_labels, values, dropped):
     """One row per image (per face box): a second row with the same label is dropped; an image listed with two
     different labels is dropped whole (which is right is unknown, and its copies could land in train and test).
-    Both counted, as `duplicate_row` and `conflicting_labels`."""
+    Both counted and named (dropped: an imagefiles.Dropped), as `duplicate_row` and `conflicting_labels`."""
     label_of = lambda i: (raw_labels[i] if raw_labels else None, tuple(values[i]) if values else None)
     key_of = lambda i: (str(files[i]), getattr(files[i], "box", None))
     seen: dict = {}
@@ -213,9 +217,9 @@ def _unique_rows(files, groups, split, raw_labels, values, dropped):
     for i in range(len(files)):
         key = key_of(i)
         if len(seen[key]) > 1:
-            dropped["conflicting_labels"] += 1
+            dropped.add("conflicting_labels", files[i])
         elif key in first:
-            dropped["duplicate_row"] += 1
+            dropped.add("duplicate_row", files[i])
         else:
             first.add(key)
             keep.append(i)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from facessl.data.formats.common import ImageSet, PairSet
+from facessl.data.formats.imagefiles import add_dropped_names
 from facessl.data.image_decode import decode_errors, image_source
 
 UNDECODABLE = "undecodable image"
@@ -46,6 +47,7 @@ def drop_undecodable(data: ImageSet | PairSet) -> ImageSet | PairSet:
     keep = np.setdiff1d(np.arange(len(images)), bad)
     kept = images.subset(keep)
     kept.dropped[UNDECODABLE] = kept.dropped.get(UNDECODABLE, 0) + len(bad)
+    add_dropped_names(kept, UNDECODABLE, [images.images[i] for i in bad])  # named as well as counted
     if not isinstance(data, PairSet):
         return kept
     return pairs_of_kept(data, kept, keep, {UNDECODABLE: len(bad)}, "pair with an undecodable image")

@@ -61,19 +61,37 @@ def parse_number(text: str, path, line: int, what: str, kind=float):
         raise DataFormatError(path, f"expected {what}, got {text!r}", line) from None
 
 
+NAMES_KEPT = 1000  # skipped files named per reason (results.json); the count is always the whole
+
+
+class Dropped(Counter):
+    """A reader's reason -> count of skipped rows that also keeps the first NAMES_KEPT names per reason (`names`),
+    which with_dropped puts in meta['dropped_names']: what was skipped can then be named, not only counted."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.names: dict[str, list[str]] = {}
+
+    def add(self, reason: str, name) -> None:
+        self[reason] += 1
+        kept = self.names.setdefault(reason, [])
+        if len(kept) < NAMES_KEPT:
+            kept.append(str(name))
+
+
 class MissingImages:
-    """Checks that images named by a list file exist; raises or, with skip_missing, skips and counts."""
+    """Checks that images named by a list file exist; raises or, with skip_missing, skips and counts (and names)."""
 
     def __init__(self, skip_missing: bool, searched: str = ""):
         self.skip_missing = skip_missing
         self.searched = searched  # set when the image folder itself was not found: where the reader looked
-        self.dropped: Counter = Counter()
+        self.dropped: Dropped = Dropped()
 
     def ok(self, image_path, list_path, line: int | None = None) -> bool:
         if Path(image_path).is_file():
             return True
         if self.skip_missing:
-            self.dropped["missing_image"] += 1
+            self.dropped.add("missing_image", image_path)
             return False
         where = f" ({self.searched})" if self.searched else ""
         hint = doubled_folder_hint(Path(image_path)) or SKIP_MISSING_HINT
@@ -218,9 +236,71 @@ def find_wrapped(root: Path, holds, depth: int = WRAPPER_DEPTH) -> Path | None:
 
 
 def with_dropped(imageset, dropped) -> object:
-    """Attach the per-reason count of skipped samples (dict reason -> count) to a reader's result."""
+    """Attach the per-reason count of skipped samples (dict reason -> count) to a reader's result; the names a
+    Dropped kept go to meta['dropped_names']."""
     imageset.dropped = dict(dropped)
+    for reason, names in getattr(dropped, "names", {}).items():
+        add_dropped_names(imageset, reason, names)
     return imageset
+
+
+def add_dropped_names(imageset, reason: str, names) -> None:
+    """Keep the names of rows skipped for `reason` (meta['dropped_names'], up to NAMES_KEPT per reason) beside the
+    counts in `dropped`, which stay the readers' and every caller's plain reason -> count. A new dict each time: a
+    subset's meta is a shallow copy of its set's."""
+    if not names:
+        return
+    kept = dict(imageset.meta.get("dropped_names") or {})
+    kept[reason] = (list(kept.get(reason, [])) + [str(n) for n in names])[:NAMES_KEPT]
+    imageset.meta = {**imageset.meta, "dropped_names": kept}
+
+
+SHOWN_SKIPPED = 3  # names shown per reason on the console and in results.md
+
+
+def dropped_names(data, root=None) -> dict[str, list[str]]:
+    """reason -> the names of the rows a set's readers and checks skipped (paths shortened to below the dataset's
+    folder), as far as they were kept; a clip set's unreadable videos from meta['unreadable_videos']."""
+    images = data.images if hasattr(data, "pairs") else data
+    meta = getattr(images, "meta", None) or {}
+    base = Path(root if root is not None else getattr(images, "source", "") or "")
+    base = base.parent if base.is_file() else base
+    named = {reason: [_below(n, base) for n in names] for reason, names in (meta.get("dropped_names") or {}).items()}
+    if meta.get("unreadable_videos"):  # videoclips.py names them itself: 'clip.mp4: why'
+        named.setdefault("video that cannot be read", list(meta["unreadable_videos"]))
+    return named
+
+
+def _below(name: str, base: Path) -> str:
+    try:
+        return Path(name).relative_to(base).as_posix() if str(base) not in ("", ".") else name
+    except ValueError:
+        return name
+
+
+def skipped_text(dropped: dict, names: dict | None = None, shown: int = SHOWN_SKIPPED, count_first=False) -> str:
+    """'missing image 1 (a.jpg), undecodable image 5 (b.jpg, c.jpg, d.jpg ... (2 more))': each reason's count and
+    the first few of its names, as far as they are known ('1 missing image (a.jpg)' with count_first, as the
+    console has it); '' when nothing was skipped."""
+    parts = []
+    for why, n in dropped.items():
+        if not n:
+            continue
+        listed = named_list((names or {}).get(why, []), n, shown)
+        counted = f"{n} {why.replace('_', ' ')}" if count_first else f"{why.replace('_', ' ')} {n}"  # the console's order
+        parts.append(counted + (f" ({listed})" if listed else ""))
+    return ", ".join(parts)
+
+
+def named_list(names: list, count: int, shown: int = SHOWN_SKIPPED) -> str:
+    """'a.jpg, b.jpg, c.jpg ... (2 more)': the first `shown` of `count` skipped rows by name ('' if none known)."""
+    listed = [printable(str(x)) for x in names[:shown]]
+    return ", ".join(listed) + (f" ... ({count - len(listed)} more)" if listed and count > len(listed) else "")
+
+
+def printable(name: str) -> str:
+    """A name for the console: bytes that are not UTF-8 as \\xe9 (printing a surrogate would raise)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def mirror_landmarks_68(landmarks: np.ndarray, width: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Class folders: `root/<label>/*.jpg`, optionally under `train/`, `val/`, `test/` (Kaggle FER-2013
 image release, CK+48, AffectNet and most exports of a user's own labelled faces).
 
-    root/happy/0001.jpg  root/sad/0002.png ...                -> seeded, stratified, grouped split
+    root/happy/0001.jpg  root/sad/0002.png ...                -> seeded, stratified, grouped split (byte-identical
+                                                                   files grouped: data/copies.py)
     root/train/happy/... root/val/happy/... root/test/happy/... -> the folders are the split
     root/Train/Angry/... root/Val/Angry/...                     -> no test folder: val is the test split
 Split folders are named train/, val/, test/ in any case or spelling (Training, Validation, Testing) or have one
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facessl.data.copies import drawn_keeping_copies
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, check_group_matches,
                                            compile_group, group_of,
@@ -146,15 +148,17 @@ def read_imagefolder(root, group: str | None = None, test_fraction: float = TEST
     folders = label_regex is None and pattern is None and any(name.count("/") >= 2 for name in below)
     groups = np.array([group_of(name, pattern) if pattern is not None else
                        _folder_below_class(name) if folders else name for name in below])
+    drawn = {}
     if split_dirs:
         split, split_from = np.array(split), folders_split_text(split_dirs, val_is_test)
-    else:
-        split = grouped_stratified_split(labels, groups, test_fraction, seed)
+    else:  # byte-identical files (one photo in `surprise/` and `surprise /`) drawn as one group: never on both sides
+        split, drawn = drawn_keeping_copies(lambda g: grouped_stratified_split(labels, g, test_fraction, seed),
+                                            images, labels, groups, root)
         split_from = f"seeded ({seed}) stratified split, {test_fraction:.0%} test, " + (
             f"grouped by --group '{group}'" if group else
             "grouped by the folders below the class folders (--group to choose)" if folders else
             "each image on its own (--group keeps a person's images together)")
-    meta = {"class_names": names, "split_from": split_from, "group_pattern": group}
+    meta = {"class_names": names, "split_from": split_from, "group_pattern": group, **drawn}
     if rare:
         meta["left_out_classes"] = rare
     meta.update(case_only_meta(names))

@@ -32,7 +32,7 @@ from facessl.data.face_cache import CropSettings
 from facessl.data.formats.common import ImageSet
 from facessl.data.formats.grouping import (SPLIT_SEED, TEST_FRACTION, case_only_meta, grouped_stratified_split,
                                            leave_out_rare_classes)
-from facessl.data.formats.imagefiles import fraction_option, one_of, whole_number
+from facessl.data.formats.imagefiles import add_dropped_names, fraction_option, one_of, whole_number
 from facessl.errors import DataFormatError, FacesslError
 
 CACHE_VERSION = 2  # 2: frames chosen again over the decoded ones when a header overstates the count
@@ -81,7 +81,7 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
     (clips,), rare, rare_dropped = leave_out_rare_classes([c.label for c in clips], min_class_count, clips, noun="clips")
     dropped.update(rare_dropped)
     found = find_faces(clips, settings, cache_root(cache), workers, reader)
-    images, rows, frame_index, unreadable = [], [], [], []
+    images, rows, frame_index, unreadable, faceless_clips = [], [], [], [], []
     for clip, result in zip(clips, found):
         if "error" in result:
             dropped[UNREADABLE] = dropped.get(UNREADABLE, 0) + 1
@@ -92,6 +92,7 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
                 dropped[reason] = dropped.get(reason, 0) + n
         if not result["files"]:
             dropped[NO_FACE_CLIP] = dropped.get(NO_FACE_CLIP, 0) + 1
+            faceless_clips.append(_relative(clip.path, root))
             continue
         for name in result["files"]:
             images.append(str(Path(result["folder"]) / name))
@@ -124,7 +125,9 @@ def clip_set(clips: list[Clip], root: Path, reader: str, settings: CropSettings,
     if unreadable:
         info["unreadable_videos"] = unreadable[:SHOWN_UNREADABLE]
     info.update(case_only_meta(names))
-    return ImageSet(images, labels, split, str(root), dropped=dropped, meta=info)
+    data = ImageSet(images, labels, split, str(root), dropped=dropped, meta=info)
+    add_dropped_names(data, NO_FACE_CLIP, faceless_clips)  # named, not only counted
+    return data
 
 
 def people_held_out(clips: list[Clip], tested: set | None, person, root: Path, what: str, noun: str,
