@@ -125,7 +125,7 @@ def test_errors_name_file_and_line(tmp_path):
     write(trial / "AU4.txt", HEADER.format(au=4))
     with pytest.raises(DataFormatError, match=r"AU4.txt: no frame rows"):
         formats.read("disfaplus", tmp_path)
-    (trial / "AU4.txt").write_bytes(b"\xff\xfeA\x00")
+    (trial / "AU4.txt").write_bytes(b"\xe9A\x00")  # Latin-1 (a UTF-16 byte-order mark would be read as UTF-16)
     with pytest.raises(DataFormatError, match=r"AU4.txt:\d+: DISFA\+ AU label file is not UTF-8"):
         formats.read("disfaplus", tmp_path)
     empty = tmp_path / "labels_only"

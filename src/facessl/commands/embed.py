@@ -33,7 +33,8 @@ def add_arguments(p) -> None:
     p.add_argument("--per-clip", action="store_true",
                    help="video clip sets (videofolder:, dfew:, ...): one row per clip, the mean of its frames' features")
     p.add_argument("--skip-missing", action="store_true",
-                   help="skip (and count) images that do not decode and, for --dataset, those its list names but lacks")
+                   help="--dataset: skip (and count) the images its list names but lacks. Images that do not "
+                        "decode are skipped and named with or without it (with --images it checks them all first)")
     from facessl.commands.eval import add_dataset_options
 
     add_dataset_options(p, images_flag=False)

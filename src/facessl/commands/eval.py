@@ -105,7 +105,10 @@ def add_dataset_options(p, images_flag: bool = True) -> None:
     own = p.add_argument_group("dataset options (imagefolder:PATH, csv:FILE and layout variants)")
     own.add_argument("--images" if images_flag else "--image-root", dest="csv_images", default=None, metavar="DIR",
                      help="csv: folder the image column is relative to (default: the CSV's folder)")
-    own.add_argument("--image-column", help="csv: column of image paths (default: image, file, filename, path)")
+    from facessl.data.formats.csvtable import IMAGE_COLUMNS
+
+    own.add_argument("--image-column", help="csv: column of image paths (default: the first column named "
+                                            f"{', '.join(IMAGE_COLUMNS)}, in any case)")
     own.add_argument("--label-column", help="csv: class label column -> task classification (default: 'label')")
     own.add_argument("--target-columns", help="csv: comma list of numeric columns -> task regression, e.g. yaw,pitch,roll")
     own.add_argument("--point-columns", help="csv: x,y columns in pairs -> task landmarks, e.g. 'x*,y*' or x1,y1,x2,y2")

@@ -68,7 +68,8 @@ def check_run_dir(out: Path, data: str | None) -> None:
                                "training images; choose a folder outside it")
         except ValueError:
             pass
-    if not out.is_dir() or not any(p.name != LOCK_FILE for p in out.iterdir()) or (out / "checkpoints").is_dir():
+    own = {LOCK_FILE, "train.log"}  # what a run writes before its config.yaml (a run killed right after starting)
+    if not out.is_dir() or not any(p.name not in own for p in out.iterdir()) or (out / "checkpoints").is_dir():
         return
     config = out / "config.yaml"
     if not config.is_file():

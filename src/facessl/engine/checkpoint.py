@@ -178,6 +178,10 @@ def _state_json(file: Path) -> dict:
     return state
 
 
+LOCK_FILE = ".facessl.lock"  # held by the process training a run (facessl.engine.train.hold_run_lock)
+RUN_MARKERS = ("config.yaml", "metrics.jsonl", "train.log", LOCK_FILE)  # what a run writes before its first checkpoint
+
+
 def resolve_checkpoint(path) -> Path:
     """A checkpoint directory from itself or from a run directory (its newest checkpoint)."""
     path = Path(path)
@@ -194,8 +198,10 @@ def resolve_checkpoint(path) -> Path:
     if not path.exists():
         raise FacesslError(f"{path}: no such checkpoint or run directory")
     if (path / "checkpoints").is_dir():
-        raise FacesslError(f"{path}: a run directory without a checkpoint yet (checkpoints/ is empty: the run stopped "
-                           "before its first one)")
+        raise FacesslError(f"{path}: a run directory without a checkpoint yet (checkpoints/ is empty: the run is in "
+                           "progress or stopped before its first one)")
+    if any((path / name).is_file() for name in RUN_MARKERS):
+        raise FacesslError(f"{path}: run in progress or stopped before its first checkpoint (no checkpoints/ yet)")
     raise FacesslError(f"{path}: not a checkpoint (no model.safetensors) nor a run directory with checkpoints/")
 
 
@@ -214,6 +220,17 @@ def set_aside(ckpt: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     ckpt.rename(target)
     return target
+
+
+def weight_shapes(file) -> dict[str, tuple]:
+    """{key: shape} of a model.safetensors, from its header alone (no tensor is read); {} for an unreadable file."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception:  # noqa: BLE001 - a damaged file: load_weights names it
+        return {}
 
 
 def load_weights(module: torch.nn.Module, file) -> None:

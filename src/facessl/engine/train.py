@@ -16,9 +16,15 @@ Resume: constructing a Trainer on a run directory holding checkpoints restores t
 weights, optimiser, scheduler, GradScaler, every rank's Python/NumPy/torch RNG states, the data
 position (= the step) and method.extra_state(); training on gives the weights an uninterrupted
 run would have (bit-identical on CPU).
+
+The run folder (rank 0): config.yaml, metrics.jsonl, checkpoints/, images/, train.log (what the run says on the
+console, appended across resumes; engine.runlog.RunConsole) and curves.png (metrics.jsonl drawn: at checkpoint
+saves, at most about 1 % of the training time, and at the end; a drawing error is a warning). `.facessl.lock`
+is there while a trainer holds the folder; a run that ends normally removes it.
 """
 from __future__ import annotations
 
+import copy
 import functools
 
 import contextlib
@@ -34,7 +40,7 @@ from facessl.engine import distributed as dist
 from facessl.config import Config, diff_configs, dump_config, load_config, save_config
 from facessl.errors import FacesslError, Terminated
 from facessl.engine.optim import build_optimizer, build_scheduler
-from facessl.engine.runlog import MetricsLog, progress_bar, save_image_grid
+from facessl.engine.runlog import MetricsLog, RunConsole, progress_bar, save_image_grid
 from facessl.engine.runtime import resolve_precision, seed_everything, select_device, worker_init
 
 
@@ -46,6 +52,8 @@ class Trainer:
         self.cfg, self.run_dir, self.quiet = cfg, Path(run_dir), quiet
         self._owns_group = dist.init_from_env()
         self.rank, self.world, self.main = dist.rank(), dist.world_size(), dist.is_main()
+        self.console = RunConsole(quiet, enabled=self.main)  # the console, and train.log once the folder is locked
+        self._curves = {"drawn_step": None, "at": time.time(), "cost": 0.0, "warned": False}
         if cfg.train.batch_size % self.world:
             raise FacesslError(f"train.batch_size {cfg.train.batch_size} must be divisible by the {self.world} processes")
         self.local_batch = cfg.train.batch_size // self.world
@@ -84,11 +92,14 @@ class Trainer:
         self.precision = resolve_precision(cfg.train.precision, self.device)
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        if self.main:
+            self._say_start()
 
         self.dataset = build_dataset(cfg.data, self.method.data_kind)
-        if self.main and not quiet and hasattr(self.dataset, "summary"):
-            print(self.dataset.summary())  # what was found and what was skipped, before any step
-            self._say_if_not_face_crops()
+        if self.main and hasattr(self.dataset, "summary"):
+            self.console.say(self.dataset.summary())  # what was found and what was skipped, before any step
+            if not quiet:
+                self._say_if_not_face_crops()
         if cfg.data.in_memory:  # decoded once; batches are then indexing, no loader workers needed
             if hasattr(self.dataset, "loader"):
                 raise FacesslError("data.in_memory=true decodes a frame tree once; tar shards stream instead "
@@ -98,19 +109,86 @@ class Trainer:
             self.dataset = cached(self.dataset, store=cfg.data.frames_cache)
         self._sampler_args = (self.dataset, cfg.seed, cfg.train.batch_size, self.rank, self.world)
         self.epoch_length = StreamSampler(*self._sampler_args).epoch_length
-        if self.main and not quiet and self.epoch_length < cfg.train.batch_size:  # a batch holds items twice
+        if self.main and self.epoch_length < cfg.train.batch_size:  # a batch holds items twice
             hint = getattr(self.dataset, "small_epoch_hint", "")
             twice = ("each copy a negative of the other" if getattr(self.method, "in_batch_negatives", True) else
                      "so they count twice in the batch's loss (this method has no negatives)")
-            print(f"note: an epoch is {self.epoch_length} items, fewer than the batch of {cfg.train.batch_size}: every "
-                  f"batch holds some items twice, {twice}{'; ' + hint if hint else ''}")
+            self.console.say(f"note: an epoch is {self.epoch_length} items, fewer than the batch of "
+                             f"{cfg.train.batch_size}: every batch holds some items twice, {twice}"
+                             f"{'; ' + hint if hint else ''}")
         self.knn = self._build_knn()
 
         seed_everything(cfg.seed + self.rank)  # augmentation differs per rank
-        self.resumed_from = self._resume()
+        try:
+            self.resumed_from = self._resume()
+        except FacesslError as exc:  # e.g. resumed with other networks: the CLI says it, train.log keeps it too
+            self.console.record(_ended_by(exc))  # (not written when the lock was refused: another run's log)
+            raise
         if self.main:
             self._write_config()
             self.log = MetricsLog(self.run_dir, cfg.log.tensorboard, self.step if self.resumed_from else None)
+
+    # ---- what the run says, what it draws -----------------------------------------------------------
+    def _say_start(self) -> None:
+        """The first lines of a session: what trains where, from which step, with which settings."""
+        import os
+        import socket
+
+        from facessl import __version__
+
+        c = self.cfg
+        until = f"to step {c.train.steps}" + (f" or {c.train.minutes:g} minutes of training" if c.train.minutes else "")
+        self.console.say(f"facessl {__version__} pretrain {c.method.name} into {self.run_dir}, {until} "
+                         f"(pid {os.getpid()} on {socket.gethostname()})")
+        procs = f"{self.world} processes, {self.local_batch} each" if self.world > 1 else "1 process"
+        warm = f", warm-up {c.optim.warmup_steps}" if c.optim.warmup_steps else ""
+        self.console.say(f"settings: backbone {c.backbone.name} (width {c.backbone.width:g}), {c.data.size} px; batch "
+                         f"{c.train.batch_size} ({procs}); {c.optim.name} lr {c.optim.lr:g}, weight decay "
+                         f"{c.optim.weight_decay:g}, {c.optim.schedule}{warm}; {self.device.type} {self.precision}; "
+                         f"checkpoint every {c.train.checkpoint_every}, log every {c.train.log_every}; seed {c.seed}; "
+                         f"data {c.data.path}")
+
+    PROGRESS_SECONDS = 30.0  # at most one progress line this often (the first and last logged steps always)
+
+    def _say_progress(self, record: dict, stop: int, said: dict, shown: bool) -> None:
+        """A progress line at a logged step: in train.log always, on the console when no progress bar shows."""
+        now = time.time()
+        first = said["at"] == 0.0  # this session's first
+        if not (first or self.step >= stop or now - said["at"] >= self.PROGRESS_SECONDS):
+            return
+        done = self.step / max(1, self.cfg.train.steps)
+        rate = record.get("samples_per_s", 0.0)
+        left = (stop - self.step) * self.cfg.train.batch_size / rate if rate > 0 else None
+        terms = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k in ("knn_acc", "skipped_files"))
+        self.console.say(f"step {self.step}/{self.cfg.train.steps} ({done:.0%}): loss {record['loss']:.4f}, lr "
+                         f"{record['lr']:.3g}, {rate:.0f} samples/s, {_clock(record['elapsed'])} of training"
+                         + (f", about {_clock(left)} left" if left is not None and self.step < stop else "")
+                         + (f"; {terms}" if terms else ""), console=not shown)
+        said["at"], said["step"] = now, self.step
+
+    CURVES = "curves.png"
+    CURVES_SHARE = 0.01  # drawing at checkpoint saves takes at most about this share of the training time
+
+    def draw_curves(self, budgeted: bool = False) -> None:
+        """curves.png from metrics.jsonl (rank 0). budgeted (at a checkpoint save): only when the time since the
+        last drawing is at least 1 / CURVES_SHARE times what that drawing cost. Never fails the run: an error
+        is one warning (the first), and the run goes on."""
+        state = self._curves
+        if not self.main or state["drawn_step"] == self.step or not (self.run_dir / "metrics.jsonl").is_file():
+            return
+        if budgeted and time.time() - state["at"] < state["cost"] / self.CURVES_SHARE:
+            return
+        t0 = time.time()
+        try:
+            from facessl.viz.curves import run_curves
+
+            run_curves(self.run_dir, self.run_dir / self.CURVES, self.cfg.method.name)
+        except Exception as exc:  # noqa: BLE001 - a figure must never stop a training run
+            if not state["warned"]:
+                self.console.say(f"warning: {self.run_dir / self.CURVES} not drawn ({type(exc).__name__}: "
+                                 f"{str(exc).strip()[:200]}); training goes on", err=True)
+            state["warned"] = True
+        state["drawn_step"], state["at"], state["cost"] = self.step, time.time(), time.time() - t0
 
     # ---- setup helpers -----------------------------------------------------------------------------
     def _say_if_not_face_crops(self) -> None:
@@ -122,8 +200,8 @@ class Trainer:
 
         finding = scene_finding([str(root / f) for f in files[:100_000]], self.cfg.seed)
         if finding:
-            print(f"warning: {finding}: the encoder would learn whole pictures; "
-                  f"facessl prepare --images {root} --out DIR cuts out and aligns the faces", file=sys.stderr)
+            self.console.say(f"warning: {finding}: the encoder would learn whole pictures; "
+                             f"facessl prepare --images {root} --out DIR cuts out and aligns the faces", err=True)
 
     def _build_knn(self):
         k = self.cfg.train.knn
@@ -141,17 +219,16 @@ class Trainer:
     def _write_config(self):
         path = self.run_dir / "config.yaml"
         if self.resumed_from and self.step >= self.cfg.train.steps:  # nothing to train: the run's record stands
-            if not self.quiet:
-                print(f"note: {self.run_dir} is already trained to step {self.step} (train.steps "
-                      f"{self.cfg.train.steps}): nothing to do; raise train.steps to train on")
+            self.console.say(f"note: {self.run_dir} is already trained to step {self.step} (train.steps "
+                             f"{self.cfg.train.steps}): nothing to do; raise train.steps to train on")
             return
         if self.resumed_from and path.is_file():
             changed = diff_configs(load_config(path), self.cfg)
-            if changed and not self.quiet:
-                print(f"note: resuming with changed settings: {', '.join(changed)}"
-                      + ("; the learning-rate schedule now ends at step "
-                         f"{self.cfg.train.steps}, so the rate moves to where that schedule is at step {self.step}"
-                         if "train.steps" in changed else ""))
+            if changed:
+                self.console.say(f"note: resuming with changed settings: {', '.join(changed)}"
+                                 + ("; the learning-rate schedule now ends at step "
+                                    f"{self.cfg.train.steps}, so the rate moves to where that schedule is at step "
+                                    f"{self.step}" if "train.steps" in changed else ""))
         save_config(self.cfg, path)
 
     def _resume(self):
@@ -160,6 +237,7 @@ class Trainer:
 
         if self.main:  # hidden temporaries of writes a kill interrupted (checkpoints, config, outputs)
             hold_run_lock(self.run_dir)  # ... not those of another trainer writing here now
+            self.console.attach(self.run_dir)  # train.log: this trainer's, now that no other writes here
             remove_stale_temporaries(self.run_dir / "checkpoints", old_versions=True)
             remove_stale_temporaries(self.run_dir)
         dist.barrier()
@@ -173,8 +251,8 @@ class Trainer:
                 unreadable.append(str(exc))
                 if self.main:
                     moved = ckpt.set_aside(candidate)
-                    print(f"note: checkpoint {candidate.name} is unreadable: {exc}; set aside as {moved.name}, "
-                          "trying the one before", file=sys.stderr)
+                    self.console.say(f"note: checkpoint {candidate.name} is unreadable: {exc}; set aside as "
+                                     f"{moved.name}, trying the one before", err=True, loud=True)
                 continue
             self._restore(candidate, state, optim)
             return candidate
@@ -193,12 +271,42 @@ class Trainer:
             before = load_config(path)
         except FacesslError:
             return  # an older or hand-edited config: the weights' own check speaks
-        structural = [k for k in diff_configs(before, self.cfg) if k == "method.name" or k.startswith("backbone.")]
+        changed = diff_configs(before, self.cfg)
+        structural = [k for k in changed if k == "method.name" or k.startswith("backbone.")]
+        if not structural:  # data.size or a method key that sizes a layer (e.g. a projector fed by the feature map)
+            structural = self._shape_changing_keys(before, changed)
         if structural:
             flat = lambda cfg, key: functools.reduce(getattr, key.split("."), cfg)
             said = ", ".join(f"{k} was {flat(before, k)!r}, now {flat(self.cfg, k)!r}" for k in structural)
-            raise FacesslError(f"{self.run_dir}: trained with other networks ({said}); a run resumes with the method and "
-                               "backbone it was trained with: start a new run with another --out")
+            same = " ".join(f"{k}={flat(before, k)}" for k in structural)
+            raise FacesslError(f"{self.run_dir}: trained with other networks ({said}); a run resumes with the networks "
+                               f"it was trained with: rerun with {same}, or start a new run with another --out")
+
+    def _shape_changing_keys(self, before: Config, changed: list[str]) -> list[str]:
+        """The changed keys the method's constructor reads (data.size, method.*) that change a weight's shape, found
+        only when the newest checkpoint's weights do not fit this run's model (building a model costs ~0.1 s)."""
+        candidates = [k for k in changed if k == "data.size" or k.startswith("method.")]
+        saved = ckpt.weight_shapes(ckpt.list_checkpoints(self.run_dir)[-1] / "model.safetensors")
+        if not candidates or not saved or saved == {k: tuple(v.shape) for k, v in self.method.state_dict().items()}:
+            return []
+        from facessl.methods import build_method
+
+        def shapes(cfg):
+            return {k: tuple(v.shape) for k, v in build_method(cfg).state_dict().items()}
+
+        def with_value(key):  # the saved config with only `key` set to this run's value
+            cfg = copy.deepcopy(before)
+            *path, last = key.split(".")
+            setattr(functools.reduce(getattr, path, cfg), last, functools.reduce(getattr, key.split("."), self.cfg))
+            return cfg
+
+        try:
+            old = shapes(before)
+            if old != saved:  # the saved config does not describe these weights: the weights' own check speaks
+                return []
+            return [k for k in candidates if shapes(with_value(k)) != old] or candidates
+        except Exception:  # noqa: BLE001 - a saved config this version cannot build: the weights' own check speaks
+            return []
 
     def _restore(self, latest, state, optim):
         # first: a schedule over time (train.minutes) reads it
@@ -216,11 +324,12 @@ class Trainer:
         if len(rngs) == self.world:
             ckpt.restore_rng(rngs[self.rank])
         elif self.main:
-            print(f"note: {latest} was written by {len(rngs)} processes, now {self.world}: RNG streams restart")
+            self.console.say(f"note: {latest} was written by {len(rngs)} processes, now {self.world}: RNG streams "
+                             "restart", loud=True)
         self.method.load_extra_state(state.get("method", {}))
         self.step = int(state["step"])
-        if self.main and not self.quiet:
-            print(f"resuming {self.run_dir} from step {self.step} ({latest.name})")
+        if self.main:
+            self.console.say(f"resuming {self.run_dir} from step {self.step} ({latest.name})")
 
     def _apply_configured_hyperparameters(self):
         """A resumed optimiser keeps its moments and step counts, but lr and weight decay are this run's
@@ -351,6 +460,7 @@ class Trainer:
         sums, count, skipped_epoch = {}, 0, 0.0
         bad_epoch, bad_run = set(), set()  # unreadable files, each counted once however many items passed over it
         t_log, step_log = time.time(), self.step
+        said = {"at": 0.0, "step": self.step}  # the last progress line
         epoch = self.step * cfg.batch_size // self.epoch_length
         last = {}
         if budget and self.training_seconds() >= budget:  # a resumed run whose budget was already spent
@@ -396,9 +506,9 @@ class Trainer:
                     if skipped_epoch:  # all ranks agree (a reduced count)
                         files = dist.union_of_sets(bad_epoch)
                         bad_run |= files
-                        if self.main and not self.quiet:
-                            print(f"epoch {epoch}: skipped {len(files)} unreadable image file(s), e.g. {min(files)}",
-                                  file=sys.stderr)
+                        if self.main:
+                            self.console.say(f"epoch {epoch}: skipped {len(files)} unreadable image file(s), e.g. "
+                                             f"{min(files)}", err=True)
                     bad_epoch, skipped_epoch, epoch = set(), 0.0, new_epoch
 
                 extra = self._periodic(batch)
@@ -414,21 +524,34 @@ class Trainer:
                     if self.main:
                         self.log.write(record)
                         bar.set_postfix(loss=f"{last['loss']:.4f}", samples_s=f"{rate:.0f}")
+                        self._say_progress(record, stop, said, shown=not bar.disable)
                     sums, count, t_log, step_log = {}, 0, now, self.step
                 if self.step % cfg.checkpoint_every == 0 or self.step in (total, stop):
                     self._check_before_save(batch)
                     self.save(self.training_seconds())
+                    if self.main and self.step not in (total, stop):  # the last one is drawn below
+                        self.draw_curves(budgeted=True)
+        except BaseException as exc:  # the CLI (or the caller) says it on the console; train.log keeps it too
+            if self.main:
+                self.console.record(_ended_by(exc))
+            raise
         finally:
             terminated.restore()
             bar.close()
             if self.main:
                 self.log.close()
+                self.draw_curves()  # the end, whatever it was: what was logged up to it
             del loader_iter
         if terminated.agreed:
-            raise Terminated(f"stopped by {terminated.how} after step {self.step}, checkpoint saved; rerun the same "
-                             "command to resume", exit_code=terminated.exit_code)
-        if self.main and not self.quiet and last:
-            print(f"trained to step {self.step}: loss {last['loss']:.4f}; checkpoint {ckpt.latest_checkpoint(self.run_dir)}")
+            message = (f"stopped by {terminated.how} after step {self.step}, checkpoint saved; rerun the same "
+                       "command to resume")
+            self.console.record(message)  # the CLI prints it
+            raise Terminated(message, exit_code=terminated.exit_code)
+        if self.main and last:
+            self.console.say(f"trained to step {self.step}: loss {last['loss']:.4f}; checkpoint "
+                             f"{ckpt.latest_checkpoint(self.run_dir)}; {_clock(self.training_seconds())} of training")
+        elif self.main:
+            self.console.record(f"ended at step {self.step}: nothing left to train")
         return {"step": self.step, "loss": last.get("loss"), "skipped_files": len(bad_run),
                 "checkpoint": str(ckpt.latest_checkpoint(self.run_dir) or ""), "training_seconds": self.training_seconds(),
                 "device": self.device.type, "precision": self.precision}  # what train.precision=auto chose
@@ -444,8 +567,10 @@ class Trainer:
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             if do_images:
                 for name, images in self.method.images_for_logging(batch).items():
+                    columns = getattr(self.method, "logging_column_labels", lambda _: None)(name)
                     grid = save_image_grid(images, self.run_dir / "images" / f"{name}_{self.step:08d}.png",
-                                           row_labels=self.method.logging_row_labels(name))
+                                           row_labels=self.method.logging_row_labels(name), col_labels=columns,
+                                           min_tile=96 if columns else 0)  # a titled layout: tiles of 96 px
                     self.log.add_images(name, grid, self.step)
             if do_knn:
                 self.method.eval()
@@ -478,14 +603,15 @@ class Trainer:
             torch.distributed.destroy_process_group()
 
 
-_HELD_LOCKS: dict = {}  # run folder -> its open lock file, held until this process ends
-LOCK_FILE = ".facessl.lock"
+_HELD_LOCKS: dict = {}  # run folder -> its open lock file, held until the run ends normally or this process ends
+LOCK_FILE = ckpt.LOCK_FILE
 
 
 def hold_run_lock(run_dir: Path) -> None:
     """One trainer per run folder: a resubmitted job, or ranks orphaned when torchrun was killed, would otherwise
     train into the same checkpoints and metrics at once. An advisory lock the system drops when the process ends
-    (so a killed run never leaves it stale); a file system without locks is not locked."""
+    (so a killed run never leaves it stale; its file stays behind, unlocked, and the next trainer takes it); a
+    file system without locks is not locked. A run that ends normally removes the file (release_run_lock)."""
     import fcntl
     import os
     import socket
@@ -494,23 +620,66 @@ def hold_run_lock(run_dir: Path) -> None:
     if key in _HELD_LOCKS:  # this process already trains here (a run resumed in the same process)
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / LOCK_FILE, "a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise FacesslError(f"{run_dir}: {holder} is training into this run now; stop it first, or give another "
-                           "--out") from None
-    except OSError:  # no locks on this file system (some network mounts)
-        handle.close()
-        return
+    path = run_dir / LOCK_FILE
+    for _ in range(100):
+        handle = open(path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise FacesslError(f"{run_dir}: {holder} is training into this run now; stop it first, or give another "
+                               "--out") from None
+        except OSError:  # no locks on this file system (some network mounts)
+            handle.close()
+            return
+        try:  # the file locked is still the folder's: a finishing run removes its file before it unlocks it
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()  # locked a removed file: take the new one
+    else:
+        raise FacesslError(f"{path}: the lock file keeps being replaced; is another trainer starting here?")
     handle.seek(0)
     handle.truncate()
     handle.write(f"facessl pretrain (pid {os.getpid()} on {socket.gethostname()})\n")
     handle.flush()
     _HELD_LOCKS[key] = handle
+
+
+def release_run_lock(run_dir: Path) -> None:
+    """The run ended normally: remove its lock file, then unlock it (in this order: a trainer that opened the
+    file before it went sees that it locked a removed file and takes a new one). Not this process's: nothing."""
+    import os
+
+    handle = _HELD_LOCKS.pop(str(Path(run_dir).resolve()), None)
+    if handle is None:
+        return
+    try:
+        if os.fstat(handle.fileno()).st_ino == os.stat(Path(run_dir) / LOCK_FILE).st_ino:
+            os.unlink(Path(run_dir) / LOCK_FILE)
+    except OSError:  # gone already, or a read-only folder: the unlocked file is harmless
+        pass
+    finally:
+        handle.close()  # closing drops the lock
+
+
+def _ended_by(exc: BaseException) -> str:
+    """train.log's last line for a session an exception ended."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C twice): no checkpoint of this step"
+    text = str(exc).strip().splitlines()
+    kind = "error" if isinstance(exc, FacesslError) else f"error ({type(exc).__name__})"
+    return f"{kind}: {text[0] if text else type(exc).__name__}"
+
+
+def _clock(seconds: float) -> str:
+    """1:02:03 / 4:05 (h:mm:ss, m:ss)."""
+    seconds = int(round(max(0.0, seconds)))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _next_batch(loader_iter):
@@ -575,6 +744,9 @@ def train(cfg: Config, run_dir, quiet: bool = False, until: int | None = None, s
     """Train (or resume) a run; returns a summary (final step, loss, skipped files, checkpoint path)."""
     trainer = Trainer(cfg, run_dir, quiet=quiet)
     try:
-        return trainer.train(until=until, save_on_sigterm=save_on_sigterm)
+        summary = trainer.train(until=until, save_on_sigterm=save_on_sigterm)
     finally:
         trainer.close()
+    if trainer.main:  # ended normally (an exception, a SIGTERM or a kill leave the file, unlocked, as before)
+        release_run_lock(trainer.run_dir)
+    return summary

@@ -260,12 +260,17 @@ class FAbNet(Method):
     # Figures ----------------------------------------------------------------------------------
     @torch.no_grad()
     def images_for_logging(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        from facessl.viz.flow import flow_panel
+        from facessl.viz.flow import flow_strips
 
         frames = self.frames({"images": batch["images"][: self.cfg.log_images]})
-        strips = flow_panel(frames, self.predict(frames))  # (N, 3, H, columns*W)
+        strips, self._logged_columns = flow_strips(frames, self.predict(frames))  # (N, 3, H, columns*W), titles
         # one picture, samples as rows: source(s) | target | warp(s) | flow colour(s) | [confidences | blend] | error
         return {"fabnet_flow": torch.cat(list(strips), dim=1)[None]}
+
+    def logging_column_labels(self, name: str) -> list[str] | None:
+        """The titles of the columns of the last 'fabnet_flow' picture (written as its header row)."""
+        columns = getattr(self, "_logged_columns", None) if name == "fabnet_flow" else None
+        return list(columns) if columns else None
 
 
 @torch.no_grad()

@@ -17,6 +17,7 @@ from facessl.report.sections import Figure, Section, Table
 from facessl.report.tables import NOT_FINITE
 from facessl.study.plan import StudyPlan
 from facessl.study.stages import BASELINES_RUN, read_results, run_name
+from facessl.wording import counted
 
 METRICS = (("mean_class_accuracy", "mean-class acc. (%)"), ("macro_f1", "macro F1 (%)"), ("accuracy", "acc. (%)"))
 LABELS = {"simclr": "SimCLR", "pcl": "PCL", "fabnet": "FAb-Net"}
@@ -172,8 +173,8 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                     + ", ".join(_steps_text(m, data_info["budget"][m]) for m in plan.methods
                                 if m in data_info.get("budget", {})) + ")"
                     if plan.budget_minutes else f"{plan.steps} steps per method and seed")
-                 + f" (seeds {plan.seeds}); probes: {plan.eval_size or plan.size} px input, {plan.probe_seeds} seeds, "
-                 + f"{plan.probe_epochs} epochs, "
+                 + f" (seeds {plan.seeds}); probes: {plan.eval_size or plan.size} px input, "
+                 + f"{counted(plan.probe_seeds, 'seed')}, {plan.probe_epochs} epochs, "
                  + ("class-balanced cross-entropy, weight decay chosen at the last epoch on the class-balanced "
                     "cross-entropy of " if plan.balanced else "weight decay chosen at the last epoch on the cross-entropy of ")
                  + "a grouped, stratified validation carve of the train split."

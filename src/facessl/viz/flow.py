@@ -61,7 +61,13 @@ def panel_columns(frames: torch.Tensor, out: dict[str, torch.Tensor]) -> list[tu
 
 def flow_panel(frames: torch.Tensor, out: dict[str, torch.Tensor]) -> torch.Tensor:
     """One strip per sample, columns side by side: (N, 3, H, columns*W) float [0,1] (for training logs)."""
-    return torch.cat([c for _, c in panel_columns(frames, out)], dim=3)
+    return flow_strips(frames, out)[0]
+
+
+def flow_strips(frames: torch.Tensor, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, list[str]]:
+    """flow_panel's strips and the titles of their columns, left to right (the training images' header)."""
+    cols = panel_columns(frames, out)
+    return torch.cat([c for _, c in cols], dim=3), [t for t, _ in cols]
 
 
 def save_flow_figure(path, frames: torch.Tensor, out: dict[str, torch.Tensor], title: str = "") -> None:

@@ -151,7 +151,7 @@ def _(w, s):
     return evaluate(w, s, f"rafdb:{s.rafdb(w / 'raf')}", checkpoint=diverged_run(w, s))
 
 
-@case("eval/run-without-checkpoints", 2, "not a checkpoint")
+@case("eval/run-without-checkpoints", 2, "run in progress or stopped before its first checkpoint")
 def _(w, s):
     (w / "run").mkdir()
     (w / "run" / "config.yaml").write_text("seed: 0\n")

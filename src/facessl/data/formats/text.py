@@ -1,12 +1,14 @@
 """The one way every list, CSV, .pts and pairs reader reads text.
 
 Real files are not always what their format page shows: a UTF-8 byte-order mark (Excel, Notepad),
-Windows line ends (CRLF), spaces after the last field, a quoted CSV field (`"70 80 82 ..."`, as some
-FER-2013 copies quote `pixels`). All of those are read, not rejected. A file that is not UTF-8 at
-all is one DataFormatError naming the file and the byte offset.
+UTF-16 with its byte-order mark (Excel's "Unicode text" export, tab-separated), Windows line ends
+(CRLF), spaces after the last field, a quoted CSV field (`"70 80 82 ..."`, as some FER-2013 copies
+quote `pixels`). All of those are read, not rejected. A file that is not UTF-8 at all (and has no
+UTF-16 byte-order mark) is one DataFormatError naming the file and the byte offset.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -14,12 +16,26 @@ from pathlib import Path
 from facessl.errors import DataFormatError
 
 
+# byte-order marks of the UTF-16/32 files Windows tools write (UTF-32's first: its little-endian BOM starts as UTF-16's)
+UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def read_text(path, what: str) -> str:
-    """The whole file as text: UTF-8 with or without BOM; a missing or undecodable file is one clear error."""
+    """The whole file as text: UTF-8 with or without BOM, or UTF-16/32 with their BOM; a missing or undecodable
+    file is one clear error."""
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, f"{what} not found")
     data = path.read_bytes()
+    encoding = next((name for bom, name in UNICODE_BOMS if data.startswith(bom)), None)
+    if encoding:  # Excel's "Unicode text" export: UTF-16 (little-endian) with its byte-order mark, tab-separated
+        try:
+            return data.decode(encoding)  # the codec reads the BOM for the byte order and drops it
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].decode(encoding, "replace").count("\n") + 1
+            raise DataFormatError(path, f"{what} is not UTF-8 text, nor the {encoding.upper()} its byte-order mark "
+                                        f"says ({exc.reason} at byte {exc.start}); save it as UTF-8", line) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
