@@ -285,7 +285,7 @@ def test_min_class_count_leaves_out_rare_classes_and_renumbers_the_rest(tmp_path
     got = formats.read("coco", tmp_path, min_class_count=4)
     assert got.meta["class_names"] == ["Contempt"] and got.meta["left_out_classes"] == {"Anger": 3, "Disgust": 3}
     assert set(got.labels["class"].tolist()) == {0} and len(got) == 6
-    assert got.dropped == {"class with fewer than 4 images": 6}
+    assert got.dropped == {"in classes with fewer than 4 images": 6}
 
 
 def test_not_a_coco_set_says_where_it_looked(tmp_path):
@@ -308,7 +308,7 @@ def test_inspect_reads_a_coco_set(tmp_path, capsys):
                  "--out", str(tmp_path / "sheet.png")]) == 0
     out = capsys.readouterr().out
     assert "format coco, task classification" in out and "images: 6 (test 2, train 2, val 2)" in out
-    assert "  Contempt: test 2, train 2, val 2" in out and "skipped: class with fewer than 4 images 6" in out
+    assert "  Contempt: test 2, train 2, val 2" in out and "skipped: in classes with fewer than 4 images 6" in out
     assert "faces-xyz" not in out and "no images" not in out
     assert (tmp_path / "sheet.png").is_file()
 

@@ -313,7 +313,7 @@ def test_min_class_count_leaves_out_rare_classes_and_renumbers_the_rest(tmp_path
     got = formats.read("voc", tmp_path, min_class_count=3)
     assert got.meta["class_names"] == ["joy"] and got.meta["left_out_classes"] == {"anger": 1, "fear": 2}
     assert set(got.labels["class"].tolist()) == {0} and len(got) == 5
-    assert got.dropped == {"class with fewer than 3 images": 3}
+    assert got.dropped == {"in classes with fewer than 3 images": 3}
 
 
 # --- not a VOC set -----------------------------------------------------------------------------------------------

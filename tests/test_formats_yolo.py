@@ -424,7 +424,7 @@ def test_min_class_count_leaves_out_rare_classes_and_renumbers_the_rest(tmp_path
     got = formats.read("yolo", tmp_path, min_class_count=4)
     assert got.meta["class_names"] == ["Contempt"] and got.meta["left_out_classes"] == {"Anger": 3, "Disgust": 3}
     assert set(got.labels["class"].tolist()) == {0} and len(got) == 6
-    assert got.dropped == {"class with fewer than 4 images": 6}
+    assert got.dropped == {"in classes with fewer than 4 images": 6}
     assert formats.read("yolo", tmp_path, min_class_count=0).meta["class_names"] == NAMES
 
 

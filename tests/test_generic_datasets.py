@@ -164,7 +164,7 @@ def test_min_class_count_leaves_rare_classes_out_before_the_split(tmp_path):
         assert got.meta["class_names"] == ["happy", "neutral"] and got.meta["left_out_classes"] == {"contempt": 3}
         assert len(got) == 70 and sorted(set(got.labels["class"])) == [0, 1]
         assert not any("contempt" in p for p in got.images)
-        assert got.dropped["class with fewer than 10 images"] == 3
+        assert got.dropped["in classes with fewer than 10 images"] == 3
         assert {"train", "test"} == set(got.split)
     assert formats.read("imagefolder", tmp_path / "faces").meta["class_names"] == ["contempt", "happy", "neutral"]
     with pytest.raises(FacesslError, match="every class has fewer images"):

@@ -150,7 +150,7 @@ def test_min_class_count_counts_clips_not_frames(videos, tmp_path, cache):
                                     "angry/a.mp4": "a"}, videos)
     data = read_videofolder(root, min_class_count=2, **FAST)
     assert data.meta["class_names"] == ["happy", "sad"] and data.meta["left_out_classes"] == {"angry": 1}
-    assert data.dropped == {"class with fewer than 2 clips": 1}
+    assert data.dropped == {"in classes with fewer than 2 clips": 1}
     with pytest.raises(FacesslError, match="every class has fewer clips"):
         read_videofolder(root, min_class_count=3, **FAST)
 

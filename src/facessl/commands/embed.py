@@ -95,6 +95,7 @@ def images_to_embed(args):
     from facessl.commands.eval import reader_options
     from facessl.data.face_crops import face_options, with_detected_faces
     from facessl.data.formats.common import ImageSet, PairSet
+    from facessl.data.formats.imagefiles import dropped_names, skipped_text
     from facessl.evaluate.images import list_image_files
     from facessl.evaluate.suite import read_dataset
 
@@ -122,7 +123,7 @@ def images_to_embed(args):
             return images, [str(f.relative_to(root)) for f in files]
         images = with_detected_faces(images, faces, str(args.images))  # pictures without a face skipped, counted
         if not args.quiet and images.dropped:
-            print("skipped: " + ", ".join(f"{n} {why}" for why, n in images.dropped.items()))
+            print("skipped: " + skipped_text(images.dropped, dropped_names(images), count_first=True))
         return images, [str(Path(f).relative_to(root)) for f in images.labels["source_file"]]
     from facessl.evaluate.suite import parse_dataset
 
@@ -140,7 +141,7 @@ def images_to_embed(args):
     else:
         names = [str(p) for p in data.images]
     if not args.quiet:
-        dropped = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in data.dropped.items() if v)
+        dropped = skipped_text(data.dropped, dropped_names(data), count_first=True)  # as eval prints it, named
         print(f"found {len(data)} images in {args.dataset}" + (f" (skipped: {dropped})" if dropped else ""))
     return data, names
 

@@ -1,7 +1,8 @@
 """results.md: the results dict as tables in the layout of the papers, one table per kind of task.
 
 Rows are (model row, feature): the checkpoint's feature choices, then the random-weights and the
-supervised baselines. Cells are mean ± std over seeds (verification: ± std over the 10 folds). Attributes
+supervised baselines, then the floor (verification's: chance, from its pair counts, when its rows have none). Cells
+are mean ± std over seeds (verification: ± std over the 10 folds; no seeds in the header then). Attributes
 also get a table turned the other way: one line per attribute, one column per row.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from facessl.data.labels import AU_NAMES
 from facessl.evaluate.probes import SELECTED_ON_VALIDATION
 from facessl.evaluate.protocol import seed_spread
 from facessl.evaluate.splits import copies_line
+from facessl.evaluate.verification import chance_note, chance_result
 
 # task -> (title, [(metric key, column label, scale to display)])
 LAYOUT = {
@@ -103,6 +105,7 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
             columns = [(f"{prefix}_{n}", n, 100) for n in aus] + [(f"{prefix}_mean", "mean", 100)]
     per_task = [columns] * len(tasks)
     if kind == "verification":  # IJB-style sets: TAR at each FAR instead of the folds' accuracy
+        tasks = [with_chance_floor(t) for t in tasks]  # its floor: chance, from the pair counts
         per_task = [tar_columns(t) or columns for t in tasks]
         title = verification_title(title, [c is not columns for c in per_task])
     multi = len(tasks) > 1
@@ -143,6 +146,8 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
               for line in [copies_line(t.get("info", {}).get(key), key == "test_copies_of_train")] if line]
     if kind == "verification":
         notes += [f"{t['name']}: {scored}" for t in tasks for scored in [scored_note(t)] if scored]
+        notes += [f"{t['name']}: {chance_note(bool(tar_columns(t)))}" for t in tasks
+                  if (t["rows"].get("floor") or {}).get("chance", {}).get("floor") == "chance"]
         notes += [f"{t['name']}: no pairs file; {d['pairs']} pairs drawn from its {d['people']} people with two images or "
                   f"more, {d['folds']} identity-disjoint folds (seed {d['seed']})"
                   for t in tasks for d in [t.get("info", {}).get("pairs_drawn")] if d]
@@ -156,10 +161,64 @@ def table(kind: str, tasks: list[dict], paper_protocol: bool = False) -> str:
         notes += [f"{t['name']}: reduced protocol (" + ", ".join(f"{k} {v}" for k, v in reduced.items())
                   + "): not comparable with published numbers" for t in tasks for reduced in [_row_value(t, "reduced")]
                   if reduced]
+    notes += [f"{t['name']}: {note}" for t, cols in zip(tasks, per_task) for note in [supervised_floor_note(t, cols)]
+              if note]
     notes += [f"{t['name']}: {note}" for t in tasks for note in (t.get("info") or {}).get("notes") or []
               if isinstance(note, str)]  # whatever a task has to say of its data (a builder's own notes)
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return "\n".join(lines)
+
+
+def lower_is_better(key: str) -> bool:
+    """Whether a table column's metric is an error (MAE, NME: lower is better) rather than a score."""
+    return "mae" in key or key.startswith("nme")
+
+
+def beats(result: dict, other: dict, columns) -> bool | None:
+    """Whether `result` is better than `other` on any of the table's `columns` (by their means); None when the two
+    share no column with a finite value (nothing to compare)."""
+    compared = False
+    for key, _, _ in columns:
+        a, b = (((r.get("metrics") or {}).get(key) or {}).get("mean") for r in (result, other))
+        if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+            continue
+        compared = True
+        if (a < b - 1e-9) if lower_is_better(key) else (a > b + 1e-9):
+            return True
+    return False if compared else None
+
+
+def floor_note(epochs, option: str = "--supervised-epochs") -> str:
+    """The note on a supervised row that does not beat the floor (eval's tables, the study's report)."""
+    trained = f"in {epochs} epoch{'s' * (epochs != 1)}" if isinstance(epochs, int) else "in its epochs"
+    return (f"supervised row at the floor (no column better than the floor's): it did not learn {trained}; "
+            f"raise {option}")
+
+
+def supervised_floor_note(task: dict, columns) -> str | None:
+    """floor_note for a task whose supervised row (any feature) beats the floor on none of the table's columns;
+    None when it does, or when either row is missing."""
+    floors = [r for r in (task["rows"].get("floor") or {}).values() if isinstance(r, dict) and "metrics" in r]
+    supervised = [r for r in (task["rows"].get("supervised") or {}).values() if isinstance(r, dict) and "metrics" in r]
+    if not floors or not supervised or any(beats(r, floors[0], columns) is not False for r in supervised):
+        return None
+    epochs = [sel.get("epochs_run", sel.get("epochs")) for r in supervised for sel in r.get("selection") or []]
+    epochs = [e for e in epochs if isinstance(e, int)]
+    return floor_note(max(epochs) if epochs else None)
+
+
+def with_chance_floor(task: dict) -> dict:
+    """A verification task with its floor row: chance (verification.chance_result) from the pair counts its rows
+    report, when it has no floor row of its own; the task as it is when no row says its pairs (none ran)."""
+    if "floor" in task["rows"]:
+        return task
+    pairs = _row_value(task, "pairs")
+    positives = _row_value(task, "positive_pairs")
+    if not pairs or positives is None:
+        return task
+    negatives = _row_value(task, "negative_pairs") or pairs - positives
+    tar_keys = [key for key, _, _ in tar_columns(task) if key.startswith("tar_at_far_")]
+    return {**task, "rows": {**task["rows"], "floor": {"chance": chance_result(positives, negatives, tar_keys)}}}
 
 
 def scored_note(task: dict) -> str | None:
@@ -210,11 +269,13 @@ def attribute_tables(tasks: list[dict], paper_protocol: bool = False) -> str:
 
 def render(results: dict) -> str:
     ck = results.get("checkpoint", {})
+    baselines_only = not ck.get("path") and ck.get("weights_hash") is None  # checkpoint_row=False: no checkpoint
     lines = ["# facessl linear evaluation", "",
+             "- no checkpoint: baselines only" if baselines_only else
              f"- checkpoint: `{ck.get('path', '?')}` (weights {ck.get('weights_hash', '?')})",
              f"- facessl {results.get('facessl_version', '?')}, eval config {results.get('eval_config_hash', '?')}, "
              f"input {results.get('eval_config', {}).get('input_size', '?')} px, "
-             f"{results.get('eval_config', {}).get('seeds', '?')} seed(s)",
+             f"{seeds_text(results)}",
              *([f"- model selection: {results.get('protocol', '?')}"] if _has_probe(results) else [])]
     skipped = results.get("eval_config", {}).get("skipped_features") or []
     if skipped:
@@ -227,7 +288,8 @@ def render(results: dict) -> str:
     if inits.get("random"):
         seeds = inits["random"].get("seeds") or []
         lines.append(f"- random weights: {inits['random'].get('init')}, {len(seeds)} draw(s) (seeds "
-                     f"{', '.join(map(str, seeds))}), each probed with every seed")
+                     f"{', '.join(map(str, seeds))}), "
+                     + ("each probed with every seed" if _has_probe(results) else "each scored on the same pairs"))
     if inits.get("supervised"):
         lines.append(f"- supervised: from {inits['supervised']}")
     rates: dict[float, list] = {}  # the supervised rows' learning rates (a task's own: baselines.SUPERVISED_LR)
@@ -264,6 +326,20 @@ def render(results: dict) -> str:
     if failed:
         lines += ["### Failed tasks", ""] + [f"- {t['name']} ({t['task']}): {t['error']}" for t in failed] + [""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def seeds_text(results: dict) -> str:
+    """The header's seeds: the probes' seeds; when no task trains a probe (verification alone), no seeds at all: what
+    the ± is instead (verification: the spread over the folds), and the supervised row's seeds where one trained."""
+    config = results.get("eval_config", {})
+    if _has_probe(results):
+        return f"{config.get('seeds', '?')} seed(s)"
+    text = "no seeds (no probe is trained; verification's ± is the standard deviation over its folds"
+    trained = any(isinstance(r, dict) and "metrics" in r for t in results.get("tasks", [])
+                  for r in ((t.get("rows") or {}).get("supervised") or {}).values())
+    if trained:
+        text += f"; the supervised row trained with {config.get('supervised_seeds', 1)} seed(s)"
+    return text + ")"
 
 
 def _has_probe(results: dict) -> bool:

@@ -199,6 +199,25 @@ def tar_at_far_result(scores: np.ndarray, same: np.ndarray, rule: str, source: s
             "negative_pairs": negatives, "fars_left_out": [far_key(f)[len("tar_at_far_"):] for f in FARS if f not in fars]}
 
 
+def chance_note(tar_at_far: bool = False) -> str:
+    """The note under a verification table on its floor row (chance_result)."""
+    what = ("TAR at each FAR equal to that FAR, AUC 50" if tar_at_far else
+            "accuracy of always giving the commoner answer, 50 % on balanced pairs; AUC 50")
+    return f"floor — chance: a score that ignores the images ({what}); computed from the pair counts, not run"
+
+
+def chance_result(positives: int, negatives: int, tar_keys=()) -> dict:
+    """A verification table's floor row: what a score that ignores the images gets on `positives` same and
+    `negatives` different pairs: accuracy of the threshold that accepts (or rejects) every pair, the commoner
+    class's share (0.5 on balanced pairs, as LFW's); ROC AUC 0.5; TAR at FAR = FAR for each of `tar_keys`
+    (far_key names). One value each, no spread (nothing is drawn)."""
+    pairs = positives + negatives
+    values = {"accuracy": max(positives, negatives) / pairs if pairs else float("nan"), "roc_auc": 0.5}
+    values.update({key: float(key[len("tar_at_far_"):]) for key in tar_keys})
+    return {"metrics": {k: {"per_seed": [float(v)], "mean": float(v), "std": 0.0} for k, v in values.items()},
+            "floor": "chance", "pairs": pairs, "positive_pairs": positives, "negative_pairs": negatives}
+
+
 def evaluate(pairset: PairSet, features: np.ndarray, options: EvalOptions) -> dict:
     """features: (N, D) for pairset.images in order. Returns the result dict of one row."""
     if not isinstance(pairset, PairSet):

@@ -13,6 +13,7 @@ import numpy as np
 
 from facessl.data.formats.grouping import case_note
 from facessl.engine.io import write_json_atomic
+from facessl.evaluate.tables import floor_note
 from facessl.report.sections import Figure, Section, Table
 from facessl.report.tables import NOT_FINITE
 from facessl.study.plan import StudyPlan
@@ -58,6 +59,16 @@ def collect(out: Path, plan: StudyPlan) -> dict:
                 if isinstance(result, dict) and "metrics" in result:
                     rows[label] = {"method": key, **{m: _values(result, m) for m, _ in METRICS}}
     return rows
+
+
+def supervised_at_floor(rows: dict) -> bool:
+    """Whether the supervised row beats the floor on none of the table's metrics (by their means): it did not learn."""
+    supervised, floor = rows.get("Supervised (fine-tuned)"), rows.get("Floor (majority class)")
+    if not supervised or not floor:
+        return False
+    pairs = [(np.mean(supervised[m]), np.mean(floor[m])) for m, _ in METRICS if supervised.get(m) and floor.get(m)]
+    pairs = [(a, b) for a, b in pairs if np.isfinite(a) and np.isfinite(b)]
+    return bool(pairs) and all(a <= b + 1e-7 for a, b in pairs)
 
 
 def verdicts(rows: dict) -> dict:
@@ -181,6 +192,8 @@ def write_report(out: Path, plan: StudyPlan, data_info: dict, timings: dict, mis
                  + ("".join(f" {LABELS[m]} settings: {', '.join(items)}." for m, items in plan.method_overrides.items()
                             if m in plan.methods)))
     lines = [_verdict_line(label, v) for label, v in verdict.items()]
+    if supervised_at_floor(rows):
+        lines.append(f"- Supervised (fine-tuned): {floor_note(plan.supervised_epochs, 'the study setting supervised_epochs (facessl study ... supervised_epochs=N)')}")
     lines += [f"- missing: {m}" for m in missing]
     sections = [Section("Data and budget", data_text),
                 Section("Real expressions" + (" (validation carve)" if plan.holdout != "test" else ""),

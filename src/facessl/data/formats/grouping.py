@@ -131,7 +131,7 @@ def leave_out_rare_classes(labels, min_count: int, *columns: list, noun: str = "
         return list(columns), {}, {}
     keep = ~np.isin(labels, list(rare))
     kept = [[v for v, k in zip(column, keep) if k] for column in columns]
-    return kept, rare, {f"class with fewer than {min_count} {noun}": int((~keep).sum())}
+    return kept, rare, {f"in classes with fewer than {min_count} {noun}": int((~keep).sum())}
 
 
 def case_only_differences(names) -> list[list[str]]:
