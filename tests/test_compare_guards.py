@@ -150,8 +150,18 @@ def test_relative_images_are_compared_as_the_folders_they_name(own, capsys, monk
     assert "| ev_same | fs |" in text and "not checked" not in text
     err = refused(capsys, own / "ev_here", own / "ev_other")
     assert f"--images photos ({own / 'photos'}) in" in err and f"photos ({own / 'data' / 'photos'}) in" in err
-    # a relative --images beside a dataset given by its absolute path: which folder it named is not known
+    # a relative --images beside a dataset given by its absolute path: results.json records the folder it named
     evaluate(own, "pcl", "ev_unknown", dataset=f"csv:{own / 'data' / 'legend.csv'}", images="photos")
+    assert json.loads((own / "ev_unknown" / "results.json").read_text())["tasks"][0]["evaluated"]["images"] == \
+        str(own / "data" / "photos")
+    err = refused(capsys, own / "ev_here", own / "ev_unknown")
+    assert f"--images photos ({own / 'photos'}) in" in err and f"photos ({own / 'data' / 'photos'}) in" in err
+    # an older results.json (no absolute --images): which folder it named is not known
+    path = own / "ev_unknown" / "results.json"
+    older = json.loads(path.read_text())
+    for task in older["tasks"]:
+        task.pop("evaluated")
+    path.write_text(json.dumps(older))
     text = compared(capsys, own / "ev_here", own / "ev_unknown")
     assert "| ev_unknown | fs |" in text
     assert any(line.startswith("- not checked") and "--images 'photos'" in line and str(own / "ev_unknown") in line

@@ -14,8 +14,12 @@ the two folders and the first setting that differs, with both values:
   - the tasks (kind, dataset by absolute path, training dataset, input size);
   - the protocol settings (seeds, --balanced, --size, epochs, weight decays, ...);
   - the dataset options that pick the images and labels (--images, --min-class-count, --group, --label-column ...;
-    --images as the folder it names, resolved from the folder each evaluation ran in where results.json tells it);
-  - what the evaluation tested on: the classes kept, the train / validation / test rows (and pairs, clips ...).
+    --images as the folder it names: as results.json records it absolute, else resolved from the folder each
+    evaluation ran in where results.json tells it);
+  - what the evaluation tested on: the classes kept, the train / validation / test rows (and pairs, clips ...);
+  - the images themselves: the fingerprint results.json records per task (tasks[].evaluated: the names, sizes and
+    modification times of the files, in order, as the feature cache keys them; the dataset and --images by
+    absolute path), so a dataset changed in place between two evaluations is refused.
 A setting an older results.json does not record is not refused on: the output says it could not be checked.
 """
 from __future__ import annotations
@@ -248,6 +252,16 @@ def _check_comparable(folder_a: str, a: dict, folder_b: str, b: dict, unchecked:
         if pa is not None and pb is not None and pa != pb:
             refuse(f"{name}: pairs scored", pa, pb, "they did not test on the same pairs, so their numbers are not "
                    "comparable")
+        ea, eb = (t.get("evaluated") if isinstance(t.get("evaluated"), dict) else {} for t in (ta, tb))
+        for key, what in (("fingerprint", "images"), ("train_fingerprint", "training images")):
+            if ea.get(key) and eb.get(key):
+                if ea[key] != eb[key]:
+                    dataset = eb.get("train_dataset" if key.startswith("train") else "dataset") or "the dataset"
+                    refuse(f"{name}: the fingerprint of the {what} ({dataset}: names, sizes, modification times)",
+                           ea[key], eb[key], "the files differ (or were rewritten since), so their numbers are not "
+                           "comparable")
+            elif ea.get(key) or eb.get(key):
+                not_recorded(folder_b if ea.get(key) else folder_a, f"{name} fingerprint of the {what}")
 
 
 def _options(task: dict, given: dict) -> dict:
@@ -256,10 +270,14 @@ def _options(task: dict, given: dict) -> dict:
     options = dict(given.get("options") or {}) if isinstance(given.get("options"), dict) else {}
     fmt, _, path = str(given.get("dataset") or "").partition(":")
     base = _working_folder(str(task.get("dataset") or ""), str(given.get("dataset") or ""))
+    recorded = task.get("evaluated") if isinstance(task.get("evaluated"), dict) else {}
     out = {}
     for key, value in options.items():
         if key in PATH_OPTIONS and isinstance(value, str) and value:
-            if os.path.isabs(value) or base is not None:
+            if isinstance(recorded.get(key), str) and os.path.isabs(recorded[key]):  # made absolute where eval ran
+                full = os.path.normpath(recorded[key])
+                out[key] = (full, full if full == value else f"{value} ({full})")
+            elif os.path.isabs(value) or base is not None:
                 full = os.path.normpath(os.path.join(base or "", value))
                 out[key] = (full, full if full == value else f"{value} ({full})")
             else:  # relative to a folder results.json does not tell: the same words may name other folders

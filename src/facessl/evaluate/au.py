@@ -21,7 +21,7 @@ from facessl.errors import FacesslError
 from facessl.evaluate import metrics
 from facessl.evaluate.expression import require_label
 from facessl.evaluate.protocol import EvalOptions, Fold, Part, ProbeTask
-from facessl.evaluate.splits import TEST_NAMES, TRAIN_NAMES, group_labels, has_split, split_rows, subject_folds
+from facessl.evaluate.splits import TEST_NAMES, TRAIN_NAMES, copy_sets, group_labels, has_split, split_rows, subject_folds
 
 
 OCCURRENCE = "occurrence"  # meta['au_labels'] of sets coded 0/1 (BP4D) rather than by intensity
@@ -69,7 +69,7 @@ def build(test_set: ImageSet, train_set: ImageSet | None, options: EvalOptions) 
         test_rows_per_fold = [official_test_rows(test_set)]
     else:
         try:
-            test_rows_per_fold = subject_folds(subjects, options.cv_folds)
+            test_rows_per_fold = subject_folds(subjects, options.cv_folds, copies=copy_sets(test_set))
         except FacesslError as exc:
             raise FacesslError(f"{test_set.source or 'dataset'}: {exc}") from None
     for test_rows in test_rows_per_fold:

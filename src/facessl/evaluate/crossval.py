@@ -5,9 +5,10 @@ k-fold cross-validation, not by one held-out split: with 213 JAFFE faces one 20 
 With --cv K every row is tested exactly once: the set's rows (its own split ignored) are dealt into K folds by
 person (the set's 'subject', 'identity' or 'group' label, sorted, round-robin: splits.subject_folds), and the
 task's own builder is run once per fold on a view of the set whose split is that fold = test, the rest = train
-(its validation carve, labels and metrics unchanged). The folds' test outputs are pooled into one metric per
-probe seed, as the AU task's subject folds are. A set that ships its own folds (Adience's fold_0..4, label
-'fold') is split by them instead.
+(its validation carve, labels and metrics unchanged). Byte-identical images (data/copies.py) are dealt with
+their copies, joining the persons they belong to, so no image is tested in a fold that fitted on its copy. The
+folds' test outputs are pooled into one metric per probe seed, as the AU task's subject folds are. A set that
+ships its own folds (Adience's fold_0..4, label 'fold') is split by them instead.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 from facessl.data.formats.common import ImageSet
 from facessl.errors import FacesslError
 from facessl.evaluate.protocol import EvalOptions, ProbeTask
-from facessl.evaluate.splits import group_labels, subject_folds
+from facessl.evaluate.splits import copy_sets, group_labels, subject_folds
 
 NOT_SPLIT_TASKS = ("au",)  # tasks that cross-validate by subject already (options.cv_folds)
 
@@ -35,13 +36,17 @@ def test_rows_per_fold(data: ImageSet, k: int) -> tuple[list[np.ndarray], str]:
     people = group_labels(data)
     if people is None:
         raise FacesslError(f"{data.source or 'dataset'}: --cv needs a person label (subject, identity or group)")
+    copies = copy_sets(data)  # byte-identical images: one group with their persons, never in two folds
     try:
-        rows = subject_folds(people, k)
+        rows = subject_folds(people, k, copies=copies)
     except FacesslError as exc:
         raise FacesslError(f"{data.source or 'dataset'}: {exc}") from None
     whole = len(np.unique(people)) == len(people)  # no person named: each image is its own group
     what = "images (no person label: each image its own group)" if whole else "persons"
-    return rows, f"{k} folds of {what} ({len(np.unique(people))} groups, dealt in sorted order)"
+    together = sum(len(m) - 1 for m in copies)
+    kept = (f"; {together} byte-identical image{'s' if together > 1 else ''} dealt into the fold of "
+            f"{'their' if together > 1 else 'its'} copies") if together else ""
+    return rows, f"{k} folds of {what} ({len(np.unique(people))} groups, dealt in sorted order{kept})"
 
 
 def cross_validated(build, task_name: str, test_set: ImageSet, train_set: ImageSet | None,

@@ -17,7 +17,7 @@ from facessl.data.labels import POSE_ANGLES
 from facessl.evaluate import metrics
 from facessl.evaluate.expression import classification_metrics, classification_task, require_label, train_test_parts
 from facessl.evaluate.protocol import EvalOptions, Fold, Part, ProbeTask
-from facessl.evaluate.splits import TEST_NAMES, group_labels, has_split, part_groups, subject_folds
+from facessl.evaluate.splits import TEST_NAMES, copy_sets, group_labels, has_split, part_groups, subject_folds
 from facessl.errors import FacesslError
 
 YAW_EDGES = (-75.0, -45.0, -15.0, 15.0, 45.0, 75.0)
@@ -122,7 +122,7 @@ def build_classes(test_set: ImageSet, train_set: ImageSet | None, options: EvalO
 def _subject_folds_task(data: ImageSet, subjects, labels, options: EvalOptions, note: str) -> ProbeTask:
     everything = labels(Part(data, np.arange(len(data))))
     folds = []
-    for test_rows in subject_folds(subjects, options.cv_folds):
+    for test_rows in subject_folds(subjects, options.cv_folds, copies=copy_sets(data)):
         train_rows = np.setdiff1d(np.arange(len(data)), test_rows)
         folds.append(Fold(Part(data, train_rows), everything[train_rows], Part(data, test_rows), everything[test_rows],
                           groups=subjects[train_rows]))

@@ -11,22 +11,24 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
 import facessl
 from facessl.data.crop_check import scene_note
-from facessl.data.formats.common import PairSet
+from facessl.data.formats.common import ImageSet, PairSet
 from facessl.data.formats.decodable import UNDECODABLE, drop_undecodable
 from facessl.data.formats.grouping import case_note
 from facessl.data.formats.imagefiles import dropped_names, skipped_text
 from facessl.errors import FacesslError
 from facessl.evaluate import attributes, au, expression, generic, landmarks, pose, retrieval, verification
 from facessl.evaluate.baselines import architecture_builder, random_encoder, run_supervised_task
-from facessl.evaluate.cache import FeatureCache, array_hash
+from facessl.evaluate.cache import FeatureCache, array_hash, dataset_fingerprint
 from facessl.evaluate.crossval import cross_validated
 from facessl.evaluate.features import FeatureSource, available_choices
 from facessl.evaluate.identity import supervised_verification
@@ -34,7 +36,8 @@ from facessl.evaluate.images import UndecodableImage
 from facessl.evaluate.pairs import pairs_from_identities
 from facessl.evaluate.probes import SELECTED_ON_TEST
 from facessl.evaluate.protocol import FLOOR_NAMES, EvalOptions, Part, aggregate, pool_runs, run_floor, run_probe_task
-from facessl.evaluate.splits import copies_line, keep_copies_together, split_is_drawn, test_copies_of_training
+from facessl.evaluate.splits import (copies_line, keep_copies_together, split_is_drawn, test_copies_of_training,
+                                    with_copies_grouped)
 from facessl.evaluate.suite import TaskSpec, read_dataset, split_reader_options
 
 BUILDERS = {"expression": expression.build, "pose": pose.build, "pose_classes": pose.build_classes,
@@ -211,7 +214,7 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
     if probed and train_set is None and not options.cv:  # a drawn split: copies of a photo kept on one side
         test_set = keep_copies_together(test_set)
     task = None if spec.task == "verification" else "retrieval" if spec.task == "retrieval" else \
-        build_task(spec.task, test_set, train_set, options)
+        with_copies_grouped(build_task(spec.task, test_set, train_set, options))  # carves keep copies together
     copies = _copies(task, test_set, train_set, options) if probed else {}
     for key, found in copies.items():
         _say(options, f"[{spec.name}] {test_images.source}: note: {copies_line(found, key == 'test_copies_of_train')}")
@@ -264,8 +267,68 @@ def _evaluate_spec(spec: TaskSpec, sources: dict, template, options: EvalOptions
             if names:
                 info[f"{key}_names"] = names
     return {"name": spec.name, "task": spec.task, "dataset": spec.dataset, "train_dataset": spec.train_dataset,
-            "input_size": size, "info": info, "rows": rows,
+            "input_size": size, "info": info, "rows": rows, "evaluated": _evaluated(spec, first, test_set, train_set),
             "seconds": round(time.perf_counter() - start, 3)}
+
+
+def _absolute_dataset(text: str | None) -> str | None:
+    """FORMAT:PATH with the path absolute, as `facessl eval` records the datasets (settings.tasks, commands/eval.py)."""
+    if not text:
+        return None
+    fmt, _, path = str(text).partition(":")
+    return f"{fmt}:{Path(path).resolve()}" if path else str(text)
+
+
+class _AbsoluteName(str):
+    """An image's name made absolute for the fingerprint, keeping what dataset_fingerprint reads of it (a face box,
+    the container file of an image inside one)."""
+
+
+def _absolute_item(item):
+    if isinstance(item, np.ndarray) or not isinstance(item, (str, os.PathLike)):
+        return item
+    if hasattr(item, "file"):  # `<file>#<key>` (insightface_rec.RecordImage): the file's part made absolute
+        file = os.fspath(item.file)
+        text = str(item)
+        name = _AbsoluteName(os.path.abspath(file) + text[len(file):] if text.startswith(file) else
+                             f"{os.path.abspath(file)}|{text}")
+    else:
+        name = _AbsoluteName(os.path.abspath(os.fspath(item)))
+    if hasattr(item, "box"):
+        name.box = item.box
+    if hasattr(item, "file"):
+        name.file = os.path.abspath(os.fspath(item.file))
+    return name
+
+
+def images_fingerprint(source: FeatureSource, data) -> str:
+    """cache.dataset_fingerprint of the images evaluated (their names, sizes and modification times, in order; an
+    in-memory set's bytes) with every path absolute, so that two evaluations of one dataset from two working folders
+    agree: the feature cache's own (computed once per image list) where the set's paths are absolute already."""
+    images = data.images
+    absolute = os.path.isabs(str(data.source or "/")) and (isinstance(images, np.ndarray) or all(
+        os.path.isabs(os.fspath(getattr(i, "file", i))) for i in images if isinstance(i, (str, os.PathLike))))
+    if absolute:
+        held = getattr(source, "_fingerprint", None)  # the feature cache's, computed once per image list
+        return held(data) if held is not None else dataset_fingerprint(data)
+    items = images if isinstance(images, np.ndarray) else [_absolute_item(i) for i in images]
+    return dataset_fingerprint(ImageSet(items, source=os.path.abspath(data.source) if data.source else ""))
+
+
+def _evaluated(spec: TaskSpec, source: FeatureSource, test_set, train_set) -> dict:
+    """What results.json says was evaluated, for `facessl compare`: each dataset by absolute path and the
+    fingerprint of its images (images_fingerprint), the path options (--images, --pairs) made absolute."""
+    found = {"dataset": _absolute_dataset(spec.dataset)}
+    for key, data in (("fingerprint", test_set), ("train_fingerprint", train_set)):
+        if data is not None:
+            found[key] = images_fingerprint(source, data.images if isinstance(data, PairSet) else data)
+    if spec.train_dataset:
+        found["train_dataset"] = _absolute_dataset(spec.train_dataset)
+    for key in ("images", "pairs_file"):  # as typed in settings.tasks[].options; here as the folder they named
+        value = (spec.options or {}).get(key)
+        if isinstance(value, (str, os.PathLike)) and str(value):
+            found[key] = os.path.abspath(os.fspath(value))
+    return found
 
 
 def evaluate(encoder, specs: list[TaskSpec], options: EvalOptions, features=None, baselines=BASELINES,

@@ -1,6 +1,7 @@
 """Train / validation / test partitions: split names, validation carving, subject-exclusive folds."""
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 
 import numpy as np
@@ -87,9 +88,15 @@ def _grouped_stratified_carve(labels, groups, fraction: float, seed: int) -> np.
     return _CARVES[key]
 
 
-def subject_folds(subjects, n_folds: int = 3) -> list[np.ndarray]:
-    """Subject-exclusive folds: sorted subject ids dealt round-robin into n_folds; returns test rows per fold."""
+def subject_folds(subjects, n_folds: int = 3, copies=None) -> list[np.ndarray]:
+    """Subject-exclusive folds: sorted subject ids dealt round-robin into n_folds; returns test rows per fold.
+    copies: sets of rows that are byte-identical images (copy_sets): each joins the subjects of its rows into one
+    (named after the first), so no image is tested in one fold and fitted on in another; none: as before."""
     subjects = np.asarray(subjects).astype(str)
+    if copies:
+        from facessl.data.copies import joined_groups
+
+        subjects = joined_groups(subjects, copies)
     unique = sorted(np.unique(subjects), key=_natural_key)
     if len(unique) < n_folds:
         raise FacesslError(f"{n_folds}-fold subject-exclusive evaluation needs >= {n_folds} subjects, got {len(unique)}")
@@ -131,14 +138,14 @@ def keep_copies_together(imageset: ImageSet) -> ImageSet:
     """A drawn split whose reader did not group byte-identical files (meta['copies_together'] unset): each set of
     copies, with the whole groups of its rows, moved to the side that holds most of them (train on a tie), so no
     photo is both fitted and tested. The split is otherwise unchanged; meta['copies_together'] says what moved."""
-    from facessl.data.copies import Copies, compared_items, joined_groups, shown_name
+    from facessl.data.copies import compared_items, joined_groups, shown_name
 
     meta = imageset.meta or {}
     if not split_is_drawn(imageset) or "copies_together" in meta:
         return imageset
     items = compared_items(imageset)
     side = np.asarray(imageset.split).astype(str)
-    sets = Copies(items).groups()
+    sets = copy_sets(imageset)  # kept for the validation carves of the set (carve_groups)
     spanning = [m for m in sets if len(set(side[m].tolist())) > 1]
     moved, first = 0, None
     if spanning:
@@ -199,3 +206,67 @@ def copies_line(copies: dict, given: bool) -> str | None:
                 f"moved to the side of {'their' if n > 1 else 'its'} copies{example}")
     return (f"{n} image{'s are' if n > 1 else ' is'} byte-identical to another image of the set: drawn on one side "
             f"of the split with {'their' if n > 1 else 'its'} copies{example}")
+
+
+_COPY_SETS: list = []  # [(image list, source_file label, rows, sets)], the last few sets' (copy_sets)
+
+
+def copy_sets(imageset: ImageSet) -> list[np.ndarray]:
+    """The sets of rows of `imageset` that are byte-identical images (data/copies.py: sizes, then head hashes, then
+    whole hashes), computed once per image list: every seed's and probe's validation carve and each --cv fold view
+    (a view shares its set's list) reuse them."""
+    from facessl.data.copies import Copies, compared_items
+
+    source = imageset.labels.get("source_file")
+    for held, sources, rows, sets in _COPY_SETS:
+        images = held() if isinstance(held, weakref.ref) else held
+        if images is imageset.images and sources is source and rows == len(imageset.images):
+            return sets
+    sets = Copies(compared_items(imageset)).groups()
+    images = imageset.images  # an in-memory array (FER-2013's) is not kept alive by this: held weakly
+    _COPY_SETS.insert(0, (weakref.ref(images) if isinstance(images, np.ndarray) else images, source,
+                          len(images), sets))
+    del _COPY_SETS[4:]
+    return sets
+
+
+def copies_among(part, sets: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """The sets of copies (copy_sets of the part's ImageSet) among a protocol.Part's rows, as positions in
+    part.index; only sets with two rows or more there."""
+    sets = copy_sets(part.images) if sets is None else sets
+    if not sets:
+        return []
+    which = np.full(len(part.images), -1, dtype=np.int64)
+    for k, members in enumerate(sets):
+        which[members] = k
+    found = which[np.asarray(part.index, dtype=np.int64)]
+    inside = np.flatnonzero(found >= 0)
+    if not len(inside):
+        return []
+    order = inside[np.argsort(found[inside], kind="stable")]
+    bounds = np.flatnonzero(np.diff(found[order])) + 1
+    return [m for m in np.split(order, bounds) if len(m) >= 2]
+
+
+def carve_groups(part, groups):
+    """The groups a validation carve of `part` (a fold's training rows) keeps whole: `groups` (the person of each
+    row, or None) with each set of byte-identical images among the rows joined into one group, merged with the
+    groups of its rows (a copy spanning two persons joins them); `groups` itself when the rows hold no copies, so
+    a set without copies carves exactly as before."""
+    from facessl.data.copies import joined_groups
+
+    inside = copies_among(part)
+    if not inside:
+        return groups
+    return joined_groups(np.arange(len(part.index)) if groups is None else groups, inside)
+
+
+def with_copies_grouped(task):
+    """A ProbeTask whose folds' carve groups (Fold.groups: the probe's and the supervised row's validation carve)
+    keep byte-identical training images on one side (carve_groups); the task itself when no fold has copies."""
+    folds = [replace(fold, groups=carve_groups(fold.train, fold.groups)) if fold.val is None else fold
+             for fold in task.folds]
+    if all(new is old for new, old in zip(folds, task.folds)) or \
+            all(new.groups is old.groups for new, old in zip(folds, task.folds)):
+        return task
+    return replace(task, folds=folds)
