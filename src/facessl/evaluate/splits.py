@@ -96,7 +96,9 @@ def subject_folds(subjects, n_folds: int = 3, copies=None) -> list[np.ndarray]:
     if copies:
         from facessl.data.copies import joined_groups
 
-        subjects = joined_groups(subjects, copies)
+        joined = joined_groups(subjects, copies)
+        if len(np.unique(joined)) >= n_folds:  # else copies everywhere (one repeated picture): the folds as before
+            subjects = joined
     unique = sorted(np.unique(subjects), key=_natural_key)
     if len(unique) < n_folds:
         raise FacesslError(f"{n_folds}-fold subject-exclusive evaluation needs >= {n_folds} subjects, got {len(unique)}")
