@@ -47,7 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, JPEG_QUALITY, SKIP_MISSING_HINT, save_image, with_dropped
+from facessl.data.formats.imagefiles import (IMAGE_SUFFIXES, JPEG_QUALITY, SKIP_MISSING_HINT, load_fsa_net_npz, save_image,
+                                             with_dropped)
 from facessl.errors import DataFormatError
 
 W300LP_SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
@@ -200,24 +201,7 @@ read_300wlp = read_aflw2000  # same files, organised in subfolders
 
 def _npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(RGB uint8 images (N,H,W,3), (N,3) float poses) of one FSA-Net type1 npz, read without unpickling."""
-    import zipfile
-
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as exc:  # numpy takes a non-npz file for a pickle
-        raise DataFormatError(path, f"not an .npz archive of plain arrays (facessl never unpickles data files: {exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataFormatError(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise DataFormatError(path, "expected an .npz archive with arrays 'image' and 'pose', got a single .npy array")
-    with data:
-        if "image" not in data.files or "pose" not in data.files:
-            raise DataFormatError(path, "expected arrays 'image' and 'pose' (FSA-Net's TYY_create_db_type1.py npz), "
-                                        f"found {', '.join(data.files) or 'none'}")
-        try:
-            image, pose = data["image"], data["pose"]
-        except ValueError:  # an object array
-            raise DataFormatError(path, "'image' or 'pose' is an object array that only unpickling can read") from None
+    image, pose = load_fsa_net_npz(path, "type1 (TYY_create_db_type1.py)")
     if image.ndim != 4 or image.shape[-1] != 3:
         raise DataFormatError(path, f"expected 'image' of shape (N, H, W, 3), got {image.shape}")
     if pose.shape != (len(image), 3):

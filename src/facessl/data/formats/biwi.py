@@ -60,14 +60,13 @@ no-track copy keeps (MTCNN-dependent, not reproducible from the raw frames here)
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from facessl.data.formats.common import ImageSet
-from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, SKIP_MISSING_HINT, parse_number, read_lines, with_dropped
+from facessl.data.formats.imagefiles import IMAGE_SUFFIXES, SKIP_MISSING_HINT, load_fsa_net_npz, parse_number, read_lines, with_dropped
 from facessl.data.image_decode import BoxedImage
 from facessl.errors import DataFormatError
 
@@ -237,30 +236,9 @@ def _npz_in(folder: Path) -> list[Path]:
     return halves
 
 
-def _load_npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(image, pose) of an FSA-Net npz, never unpickling."""
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as exc:  # numpy takes a non-npz file for a pickle
-        raise DataFormatError(path, "not an .npz archive of plain arrays (numpy would have to unpickle it, "
-                                    f"which facessl never does: {exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataFormatError(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise DataFormatError(path, "expected an .npz archive with arrays 'image' and 'pose', got a single .npy array")
-    with data:
-        if "image" not in data.files or "pose" not in data.files:
-            raise DataFormatError(path, f"expected arrays 'image' and 'pose' (FSA-Net's BIWI npz), found {', '.join(data.files) or 'none'}")
-        try:
-            return data["image"], data["pose"]
-        except ValueError:  # an object array
-            raise DataFormatError(path, "'image' or 'pose' is an object array that only unpickling can read; "
-                                        "facessl never unpickles data files (save them as numeric arrays)") from None
-
-
 def _npz_part(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """RGB uint8 images (N,H,W,3) and (N,3) float poses of one npz, checked."""
-    image, pose = _load_npz_arrays(path)
+    image, pose = load_fsa_net_npz(path, "BIWI")
     if image.ndim != 4 or image.shape[-1] != 3:
         raise DataFormatError(path, f"expected 'image' of shape (N, H, W, 3), got {image.shape}")
     if pose.shape != (len(image), 3):

@@ -324,3 +324,26 @@ def _flip_permutation_68() -> list[int]:
 
 
 FLIP_68 = _flip_permutation_68()
+
+
+def load_fsa_net_npz(path: Path, made_by: str) -> tuple:
+    """(image, pose) arrays of an FSA-Net npz (its BIWI and type1 300W-LP / AFLW2000 scripts), never unpickling."""
+    import zipfile
+
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as exc:  # numpy takes a non-npz file for a pickle
+        raise DataFormatError(path, "not an .npz archive of plain arrays (numpy would have to unpickle it, "
+                                    f"which facessl never does: {exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataFormatError(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise DataFormatError(path, "expected an .npz archive with arrays 'image' and 'pose', got a single .npy array")
+    with data:
+        if "image" not in data.files or "pose" not in data.files:
+            raise DataFormatError(path, f"expected arrays 'image' and 'pose' (FSA-Net's {made_by} npz), found {', '.join(data.files) or 'none'}")
+        try:
+            return data["image"], data["pose"]
+        except ValueError:  # an object array
+            raise DataFormatError(path, "'image' or 'pose' is an object array that only unpickling can read; "
+                                        "facessl never unpickles data files (save them as numeric arrays)") from None
